@@ -1,0 +1,133 @@
+//! Typed ids. Each is a prefix and 22 base62 characters encoding 48 bits of milliseconds and
+//! 80 random bits, so ids sort by creation time as plain strings and list pagination can use them
+//! as cursors.
+
+use std::fmt;
+
+use rand::RngCore;
+
+use crate::time::Millis;
+
+const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const BODY_LEN: usize = 22;
+
+/// Encodes a 128-bit value as exactly [`BODY_LEN`] base62 digits, most significant first.
+fn encode(mut value: u128) -> String {
+    let mut out = [b'0'; BODY_LEN];
+    for slot in out.iter_mut().rev() {
+        *slot = ALPHABET[(value % 62) as usize];
+        value /= 62;
+    }
+    out.iter().map(|&b| b as char).collect()
+}
+
+/// A fresh id body for the given time, random in its low 80 bits.
+fn body(now: Millis, rng: &mut impl RngCore) -> String {
+    let mut random = [0u8; 16];
+    rng.fill_bytes(&mut random[6..]);
+    let ts = (now.max(0) as u64) & 0xFFFF_FFFF_FFFF;
+    random[..6].copy_from_slice(&ts.to_be_bytes()[2..]);
+    encode(u128::from_be_bytes(random))
+}
+
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The prefix every id of this kind starts with.
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A new id for something created at `now`.
+            pub fn generate(now: Millis) -> Self {
+                Self(format!("{}{}", $prefix, body(now, &mut rand::rng())))
+            }
+
+            /// Accepts a string that has this kind's prefix and a well-formed body.
+            pub fn parse(s: &str) -> Option<Self> {
+                let rest = s.strip_prefix($prefix)?;
+                (rest.len() == BODY_LEN && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+                    .then(|| Self(s.to_owned()))
+            }
+
+            /// Wraps a value read back from the store, which only holds ids this type produced.
+            pub fn from_trusted(s: String) -> Self {
+                Self(s)
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// An application (tenant).
+    AppId,
+    "app_"
+);
+typed_id!(
+    /// An endpoint of an application.
+    EndpointId,
+    "ep_"
+);
+typed_id!(
+    /// A message; also the `webhook-id` of every attempt to deliver it.
+    MessageId,
+    "msg_"
+);
+typed_id!(
+    /// One message × one endpoint: the unit of queue work.
+    DeliveryId,
+    "dlv_"
+);
+typed_id!(
+    /// One try of a delivery.
+    AttemptId,
+    "atmpt_"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_sort_by_creation_time() {
+        let a = MessageId::generate(1_000);
+        let b = MessageId::generate(1_001);
+        let c = MessageId::generate(90_000_000_000);
+        assert!(a < b && b < c, "{a} {b} {c}");
+    }
+
+    #[test]
+    fn ids_have_their_prefix_and_parse_back() {
+        let id = AppId::generate(5);
+        assert!(id.as_str().starts_with("app_"));
+        assert_eq!(id.as_str().len(), 4 + BODY_LEN);
+        assert_eq!(AppId::parse(id.as_str()), Some(id.clone()));
+        assert_eq!(EndpointId::parse(id.as_str()), None);
+        assert_eq!(AppId::parse("app_short"), None);
+    }
+
+    #[test]
+    fn ids_created_in_the_same_millisecond_differ() {
+        assert_ne!(MessageId::generate(7), MessageId::generate(7));
+    }
+}

@@ -1,0 +1,29 @@
+//! Domain types and pure logic of rustyhook. Nothing here performs I/O: time and randomness are
+//! passed in, so every rule can be tested exactly.
+//!
+//! # Layout
+//! - [`id`]: typed, prefixed, time-sortable ids (`app_…`, `ep_…`, `msg_…`, `atmpt_…`).
+//! - [`names`]: validated names given by users: uids, event type names, channels.
+//! - [`model`]: apps, endpoints, messages, deliveries and attempts as the store keeps them.
+//! - [`filter`]: which endpoints a message fans out to.
+//! - [`retry`]: the retry schedule, jitter and `Retry-After` handling.
+//! - [`outcome`]: the stable codes that classify an attempt.
+//! - [`signing`]: Standard Webhooks secrets and signatures.
+//! - [`ratelimit`]: a GCRA limiter with time passed in.
+//! - [`address`]: which network destinations are private, loopback or link-local.
+//! - [`crypto`]: encryption of secrets at rest.
+//! - [`settings`]: the server's settings schema and its validation.
+//! - [`time`]: millisecond timestamps and their RFC 3339 form.
+
+pub mod address;
+pub mod crypto;
+pub mod filter;
+pub mod id;
+pub mod model;
+pub mod names;
+pub mod outcome;
+pub mod ratelimit;
+pub mod retry;
+pub mod settings;
+pub mod signing;
+pub mod time;
