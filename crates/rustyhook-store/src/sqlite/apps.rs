@@ -1,0 +1,226 @@
+//! Apps, event types, installation metadata and idempotency keys.
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params};
+use rustyhook_core::id::AppId;
+use rustyhook_core::model::{App, EventType};
+use rustyhook_core::time::Millis;
+
+use super::conn::db_err;
+use super::list::Query;
+use super::rows::{self, APP_COLS, EVENT_TYPE_COLS, to_json};
+use crate::page::{Listed, Page};
+use crate::{IdempotencyBegin, StoreError, StoreResult};
+
+pub(crate) fn insert_app(conn: &Connection, app: &App) -> StoreResult<()> {
+    conn.prepare_cached(
+        r#"INSERT INTO apps (id, uid, name, rate_limit, metadata, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?)"#,
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            app.id.as_str(),
+            app.uid.as_ref().map(|u| u.as_str()),
+            app.name,
+            app.rate_limit,
+            to_json(&app.metadata),
+            app.created_at,
+            app.updated_at
+        ])
+    })
+    .map_err(db_err)?;
+    Ok(())
+}
+
+pub(crate) fn update_app(conn: &Connection, app: &App) -> StoreResult<()> {
+    let changed = conn
+        .prepare_cached(
+            r#"UPDATE apps
+            SET uid = ?, name = ?, rate_limit = ?, metadata = ?, updated_at = ?
+            WHERE id = ?"#,
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                app.uid.as_ref().map(|u| u.as_str()),
+                app.name,
+                app.rate_limit,
+                to_json(&app.metadata),
+                app.updated_at,
+                app.id.as_str()
+            ])
+        })
+        .map_err(db_err)?;
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+pub(crate) fn get_app(conn: &Connection, id_or_uid: &str) -> StoreResult<Option<App>> {
+    conn.prepare_cached(&format!(
+        "SELECT {APP_COLS}\nFROM apps\nWHERE id = ?1 OR uid = ?1\nORDER BY id = ?1 DESC\nLIMIT 1"
+    ))
+    .and_then(|mut s| s.query_row([id_or_uid], rows::app).optional())
+    .map_err(db_err)
+}
+
+pub(crate) fn list_apps(conn: &Connection, page: &Page) -> StoreResult<Listed<App>> {
+    Query::new(format!("SELECT {APP_COLS}\nFROM apps")).page(conn, "id", page, rows::app)
+}
+
+pub(crate) fn delete_app(conn: &Connection, id: &AppId) -> StoreResult<()> {
+    // Attempts and deliveries cascade from messages; endpoints and messages from the app.
+    let changed = conn
+        .execute("DELETE FROM apps WHERE id = ?", [id.as_str()])
+        .map_err(db_err)?;
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+pub(crate) fn upsert_event_type(conn: &Connection, et: &EventType) -> StoreResult<bool> {
+    let existed: bool = conn
+        .query_row(
+            "SELECT COUNT(*) > 0 FROM event_types WHERE name = ?",
+            [et.name.as_str()],
+            |r| r.get(0),
+        )
+        .map_err(db_err)?;
+    conn.execute(
+        r#"INSERT INTO event_types
+            (name, description, schemas, archived, deprecated, feature_flag, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (name) DO UPDATE SET
+            description = excluded.description,
+            schemas = excluded.schemas,
+            archived = excluded.archived,
+            deprecated = excluded.deprecated,
+            feature_flag = excluded.feature_flag,
+            updated_at = excluded.updated_at"#,
+        params![
+            et.name.as_str(),
+            et.description,
+            et.schemas.as_ref().map(to_json),
+            et.archived,
+            et.deprecated,
+            et.feature_flag,
+            et.created_at,
+            et.updated_at
+        ],
+    )
+    .map_err(db_err)?;
+    Ok(!existed)
+}
+
+pub(crate) fn get_event_type(conn: &Connection, name: &str) -> StoreResult<Option<EventType>> {
+    conn.prepare_cached(&format!(
+        "SELECT {EVENT_TYPE_COLS}\nFROM event_types\nWHERE name = ?"
+    ))
+    .and_then(|mut s| s.query_row([name], rows::event_type).optional())
+    .map_err(db_err)
+}
+
+pub(crate) fn list_event_types(
+    conn: &Connection,
+    page: &Page,
+    include_archived: bool,
+) -> StoreResult<Listed<EventType>> {
+    let mut q = Query::new(format!("SELECT {EVENT_TYPE_COLS}\nFROM event_types"));
+    if !include_archived {
+        q = q.and("archived = 0", []);
+    }
+    q.page(conn, "name", page, rows::event_type)
+}
+
+pub(crate) fn delete_event_type(conn: &Connection, name: &str) -> StoreResult<()> {
+    let changed = conn
+        .execute("DELETE FROM event_types WHERE name = ?", [name])
+        .map_err(db_err)?;
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+pub(crate) fn get_meta(conn: &Connection, key: &str) -> StoreResult<Option<String>> {
+    conn.query_row("SELECT value FROM meta WHERE key = ?", [key], |r| r.get(0))
+        .optional()
+        .map_err(db_err)
+}
+
+pub(crate) fn set_meta(conn: &Connection, key: &str, value: &str) -> StoreResult<()> {
+    conn.execute(
+        r#"INSERT INTO meta (key, value)
+        VALUES (?, ?)
+        ON CONFLICT (key) DO UPDATE SET value = excluded.value"#,
+        [key, value],
+    )
+    .map_err(db_err)?;
+    Ok(())
+}
+
+pub(crate) fn idempotency_begin(
+    conn: &Connection,
+    key: &str,
+    now: Millis,
+    stale_before: Millis,
+    expire_before: Millis,
+) -> StoreResult<IdempotencyBegin> {
+    /// state, saved status, saved body, created at.
+    type Row = (String, Option<u16>, Option<Vec<u8>>, Millis);
+    let found: Option<Row> = conn
+        .query_row(
+            "SELECT state, status, body, created_at FROM idempotency WHERE key = ?",
+            [key],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()
+        .map_err(db_err)?;
+    let take = match &found {
+        None => true,
+        Some((_, _, _, created)) if *created < expire_before => true,
+        Some((state, _, _, created)) => state == "started" && *created < stale_before,
+    };
+    if take {
+        conn.execute(
+            r#"INSERT INTO idempotency (key, state, status, body, created_at)
+            VALUES (?, 'started', NULL, NULL, ?)
+            ON CONFLICT (key) DO UPDATE SET
+                state = 'started', status = NULL, body = NULL, created_at = excluded.created_at"#,
+            params![key, now],
+        )
+        .map_err(db_err)?;
+        return Ok(IdempotencyBegin::Started);
+    }
+    Ok(match found {
+        Some((state, Some(status), body, _)) if state == "done" => IdempotencyBegin::Completed {
+            status,
+            body: body.unwrap_or_default(),
+        },
+        _ => IdempotencyBegin::InProgress,
+    })
+}
+
+pub(crate) fn idempotency_complete(
+    conn: &Connection,
+    key: &str,
+    status: u16,
+    body: &[u8],
+) -> StoreResult<()> {
+    conn.execute(
+        "UPDATE idempotency SET state = 'done', status = ?, body = ? WHERE key = ?",
+        params![status, body, key],
+    )
+    .map_err(db_err)?;
+    Ok(())
+}
+
+pub(crate) fn idempotency_abandon(conn: &Connection, key: &str) -> StoreResult<()> {
+    conn.execute(
+        "DELETE FROM idempotency WHERE key = ? AND state = 'started'",
+        [Value::from(key.to_owned())],
+    )
+    .map_err(db_err)?;
+    Ok(())
+}

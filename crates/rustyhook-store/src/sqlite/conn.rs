@@ -1,0 +1,188 @@
+//! The SQLite connections: one writer thread that commits queued jobs in groups, and a pool of
+//! reader connections (WAL lets reads run beside the writer).
+//!
+//! Group commit: the writer takes every job waiting in its queue (up to [`MAX_BATCH`]), runs each
+//! inside its own savepoint so one job's failure does not undo the others, then commits once. A
+//! job's caller hears back only after that commit, so "returned Ok" always means "durable". With
+//! many concurrent writers this turns one fsync per write into one per batch.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{StoreError, StoreResult};
+
+/// Most jobs committed together.
+const MAX_BATCH: usize = 1024;
+/// Reader connections kept open when idle.
+const MAX_IDLE_READERS: usize = 8;
+
+type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> Reply + Send>;
+
+/// Maps a SQLite error, turning unique violations into [`StoreError::Conflict`].
+pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(f, msg) = &e
+        && f.code == rusqlite::ErrorCode::ConstraintViolation
+    {
+        return StoreError::Conflict(msg.clone().unwrap_or_else(|| "constraint".into()));
+    }
+    StoreError::Database(Box::new(e))
+}
+
+/// How the database file is opened.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnOptions {
+    pub path: PathBuf,
+    /// `synchronous=FULL` (durable on power loss) unless false.
+    pub full_sync: bool,
+}
+
+fn open(opts: &ConnOptions, read_only: bool) -> rusqlite::Result<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(&opts.path, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let sync = if opts.full_sync { "FULL" } else { "NORMAL" };
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = {sync};
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -32000;"
+    ))?;
+    Ok(conn)
+}
+
+/// The writer thread's handle and the reader pool.
+pub(crate) struct Db {
+    jobs: mpsc::UnboundedSender<Job>,
+    readers: Mutex<Vec<Connection>>,
+    opts: ConnOptions,
+}
+
+impl Db {
+    /// Opens the database, runs `init` on the writer connection, and starts the writer thread.
+    pub fn open(
+        path: &Path,
+        full_sync: bool,
+        init: impl FnOnce(&Connection) -> StoreResult<()>,
+    ) -> StoreResult<Self> {
+        let opts = ConnOptions {
+            path: path.to_path_buf(),
+            full_sync,
+        };
+        let writer = open(&opts, false).map_err(db_err)?;
+        init(&writer)?;
+        let (jobs, rx) = mpsc::unbounded_channel();
+        std::thread::Builder::new()
+            .name("rustyhook-sqlite-writer".into())
+            .spawn(move || writer_loop(writer, rx))
+            .map_err(|e| StoreError::Database(Box::new(e)))?;
+        Ok(Self {
+            jobs,
+            readers: Mutex::new(Vec::new()),
+            opts,
+        })
+    }
+
+    /// Runs `f` in the next group commit and returns its result once committed.
+    pub async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<StoreResult<T>>();
+        let job: Job = Box::new(move |conn| {
+            let result = in_savepoint(conn, f);
+            Box::new(move |commit: Result<(), String>| {
+                let outcome = match (commit, result) {
+                    (Ok(()), r) => r,
+                    (Err(e), _) => Err(StoreError::Database(e.into())),
+                };
+                let _ = tx.send(outcome);
+            })
+        });
+        self.jobs.send(job).map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `f` on a reader connection, off the async threads.
+    pub async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let conn = match self.readers.lock().expect("reader pool lock").pop() {
+            Some(c) => c,
+            None => open(&self.opts, true).map_err(db_err)?,
+        };
+        let (conn, result) = tokio::task::spawn_blocking(move || {
+            let r = f(&conn);
+            (conn, r)
+        })
+        .await
+        .map_err(|e| StoreError::Database(Box::new(e)))?;
+        let mut pool = self.readers.lock().expect("reader pool lock");
+        if pool.len() < MAX_IDLE_READERS {
+            pool.push(conn);
+        }
+        result
+    }
+}
+
+fn in_savepoint<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    conn.execute_batch("SAVEPOINT job").map_err(db_err)?;
+    match f(conn) {
+        Ok(v) => {
+            conn.execute_batch("RELEASE job").map_err(db_err)?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            Err(e)
+        }
+    }
+}
+
+fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let msg = e.to_string();
+            tracing::error!(error = %msg, "sqlite writer could not begin a transaction");
+            for job in batch.drain(..) {
+                // Each job still needs an answer; run nothing and report the failure.
+                drop(job);
+            }
+            continue;
+        }
+        let replies: Vec<Reply> = batch.drain(..).map(|job| job(&conn)).collect();
+        let commit = conn.execute_batch("COMMIT").map_err(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            tracing::error!(error = %e, "sqlite group commit failed");
+            e.to_string()
+        });
+        metrics::histogram!("rustyhook_store_commit_batch_size").record(replies.len() as f64);
+        for reply in replies {
+            reply(commit.clone());
+        }
+    }
+}

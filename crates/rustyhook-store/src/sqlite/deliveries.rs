@@ -1,0 +1,279 @@
+//! Deliveries: the queue. Claiming due work, recording attempts, leases, resend and recover.
+//!
+//! A delivery is "leased" while a node's dispatcher holds it in memory (`lease_owner` set). Only
+//! unleased, due deliveries are claimed, so a delivery is in at most one dispatcher at a time.
+
+use std::sync::Arc;
+
+use rusqlite::{Connection, params};
+use rustyhook_core::crypto::SecretBox;
+use rustyhook_core::id::{DeliveryId, EndpointId, MessageId};
+use rustyhook_core::model::{Delivery, Endpoint, Message, TriggerType};
+use rustyhook_core::names::EventTypeName;
+use rustyhook_core::time::Millis;
+
+use super::conn::db_err;
+use super::list::Query;
+use super::rows::{self, DELIVERY_COLS, ENDPOINT_COLS};
+use crate::page::{Listed, Page};
+use crate::{AttemptRecord, Claimed, StoreResult};
+
+pub(crate) fn insert(
+    conn: &Connection,
+    d: &Delivery,
+    lease_owner: Option<&str>,
+    manual: bool,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        r#"INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts,
+            next_attempt_at, manual, lease_owner, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"#,
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            d.id.as_str(),
+            d.msg_id.as_str(),
+            d.endpoint_id.as_str(),
+            d.app_id.as_str(),
+            d.status.as_str(),
+            d.attempts,
+            d.next_attempt_at,
+            manual,
+            lease_owner,
+            d.created_at,
+            d.updated_at
+        ])
+    })
+    .map_err(db_err)?;
+    Ok(())
+}
+
+pub(crate) fn claim_due(
+    conn: &Connection,
+    node: &str,
+    now: Millis,
+    limit: usize,
+) -> StoreResult<Vec<Claimed>> {
+    let mut select = conn
+        .prepare_cached(&format!(
+            "SELECT {DELIVERY_COLS}, m.event_type, m.payload, d.manual\n\
+             FROM deliveries d\n\
+             JOIN messages m ON m.id = d.msg_id\n\
+             WHERE d.lease_owner IS NULL\n\
+               AND d.status IN ('pending', 'failed')\n\
+               AND d.next_attempt_at <= ?\n\
+             ORDER BY d.next_attempt_at\n\
+             LIMIT ?"
+        ))
+        .map_err(db_err)?;
+    let claimed = select
+        .query_map(params![now, limit as i64], |r| {
+            let event_type = EventTypeName::parse(r.get::<_, String>(9)?).map_err(|_| {
+                rusqlite::Error::InvalidColumnType(
+                    9,
+                    "event_type".into(),
+                    rusqlite::types::Type::Text,
+                )
+            })?;
+            Ok(Claimed {
+                delivery: rows::delivery_at(r, 0)?,
+                event_type,
+                payload: r.get::<_, Option<String>>(10)?.map(Arc::from),
+                trigger: if r.get::<_, bool>(11)? {
+                    TriggerType::Manual
+                } else {
+                    TriggerType::Scheduled
+                },
+            })
+        })
+        .map_err(db_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_err)?;
+    let mut lease = conn
+        .prepare_cached("UPDATE deliveries SET lease_owner = ? WHERE id = ?")
+        .map_err(db_err)?;
+    for c in &claimed {
+        lease
+            .execute(params![node, c.delivery.id.as_str()])
+            .map_err(db_err)?;
+    }
+    Ok(claimed)
+}
+
+pub(crate) fn next_due(conn: &Connection) -> StoreResult<Option<Millis>> {
+    conn.query_row(
+        r#"SELECT MIN(next_attempt_at)
+        FROM deliveries
+        WHERE lease_owner IS NULL AND status IN ('pending', 'failed')"#,
+        [],
+        |r| r.get(0),
+    )
+    .map_err(db_err)
+}
+
+pub(crate) fn record_attempt(conn: &Connection, rec: &AttemptRecord) -> StoreResult<()> {
+    let a = &rec.attempt;
+    conn.prepare_cached(
+        r#"INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, outcome,
+            status_code, response, duration_ms, trigger_type, created_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"#,
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            a.id.as_str(),
+            a.delivery_id.as_str(),
+            a.msg_id.as_str(),
+            a.endpoint_id.as_str(),
+            a.app_id.as_str(),
+            a.url,
+            a.outcome.as_str(),
+            a.status_code,
+            a.response,
+            a.duration_ms,
+            a.trigger as i64,
+            a.created_at
+        ])
+    })
+    .map_err(db_err)?;
+    conn.prepare_cached(
+        r#"UPDATE deliveries
+        SET status = ?, attempts = attempts + 1, next_attempt_at = ?, manual = 0,
+            lease_owner = NULL, updated_at = ?
+        WHERE id = ?"#,
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            rec.status.as_str(),
+            rec.next_attempt_at,
+            a.created_at,
+            a.delivery_id.as_str()
+        ])
+    })
+    .map_err(db_err)?;
+    if rec.disable_endpoint {
+        conn.execute(
+            "UPDATE endpoints SET disabled = 1, updated_at = ? WHERE id = ?",
+            params![a.created_at, a.endpoint_id.as_str()],
+        )
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn release(conn: &Connection, node: &str, ids: &[DeliveryId]) -> StoreResult<()> {
+    let mut stmt = conn
+        .prepare_cached("UPDATE deliveries SET lease_owner = NULL WHERE id = ? AND lease_owner = ?")
+        .map_err(db_err)?;
+    for id in ids {
+        stmt.execute(params![id.as_str(), node]).map_err(db_err)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn release_all(conn: &Connection) -> StoreResult<u64> {
+    conn.execute(
+        "UPDATE deliveries SET lease_owner = NULL WHERE lease_owner IS NOT NULL",
+        [],
+    )
+    .map(|n| n as u64)
+    .map_err(db_err)
+}
+
+pub(crate) fn resend(
+    conn: &Connection,
+    msg: &Message,
+    endpoint: &Endpoint,
+    now: Millis,
+) -> StoreResult<()> {
+    let changed = conn
+        .execute(
+            r#"UPDATE deliveries
+            SET status = 'pending', next_attempt_at = ?, manual = 1, updated_at = ?
+            WHERE msg_id = ? AND endpoint_id = ? AND lease_owner IS NULL"#,
+            params![now, now, msg.id.as_str(), endpoint.id.as_str()],
+        )
+        .map_err(db_err)?;
+    if changed > 0 {
+        return Ok(());
+    }
+    let exists: bool = conn
+        .query_row(
+            "SELECT COUNT(*) > 0 FROM deliveries WHERE msg_id = ? AND endpoint_id = ?",
+            [msg.id.as_str(), endpoint.id.as_str()],
+            |r| r.get(0),
+        )
+        .map_err(db_err)?;
+    if exists {
+        // Leased: a dispatcher is about to attempt it anyway.
+        return Ok(());
+    }
+    let d = Delivery {
+        id: DeliveryId::generate(now),
+        msg_id: msg.id.clone(),
+        endpoint_id: endpoint.id.clone(),
+        app_id: msg.app_id.clone(),
+        status: rustyhook_core::model::DeliveryStatus::Pending,
+        attempts: 0,
+        next_attempt_at: Some(now),
+        created_at: now,
+        updated_at: now,
+    };
+    insert(conn, &d, None, true)
+}
+
+pub(crate) fn recover(
+    conn: &Connection,
+    endpoint: &EndpointId,
+    since: Millis,
+    until: Option<Millis>,
+    now: Millis,
+) -> StoreResult<u64> {
+    conn.execute(
+        r#"UPDATE deliveries
+        SET status = 'pending', next_attempt_at = ?, manual = 1, updated_at = ?
+        WHERE endpoint_id = ?
+          AND status = 'dead'
+          AND lease_owner IS NULL
+          AND created_at >= ?
+          AND created_at < ?"#,
+        params![
+            now,
+            now,
+            endpoint.as_str(),
+            since,
+            until.unwrap_or(i64::MAX)
+        ],
+    )
+    .map(|n| n as u64)
+    .map_err(db_err)
+}
+
+pub(crate) fn queue_depth(conn: &Connection) -> StoreResult<i64> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'failed')",
+        [],
+        |r| r.get(0),
+    )
+    .map_err(db_err)
+}
+
+pub(crate) fn list_for_message(
+    conn: &Connection,
+    msg: &MessageId,
+    page: &Page,
+    sbox: &SecretBox,
+) -> StoreResult<Listed<(Delivery, Endpoint)>> {
+    let endpoint_cols = ENDPOINT_COLS
+        .split(", ")
+        .map(|c| format!("e.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Query::new(format!(
+        "SELECT {DELIVERY_COLS}, {endpoint_cols}\nFROM deliveries d\nJOIN endpoints e ON e.id = d.endpoint_id"
+    ))
+    .and("d.msg_id = ?", [msg.as_str().to_owned().into()])
+    .page(conn, "e.id", page, |r| {
+        let endpoint = rows::endpoint_at(r, 9, sbox)?;
+        Ok((rows::delivery_at(r, 0)?, endpoint))
+    })
+}

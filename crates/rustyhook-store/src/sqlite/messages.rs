@@ -1,0 +1,161 @@
+//! Messages: creation with fan-out in one transaction, lookup, listing and expunging.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use rustyhook_core::crypto::SecretBox;
+use rustyhook_core::filter::endpoint_receives;
+use rustyhook_core::id::{AppId, DeliveryId, EndpointId, MessageId};
+use rustyhook_core::model::{Delivery, DeliveryStatus, Message};
+
+use super::conn::db_err;
+use super::list::Query;
+use super::rows::{self, DELIVERY_COLS, MESSAGE_COLS, to_json};
+use super::{deliveries, endpoints};
+use crate::page::{Listed, Page};
+use crate::{EndpointMessage, MessageCreated, MessageFilter, NewMessage, StoreError, StoreResult};
+
+pub(crate) fn create(
+    conn: &Connection,
+    new: &NewMessage,
+    sbox: &SecretBox,
+) -> StoreResult<MessageCreated> {
+    let m = &new.message;
+    if let Some(event_id) = &m.event_id
+        && let Some(existing) = get(conn, &m.app_id, event_id.as_str())?
+    {
+        return Ok(MessageCreated {
+            message: existing,
+            existing: true,
+            deliveries: Vec::new(),
+        });
+    }
+    conn.prepare_cached(
+        r#"INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?)"#,
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            m.id.as_str(),
+            m.app_id.as_str(),
+            m.event_id.as_ref().map(|e| e.as_str()),
+            m.event_type.as_str(),
+            m.payload.as_deref(),
+            m.channels.as_ref().map(to_json),
+            m.created_at
+        ])
+    })
+    .map_err(db_err)?;
+
+    let mut created = Vec::new();
+    for endpoint in endpoints::enabled_of_app(conn, &m.app_id, sbox)? {
+        if !endpoint_receives(&endpoint, m) {
+            continue;
+        }
+        let delivery = Delivery {
+            id: DeliveryId::generate(m.created_at),
+            msg_id: m.id.clone(),
+            endpoint_id: endpoint.id.clone(),
+            app_id: m.app_id.clone(),
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            next_attempt_at: Some(m.created_at),
+            created_at: m.created_at,
+            updated_at: m.created_at,
+        };
+        deliveries::insert(conn, &delivery, new.lease_to.as_deref(), false)?;
+        created.push((delivery, endpoint));
+    }
+    Ok(MessageCreated {
+        message: m.clone(),
+        existing: false,
+        deliveries: created,
+    })
+}
+
+pub(crate) fn get(
+    conn: &Connection,
+    app: &AppId,
+    id_or_event_id: &str,
+) -> StoreResult<Option<Message>> {
+    conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLS}\nFROM messages m\nWHERE m.app_id = ?1 AND (m.id = ?2 OR m.event_id = ?2)\n\
+         ORDER BY m.id = ?2 DESC\nLIMIT 1"
+    ))
+    .and_then(|mut s| {
+        s.query_row([app.as_str(), id_or_event_id], |r| rows::message_at(r, 0))
+            .optional()
+    })
+    .map_err(db_err)
+}
+
+fn filtered(q: Query, filter: MessageFilter) -> Query {
+    q.and_opt(
+        "EXISTS (SELECT 1 FROM json_each(m.channels) WHERE json_each.value = ?)",
+        filter.channel.map(String::from),
+    )
+    .and_in(
+        "m.event_type",
+        filter
+            .event_types
+            .map(|ts| ts.into_iter().map(String::from).collect()),
+    )
+    .and_opt("m.created_at < ?", filter.before)
+    .and_opt("m.created_at > ?", filter.after)
+}
+
+pub(crate) fn list(
+    conn: &Connection,
+    app: &AppId,
+    filter: MessageFilter,
+    page: &Page,
+) -> StoreResult<Listed<Message>> {
+    let q = Query::new(format!("SELECT {MESSAGE_COLS}\nFROM messages m"))
+        .and("m.app_id = ?", [app.as_str().to_owned().into()]);
+    filtered(q, filter).page(conn, "m.id", page, |r| rows::message_at(r, 0))
+}
+
+pub(crate) fn list_for_endpoint(
+    conn: &Connection,
+    endpoint: &EndpointId,
+    status: Option<u8>,
+    filter: MessageFilter,
+    page: &Page,
+) -> StoreResult<Listed<EndpointMessage>> {
+    let statuses: Option<Vec<String>> = status.map(|s| {
+        [
+            DeliveryStatus::Pending,
+            DeliveryStatus::Sending,
+            DeliveryStatus::Succeeded,
+            DeliveryStatus::Failed,
+            DeliveryStatus::Dead,
+            DeliveryStatus::Canceled,
+        ]
+        .into_iter()
+        .filter(|d| d.svix_status() == s)
+        .map(|d| d.as_str().to_owned())
+        .collect()
+    });
+    let q = Query::new(format!(
+        "SELECT {MESSAGE_COLS}, {DELIVERY_COLS}\nFROM deliveries d\nJOIN messages m ON m.id = d.msg_id"
+    ))
+    .and("d.endpoint_id = ?", [endpoint.as_str().to_owned().into()])
+    .and_in("d.status", statuses);
+    filtered(q, filter).page(conn, "m.id", page, |r| {
+        Ok(EndpointMessage {
+            message: rows::message_at(r, 0)?,
+            delivery: rows::delivery_at(r, 7)?,
+        })
+    })
+}
+
+pub(crate) fn expunge(conn: &Connection, id: &MessageId) -> StoreResult<()> {
+    let changed = conn
+        .execute(
+            "UPDATE messages SET payload = NULL WHERE id = ?",
+            [id.as_str()],
+        )
+        .map_err(db_err)?;
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}

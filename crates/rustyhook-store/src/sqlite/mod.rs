@@ -1,0 +1,365 @@
+//! The embedded store: one SQLite file in WAL mode.
+//!
+//! Only one process may use a database file at a time (an exclusive lock on `<file>.lock` holds
+//! that), so on open every delivery lease left by a previous process — one that crashed mid-flight
+//! — is released and its deliveries become due again. That is what makes a `kill -9` lose nothing.
+
+mod apps;
+mod attempts;
+mod conn;
+mod deliveries;
+mod endpoints;
+mod list;
+mod messages;
+mod rows;
+mod schema;
+
+use std::fs::File;
+use std::path::Path;
+
+use async_trait::async_trait;
+use rustyhook_core::crypto::SecretBox;
+use rustyhook_core::id::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
+use rustyhook_core::model::{App, Attempt, Delivery, Endpoint, EventType, Message};
+use rustyhook_core::time::{Millis, now_millis};
+
+use self::conn::Db;
+use crate::page::{Listed, Page};
+use crate::*;
+
+/// How to open the SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// `synchronous=FULL` (survives power loss) when true; `NORMAL` (survives a process crash)
+    /// when false.
+    pub full_sync: bool,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self { full_sync: true }
+    }
+}
+
+/// The SQLite implementation of [`Store`].
+pub struct SqliteStore {
+    db: Db,
+    sbox: SecretBox,
+    /// Held for the store's lifetime: the exclusive lock on the database.
+    _lock: File,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, migrates it and releases stale leases.
+    /// Fails if another process has it open.
+    pub fn open(path: &Path, sbox: SecretBox, options: SqliteOptions) -> StoreResult<Self> {
+        let lock_path = path.with_extension("lock");
+        let lock = File::create(&lock_path).map_err(|e| StoreError::Database(Box::new(e)))?;
+        if lock.try_lock().is_err() {
+            return Err(StoreError::Database(
+                format!(
+                    "{} is in use by another rustyhook process (lock {} is held)",
+                    path.display(),
+                    lock_path.display()
+                )
+                .into(),
+            ));
+        }
+        let db = Db::open(path, options.full_sync, |conn| {
+            schema::migrate(conn)?;
+            let released = deliveries::release_all(conn)?;
+            if released > 0 {
+                tracing::info!(released, "released deliveries leased by a previous process");
+            }
+            Ok(())
+        })?;
+        Ok(Self {
+            db,
+            sbox,
+            _lock: lock,
+        })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_app(&self, app: App) -> StoreResult<App> {
+        self.db
+            .write(move |c| apps::insert_app(c, &app).map(|()| app))
+            .await
+    }
+
+    async fn get_app(&self, id_or_uid: &str) -> StoreResult<Option<App>> {
+        let key = id_or_uid.to_owned();
+        self.db.read(move |c| apps::get_app(c, &key)).await
+    }
+
+    async fn list_apps(&self, page: Page) -> StoreResult<Listed<App>> {
+        self.db.read(move |c| apps::list_apps(c, &page)).await
+    }
+
+    async fn update_app(&self, app: App) -> StoreResult<App> {
+        self.db
+            .write(move |c| apps::update_app(c, &app).map(|()| app))
+            .await
+    }
+
+    async fn delete_app(&self, id: &AppId) -> StoreResult<()> {
+        let id = id.clone();
+        self.db.write(move |c| apps::delete_app(c, &id)).await
+    }
+
+    async fn upsert_event_type(&self, event_type: EventType) -> StoreResult<bool> {
+        self.db
+            .write(move |c| apps::upsert_event_type(c, &event_type))
+            .await
+    }
+
+    async fn get_event_type(&self, name: &str) -> StoreResult<Option<EventType>> {
+        let name = name.to_owned();
+        self.db.read(move |c| apps::get_event_type(c, &name)).await
+    }
+
+    async fn list_event_types(
+        &self,
+        page: Page,
+        include_archived: bool,
+    ) -> StoreResult<Listed<EventType>> {
+        self.db
+            .read(move |c| apps::list_event_types(c, &page, include_archived))
+            .await
+    }
+
+    async fn delete_event_type(&self, name: &str) -> StoreResult<()> {
+        let name = name.to_owned();
+        self.db
+            .write(move |c| apps::delete_event_type(c, &name))
+            .await
+    }
+
+    async fn create_endpoint(&self, endpoint: Endpoint) -> StoreResult<Endpoint> {
+        let sbox = self.sbox.clone();
+        self.db
+            .write(move |c| endpoints::insert(c, &endpoint, &sbox).map(|()| endpoint))
+            .await
+    }
+
+    async fn get_endpoint(&self, app: &AppId, id_or_uid: &str) -> StoreResult<Option<Endpoint>> {
+        let (app, key, sbox) = (app.clone(), id_or_uid.to_owned(), self.sbox.clone());
+        self.db
+            .read(move |c| endpoints::get(c, &app, &key, &sbox))
+            .await
+    }
+
+    async fn get_endpoint_by_id(&self, id: &EndpointId) -> StoreResult<Option<Endpoint>> {
+        let (id, sbox) = (id.clone(), self.sbox.clone());
+        self.db
+            .read(move |c| endpoints::get_by_id(c, &id, &sbox))
+            .await
+    }
+
+    async fn list_endpoints(&self, app: &AppId, page: Page) -> StoreResult<Listed<Endpoint>> {
+        let (app, sbox) = (app.clone(), self.sbox.clone());
+        self.db
+            .read(move |c| endpoints::list(c, &app, &page, &sbox))
+            .await
+    }
+
+    async fn update_endpoint(&self, endpoint: Endpoint) -> StoreResult<Endpoint> {
+        let sbox = self.sbox.clone();
+        self.db
+            .write(move |c| endpoints::update(c, &endpoint, &sbox).map(|()| endpoint))
+            .await
+    }
+
+    async fn delete_endpoint(&self, id: &EndpointId) -> StoreResult<()> {
+        let id = id.clone();
+        self.db
+            .write(move |c| endpoints::delete(c, &id, now_millis()))
+            .await
+    }
+
+    async fn endpoint_stats(
+        &self,
+        id: &EndpointId,
+        since: Option<Millis>,
+        until: Option<Millis>,
+    ) -> StoreResult<EndpointStats> {
+        let id = id.clone();
+        self.db
+            .read(move |c| endpoints::stats(c, &id, since, until))
+            .await
+    }
+
+    async fn create_message(&self, new: NewMessage) -> StoreResult<MessageCreated> {
+        let sbox = self.sbox.clone();
+        self.db
+            .write(move |c| messages::create(c, &new, &sbox))
+            .await
+    }
+
+    async fn get_message(&self, app: &AppId, id_or_event_id: &str) -> StoreResult<Option<Message>> {
+        let (app, key) = (app.clone(), id_or_event_id.to_owned());
+        self.db.read(move |c| messages::get(c, &app, &key)).await
+    }
+
+    async fn list_messages(
+        &self,
+        app: &AppId,
+        filter: MessageFilter,
+        page: Page,
+    ) -> StoreResult<Listed<Message>> {
+        let app = app.clone();
+        self.db
+            .read(move |c| messages::list(c, &app, filter, &page))
+            .await
+    }
+
+    async fn expunge_message(&self, id: &MessageId) -> StoreResult<()> {
+        let id = id.clone();
+        self.db.write(move |c| messages::expunge(c, &id)).await
+    }
+
+    async fn list_endpoint_messages(
+        &self,
+        endpoint: &EndpointId,
+        status: Option<u8>,
+        filter: MessageFilter,
+        page: Page,
+    ) -> StoreResult<Listed<EndpointMessage>> {
+        let endpoint = endpoint.clone();
+        self.db
+            .read(move |c| messages::list_for_endpoint(c, &endpoint, status, filter, &page))
+            .await
+    }
+
+    async fn list_message_deliveries(
+        &self,
+        msg: &MessageId,
+        page: Page,
+    ) -> StoreResult<Listed<(Delivery, Endpoint)>> {
+        let (msg, sbox) = (msg.clone(), self.sbox.clone());
+        self.db
+            .read(move |c| deliveries::list_for_message(c, &msg, &page, &sbox))
+            .await
+    }
+
+    async fn claim_due(&self, node: &str, now: Millis, limit: usize) -> StoreResult<Vec<Claimed>> {
+        let node = node.to_owned();
+        self.db
+            .write(move |c| deliveries::claim_due(c, &node, now, limit))
+            .await
+    }
+
+    async fn next_due(&self) -> StoreResult<Option<Millis>> {
+        self.db.read(deliveries::next_due).await
+    }
+
+    async fn record_attempt(&self, record: AttemptRecord) -> StoreResult<()> {
+        self.db
+            .write(move |c| deliveries::record_attempt(c, &record))
+            .await
+    }
+
+    async fn record_attempts(&self, records: Vec<AttemptRecord>) -> StoreResult<()> {
+        self.db
+            .write(move |c| {
+                records
+                    .iter()
+                    .try_for_each(|r| deliveries::record_attempt(c, r))
+            })
+            .await
+    }
+
+    async fn release(&self, node: &str, ids: Vec<DeliveryId>) -> StoreResult<()> {
+        let node = node.to_owned();
+        self.db
+            .write(move |c| deliveries::release(c, &node, &ids))
+            .await
+    }
+
+    async fn resend(&self, msg: &Message, endpoint: &Endpoint, now: Millis) -> StoreResult<()> {
+        let (msg, endpoint) = (msg.clone(), endpoint.clone());
+        self.db
+            .write(move |c| deliveries::resend(c, &msg, &endpoint, now))
+            .await
+    }
+
+    async fn recover(
+        &self,
+        endpoint: &EndpointId,
+        since: Millis,
+        until: Option<Millis>,
+        now: Millis,
+    ) -> StoreResult<u64> {
+        let endpoint = endpoint.clone();
+        self.db
+            .write(move |c| deliveries::recover(c, &endpoint, since, until, now))
+            .await
+    }
+
+    async fn queue_depth(&self) -> StoreResult<i64> {
+        self.db.read(deliveries::queue_depth).await
+    }
+
+    async fn list_attempts(
+        &self,
+        app: &AppId,
+        filter: AttemptFilter,
+        page: Page,
+    ) -> StoreResult<Listed<Attempt>> {
+        let app = app.clone();
+        self.db
+            .read(move |c| attempts::list(c, &app, filter, &page))
+            .await
+    }
+
+    async fn get_attempt(&self, msg: &MessageId, id: &str) -> StoreResult<Option<Attempt>> {
+        let (msg, id) = (msg.clone(), id.to_owned());
+        self.db.read(move |c| attempts::get(c, &msg, &id)).await
+    }
+
+    async fn expunge_attempt(&self, id: &AttemptId) -> StoreResult<()> {
+        let id = id.clone();
+        self.db.write(move |c| attempts::expunge(c, &id)).await
+    }
+
+    async fn idempotency_begin(
+        &self,
+        key: &str,
+        now: Millis,
+        stale_before: Millis,
+        expire_before: Millis,
+    ) -> StoreResult<IdempotencyBegin> {
+        let key = key.to_owned();
+        self.db
+            .write(move |c| apps::idempotency_begin(c, &key, now, stale_before, expire_before))
+            .await
+    }
+
+    async fn idempotency_complete(&self, key: &str, status: u16, body: Vec<u8>) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.db
+            .write(move |c| apps::idempotency_complete(c, &key, status, &body))
+            .await
+    }
+
+    async fn idempotency_abandon(&self, key: &str) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.db
+            .write(move |c| apps::idempotency_abandon(c, &key))
+            .await
+    }
+
+    async fn get_meta(&self, key: &str) -> StoreResult<Option<String>> {
+        let key = key.to_owned();
+        self.db.read(move |c| apps::get_meta(c, &key)).await
+    }
+
+    async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.db
+            .write(move |c| apps::set_meta(c, &key, &value))
+            .await
+    }
+}

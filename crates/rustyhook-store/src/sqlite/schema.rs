@@ -1,0 +1,129 @@
+//! The SQLite schema, as numbered migrations applied in order on start. A migration is never
+//! edited once released; changes go in a new one.
+
+use rusqlite::Connection;
+
+use super::conn::db_err;
+use crate::StoreResult;
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE apps (
+    id TEXT PRIMARY KEY,
+    uid TEXT UNIQUE,
+    name TEXT NOT NULL,
+    rate_limit INTEGER,
+    metadata TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE event_types (
+    name TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    schemas TEXT,
+    archived INTEGER NOT NULL DEFAULT 0,
+    deprecated INTEGER NOT NULL DEFAULT 0,
+    feature_flag TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE endpoints (
+    id TEXT PRIMARY KEY,
+    app_id TEXT NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+    uid TEXT,
+    url TEXT NOT NULL,
+    description TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    disabled INTEGER NOT NULL,
+    rate_limit INTEGER,
+    filter_types TEXT,
+    channels TEXT,
+    metadata TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    secrets TEXT NOT NULL,
+    header_style TEXT NOT NULL,
+    max_in_flight INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (app_id, uid)
+);
+CREATE INDEX endpoints_app ON endpoints (app_id, id);
+
+CREATE TABLE messages (
+    id TEXT PRIMARY KEY,
+    app_id TEXT NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+    event_id TEXT,
+    event_type TEXT NOT NULL,
+    payload TEXT,
+    channels TEXT,
+    created_at INTEGER NOT NULL,
+    UNIQUE (app_id, event_id)
+);
+CREATE INDEX messages_app ON messages (app_id, id);
+
+CREATE TABLE deliveries (
+    id TEXT PRIMARY KEY,
+    msg_id TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    endpoint_id TEXT NOT NULL,
+    app_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_attempt_at INTEGER,
+    manual INTEGER NOT NULL DEFAULT 0,
+    lease_owner TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (msg_id, endpoint_id)
+);
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at)
+    WHERE lease_owner IS NULL AND status IN ('pending', 'failed');
+CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, msg_id);
+
+CREATE TABLE attempts (
+    id TEXT PRIMARY KEY,
+    delivery_id TEXT NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+    msg_id TEXT NOT NULL,
+    endpoint_id TEXT NOT NULL,
+    app_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    status_code INTEGER NOT NULL,
+    response TEXT,
+    duration_ms INTEGER NOT NULL,
+    trigger_type INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX attempts_msg ON attempts (msg_id, id);
+CREATE INDEX attempts_endpoint ON attempts (endpoint_id, id);
+CREATE INDEX attempts_delivery ON attempts (delivery_id);
+
+CREATE TABLE idempotency (
+    key TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    status INTEGER,
+    body BLOB,
+    created_at INTEGER NOT NULL
+);
+"#];
+
+/// Brings the schema up to date.
+pub(crate) fn migrate(conn: &Connection) -> StoreResult<()> {
+    let current: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(db_err)?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = i + 1;
+        conn.execute_batch(&format!(
+            "BEGIN;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
+        ))
+        .map_err(db_err)?;
+        tracing::info!(version, "applied sqlite migration");
+    }
+    Ok(())
+}

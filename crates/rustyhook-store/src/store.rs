@@ -1,0 +1,296 @@
+//! The [`Store`] trait and the types its methods take and return.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rustyhook_core::id::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
+use rustyhook_core::model::{
+    App, Attempt, Delivery, DeliveryStatus, Endpoint, EventType, Message, TriggerType,
+};
+use rustyhook_core::names::{Channel, EventTypeName};
+use rustyhook_core::time::Millis;
+
+use crate::page::{Listed, Page};
+
+/// A fault of the store itself, or a request it cannot satisfy.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique value (uid, event id, name) is taken.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The row to change does not exist.
+    #[error("not found")]
+    NotFound,
+    /// The database failed.
+    #[error("database error")]
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A stored value could not be read back (including a secret under the wrong key).
+    #[error("stored data could not be read: {0}")]
+    Corrupt(String),
+    /// The store has shut down.
+    #[error("the store is closed")]
+    Closed,
+}
+
+/// A shorthand for store results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A new message and how its deliveries are to be handed out.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// The message to store.
+    pub message: Message,
+    /// When set, the deliveries are created already leased to this node, for its dispatcher.
+    pub lease_to: Option<String>,
+}
+
+/// What storing a message produced.
+#[derive(Debug, Clone)]
+pub struct MessageCreated {
+    /// The stored message; for a repeated `eventId`, the one stored first.
+    pub message: Message,
+    /// `true` when the `eventId` was already used and nothing new was stored.
+    pub existing: bool,
+    /// The deliveries created, with their endpoints, in the same transaction.
+    pub deliveries: Vec<(Delivery, Endpoint)>,
+}
+
+/// Work handed to a dispatcher: a delivery with what is needed to send it.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// The delivery, leased to the claiming node.
+    pub delivery: Delivery,
+    /// The message's event type.
+    pub event_type: EventTypeName,
+    /// The payload text; `None` if it was expunged.
+    pub payload: Option<Arc<str>>,
+    /// Whether the next attempt was asked for by a user (resend, recover).
+    pub trigger: TriggerType,
+}
+
+/// The result of an attempt and what follows for its delivery.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    /// The attempt to store.
+    pub attempt: Attempt,
+    /// The delivery's new status.
+    pub status: DeliveryStatus,
+    /// When the next attempt is due, if one is scheduled.
+    pub next_attempt_at: Option<Millis>,
+    /// Disable the endpoint (a `410 Gone`).
+    pub disable_endpoint: bool,
+}
+
+/// Filters for listing messages.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    /// Only messages on this channel.
+    pub channel: Option<Channel>,
+    /// Only these event types.
+    pub event_types: Option<Vec<EventTypeName>>,
+    /// Only messages created before this time.
+    pub before: Option<Millis>,
+    /// Only messages created after this time.
+    pub after: Option<Millis>,
+}
+
+/// Filters for listing attempts.
+#[derive(Debug, Clone, Default)]
+pub struct AttemptFilter {
+    /// Only attempts of this message.
+    pub msg_id: Option<MessageId>,
+    /// Only attempts to this endpoint.
+    pub endpoint_id: Option<EndpointId>,
+    /// Only attempts with this Svix status (0 success, 2 fail).
+    pub status: Option<u8>,
+    /// Only attempts whose HTTP status is in this class (0 = none, 100..500).
+    pub status_code_class: Option<u16>,
+    /// Only attempts of messages on this channel.
+    pub channel: Option<Channel>,
+    /// Only attempts of messages of these types.
+    pub event_types: Option<Vec<EventTypeName>>,
+    /// Only attempts made before this time.
+    pub before: Option<Millis>,
+    /// Only attempts made after this time.
+    pub after: Option<Millis>,
+}
+
+/// Counts of an endpoint's deliveries by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EndpointStats {
+    /// Delivered.
+    pub success: i64,
+    /// Waiting, including a retry scheduled.
+    pub pending: i64,
+    /// In flight.
+    pub sending: i64,
+    /// Given up (dead or canceled).
+    pub fail: i64,
+}
+
+/// A message as delivered to one endpoint (Svix's `EndpointMessageOut`).
+#[derive(Debug, Clone)]
+pub struct EndpointMessage {
+    /// The message.
+    pub message: Message,
+    /// Its delivery to the endpoint.
+    pub delivery: Delivery,
+}
+
+/// How a repeated idempotency key was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// First use: the caller goes ahead and must complete or abandon the key.
+    Started,
+    /// A request with this key finished before: replay its response.
+    Completed {
+        /// HTTP status of the saved response.
+        status: u16,
+        /// Body of the saved response.
+        body: Vec<u8>,
+    },
+    /// A request with this key is still running.
+    InProgress,
+}
+
+/// The durable state of rustyhook. Implementations must make every acknowledged write survive a
+/// crash, and return from a write only once it is committed.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- applications ---
+    /// Stores a new app; `Conflict` if its uid is taken.
+    async fn create_app(&self, app: App) -> StoreResult<App>;
+    /// Finds an app by id or uid.
+    async fn get_app(&self, id_or_uid: &str) -> StoreResult<Option<App>>;
+    /// Lists apps.
+    async fn list_apps(&self, page: Page) -> StoreResult<Listed<App>>;
+    /// Replaces an app's fields; `Conflict` if the new uid is taken.
+    async fn update_app(&self, app: App) -> StoreResult<App>;
+    /// Deletes an app with its endpoints, messages, deliveries and attempts.
+    async fn delete_app(&self, id: &AppId) -> StoreResult<()>;
+
+    // --- event types ---
+    /// Creates or replaces an event type (un-archiving it). Returns whether it was new.
+    async fn upsert_event_type(&self, event_type: EventType) -> StoreResult<bool>;
+    /// Finds an event type by name.
+    async fn get_event_type(&self, name: &str) -> StoreResult<Option<EventType>>;
+    /// Lists event types by name.
+    async fn list_event_types(
+        &self,
+        page: Page,
+        include_archived: bool,
+    ) -> StoreResult<Listed<EventType>>;
+    /// Deletes an event type for good.
+    async fn delete_event_type(&self, name: &str) -> StoreResult<()>;
+
+    // --- endpoints ---
+    /// Stores a new endpoint; `Conflict` if its uid is taken within the app.
+    async fn create_endpoint(&self, endpoint: Endpoint) -> StoreResult<Endpoint>;
+    /// Finds an endpoint of an app by id or uid.
+    async fn get_endpoint(&self, app: &AppId, id_or_uid: &str) -> StoreResult<Option<Endpoint>>;
+    /// Finds an endpoint by id alone (for the dispatcher).
+    async fn get_endpoint_by_id(&self, id: &EndpointId) -> StoreResult<Option<Endpoint>>;
+    /// Lists an app's endpoints.
+    async fn list_endpoints(&self, app: &AppId, page: Page) -> StoreResult<Listed<Endpoint>>;
+    /// Replaces an endpoint's fields.
+    async fn update_endpoint(&self, endpoint: Endpoint) -> StoreResult<Endpoint>;
+    /// Deletes an endpoint and cancels its outstanding deliveries.
+    async fn delete_endpoint(&self, id: &EndpointId) -> StoreResult<()>;
+    /// Counts the endpoint's deliveries created in `[since, until)` by state.
+    async fn endpoint_stats(
+        &self,
+        id: &EndpointId,
+        since: Option<Millis>,
+        until: Option<Millis>,
+    ) -> StoreResult<EndpointStats>;
+
+    // --- messages ---
+    /// Stores a message and its deliveries in one transaction.
+    async fn create_message(&self, new: NewMessage) -> StoreResult<MessageCreated>;
+    /// Finds a message of an app by id or event id.
+    async fn get_message(&self, app: &AppId, id_or_event_id: &str) -> StoreResult<Option<Message>>;
+    /// Lists an app's messages, newest first by default.
+    async fn list_messages(
+        &self,
+        app: &AppId,
+        filter: MessageFilter,
+        page: Page,
+    ) -> StoreResult<Listed<Message>>;
+    /// Deletes a message's payload; its deliveries can no longer be sent.
+    async fn expunge_message(&self, id: &MessageId) -> StoreResult<()>;
+    /// Lists the messages delivered (or being delivered) to an endpoint.
+    async fn list_endpoint_messages(
+        &self,
+        endpoint: &EndpointId,
+        status: Option<u8>,
+        filter: MessageFilter,
+        page: Page,
+    ) -> StoreResult<Listed<EndpointMessage>>;
+
+    // --- deliveries ---
+    /// The deliveries of a message, with their endpoints, ordered by endpoint id.
+    async fn list_message_deliveries(
+        &self,
+        msg: &MessageId,
+        page: Page,
+    ) -> StoreResult<Listed<(Delivery, Endpoint)>>;
+    /// Leases up to `limit` deliveries that are due at `now` and leased to no one.
+    async fn claim_due(&self, node: &str, now: Millis, limit: usize) -> StoreResult<Vec<Claimed>>;
+    /// The earliest time an unleased delivery falls due, if any.
+    async fn next_due(&self) -> StoreResult<Option<Millis>>;
+    /// Stores an attempt and moves its delivery on, releasing the lease.
+    async fn record_attempt(&self, record: AttemptRecord) -> StoreResult<()>;
+    /// Stores many attempts in one transaction.
+    async fn record_attempts(&self, records: Vec<AttemptRecord>) -> StoreResult<()>;
+    /// Releases deliveries leased to `node` without recording an attempt (shutdown).
+    async fn release(&self, node: &str, deliveries: Vec<DeliveryId>) -> StoreResult<()>;
+    /// Schedules one manual attempt of a message to an endpoint now, creating the delivery if
+    /// the message never went there.
+    async fn resend(&self, msg: &Message, endpoint: &Endpoint, now: Millis) -> StoreResult<()>;
+    /// Schedules a manual attempt for each dead delivery of the endpoint created in
+    /// `[since, until)`. Returns how many.
+    async fn recover(
+        &self,
+        endpoint: &EndpointId,
+        since: Millis,
+        until: Option<Millis>,
+        now: Millis,
+    ) -> StoreResult<u64>;
+    /// Deliveries waiting to be sent (pending or failed with a retry scheduled).
+    async fn queue_depth(&self) -> StoreResult<i64>;
+
+    // --- attempts ---
+    /// Lists attempts, newest first by default.
+    async fn list_attempts(
+        &self,
+        app: &AppId,
+        filter: AttemptFilter,
+        page: Page,
+    ) -> StoreResult<Listed<Attempt>>;
+    /// Finds one attempt of a message.
+    async fn get_attempt(&self, msg: &MessageId, id: &str) -> StoreResult<Option<Attempt>>;
+    /// Deletes an attempt's stored response body.
+    async fn expunge_attempt(&self, id: &AttemptId) -> StoreResult<()>;
+
+    // --- idempotency ---
+    /// Claims an idempotency key, or reports the earlier request that used it. Keys older than
+    /// `expire_before` are treated as unused; an unfinished one older than `stale_before` is
+    /// taken over (its request died).
+    async fn idempotency_begin(
+        &self,
+        key: &str,
+        now: Millis,
+        stale_before: Millis,
+        expire_before: Millis,
+    ) -> StoreResult<IdempotencyBegin>;
+    /// Saves the response of the request that claimed `key`.
+    async fn idempotency_complete(&self, key: &str, status: u16, body: Vec<u8>) -> StoreResult<()>;
+    /// Forgets a claimed key whose request failed in a way worth retrying.
+    async fn idempotency_abandon(&self, key: &str) -> StoreResult<()>;
+
+    // --- installation metadata ---
+    /// Reads a metadata value (such as the admin token's hash).
+    async fn get_meta(&self, key: &str) -> StoreResult<Option<String>>;
+    /// Writes a metadata value.
+    async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()>;
+}
