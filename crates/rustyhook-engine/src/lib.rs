@@ -1,1 +1,19 @@
-//! placeholder
+//! rustyhook's engine: takes deliveries from the store, sends them to their targets, and records
+//! every attempt.
+//!
+//! # Layout
+//! - [`config`]: the engine's settings, built from the server's.
+//! - [`targets`]: where deliveries go: [`targets::http`] (signed webhooks) with its SSRF-safe
+//!   resolver.
+//! - [`dispatcher`]: the queue in memory: per-endpoint lanes (rate limit, max in flight), the
+//!   poller that claims retries falling due, and the step that turns a response into the next
+//!   state of a delivery.
+//! - [`observe`]: the metrics the engine emits, named in one place.
+
+pub mod config;
+pub mod dispatcher;
+pub mod observe;
+pub mod targets;
+
+pub use config::EngineConfig;
+pub use dispatcher::{Dispatcher, Job};

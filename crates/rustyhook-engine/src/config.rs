@@ -1,0 +1,50 @@
+//! The engine's settings.
+
+use std::time::Duration;
+
+use rustyhook_core::retry::RetrySchedule;
+use rustyhook_core::settings::Settings;
+
+/// What the dispatcher and its targets need to know.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// This process's name in delivery leases.
+    pub node_id: String,
+    /// Retry schedule for endpoints without their own.
+    pub retry: RetrySchedule,
+    /// Per-attempt timeout.
+    pub request_timeout: Duration,
+    /// Whether loopback, private and link-local destinations may be reached.
+    pub allow_private_networks: bool,
+    /// Default maximum requests in flight per endpoint.
+    pub max_in_flight_per_endpoint: u32,
+    /// Maximum requests in flight overall.
+    pub max_in_flight_total: u32,
+    /// Deliveries held in memory before new ones are left in the store for the poller.
+    pub queue_capacity: usize,
+    /// Longest pause between scans for due retries.
+    pub poll_interval: Duration,
+    /// How long shutdown waits for attempts in flight.
+    pub shutdown_grace: Duration,
+    /// Response bodies longer than this are truncated before they are stored.
+    pub max_response_bytes: usize,
+}
+
+impl EngineConfig {
+    /// The engine's part of the server settings.
+    pub fn from_settings(settings: &Settings, node_id: String) -> Self {
+        let d = &settings.delivery;
+        Self {
+            node_id,
+            retry: settings.retry.schedule.clone(),
+            request_timeout: d.request_timeout,
+            allow_private_networks: d.allow_private_networks,
+            max_in_flight_per_endpoint: d.max_in_flight_per_endpoint,
+            max_in_flight_total: d.max_in_flight_total,
+            queue_capacity: d.queue_capacity,
+            poll_interval: d.poll_interval,
+            shutdown_grace: d.shutdown_grace,
+            max_response_bytes: settings.limits.max_response_bytes,
+        }
+    }
+}

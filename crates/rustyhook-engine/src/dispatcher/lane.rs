@@ -1,0 +1,313 @@
+//! One endpoint's lane: applies its rate limit and in-flight bound, then spawns each attempt.
+//! Lanes retire after idling and are started again by the router on demand.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use rustyhook_core::id::{AttemptId, DeliveryId, EndpointId};
+use rustyhook_core::model::{Attempt, DeliveryStatus, Endpoint};
+use rustyhook_core::outcome::OutcomeCode;
+use rustyhook_core::ratelimit::{Gcra, Rate};
+use rustyhook_core::time::now_millis;
+use rustyhook_store::AttemptRecord;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::decide::{build_request, decide};
+use super::{Job, Shared};
+use crate::observe;
+use crate::targets::http::SendResult;
+
+/// A lane with nothing to do for this long retires.
+const IDLE: Duration = Duration::from_secs(60);
+/// A lane re-reads its endpoint at least this often, for changes made on other nodes.
+const ENDPOINT_TTL: Duration = Duration::from_secs(5);
+
+struct CachedEndpoint {
+    endpoint: Option<Endpoint>,
+    generation: u64,
+    loaded: Instant,
+}
+
+pub(super) struct Lane {
+    shared: Arc<Shared>,
+    endpoint_id: EndpointId,
+    rx: mpsc::UnboundedReceiver<Job>,
+    cached: Option<CachedEndpoint>,
+    limiter: Option<Gcra>,
+    /// Bounds this endpoint's requests in flight; sized from the endpoint's `max_in_flight`.
+    permits: Option<(u32, Arc<Semaphore>)>,
+    origin: Instant,
+}
+
+impl Lane {
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        endpoint_id: EndpointId,
+        rx: mpsc::UnboundedReceiver<Job>,
+    ) -> Self {
+        Self {
+            shared,
+            endpoint_id,
+            rx,
+            cached: None,
+            limiter: None,
+            permits: None,
+            origin: Instant::now(),
+        }
+    }
+
+    pub(super) async fn run(mut self, token: CancellationToken) {
+        loop {
+            let next = tokio::select! {
+                biased;
+                () = token.cancelled() => break,
+                next = tokio::time::timeout(IDLE, self.rx.recv()) => next,
+            };
+            let job = match next {
+                Ok(Some(job)) => job,
+                Ok(None) => return,
+                Err(_idle) => {
+                    // Retire; anything that raced in is handled before leaving.
+                    self.rx.close();
+                    let mut left = Vec::new();
+                    while let Ok(job) = self.rx.try_recv() {
+                        left.push(job);
+                    }
+                    if left.is_empty() {
+                        return;
+                    }
+                    for job in left {
+                        if let Err(job) = self.process(job, &token).await {
+                            release(&self.shared, vec![job.delivery.id]).await;
+                        }
+                    }
+                    return;
+                }
+            };
+            if let Err(job) = self.process(job, &token).await {
+                release(&self.shared, vec![job.delivery.id]).await;
+                break;
+            }
+        }
+        self.rx.close();
+        let mut unstarted = Vec::new();
+        while let Ok(job) = self.rx.try_recv() {
+            unstarted.push(job.delivery.id);
+        }
+        release(&self.shared, unstarted).await;
+    }
+
+    /// Waits for the rate limit and a permit, then spawns the attempt. Gives the job back if
+    /// shutdown interrupts the wait.
+    async fn process(&mut self, job: Job, token: &CancellationToken) -> Result<(), Job> {
+        let Some(endpoint) = self.endpoint().await else {
+            // Deleted: the store has already canceled its deliveries.
+            release(&self.shared, vec![job.delivery.id]).await;
+            return Ok(());
+        };
+        if !endpoint.disabled
+            && let Some(limit) = endpoint.rate_limit.filter(|r| *r > 0)
+        {
+            let limiter = match &mut self.limiter {
+                Some(l) if l.rate().count == limit => l,
+                other => other.insert(Gcra::new(Rate::per_second(limit))),
+            };
+            while let Err(wait) = limiter.check(self.origin.elapsed()) {
+                tokio::select! {
+                    () = token.cancelled() => return Err(job),
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+        let endpoint_permits = self.permits(endpoint.max_in_flight);
+        let permits = tokio::select! {
+            () = token.cancelled() => return Err(job),
+            p = acquire_both(endpoint_permits, self.shared.global.clone()) => p,
+        };
+        let shared = self.shared.clone();
+        self.shared.attempts.spawn(async move {
+            attempt(&shared, job, endpoint).await;
+            drop(permits);
+            shared.finished_one();
+        });
+        Ok(())
+    }
+
+    fn permits(&mut self, max: u32) -> Arc<Semaphore> {
+        let max = max.max(1);
+        match &self.permits {
+            Some((n, s)) if *n == max => s.clone(),
+            _ => {
+                let s = Arc::new(Semaphore::new(max as usize));
+                self.permits = Some((max, s.clone()));
+                s
+            }
+        }
+    }
+
+    /// The endpoint's current settings, re-read when changed or stale.
+    async fn endpoint(&mut self) -> Option<Endpoint> {
+        let generation = self.shared.endpoint_generation.load(Ordering::Acquire);
+        let fresh = self
+            .cached
+            .as_ref()
+            .is_some_and(|c| c.generation == generation && c.loaded.elapsed() < ENDPOINT_TTL);
+        if !fresh {
+            match self
+                .shared
+                .store
+                .get_endpoint_by_id(&self.endpoint_id)
+                .await
+            {
+                Ok(endpoint) => {
+                    self.cached = Some(CachedEndpoint {
+                        endpoint,
+                        generation,
+                        loaded: Instant::now(),
+                    });
+                }
+                Err(e) => {
+                    tracing::error!(endpoint_id = %self.endpoint_id, error = %e, "could not load endpoint; using the last copy");
+                }
+            }
+        }
+        self.cached.as_ref().and_then(|c| c.endpoint.clone())
+    }
+}
+
+async fn acquire_both(
+    endpoint: Arc<Semaphore>,
+    global: Arc<Semaphore>,
+) -> (OwnedSemaphorePermit, OwnedSemaphorePermit) {
+    let a = endpoint
+        .acquire_owned()
+        .await
+        .expect("lane semaphores are never closed");
+    let b = global
+        .acquire_owned()
+        .await
+        .expect("the global semaphore is never closed");
+    (a, b)
+}
+
+/// Sends one delivery and records the attempt with the delivery's next state.
+async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) {
+    let started = now_millis();
+    let result = if endpoint.disabled {
+        SendResult {
+            outcome: OutcomeCode::EndpointDisabled,
+            status: 0,
+            body: "the endpoint is disabled; re-enable it and recover to send".into(),
+            retry_after: None,
+            took: Duration::ZERO,
+        }
+    } else if let Some(payload) = &job.payload {
+        let request = build_request(
+            &endpoint,
+            job.delivery.msg_id.as_str(),
+            payload,
+            started,
+            shared.config.request_timeout,
+        );
+        let n = shared.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
+        observe::in_flight(n);
+        let result = shared.target.send(request).await;
+        let n = shared.in_flight.fetch_sub(1, Ordering::AcqRel) - 1;
+        observe::in_flight(n);
+        result
+    } else {
+        SendResult {
+            outcome: OutcomeCode::NoContent,
+            status: 0,
+            body: "the message's payload was deleted".into(),
+            retry_after: None,
+            took: Duration::ZERO,
+        }
+    };
+    let finished = now_millis();
+    let jitter = rand::rng().random_range(-1.0..=1.0);
+    let decision = decide(
+        &result,
+        job.delivery.attempts,
+        &shared.config.retry,
+        finished,
+        jitter,
+    );
+    observe::attempt_finished(result.outcome, result.took);
+    let d = &job.delivery;
+    match decision.status {
+        DeliveryStatus::Succeeded => {
+            observe::delivered(Duration::from_millis(
+                (finished - d.created_at).max(0) as u64
+            ));
+            tracing::debug!(msg_id = %d.msg_id, endpoint_id = %d.endpoint_id, status = result.status, "delivered");
+        }
+        DeliveryStatus::Dead => {
+            observe::delivery_dead();
+            tracing::warn!(msg_id = %d.msg_id, endpoint_id = %d.endpoint_id, outcome = result.outcome.as_str(),
+                status = result.status, attempts = d.attempts + 1, "delivery is dead: no attempts left");
+        }
+        _ => {
+            tracing::info!(msg_id = %d.msg_id, endpoint_id = %d.endpoint_id, outcome = result.outcome.as_str(),
+                status = result.status, attempt = d.attempts + 1, next_attempt_at = decision.next_attempt_at,
+                "attempt failed; retry scheduled");
+        }
+    }
+    if decision.disable_endpoint {
+        tracing::warn!(endpoint_id = %d.endpoint_id, "endpoint answered 410 Gone; disabled");
+        shared.endpoint_generation.fetch_add(1, Ordering::AcqRel);
+    }
+    let record = AttemptRecord {
+        attempt: Attempt {
+            id: AttemptId::generate(started),
+            delivery_id: d.id.clone(),
+            msg_id: d.msg_id.clone(),
+            endpoint_id: d.endpoint_id.clone(),
+            app_id: d.app_id.clone(),
+            url: endpoint.url.clone(),
+            outcome: result.outcome,
+            status_code: result.status,
+            response: Some(result.body),
+            duration_ms: result.took.as_millis() as i64,
+            trigger: job.trigger,
+            created_at: started,
+        },
+        status: decision.status,
+        next_attempt_at: decision.next_attempt_at,
+        disable_endpoint: decision.disable_endpoint,
+    };
+    record_with_retries(shared, record).await;
+}
+
+/// The store may be briefly unavailable; an unrecorded attempt keeps its lease and is retried
+/// after the next start, so a few tries here avoid a needless duplicate.
+async fn record_with_retries(shared: &Shared, record: AttemptRecord) {
+    let mut delay = Duration::from_millis(100);
+    for _ in 0..5 {
+        match shared.store.record_attempt(record.clone()).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::error!(msg_id = %record.attempt.msg_id, error = %e, "could not record attempt; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+        }
+    }
+}
+
+/// Gives leases back without an attempt (shutdown, deleted endpoint) and frees their room.
+pub(super) async fn release(shared: &Shared, ids: Vec<DeliveryId>) {
+    if ids.is_empty() {
+        return;
+    }
+    let n = ids.len();
+    if let Err(e) = shared.store.release(&shared.config.node_id, ids).await {
+        tracing::warn!(error = %e, "could not release leases; they are released on the next start");
+    }
+    for _ in 0..n {
+        shared.finished_one();
+    }
+}

@@ -1,0 +1,228 @@
+//! The dispatcher: the in-memory side of the queue.
+//!
+//! Deliveries arrive two ways: straight from the API (created already leased to this node, in the
+//! message's transaction: the hot path, no polling) and from the [`poller`], which claims retries
+//! that fell due and deliveries left unleased when memory was full. A router hands each to its
+//! endpoint's [`lane`], which applies the endpoint's rate limit and in-flight bound and spawns the
+//! attempt; so a slow endpoint holds up only its own lane. Each attempt is recorded with the
+//! delivery's next state ([`decide`]) in the store, which releases the lease.
+//!
+//! Memory is bounded: at most `queue_capacity` deliveries are held; beyond that the API leaves
+//! new deliveries unleased in the store and the poller picks them up as room frees.
+
+pub mod decide;
+mod lane;
+mod poller;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use rustyhook_core::id::EndpointId;
+use rustyhook_core::model::{Delivery, TriggerType};
+use rustyhook_core::names::EventTypeName;
+use rustyhook_store::{Claimed, Store};
+use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::EngineConfig;
+use crate::observe;
+use crate::targets::http::{BuildError, HttpTarget};
+
+/// One delivery to attempt, with what is needed to send it.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The delivery, leased to this node.
+    pub delivery: Delivery,
+    /// The message's event type.
+    pub event_type: EventTypeName,
+    /// The payload text; `None` if expunged.
+    pub payload: Option<Arc<str>>,
+    /// Scheduled or manual.
+    pub trigger: TriggerType,
+}
+
+impl From<Claimed> for Job {
+    fn from(c: Claimed) -> Self {
+        Self {
+            delivery: c.delivery,
+            event_type: c.event_type,
+            payload: c.payload,
+            trigger: c.trigger,
+        }
+    }
+}
+
+/// State shared by the router, lanes, poller and attempt tasks.
+struct Shared {
+    store: Arc<dyn Store>,
+    config: EngineConfig,
+    target: HttpTarget,
+    /// Deliveries held in memory, from hand-over until their attempt is recorded.
+    queued: AtomicUsize,
+    /// Attempts whose request is in flight.
+    in_flight: AtomicUsize,
+    /// Bounds requests in flight across all endpoints.
+    global: Arc<Semaphore>,
+    /// Bumped whenever an endpoint changes, so lanes reload their copy.
+    endpoint_generation: AtomicU64,
+    /// Wakes the poller early (recover, resend, room freed).
+    wake: Notify,
+    /// Attempt tasks, awaited on shutdown.
+    attempts: TaskTracker,
+}
+
+impl Shared {
+    fn finished_one(&self) {
+        let before = self.queued.fetch_sub(1, Ordering::AcqRel);
+        observe::in_memory_queue(before.saturating_sub(1));
+        // Room is free again: deliveries waiting in the store can come in.
+        if before == self.config.queue_capacity {
+            self.wake.notify_one();
+        }
+    }
+}
+
+/// A handle for handing deliveries to the dispatcher. Cheap to clone.
+#[derive(Clone)]
+pub struct Dispatcher {
+    shared: Arc<Shared>,
+    router: mpsc::UnboundedSender<Job>,
+}
+
+/// The dispatcher's tasks, run until shutdown by [`Runner::run`].
+pub struct Runner {
+    shared: Arc<Shared>,
+    inbox: mpsc::UnboundedReceiver<Job>,
+    /// Handed to the poller, which submits what it claims like the API does.
+    dispatcher: Dispatcher,
+}
+
+impl Dispatcher {
+    /// A dispatcher over `store`, and the runner that drives it.
+    pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Result<(Self, Runner), BuildError> {
+        let target = HttpTarget::new(config.allow_private_networks, config.max_response_bytes)?;
+        let shared = Arc::new(Shared {
+            store,
+            global: Arc::new(Semaphore::new(config.max_in_flight_total.max(1) as usize)),
+            config,
+            target,
+            queued: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            endpoint_generation: AtomicU64::new(0),
+            wake: Notify::new(),
+            attempts: TaskTracker::new(),
+        });
+        let (router, inbox) = mpsc::unbounded_channel();
+        let dispatcher = Self {
+            shared: shared.clone(),
+            router,
+        };
+        let runner = Runner {
+            shared,
+            inbox,
+            dispatcher: dispatcher.clone(),
+        };
+        Ok((dispatcher, runner))
+    }
+
+    /// This node's lease name.
+    pub fn node_id(&self) -> &str {
+        &self.shared.config.node_id
+    }
+
+    /// Whether `n` more deliveries fit in memory. When not, create them unleased and let the
+    /// poller bring them in later.
+    pub fn has_room(&self, n: usize) -> bool {
+        self.shared.queued.load(Ordering::Acquire) + n <= self.shared.config.queue_capacity
+    }
+
+    /// Hands over deliveries leased to this node.
+    pub fn submit(&self, jobs: impl IntoIterator<Item = Job>) {
+        for job in jobs {
+            let queued = self.shared.queued.fetch_add(1, Ordering::AcqRel) + 1;
+            observe::in_memory_queue(queued);
+            if self.router.send(job).is_err() {
+                // Shutting down: the lease stays and is released on the next start.
+                self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// Asks the poller to look for due deliveries now (after a resend or recover).
+    pub fn wake(&self) {
+        self.shared.wake.notify_one();
+    }
+
+    /// Tells lanes that an endpoint changed, so the next attempt uses its new settings.
+    pub fn endpoint_changed(&self, _id: &EndpointId) {
+        self.shared
+            .endpoint_generation
+            .fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Deliveries held in memory.
+    pub fn queued(&self) -> usize {
+        self.shared.queued.load(Ordering::Acquire)
+    }
+}
+
+impl Runner {
+    /// Routes deliveries to lanes and runs the poller until `token` is cancelled, then waits (up
+    /// to the shutdown grace) for attempts in flight. Deliveries not yet started are released.
+    pub async fn run(mut self, token: CancellationToken) {
+        let poller = tokio::spawn(poller::run(self.dispatcher.clone(), token.clone()));
+        let lanes_tracker = TaskTracker::new();
+        let mut lanes: HashMap<EndpointId, mpsc::UnboundedSender<Job>> = HashMap::new();
+        loop {
+            let job = tokio::select! {
+                () = token.cancelled() => break,
+                job = self.inbox.recv() => match job {
+                    Some(job) => job,
+                    None => break,
+                },
+            };
+            let endpoint = job.delivery.endpoint_id.clone();
+            let mut job = job;
+            loop {
+                let sender = lanes.entry(endpoint.clone()).or_insert_with(|| {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    let lane = lane::Lane::new(self.shared.clone(), endpoint.clone(), rx);
+                    lanes_tracker.spawn(lane.run(token.clone()));
+                    tx
+                });
+                match sender.send(job) {
+                    Ok(()) => break,
+                    // The lane retired after idling; start a new one.
+                    Err(mpsc::error::SendError(back)) => {
+                        lanes.remove(&endpoint);
+                        job = back;
+                    }
+                }
+            }
+        }
+        // Deliveries still in the router's inbox were never started: release them.
+        self.inbox.close();
+        let mut unstarted = Vec::new();
+        while let Ok(job) = self.inbox.try_recv() {
+            unstarted.push(job.delivery.id);
+        }
+        drop(lanes);
+        lanes_tracker.close();
+        lanes_tracker.wait().await;
+        let _ = poller.await;
+        lane::release(&self.shared, unstarted).await;
+        self.shared.attempts.close();
+        let grace = self.shared.config.shutdown_grace;
+        if tokio::time::timeout(grace, self.shared.attempts.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                in_flight = self.shared.in_flight.load(Ordering::Acquire),
+                "attempts still in flight after the shutdown grace; their leases are released on the next start"
+            );
+        }
+    }
+}
