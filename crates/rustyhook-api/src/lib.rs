@@ -1,1 +1,19 @@
-//! placeholder
+//! rustyhook's HTTP API: every route of Svix's server API under `/api/v1`, plus health, metrics
+//! and the OpenAPI document.
+//!
+//! # Layout
+//! - [`http`]: shared plumbing: errors, extractors, pagination, auth, idempotency keys.
+//! - [`routes`]: one module per resource (`app`, `endpoint`, `message`, `attempt`, `event_type`,
+//!   `health`), each exporting `router()`; [`routes::router`] assembles them.
+//! - [`openapi`]: the document served at `/api/v1/openapi.json`.
+//! - [`metrics`]: the Prometheus exposition at `/metrics`.
+//! - [`state`]: what handlers share.
+
+pub mod http;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+
+pub use routes::router;
+pub use state::ApiState;

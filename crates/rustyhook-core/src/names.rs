@@ -121,3 +121,66 @@ mod tests {
         assert!(err.to_string().contains("may only contain"), "{err}");
     }
 }
+
+/// An endpoint's URL: absolute `http` or `https` with a host. Whether its address may be reached
+/// is decided when sending, after DNS resolution.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EndpointUrl(String);
+
+impl EndpointUrl {
+    /// Accepts an absolute http(s) URL with a host.
+    pub fn parse(value: impl Into<String>) -> Result<Self, NameError> {
+        let value = value.into();
+        if value.len() > 65_536 {
+            return Err(NameError("url must be at most 65536 characters".into()));
+        }
+        let parsed = url::Url::parse(&value)
+            .map_err(|e| NameError(format!("url is not a valid absolute URL: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(NameError("url must use http or https".into()));
+        }
+        if parsed.host_str().is_none_or(str::is_empty) {
+            return Err(NameError("url must have a host".into()));
+        }
+        Ok(Self(value))
+    }
+
+    /// The URL as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for EndpointUrl {
+    type Error = NameError;
+    fn try_from(value: String) -> Result<Self, NameError> {
+        Self::parse(value)
+    }
+}
+
+impl From<EndpointUrl> for String {
+    fn from(value: EndpointUrl) -> String {
+        value.0
+    }
+}
+
+impl fmt::Debug for EndpointUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_urls_must_be_absolute_http() {
+        assert!(EndpointUrl::parse("https://example.com/hook").is_ok());
+        assert!(EndpointUrl::parse("http://127.0.0.1:9000").is_ok());
+        assert!(EndpointUrl::parse("ftp://example.com").is_err());
+        assert!(EndpointUrl::parse("/relative").is_err());
+        assert!(EndpointUrl::parse("not a url").is_err());
+    }
+}

@@ -42,6 +42,8 @@ pub struct NewMessage {
     pub message: Message,
     /// When set, the deliveries are created already leased to this node, for its dispatcher.
     pub lease_to: Option<String>,
+    /// When set, only this endpoint receives the message (an example sent to one endpoint).
+    pub only_endpoint: Option<EndpointId>,
 }
 
 /// What storing a message produced.

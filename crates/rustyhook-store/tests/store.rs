@@ -140,6 +140,7 @@ async fn a_message_creates_one_delivery_per_matching_endpoint_in_its_transaction
         .create_message(NewMessage {
             message: message(&a.id, "invoice.paid", None, 10),
             lease_to: Some("node-1".into()),
+            only_endpoint: None,
         })
         .await
         .expect("message");
@@ -175,6 +176,7 @@ async fn a_repeated_event_id_returns_the_first_message_and_creates_nothing() {
         .create_message(NewMessage {
             message: message(&a.id, "a", Some("evt-1"), 10),
             lease_to: None,
+            only_endpoint: None,
         })
         .await
         .expect("first");
@@ -183,6 +185,7 @@ async fn a_repeated_event_id_returns_the_first_message_and_creates_nothing() {
         .create_message(NewMessage {
             message: message(&a.id, "a", Some("evt-1"), 11),
             lease_to: None,
+            only_endpoint: None,
         })
         .await
         .expect("again");
@@ -204,6 +207,7 @@ async fn due_deliveries_are_claimed_once_and_a_failure_schedules_the_next_attemp
         .create_message(NewMessage {
             message: message(&a.id, "a", None, 10),
             lease_to: None,
+            only_endpoint: None,
         })
         .await
         .expect("message");
@@ -254,6 +258,7 @@ async fn leases_of_a_crashed_process_are_released_when_the_store_reopens() {
         .create_message(NewMessage {
             message: message(&a.id, "a", None, 10),
             lease_to: Some("dead-node".into()),
+            only_endpoint: None,
         })
         .await
         .expect("message");
@@ -387,6 +392,7 @@ async fn recover_brings_dead_deliveries_back_as_manual_attempts() {
         .create_message(NewMessage {
             message: message(&a.id, "a", None, 10),
             lease_to: None,
+            only_endpoint: None,
         })
         .await
         .expect("message");

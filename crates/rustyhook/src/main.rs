@@ -1,1 +1,75 @@
-fn main() {}
+//! `rustyhook`: see `rustyhook --help`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use rustyhook::cli::{Cli, Command};
+use rustyhook::{config, server, telemetry};
+use tokio_util::sync::CancellationToken;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match config::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Check => {
+            println!(
+                "configuration is valid (listen {}, data dir {})",
+                settings.listen,
+                settings.data_dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Serve => {
+            telemetry::init_logging(&settings.logging);
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("the tokio runtime starts");
+            match runtime.block_on(serve(settings)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "rustyhook stopped with an error");
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn serve(settings: rustyhook_core::settings::Settings) -> anyhow::Result<()> {
+    let app = server::Application::build(settings, telemetry::metrics_handle()).await?;
+    if let Some(token) = app.new_admin_token() {
+        println!(
+            "Generated an admin token. It is shown only this once; keep it safe:\n\n    {token}\n"
+        );
+    }
+    tracing::info!(listen = %app.local_addr(), "rustyhook is listening");
+    let token = CancellationToken::new();
+    tokio::spawn(stop_on_signal(token.clone()));
+    app.run_until_stopped(token).await
+}
+
+/// Cancels `token` on SIGTERM or SIGINT; a second signal exits at once.
+async fn stop_on_signal(token: CancellationToken) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("a SIGTERM handler can be installed");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("stopping: no new work is taken; attempts in flight are finishing");
+    token.cancel();
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::warn!("second signal: exiting now");
+    std::process::exit(130);
+}

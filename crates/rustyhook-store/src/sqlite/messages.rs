@@ -47,7 +47,11 @@ pub(crate) fn create(
 
     let mut created = Vec::new();
     for endpoint in endpoints::enabled_of_app(conn, &m.app_id, sbox)? {
-        if !endpoint_receives(&endpoint, m) {
+        let targeted = new
+            .only_endpoint
+            .as_ref()
+            .is_none_or(|id| *id == endpoint.id);
+        if !targeted || !endpoint_receives(&endpoint, m) {
             continue;
         }
         let delivery = Delivery {

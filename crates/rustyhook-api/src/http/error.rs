@@ -1,0 +1,154 @@
+//! API errors, in the shapes Svix's SDKs expect: `{"code", "detail"}` for most 4xx, and
+//! `{"detail": [{"loc", "msg", "type"}]}` for 422. Internal faults are logged with their cause and
+//! answered with a generic 500, so no detail of our infrastructure reaches the caller.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use rustyhook_store::StoreError;
+use serde::Serialize;
+
+/// One field-level validation problem.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ValidationItem {
+    /// Where: `["body", "url"]`, `["query", "limit"]`, …
+    pub loc: Vec<String>,
+    /// What is wrong, for people.
+    pub msg: String,
+    /// A machine-readable kind: `value_error`, `type_error`, `value_error.jsondecode`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl ValidationItem {
+    /// A `value_error` at `loc`.
+    pub fn new(loc: &[&str], msg: impl Into<String>) -> Self {
+        Self {
+            loc: loc.iter().map(|s| (*s).to_owned()).collect(),
+            msg: msg.into(),
+            kind: "value_error".into(),
+        }
+    }
+}
+
+/// An error answer.
+#[derive(Debug)]
+pub enum ApiError {
+    /// A 4xx with a code and detail.
+    Http {
+        /// The status.
+        status: StatusCode,
+        /// A stable code.
+        code: &'static str,
+        /// What happened, for people.
+        detail: String,
+    },
+    /// 422 with one item per problem.
+    Validation(Vec<ValidationItem>),
+    /// A fault of ours; logged, answered with a generic 500.
+    Internal(String),
+}
+
+/// Route handlers' result type.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// 404 for a missing resource.
+    pub fn not_found(what: &str) -> Self {
+        Self::Http {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            detail: format!("{what} not found"),
+        }
+    }
+
+    /// 409 for a taken unique value.
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::Http {
+            status: StatusCode::CONFLICT,
+            code: "conflict",
+            detail: detail.into(),
+        }
+    }
+
+    /// 400 for a request that cannot be acted on.
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::Http {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// 422 for one field.
+    pub fn invalid(loc: &[&str], msg: impl Into<String>) -> Self {
+        Self::Validation(vec![ValidationItem::new(loc, msg)])
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(_) => {
+                Self::conflict("a resource with this uid or name already exists")
+            }
+            StoreError::NotFound => Self::not_found("entity"),
+            other => {
+                let mut text = other.to_string();
+                let mut source = std::error::Error::source(&other);
+                while let Some(s) = source {
+                    text.push_str(": ");
+                    text.push_str(&s.to_string());
+                    source = s.source();
+                }
+                Self::Internal(text)
+            }
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct HttpErrorOut<'a> {
+    code: &'a str,
+    detail: &'a str,
+}
+
+#[derive(Serialize)]
+struct ValidationOut<'a> {
+    detail: &'a [ValidationItem],
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Http {
+                status,
+                code,
+                detail,
+            } => (
+                status,
+                Json(HttpErrorOut {
+                    code,
+                    detail: &detail,
+                }),
+            )
+                .into_response(),
+            Self::Validation(items) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(ValidationOut { detail: &items }),
+            )
+                .into_response(),
+            Self::Internal(cause) => {
+                tracing::error!(error = %cause, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Json(HttpErrorOut {
+                        code: "server_error",
+                        detail: "Internal Server Error",
+                    }),
+                )
+                    .into_response()
+            }
+        }
+    }
+}

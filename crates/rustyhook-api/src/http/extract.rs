@@ -1,0 +1,88 @@
+//! Extractors that turn bad input into clear answers: malformed JSON is a 400, JSON of the wrong
+//! shape a 422 naming the field, an oversized body a 413. Nothing is stored on any of these paths,
+//! because a handler only runs once its input has parsed.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::error::{ApiError, ValidationItem};
+
+/// A JSON body parsed into `T`.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::Http {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    code: "payload_too_large",
+                    detail: "the request body is larger than limits.max_payload_bytes allows"
+                        .into(),
+                }
+            } else {
+                ApiError::bad_request("invalid_body", e.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Parses a body: syntax errors are 400, shape errors 422 with the path of the bad field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let inner = e.inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::bad_request(
+                "invalid_json",
+                format!("the body is not valid JSON: {inner}"),
+            );
+        }
+        let mut loc = vec!["body".to_owned()];
+        let path = e.path().to_string();
+        if path != "." {
+            loc.extend(path.split('.').map(str::to_owned));
+        }
+        ApiError::Validation(vec![ValidationItem {
+            loc,
+            msg: strip_position(&inner.to_string()),
+            kind: "value_error.jsondecode".into(),
+        }])
+    })
+}
+
+/// serde_json appends " at line 1 column 17"; the path already says where.
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+/// A query string parsed into `T`; a value of the wrong type is a 422 naming the parameter.
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_html_form::Deserializer::from_bytes(query.as_bytes());
+        serde_path_to_error::deserialize(de)
+            .map(QueryParams)
+            .map_err(|e| {
+                let field = e.path().to_string();
+                ApiError::Validation(vec![ValidationItem {
+                    loc: vec!["query".into(), field],
+                    msg: e.inner().to_string(),
+                    kind: "type_error".into(),
+                }])
+            })
+    }
+}

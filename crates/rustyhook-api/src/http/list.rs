@@ -1,0 +1,97 @@
+//! Svix-style list pagination: `limit` (default 50, at most 250), `iterator` (the last id of the
+//! previous page; a leading `-` pages backwards), `order`; answers are
+//! `{data, iterator, prevIterator, done}`.
+
+use rustyhook_store::page::Listed;
+use rustyhook_store::{Cursor, Order, Page};
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+
+/// Largest page.
+pub const MAX_LIMIT: usize = 250;
+const DEFAULT_LIMIT: usize = 50;
+
+/// The pagination part of a list's query string.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListParams {
+    /// Page size.
+    pub limit: Option<usize>,
+    /// Cursor from a previous page.
+    pub iterator: Option<String>,
+    /// `ascending` or `descending`.
+    pub order: Option<OrderParam>,
+}
+
+/// Svix's `Ordering`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderParam {
+    /// Oldest first.
+    Ascending,
+    /// Newest first.
+    Descending,
+}
+
+impl ListParams {
+    /// The page to read, with `default_order` unless the caller chose one.
+    pub fn page(&self, default_order: Order) -> Result<Page, ApiError> {
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if limit > MAX_LIMIT {
+            return Err(ApiError::invalid(
+                &["query", "limit"],
+                format!("Given limit must not exceed {MAX_LIMIT}"),
+            ));
+        }
+        let order = match self.order {
+            Some(OrderParam::Ascending) => Order::Ascending,
+            Some(OrderParam::Descending) => Order::Descending,
+            None => default_order,
+        };
+        let cursor = self
+            .iterator
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|it| match it.strip_prefix('-') {
+                Some(id) => Cursor::Before(id.to_owned()),
+                None => Cursor::After(it.to_owned()),
+            });
+        Ok(Page {
+            limit: limit.max(1),
+            order,
+            cursor,
+        })
+    }
+}
+
+/// `ListResponse_*` in Svix's API.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListResponse<T> {
+    /// The items.
+    pub data: Vec<T>,
+    /// Cursor for the next page.
+    pub iterator: Option<String>,
+    /// Cursor for the previous page.
+    pub prev_iterator: Option<String>,
+    /// Whether this is the last page.
+    pub done: bool,
+}
+
+impl<T> ListResponse<T> {
+    /// Builds the answer from a store page, with `key` giving each item's cursor value.
+    pub fn from_listed<R>(
+        listed: Listed<R>,
+        key: impl Fn(&R) -> String,
+        out: impl Fn(R) -> T,
+    ) -> Self {
+        let iterator = listed.items.last().map(&key);
+        let prev_iterator = listed.items.first().map(|r| format!("-{}", key(r)));
+        Self {
+            data: listed.items.into_iter().map(out).collect(),
+            iterator,
+            prev_iterator,
+            done: listed.done,
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The HTTP plumbing every route shares: errors in Svix's shapes, extractors that reject bad
+//! input with field-level detail, pagination, authentication and idempotency keys.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod idempotency;
+pub mod list;

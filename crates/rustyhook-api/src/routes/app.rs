@@ -1,0 +1,233 @@
+//! Applications: `/api/v1/app`.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use rustyhook_core::id::AppId;
+use rustyhook_core::model::App;
+use rustyhook_core::names::Uid;
+use rustyhook_core::time::{now_millis, to_rfc3339};
+use rustyhook_store::Order;
+use serde::{Deserialize, Serialize};
+
+use super::common::{check_rate_limit, finish, load_app, nullable};
+use crate::http::error::{ApiError, ApiResult, ValidationItem};
+use crate::http::extract::{JsonBody, QueryParams};
+use crate::http::list::{ListParams, ListResponse};
+use crate::state::ApiState;
+
+/// `ApplicationIn`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationIn {
+    name: String,
+    #[serde(default)]
+    uid: Option<Uid>,
+    #[serde(default)]
+    rate_limit: Option<u32>,
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+}
+
+impl ApplicationIn {
+    /// The uid asked for, if any.
+    pub fn uid(&self) -> Option<&Uid> {
+        self.uid.as_ref()
+    }
+
+    /// The same request with `uid` set.
+    pub fn with_uid(self, uid: Uid) -> Self {
+        Self {
+            uid: Some(uid),
+            ..self
+        }
+    }
+
+    fn validate(&self) -> ApiResult<()> {
+        let mut errors = Vec::new();
+        if self.name.is_empty() {
+            errors.push(ValidationItem::new(
+                &["body", "name"],
+                "name must not be empty",
+            ));
+        }
+        check_rate_limit(self.rate_limit, &mut errors);
+        finish(errors)
+    }
+
+    /// The app this describes, new at `now`.
+    pub fn into_new_app(self, now: i64) -> ApiResult<App> {
+        self.validate()?;
+        Ok(App {
+            id: AppId::generate(now),
+            uid: self.uid,
+            name: self.name,
+            rate_limit: self.rate_limit,
+            metadata: self.metadata,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+}
+
+/// `ApplicationPatch`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ApplicationPatch {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    uid: Option<Option<Uid>>,
+    #[serde(default, deserialize_with = "nullable")]
+    rate_limit: Option<Option<u32>>,
+    metadata: Option<BTreeMap<String, String>>,
+}
+
+/// `ApplicationOut`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationOut {
+    id: String,
+    uid: Option<String>,
+    name: String,
+    rate_limit: Option<u32>,
+    metadata: BTreeMap<String, String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<App> for ApplicationOut {
+    fn from(a: App) -> Self {
+        Self {
+            id: a.id.into(),
+            uid: a.uid.map(String::from),
+            name: a.name,
+            rate_limit: a.rate_limit,
+            metadata: a.metadata,
+            created_at: to_rfc3339(a.created_at),
+            updated_at: to_rfc3339(a.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateParams {
+    #[serde(default)]
+    get_if_exists: bool,
+}
+
+/// The application routes.
+pub fn router() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/app", get(list).post(create))
+        .route(
+            "/api/v1/app/{app_id}",
+            get(fetch).put(update).patch(patch).delete(delete),
+        )
+}
+
+async fn list(
+    State(state): State<ApiState>,
+    QueryParams(params): QueryParams<ListParams>,
+) -> ApiResult<Json<ListResponse<ApplicationOut>>> {
+    let listed = state
+        .store
+        .list_apps(params.page(Order::Ascending)?)
+        .await?;
+    Ok(Json(ListResponse::from_listed(
+        listed,
+        |a| a.id.to_string(),
+        ApplicationOut::from,
+    )))
+}
+
+async fn create(
+    State(state): State<ApiState>,
+    QueryParams(params): QueryParams<CreateParams>,
+    JsonBody(body): JsonBody<ApplicationIn>,
+) -> ApiResult<Response> {
+    if params.get_if_exists
+        && let Some(uid) = &body.uid
+        && let Some(existing) = state.store.get_app(uid.as_str()).await?
+    {
+        return Ok((StatusCode::OK, Json(ApplicationOut::from(existing))).into_response());
+    }
+    let app = body.into_new_app(now_millis())?;
+    let app = state.store.create_app(app).await.map_err(|e| match e {
+        rustyhook_store::StoreError::Conflict(_) => {
+            ApiError::conflict("an application with this uid already exists")
+        }
+        other => other.into(),
+    })?;
+    Ok((StatusCode::CREATED, Json(ApplicationOut::from(app))).into_response())
+}
+
+async fn fetch(
+    State(state): State<ApiState>,
+    Path(app_id): Path<String>,
+) -> ApiResult<Json<ApplicationOut>> {
+    Ok(Json(load_app(&state, &app_id).await?.into()))
+}
+
+async fn update(
+    State(state): State<ApiState>,
+    Path(app_id): Path<String>,
+    JsonBody(body): JsonBody<ApplicationIn>,
+) -> ApiResult<Response> {
+    body.validate()?;
+    let now = now_millis();
+    match state.store.get_app(&app_id).await? {
+        Some(mut app) => {
+            app.name = body.name;
+            app.uid = body.uid;
+            app.rate_limit = body.rate_limit;
+            app.metadata = body.metadata;
+            app.updated_at = now;
+            let app = state.store.update_app(app).await?;
+            Ok((StatusCode::OK, Json(ApplicationOut::from(app))).into_response())
+        }
+        None => {
+            // Upsert: the path names the app's uid.
+            let uid = Uid::parse(app_id.as_str())
+                .map_err(|e| ApiError::invalid(&["path", "app_id"], e.to_string()))?;
+            let mut app = body.into_new_app(now)?;
+            app.uid.get_or_insert(uid);
+            let app = state.store.create_app(app).await?;
+            Ok((StatusCode::CREATED, Json(ApplicationOut::from(app))).into_response())
+        }
+    }
+}
+
+async fn patch(
+    State(state): State<ApiState>,
+    Path(app_id): Path<String>,
+    JsonBody(body): JsonBody<ApplicationPatch>,
+) -> ApiResult<Json<ApplicationOut>> {
+    let mut app = load_app(&state, &app_id).await?;
+    if let Some(name) = body.name {
+        app.name = name;
+    }
+    if let Some(uid) = body.uid {
+        app.uid = uid;
+    }
+    if let Some(rate_limit) = body.rate_limit {
+        app.rate_limit = rate_limit.filter(|r| *r > 0);
+    }
+    if let Some(metadata) = body.metadata {
+        app.metadata = metadata;
+    }
+    app.updated_at = now_millis();
+    Ok(Json(state.store.update_app(app).await?.into()))
+}
+
+async fn delete(
+    State(state): State<ApiState>,
+    Path(app_id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let app = load_app(&state, &app_id).await?;
+    state.store.delete_app(&app.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

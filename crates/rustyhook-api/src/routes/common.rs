@@ -1,0 +1,79 @@
+//! Lookups and field helpers shared by the resource modules.
+
+use rustyhook_core::model::{App, Endpoint, Message};
+use rustyhook_core::time::{Millis, parse_rfc3339};
+use serde::{Deserialize, Deserializer};
+
+use crate::http::error::{ApiError, ApiResult};
+use crate::state::ApiState;
+
+/// For PATCH fields where `null` (clear) differs from absent (leave alone): absent is `None`,
+/// `null` is `Some(None)`. Use with `#[serde(default, deserialize_with = "nullable")]`.
+pub fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Finds an app by id or uid, or 404.
+pub async fn load_app(state: &ApiState, app_id: &str) -> ApiResult<App> {
+    state
+        .store
+        .get_app(app_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("application"))
+}
+
+/// Finds an endpoint of an app by id or uid, or 404.
+pub async fn load_endpoint(state: &ApiState, app: &App, endpoint_id: &str) -> ApiResult<Endpoint> {
+    state
+        .store
+        .get_endpoint(&app.id, endpoint_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("endpoint"))
+}
+
+/// Finds a message of an app by id or event id, or 404.
+pub async fn load_message(state: &ApiState, app: &App, msg_id: &str) -> ApiResult<Message> {
+    state
+        .store
+        .get_message(&app.id, msg_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("message"))
+}
+
+/// Reads an optional RFC 3339 query value, naming the parameter when it is malformed.
+pub fn time_param(name: &str, value: Option<&str>) -> ApiResult<Option<Millis>> {
+    value
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            parse_rfc3339(v).ok_or_else(|| {
+                ApiError::invalid(
+                    &["query", name],
+                    format!("{v:?} is not an RFC 3339 date-time"),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// Checks a rate limit: Svix allows 1..=65535 requests per second.
+pub fn check_rate_limit(value: Option<u32>, errors: &mut Vec<crate::http::error::ValidationItem>) {
+    if let Some(r) = value
+        && !(1..=u16::MAX as u32).contains(&r)
+    {
+        errors.push(crate::http::error::ValidationItem::new(
+            &["body", "rateLimit"],
+            "rateLimit must be between 1 and 65535",
+        ));
+    }
+}
+
+/// Ends validation: `Ok` if nothing was found wrong, else 422 with every problem.
+pub fn finish(errors: Vec<crate::http::error::ValidationItem>) -> ApiResult<()> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}

@@ -1,0 +1,306 @@
+//! An endpoint's headers, secret, recovery, statistics and example messages.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rustyhook_core::id::MessageId;
+use rustyhook_core::model::{EndpointSecret, Message};
+use rustyhook_core::names::EventTypeName;
+use rustyhook_core::signing::SigningSecret;
+use rustyhook_core::time::{now_millis, parse_rfc3339};
+use serde::{Deserialize, Serialize};
+
+use super::common::{load_app, load_endpoint, time_param};
+use super::endpoint::check_headers;
+use super::message::{MessageOut, publish};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{JsonBody, QueryParams};
+use crate::state::ApiState;
+
+/// How long a rotated-out secret still signs.
+const ROTATION_GRACE_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// The routes.
+pub fn router() -> Router<ApiState> {
+    let ep = "/api/v1/app/{app_id}/endpoint/{endpoint_id}";
+    Router::new()
+        .route(
+            &format!("{ep}/headers"),
+            get(get_headers).put(put_headers).patch(patch_headers),
+        )
+        .route(&format!("{ep}/secret"), get(get_secret))
+        .route(&format!("{ep}/secret/rotate"), post(rotate_secret))
+        .route(&format!("{ep}/recover"), post(recover))
+        .route(&format!("{ep}/stats"), get(stats))
+        .route(&format!("{ep}/send-example"), post(send_example))
+}
+
+type EndpointPath = Path<(String, String)>;
+
+#[derive(Debug, Serialize)]
+struct EndpointHeadersOut {
+    headers: BTreeMap<String, String>,
+    sensitive: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct EndpointHeadersIn {
+    headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct EndpointHeadersPatchIn {
+    headers: BTreeMap<String, Option<String>>,
+}
+
+/// Header values that carry credentials are not echoed back.
+fn is_sensitive(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "authorization" || n.contains("token") || n.contains("secret") || n.contains("key")
+}
+
+async fn get_headers(
+    State(state): State<ApiState>,
+    Path((app_id, endpoint_id)): EndpointPath,
+) -> ApiResult<Json<EndpointHeadersOut>> {
+    let app = load_app(&state, &app_id).await?;
+    let e = load_endpoint(&state, &app, &endpoint_id).await?;
+    let sensitive: Vec<String> = e
+        .headers
+        .keys()
+        .filter(|k| is_sensitive(k))
+        .cloned()
+        .collect();
+    let headers = e
+        .headers
+        .into_iter()
+        .filter(|(k, _)| !is_sensitive(k))
+        .collect();
+    Ok(Json(EndpointHeadersOut { headers, sensitive }))
+}
+
+async fn put_headers(
+    State(state): State<ApiState>,
+    Path((app_id, endpoint_id)): EndpointPath,
+    JsonBody(body): JsonBody<EndpointHeadersIn>,
+) -> ApiResult<StatusCode> {
+    let mut errors = Vec::new();
+    check_headers(body.headers.keys(), &mut errors);
+    super::common::finish(errors)?;
+    let app = load_app(&state, &app_id).await?;
+    let mut e = load_endpoint(&state, &app, &endpoint_id).await?;
+    e.headers = body.headers;
+    e.updated_at = now_millis();
+    let e = state.store.update_endpoint(e).await?;
+    state.dispatcher.endpoint_changed(&e.id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn patch_headers(
+    State(state): State<ApiState>,
+    Path((app_id, endpoint_id)): EndpointPath,
+    JsonBody(body): JsonBody<EndpointHeadersPatchIn>,
+) -> ApiResult<StatusCode> {
+    let mut errors = Vec::new();
+    check_headers(body.headers.keys(), &mut errors);
+    super::common::finish(errors)?;
+    let app = load_app(&state, &app_id).await?;
+    let mut e = load_endpoint(&state, &app, &endpoint_id).await?;
+    for (name, value) in body.headers {
+        match value {
+            Some(v) => e.headers.insert(name, v),
+            None => e.headers.remove(&name),
+        };
+    }
+    e.updated_at = now_millis();
+    let e = state.store.update_endpoint(e).await?;
+    state.dispatcher.endpoint_changed(&e.id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize)]
+struct EndpointSecretOut {
+    key: String,
+}
+
+async fn get_secret(
+    State(state): State<ApiState>,
+    Path((app_id, endpoint_id)): EndpointPath,
+) -> ApiResult<Json<EndpointSecretOut>> {
+    let app = load_app(&state, &app_id).await?;
+    let e = load_endpoint(&state, &app, &endpoint_id).await?;
+    let current = e
+        .secrets
+        .first()
+        .ok_or_else(|| ApiError::Internal(format!("endpoint {} has no secret", e.id)))?;
+    Ok(Json(EndpointSecretOut {
+        key: current.secret.expose(),
+    }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct EndpointSecretRotateIn {
+    #[serde(default)]
+    key: Option<SigningSecret>,
+}
+
+async fn rotate_secret(
+    State(state): State<ApiState>,
+    Path((app_id, endpoint_id)): EndpointPath,
+    JsonBody(body): JsonBody<EndpointSecretRotateIn>,
+) -> ApiResult<StatusCode> {
+    let app = load_app(&state, &app_id).await?;
+    let mut e = load_endpoint(&state, &app, &endpoint_id).await?;
+    let now = now_millis();
+    let mut secrets = vec![EndpointSecret {
+        secret: body.key.unwrap_or_else(SigningSecret::generate),
+        expires_at: None,
+    }];
+    secrets.extend(
+        e.secrets
+            .into_iter()
+            .map(|s| EndpointSecret {
+                expires_at: Some(s.expires_at.unwrap_or(now + ROTATION_GRACE_MS)),
+                ..s
+            })
+            .filter(|s| s.expires_at.is_some_and(|t| t > now)),
+    );
+    e.secrets = secrets;
+    e.updated_at = now;
+    let e = state.store.update_endpoint(e).await?;
+    state.dispatcher.endpoint_changed(&e.id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+struct RecoverIn {
+    since: String,
+    #[serde(default)]
+    until: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct RecoverOut {
+    id: String,
+    status: &'static str,
+    task: &'static str,
+}
+
+async fn recover(
+    State(state): State<ApiState>,
+    Path((app_id, endpoint_id)): EndpointPath,
+    JsonBody(body): JsonBody<RecoverIn>,
+) -> ApiResult<(StatusCode, Json<RecoverOut>)> {
+    let since = parse_rfc3339(&body.since).ok_or_else(|| {
+        ApiError::invalid(&["body", "since"], "since must be an RFC 3339 date-time")
+    })?;
+    let until = match body.until.as_deref() {
+        Some(u) => Some(parse_rfc3339(u).ok_or_else(|| {
+            ApiError::invalid(&["body", "until"], "until must be an RFC 3339 date-time")
+        })?),
+        None => None,
+    };
+    let app = load_app(&state, &app_id).await?;
+    let e = load_endpoint(&state, &app, &endpoint_id).await?;
+    let now = now_millis();
+    let n = state.store.recover(&e.id, since, until, now).await?;
+    tracing::info!(endpoint_id = %e.id, recovered = n, "recovering dead deliveries");
+    state.dispatcher.wake();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RecoverOut {
+            id: format!(
+                "qtask_{}",
+                MessageId::generate(now).as_str().trim_start_matches("msg_")
+            ),
+            status: "running",
+            task: "endpoint.recover",
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct StatsParams {
+    since: Option<String>,
+    until: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct EndpointStats {
+    success: i64,
+    pending: i64,
+    sending: i64,
+    fail: i64,
+}
+
+async fn stats(
+    State(state): State<ApiState>,
+    Path((app_id, endpoint_id)): EndpointPath,
+    QueryParams(params): QueryParams<StatsParams>,
+) -> ApiResult<Json<EndpointStats>> {
+    let since = time_param("since", params.since.as_deref())?;
+    let until = time_param("until", params.until.as_deref())?;
+    let app = load_app(&state, &app_id).await?;
+    let e = load_endpoint(&state, &app, &endpoint_id).await?;
+    let s = state.store.endpoint_stats(&e.id, since, until).await?;
+    Ok(Json(EndpointStats {
+        success: s.success,
+        pending: s.pending,
+        sending: s.sending,
+        fail: s.fail,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventExampleIn {
+    event_type: EventTypeName,
+}
+
+/// The example payload of an event type: the first `examples` entry of its newest schema, or a
+/// small object naming the type.
+fn example_payload(schemas: Option<&serde_json::Value>, event_type: &str) -> String {
+    let from_schema = schemas
+        .and_then(|s| s.as_object())
+        .and_then(|versions| {
+            versions
+                .iter()
+                .max_by_key(|(v, _)| v.parse::<u32>().unwrap_or(0))
+        })
+        .and_then(|(_, schema)| schema.get("examples")?.get(0).cloned())
+        .filter(serde_json::Value::is_object);
+    let value = from_schema
+        .unwrap_or_else(|| serde_json::json!({ "eventType": event_type, "example": true }));
+    value.to_string()
+}
+
+async fn send_example(
+    State(state): State<ApiState>,
+    Path((app_id, endpoint_id)): EndpointPath,
+    JsonBody(body): JsonBody<EventExampleIn>,
+) -> ApiResult<Json<MessageOut>> {
+    let app = load_app(&state, &app_id).await?;
+    let e = load_endpoint(&state, &app, &endpoint_id).await?;
+    let event_type = state
+        .store
+        .get_event_type(body.event_type.as_str())
+        .await?
+        .ok_or_else(|| ApiError::not_found("event type"))?;
+    let now = now_millis();
+    let message = Message {
+        id: MessageId::generate(now),
+        app_id: app.id.clone(),
+        event_id: None,
+        event_type: body.event_type.clone(),
+        payload: Some(
+            example_payload(event_type.schemas.as_ref(), body.event_type.as_str()).into(),
+        ),
+        channels: None,
+        created_at: now,
+    };
+    let created = publish(&state, message, Some(e.id)).await?;
+    Ok(Json(MessageOut::new(created.message, true)))
+}

@@ -1,0 +1,252 @@
+//! Event types: `/api/v1/event-type`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use rustyhook_core::model::EventType;
+use rustyhook_core::names::{EventTypeName, Uid};
+use rustyhook_core::time::{now_millis, to_rfc3339};
+use rustyhook_store::Order;
+use serde::{Deserialize, Serialize};
+
+use super::common::nullable;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{JsonBody, QueryParams};
+use crate::http::list::{ListParams, ListResponse};
+use crate::state::ApiState;
+
+/// `EventTypeIn` (with `name`) and `EventTypeUpdate` (name from the path).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventTypeIn {
+    name: Option<EventTypeName>,
+    description: String,
+    #[serde(default)]
+    archived: bool,
+    #[serde(default)]
+    deprecated: bool,
+    #[serde(default)]
+    feature_flag: Option<Uid>,
+    #[serde(default)]
+    schemas: Option<serde_json::Value>,
+}
+
+/// `EventTypePatch`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventTypePatch {
+    description: Option<String>,
+    archived: Option<bool>,
+    deprecated: Option<bool>,
+    #[serde(default, deserialize_with = "nullable")]
+    feature_flag: Option<Option<Uid>>,
+    #[serde(default, deserialize_with = "nullable")]
+    schemas: Option<Option<serde_json::Value>>,
+}
+
+/// `EventTypeOut`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EventTypeOut {
+    name: String,
+    description: String,
+    archived: bool,
+    deprecated: bool,
+    feature_flag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schemas: Option<serde_json::Value>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl EventTypeOut {
+    fn new(et: EventType, with_schemas: bool) -> Self {
+        Self {
+            name: et.name.into(),
+            description: et.description,
+            archived: et.archived,
+            deprecated: et.deprecated,
+            feature_flag: et.feature_flag,
+            schemas: if with_schemas { et.schemas } else { None },
+            created_at: to_rfc3339(et.created_at),
+            updated_at: to_rfc3339(et.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ListEventTypes {
+    #[serde(flatten)]
+    page: ListParams,
+    #[serde(default)]
+    include_archived: bool,
+    #[serde(default)]
+    with_content: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct DeleteParams {
+    #[serde(default)]
+    expunge: bool,
+}
+
+/// The event type routes.
+pub fn router() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/event-type", get(list).post(create))
+        .route(
+            "/api/v1/event-type/{event_type_name}",
+            get(fetch).put(update).patch(patch).delete(delete),
+        )
+}
+
+fn check_schemas(schemas: &Option<serde_json::Value>) -> ApiResult<()> {
+    match schemas {
+        Some(v) if !v.is_object() => Err(ApiError::invalid(
+            &["body", "schemas"],
+            "schemas must be an object of JSON schemas keyed by version",
+        )),
+        _ => Ok(()),
+    }
+}
+
+async fn list(
+    State(state): State<ApiState>,
+    QueryParams(params): QueryParams<ListEventTypes>,
+) -> ApiResult<Json<ListResponse<EventTypeOut>>> {
+    let listed = state
+        .store
+        .list_event_types(params.page.page(Order::Ascending)?, params.include_archived)
+        .await?;
+    let with_content = params.with_content;
+    Ok(Json(ListResponse::from_listed(
+        listed,
+        |e| e.name.to_string(),
+        |e| EventTypeOut::new(e, with_content),
+    )))
+}
+
+async fn store_event_type(
+    state: &ApiState,
+    name: EventTypeName,
+    body: EventTypeIn,
+) -> ApiResult<(bool, EventType)> {
+    check_schemas(&body.schemas)?;
+    let now = now_millis();
+    let created_at = state
+        .store
+        .get_event_type(name.as_str())
+        .await?
+        .map_or(now, |e| e.created_at);
+    let et = EventType {
+        name,
+        description: body.description,
+        schemas: body.schemas,
+        archived: body.archived,
+        deprecated: body.deprecated,
+        feature_flag: body.feature_flag.map(String::from),
+        created_at,
+        updated_at: now,
+    };
+    let created = state.store.upsert_event_type(et.clone()).await?;
+    Ok((created, et))
+}
+
+async fn create(
+    State(state): State<ApiState>,
+    JsonBody(body): JsonBody<EventTypeIn>,
+) -> ApiResult<Response> {
+    let Some(name) = body.name.clone() else {
+        return Err(ApiError::invalid(&["body", "name"], "missing field `name`"));
+    };
+    if let Some(existing) = state.store.get_event_type(name.as_str()).await?
+        && !existing.archived
+    {
+        return Err(ApiError::conflict(
+            "an event type with this name already exists",
+        ));
+    }
+    let (_, et) = store_event_type(&state, name, body).await?;
+    Ok((StatusCode::CREATED, Json(EventTypeOut::new(et, true))).into_response())
+}
+
+async fn fetch(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<EventTypeOut>> {
+    let et = state
+        .store
+        .get_event_type(&name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event type"))?;
+    Ok(Json(EventTypeOut::new(et, true)))
+}
+
+async fn update(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<EventTypeIn>,
+) -> ApiResult<Response> {
+    let name = EventTypeName::parse(name)
+        .map_err(|e| ApiError::invalid(&["path", "event_type_name"], e.to_string()))?;
+    let (created, et) = store_event_type(&state, name, body).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(EventTypeOut::new(et, true))).into_response())
+}
+
+async fn patch(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<EventTypePatch>,
+) -> ApiResult<Json<EventTypeOut>> {
+    let mut et = state
+        .store
+        .get_event_type(&name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event type"))?;
+    if let Some(schemas) = body.schemas {
+        check_schemas(&schemas)?;
+        et.schemas = schemas;
+    }
+    if let Some(d) = body.description {
+        et.description = d;
+    }
+    if let Some(a) = body.archived {
+        et.archived = a;
+    }
+    if let Some(d) = body.deprecated {
+        et.deprecated = d;
+    }
+    if let Some(f) = body.feature_flag {
+        et.feature_flag = f.map(String::from);
+    }
+    et.updated_at = now_millis();
+    state.store.upsert_event_type(et.clone()).await?;
+    Ok(Json(EventTypeOut::new(et, true)))
+}
+
+async fn delete(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    QueryParams(params): QueryParams<DeleteParams>,
+) -> ApiResult<StatusCode> {
+    let mut et = state
+        .store
+        .get_event_type(&name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event type"))?;
+    if params.expunge {
+        state.store.delete_event_type(&name).await?;
+    } else {
+        et.archived = true;
+        et.updated_at = now_millis();
+        state.store.upsert_event_type(et).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,289 @@
+//! Messages: `/api/v1/app/{app_id}/msg`. Creating one stores it with its deliveries in one
+//! transaction and hands those deliveries straight to the dispatcher.
+
+use std::collections::HashSet;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use rustyhook_core::id::{EndpointId, MessageId};
+use rustyhook_core::model::{App, Message};
+use rustyhook_core::names::{Channel, EventTypeName, Uid};
+use rustyhook_core::time::{now_millis, to_rfc3339};
+use rustyhook_engine::{Job, observe};
+use rustyhook_store::{MessageCreated, MessageFilter, NewMessage, Order};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::app::ApplicationIn;
+use super::common::{finish, load_app, load_message, time_param};
+use crate::http::error::{ApiError, ApiResult, ValidationItem};
+use crate::http::extract::{JsonBody, QueryParams};
+use crate::http::list::{ListParams, ListResponse};
+use crate::state::ApiState;
+
+/// `MessageIn`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MessageIn {
+    event_type: EventTypeName,
+    payload: Box<RawValue>,
+    #[serde(default)]
+    event_id: Option<Uid>,
+    #[serde(default)]
+    channels: Option<Vec<Channel>>,
+    #[serde(default)]
+    payload_retention_period: Option<i64>,
+    #[serde(default)]
+    application: Option<ApplicationIn>,
+}
+
+impl MessageIn {
+    fn validate(&self) -> ApiResult<()> {
+        let mut errors = Vec::new();
+        if !self.payload.get().trim_start().starts_with('{') {
+            errors.push(ValidationItem::new(
+                &["body", "payload"],
+                "payload must be a JSON object",
+            ));
+        }
+        if let Some(chans) = &self.channels {
+            if chans.is_empty() || chans.len() > 5 {
+                errors.push(ValidationItem::new(
+                    &["body", "channels"],
+                    "channels must have between 1 and 5 items",
+                ));
+            }
+            if chans.iter().collect::<HashSet<_>>().len() != chans.len() {
+                errors.push(ValidationItem::new(
+                    &["body", "channels"],
+                    "channels must be unique",
+                ));
+            }
+        }
+        if let Some(p) = self.payload_retention_period
+            && !(5..=90).contains(&p)
+        {
+            errors.push(ValidationItem::new(
+                &["body", "payloadRetentionPeriod"],
+                "payloadRetentionPeriod must be between 5 and 90 days",
+            ));
+        }
+        finish(errors)
+    }
+}
+
+/// `MessageOut`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageOut {
+    id: String,
+    event_type: String,
+    event_id: Option<String>,
+    channels: Option<Vec<Channel>>,
+    payload: Box<RawValue>,
+    timestamp: String,
+}
+
+/// The payload shown once content was expunged or left out.
+fn empty_object() -> Box<RawValue> {
+    RawValue::from_string("{}".into()).expect("{} is valid JSON")
+}
+
+/// The stored payload as raw JSON, or `{}` when absent or not wanted.
+pub(super) fn payload_json(m: &Message, with_content: bool) -> Box<RawValue> {
+    match (&m.payload, with_content) {
+        (Some(p), true) => RawValue::from_string(p.to_string()).unwrap_or_else(|_| empty_object()),
+        _ => empty_object(),
+    }
+}
+
+impl MessageOut {
+    /// Svix's shape of a message; `with_content: false` leaves the payload out.
+    pub fn new(m: Message, with_content: bool) -> Self {
+        Self {
+            payload: payload_json(&m, with_content),
+            id: m.id.into(),
+            event_type: m.event_type.into(),
+            event_id: m.event_id.map(String::from),
+            channels: m.channels,
+            timestamp: to_rfc3339(m.created_at),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+struct WithContent {
+    #[serde(default = "default_true")]
+    with_content: bool,
+}
+
+/// Query parameters of message and attempt lists.
+#[derive(Debug, Deserialize)]
+pub(super) struct ListMessagesParams {
+    #[serde(flatten)]
+    pub page: ListParams,
+    pub channel: Option<Channel>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    #[serde(default = "default_true")]
+    pub with_content: bool,
+    #[serde(default)]
+    pub event_types: Option<Vec<EventTypeName>>,
+}
+
+impl ListMessagesParams {
+    /// The message filter these parameters describe.
+    pub fn filter(&self) -> ApiResult<MessageFilter> {
+        Ok(MessageFilter {
+            channel: self.channel.clone(),
+            event_types: self.event_types.clone().filter(|t| !t.is_empty()),
+            before: time_param("before", self.before.as_deref())?,
+            after: time_param("after", self.after.as_deref())?,
+        })
+    }
+}
+
+/// The message routes.
+pub fn router() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/app/{app_id}/msg", get(list).post(create))
+        .route("/api/v1/app/{app_id}/msg/{msg_id}", get(fetch))
+        .route("/api/v1/app/{app_id}/msg/{msg_id}/content", delete(expunge))
+}
+
+/// Stores a message with its deliveries and hands them to the dispatcher. Deliveries are leased
+/// to this node only while the dispatcher has room; otherwise the poller brings them in later.
+pub(super) async fn publish(
+    state: &ApiState,
+    message: Message,
+    only_endpoint: Option<EndpointId>,
+) -> ApiResult<MessageCreated> {
+    let lease = state.dispatcher.has_room(1);
+    let created = state
+        .store
+        .create_message(NewMessage {
+            message,
+            lease_to: lease.then(|| state.dispatcher.node_id().to_owned()),
+            only_endpoint,
+        })
+        .await?;
+    if created.existing {
+        return Ok(created);
+    }
+    observe::message_accepted(created.deliveries.len());
+    tracing::debug!(msg_id = %created.message.id, deliveries = created.deliveries.len(), "message accepted");
+    if lease {
+        let m = &created.message;
+        state
+            .dispatcher
+            .submit(created.deliveries.iter().map(|(d, _)| Job {
+                delivery: d.clone(),
+                event_type: m.event_type.clone(),
+                payload: m.payload.clone(),
+                trigger: rustyhook_core::model::TriggerType::Scheduled,
+            }));
+    } else {
+        state.dispatcher.wake();
+    }
+    Ok(created)
+}
+
+async fn app_for_message(state: &ApiState, app_id: &str, body: &mut MessageIn) -> ApiResult<App> {
+    if let Some(app) = state.store.get_app(app_id).await? {
+        return Ok(app);
+    }
+    let Some(mut spec) = body.application.take() else {
+        return Err(ApiError::not_found("application"));
+    };
+    if spec_uid_missing(&spec) {
+        let uid = Uid::parse(app_id)
+            .map_err(|e| ApiError::invalid(&["path", "app_id"], e.to_string()))?;
+        spec = spec.with_uid(uid);
+    }
+    let app = spec.into_new_app(now_millis())?;
+    match state.store.create_app(app).await {
+        Ok(app) => Ok(app),
+        // Created concurrently by another request with the same uid.
+        Err(rustyhook_store::StoreError::Conflict(_)) => {
+            super::common::load_app(state, app_id).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn spec_uid_missing(spec: &ApplicationIn) -> bool {
+    spec.uid().is_none()
+}
+
+async fn create(
+    State(state): State<ApiState>,
+    Path(app_id): Path<String>,
+    QueryParams(params): QueryParams<WithContent>,
+    JsonBody(mut body): JsonBody<MessageIn>,
+) -> ApiResult<(StatusCode, Json<MessageOut>)> {
+    body.validate()?;
+    let app = app_for_message(&state, &app_id, &mut body).await?;
+    let now = now_millis();
+    let message = Message {
+        id: MessageId::generate(now),
+        app_id: app.id,
+        event_id: body.event_id,
+        event_type: body.event_type,
+        payload: Some(body.payload.get().into()),
+        channels: body.channels,
+        created_at: now,
+    };
+    let created = publish(&state, message, None).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(MessageOut::new(created.message, params.with_content)),
+    ))
+}
+
+async fn list(
+    State(state): State<ApiState>,
+    Path(app_id): Path<String>,
+    QueryParams(params): QueryParams<ListMessagesParams>,
+) -> ApiResult<Json<ListResponse<MessageOut>>> {
+    let app = load_app(&state, &app_id).await?;
+    let listed = state
+        .store
+        .list_messages(
+            &app.id,
+            params.filter()?,
+            params.page.page(Order::Descending)?,
+        )
+        .await?;
+    let with_content = params.with_content;
+    Ok(Json(ListResponse::from_listed(
+        listed,
+        |m| m.id.to_string(),
+        |m| MessageOut::new(m, with_content),
+    )))
+}
+
+async fn fetch(
+    State(state): State<ApiState>,
+    Path((app_id, msg_id)): Path<(String, String)>,
+    QueryParams(params): QueryParams<WithContent>,
+) -> ApiResult<Json<MessageOut>> {
+    let app = load_app(&state, &app_id).await?;
+    let m = load_message(&state, &app, &msg_id).await?;
+    Ok(Json(MessageOut::new(m, params.with_content)))
+}
+
+async fn expunge(
+    State(state): State<ApiState>,
+    Path((app_id, msg_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let app = load_app(&state, &app_id).await?;
+    let m = load_message(&state, &app, &msg_id).await?;
+    state.store.expunge_message(&m.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,47 @@
+//! The API's routes, one module per resource, assembled under `/api/v1`.
+
+pub mod app;
+pub mod attempt;
+mod common;
+pub mod endpoint;
+mod endpoint_extras;
+pub mod event_type;
+pub mod health;
+pub mod message;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+
+use crate::http::{auth, idempotency};
+use crate::state::ApiState;
+
+/// The whole API. Paths are matched with or without a trailing slash (the caller strips it; see
+/// [`crate::http`]), so Svix's SDKs, which use both, work.
+pub fn router(state: ApiState) -> Router {
+    let protected = Router::new()
+        .merge(app::router())
+        .merge(endpoint::router())
+        .merge(endpoint_extras::router())
+        .merge(message::router())
+        .merge(attempt::router())
+        .merge(event_type::router())
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(crate::openapi::serve),
+        )
+        .layer(middleware::from_fn_with_state(
+            state.store.clone(),
+            idempotency::idempotency,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.auth.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .merge(protected)
+        .merge(health::router())
+        .route("/metrics", axum::routing::get(crate::metrics::serve))
+        .layer(DefaultBodyLimit::max(state.limits.max_payload_bytes))
+        .with_state(state)
+}

@@ -1,0 +1,27 @@
+//! What every handler can reach.
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use rustyhook_core::settings::LimitSettings;
+use rustyhook_engine::Dispatcher;
+use rustyhook_store::Store;
+
+use crate::http::auth::Auth;
+
+/// Shared by all handlers; cheap to clone.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The durable store.
+    pub store: Arc<dyn Store>,
+    /// Where new deliveries are handed for sending.
+    pub dispatcher: Dispatcher,
+    /// Accepted tokens.
+    pub auth: Arc<Auth>,
+    /// Renders `/metrics`; `None` when no recorder is installed (tests).
+    pub metrics: Option<PrometheusHandle>,
+    /// Size caps.
+    pub limits: LimitSettings,
+    /// `maxInFlight` for endpoints that do not set one.
+    pub default_max_in_flight: u32,
+}

@@ -1,0 +1,122 @@
+//! First-start and every-start chores: the data directory, the key that encrypts secrets at rest,
+//! the store, and the admin token.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use rand::distr::{Alphanumeric, SampleString};
+use rustyhook_api::http::auth::{Auth, token_hash};
+use rustyhook_core::crypto::SecretBox;
+use rustyhook_core::settings::Settings;
+use rustyhook_store::Store;
+use rustyhook_store::sqlite::{SqliteOptions, SqliteStore};
+
+const KEY_FILE: &str = "secret.key";
+const ADMIN_HASH: &str = "admin_token_sha256";
+
+/// Creates the data directory (owner-only) if needed.
+pub fn data_dir(settings: &Settings) -> anyhow::Result<PathBuf> {
+    let dir = settings.data_dir.clone();
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("could not create the data directory {}", dir.display()))?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("could not restrict permissions of {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// The key that encrypts secrets at rest: `RUSTYHOOK_SECRET_KEY` (base64 of 32 bytes) if set,
+/// else `secret.key` in the data directory, created on first start.
+pub fn encryption_key(dir: &Path) -> anyhow::Result<SecretBox> {
+    let decode = |text: &str, origin: &str| -> anyhow::Result<SecretBox> {
+        let bytes = STANDARD
+            .decode(text.trim())
+            .with_context(|| format!("{origin} is not base64"))?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("{origin} must decode to exactly 32 bytes"))?;
+        Ok(SecretBox::new(&key))
+    };
+    if let Ok(text) = std::env::var("RUSTYHOOK_SECRET_KEY") {
+        return decode(&text, "RUSTYHOOK_SECRET_KEY");
+    }
+    let path = dir.join(KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => decode(&text, &path.display().to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = SecretBox::generate_key();
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .with_context(|| format!("could not create {}", path.display()))?;
+            file.write_all(STANDARD.encode(key).as_bytes())?;
+            file.sync_all()?;
+            Ok(SecretBox::new(&key))
+        }
+        Err(e) => Err(e).with_context(|| format!("could not read {}", path.display())),
+    }
+}
+
+/// Opens the store the settings select.
+pub fn open_store(
+    settings: &Settings,
+    dir: &Path,
+    sbox: SecretBox,
+) -> anyhow::Result<Arc<dyn Store>> {
+    let path = match settings.database.url.as_deref() {
+        None => dir.join("rustyhook.db"),
+        Some(url) if url.starts_with("sqlite:") => {
+            let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+            if rest.is_empty() {
+                dir.join("rustyhook.db")
+            } else {
+                PathBuf::from(rest)
+            }
+        }
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            bail!(
+                "database.url selects PostgreSQL, which this version of rustyhook does not support yet; \
+                 leave RUSTYHOOK_DATABASE_URL unset (or use sqlite:PATH) for the embedded store"
+            )
+        }
+        Some(other) => bail!(
+            "database.url {other:?} must start with sqlite: (or postgres:// in a later version)"
+        ),
+    };
+    let options = SqliteOptions {
+        full_sync: !settings.database.fast_unsafe_sync,
+    };
+    let store = SqliteStore::open(&path, sbox, options)
+        .with_context(|| format!("could not open the database {}", path.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// The admin token check, and the token itself if it was generated now (to be shown once).
+pub async fn admin_auth(
+    store: &dyn Store,
+    settings: &Settings,
+) -> anyhow::Result<(Auth, Option<String>)> {
+    if let Some(token) = &settings.auth.admin_token {
+        return Ok((Auth::new(token_hash(token)), None));
+    }
+    if let Some(stored) = store.get_meta(ADMIN_HASH).await? {
+        let bytes: [u8; 32] = hex::decode(&stored)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .context("the stored admin token hash is corrupt")?;
+        return Ok((Auth::new(bytes), None));
+    }
+    let token = format!(
+        "rh_admin_{}",
+        Alphanumeric.sample_string(&mut rand::rng(), 40)
+    );
+    let hash = token_hash(&token);
+    store.set_meta(ADMIN_HASH, &hex::encode(hash)).await?;
+    Ok((Auth::new(hash), Some(token)))
+}

@@ -1,0 +1,178 @@
+//! Settings come from, in increasing precedence: defaults, the config file, environment
+//! variables. Bad values fail here, naming the key (and line, for the file) before anything
+//! starts.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use rustyhook_core::retry::RetrySchedule;
+use rustyhook_core::settings::{LogFormat, Settings, parse_bool, parse_duration};
+
+/// The file used when none is named.
+pub const DEFAULT_FILE: &str = "rustyhook.yaml";
+
+/// Loads the settings from `file` (or `./rustyhook.yaml` if present) and the environment.
+pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
+    let mut settings = match file {
+        Some(path) => read_file(path)?,
+        None if Path::new(DEFAULT_FILE).exists() => read_file(Path::new(DEFAULT_FILE))?,
+        None => Settings::default(),
+    };
+    apply_env(&mut settings, |name| std::env::var(name).ok())?;
+    Ok(settings)
+}
+
+/// Parses a config file's text.
+pub fn parse(text: &str, origin: &str) -> anyhow::Result<Settings> {
+    if text.trim().is_empty() {
+        return Ok(Settings::default());
+    }
+    serde_norway::from_str(text)
+        .with_context(|| format!("{origin} is not a valid rustyhook config"))
+}
+
+fn read_file(path: &Path) -> anyhow::Result<Settings> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("could not read the config file {}", path.display()))?;
+    parse(&text, &path.display().to_string())
+}
+
+/// The environment variables rustyhook reads, each overriding one setting.
+pub const ENV_VARS: &[&str] = &[
+    "RUSTYHOOK_LISTEN",
+    "RUSTYHOOK_DATA_DIR",
+    "RUSTYHOOK_DATABASE_URL",
+    "RUSTYHOOK_SQLITE_FAST_UNSAFE_SYNC",
+    "RUSTYHOOK_ADMIN_TOKEN",
+    "RUSTYHOOK_RETRY_SCHEDULE",
+    "RUSTYHOOK_REQUEST_TIMEOUT",
+    "RUSTYHOOK_ALLOW_PRIVATE_NETWORKS",
+    "RUSTYHOOK_MAX_IN_FLIGHT_PER_ENDPOINT",
+    "RUSTYHOOK_MAX_IN_FLIGHT_TOTAL",
+    "RUSTYHOOK_QUEUE_CAPACITY",
+    "RUSTYHOOK_POLL_INTERVAL",
+    "RUSTYHOOK_SHUTDOWN_GRACE",
+    "RUSTYHOOK_MAX_PAYLOAD_BYTES",
+    "RUSTYHOOK_MAX_RESPONSE_BYTES",
+    "RUSTYHOOK_LOG_FORMAT",
+    "RUSTYHOOK_LOG_LEVEL",
+];
+
+/// Applies environment overrides read through `get`.
+pub fn apply_env(s: &mut Settings, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+    for name in ENV_VARS {
+        let Some(value) = get(name) else { continue };
+        apply_one(s, name, &value)
+            .with_context(|| format!("environment variable {name}={value:?}"))?;
+    }
+    Ok(())
+}
+
+fn apply_one(s: &mut Settings, name: &str, v: &str) -> anyhow::Result<()> {
+    let number =
+        |v: &str| -> anyhow::Result<u64> { v.trim().parse().context("expected a whole number") };
+    let text = |v: &str| anyhow::Ok(v.to_owned());
+    match name {
+        "RUSTYHOOK_LISTEN" => {
+            s.listen = v
+                .parse()
+                .context("expected an address like 127.0.0.1:8071")?
+        }
+        "RUSTYHOOK_DATA_DIR" => s.data_dir = v.into(),
+        "RUSTYHOOK_DATABASE_URL" => s.database.url = Some(text(v)?).filter(|u| !u.is_empty()),
+        "RUSTYHOOK_SQLITE_FAST_UNSAFE_SYNC" => {
+            s.database.fast_unsafe_sync = parse_bool(v).map_err(anyhow::Error::msg)?
+        }
+        "RUSTYHOOK_ADMIN_TOKEN" => {
+            if v.trim().len() < 16 {
+                bail!("the admin token must be at least 16 characters");
+            }
+            s.auth.admin_token = Some(v.trim().to_owned());
+        }
+        "RUSTYHOOK_RETRY_SCHEDULE" => s.retry.schedule = RetrySchedule::parse_list(v)?,
+        "RUSTYHOOK_REQUEST_TIMEOUT" => {
+            s.delivery.request_timeout = parse_duration(v).map_err(anyhow::Error::msg)?
+        }
+        "RUSTYHOOK_ALLOW_PRIVATE_NETWORKS" => {
+            s.delivery.allow_private_networks = parse_bool(v).map_err(anyhow::Error::msg)?
+        }
+        "RUSTYHOOK_MAX_IN_FLIGHT_PER_ENDPOINT" => {
+            s.delivery.max_in_flight_per_endpoint = number(v)?.max(1) as u32
+        }
+        "RUSTYHOOK_MAX_IN_FLIGHT_TOTAL" => {
+            s.delivery.max_in_flight_total = number(v)?.max(1) as u32
+        }
+        "RUSTYHOOK_QUEUE_CAPACITY" => s.delivery.queue_capacity = number(v)?.max(1) as usize,
+        "RUSTYHOOK_POLL_INTERVAL" => {
+            s.delivery.poll_interval = parse_duration(v).map_err(anyhow::Error::msg)?
+        }
+        "RUSTYHOOK_SHUTDOWN_GRACE" => {
+            s.delivery.shutdown_grace = parse_duration(v).map_err(anyhow::Error::msg)?
+        }
+        "RUSTYHOOK_MAX_PAYLOAD_BYTES" => s.limits.max_payload_bytes = number(v)? as usize,
+        "RUSTYHOOK_MAX_RESPONSE_BYTES" => s.limits.max_response_bytes = number(v)? as usize,
+        "RUSTYHOOK_LOG_FORMAT" => {
+            s.logging.format = match v.trim() {
+                "auto" => LogFormat::Auto,
+                "json" => LogFormat::Json,
+                "pretty" => LogFormat::Pretty,
+                _ => bail!("expected auto, json or pretty"),
+            }
+        }
+        "RUSTYHOOK_LOG_LEVEL" => s.logging.level = text(v)?,
+        _ => unreachable!("every name in ENV_VARS is handled"),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn an_unknown_key_is_an_error_naming_the_key_and_line() {
+        let err = parse(
+            "listen: 127.0.0.1:9000\ndelivery:\n  request_timeot: 5s\n",
+            "test.yaml",
+        )
+        .expect_err("typo");
+        let text = format!("{err:#}");
+        assert!(text.contains("request_timeot"), "{text}");
+        assert!(text.contains("line 3"), "{text}");
+    }
+
+    #[test]
+    fn file_values_are_read_and_environment_overrides_them() {
+        let mut s = parse(
+            "delivery:\n  request_timeout: 3s\nretry:\n  schedule: [1s, 2s]\n",
+            "test.yaml",
+        )
+        .expect("valid");
+        assert_eq!(s.delivery.request_timeout, Duration::from_secs(3));
+        assert_eq!(s.retry.schedule.max_attempts(), 3);
+        let env: HashMap<&str, &str> = HashMap::from([
+            ("RUSTYHOOK_REQUEST_TIMEOUT", "250ms"),
+            ("RUSTYHOOK_RETRY_SCHEDULE", "1s,2s,5m"),
+            ("RUSTYHOOK_ALLOW_PRIVATE_NETWORKS", "true"),
+            ("RUSTYHOOK_LISTEN", "127.0.0.1:0"),
+        ]);
+        apply_env(&mut s, |k| env.get(k).map(|v| v.to_string())).expect("valid env");
+        assert_eq!(s.delivery.request_timeout, Duration::from_millis(250));
+        assert_eq!(s.retry.schedule.max_attempts(), 4);
+        assert!(s.delivery.allow_private_networks);
+        assert_eq!(s.listen.port(), 0);
+    }
+
+    #[test]
+    fn a_bad_environment_value_names_the_variable() {
+        let mut s = Settings::default();
+        let err = apply_env(&mut s, |k| {
+            (k == "RUSTYHOOK_REQUEST_TIMEOUT").then(|| "soon".into())
+        })
+        .expect_err("bad");
+        assert!(format!("{err:#}").contains("RUSTYHOOK_REQUEST_TIMEOUT"));
+    }
+}

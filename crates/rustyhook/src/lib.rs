@@ -1,0 +1,15 @@
+//! The rustyhook binary's library half: everything `main` wires together, exposed so end-to-end
+//! tests can start a real server in-process on port 0.
+//!
+//! # Layout
+//! - [`cli`]: the command line.
+//! - [`config`]: reading `rustyhook.yaml` and environment overrides into validated settings.
+//! - [`bootstrap`]: the data directory, the encryption key and the admin token.
+//! - [`telemetry`]: logs and the metrics recorder.
+//! - [`server`]: [`server::Application`]: bind, then run until stopped.
+
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod server;
+pub mod telemetry;
