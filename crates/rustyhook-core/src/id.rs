@@ -3,6 +3,7 @@
 //! as cursors.
 
 use std::fmt;
+use std::sync::Mutex;
 
 use rand::RngCore;
 
@@ -21,13 +22,30 @@ fn encode(mut value: u128) -> String {
     out.iter().map(|&b| b as char).collect()
 }
 
-/// A fresh id body for the given time, random in its low 80 bits.
+/// The last id value handed out by this process, so ids made in the same millisecond still sort
+/// in creation order (the next one is the previous plus one, as ULIDs do).
+static LAST: Mutex<u128> = Mutex::new(0);
+
+/// A fresh id body for the given time, random in its low 80 bits and greater than any before.
 fn body(now: Millis, rng: &mut impl RngCore) -> String {
     let mut random = [0u8; 16];
     rng.fill_bytes(&mut random[6..]);
     let ts = (now.max(0) as u64) & 0xFFFF_FFFF_FFFF;
     random[..6].copy_from_slice(&ts.to_be_bytes()[2..]);
-    encode(u128::from_be_bytes(random))
+    let candidate = u128::from_be_bytes(random);
+    let value = {
+        // A poisoned lock only means another thread panicked mid-update; the value is still sound.
+        let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+        let same_ms = (*last >> 80) as u64 == ts;
+        let value = if same_ms && candidate <= *last {
+            *last + 1
+        } else {
+            candidate
+        };
+        *last = (*last).max(value);
+        value
+    };
+    encode(value)
 }
 
 macro_rules! typed_id {
@@ -133,7 +151,8 @@ mod tests {
     }
 
     #[test]
-    fn ids_created_in_the_same_millisecond_differ() {
-        assert_ne!(MessageId::generate(7), MessageId::generate(7));
+    fn ids_created_in_the_same_millisecond_sort_in_creation_order() {
+        let ids: Vec<MessageId> = (0..1000).map(|_| MessageId::generate(7)).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
     }
 }

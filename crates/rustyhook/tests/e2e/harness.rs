@@ -1,0 +1,157 @@
+//! Starts a server for one test and talks to its API.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use rustyhook::server::Application;
+use rustyhook_core::retry::RetrySchedule;
+use rustyhook_core::settings::Settings;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+pub const TOKEN: &str = "test-admin-token-0123456789";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub stop: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+/// Settings for a test: loopback allowed, short retries, fast polling.
+pub fn settings() -> Settings {
+    let mut s = Settings {
+        listen: "127.0.0.1:0".parse().expect("valid address"),
+        ..Settings::default()
+    };
+    s.auth.admin_token = Some(TOKEN.into());
+    s.delivery.allow_private_networks = true;
+    s.delivery.poll_interval = Duration::from_millis(50);
+    s.delivery.request_timeout = Duration::from_secs(2);
+    s.retry.schedule = RetrySchedule::parse_list("100ms,200ms").expect("valid");
+    s.database.fast_unsafe_sync = true;
+    s
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(settings()).await
+    }
+
+    pub async fn spawn_with(mut settings: Settings) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        settings.data_dir = dir.path().to_path_buf();
+        let app = Application::build(settings, None)
+            .await
+            .expect("server builds");
+        let base = format!("http://{}", app.local_addr());
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        tokio::spawn(async move { app.run_until_stopped(token).await });
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            stop,
+            _dir: dir,
+        }
+    }
+
+    /// Sends a request with the admin token; returns status and JSON body (Null if empty).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.call_with(method, path, body, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(TOKEN);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request is sent");
+        let status = resp.status();
+        let text = resp.text().await.expect("body is read");
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, json)
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let (status, body) = self.call(Method::GET, path, None).await;
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        body
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        let (status, out) = self.call(Method::POST, path, Some(body)).await;
+        assert!(status.is_success(), "POST {path}: {status} {out}");
+        out
+    }
+
+    pub async fn create_app(&self, uid: &str) -> Value {
+        self.post("/api/v1/app", json!({"name": uid, "uid": uid}))
+            .await
+    }
+
+    pub async fn create_endpoint(&self, app: &str, body: Value) -> Value {
+        self.post(&format!("/api/v1/app/{app}/endpoint"), body)
+            .await
+    }
+
+    pub async fn send(&self, app: &str, event_type: &str, payload: Value) -> Value {
+        self.post(
+            &format!("/api/v1/app/{app}/msg"),
+            json!({"eventType": event_type, "payload": payload}),
+        )
+        .await
+    }
+
+    /// Polls attempts of a message until `done` says so, or panics after `timeout`.
+    pub async fn wait_attempts(
+        &self,
+        app: &str,
+        msg_id: &str,
+        timeout: Duration,
+        done: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let list = self
+                .get(&format!("/api/v1/app/{app}/attempt/msg/{msg_id}"))
+                .await;
+            let items = list["data"].as_array().cloned().unwrap_or_default();
+            if done(&items) {
+                return items;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "attempts never got there: {items:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests: a real server in-process on port 0 with a fresh data directory, talking
+//! HTTP to a real receiver on port 0.
+
+mod api;
+mod delivery;
+mod harness;
+mod receiver;
+mod validation;

@@ -1,0 +1,293 @@
+//! Smoke tests of the real binary: signals, exit codes, first start, and a crash that must lose
+//! nothing.
+
+#[path = "e2e/receiver.rs"]
+#[allow(dead_code)]
+mod receiver;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use receiver::{Receiver, Reply};
+use serde_json::json;
+
+const TOKEN: &str = "smoke-admin-token-0123456789";
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    /// A failed assertion must not leave a server running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(dir: &Path, port: u16, extra: &[(&str, &str)]) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rustyhook"));
+    cmd.arg("serve")
+        .current_dir(dir)
+        .env("RUSTYHOOK_DATA_DIR", dir.join("data"))
+        .env("RUSTYHOOK_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUSTYHOOK_ALLOW_PRIVATE_NETWORKS", "true")
+        .env("RUSTYHOOK_RETRY_SCHEDULE", "200ms,500ms,1s,2s")
+        .env("RUSTYHOOK_POLL_INTERVAL", "100ms")
+        .env("RUSTYHOOK_LOG_LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().expect("the binary starts");
+    Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+async fn wait_healthy(base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(r) = reqwest::get(format!("{base}/api/v1/health")).await
+            && r.status() == 204
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("server at {base} never became healthy");
+}
+
+fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+async fn setup_app(client: &reqwest::Client, base: &str, url: &str, max_in_flight: u32) {
+    let r = client
+        .post(format!("{base}/api/v1/app"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"name": "crash", "uid": "crash"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 201);
+    let r = client
+        .post(format!("{base}/api/v1/app/crash/endpoint"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"url": url, "maxInFlight": max_in_flight}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sigkill_mid_flight_loses_no_acknowledged_message() {
+    const MESSAGES: usize = 3000;
+    let dir = tempfile::tempdir().expect("dir");
+    let port = free_port();
+    let receiver = Receiver::start().await;
+    receiver.set_default(Reply {
+        delay: Duration::from_millis(20),
+        ..Reply::status(200)
+    });
+    let env = [("RUSTYHOOK_ADMIN_TOKEN", TOKEN)];
+    let mut server = start(dir.path(), port, &env);
+    wait_healthy(&server.base).await;
+    let client = reqwest::Client::new();
+    setup_app(&client, &server.base, &receiver.url("/hook"), 8).await;
+
+    // Post from 8 workers until all are sent or the server dies; keep the acknowledged ids.
+    let acked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let dead = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for w in 0..8 {
+        let (client, base, acked, dead) = (
+            client.clone(),
+            server.base.clone(),
+            acked.clone(),
+            dead.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            for i in (w..MESSAGES).step_by(8) {
+                if dead.load(Ordering::Acquire) {
+                    return;
+                }
+                let r = client
+                    .post(format!("{base}/api/v1/app/crash/msg"))
+                    .bearer_auth(TOKEN)
+                    .json(&json!({"eventType": "crash.test", "payload": {"i": i}}))
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status() == 202 => {
+                        let body: serde_json::Value = r.json().await.expect("json");
+                        let id = body["id"].as_str().expect("id").to_owned();
+                        acked.lock().expect("lock").push(id);
+                    }
+                    _ => return,
+                }
+            }
+        }));
+    }
+    // Kill once thousands are acknowledged and deliveries are flowing, with many still queued.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while acked.lock().expect("lock").len() < 2000 {
+        assert!(Instant::now() < deadline, "posting stalled");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    receiver.wait_for(200, Duration::from_secs(60)).await;
+    signal(&server.child, "-KILL");
+    dead.store(true, Ordering::Release);
+    server.child.wait().expect("reaped");
+    for w in workers {
+        w.await.expect("worker");
+    }
+    let acked = acked.lock().expect("lock").clone();
+    let before_restart = receiver.received().len();
+    assert!(
+        acked.len() > before_restart,
+        "the kill came after everything was delivered"
+    );
+
+    let mut server = start(dir.path(), port, &env);
+    wait_healthy(&server.base).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let missing = loop {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for r in receiver.received() {
+            *seen.entry(r.header("webhook-id").expect("id")).or_default() += 1;
+        }
+        let missing: Vec<&String> = acked.iter().filter(|id| !seen.contains_key(*id)).collect();
+        if missing.is_empty() {
+            let twice = seen.values().filter(|n| **n > 1).count();
+            eprintln!(
+                "crash test: {} acknowledged, {} delivered before SIGKILL, all delivered after restart; {} arrived more than once",
+                acked.len(),
+                before_restart,
+                twice
+            );
+            break 0;
+        }
+        if Instant::now() > deadline {
+            break missing.len();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    signal(&server.child, "-TERM");
+    server.child.wait().expect("reaped");
+    assert_eq!(
+        missing, 0,
+        "acknowledged messages never arrived after the restart"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_an_attempt_in_flight_finish_and_exits_zero() {
+    let dir = tempfile::tempdir().expect("dir");
+    let port = free_port();
+    let receiver = Receiver::start().await;
+    receiver.set_default(Reply {
+        delay: Duration::from_millis(1500),
+        ..Reply::status(200)
+    });
+    let env = [("RUSTYHOOK_ADMIN_TOKEN", TOKEN)];
+    let mut server = start(dir.path(), port, &env);
+    wait_healthy(&server.base).await;
+    let client = reqwest::Client::new();
+    setup_app(&client, &server.base, &receiver.url("/slow"), 4).await;
+    let r = client
+        .post(format!("{}/api/v1/app/crash/msg", server.base))
+        .bearer_auth(TOKEN)
+        .json(&json!({"eventType": "a", "payload": {}}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 202);
+    receiver.wait_for(1, Duration::from_secs(10)).await;
+    signal(&server.child, "-TERM");
+    let status = server.child.wait().expect("exits");
+    assert!(status.success(), "exit status {status}");
+
+    // The attempt was recorded before exit: a restart does not send it again.
+    let mut server = start(dir.path(), port, &env);
+    wait_healthy(&server.base).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(receiver.received().len(), 1);
+    signal(&server.child, "-TERM");
+    assert!(server.child.wait().expect("exits").success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_start_prints_an_admin_token_once_and_it_works() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("dir");
+    let port = free_port();
+    let mut server = start(dir.path(), port, &[]);
+    let stdout = server.child.stdout.take().expect("stdout");
+    let token = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix("rh_admin_")
+                    .map(|t| format!("rh_admin_{t}"))
+            })
+    })
+    .await
+    .expect("reader")
+    .expect("a token is printed");
+    wait_healthy(&server.base).await;
+    let client = reqwest::Client::new();
+    let ok = client
+        .get(format!("{}/api/v1/app", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(ok.status(), 200);
+    signal(&server.child, "-TERM");
+    assert!(server.child.wait().expect("exits").success());
+
+    // Second start: same token works, nothing new is printed.
+    let mut server = start(dir.path(), port, &[]);
+    wait_healthy(&server.base).await;
+    let ok = client
+        .get(format!("{}/api/v1/app", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(ok.status(), 200);
+    signal(&server.child, "-TERM");
+    assert!(server.child.wait().expect("exits").success());
+    let mut printed = String::new();
+    std::io::Read::read_to_string(
+        &mut server.child.stdout.take().expect("stdout"),
+        &mut printed,
+    )
+    .expect("stdout is read");
+    assert!(!printed.contains("rh_admin_"));
+    let db = std::fs::read(dir.path().join("data/rustyhook.db")).expect("db");
+    assert!(
+        !String::from_utf8_lossy(&db).contains(&token),
+        "the token itself is never stored"
+    );
+}
