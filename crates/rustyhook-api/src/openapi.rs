@@ -141,7 +141,7 @@ const OPERATIONS: &[Operation] = &[
         "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate",
         "v1.endpoint.rotate-secret",
         "Rotate Endpoint Secret",
-        "204",
+        "200",
     ),
     op(
         "post",

@@ -23,29 +23,32 @@ fn encode(mut value: u128) -> String {
 }
 
 /// The last id value handed out by this process, so ids made in the same millisecond still sort
-/// in creation order (the next one is the previous plus one, as ULIDs do).
+/// in creation order (the next one is the previous plus one, as monotonic ULIDs do).
 static LAST: Mutex<u128> = Mutex::new(0);
 
-/// A fresh id body for the given time, random in its low 80 bits and greater than any before.
+/// The id value that follows `last` for a fresh `candidate` (48-bit milliseconds, then random):
+/// the candidate, unless it is in the same millisecond and not above `last`.
+fn next_value(last: &mut u128, candidate: u128) -> u128 {
+    let same_ms = (*last >> 80) == (candidate >> 80);
+    let value = if same_ms && candidate <= *last {
+        *last + 1
+    } else {
+        candidate
+    };
+    *last = value;
+    value
+}
+
+/// A fresh id body for the given time: 48 bits of milliseconds, then 80 random bits.
 fn body(now: Millis, rng: &mut impl RngCore) -> String {
     let mut random = [0u8; 16];
     rng.fill_bytes(&mut random[6..]);
     let ts = (now.max(0) as u64) & 0xFFFF_FFFF_FFFF;
     random[..6].copy_from_slice(&ts.to_be_bytes()[2..]);
     let candidate = u128::from_be_bytes(random);
-    let value = {
-        // A poisoned lock only means another thread panicked mid-update; the value is still sound.
-        let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
-        let same_ms = (*last >> 80) as u64 == ts;
-        let value = if same_ms && candidate <= *last {
-            *last + 1
-        } else {
-            candidate
-        };
-        *last = (*last).max(value);
-        value
-    };
-    encode(value)
+    // A poisoned lock only means another thread panicked mid-update; the value is still sound.
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    encode(next_value(&mut last, candidate))
 }
 
 macro_rules! typed_id {
@@ -151,8 +154,12 @@ mod tests {
     }
 
     #[test]
-    fn ids_created_in_the_same_millisecond_sort_in_creation_order() {
-        let ids: Vec<MessageId> = (0..1000).map(|_| MessageId::generate(7)).collect();
-        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    fn values_in_the_same_millisecond_increase_even_when_the_random_part_does_not() {
+        let ms = |t: u128, r: u128| (t << 80) | r;
+        let mut last = 0;
+        assert_eq!(next_value(&mut last, ms(7, 500)), ms(7, 500));
+        assert_eq!(next_value(&mut last, ms(7, 100)), ms(7, 501));
+        assert_eq!(next_value(&mut last, ms(7, 900)), ms(7, 900));
+        assert_eq!(next_value(&mut last, ms(8, 1)), ms(8, 1));
     }
 }

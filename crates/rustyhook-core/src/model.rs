@@ -170,6 +170,16 @@ impl DeliveryStatus {
         })
     }
 
+    /// Svix's `MessageStatusText`, the newer API's name for [`Self::svix_status`].
+    pub fn svix_status_text(self) -> &'static str {
+        match self.svix_status() {
+            0 => "success",
+            1 => "pending",
+            3 => "sending",
+            _ => "fail",
+        }
+    }
+
     /// Svix's `MessageStatus`: 0 success, 1 pending (including a retry scheduled), 2 fail
     /// (final), 3 sending.
     pub fn svix_status(self) -> u8 {

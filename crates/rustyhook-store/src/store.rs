@@ -126,8 +126,10 @@ pub struct EndpointStats {
     pub pending: i64,
     /// In flight.
     pub sending: i64,
-    /// Given up (dead or canceled).
+    /// Given up: attempts exhausted.
     pub fail: i64,
+    /// Canceled (the endpoint was deleted).
+    pub canceled: i64,
 }
 
 /// A message as delivered to one endpoint (Svix's `EndpointMessageOut`).

@@ -27,7 +27,7 @@ pub struct ApplicationIn {
     name: String,
     #[serde(default)]
     uid: Option<Uid>,
-    #[serde(default)]
+    #[serde(default, alias = "throttleRate")]
     rate_limit: Option<u32>,
     #[serde(default)]
     metadata: BTreeMap<String, String>,
@@ -81,7 +81,7 @@ struct ApplicationPatch {
     name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     uid: Option<Option<Uid>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, alias = "throttleRate", deserialize_with = "nullable")]
     rate_limit: Option<Option<u32>>,
     metadata: Option<BTreeMap<String, String>>,
 }
@@ -94,6 +94,8 @@ pub struct ApplicationOut {
     uid: Option<String>,
     name: String,
     rate_limit: Option<u32>,
+    /// The newer Svix API's name for `rateLimit`.
+    throttle_rate: Option<u32>,
     metadata: BTreeMap<String, String>,
     created_at: String,
     updated_at: String,
@@ -106,6 +108,7 @@ impl From<App> for ApplicationOut {
             uid: a.uid.map(String::from),
             name: a.name,
             rate_limit: a.rate_limit,
+            throttle_rate: a.rate_limit,
             metadata: a.metadata,
             created_at: to_rfc3339(a.created_at),
             updated_at: to_rfc3339(a.updated_at),

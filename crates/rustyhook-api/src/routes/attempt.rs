@@ -32,6 +32,7 @@ struct MessageAttemptOut {
     response_status_code: u16,
     response_duration_ms: i64,
     status: u8,
+    status_text: &'static str,
     trigger_type: u8,
     timestamp: String,
     outcome: &'static str,
@@ -39,6 +40,7 @@ struct MessageAttemptOut {
 
 impl MessageAttemptOut {
     fn new(a: Attempt, with_content: bool) -> Self {
+        let ok = a.outcome == rustyhook_core::outcome::OutcomeCode::Ok;
         Self {
             id: a.id.into(),
             msg_id: a.msg_id.into(),
@@ -51,11 +53,8 @@ impl MessageAttemptOut {
             },
             response_status_code: a.status_code,
             response_duration_ms: a.duration_ms,
-            status: if a.outcome == rustyhook_core::outcome::OutcomeCode::Ok {
-                0
-            } else {
-                2
-            },
+            status: if ok { 0 } else { 2 },
+            status_text: if ok { "success" } else { "fail" },
             trigger_type: a.trigger as u8,
             timestamp: to_rfc3339(a.created_at),
             outcome: a.outcome.as_str(),
@@ -74,6 +73,7 @@ struct EndpointMessageOut {
     payload: Box<RawValue>,
     timestamp: String,
     status: u8,
+    status_text: &'static str,
     next_attempt: Option<String>,
 }
 
@@ -88,11 +88,14 @@ struct MessageEndpointOut {
     version: u16,
     disabled: bool,
     rate_limit: Option<u32>,
+    throttle_rate: Option<u32>,
     filter_types: Option<Vec<EventTypeName>>,
+    event_types: Option<Vec<EventTypeName>>,
     channels: Option<Vec<Channel>>,
     created_at: String,
     updated_at: String,
     status: u8,
+    status_text: &'static str,
     next_attempt: Option<String>,
 }
 
@@ -106,11 +109,14 @@ impl MessageEndpointOut {
             version: e.version,
             disabled: e.disabled,
             rate_limit: e.rate_limit,
+            throttle_rate: e.rate_limit,
+            event_types: e.filter_types.clone(),
             filter_types: e.filter_types,
             channels: e.channels,
             created_at: to_rfc3339(e.created_at),
             updated_at: to_rfc3339(e.updated_at),
             status: d.status.svix_status(),
+            status_text: d.status.svix_status_text(),
             next_attempt: d.next_attempt_at.map(to_rfc3339),
         }
     }
@@ -347,6 +353,7 @@ async fn endpoint_messages(
             channels: em.message.channels,
             timestamp: to_rfc3339(em.message.created_at),
             status: em.delivery.status.svix_status(),
+            status_text: em.delivery.status.svix_status_text(),
             next_attempt: em.delivery.next_attempt_at.map(to_rfc3339),
         },
     )))
@@ -355,7 +362,7 @@ async fn endpoint_messages(
 async fn resend(
     State(state): State<ApiState>,
     Path((app_id, msg_id, endpoint_id)): Path<(String, String, String)>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     let app = load_app(&state, &app_id).await?;
     let m = load_message(&state, &app, &msg_id).await?;
     let e = load_endpoint(&state, &app, &endpoint_id).await?;
@@ -367,5 +374,6 @@ async fn resend(
     }
     state.store.resend(&m, &e, now_millis()).await?;
     state.dispatcher.wake();
-    Ok(StatusCode::ACCEPTED)
+    // `{}`: Svix's current SDKs parse an empty object; older ones ignore the body.
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({}))))
 }

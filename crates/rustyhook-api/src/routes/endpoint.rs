@@ -33,7 +33,7 @@ struct EndpointIn {
     description: String,
     #[serde(default)]
     disabled: bool,
-    #[serde(default)]
+    #[serde(default, alias = "eventTypes")]
     filter_types: Option<Vec<EventTypeName>>,
     #[serde(default)]
     channels: Option<Vec<Channel>>,
@@ -62,7 +62,7 @@ struct EndpointPatch {
     url: Option<EndpointUrl>,
     description: Option<String>,
     disabled: Option<bool>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, alias = "eventTypes", deserialize_with = "nullable")]
     filter_types: Option<Option<Vec<EventTypeName>>>,
     #[serde(default, deserialize_with = "nullable")]
     channels: Option<Option<Vec<Channel>>>,
@@ -91,6 +91,8 @@ pub struct EndpointOut {
     rate_limit: Option<u32>,
     throttle_rate: Option<u32>,
     filter_types: Option<Vec<EventTypeName>>,
+    /// The newer Svix API's name for `filterTypes`.
+    event_types: Option<Vec<EventTypeName>>,
     channels: Option<Vec<Channel>>,
     metadata: BTreeMap<String, String>,
     header_style: HeaderStyle,
@@ -110,6 +112,7 @@ impl From<Endpoint> for EndpointOut {
             disabled: e.disabled,
             rate_limit: e.rate_limit,
             throttle_rate: e.rate_limit,
+            event_types: e.filter_types.clone(),
             filter_types: e.filter_types,
             channels: e.channels,
             metadata: e.metadata,

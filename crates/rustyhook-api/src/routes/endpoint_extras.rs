@@ -151,12 +151,14 @@ async fn rotate_secret(
     State(state): State<ApiState>,
     Path((app_id, endpoint_id)): EndpointPath,
     JsonBody(body): JsonBody<EndpointSecretRotateIn>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Json<EndpointSecretOut>> {
     let app = load_app(&state, &app_id).await?;
     let mut e = load_endpoint(&state, &app, &endpoint_id).await?;
     let now = now_millis();
+    let new_secret = body.key.unwrap_or_else(SigningSecret::generate);
+    let key = new_secret.expose();
     let mut secrets = vec![EndpointSecret {
-        secret: body.key.unwrap_or_else(SigningSecret::generate),
+        secret: new_secret,
         expires_at: None,
     }];
     secrets.extend(
@@ -172,7 +174,8 @@ async fn rotate_secret(
     e.updated_at = now;
     let e = state.store.update_endpoint(e).await?;
     state.dispatcher.endpoint_changed(&e.id);
-    Ok(StatusCode::NO_CONTENT)
+    // Svix's older API answered 204; its current SDKs read the new secret from a 200.
+    Ok(Json(EndpointSecretOut { key }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -183,10 +186,12 @@ struct RecoverIn {
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct RecoverOut {
     id: String,
     status: &'static str,
     task: &'static str,
+    updated_at: String,
 }
 
 async fn recover(
@@ -218,6 +223,7 @@ async fn recover(
             ),
             status: "running",
             task: "endpoint.recover",
+            updated_at: rustyhook_core::time::to_rfc3339(now),
         }),
     ))
 }
@@ -234,6 +240,7 @@ struct EndpointStats {
     pending: i64,
     sending: i64,
     fail: i64,
+    canceled: i64,
 }
 
 async fn stats(
@@ -251,6 +258,7 @@ async fn stats(
         pending: s.pending,
         sending: s.sending,
         fail: s.fail,
+        canceled: s.canceled,
     }))
 }
 

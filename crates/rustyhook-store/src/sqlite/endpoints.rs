@@ -180,6 +180,7 @@ pub(crate) fn stats(
             "succeeded" => stats.success += n,
             "pending" | "failed" => stats.pending += n,
             "sending" => stats.sending += n,
+            "canceled" => stats.canceled += n,
             _ => stats.fail += n,
         }
     }

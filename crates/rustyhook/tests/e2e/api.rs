@@ -304,7 +304,7 @@ async fn endpoint_stats_and_message_lists_reflect_deliveries() {
         .await;
     assert_eq!(
         stats,
-        json!({"success": 1, "pending": 0, "sending": 0, "fail": 0})
+        json!({"success": 1, "pending": 0, "sending": 0, "fail": 0, "canceled": 0})
     );
     let msgs = app
         .get(&format!("/api/v1/app/acme/endpoint/{ep_id}/msg"))

@@ -126,7 +126,7 @@ async fn during_secret_rotation_both_old_and_new_secrets_sign() {
             Some(json!({})),
         )
         .await;
-    assert_eq!(status, 204);
+    assert_eq!(status, 200);
     let new = app.get(&format!("{path}/secret")).await["key"]
         .as_str()
         .expect("key")

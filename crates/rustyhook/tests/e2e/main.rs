@@ -5,4 +5,5 @@ mod api;
 mod delivery;
 mod harness;
 mod receiver;
+mod svix_sdk;
 mod validation;
