@@ -1,0 +1,12 @@
+//! Shared pieces of rustyhook's benchmark tools (`receiver` and `loadgen` in `src/bin/`),
+//! driven end to end by `bench/run.sh`.
+//!
+//! # Layout
+//! - [`api`] — a minimal client for rustyhook's API and `/metrics`, and for the receiver.
+//! - [`drive`] — posting batches from concurrent clients and waiting for their deliveries.
+//! - [`report`] — payload construction, clocks, percentiles and the `KEY=value` lines
+//!   that `run.sh` sources.
+
+pub mod api;
+pub mod drive;
+pub mod report;
