@@ -279,22 +279,9 @@ async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) {
         next_attempt_at: decision.next_attempt_at,
         disable_endpoint: decision.disable_endpoint,
     };
-    record_with_retries(shared, record).await;
-}
-
-/// The store may be briefly unavailable; an unrecorded attempt keeps its lease and is retried
-/// after the next start, so a few tries here avoid a needless duplicate.
-async fn record_with_retries(shared: &Shared, record: AttemptRecord) {
-    let mut delay = Duration::from_millis(100);
-    for _ in 0..5 {
-        match shared.store.record_attempt(record.clone()).await {
-            Ok(()) => return,
-            Err(e) => {
-                tracing::error!(msg_id = %record.attempt.msg_id, error = %e, "could not record attempt; retrying");
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-        }
+    let (done, recorded) = tokio::sync::oneshot::channel();
+    if shared.recorder.send((record, done)).is_ok() {
+        let _ = recorded.await;
     }
 }
 

@@ -13,6 +13,7 @@
 pub mod decide;
 mod lane;
 mod poller;
+mod recorder;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -71,6 +72,8 @@ struct Shared {
     wake: Notify,
     /// Attempt tasks, awaited on shutdown.
     attempts: TaskTracker,
+    /// Where attempt tasks hand their records for batched writing.
+    recorder: mpsc::UnboundedSender<recorder::Request>,
 }
 
 impl Shared {
@@ -94,6 +97,8 @@ pub struct Dispatcher {
 /// The dispatcher's tasks, run until shutdown by [`Runner::run`].
 pub struct Runner {
     shared: Arc<Shared>,
+    /// The recorder's queue, drained by the task [`Runner::run`] starts.
+    records: mpsc::UnboundedReceiver<recorder::Request>,
     inbox: mpsc::UnboundedReceiver<Job>,
     /// Handed to the poller, which submits what it claims like the API does.
     dispatcher: Dispatcher,
@@ -103,6 +108,7 @@ impl Dispatcher {
     /// A dispatcher over `store`, and the runner that drives it.
     pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Result<(Self, Runner), BuildError> {
         let target = HttpTarget::new(config.allow_private_networks, config.max_response_bytes)?;
+        let (recorder, records) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             store,
             global: Arc::new(Semaphore::new(config.max_in_flight_total.max(1) as usize)),
@@ -113,6 +119,7 @@ impl Dispatcher {
             endpoint_generation: AtomicU64::new(0),
             wake: Notify::new(),
             attempts: TaskTracker::new(),
+            recorder,
         });
         let (router, inbox) = mpsc::unbounded_channel();
         let dispatcher = Self {
@@ -121,6 +128,7 @@ impl Dispatcher {
         };
         let runner = Runner {
             shared,
+            records,
             inbox,
             dispatcher: dispatcher.clone(),
         };
@@ -172,6 +180,7 @@ impl Runner {
     /// Routes deliveries to lanes and runs the poller until `token` is cancelled, then waits (up
     /// to the shutdown grace) for attempts in flight. Deliveries not yet started are released.
     pub async fn run(mut self, token: CancellationToken) {
+        let recorder = tokio::spawn(recorder::run(self.shared.store.clone(), self.records));
         let poller = tokio::spawn(poller::run(self.dispatcher.clone(), token.clone()));
         let lanes_tracker = TaskTracker::new();
         let mut lanes: HashMap<EndpointId, mpsc::UnboundedSender<Job>> = HashMap::new();
@@ -224,5 +233,7 @@ impl Runner {
                 "attempts still in flight after the shutdown grace; their leases are released on the next start"
             );
         }
+        // Every finished attempt waited for its record, so nothing is left to write.
+        recorder.abort();
     }
 }

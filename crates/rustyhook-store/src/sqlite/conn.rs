@@ -10,14 +10,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::{StoreError, StoreResult};
 
 /// Most jobs committed together.
 const MAX_BATCH: usize = 1024;
-/// Reader connections kept open when idle.
-const MAX_IDLE_READERS: usize = 8;
+/// Reader connections. Each is opened once and kept: opening one parses the schema, which under
+/// load cost more than the queries themselves.
+const READERS: usize = 4;
 
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> Reply + Send>;
@@ -65,6 +66,8 @@ fn open(opts: &ConnOptions, read_only: bool) -> rusqlite::Result<Connection> {
 pub(crate) struct Db {
     jobs: mpsc::UnboundedSender<Job>,
     readers: Mutex<Vec<Connection>>,
+    /// One permit per connection in `readers`: a read waits for a free connection.
+    reader_permits: Semaphore,
     opts: ConnOptions,
 }
 
@@ -86,9 +89,14 @@ impl Db {
             .name("rustyhook-sqlite-writer".into())
             .spawn(move || writer_loop(writer, rx))
             .map_err(|e| StoreError::Database(Box::new(e)))?;
+        let readers = (0..READERS)
+            .map(|_| open(&opts, true))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db_err)?;
         Ok(Self {
             jobs,
-            readers: Mutex::new(Vec::new()),
+            readers: Mutex::new(readers),
+            reader_permits: Semaphore::new(READERS),
             opts,
         })
     }
@@ -120,20 +128,32 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        let conn = match self.readers.lock().expect("reader pool lock").pop() {
-            Some(c) => c,
-            None => open(&self.opts, true).map_err(db_err)?,
-        };
-        let (conn, result) = tokio::task::spawn_blocking(move || {
+        let _permit = self
+            .reader_permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        let conn = self
+            .readers
+            .lock()
+            .expect("reader pool lock")
+            .pop()
+            .expect("a permit guarantees a free reader connection");
+        let joined = tokio::task::spawn_blocking(move || {
             let r = f(&conn);
             (conn, r)
         })
-        .await
-        .map_err(|e| StoreError::Database(Box::new(e)))?;
-        let mut pool = self.readers.lock().expect("reader pool lock");
-        if pool.len() < MAX_IDLE_READERS {
-            pool.push(conn);
-        }
+        .await;
+        let (conn, result) = match joined {
+            Ok(done) => done,
+            Err(e) => {
+                // The read panicked and took its connection along; replace it.
+                let fresh = open(&self.opts, true).map_err(db_err)?;
+                self.readers.lock().expect("reader pool lock").push(fresh);
+                return Err(StoreError::Database(Box::new(e)));
+            }
+        };
+        self.readers.lock().expect("reader pool lock").push(conn);
         result
     }
 }
@@ -142,14 +162,17 @@ fn in_savepoint<T>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> StoreResult<T>,
 ) -> StoreResult<T> {
-    conn.execute_batch("SAVEPOINT job").map_err(db_err)?;
+    // Cached statements: these run twice per job, and parsing them each time showed in profiles.
+    let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
+    run("SAVEPOINT job").map_err(db_err)?;
     match f(conn) {
         Ok(v) => {
-            conn.execute_batch("RELEASE job").map_err(db_err)?;
+            run("RELEASE job").map_err(db_err)?;
             Ok(v)
         }
         Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            let _ = run("ROLLBACK TO job");
+            let _ = run("RELEASE job");
             Err(e)
         }
     }
