@@ -456,3 +456,45 @@ async fn idempotency_keys_replay_completed_responses_and_expire() {
         IdempotencyBegin::Started
     );
 }
+
+#[tokio::test]
+async fn fan_out_follows_endpoint_changes_made_between_messages() {
+    let f = fixture();
+    let a = f.store.create_app(app(None)).await.expect("app");
+    let send = |now: i64| {
+        let store = f.store.clone();
+        let app_id = a.id.clone();
+        async move {
+            store
+                .create_message(NewMessage {
+                    message: message(&app_id, "a", None, now),
+                    lease_to: None,
+                    only_endpoint: None,
+                })
+                .await
+                .expect("message")
+                .deliveries
+                .len()
+        }
+    };
+    assert_eq!(send(10).await, 0);
+    let mut ep = f
+        .store
+        .create_endpoint(endpoint(&a.id, None, None))
+        .await
+        .expect("ep");
+    assert_eq!(
+        send(11).await,
+        1,
+        "a new endpoint receives the next message"
+    );
+    ep.disabled = true;
+    let ep = f.store.update_endpoint(ep).await.expect("update");
+    assert_eq!(send(12).await, 0, "a disabled endpoint receives nothing");
+    let mut ep = ep;
+    ep.disabled = false;
+    let ep = f.store.update_endpoint(ep).await.expect("update");
+    assert_eq!(send(13).await, 1);
+    f.store.delete_endpoint(&ep.id).await.expect("delete");
+    assert_eq!(send(14).await, 0, "a deleted endpoint receives nothing");
+}

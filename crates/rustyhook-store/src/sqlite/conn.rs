@@ -76,10 +76,12 @@ pub(crate) struct Db {
 
 impl Db {
     /// Opens the database, runs `init` on the writer connection, and starts the writer thread.
+    /// `on_rollback` runs on the writer thread whenever a group commit fails.
     pub fn open(
         path: &Path,
         full_sync: bool,
         init: impl FnOnce(&Connection) -> StoreResult<()>,
+        on_rollback: impl Fn() + Send + 'static,
     ) -> StoreResult<Self> {
         let opts = ConnOptions {
             path: path.to_path_buf(),
@@ -90,7 +92,7 @@ impl Db {
         let (jobs, rx) = mpsc::unbounded_channel();
         std::thread::Builder::new()
             .name("rustyhook-sqlite-writer".into())
-            .spawn(move || writer_loop(writer, rx))
+            .spawn(move || writer_loop(writer, rx, on_rollback))
             .map_err(|e| StoreError::Database(Box::new(e)))?;
         let readers = (0..READERS)
             .map(|_| open(&opts, true))
@@ -181,7 +183,7 @@ fn in_savepoint<T>(
     }
 }
 
-fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
+fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, on_rollback: impl Fn()) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -203,6 +205,7 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
         let replies: Vec<Reply> = batch.drain(..).map(|job| job(&conn)).collect();
         let commit = conn.execute_batch("COMMIT").map_err(|e| {
             let _ = conn.execute_batch("ROLLBACK");
+            on_rollback();
             tracing::error!(error = %e, "sqlite group commit failed");
             e.to_string()
         });

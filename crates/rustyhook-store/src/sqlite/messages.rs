@@ -7,9 +7,10 @@ use rustyhook_core::id::{AppId, DeliveryId, EndpointId, MessageId};
 use rustyhook_core::model::{Delivery, DeliveryStatus, Message};
 
 use super::conn::db_err;
+use super::deliveries;
+use super::fanout::FanoutCache;
 use super::list::Query;
 use super::rows::{self, DELIVERY_COLS, MESSAGE_COLS, to_json};
-use super::{deliveries, endpoints};
 use crate::page::{Listed, Page};
 use crate::{EndpointMessage, MessageCreated, MessageFilter, NewMessage, StoreError, StoreResult};
 
@@ -17,6 +18,7 @@ pub(crate) fn create(
     conn: &Connection,
     new: &NewMessage,
     sbox: &SecretBox,
+    fanout: &FanoutCache,
 ) -> StoreResult<MessageCreated> {
     let m = &new.message;
     if let Some(event_id) = &m.event_id
@@ -46,12 +48,12 @@ pub(crate) fn create(
     .map_err(db_err)?;
 
     let mut created = Vec::new();
-    for endpoint in endpoints::enabled_of_app(conn, &m.app_id, sbox)? {
+    for endpoint in fanout.enabled(conn, &m.app_id, sbox)?.iter() {
         let targeted = new
             .only_endpoint
             .as_ref()
             .is_none_or(|id| *id == endpoint.id);
-        if !targeted || !endpoint_receives(&endpoint, m) {
+        if !targeted || !endpoint_receives(endpoint, m) {
             continue;
         }
         let delivery = Delivery {
@@ -66,7 +68,7 @@ pub(crate) fn create(
             updated_at: m.created_at,
         };
         deliveries::insert(conn, &delivery, new.lease_to.as_deref(), false)?;
-        created.push((delivery, endpoint));
+        created.push((delivery, endpoint.clone()));
     }
     Ok(MessageCreated {
         message: m.clone(),

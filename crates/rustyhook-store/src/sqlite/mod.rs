@@ -9,6 +9,7 @@ mod attempts;
 mod conn;
 mod deliveries;
 mod endpoints;
+mod fanout;
 mod list;
 mod messages;
 mod rows;
@@ -24,6 +25,7 @@ use rustyhook_core::model::{App, Attempt, Delivery, Endpoint, EventType, Message
 use rustyhook_core::time::{Millis, now_millis};
 
 use self::conn::Db;
+use self::fanout::FanoutCache;
 use crate::page::{Listed, Page};
 use crate::*;
 
@@ -45,6 +47,8 @@ impl Default for SqliteOptions {
 pub struct SqliteStore {
     db: Db,
     sbox: SecretBox,
+    /// Each app's enabled endpoints, for fan-out; used only inside write jobs.
+    fanout: FanoutCache,
     /// Held for the store's lifetime: the exclusive lock on the database.
     _lock: File,
 }
@@ -65,17 +69,28 @@ impl SqliteStore {
                 .into(),
             ));
         }
-        let db = Db::open(path, options.full_sync, |conn| {
-            schema::migrate(conn)?;
-            let released = deliveries::release_all(conn)?;
-            if released > 0 {
-                tracing::info!(released, "released deliveries leased by a previous process");
-            }
-            Ok(())
-        })?;
+        let fanout = FanoutCache::default();
+        let on_rollback = {
+            let fanout = fanout.clone();
+            move || fanout.clear()
+        };
+        let db = Db::open(
+            path,
+            options.full_sync,
+            |conn| {
+                schema::migrate(conn)?;
+                let released = deliveries::release_all(conn)?;
+                if released > 0 {
+                    tracing::info!(released, "released deliveries leased by a previous process");
+                }
+                Ok(())
+            },
+            on_rollback,
+        )?;
         Ok(Self {
             db,
             sbox,
+            fanout,
             _lock: lock,
         })
     }
@@ -105,8 +120,13 @@ impl Store for SqliteStore {
     }
 
     async fn delete_app(&self, id: &AppId) -> StoreResult<()> {
-        let id = id.clone();
-        self.db.write(move |c| apps::delete_app(c, &id)).await
+        let (id, fanout) = (id.clone(), self.fanout.clone());
+        self.db
+            .write(move |c| {
+                fanout.forget(&id);
+                apps::delete_app(c, &id)
+            })
+            .await
     }
 
     async fn upsert_event_type(&self, event_type: EventType) -> StoreResult<bool> {
@@ -138,9 +158,12 @@ impl Store for SqliteStore {
     }
 
     async fn create_endpoint(&self, endpoint: Endpoint) -> StoreResult<Endpoint> {
-        let sbox = self.sbox.clone();
+        let (sbox, fanout) = (self.sbox.clone(), self.fanout.clone());
         self.db
-            .write(move |c| endpoints::insert(c, &endpoint, &sbox).map(|()| endpoint))
+            .write(move |c| {
+                fanout.forget(&endpoint.app_id);
+                endpoints::insert(c, &endpoint, &sbox).map(|()| endpoint)
+            })
             .await
     }
 
@@ -166,16 +189,22 @@ impl Store for SqliteStore {
     }
 
     async fn update_endpoint(&self, endpoint: Endpoint) -> StoreResult<Endpoint> {
-        let sbox = self.sbox.clone();
+        let (sbox, fanout) = (self.sbox.clone(), self.fanout.clone());
         self.db
-            .write(move |c| endpoints::update(c, &endpoint, &sbox).map(|()| endpoint))
+            .write(move |c| {
+                fanout.forget(&endpoint.app_id);
+                endpoints::update(c, &endpoint, &sbox).map(|()| endpoint)
+            })
             .await
     }
 
     async fn delete_endpoint(&self, id: &EndpointId) -> StoreResult<()> {
-        let id = id.clone();
+        let (id, fanout) = (id.clone(), self.fanout.clone());
         self.db
-            .write(move |c| endpoints::delete(c, &id, now_millis()))
+            .write(move |c| {
+                fanout.clear();
+                endpoints::delete(c, &id, now_millis())
+            })
             .await
     }
 
@@ -192,9 +221,9 @@ impl Store for SqliteStore {
     }
 
     async fn create_message(&self, new: NewMessage) -> StoreResult<MessageCreated> {
-        let sbox = self.sbox.clone();
+        let (sbox, fanout) = (self.sbox.clone(), self.fanout.clone());
         self.db
-            .write(move |c| messages::create(c, &new, &sbox))
+            .write(move |c| messages::create(c, &new, &sbox, &fanout))
             .await
     }
 
@@ -256,17 +285,27 @@ impl Store for SqliteStore {
     }
 
     async fn record_attempt(&self, record: AttemptRecord) -> StoreResult<()> {
+        let fanout = self.fanout.clone();
         self.db
-            .write(move |c| deliveries::record_attempt(c, &record))
+            .write(move |c| {
+                if record.disable_endpoint {
+                    fanout.forget(&record.attempt.app_id);
+                }
+                deliveries::record_attempt(c, &record)
+            })
             .await
     }
 
     async fn record_attempts(&self, records: Vec<AttemptRecord>) -> StoreResult<()> {
+        let fanout = self.fanout.clone();
         self.db
             .write(move |c| {
-                records
-                    .iter()
-                    .try_for_each(|r| deliveries::record_attempt(c, r))
+                records.iter().try_for_each(|r| {
+                    if r.disable_endpoint {
+                        fanout.forget(&r.attempt.app_id);
+                    }
+                    deliveries::record_attempt(c, r)
+                })
             })
             .await
     }
