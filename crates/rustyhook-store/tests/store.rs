@@ -98,6 +98,41 @@ fn message(app: &AppId, event_type: &str, event_id: Option<&str>, now: i64) -> M
     }
 }
 
+/// Stores a message of `event_type` for `app`, optionally leased to `lease`.
+async fn send(
+    store: &Arc<dyn Store>,
+    app: &AppId,
+    event_type: &str,
+    event_id: Option<&str>,
+    now: i64,
+    lease: Option<&str>,
+) -> MessageCreated {
+    store
+        .create_message(NewMessage {
+            message: message(app, event_type, event_id, now),
+            lease_to: lease.map(str::to_owned),
+            only_endpoint: None,
+        })
+        .await
+        .expect("message is stored")
+}
+
+/// The ids of one page of apps.
+async fn app_page(store: &Arc<dyn Store>, cursor: Option<Cursor>) -> (Vec<AppId>, bool) {
+    let listed = store
+        .list_apps(Page {
+            limit: 2,
+            order: Order::Ascending,
+            cursor,
+        })
+        .await
+        .expect("page");
+    (
+        listed.items.into_iter().map(|a| a.id).collect(),
+        listed.done,
+    )
+}
+
 fn failed_attempt(d: &rustyhook_core::model::Delivery, now: i64) -> Attempt {
     Attempt {
         id: AttemptId::generate(now),
@@ -135,15 +170,7 @@ async fn a_message_creates_one_delivery_per_matching_endpoint_in_its_transaction
         .await
         .expect("ep");
 
-    let created = f
-        .store
-        .create_message(NewMessage {
-            message: message(&a.id, "invoice.paid", None, 10),
-            lease_to: Some("node-1".into()),
-            only_endpoint: None,
-        })
-        .await
-        .expect("message");
+    let created = send(&f.store, &a.id, "invoice.paid", None, 10, Some("node-1")).await;
     let mut targets: Vec<_> = created
         .deliveries
         .iter()
@@ -171,24 +198,8 @@ async fn a_repeated_event_id_returns_the_first_message_and_creates_nothing() {
         .create_endpoint(endpoint(&a.id, None, None))
         .await
         .expect("ep");
-    let first = f
-        .store
-        .create_message(NewMessage {
-            message: message(&a.id, "a", Some("evt-1"), 10),
-            lease_to: None,
-            only_endpoint: None,
-        })
-        .await
-        .expect("first");
-    let again = f
-        .store
-        .create_message(NewMessage {
-            message: message(&a.id, "a", Some("evt-1"), 11),
-            lease_to: None,
-            only_endpoint: None,
-        })
-        .await
-        .expect("again");
+    let first = send(&f.store, &a.id, "a", Some("evt-1"), 10, None).await;
+    let again = send(&f.store, &a.id, "a", Some("evt-1"), 11, None).await;
     assert!(again.existing);
     assert_eq!(again.message.id, first.message.id);
     assert!(again.deliveries.is_empty());
@@ -203,14 +214,7 @@ async fn due_deliveries_are_claimed_once_and_a_failure_schedules_the_next_attemp
         .create_endpoint(endpoint(&a.id, None, None))
         .await
         .expect("ep");
-    f.store
-        .create_message(NewMessage {
-            message: message(&a.id, "a", None, 10),
-            lease_to: None,
-            only_endpoint: None,
-        })
-        .await
-        .expect("message");
+    send(&f.store, &a.id, "a", None, 10, None).await;
 
     let claimed = f.store.claim_due("n", 10, 10).await.expect("claim");
     assert_eq!(claimed.len(), 1);
@@ -254,14 +258,7 @@ async fn leases_of_a_crashed_process_are_released_when_the_store_reopens() {
         .create_endpoint(endpoint(&a.id, None, None))
         .await
         .expect("ep");
-    f.store
-        .create_message(NewMessage {
-            message: message(&a.id, "a", None, 10),
-            lease_to: Some("dead-node".into()),
-            only_endpoint: None,
-        })
-        .await
-        .expect("message");
+    send(&f.store, &a.id, "a", None, 10, Some("dead-node")).await;
     let Fixture { store, dir, key } = f;
     drop(store);
     let reopened = open_at(dir.path(), &key);
@@ -330,53 +327,16 @@ async fn pages_walk_forwards_and_back_without_gaps() {
         x.id = AppId::generate(100 + i);
         ids.push(f.store.create_app(x).await.expect("app").id);
     }
-    let p1 = f
-        .store
-        .list_apps(Page::first(2, Order::Ascending))
-        .await
-        .expect("p1");
-    assert_eq!(
-        p1.items.iter().map(|a| a.id.clone()).collect::<Vec<_>>(),
-        ids[0..2]
-    );
-    assert!(!p1.done);
-    let p2 = f
-        .store
-        .list_apps(Page {
-            limit: 2,
-            order: Order::Ascending,
-            cursor: Some(Cursor::After(ids[1].to_string())),
-        })
-        .await
-        .expect("p2");
-    assert_eq!(
-        p2.items.iter().map(|a| a.id.clone()).collect::<Vec<_>>(),
-        ids[2..4]
-    );
-    let back = f
-        .store
-        .list_apps(Page {
-            limit: 2,
-            order: Order::Ascending,
-            cursor: Some(Cursor::Before(ids[2].to_string())),
-        })
-        .await
-        .expect("back");
-    assert_eq!(
-        back.items.iter().map(|a| a.id.clone()).collect::<Vec<_>>(),
-        ids[0..2]
-    );
-    let last = f
-        .store
-        .list_apps(Page {
-            limit: 2,
-            order: Order::Ascending,
-            cursor: Some(Cursor::After(ids[3].to_string())),
-        })
-        .await
-        .expect("last");
-    assert!(last.done);
-    assert_eq!(last.items.len(), 1);
+    let (p1, done) = app_page(&f.store, None).await;
+    assert_eq!(p1, ids[0..2]);
+    assert!(!done);
+    let (p2, _) = app_page(&f.store, Some(Cursor::After(ids[1].to_string()))).await;
+    assert_eq!(p2, ids[2..4]);
+    let (back, _) = app_page(&f.store, Some(Cursor::Before(ids[2].to_string()))).await;
+    assert_eq!(back, ids[0..2]);
+    let (last, done) = app_page(&f.store, Some(Cursor::After(ids[3].to_string()))).await;
+    assert!(done);
+    assert_eq!(last.len(), 1);
 }
 
 #[tokio::test]
@@ -388,14 +348,7 @@ async fn recover_brings_dead_deliveries_back_as_manual_attempts() {
         .create_endpoint(endpoint(&a.id, None, None))
         .await
         .expect("ep");
-    f.store
-        .create_message(NewMessage {
-            message: message(&a.id, "a", None, 10),
-            lease_to: None,
-            only_endpoint: None,
-        })
-        .await
-        .expect("message");
+    send(&f.store, &a.id, "a", None, 10, None).await;
     let d = f
         .store
         .claim_due("n", 10, 1)
@@ -461,40 +414,33 @@ async fn idempotency_keys_replay_completed_responses_and_expire() {
 async fn fan_out_follows_endpoint_changes_made_between_messages() {
     let f = fixture();
     let a = f.store.create_app(app(None)).await.expect("app");
-    let send = |now: i64| {
-        let store = f.store.clone();
-        let app_id = a.id.clone();
+    let fan_out = |now: i64| {
+        let (store, app_id) = (f.store.clone(), a.id.clone());
         async move {
-            store
-                .create_message(NewMessage {
-                    message: message(&app_id, "a", None, now),
-                    lease_to: None,
-                    only_endpoint: None,
-                })
+            send(&store, &app_id, "a", None, now, None)
                 .await
-                .expect("message")
                 .deliveries
                 .len()
         }
     };
-    assert_eq!(send(10).await, 0);
+    assert_eq!(fan_out(10).await, 0);
     let mut ep = f
         .store
         .create_endpoint(endpoint(&a.id, None, None))
         .await
         .expect("ep");
     assert_eq!(
-        send(11).await,
+        fan_out(11).await,
         1,
         "a new endpoint receives the next message"
     );
     ep.disabled = true;
     let ep = f.store.update_endpoint(ep).await.expect("update");
-    assert_eq!(send(12).await, 0, "a disabled endpoint receives nothing");
+    assert_eq!(fan_out(12).await, 0, "a disabled endpoint receives nothing");
     let mut ep = ep;
     ep.disabled = false;
     let ep = f.store.update_endpoint(ep).await.expect("update");
-    assert_eq!(send(13).await, 1);
+    assert_eq!(fan_out(13).await, 1);
     f.store.delete_endpoint(&ep.id).await.expect("delete");
-    assert_eq!(send(14).await, 0, "a deleted endpoint receives nothing");
+    assert_eq!(fan_out(14).await, 0, "a deleted endpoint receives nothing");
 }
