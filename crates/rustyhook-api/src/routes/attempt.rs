@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::common::{load_app, load_endpoint, load_message, time_param};
+use super::endpoint::EndpointOut;
 use super::message::{ListMessagesParams, payload_json};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::QueryParams;
@@ -77,23 +78,12 @@ struct EndpointMessageOut {
     next_attempt: Option<String>,
 }
 
-/// `MessageEndpointOut`: an endpoint with the message's delivery state there.
+/// `MessageEndpointOut`: an endpoint (as `EndpointOut`) with the message's delivery state there.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct MessageEndpointOut {
-    id: String,
-    uid: Option<String>,
-    url: String,
-    description: String,
-    version: u16,
-    disabled: bool,
-    rate_limit: Option<u32>,
-    throttle_rate: Option<u32>,
-    filter_types: Option<Vec<EventTypeName>>,
-    event_types: Option<Vec<EventTypeName>>,
-    channels: Option<Vec<Channel>>,
-    created_at: String,
-    updated_at: String,
+    #[serde(flatten)]
+    endpoint: EndpointOut,
     status: u8,
     status_text: &'static str,
     next_attempt: Option<String>,
@@ -102,19 +92,7 @@ struct MessageEndpointOut {
 impl MessageEndpointOut {
     fn new((d, e): (Delivery, Endpoint)) -> Self {
         Self {
-            id: e.id.into(),
-            uid: e.uid.map(String::from),
-            url: e.url,
-            description: e.description,
-            version: e.version,
-            disabled: e.disabled,
-            rate_limit: e.rate_limit,
-            throttle_rate: e.rate_limit,
-            event_types: e.filter_types.clone(),
-            filter_types: e.filter_types,
-            channels: e.channels,
-            created_at: to_rfc3339(e.created_at),
-            updated_at: to_rfc3339(e.updated_at),
+            endpoint: e.into(),
             status: d.status.svix_status(),
             status_text: d.status.svix_status_text(),
             next_attempt: d.next_attempt_at.map(to_rfc3339),
