@@ -53,8 +53,8 @@ pub struct MessageCreated {
     pub message: Message,
     /// `true` when the `eventId` was already used and nothing new was stored.
     pub existing: bool,
-    /// The deliveries created, with their endpoints, in the same transaction.
-    pub deliveries: Vec<(Delivery, Endpoint)>,
+    /// The deliveries created in the same transaction.
+    pub deliveries: Vec<Delivery>,
 }
 
 /// Work handed to a dispatcher: a delivery with what is needed to send it.
@@ -243,8 +243,10 @@ pub trait Store: Send + Sync + 'static {
     /// The earliest time an unleased delivery falls due, if any.
     async fn next_due(&self) -> StoreResult<Option<Millis>>;
     /// Stores an attempt and moves its delivery on, releasing the lease.
-    async fn record_attempt(&self, record: AttemptRecord) -> StoreResult<()>;
-    /// Stores many attempts in one transaction.
+    async fn record_attempt(&self, record: AttemptRecord) -> StoreResult<()> {
+        self.record_attempts(vec![record]).await
+    }
+    /// Stores many attempts in one transaction, each moving its delivery on.
     async fn record_attempts(&self, records: Vec<AttemptRecord>) -> StoreResult<()>;
     /// Releases deliveries leased to `node` without recording an attempt (shutdown).
     async fn release(&self, node: &str, deliveries: Vec<DeliveryId>) -> StoreResult<()>;

@@ -174,7 +174,7 @@ async fn a_message_creates_one_delivery_per_matching_endpoint_in_its_transaction
     let mut targets: Vec<_> = created
         .deliveries
         .iter()
-        .map(|(_, e)| e.id.clone())
+        .map(|d| d.endpoint_id.clone())
         .collect();
     targets.sort();
     let mut expected = vec![all.id, paid.id];

@@ -248,31 +248,33 @@ async fn by_msg_and_endpoint(
     list_attempts(&state, &app, filter, &params).await
 }
 
-async fn fetch(
-    State(state): State<ApiState>,
-    Path((app_id, msg_id, attempt_id)): Path<(String, String, String)>,
-) -> ApiResult<Json<MessageAttemptOut>> {
-    let app = load_app(&state, &app_id).await?;
-    let m = load_message(&state, &app, &msg_id).await?;
-    let a = state
+/// Finds an attempt of a message of an app, or 404.
+async fn load_attempt(
+    state: &ApiState,
+    (app_id, msg_id, attempt_id): (String, String, String),
+) -> ApiResult<Attempt> {
+    let app = load_app(state, &app_id).await?;
+    let m = load_message(state, &app, &msg_id).await?;
+    state
         .store
         .get_attempt(&m.id, &attempt_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("attempt"))?;
+        .ok_or_else(|| ApiError::not_found("attempt"))
+}
+
+async fn fetch(
+    State(state): State<ApiState>,
+    Path(ids): Path<(String, String, String)>,
+) -> ApiResult<Json<MessageAttemptOut>> {
+    let a = load_attempt(&state, ids).await?;
     Ok(Json(MessageAttemptOut::new(a, true)))
 }
 
 async fn expunge(
     State(state): State<ApiState>,
-    Path((app_id, msg_id, attempt_id)): Path<(String, String, String)>,
+    Path(ids): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    let app = load_app(&state, &app_id).await?;
-    let m = load_message(&state, &app, &msg_id).await?;
-    let a = state
-        .store
-        .get_attempt(&m.id, &attempt_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("attempt"))?;
+    let a = load_attempt(&state, ids).await?;
     state.store.expunge_attempt(&a.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -182,7 +182,7 @@ pub(super) async fn publish(
         let m = &created.message;
         state
             .dispatcher
-            .submit(created.deliveries.iter().map(|(d, _)| Job {
+            .submit(created.deliveries.iter().map(|d| Job {
                 delivery: d.clone(),
                 event_type: m.event_type.clone(),
                 payload: m.payload.clone(),
@@ -201,7 +201,7 @@ async fn app_for_message(state: &ApiState, app_id: &str, body: &mut MessageIn) -
     let Some(mut spec) = body.application.take() else {
         return Err(ApiError::not_found("application"));
     };
-    if spec_uid_missing(&spec) {
+    if spec.uid().is_none() {
         let uid = Uid::parse(app_id)
             .map_err(|e| ApiError::invalid(&["path", "app_id"], e.to_string()))?;
         spec = spec.with_uid(uid);
@@ -215,10 +215,6 @@ async fn app_for_message(state: &ApiState, app_id: &str, body: &mut MessageIn) -
         }
         Err(e) => Err(e.into()),
     }
-}
-
-fn spec_uid_missing(spec: &ApplicationIn) -> bool {
-    spec.uid().is_none()
 }
 
 async fn create(

@@ -68,7 +68,7 @@ pub(crate) fn create(
             updated_at: m.created_at,
         };
         deliveries::insert(conn, &delivery, new.lease_to.as_deref(), false)?;
-        created.push((delivery, endpoint.clone()));
+        created.push(delivery);
     }
     Ok(MessageCreated {
         message: m.clone(),

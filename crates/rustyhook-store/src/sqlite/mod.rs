@@ -284,18 +284,6 @@ impl Store for SqliteStore {
         self.db.read(deliveries::next_due).await
     }
 
-    async fn record_attempt(&self, record: AttemptRecord) -> StoreResult<()> {
-        let fanout = self.fanout.clone();
-        self.db
-            .write(move |c| {
-                if record.disable_endpoint {
-                    fanout.forget(&record.attempt.app_id);
-                }
-                deliveries::record_attempt(c, &record)
-            })
-            .await
-    }
-
     async fn record_attempts(&self, records: Vec<AttemptRecord>) -> StoreResult<()> {
         let fanout = self.fanout.clone();
         self.db
