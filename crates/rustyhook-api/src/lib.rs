@@ -9,9 +9,11 @@
 //! - [`metrics`]: the Prometheus exposition at `/metrics`.
 //! - [`state`]: what handlers share.
 
+pub mod hooks;
 pub mod http;
 pub mod metrics;
 pub mod openapi;
+pub mod publish;
 pub mod routes;
 pub mod state;
 

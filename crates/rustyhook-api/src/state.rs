@@ -5,6 +5,7 @@ use std::sync::Arc;
 use metrics_exporter_prometheus::PrometheusHandle;
 use rustyhook_core::settings::LimitSettings;
 use rustyhook_engine::Dispatcher;
+use rustyhook_engine::automation::Automation;
 use rustyhook_store::Store;
 
 use crate::http::auth::Auth;
@@ -14,6 +15,8 @@ use crate::http::auth::Auth;
 pub struct ApiState {
     /// The durable store.
     pub store: Arc<dyn Store>,
+    /// Handlers and their runs.
+    pub automation: Automation,
     /// Where new deliveries are handed for sending.
     pub dispatcher: Dispatcher,
     /// Accepted tokens.

@@ -126,6 +126,12 @@ typed_id!(
     "dlv_"
 );
 typed_id!(
+    /// One run of a handler: a trigger event × one handler, the automation side's delivery.
+    RunId,
+    "run_"
+);
+
+typed_id!(
     /// One try of a delivery.
     AttemptId,
     "atmpt_"

@@ -6,7 +6,9 @@
 //! - [`names`]: validated names given by users: uids, event type names, channels.
 //! - [`model`]: apps, endpoints, messages, deliveries and attempts as the store keeps them.
 //! - [`filter`]: which endpoints a message fans out to.
+//! - [`handlers`]: automation handlers: triggers, commands, routing and their checks.
 //! - [`retry`]: the retry schedule, jitter and `Retry-After` handling.
+//! - [`run`]: handler runs and their attempts, the automation side of the queue.
 //! - [`outcome`]: the stable codes that classify an attempt.
 //! - [`signing`]: Standard Webhooks secrets and signatures.
 //! - [`ratelimit`]: a GCRA limiter with time passed in.
@@ -18,12 +20,14 @@
 pub mod address;
 pub mod crypto;
 pub mod filter;
+pub mod handlers;
 pub mod id;
 pub mod model;
 pub mod names;
 pub mod outcome;
 pub mod ratelimit;
 pub mod retry;
+pub mod run;
 pub mod settings;
 pub mod signing;
 pub mod time;

@@ -36,6 +36,12 @@ pub enum OutcomeCode {
     /// Any other failure of the request.
     #[serde(rename = "E_REQUEST")]
     Request,
+    /// A command exited with a non-zero code (or was killed by a signal).
+    #[serde(rename = "E_EXIT_CODE")]
+    ExitCode,
+    /// A command could not be started (not found, not executable, bad working directory).
+    #[serde(rename = "E_SPAWN")]
+    Spawn,
 }
 
 impl OutcomeCode {
@@ -52,6 +58,8 @@ impl OutcomeCode {
             Self::EndpointDisabled => "E_ENDPOINT_DISABLED",
             Self::NoContent => "E_NO_CONTENT",
             Self::Request => "E_REQUEST",
+            Self::ExitCode => "E_EXIT_CODE",
+            Self::Spawn => "E_SPAWN",
         }
     }
 
@@ -68,6 +76,8 @@ impl OutcomeCode {
             Self::EndpointDisabled,
             Self::NoContent,
             Self::Request,
+            Self::ExitCode,
+            Self::Spawn,
         ]
         .into_iter()
         .find(|c| c.as_str() == s)

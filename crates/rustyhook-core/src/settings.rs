@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::handlers::Handler;
 use crate::retry::RetrySchedule;
 
 /// Everything the server needs to start. Defaults give a working single-node server.
@@ -30,6 +31,10 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// Log output.
     pub logging: LoggingSettings,
+    /// Several nodes (RustyHook's roadmap `cluster:` block).
+    pub cluster: ClusterSettings,
+    /// Automation handlers, checked together by [`crate::handlers::HandlerSet::build`].
+    pub handlers: Vec<Handler>,
 }
 
 impl Default for Settings {
@@ -43,8 +48,33 @@ impl Default for Settings {
             delivery: DeliverySettings::default(),
             limits: LimitSettings::default(),
             logging: LoggingSettings::default(),
+            cluster: ClusterSettings::default(),
+            handlers: Vec::new(),
         }
     }
+}
+
+/// How this node relates to others.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSettings {
+    /// `standalone` (the default) or `distributed`.
+    pub mode: ClusterMode,
+    /// Where nodes agree on a leader: `redis://…`; the database when unset.
+    pub coordinator: Option<String>,
+    /// This node's name; generated when unset.
+    pub node_id: Option<String>,
+}
+
+/// Whether other nodes share the work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClusterMode {
+    /// One node.
+    #[default]
+    Standalone,
+    /// Several nodes on one database.
+    Distributed,
 }
 
 /// Which database to use.

@@ -4,15 +4,19 @@
 //! # Layout
 //! - [`config`]: the engine's settings, built from the server's.
 //! - [`targets`]: where deliveries go: [`targets::http`] (signed webhooks) with its SSRF-safe
-//!   resolver.
+//!   resolver, and [`targets::command`] (handler commands).
 //! - [`dispatcher`]: the queue in memory: per-endpoint lanes (rate limit, max in flight), the
 //!   poller that claims retries falling due, and the step that turns a response into the next
 //!   state of a delivery.
+//! - [`automation`]: handler runs: queued durably, run as commands, retried, chained.
+//! - [`sources`]: in-process triggers: cron, watched folders, plugins.
 //! - [`observe`]: the metrics the engine emits, named in one place.
 
+pub mod automation;
 pub mod config;
 pub mod dispatcher;
 pub mod observe;
+pub mod sources;
 pub mod targets;
 
 pub use config::EngineConfig;

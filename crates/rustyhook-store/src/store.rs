@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use rustyhook_core::id::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
+use rustyhook_core::id::{AppId, AttemptId, DeliveryId, EndpointId, MessageId, RunId};
 use rustyhook_core::model::{
     App, Attempt, Delivery, DeliveryStatus, Endpoint, EventType, Message, TriggerType,
 };
 use rustyhook_core::names::{Channel, EventTypeName};
+use rustyhook_core::run::{Run, RunAttempt};
 use rustyhook_core::time::Millis;
 
 use crate::page::{Listed, Page};
@@ -81,6 +82,21 @@ pub struct AttemptRecord {
     pub next_attempt_at: Option<Millis>,
     /// Disable the endpoint (a `410 Gone`).
     pub disable_endpoint: bool,
+}
+
+/// A run attempt's result and what follows, written in one transaction.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    /// The attempt to store.
+    pub attempt: RunAttempt,
+    /// The run's new status.
+    pub status: DeliveryStatus,
+    /// When the next attempt is due, if one is scheduled.
+    pub next_attempt_at: Option<Millis>,
+    /// Runs this result starts (forwards, `on_success`/`on_failure`), created unleased.
+    pub follow_ups: Vec<Run>,
+    /// Values exported for later runs.
+    pub exports: Vec<(String, String)>,
 }
 
 /// Filters for listing messages.
@@ -293,6 +309,34 @@ pub trait Store: Send + Sync + 'static {
     async fn idempotency_complete(&self, key: &str, status: u16, body: Vec<u8>) -> StoreResult<()>;
     /// Forgets a claimed key whose request failed in a way worth retrying.
     async fn idempotency_abandon(&self, key: &str) -> StoreResult<()>;
+
+    // --- handler runs ---
+    /// Stores new runs, leased to `lease_to` when given (for this node's runner).
+    async fn create_runs(&self, runs: Vec<Run>, lease_to: Option<String>) -> StoreResult<()>;
+    /// Finds a run by id.
+    async fn get_run(&self, id: &str) -> StoreResult<Option<Run>>;
+    /// Lists runs, of one handler or all.
+    async fn list_runs(&self, handler: Option<String>, page: Page) -> StoreResult<Listed<Run>>;
+    /// Lists a run's attempts.
+    async fn list_run_attempts(&self, run: &RunId, page: Page) -> StoreResult<Listed<RunAttempt>>;
+    /// Leases up to `limit` runs that are due at `now` and leased to no one.
+    async fn claim_due_runs(&self, node: &str, now: Millis, limit: usize) -> StoreResult<Vec<Run>>;
+    /// The earliest time an unleased run falls due, if any.
+    async fn next_run_due(&self) -> StoreResult<Option<Millis>>;
+    /// Marks a leased run as running (`sending`).
+    async fn start_run(&self, id: &RunId, now: Millis) -> StoreResult<()>;
+    /// Stores an attempt, moves its run on and creates what follows, releasing the lease.
+    async fn record_run(&self, record: RunRecord) -> StoreResult<()>;
+    /// Gives a leased run back without an attempt, due again at `until` (waiting on a
+    /// dependency).
+    async fn postpone_run(&self, node: &str, id: &RunId, until: Millis) -> StoreResult<()>;
+    /// Gives leased runs back without an attempt (shutdown).
+    async fn release_runs(&self, node: &str, runs: Vec<RunId>) -> StoreResult<()>;
+    /// Whether any of `handlers` has a run queued, running or waiting to retry, other than
+    /// `except`.
+    async fn handlers_busy(&self, handlers: Vec<String>, except: &RunId) -> StoreResult<bool>;
+    /// Values exported by runs, by name.
+    async fn exports(&self) -> StoreResult<Vec<(String, String)>>;
 
     // --- installation metadata ---
     /// Reads a metadata value (such as the admin token's hash).

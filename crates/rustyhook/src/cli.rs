@@ -12,6 +12,10 @@ pub struct Cli {
     #[arg(short, long, global = true, env = "RUSTYHOOK_CONFIG")]
     pub config: Option<PathBuf>,
 
+    /// Validate the configuration, list the handlers and exit (RustyHook's flag; same as `check`).
+    #[arg(long)]
+    pub validate: bool,
+
     /// What to do; `serve` when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -22,6 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the server: API, dispatcher and metrics.
     Serve,
-    /// Validate the configuration and exit.
+    /// Validate the configuration, list the handlers and exit.
     Check,
+    /// Run the `tests:` cases of the handlers; exits non-zero if one fails.
+    Test,
 }

@@ -5,14 +5,21 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use rustyhook_core::handlers::{HandlerSet, Warnings};
 use rustyhook_core::retry::RetrySchedule;
 use rustyhook_core::settings::{LogFormat, Settings, parse_bool, parse_duration};
 
 /// The file used when none is named.
 pub const DEFAULT_FILE: &str = "rustyhook.yaml";
 
+/// Loads the settings from `file` (or `./rustyhook.yaml` if present) and the environment, and
+/// checks the handlers.
+pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+    Config::build(load_settings(file)?)
+}
+
 /// Loads the settings from `file` (or `./rustyhook.yaml` if present) and the environment.
-pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
+pub fn load_settings(file: Option<&Path>) -> anyhow::Result<Settings> {
     let mut settings = match file {
         Some(path) => read_file(path)?,
         None if Path::new(DEFAULT_FILE).exists() => read_file(Path::new(DEFAULT_FILE))?,
@@ -22,13 +29,50 @@ pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
     Ok(settings)
 }
 
+/// Settings with their handlers checked together.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The server's settings (its `handlers` are also in `handlers`, checked).
+    pub settings: Settings,
+    /// The handlers, ids resolved.
+    pub handlers: HandlerSet,
+    /// Things worth a look that do not stop the server (a script not found here).
+    pub warnings: Warnings,
+}
+
+impl Config {
+    /// Checks the handlers of `settings`.
+    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        let (handlers, warnings) = HandlerSet::build(settings.handlers.clone())
+            .map_err(anyhow::Error::msg)
+            .context("the handlers are not valid")?;
+        Ok(Self {
+            settings,
+            handlers,
+            warnings,
+        })
+    }
+}
+
 /// Parses a config file's text.
 pub fn parse(text: &str, origin: &str) -> anyhow::Result<Settings> {
     if text.trim().is_empty() {
         return Ok(Settings::default());
     }
-    serde_norway::from_str(text)
-        .with_context(|| format!("{origin} is not a valid rustyhook config"))
+    serde_norway::from_str(text).map_err(|e| {
+        let retired = e.to_string().starts_with("invalid type: sequence");
+        let err = if retired {
+            let line = e.location().map_or(1, |l| l.line());
+            anyhow::anyhow!(
+                "line {line}: the file is a list, RustyHook's retired config format; rustyhook \
+                 expects a map with a `handlers:` list whose entries have `type`, `name`, \
+                 `options` and `shell` (see docs/handlers.md)"
+            )
+        } else {
+            anyhow::Error::new(e)
+        };
+        err.context(format!("{origin} is not a valid rustyhook config"))
+    })
 }
 
 fn read_file(path: &Path) -> anyhow::Result<Settings> {

@@ -4,6 +4,8 @@
 //! # Layout
 //! - [`cli`]: the command line.
 //! - [`config`]: reading `rustyhook.yaml` and environment overrides into validated settings.
+//! - [`report`]: what `check` prints about the config and its handlers.
+//! - [`selftest`]: `rustyhook test`, running the handlers' `tests:` cases.
 //! - [`bootstrap`]: the data directory, the encryption key and the admin token.
 //! - [`telemetry`]: logs and the metrics recorder.
 //! - [`server`]: [`server::Application`]: bind, then run until stopped.
@@ -11,5 +13,7 @@
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+pub mod report;
+pub mod selftest;
 pub mod server;
 pub mod telemetry;

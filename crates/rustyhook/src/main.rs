@@ -4,28 +4,40 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use rustyhook::cli::{Cli, Command};
-use rustyhook::{config, server, telemetry};
+use rustyhook::{config, report, selftest, server, telemetry};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match config::load(cli.config.as_deref()) {
-        Ok(s) => s,
+    let loaded = match config::load(cli.config.as_deref()) {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e:#}");
             return ExitCode::from(2);
         }
     };
-    match cli.command.unwrap_or(Command::Serve) {
+    let command = match cli.command {
+        _ if cli.validate => Command::Check,
+        Some(c) => c,
+        None => Command::Serve,
+    };
+    match command {
         Command::Check => {
-            println!(
-                "configuration is valid (listen {}, data dir {})",
-                settings.listen,
-                settings.data_dir.display()
-            );
+            print!("{}", report::describe(&loaded));
             ExitCode::SUCCESS
         }
+        Command::Test => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("the tokio runtime starts");
+            runtime.block_on(selftest::run(&loaded))
+        }
         Command::Serve => {
+            let settings = loaded.settings;
+            for w in &loaded.warnings {
+                eprintln!("warning: {w}");
+            }
             telemetry::init_logging(&settings.logging);
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

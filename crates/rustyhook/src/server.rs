@@ -10,7 +10,10 @@ use axum::extract::Request;
 use metrics_exporter_prometheus::PrometheusHandle;
 use rand::distr::{Alphanumeric, SampleString};
 use rustyhook_api::ApiState;
+use rustyhook_api::hooks::HooksState;
+use rustyhook_api::publish::ApiPublisher;
 use rustyhook_core::settings::Settings;
+use rustyhook_engine::automation::{Automation, AutomationConfig};
 use rustyhook_engine::dispatcher::Runner;
 use rustyhook_engine::{Dispatcher, EngineConfig};
 use rustyhook_store::Store;
@@ -20,12 +23,16 @@ use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::bootstrap;
+use crate::config::Config;
 
 /// A server that has bound its port and opened its store.
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
+    /// Webhook handlers' own ports, bound at build time.
+    hook_ports: Vec<(TcpListener, axum::Router)>,
     runner: Runner,
+    automation: Automation,
     store: Arc<dyn Store>,
     new_admin_token: Option<String>,
 }
@@ -36,32 +43,68 @@ impl Application {
         settings: Settings,
         metrics: Option<PrometheusHandle>,
     ) -> anyhow::Result<Self> {
+        let config = Config::build(settings)?;
+        for w in &config.warnings {
+            tracing::warn!("{w}");
+        }
+        let settings = config.settings;
         let dir = bootstrap::data_dir(&settings)?;
         let sbox = bootstrap::encryption_key(&dir)?;
         let store = bootstrap::open_store(&settings, &dir, sbox)?;
         let (auth, new_admin_token) = bootstrap::admin_auth(store.as_ref(), &settings).await?;
         let node_id = format!("rh-{}", Alphanumeric.sample_string(&mut rand::rng(), 10));
+        let automation = Automation::new(
+            store.clone(),
+            config.handlers,
+            AutomationConfig {
+                node_id: node_id.clone(),
+                poll_interval: settings.delivery.poll_interval,
+                shutdown_grace: settings.delivery.shutdown_grace,
+                max_output_bytes: settings.limits.max_response_bytes,
+            },
+        );
         let engine = EngineConfig::from_settings(&settings, node_id);
         let (dispatcher, runner) =
             Dispatcher::new(store.clone(), engine).context("could not start the dispatcher")?;
         let state = ApiState {
             store: store.clone(),
+            automation: automation.clone(),
             dispatcher,
             auth: Arc::new(auth),
             metrics,
             limits: settings.limits.clone(),
             default_max_in_flight: settings.delivery.max_in_flight_per_endpoint,
         };
+        automation.set_publisher(Arc::new(ApiPublisher(state.clone())));
+        let hooks = HooksState::new(automation.clone(), settings.limits.max_payload_bytes);
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("could not listen on {}", settings.listen))?;
+        let mut hook_ports = Vec::new();
+        for (port, router) in rustyhook_api::hooks::port_routers(&hooks) {
+            let addr = SocketAddr::new(settings.listen.ip(), port);
+            let l = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("could not listen on {addr} for a webhook handler"))?;
+            hook_ports.push((l, router));
+        }
         Ok(Self {
             listener,
-            router: rustyhook_api::router(state),
+            router: rustyhook_api::router(state).merge(rustyhook_api::hooks::router(hooks)),
+            hook_ports,
             runner,
+            automation,
             store,
             new_admin_token,
         })
+    }
+
+    /// The addresses of webhook handlers' own ports.
+    pub fn hook_addrs(&self) -> Vec<SocketAddr> {
+        self.hook_ports
+            .iter()
+            .filter_map(|(l, _)| l.local_addr().ok())
+            .collect()
     }
 
     /// The bound address.
@@ -85,13 +128,38 @@ impl Application {
     /// Serves until `token` is cancelled: stops accepting, lets requests and attempts in flight
     /// finish (bounded by the shutdown grace), then returns.
     pub async fn run_until_stopped(self, token: CancellationToken) -> anyhow::Result<()> {
-        let app = NormalizePathLayer::trim_trailing_slash().layer(self.router);
-        let server = axum::serve(self.listener, ServiceExt::<Request>::into_make_service(app))
-            .with_graceful_shutdown(token.clone().cancelled_owned());
+        let sources = rustyhook_engine::sources::start(&self.automation, &token);
+        let mut ports = tokio::task::JoinSet::new();
+        for (listener, router) in self.hook_ports {
+            ports.spawn(serve(listener, router, token.clone()));
+        }
+        let server = serve(self.listener, self.router, token.clone());
         let dispatcher = self.runner.run(token.clone());
-        let (served, ()) = tokio::join!(server, dispatcher);
+        let automation = self.automation.clone().run(token.clone());
+        let (served, (), ()) = tokio::join!(server, dispatcher, automation);
         served.context("the HTTP server failed")?;
+        while let Some(r) = ports.join_next().await {
+            r.context("a webhook listener panicked")?
+                .context("a webhook listener failed")?;
+        }
+        sources.wait().await;
         tracing::info!("rustyhook stopped");
         Ok(())
     }
+}
+
+/// Serves `router` on `listener` until `token` fires, paths with or without a trailing slash,
+/// with the peer address available to handlers.
+async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    token: CancellationToken,
+) -> std::io::Result<()> {
+    let app = NormalizePathLayer::trim_trailing_slash().layer(router);
+    axum::serve(
+        listener,
+        ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
+    )
+    .with_graceful_shutdown(token.cancelled_owned())
+    .await
 }

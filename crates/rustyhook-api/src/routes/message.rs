@@ -159,7 +159,7 @@ pub fn router() -> Router<ApiState> {
 
 /// Stores a message with its deliveries and hands them to the dispatcher. Deliveries are leased
 /// to this node only while the dispatcher has room; otherwise the poller brings them in later.
-pub(super) async fn publish(
+pub(crate) async fn publish(
     state: &ApiState,
     message: Message,
     only_endpoint: Option<EndpointId>,

@@ -6,6 +6,7 @@ mod common;
 pub mod endpoint;
 mod endpoint_extras;
 pub mod event_type;
+pub mod handler;
 pub mod health;
 pub mod message;
 
@@ -26,6 +27,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(message::router())
         .merge(attempt::router())
         .merge(event_type::router())
+        .merge(handler::router())
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(crate::openapi::serve),

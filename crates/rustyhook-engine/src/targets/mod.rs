@@ -1,5 +1,6 @@
 //! Where deliveries go. Each target turns one request into an [`http::SendResult`]; failures of
 //! the receiver are data (an outcome code), not errors.
 
+pub mod command;
 pub mod http;
 pub mod resolver;

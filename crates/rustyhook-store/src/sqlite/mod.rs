@@ -13,6 +13,7 @@ mod fanout;
 mod list;
 mod messages;
 mod rows;
+mod runs;
 mod schema;
 
 use std::fs::File;
@@ -20,8 +21,9 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use rustyhook_core::crypto::SecretBox;
-use rustyhook_core::id::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
+use rustyhook_core::id::{AppId, AttemptId, DeliveryId, EndpointId, MessageId, RunId};
 use rustyhook_core::model::{App, Attempt, Delivery, Endpoint, EventType, Message};
+use rustyhook_core::run::{Run, RunAttempt};
 use rustyhook_core::time::{Millis, now_millis};
 
 use self::conn::Db;
@@ -79,7 +81,7 @@ impl SqliteStore {
             options.full_sync,
             |conn| {
                 schema::migrate(conn)?;
-                let released = deliveries::release_all(conn)?;
+                let released = deliveries::release_all(conn)? + runs::release_all(conn)?;
                 if released > 0 {
                     tracing::info!(released, "released deliveries leased by a previous process");
                 }
@@ -98,6 +100,74 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn create_runs(&self, new: Vec<Run>, lease_to: Option<String>) -> StoreResult<()> {
+        self.db
+            .write(move |c| {
+                new.iter()
+                    .try_for_each(|r| runs::insert(c, r, lease_to.as_deref()))
+            })
+            .await
+    }
+
+    async fn get_run(&self, id: &str) -> StoreResult<Option<Run>> {
+        let id = id.to_owned();
+        self.db.read(move |c| runs::get(c, &id)).await
+    }
+
+    async fn list_runs(&self, handler: Option<String>, page: Page) -> StoreResult<Listed<Run>> {
+        self.db.read(move |c| runs::list(c, handler, &page)).await
+    }
+
+    async fn list_run_attempts(&self, run: &RunId, page: Page) -> StoreResult<Listed<RunAttempt>> {
+        let run = run.clone();
+        self.db
+            .read(move |c| runs::list_attempts(c, &run, &page))
+            .await
+    }
+
+    async fn claim_due_runs(&self, node: &str, now: Millis, limit: usize) -> StoreResult<Vec<Run>> {
+        let node = node.to_owned();
+        self.db
+            .write(move |c| runs::claim_due(c, &node, now, limit))
+            .await
+    }
+
+    async fn next_run_due(&self) -> StoreResult<Option<Millis>> {
+        self.db.read(runs::next_due).await
+    }
+
+    async fn start_run(&self, id: &RunId, now: Millis) -> StoreResult<()> {
+        let id = id.clone();
+        self.db.write(move |c| runs::start(c, &id, now)).await
+    }
+
+    async fn record_run(&self, record: RunRecord) -> StoreResult<()> {
+        self.db.write(move |c| runs::record(c, &record)).await
+    }
+
+    async fn postpone_run(&self, node: &str, id: &RunId, until: Millis) -> StoreResult<()> {
+        let (node, id) = (node.to_owned(), id.clone());
+        self.db
+            .write(move |c| runs::postpone(c, &node, &id, until))
+            .await
+    }
+
+    async fn release_runs(&self, node: &str, ids: Vec<RunId>) -> StoreResult<()> {
+        let node = node.to_owned();
+        self.db.write(move |c| runs::release(c, &node, &ids)).await
+    }
+
+    async fn handlers_busy(&self, handlers: Vec<String>, except: &RunId) -> StoreResult<bool> {
+        let except = except.clone();
+        self.db
+            .read(move |c| runs::busy(c, &handlers, &except))
+            .await
+    }
+
+    async fn exports(&self) -> StoreResult<Vec<(String, String)>> {
+        self.db.read(runs::exports).await
+    }
+
     async fn create_app(&self, app: App) -> StoreResult<App> {
         self.db
             .write(move |c| apps::insert_app(c, &app).map(|()| app))

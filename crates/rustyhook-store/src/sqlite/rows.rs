@@ -31,7 +31,7 @@ pub(crate) const ATTEMPT_COLS: &str = "a.id, a.delivery_id, a.msg_id, a.endpoint
      a.url, a.outcome, a.status_code, a.response, a.duration_ms, a.trigger_type, a.created_at";
 
 /// A row could not be read; wraps the reason as a rusqlite error so row closures can use `?`.
-fn corrupt(what: &str) -> rusqlite::Error {
+pub(crate) fn corrupt(what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
         0,
         rusqlite::types::Type::Text,
@@ -43,7 +43,7 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("maps and lists of strings always serialize")
 }
 
-fn json_col<T: serde::de::DeserializeOwned>(row: &Row, i: usize) -> rusqlite::Result<T> {
+pub(crate) fn json_col<T: serde::de::DeserializeOwned>(row: &Row, i: usize) -> rusqlite::Result<T> {
     let text: String = row.get(i)?;
     serde_json::from_str(&text).map_err(|_| corrupt("a JSON column"))
 }

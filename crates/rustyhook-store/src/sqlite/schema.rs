@@ -6,7 +6,8 @@ use rusqlite::Connection;
 use super::conn::db_err;
 use crate::StoreResult;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -110,7 +111,50 @@ CREATE TABLE idempotency (
     body BLOB,
     created_at INTEGER NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    handler_id TEXT NOT NULL,
+    step TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_attempt_at INTEGER,
+    triggered_by TEXT NOT NULL,
+    parent_id TEXT,
+    event TEXT NOT NULL,
+    exit_code INTEGER,
+    output TEXT,
+    lease_owner TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX runs_due ON runs (next_attempt_at)
+    WHERE lease_owner IS NULL AND status IN ('pending', 'failed');
+CREATE INDEX runs_handler ON runs (handler_id, id);
+CREATE INDEX runs_busy ON runs (handler_id)
+    WHERE status IN ('pending', 'sending', 'failed');
+
+CREATE TABLE run_attempts (
+    id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    handler_id TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    exit_code INTEGER,
+    output TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX run_attempts_run ON run_attempts (run_id, id);
+
+CREATE TABLE exports (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+"#,
+];
 
 /// Brings the schema up to date.
 pub(crate) fn migrate(conn: &Connection) -> StoreResult<()> {

@@ -2,6 +2,7 @@
 //! HTTP to a real receiver on port 0.
 
 mod api;
+mod compat;
 mod delivery;
 mod harness;
 mod receiver;

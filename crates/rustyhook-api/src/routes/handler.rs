@@ -1,0 +1,320 @@
+//! `/api/v1/handler/...`: the configured handlers, their runs and each run's attempts; a run
+//! can be started by hand or re-run.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rustyhook_core::handlers::{Command, Handler, Trigger};
+use rustyhook_core::run::{Event, Run, RunAttempt};
+use rustyhook_core::time::{now_millis, to_rfc3339};
+use rustyhook_engine::automation::TriggerError;
+use rustyhook_store::Order;
+use serde::{Deserialize, Serialize};
+
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::QueryParams;
+use crate::http::list::{ListParams, ListResponse};
+use crate::state::ApiState;
+
+/// The routes.
+pub fn router() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/handler", get(list))
+        .route("/api/v1/handler/{handler_id}", get(fetch))
+        .route(
+            "/api/v1/handler/{handler_id}/run",
+            get(list_runs).post(start),
+        )
+        .route("/api/v1/handler/{handler_id}/run/{run_id}", get(fetch_run))
+        .route(
+            "/api/v1/handler/{handler_id}/run/{run_id}/attempt",
+            get(list_attempts),
+        )
+        .route(
+            "/api/v1/handler/{handler_id}/run/{run_id}/rerun",
+            post(rerun),
+        )
+}
+
+/// A handler as listed.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HandlerOut {
+    id: String,
+    name: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    trigger: serde_json::Value,
+    command: Option<serde_json::Value>,
+    timeout_secs: f64,
+    max_retries: u32,
+    forward_to: Vec<String>,
+    depends_on: Vec<String>,
+    exports: Vec<String>,
+    routes: usize,
+    publish_app: Option<String>,
+}
+
+impl HandlerOut {
+    fn new(h: &Handler) -> Self {
+        let trigger = match &h.trigger {
+            Trigger::Webhook(w) => serde_json::json!({
+                "hookPath": format!("/hooks/{}", h.id), "port": w.port, "path": w.path,
+            }),
+            Trigger::Cron(c) => serde_json::json!({"cronExpression": c.cron_expression.as_str()}),
+            Trigger::Filesystem(f) => serde_json::json!({"path": f.path}),
+            Trigger::Sqs(q) => serde_json::json!({"queueUrl": q.queue_url}),
+            Trigger::Plugin { plugin, .. } => serde_json::json!({"plugin": plugin}),
+            Trigger::Custom => serde_json::json!({}),
+        };
+        Self {
+            id: h.id.clone(),
+            name: h.name.clone(),
+            kind: h.trigger.kind().as_str(),
+            trigger,
+            command: h.action.command.as_ref().map(|c| match c {
+                Command::Shell(s) => serde_json::json!(s),
+                Command::Argv(v) => serde_json::json!(v),
+            }),
+            timeout_secs: h.action.timeout.as_secs_f64(),
+            max_retries: h.action.retry.max_retries,
+            forward_to: h.forward_to.clone(),
+            depends_on: h.depends_on.clone(),
+            exports: h.exports.clone(),
+            routes: h.routes.len(),
+            publish_app: h.publish.as_ref().map(|p| p.app.clone()),
+        }
+    }
+}
+
+/// A run.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunOut {
+    id: String,
+    handler_id: String,
+    step: &'static str,
+    status: &'static str,
+    attempts: u32,
+    next_attempt: Option<String>,
+    triggered_by: String,
+    parent_id: Option<String>,
+    event: Event,
+    exit_code: Option<i32>,
+    output: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<Run> for RunOut {
+    fn from(r: Run) -> Self {
+        Self {
+            id: r.id.to_string(),
+            handler_id: r.handler_id,
+            step: r.step.as_str(),
+            status: match r.status.as_str() {
+                "sending" => "running",
+                s => s,
+            },
+            attempts: r.attempts,
+            next_attempt: r
+                .next_attempt_at
+                .filter(|_| r.status.as_str() == "failed")
+                .map(to_rfc3339),
+            triggered_by: r.triggered_by,
+            parent_id: r.parent_id.map(|p| p.to_string()),
+            event: r.event,
+            exit_code: r.exit_code,
+            output: r.output,
+            created_at: to_rfc3339(r.created_at),
+            updated_at: to_rfc3339(r.updated_at),
+        }
+    }
+}
+
+/// One attempt of a run.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunAttemptOut {
+    id: String,
+    run_id: String,
+    outcome: &'static str,
+    exit_code: Option<i32>,
+    output: String,
+    duration_ms: i64,
+    timestamp: String,
+}
+
+impl From<RunAttempt> for RunAttemptOut {
+    fn from(a: RunAttempt) -> Self {
+        Self {
+            id: a.id.to_string(),
+            run_id: a.run_id.to_string(),
+            outcome: a.outcome.as_str(),
+            exit_code: a.exit_code,
+            output: a.output,
+            duration_ms: a.duration_ms,
+            timestamp: to_rfc3339(a.created_at),
+        }
+    }
+}
+
+/// A run started through the API.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunIn {
+    /// Given to the command on stdin.
+    #[serde(default)]
+    payload: String,
+    /// `RUSTYHOOK_EVENT_TYPE`; `api` unless set.
+    event_type: Option<String>,
+    /// Extra environment variables.
+    #[serde(default)]
+    vars: BTreeMap<String, String>,
+}
+
+fn handler<'a>(state: &'a ApiState, id: &str) -> ApiResult<&'a std::sync::Arc<Handler>> {
+    state
+        .automation
+        .handlers()
+        .get(id)
+        .ok_or_else(|| ApiError::not_found("handler"))
+}
+
+async fn list(State(state): State<ApiState>) -> Json<ListResponse<HandlerOut>> {
+    Json(ListResponse {
+        data: state
+            .automation
+            .handlers()
+            .iter()
+            .map(|h| HandlerOut::new(h))
+            .collect(),
+        iterator: None,
+        prev_iterator: None,
+        done: true,
+    })
+}
+
+async fn fetch(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<HandlerOut>> {
+    Ok(Json(HandlerOut::new(handler(&state, &id)?)))
+}
+
+async fn list_runs(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    QueryParams(params): QueryParams<ListParams>,
+) -> ApiResult<Json<ListResponse<RunOut>>> {
+    let h = handler(&state, &id)?;
+    let listed = state
+        .store
+        .list_runs(Some(h.id.clone()), params.page(Order::Descending)?)
+        .await?;
+    Ok(Json(ListResponse::from_listed(
+        listed,
+        |r| r.id.to_string(),
+        RunOut::from,
+    )))
+}
+
+async fn load_run(state: &ApiState, handler_id: &str, run_id: &str) -> ApiResult<Run> {
+    let h = handler(state, handler_id)?;
+    match state.store.get_run(run_id).await? {
+        Some(r) if r.handler_id == h.id => Ok(r),
+        _ => Err(ApiError::not_found("run")),
+    }
+}
+
+async fn fetch_run(
+    State(state): State<ApiState>,
+    Path((handler_id, run_id)): Path<(String, String)>,
+) -> ApiResult<Json<RunOut>> {
+    Ok(Json(load_run(&state, &handler_id, &run_id).await?.into()))
+}
+
+async fn list_attempts(
+    State(state): State<ApiState>,
+    Path((handler_id, run_id)): Path<(String, String)>,
+    QueryParams(params): QueryParams<ListParams>,
+) -> ApiResult<Json<ListResponse<RunAttemptOut>>> {
+    let run = load_run(&state, &handler_id, &run_id).await?;
+    let listed = state
+        .store
+        .list_run_attempts(&run.id, params.page(Order::Ascending)?)
+        .await?;
+    Ok(Json(ListResponse::from_listed(
+        listed,
+        |a| a.id.to_string(),
+        RunAttemptOut::from,
+    )))
+}
+
+async fn start(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<RunOut>)> {
+    let h = handler(&state, &id)?.clone();
+    let input: RunIn = if body.iter().all(u8::is_ascii_whitespace) {
+        RunIn::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            if e.is_data() {
+                ApiError::invalid(&["body"], e.to_string())
+            } else {
+                ApiError::bad_request("bad_json", format!("the body is not valid JSON: {e}"))
+            }
+        })?
+    };
+    for k in input.vars.keys() {
+        if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(ApiError::invalid(
+                &["body", "vars", k],
+                "a variable name is letters, digits and _",
+            ));
+        }
+    }
+    let event = Event {
+        id: format!("api:{}", rustyhook_core::id::RunId::generate(now_millis())),
+        event_type: input.event_type.unwrap_or_else(|| "api".into()),
+        payload: input.payload,
+        vars: input.vars,
+        files: Vec::new(),
+    };
+    let run = state
+        .automation
+        .trigger(&h.id, event, "api")
+        .await
+        .map_err(trigger_error)?;
+    Ok((StatusCode::ACCEPTED, Json(run.into())))
+}
+
+async fn rerun(
+    State(state): State<ApiState>,
+    Path((handler_id, run_id)): Path<(String, String)>,
+) -> ApiResult<(StatusCode, Json<RunOut>)> {
+    let original = load_run(&state, &handler_id, &run_id).await?;
+    let run = state
+        .automation
+        .rerun(&original)
+        .await
+        .map_err(trigger_error)?;
+    Ok((StatusCode::ACCEPTED, Json(run.into())))
+}
+
+fn trigger_error(e: TriggerError) -> ApiError {
+    match e {
+        TriggerError::UnknownHandler(_) => ApiError::not_found("handler"),
+        TriggerError::ShuttingDown => ApiError::Http {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "shutting_down",
+            detail: "the server is shutting down".into(),
+        },
+        TriggerError::Store(e) => e.into(),
+    }
+}

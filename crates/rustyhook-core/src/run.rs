@@ -1,0 +1,147 @@
+//! Handler runs: the automation side's deliveries. A run is one trigger event for one handler,
+//! with the same life as a delivery (`pending → sending → succeeded | failed → dead`), a lease
+//! while a node holds it, and one [`RunAttempt`] per try of its command.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::id::{AttemptId, RunId};
+use crate::model::DeliveryStatus;
+use crate::outcome::OutcomeCode;
+use crate::time::Millis;
+
+/// What a trigger produced: the command's input.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// A stable id (`RUSTYHOOK_EVENT_ID`): the request's, message's or tick's.
+    pub id: String,
+    /// `webhook`, `cron`, `create`/`modify`/…, `sqs`, a plugin's own type, `forward`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The body or message text, written to the command's stdin.
+    #[serde(default)]
+    pub payload: String,
+    /// Named values given to the command as environment variables (`RUSTYHOOK_HTTP_METHOD`,
+    /// `MESSAGE_ID`, …).
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    /// Changed files (filesystem triggers), relative to the watched folder's parent as
+    /// absolute paths.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+}
+
+/// Which of a handler's commands a run executes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStep {
+    /// The handler's own command (or routes).
+    Main,
+    /// `on_success.shell`, after the main run succeeded.
+    OnSuccess,
+    /// `on_failure.shell`, after the main run failed for good.
+    OnFailure,
+}
+
+impl RunStep {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Main => "main",
+            Self::OnSuccess => "on_success",
+            Self::OnFailure => "on_failure",
+        }
+    }
+
+    /// The inverse of [`Self::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "main" => Self::Main,
+            "on_success" => Self::OnSuccess,
+            "on_failure" => Self::OnFailure,
+            _ => return None,
+        })
+    }
+}
+
+/// One run of a handler.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    /// Primary id.
+    pub id: RunId,
+    /// The handler's id.
+    pub handler_id: String,
+    /// Which command.
+    pub step: RunStep,
+    /// Where it is in its life; `Sending` while the command runs.
+    pub status: DeliveryStatus,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When the next attempt is due, while one is scheduled.
+    pub next_attempt_at: Option<Millis>,
+    /// What started it: `webhook`, `cron`, `filesystem`, `sqs`, `plugin`, `forward`, `rerun`,
+    /// `api`, `on_success`, `on_failure`.
+    pub triggered_by: String,
+    /// The run that led to this one (forwards, follow-ups, re-runs).
+    pub parent_id: Option<RunId>,
+    /// The input.
+    pub event: Event,
+    /// The last attempt's exit code, once one finished.
+    pub exit_code: Option<i32>,
+    /// The last attempt's output (capped).
+    pub output: Option<String>,
+    /// Created.
+    pub created_at: Millis,
+    /// Last changed.
+    pub updated_at: Millis,
+}
+
+impl Run {
+    /// A new run due now.
+    pub fn new(
+        handler_id: &str,
+        step: RunStep,
+        event: Event,
+        triggered_by: &str,
+        parent_id: Option<RunId>,
+        now: Millis,
+    ) -> Self {
+        Self {
+            id: RunId::generate(now),
+            handler_id: handler_id.to_owned(),
+            step,
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            next_attempt_at: Some(now),
+            triggered_by: triggered_by.to_owned(),
+            parent_id,
+            event,
+            exit_code: None,
+            output: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+/// One try of a run's command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunAttempt {
+    /// Primary id.
+    pub id: AttemptId,
+    /// The run tried.
+    pub run_id: RunId,
+    /// Its handler.
+    pub handler_id: String,
+    /// `OK`, `E_EXIT_CODE`, `E_TIMEOUT`, `E_SPAWN`.
+    pub outcome: OutcomeCode,
+    /// The exit code; `None` when killed or never started.
+    pub exit_code: Option<i32>,
+    /// stdout and stderr as they came, capped.
+    pub output: String,
+    /// How long it ran.
+    pub duration_ms: i64,
+    /// When it started.
+    pub created_at: Millis,
+}

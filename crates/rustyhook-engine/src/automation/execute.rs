@@ -1,0 +1,564 @@
+//! One attempt of one run: wait for dependencies, run the step's command (and routes, and the
+//! publish), then record the result with the run's next state and what follows from it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use rustyhook_core::handlers::{Command, Handler, OnError, RetryPolicy, RouteAction};
+use rustyhook_core::id::AttemptId;
+use rustyhook_core::model::DeliveryStatus;
+use rustyhook_core::outcome::OutcomeCode;
+use rustyhook_core::run::{Event, Run, RunAttempt, RunStep};
+use rustyhook_core::time::now_millis;
+use rustyhook_store::RunRecord;
+
+use super::Shared;
+use crate::targets::command::{self, CommandResult, CommandSpec};
+
+/// How long a run waiting on a dependency sleeps before looking again.
+const DEPENDENCY_WAIT: Duration = Duration::from_millis(250);
+/// The longest value passed in an environment variable (`MESSAGE_BODY`, previous output).
+const MAX_ENV_VALUE: usize = 32 * 1024;
+
+/// A step's result: the command's, plus handlers the routes forwarded to.
+pub(crate) struct StepResult {
+    pub(crate) result: CommandResult,
+    pub(crate) forwards: Vec<(String, Event)>,
+}
+
+pub(crate) async fn attempt(shared: &Shared, run: Run) {
+    let node = &shared.config.node_id;
+    let Some(handler) = shared.handlers.get(&run.handler_id).cloned() else {
+        let result = CommandResult {
+            outcome: OutcomeCode::Spawn,
+            exit_code: None,
+            output: format!(
+                "handler {:?} is no longer configured; the run is canceled",
+                run.handler_id
+            ),
+            took: Duration::ZERO,
+        };
+        finish(
+            shared,
+            run,
+            result,
+            DeliveryStatus::Canceled,
+            None,
+            Vec::new(),
+            Vec::new(),
+        )
+        .await;
+        return;
+    };
+    if run.step == RunStep::Main && !handler.depends_on.is_empty() {
+        let busy = shared
+            .store
+            .handlers_busy(handler.depends_on.clone(), &run.id)
+            .await
+            .unwrap_or(true);
+        if busy {
+            let until = now_millis() + DEPENDENCY_WAIT.as_millis() as i64;
+            if let Err(e) = shared.store.postpone_run(node, &run.id, until).await {
+                tracing::warn!(run_id = %run.id, error = %e, "could not postpone a waiting run");
+            }
+            return;
+        }
+    }
+    if let Err(e) = shared.store.start_run(&run.id, now_millis()).await {
+        tracing::warn!(run_id = %run.id, error = %e, "could not mark a run as running");
+    }
+    let exports = shared.exports().await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "could not read exported values");
+        Vec::new()
+    });
+    let env = environment(&handler, &run, &exports);
+    let step = match run.step {
+        RunStep::Main => main_step(shared, &handler, &run, &env).await,
+        RunStep::OnSuccess | RunStep::OnFailure => {
+            follow_up_step(shared, &handler, &run, &env).await
+        }
+    };
+    let policy = match run.step {
+        RunStep::Main => handler.action.retry,
+        RunStep::OnSuccess => handler
+            .on_success
+            .as_ref()
+            .and_then(|f| f.retry)
+            .unwrap_or(RetryPolicy::NONE),
+        RunStep::OnFailure => handler
+            .on_failure
+            .as_ref()
+            .and_then(|f| f.retry)
+            .unwrap_or(RetryPolicy::NONE),
+    };
+    let ok = step.result.outcome == OutcomeCode::Ok;
+    let finished_at = now_millis();
+    let (status, next) = if ok {
+        (DeliveryStatus::Succeeded, None)
+    } else if let Some(wait) = policy.delay_after(run.attempts + 1) {
+        (
+            DeliveryStatus::Failed,
+            Some(finished_at + wait.as_millis() as i64),
+        )
+    } else {
+        (DeliveryStatus::Dead, None)
+    };
+    let follow_ups = follow_ups(&handler, &run, &step, status, finished_at);
+    let exported = if ok && run.step == RunStep::Main {
+        exported_values(&handler, &env, &step.result.output)
+    } else {
+        Vec::new()
+    };
+    log_result(&handler, &run, &step.result, status);
+    finish(shared, run, step.result, status, next, follow_ups, exported).await;
+}
+
+async fn finish(
+    shared: &Shared,
+    mut run: Run,
+    result: CommandResult,
+    status: DeliveryStatus,
+    next_attempt_at: Option<i64>,
+    follow_ups: Vec<Run>,
+    exports: Vec<(String, String)>,
+) {
+    let took = result.took.as_millis() as i64;
+    let started = now_millis() - took;
+    let attempt = RunAttempt {
+        id: AttemptId::generate(started),
+        run_id: run.id.clone(),
+        handler_id: run.handler_id.clone(),
+        outcome: result.outcome,
+        exit_code: result.exit_code,
+        output: result.output,
+        duration_ms: took,
+        created_at: started,
+    };
+    let more = !follow_ups.is_empty();
+    let record = RunRecord {
+        attempt: attempt.clone(),
+        status,
+        next_attempt_at,
+        follow_ups,
+        exports,
+    };
+    if let Err(e) = shared.store.record_run(record).await {
+        // The lease stays; the run is tried again on the next start.
+        tracing::error!(run_id = %run.id, error = %e, "could not record a handler run's attempt");
+        return;
+    }
+    run.status = status;
+    run.attempts += 1;
+    run.next_attempt_at = next_attempt_at;
+    run.exit_code = attempt.exit_code;
+    run.output = Some(attempt.output.clone());
+    shared.finished(&run, &attempt);
+    if more || next_attempt_at.is_some() {
+        shared.wake();
+    }
+}
+
+fn log_result(handler: &Handler, run: &Run, r: &CommandResult, status: DeliveryStatus) {
+    let (h, id) = (&handler.id, &run.id);
+    match status {
+        DeliveryStatus::Succeeded => {
+            tracing::info!(handler = %h, run_id = %id, took_ms = r.took.as_millis() as u64, "handler run succeeded")
+        }
+        DeliveryStatus::Failed => {
+            tracing::warn!(handler = %h, run_id = %id, outcome = r.outcome.as_str(),
+            exit_code = r.exit_code, attempt = run.attempts + 1, "handler run failed; retry scheduled")
+        }
+        _ => tracing::warn!(handler = %h, run_id = %id, outcome = r.outcome.as_str(),
+            exit_code = r.exit_code, "handler run failed for good"),
+    }
+}
+
+async fn main_step(
+    shared: &Shared,
+    handler: &Handler,
+    run: &Run,
+    env: &BTreeMap<String, String>,
+) -> StepResult {
+    let mut output = String::new();
+    let took = std::time::Instant::now();
+    if let Some(p) = &handler.publish {
+        let publisher = super::lock(&shared.publisher).clone();
+        let event_type = p.event_type.as_deref().unwrap_or(&run.event.event_type);
+        let published = match publisher {
+            Some(publisher) => {
+                publisher
+                    .publish(
+                        &p.app,
+                        event_type,
+                        &p.channels,
+                        &run.event.payload,
+                        run.id.as_str(),
+                    )
+                    .await
+            }
+            None => Err("publishing is not available in this process".into()),
+        };
+        match published {
+            Ok(msg_id) => output.push_str(&format!(
+                "[rustyhook] published {msg_id} to app {}\n",
+                p.app
+            )),
+            Err(e) => {
+                return StepResult {
+                    result: CommandResult {
+                        outcome: OutcomeCode::Request,
+                        exit_code: None,
+                        output: format!("[rustyhook] could not publish to app {}: {e}", p.app),
+                        took: took.elapsed(),
+                    },
+                    forwards: Vec::new(),
+                };
+            }
+        }
+    }
+    let mut result = CommandResult {
+        outcome: OutcomeCode::Ok,
+        exit_code: None,
+        output: String::new(),
+        took: Duration::ZERO,
+    };
+    if let Some(c) = &handler.action.command {
+        result = command::run(spec(
+            shared,
+            handler,
+            c,
+            env,
+            &run.event,
+            handler.action.timeout,
+        ))
+        .await;
+        output.push_str(&result.output);
+        if result.outcome != OutcomeCode::Ok {
+            result.output = output;
+            return StepResult {
+                result,
+                forwards: Vec::new(),
+            };
+        }
+    }
+    let mut forwards = Vec::new();
+    if !handler.routes.is_empty() {
+        let routed = routes(shared, handler, run, env).await;
+        output.push_str(&routed.result.output);
+        forwards = routed.forwards;
+        result.outcome = routed.result.outcome;
+        result.exit_code = routed.result.exit_code.or(result.exit_code);
+    }
+    result.output = output;
+    result.took = took.elapsed();
+    StepResult { result, forwards }
+}
+
+/// Each subject (a changed file relative to the watched folder, or the event type) goes to
+/// the first route whose pattern matches it.
+async fn routes(
+    shared: &Shared,
+    handler: &Handler,
+    run: &Run,
+    env: &BTreeMap<String, String>,
+) -> StepResult {
+    let root = run.event.vars.get("RUSTYHOOK_WATCH_ROOT").map(Path::new);
+    let subjects: Vec<(String, Option<String>)> = if run.event.files.is_empty() {
+        vec![(run.event.event_type.clone(), None)]
+    } else {
+        run.event
+            .files
+            .iter()
+            .map(|f| {
+                let rel = root
+                    .and_then(|r| Path::new(f).strip_prefix(r).ok())
+                    .map_or_else(|| f.clone(), |p| p.to_string_lossy().into_owned());
+                (rel, Some(f.clone()))
+            })
+            .collect()
+    };
+    let mut out = String::new();
+    let mut exit_code = None;
+    let mut forwards = Vec::new();
+    for (subject, file) in subjects {
+        let Some(route) = handler.routes.iter().find(|r| r.pattern.matches(&subject)) else {
+            out.push_str(&format!("[route] {subject}: no route matches\n"));
+            continue;
+        };
+        let label = route.pattern.as_str();
+        match route.action() {
+            RouteAction::Ignore => out.push_str(&format!("[route {label}] {subject}: ignored\n")),
+            RouteAction::Forward => {
+                let mut event = run.event.clone();
+                if let Some(f) = &file {
+                    event.files = vec![f.clone()];
+                }
+                for target in &route.forward_to {
+                    forwards.push((target.clone(), event.clone()));
+                }
+                out.push_str(&format!(
+                    "[route {label}] {subject}: forwarded to {}\n",
+                    route.forward_to.join(", ")
+                ));
+            }
+            RouteAction::Run => {
+                let Some(c) = &route.shell else { continue };
+                let mut env = env.clone();
+                if let Some(f) = &file {
+                    env.insert("FILE".into(), f.clone());
+                    env.insert("RUSTYHOOK_FILE".into(), f.clone());
+                }
+                let c = substitute(c, &env);
+                let r = command::run(spec(
+                    shared,
+                    handler,
+                    &c,
+                    &env,
+                    &run.event,
+                    handler.action.timeout,
+                ))
+                .await;
+                out.push_str(&format!(
+                    "[route {label}] {subject}: {}\n{}",
+                    describe(&r),
+                    r.output
+                ));
+                if !r.output.is_empty() && !r.output.ends_with('\n') {
+                    out.push('\n');
+                }
+                if r.outcome != OutcomeCode::Ok && route.on_error == OnError::Fail {
+                    return StepResult {
+                        result: CommandResult {
+                            outcome: r.outcome,
+                            exit_code: r.exit_code,
+                            output: out,
+                            took: Duration::ZERO,
+                        },
+                        forwards: Vec::new(),
+                    };
+                }
+                if r.outcome == OutcomeCode::Ok {
+                    exit_code = exit_code.or(r.exit_code);
+                }
+            }
+        }
+    }
+    StepResult {
+        result: CommandResult {
+            outcome: OutcomeCode::Ok,
+            exit_code,
+            output: out,
+            took: Duration::ZERO,
+        },
+        forwards,
+    }
+}
+
+fn describe(r: &CommandResult) -> String {
+    match (r.outcome, r.exit_code) {
+        (OutcomeCode::Ok, _) => "exit 0".into(),
+        (_, Some(code)) => format!("exit {code}"),
+        (o, None) => o.as_str().into(),
+    }
+}
+
+async fn follow_up_step(
+    shared: &Shared,
+    handler: &Handler,
+    run: &Run,
+    env: &BTreeMap<String, String>,
+) -> StepResult {
+    let f = match run.step {
+        RunStep::OnSuccess => handler.on_success.as_ref(),
+        _ => handler.on_failure.as_ref(),
+    };
+    let result = match f.and_then(|f| f.shell.as_ref().map(|s| (f, s))) {
+        Some((f, shell)) => {
+            let timeout = f.timeout.unwrap_or(handler.action.timeout);
+            command::run(spec(shared, handler, shell, env, &run.event, timeout)).await
+        }
+        None => CommandResult {
+            outcome: OutcomeCode::Ok,
+            exit_code: None,
+            output: String::new(),
+            took: Duration::ZERO,
+        },
+    };
+    StepResult {
+        result,
+        forwards: Vec::new(),
+    }
+}
+
+fn spec(
+    shared: &Shared,
+    handler: &Handler,
+    command: &Command,
+    env: &BTreeMap<String, String>,
+    event: &Event,
+    timeout: Duration,
+) -> CommandSpec {
+    CommandSpec {
+        command: command.clone(),
+        shell_program: handler.action.shell_program.clone(),
+        working_dir: handler.action.working_dir.clone(),
+        timeout,
+        env: env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        stdin: event.payload.as_bytes().to_vec(),
+        max_output: shared.config.max_output_bytes,
+    }
+}
+
+/// `$NAME` and `${NAME}` in an argv command, which no shell expands.
+fn substitute(c: &Command, env: &BTreeMap<String, String>) -> Command {
+    match c {
+        Command::Shell(_) => c.clone(),
+        Command::Argv(argv) => Command::Argv(
+            argv.iter()
+                .map(|a| {
+                    let mut a = a.clone();
+                    for (k, v) in env {
+                        a = a
+                            .replace(&format!("${{{k}}}"), v)
+                            .replace(&format!("${k}"), v);
+                    }
+                    a
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// The command's environment: defaults, then values exported by earlier runs, then the
+/// event's own variables, then rustyhook's, then the handler's `env`.
+pub fn environment(
+    handler: &Handler,
+    run: &Run,
+    exports: &[(String, String)],
+) -> BTreeMap<String, String> {
+    let e = &run.event;
+    let mut env = BTreeMap::new();
+    env.insert("MESSAGE_ID".into(), e.id.clone());
+    env.insert("MESSAGE_BODY".into(), cap(&e.payload));
+    env.extend(exports.iter().cloned());
+    env.extend(e.vars.iter().map(|(k, v)| (k.clone(), cap(v))));
+    env.insert("EVENT".into(), e.event_type.clone());
+    env.insert("RUSTYHOOK_EVENT_ID".into(), e.id.clone());
+    env.insert("RUSTYHOOK_EVENT_TYPE".into(), e.event_type.clone());
+    env.insert("RUSTYHOOK_HANDLER".into(), handler.id.clone());
+    env.insert("RUSTYHOOK_HANDLER_NAME".into(), handler.name.clone());
+    env.insert("RUSTYHOOK_RUN_ID".into(), run.id.to_string());
+    env.insert("RUSTYHOOK_ATTEMPT".into(), (run.attempts + 1).to_string());
+    env.insert("RUSTYHOOK_TRIGGER".into(), run.triggered_by.clone());
+    if let Some(first) = e.files.first() {
+        env.insert("FILE".into(), first.clone());
+        env.insert("RUSTYHOOK_FILE".into(), first.clone());
+        env.insert("RUSTYHOOK_FILES".into(), e.files.join("\n"));
+    }
+    env.extend(handler.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env
+}
+
+fn cap(v: &str) -> String {
+    if v.len() <= MAX_ENV_VALUE {
+        return v.to_owned();
+    }
+    let mut end = MAX_ENV_VALUE;
+    while !v.is_char_boundary(end) {
+        end -= 1;
+    }
+    v[..end].to_owned()
+}
+
+/// `exports:` values: a `NAME=value` line in the output wins, else the run's own variable.
+fn exported_values(
+    handler: &Handler,
+    env: &BTreeMap<String, String>,
+    output: &str,
+) -> Vec<(String, String)> {
+    handler
+        .exports
+        .iter()
+        .filter_map(|name| {
+            let prefix = format!("{name}=");
+            let from_output = output
+                .lines()
+                .rev()
+                .find_map(|l| l.strip_prefix(&prefix).map(str::to_owned));
+            from_output
+                .or_else(|| env.get(name).cloned())
+                .map(|v| (name.clone(), v))
+        })
+        .collect()
+}
+
+/// Runs that follow a final result: forwards and `on_success` after success, `on_failure`
+/// after the last failure, each carrying the event and this run's output.
+fn follow_ups(
+    handler: &Handler,
+    run: &Run,
+    step: &StepResult,
+    status: DeliveryStatus,
+    now: i64,
+) -> Vec<Run> {
+    let mut event = run.event.clone();
+    event
+        .vars
+        .insert("RUSTYHOOK_SOURCE_HANDLER".into(), handler.id.clone());
+    event
+        .vars
+        .insert("RUSTYHOOK_SOURCE_RUN".into(), run.id.to_string());
+    event
+        .vars
+        .insert("RUSTYHOOK_PREVIOUS_OUTPUT".into(), cap(&step.result.output));
+    if let Some(code) = step.result.exit_code {
+        event
+            .vars
+            .insert("RUSTYHOOK_PREVIOUS_EXIT_CODE".into(), code.to_string());
+    }
+    let parent = Some(run.id.clone());
+    let forward =
+        |target: &str, e: Event| Run::new(target, RunStep::Main, e, "forward", parent.clone(), now);
+    let mut out = Vec::new();
+    match (run.step, status) {
+        (RunStep::Main, DeliveryStatus::Succeeded) => {
+            out.extend(handler.forward_to.iter().map(|t| forward(t, event.clone())));
+            out.extend(step.forwards.iter().map(|(t, e)| {
+                let mut e = e.clone();
+                e.vars.extend(event.vars.clone());
+                forward(t, e)
+            }));
+            if let Some(f) = &handler.on_success {
+                if f.shell.is_some() {
+                    out.push(Run::new(
+                        &handler.id,
+                        RunStep::OnSuccess,
+                        event.clone(),
+                        "on_success",
+                        parent.clone(),
+                        now,
+                    ));
+                }
+                out.extend(f.forward_to.iter().map(|t| forward(t, event.clone())));
+            }
+        }
+        (RunStep::Main, DeliveryStatus::Dead) => {
+            if let Some(f) = &handler.on_failure {
+                if f.shell.is_some() {
+                    out.push(Run::new(
+                        &handler.id,
+                        RunStep::OnFailure,
+                        event.clone(),
+                        "on_failure",
+                        parent.clone(),
+                        now,
+                    ));
+                }
+                out.extend(f.forward_to.iter().map(|t| forward(t, event.clone())));
+            }
+        }
+        _ => {}
+    }
+    out
+}

@@ -1,0 +1,321 @@
+//! Automation: handler runs on the same durable footing as deliveries.
+//!
+//! A trigger (webhook, cron tick, changed files, queue message, plugin event, forward) becomes a
+//! [`Run`] stored in the store — already leased to this node — before anyone is told it was
+//! accepted. The runner executes it (per-handler concurrency, `depends_on` waits), records each
+//! attempt with the run's next state and whatever follows it (forwards, `on_success`,
+//! `on_failure`, exports) in one transaction, and retries per the handler's policy. A poller
+//! claims retries that fell due and runs released by a crash.
+//!
+//! - [`execute`]: one attempt of one run, and what follows from its result.
+
+pub mod execute;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rustyhook_core::handlers::HandlerSet;
+use rustyhook_core::id::RunId;
+use rustyhook_core::run::{Event, Run, RunAttempt, RunStep};
+use rustyhook_core::time::now_millis;
+use rustyhook_store::{Store, StoreResult};
+use tokio::sync::{Notify, Semaphore, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Turns a handler's event into a message for an app (`publish:`). Implemented by the API,
+/// which owns message creation and fan-out.
+#[async_trait]
+pub trait Publisher: Send + Sync + 'static {
+    /// Publishes `payload` as a message of `event_type` to `app`, idempotently under
+    /// `event_id`. Returns the message id, or why it could not.
+    async fn publish(
+        &self,
+        app: &str,
+        event_type: &str,
+        channels: &[String],
+        payload: &str,
+        event_id: &str,
+    ) -> Result<String, String>;
+}
+
+/// What the automation runner needs to know.
+#[derive(Debug, Clone)]
+pub struct AutomationConfig {
+    /// This process's name in leases.
+    pub node_id: String,
+    /// Longest pause between scans for due runs.
+    pub poll_interval: Duration,
+    /// How long shutdown waits for running commands before killing them.
+    pub shutdown_grace: Duration,
+    /// Output beyond this is dropped before it is stored.
+    pub max_output_bytes: usize,
+}
+
+/// The result of a run's attempt, for a caller waiting on it (`response: wait`).
+pub type Finished = (Run, RunAttempt);
+
+pub(crate) struct Shared {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) handlers: HandlerSet,
+    pub(crate) config: AutomationConfig,
+    pub(crate) publisher: Mutex<Option<Arc<dyn Publisher>>>,
+    wake: Notify,
+    waiters: Mutex<HashMap<RunId, oneshot::Sender<Finished>>>,
+    lanes: Mutex<HashMap<String, Arc<Semaphore>>>,
+    tasks: TaskTracker,
+    /// Cancelled when the shutdown grace is over: running commands are killed.
+    hard_stop: CancellationToken,
+    accepting: CancellationToken,
+}
+
+/// A handle for starting runs. Cheap to clone.
+#[derive(Clone)]
+pub struct Automation {
+    shared: Arc<Shared>,
+}
+
+/// Why a run could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    /// No handler has this id.
+    #[error("no handler has the id {0:?}")]
+    UnknownHandler(String),
+    /// The server is shutting down.
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    /// The store failed; nothing was queued.
+    #[error("the run could not be stored")]
+    Store(#[from] rustyhook_store::StoreError),
+}
+
+impl Automation {
+    /// A runner over `store` for `handlers`.
+    pub fn new(store: Arc<dyn Store>, handlers: HandlerSet, config: AutomationConfig) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                store,
+                handlers,
+                config,
+                publisher: Mutex::new(None),
+                wake: Notify::new(),
+                waiters: Mutex::new(HashMap::new()),
+                lanes: Mutex::new(HashMap::new()),
+                tasks: TaskTracker::new(),
+                hard_stop: CancellationToken::new(),
+                accepting: CancellationToken::new(),
+            }),
+        }
+    }
+
+    /// Sets where `publish:` handlers send their messages.
+    pub fn set_publisher(&self, publisher: Arc<dyn Publisher>) {
+        *lock(&self.shared.publisher) = Some(publisher);
+    }
+
+    /// The store runs are kept in.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.shared.store.clone()
+    }
+
+    /// The configured handlers.
+    pub fn handlers(&self) -> &HandlerSet {
+        &self.shared.handlers
+    }
+
+    /// Durably queues a run of `handler` for `event` and starts it. Returns once it is stored.
+    pub async fn trigger(
+        &self,
+        handler: &str,
+        event: Event,
+        triggered_by: &str,
+    ) -> Result<Run, TriggerError> {
+        let run = self.new_run(handler, event, triggered_by, None)?;
+        self.queue(run).await
+    }
+
+    /// Queues a run like [`Self::trigger`] and waits for its first attempt to finish.
+    pub async fn trigger_and_wait(
+        &self,
+        handler: &str,
+        event: Event,
+        triggered_by: &str,
+    ) -> Result<(Run, oneshot::Receiver<Finished>), TriggerError> {
+        let run = self.new_run(handler, event, triggered_by, None)?;
+        let (tx, rx) = oneshot::channel();
+        lock(&self.shared.waiters).insert(run.id.clone(), tx);
+        match self.queue(run.clone()).await {
+            Ok(run) => Ok((run, rx)),
+            Err(e) => {
+                lock(&self.shared.waiters).remove(&run.id);
+                Err(e)
+            }
+        }
+    }
+
+    /// Queues a new run with the same event as `original` (the API's re-run).
+    pub async fn rerun(&self, original: &Run) -> Result<Run, TriggerError> {
+        let mut run = self.new_run(
+            &original.handler_id,
+            original.event.clone(),
+            "rerun",
+            Some(original.id.clone()),
+        )?;
+        run.step = original.step;
+        self.queue(run).await
+    }
+
+    fn new_run(
+        &self,
+        handler: &str,
+        event: Event,
+        triggered_by: &str,
+        parent: Option<RunId>,
+    ) -> Result<Run, TriggerError> {
+        if self.shared.accepting.is_cancelled() {
+            return Err(TriggerError::ShuttingDown);
+        }
+        if self.shared.handlers.get(handler).is_none() {
+            return Err(TriggerError::UnknownHandler(handler.to_owned()));
+        }
+        Ok(Run::new(
+            handler,
+            RunStep::Main,
+            event,
+            triggered_by,
+            parent,
+            now_millis(),
+        ))
+    }
+
+    async fn queue(&self, run: Run) -> Result<Run, TriggerError> {
+        let node = self.shared.config.node_id.clone();
+        self.shared
+            .store
+            .create_runs(vec![run.clone()], Some(node))
+            .await?;
+        spawn_run(&self.shared, run.clone());
+        Ok(run)
+    }
+
+    /// Asks the poller to look for due runs now.
+    pub fn wake(&self) {
+        self.shared.wake.notify_one();
+    }
+
+    /// Claims due runs until `token` is cancelled, then lets running commands finish (up to
+    /// the shutdown grace), kills what is left and releases what never started.
+    pub async fn run(self, token: CancellationToken) {
+        let shared = self.shared.clone();
+        loop {
+            let now = now_millis();
+            match shared
+                .store
+                .claim_due_runs(&shared.config.node_id, now, 64)
+                .await
+            {
+                Ok(runs) => {
+                    let full = runs.len() == 64;
+                    for run in runs {
+                        spawn_run(&shared, run);
+                    }
+                    if full {
+                        continue;
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "could not claim due handler runs"),
+            }
+            let wait = match shared.store.next_run_due().await {
+                Ok(Some(at)) => {
+                    Duration::from_millis((at - now_millis()).clamp(0, i64::MAX) as u64)
+                        .min(shared.config.poll_interval)
+                }
+                _ => shared.config.poll_interval,
+            };
+            tokio::select! {
+                () = token.cancelled() => break,
+                () = shared.wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+        shared.accepting.cancel();
+        shared.tasks.close();
+        if tokio::time::timeout(shared.config.shutdown_grace, shared.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "handler commands still running after the shutdown grace; killing them (they run again on the next start)"
+            );
+            shared.hard_stop.cancel();
+            shared.tasks.wait().await;
+        }
+    }
+}
+
+/// Starts a leased run in the background, behind its handler's concurrency bound.
+fn spawn_run(shared: &Arc<Shared>, run: Run) {
+    let permits = {
+        let limit = shared
+            .handlers
+            .get(&run.handler_id)
+            .map_or(1, |h| h.concurrency) as usize;
+        lock(&shared.lanes)
+            .entry(run.handler_id.clone())
+            .or_insert_with(|| Arc::new(Semaphore::new(limit)))
+            .clone()
+    };
+    let shared = shared.clone();
+    let tasks = shared.tasks.clone();
+    tasks.spawn(async move {
+        let permit = tokio::select! {
+            p = permits.acquire_owned() => p,
+            () = shared.hard_stop.cancelled() => return release(&shared, &run).await,
+        };
+        if shared.accepting.is_cancelled() {
+            // Never started: give it back for the next start.
+            return release(&shared, &run).await;
+        }
+        tokio::select! {
+            () = execute::attempt(&shared, run.clone()) => {}
+            () = shared.hard_stop.cancelled() => {
+                // The command is killed as its future is dropped; the lease stays and is
+                // released on the next start, so the run is not lost.
+            }
+        }
+        drop(permit);
+    });
+}
+
+async fn release(shared: &Shared, run: &Run) {
+    if let Err(e) = shared
+        .store
+        .release_runs(&shared.config.node_id, vec![run.id.clone()])
+        .await
+    {
+        tracing::warn!(run_id = %run.id, error = %e, "could not release a run; it is released on the next start");
+    }
+}
+
+impl Shared {
+    pub(crate) fn finished(&self, run: &Run, attempt: &RunAttempt) {
+        if let Some(tx) = lock(&self.waiters).remove(&run.id) {
+            let _ = tx.send((run.clone(), attempt.clone()));
+        }
+    }
+
+    pub(crate) fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub(crate) async fn exports(&self) -> StoreResult<Vec<(String, String)>> {
+        self.store.exports().await
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A poisoned lock only means a panic elsewhere mid-update of a map; the map is still usable.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,286 @@
+//! Handler runs: the automation side's queue, leased and claimed like deliveries.
+//!
+//! A run is `sending` while its command runs. On open, runs leased by a previous process go
+//! back to `pending` and run again: a crash between queueing and finishing loses nothing.
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, Row, params};
+use rustyhook_core::id::{AttemptId, RunId};
+use rustyhook_core::model::DeliveryStatus;
+use rustyhook_core::outcome::OutcomeCode;
+use rustyhook_core::run::{Run, RunAttempt, RunStep};
+use rustyhook_core::time::Millis;
+
+use super::conn::db_err;
+use super::list::Query;
+use super::rows::{corrupt, json_col, to_json};
+use crate::page::{Listed, Page};
+use crate::{RunRecord, StoreResult};
+
+const RUN_COLS: &str = "id, handler_id, step, status, attempts, next_attempt_at, triggered_by, \
+     parent_id, event, exit_code, output, created_at, updated_at";
+const RUN_ATTEMPT_COLS: &str =
+    "id, run_id, handler_id, outcome, exit_code, output, duration_ms, created_at";
+
+fn run(row: &Row) -> rusqlite::Result<Run> {
+    let step: String = row.get(2)?;
+    let status: String = row.get(3)?;
+    Ok(Run {
+        id: RunId::from_trusted(row.get(0)?),
+        handler_id: row.get(1)?,
+        step: RunStep::parse(&step).ok_or_else(|| corrupt("a run step"))?,
+        status: DeliveryStatus::parse(&status).ok_or_else(|| corrupt("a run status"))?,
+        attempts: row.get(4)?,
+        next_attempt_at: row.get(5)?,
+        triggered_by: row.get(6)?,
+        parent_id: row.get::<_, Option<String>>(7)?.map(RunId::from_trusted),
+        event: json_col(row, 8)?,
+        exit_code: row.get(9)?,
+        output: row.get(10)?,
+        created_at: row.get(11)?,
+        updated_at: row.get(12)?,
+    })
+}
+
+fn run_attempt(row: &Row) -> rusqlite::Result<RunAttempt> {
+    let outcome: String = row.get(3)?;
+    Ok(RunAttempt {
+        id: AttemptId::from_trusted(row.get(0)?),
+        run_id: RunId::from_trusted(row.get(1)?),
+        handler_id: row.get(2)?,
+        outcome: OutcomeCode::parse(&outcome).ok_or_else(|| corrupt("an outcome code"))?,
+        exit_code: row.get(4)?,
+        output: row.get(5)?,
+        duration_ms: row.get(6)?,
+        created_at: row.get(7)?,
+    })
+}
+
+pub(crate) fn insert(conn: &Connection, r: &Run, lease_owner: Option<&str>) -> StoreResult<()> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO runs ({RUN_COLS}, lease_owner)\n\
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    ))
+    .and_then(|mut s| {
+        s.execute(params![
+            r.id.as_str(),
+            r.handler_id,
+            r.step.as_str(),
+            r.status.as_str(),
+            r.attempts,
+            r.next_attempt_at,
+            r.triggered_by,
+            r.parent_id.as_ref().map(|p| p.as_str()),
+            to_json(&r.event),
+            r.exit_code,
+            r.output,
+            r.created_at,
+            r.updated_at,
+            lease_owner
+        ])
+    })
+    .map_err(db_err)?;
+    Ok(())
+}
+
+pub(crate) fn get(conn: &Connection, id: &str) -> StoreResult<Option<Run>> {
+    let mut stmt = conn
+        .prepare_cached(&format!("SELECT {RUN_COLS} FROM runs WHERE id = ?"))
+        .map_err(db_err)?;
+    let mut rows = stmt.query_map([id], run).map_err(db_err)?;
+    rows.next().transpose().map_err(db_err)
+}
+
+pub(crate) fn list(
+    conn: &Connection,
+    handler: Option<String>,
+    page: &Page,
+) -> StoreResult<Listed<Run>> {
+    Query::new(format!("SELECT {RUN_COLS} FROM runs"))
+        .and_opt("handler_id = ?", handler)
+        .page(conn, "id", page, run)
+}
+
+pub(crate) fn list_attempts(
+    conn: &Connection,
+    run_id: &RunId,
+    page: &Page,
+) -> StoreResult<Listed<RunAttempt>> {
+    Query::new(format!("SELECT {RUN_ATTEMPT_COLS} FROM run_attempts"))
+        .and("run_id = ?", [Value::from(run_id.as_str().to_owned())])
+        .page(conn, "id", page, run_attempt)
+}
+
+pub(crate) fn claim_due(
+    conn: &Connection,
+    node: &str,
+    now: Millis,
+    limit: usize,
+) -> StoreResult<Vec<Run>> {
+    let due = conn
+        .prepare_cached(&format!(
+            "SELECT {RUN_COLS}\n\
+             FROM runs\n\
+             WHERE lease_owner IS NULL\n\
+               AND status IN ('pending', 'failed')\n\
+               AND next_attempt_at <= ?\n\
+             ORDER BY next_attempt_at, id\n\
+             LIMIT ?"
+        ))
+        .and_then(|mut s| {
+            s.query_map(params![now, limit as i64], run)?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(db_err)?;
+    let mut lease = conn
+        .prepare_cached("UPDATE runs SET lease_owner = ? WHERE id = ?")
+        .map_err(db_err)?;
+    for r in &due {
+        lease
+            .execute(params![node, r.id.as_str()])
+            .map_err(db_err)?;
+    }
+    Ok(due)
+}
+
+pub(crate) fn next_due(conn: &Connection) -> StoreResult<Option<Millis>> {
+    conn.query_row(
+        r#"SELECT MIN(next_attempt_at)
+        FROM runs
+        WHERE lease_owner IS NULL AND status IN ('pending', 'failed')"#,
+        [],
+        |r| r.get(0),
+    )
+    .map_err(db_err)
+}
+
+pub(crate) fn start(conn: &Connection, id: &RunId, now: Millis) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE runs SET status = 'sending', updated_at = ? WHERE id = ?")
+        .and_then(|mut s| s.execute(params![now, id.as_str()]))
+        .map_err(db_err)?;
+    Ok(())
+}
+
+pub(crate) fn record(conn: &Connection, rec: &RunRecord) -> StoreResult<()> {
+    let a = &rec.attempt;
+    conn.prepare_cached(&format!(
+        "INSERT INTO run_attempts ({RUN_ATTEMPT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    ))
+    .and_then(|mut s| {
+        s.execute(params![
+            a.id.as_str(),
+            a.run_id.as_str(),
+            a.handler_id,
+            a.outcome.as_str(),
+            a.exit_code,
+            a.output,
+            a.duration_ms,
+            a.created_at
+        ])
+    })
+    .map_err(db_err)?;
+    conn.prepare_cached(
+        r#"UPDATE runs
+        SET status = ?, attempts = attempts + 1, next_attempt_at = ?, exit_code = ?, output = ?,
+            lease_owner = NULL, updated_at = ?
+        WHERE id = ?"#,
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            rec.status.as_str(),
+            rec.next_attempt_at,
+            a.exit_code,
+            a.output,
+            a.created_at + a.duration_ms,
+            a.run_id.as_str()
+        ])
+    })
+    .map_err(db_err)?;
+    for r in &rec.follow_ups {
+        insert(conn, r, None)?;
+    }
+    let mut export = conn
+        .prepare_cached(
+            r#"INSERT INTO exports (name, value, run_id, updated_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT (name) DO UPDATE
+            SET value = excluded.value, run_id = excluded.run_id, updated_at = excluded.updated_at"#,
+        )
+        .map_err(db_err)?;
+    for (name, value) in &rec.exports {
+        export
+            .execute(params![name, value, a.run_id.as_str(), a.created_at])
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn postpone(
+    conn: &Connection,
+    node: &str,
+    id: &RunId,
+    until: Millis,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        r#"UPDATE runs
+        SET lease_owner = NULL, next_attempt_at = ?, status = CASE status WHEN 'sending' THEN 'pending' ELSE status END
+        WHERE id = ? AND lease_owner = ?"#,
+    )
+    .and_then(|mut s| s.execute(params![until, id.as_str(), node]))
+    .map_err(db_err)?;
+    Ok(())
+}
+
+pub(crate) fn release(conn: &Connection, node: &str, ids: &[RunId]) -> StoreResult<()> {
+    let mut stmt = conn
+        .prepare_cached(
+            r#"UPDATE runs
+            SET lease_owner = NULL, status = CASE status WHEN 'sending' THEN 'pending' ELSE status END
+            WHERE id = ? AND lease_owner = ?"#,
+        )
+        .map_err(db_err)?;
+    for id in ids {
+        stmt.execute(params![id.as_str(), node]).map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Releases every lease: called on open, when no other process can hold one.
+pub(crate) fn release_all(conn: &Connection) -> StoreResult<u64> {
+    conn.execute(
+        r#"UPDATE runs
+        SET lease_owner = NULL, status = CASE status WHEN 'sending' THEN 'pending' ELSE status END
+        WHERE lease_owner IS NOT NULL OR status = 'sending'"#,
+        [],
+    )
+    .map(|n| n as u64)
+    .map_err(db_err)
+}
+
+pub(crate) fn busy(conn: &Connection, handlers: &[String], except: &RunId) -> StoreResult<bool> {
+    let mut stmt = conn
+        .prepare_cached(
+            r#"SELECT EXISTS (
+                SELECT 1 FROM runs
+                WHERE handler_id = ? AND status IN ('pending', 'sending', 'failed') AND id != ?
+            )"#,
+        )
+        .map_err(db_err)?;
+    for h in handlers {
+        let found: bool = stmt
+            .query_row(params![h, except.as_str()], |r| r.get(0))
+            .map_err(db_err)?;
+        if found {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+pub(crate) fn exports(conn: &Connection) -> StoreResult<Vec<(String, String)>> {
+    conn.prepare_cached("SELECT name, value FROM exports ORDER BY name")
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(db_err)
+}
