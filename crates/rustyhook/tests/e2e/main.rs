@@ -4,6 +4,7 @@
 mod api;
 mod compat;
 mod delivery;
+mod handlers;
 mod harness;
 mod receiver;
 mod svix_sdk;
