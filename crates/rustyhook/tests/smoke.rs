@@ -291,3 +291,106 @@ async fn the_first_start_prints_an_admin_token_once_and_it_works() {
         "the token itself is never stored"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_handler_run_survives_a_sigkill_between_queued_and_finished() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path().display().to_string();
+    std::fs::write(
+        dir.path().join("rustyhook.yaml"),
+        format!(
+            "handlers:\n  - type: Webhook\n    name: job\n    shell: 'echo $$ > {d}/pid; sleep 2; echo \"$(cat)\" >> {d}/finished'\n"
+        ),
+    )
+    .expect("config");
+    let port = free_port();
+    let server = start(dir.path(), port, &[("RUSTYHOOK_ADMIN_TOKEN", TOKEN)]);
+    wait_healthy(&server.base).await;
+    let resp = reqwest::Client::new()
+        .post(format!("{}/hooks/job", server.base))
+        .body("payload-1")
+        .send()
+        .await
+        .expect("hook");
+    assert_eq!(resp.status(), 202);
+    let pid_file = dir.path().join("pid");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pid_file.exists() {
+        assert!(Instant::now() < deadline, "the command never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    signal(&server.child, "-KILL");
+    // The machine goes down with it: the command's process group dies too.
+    let pgid = std::fs::read_to_string(&pid_file).expect("pid");
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", pgid.trim())])
+        .status();
+    drop(server);
+    std::fs::remove_file(&pid_file).expect("remove pid");
+    let finished = dir.path().join("finished");
+    assert!(!finished.exists(), "the command finished before the kill");
+    let server = start(dir.path(), port, &[("RUSTYHOOK_ADMIN_TOKEN", TOKEN)]);
+    wait_healthy(&server.base).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&finished)
+            && !text.is_empty()
+        {
+            assert_eq!(
+                text, "payload-1\n",
+                "the run must finish exactly once after the restart"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run never ran after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[test]
+fn validate_lists_handlers_and_test_runs_their_cases() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("rustyhook.yaml");
+    std::fs::write(
+        &config,
+        "handlers:\n  - type: Webhook\n    name: API Handler\n    options: {port: 3000, path: /api}\n    shell: 'cat; echo success'\n    tests:\n      - name: ok\n        input: {method: POST, body: '{\"test\": true}'}\n        expect: {exit_code: 0, output_contains: success}\n      - name: wrong\n        expect: {output_contains: failure}\n",
+    )
+    .expect("config");
+    let bin = env!("CARGO_BIN_EXE_rustyhook");
+    let out = Command::new(bin)
+        .args(["--validate", "-c"])
+        .arg(&config)
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("api-handler [webhook] port 3000 /api"),
+        "{text}"
+    );
+    let out = Command::new(bin)
+        .args(["test", "-c"])
+        .arg(&config)
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success(),
+        "a failing case must fail the command: {text}"
+    );
+    assert!(text.contains("PASS  API Handler / ok"), "{text}");
+    assert!(text.contains("FAIL  API Handler / wrong"), "{text}");
+    let retired = dir.path().join("old.yml");
+    std::fs::write(&retired, "---\n- handler: x\n  type: Cron\n").expect("write");
+    let out = Command::new(bin)
+        .args(["check", "-c"])
+        .arg(&retired)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
+}

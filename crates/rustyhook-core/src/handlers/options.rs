@@ -301,6 +301,10 @@ pub struct SqsOptions {
     pub max_messages: u8,
     /// How long a received message stays hidden from other consumers.
     pub visibility_timeout: Option<u32>,
+    /// An access key id, when not taken from `AWS_ACCESS_KEY_ID` (the environment is better).
+    pub aws_access_key_id: Option<String>,
+    /// Its secret, when not taken from `AWS_SECRET_ACCESS_KEY`.
+    pub aws_secret_access_key: Option<String>,
 }
 
 fn default_poll() -> u64 {

@@ -425,3 +425,69 @@ handlers:
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn sqs_messages_run_the_handler_and_are_deleted_once_queued() {
+    use rustyhook_engine::sources::sqs_client::{SqsClient, SqsConfig, create_queue};
+    let endpoint = std::env::var("RUSTYHOOK_TEST_SQS_ENDPOINT")
+        .unwrap_or_else(|_| "http://127.0.0.1:5000".into());
+    let creds = Some(("test".to_owned(), "test".to_owned()));
+    let http = reqwest::Client::new();
+    let name = format!("rh-{}", std::process::id());
+    let url = create_queue(&http, &endpoint, "us-east-1", &name, creds.clone())
+        .await
+        .unwrap_or_else(|e| {
+            panic!("no SQS-compatible server at {endpoint} (start one with .ci/moto.sh): {e}")
+        });
+    let (app, dir) = spawn(&format!(
+        r#"
+handlers:
+  - type: SQS
+    name: Queue Processor
+    options:
+      type: SQS
+      queue_url: "{url}"
+      endpoint_url: "{endpoint}"
+      aws_region: us-east-1
+      aws_access_key_id: test
+      aws_secret_access_key: test
+      wait_time_seconds: 1
+      poll_interval: 1
+    shell: 'echo "$MESSAGE_ID $(cat)" >> {{dir}}/processed'
+    exports: [MESSAGE_ID]
+  - type: Custom
+    name: Status Reporter
+    shell: 'echo "Last message: $MESSAGE_ID" > {{dir}}/status'
+"#
+    ))
+    .await;
+    let client = SqsClient::new(
+        SqsConfig {
+            queue_url: url.clone(),
+            region: Some("us-east-1".into()),
+            endpoint_url: Some(endpoint.clone()),
+            wait_time_seconds: 1,
+            max_messages: 10,
+            visibility_timeout: Some(1),
+            static_credentials: creds,
+        },
+        http,
+    )
+    .expect("client");
+    let first = client.send("one").await.expect("send");
+    let second = client.send("two").await.expect("send");
+    let text = wait_file(&dir.path().join("processed"), |t| t.lines().count() >= 2).await;
+    assert!(text.contains(&format!("{first} one")), "{text}");
+    assert!(text.contains(&format!("{second} two")), "{text}");
+    // Deleted once queued: nothing comes back, even after the visibility timeout.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(client.receive().await.expect("receive").is_empty());
+    // The roadmap's exports: the last message id reaches a later run of another handler.
+    app.post("/api/v1/handler/status-reporter/run", json!({}))
+        .await;
+    let status = wait_file(&dir.path().join("status"), |t| t.ends_with('\n')).await;
+    assert!(
+        status.contains(&first) || status.contains(&second),
+        "{status}"
+    );
+}
