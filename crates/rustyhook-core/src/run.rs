@@ -32,6 +32,14 @@ pub struct Event {
     pub files: Vec<String>,
 }
 
+/// Whether `name` may be given as an event variable from outside (an API caller, a plugin):
+/// letters, digits and `_`, and not one of rustyhook's own `RUSTYHOOK_*` names.
+pub fn is_settable_var(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with("RUSTYHOOK_")
+}
+
 /// Which of a handler's commands a run executes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -34,16 +34,15 @@ fn main() -> ExitCode {
             runtime.block_on(selftest::run(&loaded))
         }
         Command::Serve => {
-            let settings = loaded.settings;
+            telemetry::init_logging(&loaded.settings.logging);
             for w in &loaded.warnings {
-                eprintln!("warning: {w}");
+                tracing::warn!("{w}");
             }
-            telemetry::init_logging(&settings.logging);
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .expect("the tokio runtime starts");
-            match runtime.block_on(serve(settings)) {
+            match runtime.block_on(serve(loaded)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = format!("{e:#}"), "rustyhook stopped with an error");
@@ -55,8 +54,8 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(settings: rustyhook_core::settings::Settings) -> anyhow::Result<()> {
-    let app = server::Application::build(settings, telemetry::metrics_handle()).await?;
+async fn serve(config: config::Config) -> anyhow::Result<()> {
+    let app = server::Application::build_from(config, telemetry::metrics_handle()).await?;
     if let Some(token) = app.new_admin_token() {
         println!(
             "Generated an admin token. It is shown only this once; keep it safe:\n\n    {token}\n"

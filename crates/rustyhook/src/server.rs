@@ -43,10 +43,15 @@ impl Application {
         settings: Settings,
         metrics: Option<PrometheusHandle>,
     ) -> anyhow::Result<Self> {
-        let config = Config::build(settings)?;
-        for w in &config.warnings {
-            tracing::warn!("{w}");
-        }
+        Self::build_from(Config::build(settings)?, metrics).await
+    }
+
+    /// Like [`Self::build`], for a config whose handlers are already checked (by `main`, which
+    /// also reported their warnings).
+    pub async fn build_from(
+        config: Config,
+        metrics: Option<PrometheusHandle>,
+    ) -> anyhow::Result<Self> {
         let settings = config.settings;
         let dir = bootstrap::data_dir(&settings)?;
         let sbox = bootstrap::encryption_key(&dir)?;

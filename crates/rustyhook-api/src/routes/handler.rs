@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use rustyhook_core::handlers::{Command, Handler, Trigger};
-use rustyhook_core::run::{Event, Run, RunAttempt};
+use rustyhook_core::run::{Event, Run, RunAttempt, is_settable_var};
 use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_engine::automation::TriggerError;
 use rustyhook_store::Order;
@@ -272,10 +272,10 @@ async fn start(
         })?
     };
     for k in input.vars.keys() {
-        if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        if !is_settable_var(k) {
             return Err(ApiError::invalid(
                 &["body", "vars", k],
-                "a variable name is letters, digits and _",
+                "a variable name is letters, digits and _, and not RUSTYHOOK_*",
             ));
         }
     }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustyhook_core::handlers::{Handler, Trigger};
-use rustyhook_core::run::Event;
+use rustyhook_core::run::{Event, is_settable_var};
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio_util::sync::CancellationToken;
@@ -143,7 +143,7 @@ async fn run_once(
             vars: parsed
                 .vars
                 .into_iter()
-                .filter(|(k, _)| valid_name(k))
+                .filter(|(k, _)| is_settable_var(k))
                 .collect(),
             files: Vec::new(),
         };
@@ -162,10 +162,4 @@ async fn run_once(
     let status = child.wait().await?;
     tracing::warn!(handler = %handler.id, %status, "plugin process ended");
     Ok(())
-}
-
-fn valid_name(k: &str) -> bool {
-    !k.is_empty()
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !k.starts_with("RUSTYHOOK_")
 }
