@@ -12,18 +12,26 @@ use crate::harness::{TestApp, settings};
 use crate::receiver::Receiver;
 
 /// A server running the handlers in `yaml`, with `{dir}` replaced by a fresh temp dir.
-async fn spawn(yaml: &str) -> (TestApp, tempfile::TempDir) {
+pub async fn spawn(yaml: &str) -> (TestApp, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let yaml = yaml.replace("{dir}", &dir.path().display().to_string());
+    (
+        TestApp::spawn_with(with_handlers(yaml, dir.path())).await,
+        dir,
+    )
+}
+
+/// Test settings running the handlers in `yaml`, with `{dir}` replaced by `dir`.
+pub fn with_handlers(yaml: &str, dir: &Path) -> rustyhook_core::settings::Settings {
+    let yaml = yaml.replace("{dir}", &dir.display().to_string());
     let mut s = settings();
     s.handlers = rustyhook::config::parse(&yaml, "test.yaml")
         .expect("valid handlers")
         .handlers;
-    (TestApp::spawn_with(s).await, dir)
+    s
 }
 
 /// Waits until `path` exists and `done` holds for its text.
-async fn wait_file(path: &Path, done: impl Fn(&str) -> bool) -> String {
+pub async fn wait_file(path: &Path, done: impl Fn(&str) -> bool) -> String {
     let start = Instant::now();
     loop {
         if let Ok(text) = std::fs::read_to_string(path)
@@ -76,7 +84,7 @@ async fn wait_run(app: &TestApp, handler: &str, run: &str, status: &str) -> Valu
     }
 }
 
-fn lines(p: &PathBuf) -> usize {
+pub fn lines(p: &PathBuf) -> usize {
     std::fs::read_to_string(p).map_or(0, |t| t.lines().count())
 }
 

@@ -38,8 +38,12 @@ impl TestApp {
         Self::spawn_with(settings()).await
     }
 
-    pub async fn spawn_with(mut settings: Settings) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+    pub async fn spawn_with(settings: Settings) -> Self {
+        Self::spawn_in(settings, tempfile::tempdir().expect("temp dir")).await
+    }
+
+    /// Starts a server on a data directory the test prepared (for state left by a "previous run").
+    pub async fn spawn_in(mut settings: Settings, dir: tempfile::TempDir) -> Self {
         settings.data_dir = dir.path().to_path_buf();
         let app = Application::build(settings, None)
             .await

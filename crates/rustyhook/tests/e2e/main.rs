@@ -8,4 +8,5 @@ mod handlers;
 mod harness;
 mod receiver;
 mod svix_sdk;
+mod triggers;
 mod validation;
