@@ -13,6 +13,7 @@ use rand::distr::{Alphanumeric, SampleString};
 use rustyhook_api::http::auth::{Auth, token_hash};
 use rustyhook_core::crypto::SecretBox;
 use rustyhook_core::settings::Settings;
+use rustyhook_engine::targets::groups::GroupLedger;
 use rustyhook_store::Store;
 use rustyhook_store::sqlite::{SqliteOptions, SqliteStore};
 
@@ -61,6 +62,18 @@ pub fn encryption_key(dir: &Path) -> anyhow::Result<SecretBox> {
         }
         Err(e) => Err(e).with_context(|| format!("could not read {}", path.display())),
     }
+}
+
+/// Opens the ledger of running commands' process groups in `dir/commands`, killing any a
+/// previous process left behind (it was killed before it could).
+pub fn command_ledger(dir: &Path) -> anyhow::Result<Arc<GroupLedger>> {
+    let path = dir.join("commands");
+    let (ledger, killed) =
+        GroupLedger::open(&path).with_context(|| format!("could not open {}", path.display()))?;
+    if killed > 0 {
+        tracing::warn!(killed, "killed commands left running by a previous process");
+    }
+    Ok(Arc::new(ledger))
 }
 
 /// Opens the store the settings select.

@@ -74,6 +74,7 @@ async fn run_case(h: &Handler, case: &TestCase) -> Result<(), String> {
         env: env.into_iter().collect(),
         stdin: run.event.payload.into_bytes(),
         max_output: 64 * 1024,
+        ledger: None,
     })
     .await;
     if result.outcome == OutcomeCode::Spawn || result.outcome == OutcomeCode::Timeout {

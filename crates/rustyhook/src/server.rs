@@ -54,6 +54,8 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let settings = config.settings;
         let dir = bootstrap::data_dir(&settings)?;
+        // Before any run can start again: kill commands a killed predecessor left running.
+        let ledger = bootstrap::command_ledger(&dir)?;
         let sbox = bootstrap::encryption_key(&dir)?;
         let store = bootstrap::open_store(&settings, &dir, sbox)?;
         let (auth, new_admin_token) = bootstrap::admin_auth(store.as_ref(), &settings).await?;
@@ -66,6 +68,7 @@ impl Application {
                 poll_interval: settings.delivery.poll_interval,
                 shutdown_grace: settings.delivery.shutdown_grace,
                 max_output_bytes: settings.limits.max_response_bytes,
+                ledger: Some(ledger),
             },
         );
         let engine = EngineConfig::from_settings(&settings, node_id);

@@ -407,6 +407,7 @@ fn spec(
         env: env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         stdin: event.payload.as_bytes().to_vec(),
         max_output: shared.config.max_output_bytes,
+        ledger: shared.config.ledger.clone(),
     }
 }
 

@@ -25,6 +25,8 @@ use tokio::sync::{Notify, Semaphore, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::targets::groups::GroupLedger;
+
 /// Turns a handler's event into a message for an app (`publish:`). Implemented by the API,
 /// which owns message creation and fan-out.
 #[async_trait]
@@ -52,6 +54,9 @@ pub struct AutomationConfig {
     pub shutdown_grace: Duration,
     /// Output beyond this is dropped before it is stored.
     pub max_output_bytes: usize,
+    /// Where running commands' process groups are written down (see [`GroupLedger`]); `None`
+    /// leaves commands orphaned if the server is killed.
+    pub ledger: Option<Arc<GroupLedger>>,
 }
 
 /// The result of a run's attempt, for a caller waiting on it (`response: wait`).

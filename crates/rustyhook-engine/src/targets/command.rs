@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
@@ -12,6 +13,8 @@ use rustyhook_core::handlers::Command;
 use rustyhook_core::outcome::OutcomeCode;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
+
+use super::groups::GroupLedger;
 
 /// After the command exits, how long output from children it left behind is still read.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(200);
@@ -33,6 +36,9 @@ pub struct CommandSpec {
     pub stdin: Vec<u8>,
     /// Output beyond this many bytes is dropped (and said to be).
     pub max_output: usize,
+    /// Where the command's process group is written down while it runs, so a restart after a
+    /// crash can kill it.
+    pub ledger: Option<Arc<GroupLedger>>,
 }
 
 /// What a command did.
@@ -94,7 +100,14 @@ pub async fn run(spec: CommandSpec) -> CommandResult {
     };
     let pgid = child.id().map(|id| Pid::from_raw(id as i32));
     // If this future is dropped (a hard shutdown), the whole group goes with it.
-    let mut guard = GroupGuard(pgid);
+    let mut guard = GroupGuard {
+        pgid,
+        armed: true,
+        ledger: spec.ledger.clone(),
+    };
+    if let (Some(ledger), Some(id)) = (&spec.ledger, child.id()) {
+        ledger.record(id);
+    }
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
     if let Some(out) = child.stdout.take() {
         tokio::spawn(pump(out, tx.clone()));
@@ -138,7 +151,7 @@ pub async fn run(spec: CommandSpec) -> CommandResult {
             took: started.elapsed(),
         };
     };
-    guard.0 = None;
+    guard.armed = false;
     drain(&mut rx, &mut output).await;
     let took = started.elapsed();
     match status {
@@ -164,13 +177,21 @@ pub async fn run(spec: CommandSpec) -> CommandResult {
     }
 }
 
-/// Kills a process group when dropped while armed.
-struct GroupGuard(Option<Pid>);
+/// Kills a process group when dropped while armed, and strikes it from the ledger.
+struct GroupGuard {
+    pgid: Option<Pid>,
+    armed: bool,
+    ledger: Option<Arc<GroupLedger>>,
+}
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
-        if let Some(pgid) = self.0 {
+        let Some(pgid) = self.pgid else { return };
+        if self.armed {
             let _ = killpg(pgid, Signal::SIGKILL);
+        }
+        if let Some(ledger) = &self.ledger {
+            ledger.forget(pgid.as_raw() as u32);
         }
     }
 }
@@ -253,6 +274,7 @@ mod tests {
             env: vec![("GREETING".into(), "hello".into())],
             stdin: b"the payload".to_vec(),
             max_output: 1024,
+            ledger: None,
         }
     }
 

@@ -2,5 +2,6 @@
 //! the receiver are data (an outcome code), not errors.
 
 pub mod command;
+pub mod groups;
 pub mod http;
 pub mod resolver;
