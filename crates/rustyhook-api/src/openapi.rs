@@ -29,6 +29,8 @@ const fn op(
 }
 
 const APP: &str = "/api/v1/app/{app_id}";
+const HANDLER: &str = "/api/v1/handler/{handler_id}";
+const RUN: &str = "/api/v1/handler/{handler_id}/run/{run_id}";
 const OPERATIONS: &[Operation] = &[
     op(
         "get",
@@ -296,6 +298,43 @@ const OPERATIONS: &[Operation] = &[
         "v1.event-type.delete",
         "Delete Event Type",
         "204",
+    ),
+    op(
+        "get",
+        "/api/v1/handler",
+        "v1.handler.list",
+        "List Handlers",
+        "200",
+    ),
+    op("get", HANDLER, "v1.handler.get", "Get Handler", "200"),
+    op(
+        "get",
+        "/api/v1/handler/{handler_id}/run",
+        "v1.handler.run.list",
+        "List Handler Runs",
+        "200",
+    ),
+    op(
+        "post",
+        "/api/v1/handler/{handler_id}/run",
+        "v1.handler.run.create",
+        "Run Handler",
+        "202",
+    ),
+    op("get", RUN, "v1.handler.run.get", "Get Handler Run", "200"),
+    op(
+        "get",
+        "/api/v1/handler/{handler_id}/run/{run_id}/attempt",
+        "v1.handler.run.attempt.list",
+        "List Handler Run Attempts",
+        "200",
+    ),
+    op(
+        "post",
+        "/api/v1/handler/{handler_id}/run/{run_id}/rerun",
+        "v1.handler.run.rerun",
+        "Re-run Handler Run",
+        "202",
     ),
     op("get", "/api/v1/health", "v1.health.get", "Health", "204"),
     op(

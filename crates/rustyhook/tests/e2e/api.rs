@@ -50,7 +50,9 @@ async fn every_documented_route_is_served_with_and_without_a_trailing_slash() {
             .replace("{endpoint_id}", "nope")
             .replace("{msg_id}", "nope")
             .replace("{attempt_id}", "nope")
-            .replace("{event_type_name}", "nope");
+            .replace("{event_type_name}", "nope")
+            .replace("{handler_id}", "nope")
+            .replace("{run_id}", "nope");
         for p in [concrete.clone(), format!("{concrete}/")] {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
             let body = matches!(method, "post" | "put" | "patch").then(|| json!({}));
