@@ -1,6 +1,6 @@
 //! The decisions every backend makes the same way, kept apart from SQL: which endpoints a message
-//! goes to, what a resend creates, how delivery states count, and when an idempotency key is
-//! free.
+//! goes to, what a resend creates, how delivery states count, when an idempotency key is free,
+//! and whether a scheduled tick is new.
 
 use rustyhook_core::filter::endpoint_receives;
 use rustyhook_core::id::DeliveryId;
@@ -108,9 +108,26 @@ pub(crate) fn idempotency_taken(found: Option<IdempotencyRow>) -> IdempotencyBeg
     }
 }
 
+/// Whether `tick` is later than the last tick stored (`current`): an absent or unreadable value
+/// counts as no tick yet.
+pub(crate) fn tick_is_new(current: Option<&str>, tick: Millis) -> bool {
+    current
+        .and_then(|v| v.parse::<Millis>().ok())
+        .is_none_or(|last| last < tick)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tick_is_new_unless_the_stored_one_is_as_late_or_later() {
+        assert!(tick_is_new(None, 5));
+        assert!(tick_is_new(Some("not a number"), 5));
+        assert!(tick_is_new(Some("4"), 5));
+        assert!(!tick_is_new(Some("5"), 5));
+        assert!(!tick_is_new(Some("6"), 5));
+    }
 
     #[test]
     fn a_started_key_is_taken_over_only_once_stale() {

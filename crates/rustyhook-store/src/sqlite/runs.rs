@@ -13,7 +13,7 @@ use super::conn::db_err;
 use super::list::Query;
 use crate::page::{Listed, Page};
 use crate::rows::{self, RUN_ATTEMPT_COLS, RUN_COLS, to_json};
-use crate::{RunRecord, StoreResult};
+use crate::{RunRecord, StoreResult, rules};
 
 pub(crate) fn insert(conn: &Connection, r: &Run, lease_owner: Option<&str>) -> StoreResult<()> {
     conn.prepare_cached(&format!(
@@ -40,6 +40,24 @@ pub(crate) fn insert(conn: &Connection, r: &Run, lease_owner: Option<&str>) -> S
     })
     .map_err(db_err)?;
     Ok(())
+}
+
+/// Stores a tick's runs unless the tick stored under `key` is as late or later; see
+/// [`crate::Store::create_tick_runs`].
+pub(crate) fn create_tick(
+    conn: &Connection,
+    key: &str,
+    tick: Millis,
+    new: &[Run],
+    lease_owner: Option<&str>,
+) -> StoreResult<bool> {
+    let current = super::apps::get_meta(conn, key)?;
+    if !rules::tick_is_new(current.as_deref(), tick) {
+        return Ok(false);
+    }
+    super::apps::set_meta(conn, key, &tick.to_string())?;
+    new.iter().try_for_each(|r| insert(conn, r, lease_owner))?;
+    Ok(true)
 }
 
 pub(crate) fn get(conn: &Connection, id: &str) -> StoreResult<Option<Run>> {
