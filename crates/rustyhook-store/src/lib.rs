@@ -7,6 +7,8 @@
 //! - [`sqlite`]: the embedded implementation (WAL, one writer thread with group commits).
 
 pub mod page;
+mod rows;
+mod rules;
 pub mod sqlite;
 mod store;
 

@@ -10,6 +10,7 @@ use rustyhook_core::model::{
 use rustyhook_core::names::{Channel, EventTypeName};
 use rustyhook_core::run::{Run, RunAttempt};
 use rustyhook_core::time::Millis;
+use tokio::sync::Notify;
 
 use crate::page::{Listed, Page};
 
@@ -171,6 +172,17 @@ pub enum IdempotencyBegin {
     },
     /// A request with this key is still running.
     InProgress,
+}
+
+/// Signals that another node made work due, so a node's pollers need not wait for their next
+/// tick. A signal may be spurious or coalesced (a [`Notify`] keeps at most one permit): it only
+/// says "look now", and the poller still claims through the store.
+#[derive(Debug, Clone)]
+pub struct Wakeups {
+    /// Notified when deliveries became due unleased (a new message, a resend, a release).
+    pub deliveries: Arc<Notify>,
+    /// Notified when runs became due unleased (new or follow-up runs, a postpone, a release).
+    pub runs: Arc<Notify>,
 }
 
 /// The durable state of rustyhook. Implementations must make every acknowledged write survive a
@@ -337,6 +349,39 @@ pub trait Store: Send + Sync + 'static {
     async fn handlers_busy(&self, handlers: Vec<String>, except: &RunId) -> StoreResult<bool>;
     /// Values exported by runs, by name.
     async fn exports(&self) -> StoreResult<Vec<(String, String)>>;
+
+    /// Stores the runs of one scheduled tick, once: in one transaction, reads the metadata value
+    /// `key` (the last tick stored); when it is absent, not an integer, or earlier than `tick`,
+    /// sets it to `tick` and stores `runs` as [`Self::create_runs`] would, returning true;
+    /// otherwise changes nothing and returns false. Two nodes that both believe they lead a
+    /// schedule thus start its tick once.
+    async fn create_tick_runs(
+        &self,
+        key: &str,
+        tick: Millis,
+        runs: Vec<Run>,
+        lease_to: Option<String>,
+    ) -> StoreResult<bool>;
+
+    // --- several nodes ---
+    /// Records that `node` is alive at `now`. A node calls it on start, before it claims or
+    /// creates leased work, and then well within the dead-node timeout. A backend used by one
+    /// process only keeps nothing.
+    async fn heartbeat(&self, node: &str, now: Millis) -> StoreResult<()>;
+    /// Releases every delivery and run leased to a node whose last heartbeat is older than
+    /// `dead_before`, or that never sent one, as a restart releases its own leases (a run that
+    /// was running is due again), and forgets those nodes. Returns how many deliveries and runs
+    /// were released. Safe to call from several nodes at once. A backend used by one process
+    /// only releases its leases on open instead, and returns 0 here.
+    async fn release_dead_nodes(&self, dead_before: Millis) -> StoreResult<u64>;
+    /// Signals for work that another node made due, if the backend can tell (several nodes
+    /// sharing a database); `None` when nothing but this process writes to the store.
+    fn wakeups(&self) -> Option<Wakeups>;
+    /// True while this node leads `name` (a cron schedule, a singleton task); call it every few
+    /// seconds and act as leader only while it answers true. Leadership ends when the node
+    /// stops or loses its connection, after which another node's call can win it. A backend
+    /// used by one process always leads.
+    async fn hold_leadership(&self, name: &str) -> StoreResult<bool>;
 
     // --- installation metadata ---
     /// Reads a metadata value (such as the admin token's hash).

@@ -8,8 +8,9 @@ use rustyhook_core::time::Millis;
 
 use super::conn::db_err;
 use super::list::Query;
-use super::rows::{self, APP_COLS, EVENT_TYPE_COLS, to_json};
 use crate::page::{Listed, Page};
+use crate::rows::{self, APP_COLS, EVENT_TYPE_COLS, to_json};
+use crate::rules::{self, IdempotencyRow};
 use crate::{IdempotencyBegin, StoreError, StoreResult};
 
 pub(crate) fn insert_app(conn: &Connection, app: &App) -> StoreResult<()> {
@@ -60,12 +61,12 @@ pub(crate) fn get_app(conn: &Connection, id_or_uid: &str) -> StoreResult<Option<
     conn.prepare_cached(&format!(
         "SELECT {APP_COLS}\nFROM apps\nWHERE id = ?1 OR uid = ?1\nORDER BY id = ?1 DESC\nLIMIT 1"
     ))
-    .and_then(|mut s| s.query_row([id_or_uid], rows::app).optional())
+    .and_then(|mut s| s.query_row([id_or_uid], |r| rows::app(r)).optional())
     .map_err(db_err)
 }
 
 pub(crate) fn list_apps(conn: &Connection, page: &Page) -> StoreResult<Listed<App>> {
-    Query::new(format!("SELECT {APP_COLS}\nFROM apps")).page(conn, "id", page, rows::app)
+    Query::new(format!("SELECT {APP_COLS}\nFROM apps")).page(conn, "id", page, |r| rows::app(r))
 }
 
 pub(crate) fn delete_app(conn: &Connection, id: &AppId) -> StoreResult<()> {
@@ -117,7 +118,7 @@ pub(crate) fn get_event_type(conn: &Connection, name: &str) -> StoreResult<Optio
     conn.prepare_cached(&format!(
         "SELECT {EVENT_TYPE_COLS}\nFROM event_types\nWHERE name = ?"
     ))
-    .and_then(|mut s| s.query_row([name], rows::event_type).optional())
+    .and_then(|mut s| s.query_row([name], |r| rows::event_type(r)).optional())
     .map_err(db_err)
 }
 
@@ -130,7 +131,7 @@ pub(crate) fn list_event_types(
     if !include_archived {
         q = q.and("archived = 0", []);
     }
-    q.page(conn, "name", page, rows::event_type)
+    q.page(conn, "name", page, |r| rows::event_type(r))
 }
 
 pub(crate) fn delete_event_type(conn: &Connection, name: &str) -> StoreResult<()> {
@@ -167,9 +168,7 @@ pub(crate) fn idempotency_begin(
     stale_before: Millis,
     expire_before: Millis,
 ) -> StoreResult<IdempotencyBegin> {
-    /// state, saved status, saved body, created at.
-    type Row = (String, Option<u16>, Option<Vec<u8>>, Millis);
-    let found: Option<Row> = conn
+    let found: Option<IdempotencyRow> = conn
         .query_row(
             "SELECT state, status, body, created_at FROM idempotency WHERE key = ?",
             [key],
@@ -177,12 +176,7 @@ pub(crate) fn idempotency_begin(
         )
         .optional()
         .map_err(db_err)?;
-    let take = match &found {
-        None => true,
-        Some((_, _, _, created)) if *created < expire_before => true,
-        Some((state, _, _, created)) => state == "started" && *created < stale_before,
-    };
-    if take {
+    if rules::idempotency_free(found.as_ref(), stale_before, expire_before) {
         conn.execute(
             r#"INSERT INTO idempotency (key, state, status, body, created_at)
             VALUES (?, 'started', NULL, NULL, ?)
@@ -193,13 +187,7 @@ pub(crate) fn idempotency_begin(
         .map_err(db_err)?;
         return Ok(IdempotencyBegin::Started);
     }
-    Ok(match found {
-        Some((state, Some(status), body, _)) if state == "done" => IdempotencyBegin::Completed {
-            status,
-            body: body.unwrap_or_default(),
-        },
-        _ => IdempotencyBegin::InProgress,
-    })
+    Ok(rules::idempotency_taken(found))
 }
 
 pub(crate) fn idempotency_complete(

@@ -6,8 +6,8 @@ use rustyhook_core::model::Attempt;
 
 use super::conn::db_err;
 use super::list::Query;
-use super::rows::{self, ATTEMPT_COLS};
 use crate::page::{Listed, Page};
+use crate::rows::{self, ATTEMPT_COLS};
 use crate::{AttemptFilter, StoreError, StoreResult};
 
 pub(crate) fn list(
@@ -54,7 +54,7 @@ pub(crate) fn list(
             )
         };
     }
-    q.page(conn, "a.id", page, rows::attempt)
+    q.page(conn, "a.id", page, |r| rows::attempt(r))
 }
 
 pub(crate) fn get(conn: &Connection, msg: &MessageId, id: &str) -> StoreResult<Option<Attempt>> {
@@ -62,7 +62,7 @@ pub(crate) fn get(conn: &Connection, msg: &MessageId, id: &str) -> StoreResult<O
         "SELECT {ATTEMPT_COLS}\nFROM attempts a\nWHERE a.msg_id = ? AND a.id = ?"
     ))
     .and_then(|mut s| {
-        s.query_row(params![msg.as_str(), id], rows::attempt)
+        s.query_row(params![msg.as_str(), id], |r| rows::attempt(r))
             .optional()
     })
     .map_err(db_err)

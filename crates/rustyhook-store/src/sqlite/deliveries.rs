@@ -3,20 +3,17 @@
 //! A delivery is "leased" while a node's dispatcher holds it in memory (`lease_owner` set). Only
 //! unleased, due deliveries are claimed, so a delivery is in at most one dispatcher at a time.
 
-use std::sync::Arc;
-
 use rusqlite::{Connection, params};
 use rustyhook_core::crypto::SecretBox;
 use rustyhook_core::id::{DeliveryId, EndpointId, MessageId};
-use rustyhook_core::model::{Delivery, Endpoint, Message, TriggerType};
-use rustyhook_core::names::EventTypeName;
+use rustyhook_core::model::{Delivery, Endpoint, Message};
 use rustyhook_core::time::Millis;
 
 use super::conn::db_err;
 use super::list::Query;
-use super::rows::{self, DELIVERY_COLS, ENDPOINT_COLS};
 use crate::page::{Listed, Page};
-use crate::{AttemptRecord, Claimed, StoreResult};
+use crate::rows::{self, DELIVERY_COLS};
+use crate::{AttemptRecord, Claimed, StoreResult, rules};
 
 pub(crate) fn insert(
     conn: &Connection,
@@ -67,25 +64,7 @@ pub(crate) fn claim_due(
         ))
         .map_err(db_err)?;
     let claimed = select
-        .query_map(params![now, limit as i64], |r| {
-            let event_type = EventTypeName::parse(r.get::<_, String>(9)?).map_err(|_| {
-                rusqlite::Error::InvalidColumnType(
-                    9,
-                    "event_type".into(),
-                    rusqlite::types::Type::Text,
-                )
-            })?;
-            Ok(Claimed {
-                delivery: rows::delivery_at(r, 0)?,
-                event_type,
-                payload: r.get::<_, Option<String>>(10)?.map(Arc::from),
-                trigger: if r.get::<_, bool>(11)? {
-                    TriggerType::Manual
-                } else {
-                    TriggerType::Scheduled
-                },
-            })
-        })
+        .query_map(params![now, limit as i64], |r| rows::claimed(r))
         .map_err(db_err)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(db_err)?;
@@ -207,18 +186,12 @@ pub(crate) fn resend(
         // Leased: a dispatcher is about to attempt it anyway.
         return Ok(());
     }
-    let d = Delivery {
-        id: DeliveryId::generate(now),
-        msg_id: msg.id.clone(),
-        endpoint_id: endpoint.id.clone(),
-        app_id: msg.app_id.clone(),
-        status: rustyhook_core::model::DeliveryStatus::Pending,
-        attempts: 0,
-        next_attempt_at: Some(now),
-        created_at: now,
-        updated_at: now,
-    };
-    insert(conn, &d, None, true)
+    insert(
+        conn,
+        &rules::resend_delivery(msg, endpoint, now),
+        None,
+        true,
+    )
 }
 
 pub(crate) fn recover(
@@ -263,11 +236,7 @@ pub(crate) fn list_for_message(
     page: &Page,
     sbox: &SecretBox,
 ) -> StoreResult<Listed<(Delivery, Endpoint)>> {
-    let endpoint_cols = ENDPOINT_COLS
-        .split(", ")
-        .map(|c| format!("e.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let endpoint_cols = rows::endpoint_cols_of_e();
     Query::new(format!(
         "SELECT {DELIVERY_COLS}, {endpoint_cols}\nFROM deliveries d\nJOIN endpoints e ON e.id = d.endpoint_id"
     ))

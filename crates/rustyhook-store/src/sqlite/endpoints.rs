@@ -8,9 +8,9 @@ use rustyhook_core::time::Millis;
 
 use super::conn::db_err;
 use super::list::Query;
-use super::rows::{self, ENDPOINT_COLS, seal_secrets, to_json};
 use crate::page::{Listed, Page};
-use crate::{EndpointStats, StoreError, StoreResult};
+use crate::rows::{self, ENDPOINT_COLS, seal_secrets, to_json};
+use crate::{EndpointStats, StoreError, StoreResult, rules};
 
 pub(crate) fn insert(conn: &Connection, ep: &Endpoint, sbox: &SecretBox) -> StoreResult<()> {
     conn.prepare_cached(&format!(
@@ -88,7 +88,7 @@ pub(crate) fn get(
          ORDER BY id = ?2 DESC\nLIMIT 1"
     ))
     .and_then(|mut s| {
-        s.query_row([app.as_str(), id_or_uid], |r| rows::endpoint(r, sbox))
+        s.query_row([app.as_str(), id_or_uid], |r| rows::endpoint_at(r, 0, sbox))
             .optional()
     })
     .map_err(db_err)
@@ -103,7 +103,7 @@ pub(crate) fn get_by_id(
         "SELECT {ENDPOINT_COLS}\nFROM endpoints\nWHERE id = ?"
     ))
     .and_then(|mut s| {
-        s.query_row([id.as_str()], |r| rows::endpoint(r, sbox))
+        s.query_row([id.as_str()], |r| rows::endpoint_at(r, 0, sbox))
             .optional()
     })
     .map_err(db_err)
@@ -119,7 +119,7 @@ pub(crate) fn enabled_of_app(
         "SELECT {ENDPOINT_COLS}\nFROM endpoints\nWHERE app_id = ? AND disabled = 0"
     ))
     .and_then(|mut s| {
-        s.query_map([app.as_str()], |r| rows::endpoint(r, sbox))?
+        s.query_map([app.as_str()], |r| rows::endpoint_at(r, 0, sbox))?
             .collect()
     })
     .map_err(db_err)
@@ -133,7 +133,7 @@ pub(crate) fn list(
 ) -> StoreResult<Listed<Endpoint>> {
     Query::new(format!("SELECT {ENDPOINT_COLS}\nFROM endpoints"))
         .and("app_id = ?", [app.as_str().to_owned().into()])
-        .page(conn, "id", page, |r| rows::endpoint(r, sbox))
+        .page(conn, "id", page, |r| rows::endpoint_at(r, 0, sbox))
 }
 
 pub(crate) fn delete(conn: &Connection, id: &EndpointId, now: Millis) -> StoreResult<()> {
@@ -173,16 +173,6 @@ pub(crate) fn stats(
             |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
         )
         .map_err(db_err)?;
-    let mut stats = EndpointStats::default();
-    for row in rows {
-        let (status, n) = row.map_err(db_err)?;
-        match status.as_str() {
-            "succeeded" => stats.success += n,
-            "pending" | "failed" => stats.pending += n,
-            "sending" => stats.sending += n,
-            "canceled" => stats.canceled += n,
-            _ => stats.fail += n,
-        }
-    }
-    Ok(stats)
+    let counts = rows.collect::<Result<Vec<_>, _>>().map_err(db_err)?;
+    Ok(rules::endpoint_stats(counts))
 }

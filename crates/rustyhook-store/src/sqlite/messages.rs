@@ -2,17 +2,18 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 use rustyhook_core::crypto::SecretBox;
-use rustyhook_core::filter::endpoint_receives;
-use rustyhook_core::id::{AppId, DeliveryId, EndpointId, MessageId};
-use rustyhook_core::model::{Delivery, DeliveryStatus, Message};
+use rustyhook_core::id::{AppId, EndpointId, MessageId};
+use rustyhook_core::model::Message;
 
 use super::conn::db_err;
 use super::deliveries;
 use super::fanout::FanoutCache;
 use super::list::Query;
-use super::rows::{self, DELIVERY_COLS, MESSAGE_COLS, to_json};
 use crate::page::{Listed, Page};
-use crate::{EndpointMessage, MessageCreated, MessageFilter, NewMessage, StoreError, StoreResult};
+use crate::rows::{self, DELIVERY_COLS, MESSAGE_COLS, to_json};
+use crate::{
+    EndpointMessage, MessageCreated, MessageFilter, NewMessage, StoreError, StoreResult, rules,
+};
 
 pub(crate) fn create(
     conn: &Connection,
@@ -47,28 +48,9 @@ pub(crate) fn create(
     })
     .map_err(db_err)?;
 
-    let mut created = Vec::new();
-    for endpoint in fanout.enabled(conn, &m.app_id, sbox)?.iter() {
-        let targeted = new
-            .only_endpoint
-            .as_ref()
-            .is_none_or(|id| *id == endpoint.id);
-        if !targeted || !endpoint_receives(endpoint, m) {
-            continue;
-        }
-        let delivery = Delivery {
-            id: DeliveryId::generate(m.created_at),
-            msg_id: m.id.clone(),
-            endpoint_id: endpoint.id.clone(),
-            app_id: m.app_id.clone(),
-            status: DeliveryStatus::Pending,
-            attempts: 0,
-            next_attempt_at: Some(m.created_at),
-            created_at: m.created_at,
-            updated_at: m.created_at,
-        };
-        deliveries::insert(conn, &delivery, new.lease_to.as_deref(), false)?;
-        created.push(delivery);
+    let created = rules::fan_out(new, fanout.enabled(conn, &m.app_id, sbox)?.iter());
+    for delivery in &created {
+        deliveries::insert(conn, delivery, new.lease_to.as_deref(), false)?;
     }
     Ok(MessageCreated {
         message: m.clone(),
@@ -126,20 +108,7 @@ pub(crate) fn list_for_endpoint(
     filter: MessageFilter,
     page: &Page,
 ) -> StoreResult<Listed<EndpointMessage>> {
-    let statuses: Option<Vec<String>> = status.map(|s| {
-        [
-            DeliveryStatus::Pending,
-            DeliveryStatus::Sending,
-            DeliveryStatus::Succeeded,
-            DeliveryStatus::Failed,
-            DeliveryStatus::Dead,
-            DeliveryStatus::Canceled,
-        ]
-        .into_iter()
-        .filter(|d| d.svix_status() == s)
-        .map(|d| d.as_str().to_owned())
-        .collect()
-    });
+    let statuses = status.map(rules::statuses_with_svix_status);
     let q = Query::new(format!(
         "SELECT {MESSAGE_COLS}, {DELIVERY_COLS}\nFROM deliveries d\nJOIN messages m ON m.id = d.msg_id"
     ))

@@ -109,6 +109,39 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn create_tick_runs(
+        &self,
+        key: &str,
+        tick: Millis,
+        new: Vec<Run>,
+        lease_to: Option<String>,
+    ) -> StoreResult<bool> {
+        let key = key.to_owned();
+        self.db
+            .write(move |c| runs::create_tick(c, &key, tick, &new, lease_to.as_deref()))
+            .await
+    }
+
+    /// One process owns the file: there are no other nodes to tell about.
+    async fn heartbeat(&self, _node: &str, _now: Millis) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// Leases of a previous process were released on open; no other process can hold one.
+    async fn release_dead_nodes(&self, _dead_before: Millis) -> StoreResult<u64> {
+        Ok(0)
+    }
+
+    /// Only this process writes: its own code knows when it made work due.
+    fn wakeups(&self) -> Option<Wakeups> {
+        None
+    }
+
+    /// The only process on the file leads everything.
+    async fn hold_leadership(&self, _name: &str) -> StoreResult<bool> {
+        Ok(true)
+    }
+
     async fn get_run(&self, id: &str) -> StoreResult<Option<Run>> {
         let id = id.to_owned();
         self.db.read(move |c| runs::get(c, &id)).await

@@ -4,57 +4,16 @@
 //! back to `pending` and run again: a crash between queueing and finishing loses nothing.
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, Row, params};
-use rustyhook_core::id::{AttemptId, RunId};
-use rustyhook_core::model::DeliveryStatus;
-use rustyhook_core::outcome::OutcomeCode;
-use rustyhook_core::run::{Run, RunAttempt, RunStep};
+use rusqlite::{Connection, params};
+use rustyhook_core::id::RunId;
+use rustyhook_core::run::{Run, RunAttempt};
 use rustyhook_core::time::Millis;
 
 use super::conn::db_err;
 use super::list::Query;
-use super::rows::{corrupt, json_col, to_json};
 use crate::page::{Listed, Page};
-use crate::{RunRecord, StoreResult};
-
-const RUN_COLS: &str = "id, handler_id, step, status, attempts, next_attempt_at, triggered_by, \
-     parent_id, event, exit_code, output, created_at, updated_at";
-const RUN_ATTEMPT_COLS: &str =
-    "id, run_id, handler_id, outcome, exit_code, output, duration_ms, created_at";
-
-fn run(row: &Row) -> rusqlite::Result<Run> {
-    let step: String = row.get(2)?;
-    let status: String = row.get(3)?;
-    Ok(Run {
-        id: RunId::from_trusted(row.get(0)?),
-        handler_id: row.get(1)?,
-        step: RunStep::parse(&step).ok_or_else(|| corrupt("a run step"))?,
-        status: DeliveryStatus::parse(&status).ok_or_else(|| corrupt("a run status"))?,
-        attempts: row.get(4)?,
-        next_attempt_at: row.get(5)?,
-        triggered_by: row.get(6)?,
-        parent_id: row.get::<_, Option<String>>(7)?.map(RunId::from_trusted),
-        event: json_col(row, 8)?,
-        exit_code: row.get(9)?,
-        output: row.get(10)?,
-        created_at: row.get(11)?,
-        updated_at: row.get(12)?,
-    })
-}
-
-fn run_attempt(row: &Row) -> rusqlite::Result<RunAttempt> {
-    let outcome: String = row.get(3)?;
-    Ok(RunAttempt {
-        id: AttemptId::from_trusted(row.get(0)?),
-        run_id: RunId::from_trusted(row.get(1)?),
-        handler_id: row.get(2)?,
-        outcome: OutcomeCode::parse(&outcome).ok_or_else(|| corrupt("an outcome code"))?,
-        exit_code: row.get(4)?,
-        output: row.get(5)?,
-        duration_ms: row.get(6)?,
-        created_at: row.get(7)?,
-    })
-}
+use crate::rows::{self, RUN_ATTEMPT_COLS, RUN_COLS, to_json};
+use crate::{RunRecord, StoreResult, rules};
 
 pub(crate) fn insert(conn: &Connection, r: &Run, lease_owner: Option<&str>) -> StoreResult<()> {
     conn.prepare_cached(&format!(
@@ -83,12 +42,30 @@ pub(crate) fn insert(conn: &Connection, r: &Run, lease_owner: Option<&str>) -> S
     Ok(())
 }
 
+/// Stores a tick's runs unless the tick stored under `key` is as late or later; see
+/// [`crate::Store::create_tick_runs`].
+pub(crate) fn create_tick(
+    conn: &Connection,
+    key: &str,
+    tick: Millis,
+    new: &[Run],
+    lease_owner: Option<&str>,
+) -> StoreResult<bool> {
+    let current = super::apps::get_meta(conn, key)?;
+    if !rules::tick_is_new(current.as_deref(), tick) {
+        return Ok(false);
+    }
+    super::apps::set_meta(conn, key, &tick.to_string())?;
+    new.iter().try_for_each(|r| insert(conn, r, lease_owner))?;
+    Ok(true)
+}
+
 pub(crate) fn get(conn: &Connection, id: &str) -> StoreResult<Option<Run>> {
     let mut stmt = conn
         .prepare_cached(&format!("SELECT {RUN_COLS} FROM runs WHERE id = ?"))
         .map_err(db_err)?;
-    let mut rows = stmt.query_map([id], run).map_err(db_err)?;
-    rows.next().transpose().map_err(db_err)
+    let mut found = stmt.query_map([id], |r| rows::run(r)).map_err(db_err)?;
+    found.next().transpose().map_err(db_err)
 }
 
 pub(crate) fn list(
@@ -98,7 +75,7 @@ pub(crate) fn list(
 ) -> StoreResult<Listed<Run>> {
     Query::new(format!("SELECT {RUN_COLS} FROM runs"))
         .and_opt("handler_id = ?", handler)
-        .page(conn, "id", page, run)
+        .page(conn, "id", page, |r| rows::run(r))
 }
 
 pub(crate) fn list_attempts(
@@ -108,7 +85,7 @@ pub(crate) fn list_attempts(
 ) -> StoreResult<Listed<RunAttempt>> {
     Query::new(format!("SELECT {RUN_ATTEMPT_COLS} FROM run_attempts"))
         .and("run_id = ?", [Value::from(run_id.as_str().to_owned())])
-        .page(conn, "id", page, run_attempt)
+        .page(conn, "id", page, |r| rows::run_attempt(r))
 }
 
 pub(crate) fn claim_due(
@@ -128,7 +105,7 @@ pub(crate) fn claim_due(
              LIMIT ?"
         ))
         .and_then(|mut s| {
-            s.query_map(params![now, limit as i64], run)?
+            s.query_map(params![now, limit as i64], |r| rows::run(r))?
                 .collect::<Result<Vec<_>, _>>()
         })
         .map_err(db_err)?;
