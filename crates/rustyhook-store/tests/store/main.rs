@@ -1,6 +1,6 @@
 //! The store's behaviour, written against the `Store` trait. Each test here runs once per
 //! backend, as `sqlite::<name>` and `postgres::<name>`; what only one backend can show lives in
-//! `sqlite_only` and `postgres_only`.
+//! `sqlite_only` and `postgres_only`. Runs and lists have their own modules.
 
 /// Emits, for each named `async fn(Arc<dyn Store>)` of the calling module, one test per
 /// backend, each on a fresh store.
@@ -28,7 +28,9 @@ macro_rules! on_every_backend {
 }
 
 mod fixtures;
+mod lists;
 mod postgres_only;
+mod runs;
 mod sqlite_only;
 mod support;
 
