@@ -6,8 +6,9 @@ use rustyhook_core::time::Millis;
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::conn::db_err;
-use super::list::Query;
+use super::list::PgPage;
 use crate::page::{Listed, Page};
+use crate::query::Query;
 use crate::rows::{self, APP_COLS, EVENT_TYPE_COLS, to_json};
 use crate::rules::{self, IdempotencyRow};
 use crate::{IdempotencyBegin, StoreError, StoreResult};

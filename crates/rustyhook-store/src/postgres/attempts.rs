@@ -6,8 +6,9 @@ use sqlx::PgPool;
 
 use super::apps::found;
 use super::conn::db_err;
-use super::list::Query;
+use super::list::{DIALECT, PgPage};
 use crate::page::{Listed, Page};
+use crate::query::attempts_of_app;
 use crate::rows::{self, ATTEMPT_COLS};
 use crate::{AttemptFilter, StoreResult};
 
@@ -17,45 +18,9 @@ pub(crate) async fn list(
     f: AttemptFilter,
     page: &Page,
 ) -> StoreResult<Listed<Attempt>> {
-    let needs_message = f.channel.is_some() || f.event_types.is_some();
-    let from = if needs_message {
-        "FROM attempts a\nJOIN messages m ON m.id = a.msg_id"
-    } else {
-        "FROM attempts a"
-    };
-    let outcome = f.status.map(|s| match s {
-        0 => "a.outcome = 'OK'",
-        _ => "a.outcome <> 'OK'",
-    });
-    let mut q = Query::new(format!("SELECT {ATTEMPT_COLS}\n{from}"))
-        .and("a.app_id = ?", [app.as_str().into()])
-        .and_opt("a.msg_id = ?", f.msg_id.map(String::from))
-        .and_opt("a.endpoint_id = ?", f.endpoint_id.map(String::from))
-        .and_opt(
-            "jsonb_exists(m.channels::jsonb, ?)",
-            f.channel.map(String::from),
-        )
-        .and_in(
-            "m.event_type",
-            f.event_types
-                .map(|ts| ts.into_iter().map(String::from).collect()),
-        )
-        .and_opt("a.created_at < ?", f.before)
-        .and_opt("a.created_at > ?", f.after);
-    if let Some(cond) = outcome {
-        q = q.and(cond, []);
-    }
-    if let Some(class) = f.status_code_class {
-        q = if class == 0 {
-            q.and("a.status_code = 0", [])
-        } else {
-            q.and(
-                "a.status_code >= ? AND a.status_code < ?",
-                [i64::from(class).into(), (i64::from(class) + 100).into()],
-            )
-        };
-    }
-    q.page(pool, "a.id", page, rows::attempt).await
+    attempts_of_app(ATTEMPT_COLS, app, f, &DIALECT)
+        .page(pool, "a.id", page, rows::attempt)
+        .await
 }
 
 pub(crate) async fn get(pool: &PgPool, msg: &MessageId, id: &str) -> StoreResult<Option<Attempt>> {

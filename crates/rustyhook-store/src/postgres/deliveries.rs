@@ -11,8 +11,9 @@ use rustyhook_core::time::Millis;
 use sqlx::{PgConnection, PgPool};
 
 use super::conn::{DELIVERIES_CHANNEL, db_err, notify};
-use super::list::Query;
+use super::list::PgPage;
 use crate::page::{Listed, Page};
+use crate::query::Query;
 use crate::rows::{self, DELIVERY_COLS};
 use crate::{AttemptRecord, Claimed, StoreResult, rules};
 

@@ -8,8 +8,9 @@ use sqlx::{PgConnection, PgPool, Row};
 
 use super::apps::found;
 use super::conn::db_err;
-use super::list::Query;
+use super::list::PgPage;
 use crate::page::{Listed, Page};
+use crate::query::Query;
 use crate::rows::{self, ENDPOINT_COLS, seal_secrets, to_json};
 use crate::{EndpointStats, StoreResult, rules};
 

@@ -7,9 +7,10 @@ use sqlx::{PgConnection, PgPool};
 
 use super::apps::found;
 use super::conn::{DELIVERIES_CHANNEL, db_err, notify};
-use super::list::Query;
+use super::list::{DIALECT, PgPage};
 use super::{deliveries, endpoints};
 use crate::page::{Listed, Page};
+use crate::query::{Query, filter_messages};
 use crate::rows::{self, DELIVERY_COLS, MESSAGE_COLS, to_json};
 use crate::{EndpointMessage, MessageCreated, MessageFilter, NewMessage, StoreResult, rules};
 
@@ -88,21 +89,6 @@ pub(crate) async fn get(
     row.map(|r| rows::message_at(&r, 0)).transpose()
 }
 
-fn filtered(q: Query, filter: MessageFilter) -> Query {
-    q.and_opt(
-        "jsonb_exists(m.channels::jsonb, ?)",
-        filter.channel.map(String::from),
-    )
-    .and_in(
-        "m.event_type",
-        filter
-            .event_types
-            .map(|ts| ts.into_iter().map(String::from).collect()),
-    )
-    .and_opt("m.created_at < ?", filter.before)
-    .and_opt("m.created_at > ?", filter.after)
-}
-
 pub(crate) async fn list(
     pool: &PgPool,
     app: &AppId,
@@ -111,7 +97,7 @@ pub(crate) async fn list(
 ) -> StoreResult<Listed<Message>> {
     let q = Query::new(format!("SELECT {MESSAGE_COLS}\nFROM messages m"))
         .and("m.app_id = ?", [app.as_str().into()]);
-    filtered(q, filter)
+    filter_messages(q, filter, &DIALECT)
         .page(pool, "m.id", page, |r| rows::message_at(r, 0))
         .await
 }
@@ -128,7 +114,7 @@ pub(crate) async fn list_for_endpoint(
     ))
     .and("d.endpoint_id = ?", [endpoint.as_str().into()])
     .and_in("d.status", status.map(rules::statuses_with_svix_status));
-    filtered(q, filter)
+    filter_messages(q, filter, &DIALECT)
         .page(pool, "m.id", page, |r| {
             Ok(EndpointMessage {
                 message: rows::message_at(r, 0)?,

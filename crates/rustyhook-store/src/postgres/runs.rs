@@ -10,8 +10,9 @@ use sqlx::{PgConnection, PgPool, Row};
 
 use super::apps;
 use super::conn::{RUNS_CHANNEL, db_err, notify};
-use super::list::Query;
+use super::list::PgPage;
 use crate::page::{Listed, Page};
+use crate::query::Query;
 use crate::rows::{self, RUN_ATTEMPT_COLS, RUN_COLS, to_json};
 use crate::{RunRecord, StoreResult, rules};
 
