@@ -4,9 +4,18 @@
 //! # Layout
 //! - [`Store`]: the trait, and the request/response types its methods use.
 //! - [`page`]: keyset pagination shared by every list.
-//! - [`sqlite`]: the embedded implementation (WAL, one writer thread with group commits).
+//! - `query`: the keyset-paginated list query and the list filters, written once for both
+//!   backends.
+//! - `rows`: reading rows into records, shared by both backends (each answers `Columns`).
+//! - `rules`: the decisions both backends make alike (fan-out, statistics, idempotency, ticks).
+//! - [`sqlite`]: the embedded implementation (WAL, one writer thread with group commits), for
+//!   one process.
+//! - [`postgres`]: the shared implementation (a connection pool, `SKIP LOCKED` claims,
+//!   heartbeats, `LISTEN`/`NOTIFY` wake-ups, advisory-lock leadership), for several nodes.
 
 pub mod page;
+pub mod postgres;
+mod query;
 mod rows;
 mod rules;
 pub mod sqlite;

@@ -7,8 +7,9 @@ use rustyhook_core::model::{App, EventType};
 use rustyhook_core::time::Millis;
 
 use super::conn::db_err;
-use super::list::Query;
+use super::list::SqlitePage;
 use crate::page::{Listed, Page};
+use crate::query::Query;
 use crate::rows::{self, APP_COLS, EVENT_TYPE_COLS, to_json};
 use crate::rules::{self, IdempotencyRow};
 use crate::{IdempotencyBegin, StoreError, StoreResult};

@@ -10,8 +10,9 @@ use rustyhook_core::model::{Delivery, Endpoint, Message};
 use rustyhook_core::time::Millis;
 
 use super::conn::db_err;
-use super::list::Query;
+use super::list::SqlitePage;
 use crate::page::{Listed, Page};
+use crate::query::Query;
 use crate::rows::{self, DELIVERY_COLS};
 use crate::{AttemptRecord, Claimed, StoreResult, rules};
 

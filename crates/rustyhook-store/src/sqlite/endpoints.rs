@@ -7,8 +7,9 @@ use rustyhook_core::model::Endpoint;
 use rustyhook_core::time::Millis;
 
 use super::conn::db_err;
-use super::list::Query;
+use super::list::SqlitePage;
 use crate::page::{Listed, Page};
+use crate::query::Query;
 use crate::rows::{self, ENDPOINT_COLS, seal_secrets, to_json};
 use crate::{EndpointStats, StoreError, StoreResult, rules};
 

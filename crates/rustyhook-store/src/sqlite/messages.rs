@@ -8,8 +8,9 @@ use rustyhook_core::model::Message;
 use super::conn::db_err;
 use super::deliveries;
 use super::fanout::FanoutCache;
-use super::list::Query;
+use super::list::{DIALECT, SqlitePage};
 use crate::page::{Listed, Page};
+use crate::query::{Query, filter_messages};
 use crate::rows::{self, DELIVERY_COLS, MESSAGE_COLS, to_json};
 use crate::{
     EndpointMessage, MessageCreated, MessageFilter, NewMessage, StoreError, StoreResult, rules,
@@ -75,21 +76,6 @@ pub(crate) fn get(
     .map_err(db_err)
 }
 
-fn filtered(q: Query, filter: MessageFilter) -> Query {
-    q.and_opt(
-        "EXISTS (SELECT 1 FROM json_each(m.channels) WHERE json_each.value = ?)",
-        filter.channel.map(String::from),
-    )
-    .and_in(
-        "m.event_type",
-        filter
-            .event_types
-            .map(|ts| ts.into_iter().map(String::from).collect()),
-    )
-    .and_opt("m.created_at < ?", filter.before)
-    .and_opt("m.created_at > ?", filter.after)
-}
-
 pub(crate) fn list(
     conn: &Connection,
     app: &AppId,
@@ -98,7 +84,7 @@ pub(crate) fn list(
 ) -> StoreResult<Listed<Message>> {
     let q = Query::new(format!("SELECT {MESSAGE_COLS}\nFROM messages m"))
         .and("m.app_id = ?", [app.as_str().to_owned().into()]);
-    filtered(q, filter).page(conn, "m.id", page, |r| rows::message_at(r, 0))
+    filter_messages(q, filter, &DIALECT).page(conn, "m.id", page, |r| rows::message_at(r, 0))
 }
 
 pub(crate) fn list_for_endpoint(
@@ -114,7 +100,7 @@ pub(crate) fn list_for_endpoint(
     ))
     .and("d.endpoint_id = ?", [endpoint.as_str().to_owned().into()])
     .and_in("d.status", statuses);
-    filtered(q, filter).page(conn, "m.id", page, |r| {
+    filter_messages(q, filter, &DIALECT).page(conn, "m.id", page, |r| {
         Ok(EndpointMessage {
             message: rows::message_at(r, 0)?,
             delivery: rows::delivery_at(r, 7)?,

@@ -3,15 +3,15 @@
 //! A run is `sending` while its command runs. On open, runs leased by a previous process go
 //! back to `pending` and run again: a crash between queueing and finishing loses nothing.
 
-use rusqlite::types::Value;
 use rusqlite::{Connection, params};
 use rustyhook_core::id::RunId;
 use rustyhook_core::run::{Run, RunAttempt};
 use rustyhook_core::time::Millis;
 
 use super::conn::db_err;
-use super::list::Query;
+use super::list::SqlitePage;
 use crate::page::{Listed, Page};
+use crate::query::Query;
 use crate::rows::{self, RUN_ATTEMPT_COLS, RUN_COLS, to_json};
 use crate::{RunRecord, StoreResult, rules};
 
@@ -84,7 +84,7 @@ pub(crate) fn list_attempts(
     page: &Page,
 ) -> StoreResult<Listed<RunAttempt>> {
     Query::new(format!("SELECT {RUN_ATTEMPT_COLS} FROM run_attempts"))
-        .and("run_id = ?", [Value::from(run_id.as_str().to_owned())])
+        .and("run_id = ?", [run_id.as_str().into()])
         .page(conn, "id", page, |r| rows::run_attempt(r))
 }
 

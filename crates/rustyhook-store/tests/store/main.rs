@@ -1,19 +1,6 @@
 //! The store's behaviour, written against the `Store` trait. Each test here runs once per
 //! backend, as `sqlite::<name>` and `postgres::<name>`; what only one backend can show lives in
-//! `sqlite_only` and `postgres_only`.
-
-mod fixtures;
-mod sqlite_only;
-mod support;
-
-use std::sync::Arc;
-use std::time::Duration;
-
-use rustyhook_core::id::AppId;
-use rustyhook_core::model::{DeliveryStatus, TriggerType};
-use rustyhook_store::*;
-
-use support::*;
+//! `sqlite_only` and `postgres_only`. Runs and lists have their own modules.
 
 /// Emits, for each named `async fn(Arc<dyn Store>)` of the calling module, one test per
 /// backend, each on a fresh store.
@@ -28,8 +15,33 @@ macro_rules! on_every_backend {
                 }
             )*
         }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let f = $crate::fixtures::Postgres::new().await;
+                    super::$name(f.store.clone()).await;
+                }
+            )*
+        }
     };
 }
+
+mod fixtures;
+mod lists;
+mod postgres_only;
+mod runs;
+mod sqlite_only;
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustyhook_core::id::AppId;
+use rustyhook_core::model::{DeliveryStatus, TriggerType};
+use rustyhook_store::*;
+
+use support::*;
 
 on_every_backend!(
     a_message_creates_one_delivery_per_matching_endpoint_in_its_transaction,

@@ -1,0 +1,280 @@
+//! Deliveries: the queue. Claiming due work, recording attempts, leases, resend and recover.
+//!
+//! A delivery is "leased" while a node's dispatcher holds it in memory (`lease_owner` set). Only
+//! unleased, due deliveries are claimed, and claiming locks the rows it takes with
+//! `FOR UPDATE SKIP LOCKED`, so two nodes never claim the same delivery.
+
+use rustyhook_core::crypto::SecretBox;
+use rustyhook_core::id::{DeliveryId, EndpointId, MessageId};
+use rustyhook_core::model::{Delivery, Endpoint, Message};
+use rustyhook_core::time::Millis;
+use sqlx::{PgConnection, PgPool};
+
+use super::conn::{DELIVERIES_CHANNEL, db_err, notify};
+use super::list::PgPage;
+use crate::page::{Listed, Page};
+use crate::query::Query;
+use crate::rows::{self, DELIVERY_COLS};
+use crate::{AttemptRecord, Claimed, StoreResult, rules};
+
+/// Inserts deliveries in one statement, each column bound as an array.
+pub(crate) async fn insert_many(
+    conn: &mut PgConnection,
+    ds: &[Delivery],
+    lease_owner: Option<&str>,
+    manual: bool,
+) -> StoreResult<()> {
+    if ds.is_empty() {
+        return Ok(());
+    }
+    let text = |f: fn(&Delivery) -> &str| ds.iter().map(f).map(str::to_owned).collect::<Vec<_>>();
+    sqlx::query(
+        r#"INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts,
+            next_attempt_at, manual, lease_owner, created_at, updated_at)
+        SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, d.status, d.attempts,
+            d.next_attempt_at, $10, $11, d.created_at, d.updated_at
+        FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::BIGINT[],
+            $7::BIGINT[], $8::BIGINT[], $9::BIGINT[])
+            AS d (id, msg_id, endpoint_id, app_id, status, attempts, next_attempt_at,
+                created_at, updated_at)"#,
+    )
+    .bind(text(|d| d.id.as_str()))
+    .bind(text(|d| d.msg_id.as_str()))
+    .bind(text(|d| d.endpoint_id.as_str()))
+    .bind(text(|d| d.app_id.as_str()))
+    .bind(text(|d| d.status.as_str()))
+    .bind(ds.iter().map(|d| i64::from(d.attempts)).collect::<Vec<_>>())
+    .bind(ds.iter().map(|d| d.next_attempt_at).collect::<Vec<_>>())
+    .bind(ds.iter().map(|d| d.created_at).collect::<Vec<_>>())
+    .bind(ds.iter().map(|d| d.updated_at).collect::<Vec<_>>())
+    .bind(manual)
+    .bind(lease_owner)
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// Leases up to `limit` due deliveries to `node` in one statement. Rows another node is
+/// claiming at the same moment are locked, and skipped rather than waited for.
+pub(crate) async fn claim_due(
+    pool: &PgPool,
+    node: &str,
+    now: Millis,
+    limit: usize,
+) -> StoreResult<Vec<Claimed>> {
+    let sql = format!(
+        r#"WITH claimed AS (
+            UPDATE deliveries d
+            SET lease_owner = $1
+            FROM messages m
+            WHERE m.id = d.msg_id
+              AND d.id IN (
+                SELECT id
+                FROM deliveries
+                WHERE lease_owner IS NULL
+                  AND status IN ('pending', 'failed')
+                  AND next_attempt_at <= $2
+                ORDER BY next_attempt_at
+                LIMIT $3
+                FOR UPDATE SKIP LOCKED
+              )
+            RETURNING {DELIVERY_COLS}, m.event_type, m.payload, d.manual
+        )
+        SELECT *
+        FROM claimed
+        ORDER BY next_attempt_at, id"#
+    );
+    let found = sqlx::query(&sql)
+        .bind(node)
+        .bind(now)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?;
+    found.iter().map(rows::claimed).collect()
+}
+
+pub(crate) async fn next_due(pool: &PgPool) -> StoreResult<Option<Millis>> {
+    sqlx::query_scalar(
+        r#"SELECT MIN(next_attempt_at)
+        FROM deliveries
+        WHERE lease_owner IS NULL AND status IN ('pending', 'failed')"#,
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(db_err)
+}
+
+/// Stores the attempts and moves their deliveries on, in one transaction with one statement per
+/// record: the attempt's insert, the delivery's update and the endpoint's disabling are one
+/// statement of data-modifying CTEs.
+pub(crate) async fn record_attempts(pool: &PgPool, records: &[AttemptRecord]) -> StoreResult<()> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    for rec in records {
+        let a = &rec.attempt;
+        sqlx::query(
+            r#"WITH attempt AS (
+                INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, outcome,
+                    status_code, response, duration_ms, trigger_type, created_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            ),
+            delivery AS (
+                UPDATE deliveries
+                SET status = $13, attempts = attempts + 1, next_attempt_at = $14, manual = FALSE,
+                    lease_owner = NULL, updated_at = $12
+                WHERE id = $2
+            )
+            UPDATE endpoints
+            SET disabled = TRUE, updated_at = $12
+            WHERE id = $4 AND $15"#,
+        )
+        .bind(a.id.as_str())
+        .bind(a.delivery_id.as_str())
+        .bind(a.msg_id.as_str())
+        .bind(a.endpoint_id.as_str())
+        .bind(a.app_id.as_str())
+        .bind(&a.url)
+        .bind(a.outcome.as_str())
+        .bind(i64::from(a.status_code))
+        .bind(&a.response)
+        .bind(a.duration_ms)
+        .bind(a.trigger as i64)
+        .bind(a.created_at)
+        .bind(rec.status.as_str())
+        .bind(rec.next_attempt_at)
+        .bind(rec.disable_endpoint)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    }
+    tx.commit().await.map_err(db_err)
+}
+
+pub(crate) async fn release(pool: &PgPool, node: &str, ids: &[DeliveryId]) -> StoreResult<()> {
+    let ids: Vec<&str> = ids.iter().map(DeliveryId::as_str).collect();
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let done = sqlx::query(
+        r#"UPDATE deliveries
+        SET lease_owner = NULL
+        WHERE id = ANY ($1) AND lease_owner = $2"#,
+    )
+    .bind(&ids)
+    .bind(node)
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    if done.rows_affected() > 0 {
+        notify(&mut tx, DELIVERIES_CHANNEL).await?;
+    }
+    tx.commit().await.map_err(db_err)
+}
+
+/// Schedules a manual attempt as SQLite does: the existing unleased delivery is made due now; a
+/// leased one is left to its dispatcher; a missing one is created (if another node creates it
+/// at the same moment, theirs stands).
+pub(crate) async fn resend(
+    pool: &PgPool,
+    msg: &Message,
+    endpoint: &Endpoint,
+    now: Millis,
+) -> StoreResult<()> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let changed = sqlx::query(
+        r#"UPDATE deliveries
+        SET status = 'pending', next_attempt_at = $1, manual = TRUE, updated_at = $1
+        WHERE msg_id = $2 AND endpoint_id = $3 AND lease_owner IS NULL"#,
+    )
+    .bind(now)
+    .bind(msg.id.as_str())
+    .bind(endpoint.id.as_str())
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?
+    .rows_affected();
+    let due = changed > 0 || {
+        let d = rules::resend_delivery(msg, endpoint, now);
+        sqlx::query(
+            r#"INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts,
+                next_attempt_at, manual, lease_owner, created_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, 0, $6, TRUE, NULL, $6, $6)
+            ON CONFLICT (msg_id, endpoint_id) DO NOTHING"#,
+        )
+        .bind(d.id.as_str())
+        .bind(d.msg_id.as_str())
+        .bind(d.endpoint_id.as_str())
+        .bind(d.app_id.as_str())
+        .bind(d.status.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected()
+            > 0
+    };
+    if due {
+        notify(&mut tx, DELIVERIES_CHANNEL).await?;
+    }
+    tx.commit().await.map_err(db_err)
+}
+
+pub(crate) async fn recover(
+    pool: &PgPool,
+    endpoint: &EndpointId,
+    since: Millis,
+    until: Option<Millis>,
+    now: Millis,
+) -> StoreResult<u64> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let n = sqlx::query(
+        r#"UPDATE deliveries
+        SET status = 'pending', next_attempt_at = $1, manual = TRUE, updated_at = $1
+        WHERE endpoint_id = $2
+          AND status = 'dead'
+          AND lease_owner IS NULL
+          AND created_at >= $3
+          AND created_at < $4"#,
+    )
+    .bind(now)
+    .bind(endpoint.as_str())
+    .bind(since)
+    .bind(until.unwrap_or(i64::MAX))
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?
+    .rows_affected();
+    if n > 0 {
+        notify(&mut tx, DELIVERIES_CHANNEL).await?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(n)
+}
+
+pub(crate) async fn queue_depth(pool: &PgPool) -> StoreResult<i64> {
+    sqlx::query_scalar(
+        r#"SELECT COUNT(*)
+        FROM deliveries
+        WHERE status IN ('pending', 'failed')"#,
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(db_err)
+}
+
+pub(crate) async fn list_for_message(
+    pool: &PgPool,
+    msg: &MessageId,
+    page: &Page,
+    sbox: &SecretBox,
+) -> StoreResult<Listed<(Delivery, Endpoint)>> {
+    let endpoint_cols = rows::endpoint_cols_of_e();
+    Query::new(format!(
+        "SELECT {DELIVERY_COLS}, {endpoint_cols}\nFROM deliveries d\nJOIN endpoints e ON e.id = d.endpoint_id"
+    ))
+    .and("d.msg_id = ?", [msg.as_str().into()])
+    .page(pool, "e.id", page, |r| {
+        let endpoint = rows::endpoint_at(r, 9, sbox)?;
+        Ok((rows::delivery_at(r, 0)?, endpoint))
+    })
+    .await
+}

@@ -1,0 +1,372 @@
+//! The shared store: one PostgreSQL database used by any number of rustyhook nodes.
+//!
+//! It behaves as the SQLite store does, method for method, with what several nodes need on
+//! top: claims lock rows with `FOR UPDATE SKIP LOCKED` so no two nodes take the same work;
+//! nothing is cached across transactions (another node may have changed it); opening releases no
+//! leases (their owners may be alive) — instead nodes send heartbeats and
+//! [`Store::release_dead_nodes`] frees the leases of those that stopped; transactions that make
+//! unleased work due `NOTIFY` the other nodes ([`Store::wakeups`]); and an advisory lock elects
+//! a leader per name ([`Store::hold_leadership`]).
+
+mod apps;
+mod attempts;
+mod conn;
+mod deliveries;
+mod endpoints;
+mod leader;
+mod list;
+mod listen;
+mod messages;
+mod nodes;
+mod rows;
+mod runs;
+mod schema;
+
+use async_trait::async_trait;
+use rustyhook_core::crypto::SecretBox;
+use rustyhook_core::id::{AppId, AttemptId, DeliveryId, EndpointId, MessageId, RunId};
+use rustyhook_core::model::{App, Attempt, Delivery, Endpoint, EventType, Message};
+use rustyhook_core::run::{Run, RunAttempt};
+use rustyhook_core::time::{Millis, now_millis};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use self::leader::Leadership;
+use crate::page::{Listed, Page};
+use crate::*;
+
+/// How to connect the PostgreSQL store.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// Most connections in the pool (the listener and the leadership connection are extra).
+    pub max_connections: u32,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+        }
+    }
+}
+
+/// The PostgreSQL implementation of [`Store`].
+pub struct PostgresStore {
+    pool: PgPool,
+    sbox: SecretBox,
+    /// Pokes from other nodes' transactions; fed by the listener task.
+    wakeups: Wakeups,
+    /// This node's leadership locks, on their own connection.
+    leadership: Leadership,
+    /// Stops the listener task when the store is dropped.
+    _stop_listener: DropGuard,
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (a `postgres://` URL), brings its schema up to date
+    /// and starts listening for other nodes' work. Leases are left as they are: other nodes
+    /// may be alive and working.
+    pub async fn connect(url: &str, options: PgOptions, sbox: SecretBox) -> StoreResult<Self> {
+        let opts = conn::parse_url(url)?;
+        let unreachable = |e| {
+            conn::fault(
+                format!(
+                    "could not connect to PostgreSQL at {}",
+                    conn::describe(&opts)
+                ),
+                e,
+            )
+        };
+        // One plain connection first: it fails at once, with the server's name, where a pool
+        // would retry until its timeout; and it carries the migrations.
+        let mut first = PgConnection::connect_with(&opts)
+            .await
+            .map_err(unreachable)?;
+        schema::migrate(&mut first).await?;
+        let _ = first.close().await;
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .connect_lazy_with(opts.clone());
+        let stop = CancellationToken::new();
+        let wakeups = listen::start(&opts, stop.clone()).await?;
+        Ok(Self {
+            pool,
+            sbox,
+            wakeups,
+            leadership: Leadership::new(opts),
+            _stop_listener: stop.drop_guard(),
+        })
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn create_app(&self, app: App) -> StoreResult<App> {
+        apps::insert_app(&self.pool, &app).await.map(|()| app)
+    }
+
+    async fn get_app(&self, id_or_uid: &str) -> StoreResult<Option<App>> {
+        apps::get_app(&self.pool, id_or_uid).await
+    }
+
+    async fn list_apps(&self, page: Page) -> StoreResult<Listed<App>> {
+        apps::list_apps(&self.pool, &page).await
+    }
+
+    async fn update_app(&self, app: App) -> StoreResult<App> {
+        apps::update_app(&self.pool, &app).await.map(|()| app)
+    }
+
+    async fn delete_app(&self, id: &AppId) -> StoreResult<()> {
+        apps::delete_app(&self.pool, id).await
+    }
+
+    async fn upsert_event_type(&self, event_type: EventType) -> StoreResult<bool> {
+        apps::upsert_event_type(&self.pool, &event_type).await
+    }
+
+    async fn get_event_type(&self, name: &str) -> StoreResult<Option<EventType>> {
+        apps::get_event_type(&self.pool, name).await
+    }
+
+    async fn list_event_types(
+        &self,
+        page: Page,
+        include_archived: bool,
+    ) -> StoreResult<Listed<EventType>> {
+        apps::list_event_types(&self.pool, &page, include_archived).await
+    }
+
+    async fn delete_event_type(&self, name: &str) -> StoreResult<()> {
+        apps::delete_event_type(&self.pool, name).await
+    }
+
+    async fn create_endpoint(&self, endpoint: Endpoint) -> StoreResult<Endpoint> {
+        endpoints::insert(&self.pool, &endpoint, &self.sbox)
+            .await
+            .map(|()| endpoint)
+    }
+
+    async fn get_endpoint(&self, app: &AppId, id_or_uid: &str) -> StoreResult<Option<Endpoint>> {
+        endpoints::get(&self.pool, app, id_or_uid, &self.sbox).await
+    }
+
+    async fn get_endpoint_by_id(&self, id: &EndpointId) -> StoreResult<Option<Endpoint>> {
+        endpoints::get_by_id(&self.pool, id, &self.sbox).await
+    }
+
+    async fn list_endpoints(&self, app: &AppId, page: Page) -> StoreResult<Listed<Endpoint>> {
+        endpoints::list(&self.pool, app, &page, &self.sbox).await
+    }
+
+    async fn update_endpoint(&self, endpoint: Endpoint) -> StoreResult<Endpoint> {
+        endpoints::update(&self.pool, &endpoint, &self.sbox)
+            .await
+            .map(|()| endpoint)
+    }
+
+    async fn delete_endpoint(&self, id: &EndpointId) -> StoreResult<()> {
+        endpoints::delete(&self.pool, id, now_millis()).await
+    }
+
+    async fn endpoint_stats(
+        &self,
+        id: &EndpointId,
+        since: Option<Millis>,
+        until: Option<Millis>,
+    ) -> StoreResult<EndpointStats> {
+        endpoints::stats(&self.pool, id, since, until).await
+    }
+
+    async fn create_message(&self, new: NewMessage) -> StoreResult<MessageCreated> {
+        messages::create(&self.pool, &new, &self.sbox).await
+    }
+
+    async fn get_message(&self, app: &AppId, id_or_event_id: &str) -> StoreResult<Option<Message>> {
+        let mut conn = self.pool.acquire().await.map_err(conn::db_err)?;
+        messages::get(&mut conn, app, id_or_event_id).await
+    }
+
+    async fn list_messages(
+        &self,
+        app: &AppId,
+        filter: MessageFilter,
+        page: Page,
+    ) -> StoreResult<Listed<Message>> {
+        messages::list(&self.pool, app, filter, &page).await
+    }
+
+    async fn expunge_message(&self, id: &MessageId) -> StoreResult<()> {
+        messages::expunge(&self.pool, id).await
+    }
+
+    async fn list_endpoint_messages(
+        &self,
+        endpoint: &EndpointId,
+        status: Option<u8>,
+        filter: MessageFilter,
+        page: Page,
+    ) -> StoreResult<Listed<EndpointMessage>> {
+        messages::list_for_endpoint(&self.pool, endpoint, status, filter, &page).await
+    }
+
+    async fn list_message_deliveries(
+        &self,
+        msg: &MessageId,
+        page: Page,
+    ) -> StoreResult<Listed<(Delivery, Endpoint)>> {
+        deliveries::list_for_message(&self.pool, msg, &page, &self.sbox).await
+    }
+
+    async fn claim_due(&self, node: &str, now: Millis, limit: usize) -> StoreResult<Vec<Claimed>> {
+        deliveries::claim_due(&self.pool, node, now, limit).await
+    }
+
+    async fn next_due(&self) -> StoreResult<Option<Millis>> {
+        deliveries::next_due(&self.pool).await
+    }
+
+    async fn record_attempts(&self, records: Vec<AttemptRecord>) -> StoreResult<()> {
+        deliveries::record_attempts(&self.pool, &records).await
+    }
+
+    async fn release(&self, node: &str, ids: Vec<DeliveryId>) -> StoreResult<()> {
+        deliveries::release(&self.pool, node, &ids).await
+    }
+
+    async fn resend(&self, msg: &Message, endpoint: &Endpoint, now: Millis) -> StoreResult<()> {
+        deliveries::resend(&self.pool, msg, endpoint, now).await
+    }
+
+    async fn recover(
+        &self,
+        endpoint: &EndpointId,
+        since: Millis,
+        until: Option<Millis>,
+        now: Millis,
+    ) -> StoreResult<u64> {
+        deliveries::recover(&self.pool, endpoint, since, until, now).await
+    }
+
+    async fn queue_depth(&self) -> StoreResult<i64> {
+        deliveries::queue_depth(&self.pool).await
+    }
+
+    async fn list_attempts(
+        &self,
+        app: &AppId,
+        filter: AttemptFilter,
+        page: Page,
+    ) -> StoreResult<Listed<Attempt>> {
+        attempts::list(&self.pool, app, filter, &page).await
+    }
+
+    async fn get_attempt(&self, msg: &MessageId, id: &str) -> StoreResult<Option<Attempt>> {
+        attempts::get(&self.pool, msg, id).await
+    }
+
+    async fn expunge_attempt(&self, id: &AttemptId) -> StoreResult<()> {
+        attempts::expunge(&self.pool, id).await
+    }
+
+    async fn idempotency_begin(
+        &self,
+        key: &str,
+        now: Millis,
+        stale_before: Millis,
+        expire_before: Millis,
+    ) -> StoreResult<IdempotencyBegin> {
+        apps::idempotency_begin(&self.pool, key, now, stale_before, expire_before).await
+    }
+
+    async fn idempotency_complete(&self, key: &str, status: u16, body: Vec<u8>) -> StoreResult<()> {
+        apps::idempotency_complete(&self.pool, key, status, &body).await
+    }
+
+    async fn idempotency_abandon(&self, key: &str) -> StoreResult<()> {
+        apps::idempotency_abandon(&self.pool, key).await
+    }
+
+    async fn create_runs(&self, new: Vec<Run>, lease_to: Option<String>) -> StoreResult<()> {
+        runs::create(&self.pool, &new, lease_to.as_deref()).await
+    }
+
+    async fn get_run(&self, id: &str) -> StoreResult<Option<Run>> {
+        runs::get(&self.pool, id).await
+    }
+
+    async fn list_runs(&self, handler: Option<String>, page: Page) -> StoreResult<Listed<Run>> {
+        runs::list(&self.pool, handler, &page).await
+    }
+
+    async fn list_run_attempts(&self, run: &RunId, page: Page) -> StoreResult<Listed<RunAttempt>> {
+        runs::list_attempts(&self.pool, run, &page).await
+    }
+
+    async fn claim_due_runs(&self, node: &str, now: Millis, limit: usize) -> StoreResult<Vec<Run>> {
+        runs::claim_due(&self.pool, node, now, limit).await
+    }
+
+    async fn next_run_due(&self) -> StoreResult<Option<Millis>> {
+        runs::next_due(&self.pool).await
+    }
+
+    async fn start_run(&self, id: &RunId, now: Millis) -> StoreResult<()> {
+        runs::start(&self.pool, id, now).await
+    }
+
+    async fn record_run(&self, record: RunRecord) -> StoreResult<()> {
+        runs::record(&self.pool, &record).await
+    }
+
+    async fn postpone_run(&self, node: &str, id: &RunId, until: Millis) -> StoreResult<()> {
+        runs::postpone(&self.pool, node, id, until).await
+    }
+
+    async fn release_runs(&self, node: &str, ids: Vec<RunId>) -> StoreResult<()> {
+        runs::release(&self.pool, node, &ids).await
+    }
+
+    async fn handlers_busy(&self, handlers: Vec<String>, except: &RunId) -> StoreResult<bool> {
+        runs::busy(&self.pool, &handlers, except).await
+    }
+
+    async fn exports(&self) -> StoreResult<Vec<(String, String)>> {
+        runs::exports(&self.pool).await
+    }
+
+    async fn create_tick_runs(
+        &self,
+        key: &str,
+        tick: Millis,
+        new: Vec<Run>,
+        lease_to: Option<String>,
+    ) -> StoreResult<bool> {
+        runs::create_tick(&self.pool, key, tick, &new, lease_to.as_deref()).await
+    }
+
+    async fn heartbeat(&self, node: &str, now: Millis) -> StoreResult<()> {
+        nodes::heartbeat(&self.pool, node, now).await
+    }
+
+    async fn release_dead_nodes(&self, dead_before: Millis) -> StoreResult<u64> {
+        nodes::release_dead(&self.pool, dead_before).await
+    }
+
+    fn wakeups(&self) -> Option<Wakeups> {
+        Some(self.wakeups.clone())
+    }
+
+    async fn hold_leadership(&self, name: &str) -> StoreResult<bool> {
+        self.leadership.hold(name).await
+    }
+
+    async fn get_meta(&self, key: &str) -> StoreResult<Option<String>> {
+        apps::get_meta(&self.pool, key).await
+    }
+
+    async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
+        apps::set_meta(&self.pool, key, value).await
+    }
+}

@@ -1,0 +1,96 @@
+//! The nodes sharing the database: each records a heartbeat, and any node releases the leases
+//! of one that stopped beating (crashed, or cut off), so its deliveries and runs are taken up
+//! by the living.
+
+use rustyhook_core::time::Millis;
+use sqlx::PgPool;
+
+use super::conn::{DELIVERIES_CHANNEL, RUNS_CHANNEL, db_err, notify};
+use crate::StoreResult;
+
+pub(crate) async fn heartbeat(pool: &PgPool, node: &str, now: Millis) -> StoreResult<()> {
+    sqlx::query(
+        r#"INSERT INTO nodes (id, started_at, heartbeat_at)
+        VALUES ($1, $2, $2)
+        ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at"#,
+    )
+    .bind(node)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// Releases the leases of dead nodes (a heartbeat older than `dead_before`, or none at all) and
+/// forgets them, in one transaction. Every row is locked with `SKIP LOCKED`: a lease row that a
+/// live node is recording right now, or that another reaper has taken, is left alone, so two
+/// nodes reaping at once release each lease once between them.
+pub(crate) async fn release_dead(pool: &PgPool, dead_before: Millis) -> StoreResult<u64> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let deliveries = sqlx::query(
+        r#"UPDATE deliveries
+        SET lease_owner = NULL
+        WHERE id IN (
+            SELECT d.id
+            FROM deliveries d
+            WHERE d.lease_owner IS NOT NULL
+              AND NOT EXISTS (
+                SELECT 1
+                FROM nodes n
+                WHERE n.id = d.lease_owner AND n.heartbeat_at >= $1
+              )
+            FOR UPDATE SKIP LOCKED
+        )"#,
+    )
+    .bind(dead_before)
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?
+    .rows_affected();
+    let runs = sqlx::query(
+        r#"UPDATE runs
+        SET lease_owner = NULL,
+            status = CASE status WHEN 'sending' THEN 'pending' ELSE status END
+        WHERE id IN (
+            SELECT r.id
+            FROM runs r
+            WHERE r.lease_owner IS NOT NULL
+              AND NOT EXISTS (
+                SELECT 1
+                FROM nodes n
+                WHERE n.id = r.lease_owner AND n.heartbeat_at >= $1
+              )
+            FOR UPDATE SKIP LOCKED
+        )"#,
+    )
+    .bind(dead_before)
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?
+    .rows_affected();
+    sqlx::query(
+        r#"DELETE FROM nodes
+        WHERE id IN (
+            SELECT id
+            FROM nodes
+            WHERE heartbeat_at < $1
+            FOR UPDATE SKIP LOCKED
+        )"#,
+    )
+    .bind(dead_before)
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    if deliveries > 0 {
+        notify(&mut tx, DELIVERIES_CHANNEL).await?;
+    }
+    if runs > 0 {
+        notify(&mut tx, RUNS_CHANNEL).await?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    if deliveries + runs > 0 {
+        tracing::info!(deliveries, runs, "released the leases of dead nodes");
+    }
+    Ok(deliveries + runs)
+}

@@ -1,0 +1,334 @@
+//! Handler runs: the automation side's queue, leased and claimed like deliveries.
+//!
+//! A run is `sending` while its command runs. Runs of a node that dies go back to `pending`
+//! when another node reaps it ([`super::nodes`]).
+
+use rustyhook_core::id::RunId;
+use rustyhook_core::run::{Run, RunAttempt};
+use rustyhook_core::time::Millis;
+use sqlx::{PgConnection, PgPool, Row};
+
+use super::apps;
+use super::conn::{RUNS_CHANNEL, db_err, notify};
+use super::list::PgPage;
+use crate::page::{Listed, Page};
+use crate::query::Query;
+use crate::rows::{self, RUN_ATTEMPT_COLS, RUN_COLS, to_json};
+use crate::{RunRecord, StoreResult, rules};
+
+/// Inserts runs, one statement each, inside the caller's transaction.
+async fn insert_each(
+    conn: &mut PgConnection,
+    runs: &[Run],
+    lease_owner: Option<&str>,
+) -> StoreResult<()> {
+    let sql = format!(
+        "INSERT INTO runs ({RUN_COLS}, lease_owner)\n\
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    );
+    for r in runs {
+        sqlx::query(&sql)
+            .bind(r.id.as_str())
+            .bind(&r.handler_id)
+            .bind(r.step.as_str())
+            .bind(r.status.as_str())
+            .bind(i64::from(r.attempts))
+            .bind(r.next_attempt_at)
+            .bind(&r.triggered_by)
+            .bind(r.parent_id.as_ref().map(|p| p.as_str()))
+            .bind(to_json(&r.event))
+            .bind(r.exit_code.map(i64::from))
+            .bind(&r.output)
+            .bind(r.created_at)
+            .bind(r.updated_at)
+            .bind(lease_owner)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Inserts runs and, when they are unleased, wakes the nodes that run them.
+async fn insert_due(
+    conn: &mut PgConnection,
+    runs: &[Run],
+    lease_owner: Option<&str>,
+) -> StoreResult<()> {
+    insert_each(conn, runs, lease_owner).await?;
+    if lease_owner.is_none() && !runs.is_empty() {
+        notify(conn, RUNS_CHANNEL).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn create(
+    pool: &PgPool,
+    runs: &[Run],
+    lease_owner: Option<&str>,
+) -> StoreResult<()> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    insert_due(&mut tx, runs, lease_owner).await?;
+    tx.commit().await.map_err(db_err)
+}
+
+/// Stores a tick's runs unless the tick stored under `key` is as late or later; see
+/// [`crate::Store::create_tick_runs`]. The key's row is created if absent, then locked, so of
+/// two nodes storing the same tick the second waits for the first and then finds it stored.
+pub(crate) async fn create_tick(
+    pool: &PgPool,
+    key: &str,
+    tick: Millis,
+    runs: &[Run],
+    lease_owner: Option<&str>,
+) -> StoreResult<bool> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let created = sqlx::query(
+        r#"INSERT INTO meta (key, value)
+        VALUES ($1, $2)
+        ON CONFLICT (key) DO NOTHING"#,
+    )
+    .bind(key)
+    .bind(tick.to_string())
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    if created.rows_affected() == 0 {
+        let current: Option<String> = sqlx::query_scalar(
+            r#"SELECT value
+            FROM meta
+            WHERE key = $1
+            FOR UPDATE"#,
+        )
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if !rules::tick_is_new(current.as_deref(), tick) {
+            return Ok(false);
+        }
+        apps::set_meta(&mut *tx, key, &tick.to_string()).await?;
+    }
+    insert_due(&mut tx, runs, lease_owner).await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(true)
+}
+
+pub(crate) async fn get(pool: &PgPool, id: &str) -> StoreResult<Option<Run>> {
+    let sql = format!("SELECT {RUN_COLS}\nFROM runs\nWHERE id = $1");
+    let row = sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .map_err(db_err)?;
+    row.as_ref().map(rows::run).transpose()
+}
+
+pub(crate) async fn list(
+    pool: &PgPool,
+    handler: Option<String>,
+    page: &Page,
+) -> StoreResult<Listed<Run>> {
+    Query::new(format!("SELECT {RUN_COLS}\nFROM runs"))
+        .and_opt("handler_id = ?", handler)
+        .page(pool, "id", page, rows::run)
+        .await
+}
+
+pub(crate) async fn list_attempts(
+    pool: &PgPool,
+    run_id: &RunId,
+    page: &Page,
+) -> StoreResult<Listed<RunAttempt>> {
+    Query::new(format!("SELECT {RUN_ATTEMPT_COLS}\nFROM run_attempts"))
+        .and("run_id = ?", [run_id.as_str().into()])
+        .page(pool, "id", page, rows::run_attempt)
+        .await
+}
+
+/// Leases up to `limit` due runs to `node`, skipping rows another node is claiming.
+pub(crate) async fn claim_due(
+    pool: &PgPool,
+    node: &str,
+    now: Millis,
+    limit: usize,
+) -> StoreResult<Vec<Run>> {
+    let sql = format!(
+        r#"WITH claimed AS (
+            UPDATE runs
+            SET lease_owner = $1
+            WHERE id IN (
+                SELECT id
+                FROM runs
+                WHERE lease_owner IS NULL
+                  AND status IN ('pending', 'failed')
+                  AND next_attempt_at <= $2
+                ORDER BY next_attempt_at, id
+                LIMIT $3
+                FOR UPDATE SKIP LOCKED
+            )
+            RETURNING {RUN_COLS}
+        )
+        SELECT *
+        FROM claimed
+        ORDER BY next_attempt_at, id"#
+    );
+    let found = sqlx::query(&sql)
+        .bind(node)
+        .bind(now)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?;
+    found.iter().map(rows::run).collect()
+}
+
+pub(crate) async fn next_due(pool: &PgPool) -> StoreResult<Option<Millis>> {
+    sqlx::query_scalar(
+        r#"SELECT MIN(next_attempt_at)
+        FROM runs
+        WHERE lease_owner IS NULL AND status IN ('pending', 'failed')"#,
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(db_err)
+}
+
+pub(crate) async fn start(pool: &PgPool, id: &RunId, now: Millis) -> StoreResult<()> {
+    sqlx::query(
+        r#"UPDATE runs
+        SET status = 'sending', updated_at = $1
+        WHERE id = $2"#,
+    )
+    .bind(now)
+    .bind(id.as_str())
+    .execute(pool)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+pub(crate) async fn record(pool: &PgPool, rec: &RunRecord) -> StoreResult<()> {
+    let a = &rec.attempt;
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    sqlx::query(
+        r#"WITH attempt AS (
+            INSERT INTO run_attempts (id, run_id, handler_id, outcome, exit_code, output,
+                duration_ms, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        )
+        UPDATE runs
+        SET status = $9, attempts = attempts + 1, next_attempt_at = $10, exit_code = $5,
+            output = $6, lease_owner = NULL, updated_at = $11
+        WHERE id = $2"#,
+    )
+    .bind(a.id.as_str())
+    .bind(a.run_id.as_str())
+    .bind(&a.handler_id)
+    .bind(a.outcome.as_str())
+    .bind(a.exit_code.map(i64::from))
+    .bind(&a.output)
+    .bind(a.duration_ms)
+    .bind(a.created_at)
+    .bind(rec.status.as_str())
+    .bind(rec.next_attempt_at)
+    .bind(a.created_at + a.duration_ms)
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    insert_due(&mut tx, &rec.follow_ups, None).await?;
+    if !rec.exports.is_empty() {
+        let (names, values): (Vec<&str>, Vec<&str>) = rec
+            .exports
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .unzip();
+        // Later values of a repeated name win, as the same statements one after another would.
+        sqlx::query(
+            r#"INSERT INTO exports (name, value, run_id, updated_at)
+            SELECT DISTINCT ON (e.name) e.name, e.value, $3, $4
+            FROM UNNEST($1::TEXT[], $2::TEXT[]) WITH ORDINALITY AS e (name, value, n)
+            ORDER BY e.name, e.n DESC
+            ON CONFLICT (name) DO UPDATE
+            SET value = EXCLUDED.value, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at"#,
+        )
+        .bind(&names)
+        .bind(&values)
+        .bind(a.run_id.as_str())
+        .bind(a.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    }
+    tx.commit().await.map_err(db_err)
+}
+
+/// Gives runs back: `sending` ones become `pending`; with `until`, they fall due then.
+async fn give_back(
+    pool: &PgPool,
+    node: &str,
+    ids: &[&str],
+    until: Option<Millis>,
+) -> StoreResult<()> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let done = sqlx::query(
+        r#"UPDATE runs
+        SET lease_owner = NULL,
+            next_attempt_at = COALESCE($3, next_attempt_at),
+            status = CASE status WHEN 'sending' THEN 'pending' ELSE status END
+        WHERE id = ANY ($1) AND lease_owner = $2"#,
+    )
+    .bind(ids)
+    .bind(node)
+    .bind(until)
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    if done.rows_affected() > 0 {
+        notify(&mut tx, RUNS_CHANNEL).await?;
+    }
+    tx.commit().await.map_err(db_err)
+}
+
+pub(crate) async fn postpone(
+    pool: &PgPool,
+    node: &str,
+    id: &RunId,
+    until: Millis,
+) -> StoreResult<()> {
+    give_back(pool, node, &[id.as_str()], Some(until)).await
+}
+
+pub(crate) async fn release(pool: &PgPool, node: &str, ids: &[RunId]) -> StoreResult<()> {
+    let ids: Vec<&str> = ids.iter().map(RunId::as_str).collect();
+    give_back(pool, node, &ids, None).await
+}
+
+pub(crate) async fn busy(pool: &PgPool, handlers: &[String], except: &RunId) -> StoreResult<bool> {
+    let row = sqlx::query(
+        r#"SELECT EXISTS (
+            SELECT 1
+            FROM runs
+            WHERE handler_id = ANY ($1)
+              AND status IN ('pending', 'sending', 'failed')
+              AND id <> $2
+        )"#,
+    )
+    .bind(handlers)
+    .bind(except.as_str())
+    .fetch_one(pool)
+    .await
+    .map_err(db_err)?;
+    row.try_get(0).map_err(db_err)
+}
+
+pub(crate) async fn exports(pool: &PgPool) -> StoreResult<Vec<(String, String)>> {
+    sqlx::query_as(
+        r#"SELECT name, value
+        FROM exports
+        ORDER BY name"#,
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(db_err)
+}

@@ -1,0 +1,219 @@
+//! The PostgreSQL schema, as numbered migrations recorded in `schema_migrations`. A migration is
+//! never edited once released; changes go in a new one.
+//!
+//! The tables are SQLite's (migrations 1 and 2 match its 1 and 2) in PostgreSQL's types: `BIGINT`
+//! for every integer (millisecond times included), `BOOLEAN` for flags, `BYTEA` for blobs, and
+//! JSON kept as text exactly as SQLite keeps it. Ids, uids and names are `COLLATE "C"`: ids are
+//! base62 and sort by creation time only byte-wise, which keyset pagination relies on.
+
+use sqlx::{Connection, PgConnection};
+
+use super::conn::{db_err, fault};
+use crate::StoreResult;
+
+/// The advisory lock (transaction-scoped) that serializes migrations across nodes starting at
+/// once: "rhmigrat" in ASCII.
+const MIGRATION_LOCK: i64 = 0x7268_6d69_6772_6174;
+
+const MIGRATIONS: &[&str] = &[
+    r#"
+CREATE TABLE meta (
+    key TEXT COLLATE "C" PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE apps (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    uid TEXT COLLATE "C" UNIQUE,
+    name TEXT NOT NULL,
+    rate_limit BIGINT,
+    metadata TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE event_types (
+    name TEXT COLLATE "C" PRIMARY KEY,
+    description TEXT NOT NULL,
+    schemas TEXT,
+    archived BOOLEAN NOT NULL DEFAULT FALSE,
+    deprecated BOOLEAN NOT NULL DEFAULT FALSE,
+    feature_flag TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE endpoints (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    app_id TEXT COLLATE "C" NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+    uid TEXT COLLATE "C",
+    url TEXT NOT NULL,
+    description TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    disabled BOOLEAN NOT NULL,
+    rate_limit BIGINT,
+    filter_types TEXT,
+    channels TEXT,
+    metadata TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    secrets TEXT NOT NULL,
+    header_style TEXT NOT NULL,
+    max_in_flight BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (app_id, uid)
+);
+CREATE INDEX endpoints_app ON endpoints (app_id, id);
+
+CREATE TABLE messages (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    app_id TEXT COLLATE "C" NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+    event_id TEXT COLLATE "C",
+    event_type TEXT COLLATE "C" NOT NULL,
+    payload TEXT,
+    channels TEXT,
+    created_at BIGINT NOT NULL,
+    UNIQUE (app_id, event_id)
+);
+CREATE INDEX messages_app ON messages (app_id, id);
+
+CREATE TABLE deliveries (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    msg_id TEXT COLLATE "C" NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    endpoint_id TEXT COLLATE "C" NOT NULL,
+    app_id TEXT COLLATE "C" NOT NULL,
+    status TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    next_attempt_at BIGINT,
+    manual BOOLEAN NOT NULL DEFAULT FALSE,
+    lease_owner TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (msg_id, endpoint_id)
+);
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at)
+    WHERE lease_owner IS NULL AND status IN ('pending', 'failed');
+CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, msg_id);
+
+CREATE TABLE attempts (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    delivery_id TEXT COLLATE "C" NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+    msg_id TEXT COLLATE "C" NOT NULL,
+    endpoint_id TEXT COLLATE "C" NOT NULL,
+    app_id TEXT COLLATE "C" NOT NULL,
+    url TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    status_code BIGINT NOT NULL,
+    response TEXT,
+    duration_ms BIGINT NOT NULL,
+    trigger_type BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX attempts_msg ON attempts (msg_id, id);
+CREATE INDEX attempts_endpoint ON attempts (endpoint_id, id);
+CREATE INDEX attempts_delivery ON attempts (delivery_id);
+
+CREATE TABLE idempotency (
+    key TEXT COLLATE "C" PRIMARY KEY,
+    state TEXT NOT NULL,
+    status BIGINT,
+    body BYTEA,
+    created_at BIGINT NOT NULL
+);
+"#,
+    r#"
+CREATE TABLE runs (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    handler_id TEXT COLLATE "C" NOT NULL,
+    step TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    next_attempt_at BIGINT,
+    triggered_by TEXT NOT NULL,
+    parent_id TEXT COLLATE "C",
+    event TEXT NOT NULL,
+    exit_code BIGINT,
+    output TEXT,
+    lease_owner TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX runs_due ON runs (next_attempt_at)
+    WHERE lease_owner IS NULL AND status IN ('pending', 'failed');
+CREATE INDEX runs_handler ON runs (handler_id, id);
+CREATE INDEX runs_busy ON runs (handler_id)
+    WHERE status IN ('pending', 'sending', 'failed');
+
+CREATE TABLE run_attempts (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    run_id TEXT COLLATE "C" NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    handler_id TEXT COLLATE "C" NOT NULL,
+    outcome TEXT NOT NULL,
+    exit_code BIGINT,
+    output TEXT NOT NULL,
+    duration_ms BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX run_attempts_run ON run_attempts (run_id, id);
+
+CREATE TABLE exports (
+    name TEXT COLLATE "C" PRIMARY KEY,
+    value TEXT NOT NULL,
+    run_id TEXT COLLATE "C" NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+"#,
+    r#"
+CREATE TABLE nodes (
+    id TEXT PRIMARY KEY,
+    started_at BIGINT NOT NULL,
+    heartbeat_at BIGINT NOT NULL
+);
+CREATE INDEX deliveries_leased ON deliveries (lease_owner)
+    WHERE lease_owner IS NOT NULL;
+CREATE INDEX runs_leased ON runs (lease_owner)
+    WHERE lease_owner IS NOT NULL;
+"#,
+];
+
+/// Brings the schema up to date, in one transaction that holds [`MIGRATION_LOCK`]: a node
+/// starting beside another waits for it, then finds the schema current.
+pub(crate) async fn migrate(conn: &mut PgConnection) -> StoreResult<()> {
+    let mut tx = conn.begin().await.map_err(db_err)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    sqlx::raw_sql(
+        r#"CREATE TABLE IF NOT EXISTS schema_migrations (
+            version BIGINT PRIMARY KEY,
+            applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )"#,
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    let current: i64 = sqlx::query_scalar(
+        r#"SELECT COALESCE(MAX(version), 0)
+        FROM schema_migrations"#,
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = i as i64 + 1;
+        let failed = |e| fault(format!("PostgreSQL migration {version} failed"), e);
+        sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(failed)?;
+        sqlx::query(
+            r#"INSERT INTO schema_migrations (version)
+            VALUES ($1)"#,
+        )
+        .bind(version)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tracing::info!(version, "applied postgres migration");
+    }
+    tx.commit().await.map_err(db_err)
+}

@@ -1,0 +1,261 @@
+//! What only the PostgreSQL store does: several nodes share its database. Each test opens two
+//! (or more) stores on one fresh database, as two rustyhook nodes would.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustyhook_core::id::AppId;
+use rustyhook_core::model::DeliveryStatus;
+use rustyhook_store::postgres::{PgOptions, PostgresStore};
+use rustyhook_store::*;
+use sqlx::Row;
+
+use crate::fixtures::{Postgres, TestDatabase, chain, connect};
+use crate::support::*;
+
+/// An app with `endpoints` endpoints that receive everything.
+async fn app_with_endpoints(store: &Arc<dyn Store>, endpoints: usize) -> AppId {
+    let a = store.create_app(app(None)).await.expect("app");
+    for _ in 0..endpoints {
+        store
+            .create_endpoint(endpoint(&a.id, None, None))
+            .await
+            .expect("ep");
+    }
+    a.id
+}
+
+#[tokio::test]
+async fn secrets_are_not_in_plain_text_in_the_endpoints_table() {
+    let f = Postgres::new().await;
+    let a = f.store.create_app(app(None)).await.expect("app");
+    let ep = f
+        .store
+        .create_endpoint(endpoint(&a.id, None, None))
+        .await
+        .expect("ep");
+    let exposed = ep.secrets[0].secret.expose();
+    let b64 = exposed.trim_start_matches("whsec_");
+    let mut raw = f.raw().await;
+    let row = sqlx::query("SELECT secrets, endpoints::TEXT FROM endpoints")
+        .fetch_one(&mut raw)
+        .await
+        .expect("row");
+    let sealed: String = row.get(0);
+    let whole_row: String = row.get(1);
+    assert!(sealed.starts_with("v1:"), "sealed by the SecretBox");
+    assert!(!whole_row.contains(b64));
+    assert!(!whole_row.contains(&exposed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_claiming_at_once_never_take_the_same_delivery() {
+    let f = Postgres::new().await;
+    let other = f.another_node().await;
+    let app_id = app_with_endpoints(&f.store, 25).await;
+    for i in 0..20 {
+        send(&f.store, &app_id, "a", None, 10 + i, None).await;
+    }
+    assert_eq!(f.store.queue_depth().await.expect("depth"), 500);
+    let claim_all = |store: Arc<dyn Store>, node: &'static str| {
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            loop {
+                let got = store.claim_due(node, 1_000, 7).await.expect("claim");
+                if got.is_empty() {
+                    return ids;
+                }
+                ids.extend(got.into_iter().map(|c| c.delivery.id));
+            }
+        })
+    };
+    let first = claim_all(f.store.clone(), "node-a");
+    let second = claim_all(other, "node-b");
+    let (first, second) = (first.await.expect("a"), second.await.expect("b"));
+    let all: Vec<_> = first.iter().chain(&second).cloned().collect();
+    let distinct: HashSet<_> = all.iter().cloned().collect();
+    assert_eq!(all.len(), distinct.len(), "a delivery was claimed twice");
+    assert_eq!(distinct.len(), 500, "every due delivery was claimed");
+}
+
+#[tokio::test]
+async fn opening_another_node_leaves_existing_leases_alone() {
+    let f = Postgres::new().await;
+    let app_id = app_with_endpoints(&f.store, 1).await;
+    send(&f.store, &app_id, "a", None, 10, Some("node-a")).await;
+    let other = f.another_node().await;
+    assert!(
+        other
+            .claim_due("node-b", 1_000, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn releasing_dead_nodes_frees_a_dead_nodes_leases_but_not_a_live_ones() {
+    let f = Postgres::new().await;
+    let other = f.another_node().await;
+    let app_id = app_with_endpoints(&f.store, 1).await;
+    f.store.heartbeat("node-a", 1_000).await.expect("beat");
+    other.heartbeat("node-b", 1_000).await.expect("beat");
+    send(&f.store, &app_id, "a", None, 10, Some("node-a")).await;
+    send(&other, &app_id, "a", None, 10, Some("node-b")).await;
+    // A lease whose owner never sent a heartbeat at all.
+    send(&other, &app_id, "a", None, 10, Some("node-ghost")).await;
+    let running = run("h", 10);
+    f.store
+        .create_runs(vec![running.clone()], Some("node-a".into()))
+        .await
+        .expect("run");
+    f.store.start_run(&running.id, 20).await.expect("start");
+    // node-b lives on; node-a stops beating.
+    other.heartbeat("node-b", 9_000).await.expect("beat");
+
+    let (x, y) = tokio::join!(
+        other.release_dead_nodes(5_000),
+        f.store.release_dead_nodes(5_000)
+    );
+    assert_eq!(
+        x.expect("reap") + y.expect("reap"),
+        3,
+        "node-a's delivery and run and the ghost's delivery, released once between two reapers"
+    );
+
+    let claimed = other.claim_due("node-c", 1_000, 10).await.expect("claim");
+    assert_eq!(claimed.len(), 2, "node-b's delivery stays leased");
+    let back = other
+        .claim_due_runs("node-c", 1_000, 10)
+        .await
+        .expect("runs");
+    assert_eq!(back.len(), 1);
+    assert_eq!(
+        back[0].status,
+        DeliveryStatus::Pending,
+        "a running run is due again"
+    );
+
+    let mut raw = f.raw().await;
+    let nodes: Vec<String> = sqlx::query_scalar("SELECT id FROM nodes ORDER BY id")
+        .fetch_all(&mut raw)
+        .await
+        .expect("nodes");
+    assert_eq!(nodes, ["node-b"], "the dead node is forgotten");
+}
+
+#[tokio::test]
+async fn a_wakeup_fires_when_another_node_creates_an_unleased_message() {
+    let f = Postgres::new().await;
+    let other = f.another_node().await;
+    let wakeups = f.store.wakeups().expect("PostgreSQL offers wake-ups");
+    let app_id = app_with_endpoints(&other, 1).await;
+    send(&other, &app_id, "a", None, 10, Some("node-b")).await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), wakeups.deliveries.notified())
+            .await
+            .is_err(),
+        "work leased to its creator wakes no one"
+    );
+    send(&other, &app_id, "a", None, 11, None).await;
+    tokio::time::timeout(Duration::from_secs(10), wakeups.deliveries.notified())
+        .await
+        .expect("the other node's unleased message wakes this node");
+}
+
+#[tokio::test]
+async fn exactly_one_node_leads_and_another_takes_over_when_it_stops() {
+    let f = Postgres::new().await;
+    let other = f.another_node().await;
+    let first = f.store.hold_leadership("cron").await.expect("lead");
+    let second = other.hold_leadership("cron").await.expect("lead");
+    assert!(first ^ second, "exactly one leads ({first}, {second})");
+    let (leader, follower) = if first {
+        (f.store.clone(), other)
+    } else {
+        (other, f.store.clone())
+    };
+    assert!(leader.hold_leadership("cron").await.expect("lead"));
+    assert!(!follower.hold_leadership("cron").await.expect("lead"));
+    drop(leader);
+    if first {
+        // The fixture holds the leader too; a node that stops drops its store.
+        drop(f.store);
+    }
+    let mut took_over = false;
+    for _ in 0..100 {
+        if follower.hold_leadership("cron").await.expect("lead") {
+            took_over = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(took_over, "the follower leads once the leader is gone");
+}
+
+#[tokio::test]
+async fn two_nodes_storing_the_same_tick_create_its_run_once() {
+    let f = Postgres::new().await;
+    let other = f.another_node().await;
+    let (x, y) = tokio::join!(
+        f.store
+            .create_tick_runs("cron:h", 60_000, vec![run("h", 60_000)], None),
+        other.create_tick_runs("cron:h", 60_000, vec![run("h", 60_000)], None)
+    );
+    let (x, y) = (x.expect("tick"), y.expect("tick"));
+    assert!(x ^ y, "exactly one stores the tick ({x}, {y})");
+    let runs = other
+        .list_runs(Some("h".into()), Page::first(10, Order::Ascending))
+        .await
+        .expect("runs");
+    assert_eq!(runs.items.len(), 1);
+}
+
+#[tokio::test]
+async fn two_nodes_storing_the_same_event_id_at_once_store_one_message() {
+    let f = Postgres::new().await;
+    let other = f.another_node().await;
+    let app_id = app_with_endpoints(&f.store, 2).await;
+    let (x, y) = tokio::join!(
+        send(&f.store, &app_id, "a", Some("evt-1"), 10, None),
+        send(&other, &app_id, "a", Some("evt-1"), 11, None)
+    );
+    assert_eq!(x.message.id, y.message.id);
+    assert!(x.existing ^ y.existing);
+    assert_eq!(f.store.queue_depth().await.expect("depth"), 2);
+}
+
+#[tokio::test]
+async fn nodes_starting_at_once_migrate_the_schema_once() {
+    let db = TestDatabase::create().await;
+    let key = rustyhook_core::crypto::SecretBox::generate_key();
+    let (a, b, c) = tokio::join!(
+        connect(&db.url, &key),
+        connect(&db.url, &key),
+        connect(&db.url, &key)
+    );
+    let created = a.create_app(app(None)).await.expect("app");
+    assert!(c.get_app(created.id.as_str()).await.expect("get").is_some());
+    drop((a, b, c));
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_named_in_the_error_without_the_password() {
+    let key = rustyhook_core::crypto::SecretBox::generate_key();
+    let failed = PostgresStore::connect(
+        "postgres://rh:hunter2@127.0.0.1:1/rustyhook",
+        PgOptions::default(),
+        rustyhook_core::crypto::SecretBox::new(&key),
+    )
+    .await;
+    let Err(e) = failed else {
+        panic!("nothing listens on port 1");
+    };
+    let text = chain(&e);
+    assert!(
+        text.contains("could not connect to PostgreSQL at 127.0.0.1:1/rustyhook"),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2"), "{text}");
+}
