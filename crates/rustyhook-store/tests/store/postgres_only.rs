@@ -246,3 +246,65 @@ async fn an_unreachable_server_is_named_in_the_error_without_the_password() {
     );
     assert!(!text.contains("hunter2"), "{text}");
 }
+
+#[tokio::test]
+async fn the_listener_reconnects_and_wakes_both_queues_after_losing_its_connection() {
+    let f = Postgres::new().await;
+    let other = f.another_node().await;
+    let wakeups = f.store.wakeups().expect("PostgreSQL offers wake-ups");
+    let mut raw = f.raw().await;
+    let terminated: Vec<bool> = sqlx::query_scalar(
+        r#"SELECT pg_terminate_backend(pid)
+        FROM pg_stat_activity
+        WHERE datname = current_database() AND query LIKE 'LISTEN%'"#,
+    )
+    .fetch_all(&mut raw)
+    .await
+    .expect("terminate");
+    assert!(!terminated.is_empty(), "the listeners' sessions were found");
+    let wait = Duration::from_secs(10);
+    tokio::time::timeout(wait, wakeups.deliveries.notified())
+        .await
+        .expect("a reconnect wakes the deliveries: notifications may have been missed");
+    tokio::time::timeout(wait, wakeups.runs.notified())
+        .await
+        .expect("a reconnect wakes the runs");
+    other
+        .create_runs(vec![run("h", 10)], None)
+        .await
+        .expect("runs");
+    tokio::time::timeout(wait, wakeups.runs.notified())
+        .await
+        .expect("the new connection listens");
+}
+
+/// How many sessions LISTEN on the test database.
+async fn listening(raw: &mut sqlx::PgConnection) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        r#"SELECT COUNT(*)
+        FROM pg_stat_activity
+        WHERE datname = current_database() AND query LIKE 'LISTEN%'"#,
+    )
+    .fetch_one(raw)
+    .await
+}
+
+#[tokio::test]
+async fn a_dropped_store_stops_listening() {
+    let f = Postgres::new().await;
+    let mut raw = f.raw().await;
+    assert_eq!(listening(&mut raw).await.expect("count"), 1);
+    let Postgres { store, db, .. } = f;
+    drop(store);
+    let mut stopped = false;
+    for _ in 0..100 {
+        if listening(&mut raw).await.expect("count") == 0 {
+            stopped = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(stopped, "the listener's session ended with the store");
+    drop(raw);
+    drop(db);
+}
