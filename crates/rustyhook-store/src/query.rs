@@ -3,9 +3,10 @@
 //! numbers the marks its own way and runs it (`sqlite::list`, `postgres::list`). So no
 //! condition may hold a literal `?` (on PostgreSQL, use `jsonb_exists`, not the `?` operator).
 
-use rustyhook_core::id::AppId;
+use rustyhook_core::id::{AppId, MessageId};
 
 use crate::page::Page;
+use crate::rows::{DELIVERY_COLS, endpoint_cols_of_e};
 use crate::{AttemptFilter, MessageFilter};
 
 /// A value bound to a `?`.
@@ -176,6 +177,15 @@ pub(crate) fn attempts_of_app(
         };
     }
     q
+}
+
+/// The query listing a message's deliveries (`d`) with their endpoints (`e`).
+pub(crate) fn deliveries_of_message(msg: &MessageId) -> Query {
+    Query::new(format!(
+        "SELECT {DELIVERY_COLS}, {}\nFROM deliveries d\nJOIN endpoints e ON e.id = d.endpoint_id",
+        endpoint_cols_of_e()
+    ))
+    .and("d.msg_id = ?", [msg.as_str().into()])
 }
 
 /// Replaces each `?` of `sql` in turn with what `mark` writes for the value it stands for.

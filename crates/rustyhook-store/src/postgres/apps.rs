@@ -21,6 +21,17 @@ pub(crate) fn found(changed: u64) -> StoreResult<()> {
     Ok(())
 }
 
+/// Runs a statement keyed by its one value (`$1`); [`StoreError::NotFound`] if it changed no
+/// row.
+pub(crate) async fn change_one(pool: &PgPool, sql: &str, key: &str) -> StoreResult<()> {
+    let done = sqlx::query(sql)
+        .bind(key)
+        .execute(pool)
+        .await
+        .map_err(db_err)?;
+    found(done.rows_affected())
+}
+
 pub(crate) async fn insert_app(pool: &PgPool, app: &App) -> StoreResult<()> {
     sqlx::query(
         r#"INSERT INTO apps (id, uid, name, rate_limit, metadata, created_at, updated_at)
@@ -77,15 +88,13 @@ pub(crate) async fn list_apps(pool: &PgPool, page: &Page) -> StoreResult<Listed<
 
 pub(crate) async fn delete_app(pool: &PgPool, id: &AppId) -> StoreResult<()> {
     // Attempts and deliveries cascade from messages; endpoints and messages from the app.
-    let done = sqlx::query(
+    change_one(
+        pool,
         r#"DELETE FROM apps
         WHERE id = $1"#,
+        id.as_str(),
     )
-    .bind(id.as_str())
-    .execute(pool)
     .await
-    .map_err(db_err)?;
-    found(done.rows_affected())
 }
 
 /// Creates or replaces an event type; `xmax = 0` holds only for a row this statement inserted,
@@ -142,15 +151,13 @@ pub(crate) async fn list_event_types(
 }
 
 pub(crate) async fn delete_event_type(pool: &PgPool, name: &str) -> StoreResult<()> {
-    let done = sqlx::query(
+    change_one(
+        pool,
         r#"DELETE FROM event_types
         WHERE name = $1"#,
+        name,
     )
-    .bind(name)
-    .execute(pool)
     .await
-    .map_err(db_err)?;
-    found(done.rows_affected())
 }
 
 pub(crate) async fn get_meta(

@@ -4,7 +4,7 @@ use rustyhook_core::id::{AppId, AttemptId, MessageId};
 use rustyhook_core::model::Attempt;
 use sqlx::PgPool;
 
-use super::apps::found;
+use super::apps::change_one;
 use super::conn::db_err;
 use super::list::{DIALECT, PgPage};
 use crate::page::{Listed, Page};
@@ -35,14 +35,12 @@ pub(crate) async fn get(pool: &PgPool, msg: &MessageId, id: &str) -> StoreResult
 }
 
 pub(crate) async fn expunge(pool: &PgPool, id: &AttemptId) -> StoreResult<()> {
-    let done = sqlx::query(
+    change_one(
+        pool,
         r#"UPDATE attempts
         SET response = NULL
         WHERE id = $1"#,
+        id.as_str(),
     )
-    .bind(id.as_str())
-    .execute(pool)
     .await
-    .map_err(db_err)?;
-    found(done.rows_affected())
 }

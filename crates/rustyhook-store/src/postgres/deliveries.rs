@@ -12,8 +12,9 @@ use sqlx::{PgConnection, PgPool};
 
 use super::conn::{DELIVERIES_CHANNEL, db_err, notify};
 use super::list::PgPage;
+use super::queue::{self, Queue};
 use crate::page::{Listed, Page};
-use crate::query::Query;
+use crate::query::deliveries_of_message;
 use crate::rows::{self, DELIVERY_COLS};
 use crate::{AttemptRecord, Claimed, StoreResult, rules};
 
@@ -55,55 +56,28 @@ pub(crate) async fn insert_many(
     Ok(())
 }
 
-/// Leases up to `limit` due deliveries to `node` in one statement. Rows another node is
-/// claiming at the same moment are locked, and skipped rather than waited for.
+/// The deliveries queue; a claim reads each delivery's message with it.
+const DELIVERIES: Queue = Queue {
+    table: "deliveries",
+    alias: "d",
+    join: "FROM messages m",
+    join_on: "AND m.id = d.msg_id",
+};
+
+/// Leases up to `limit` due deliveries to `node` in one statement.
 pub(crate) async fn claim_due(
     pool: &PgPool,
     node: &str,
     now: Millis,
     limit: usize,
 ) -> StoreResult<Vec<Claimed>> {
-    let sql = format!(
-        r#"WITH claimed AS (
-            UPDATE deliveries d
-            SET lease_owner = $1
-            FROM messages m
-            WHERE m.id = d.msg_id
-              AND d.id IN (
-                SELECT id
-                FROM deliveries
-                WHERE lease_owner IS NULL
-                  AND status IN ('pending', 'failed')
-                  AND next_attempt_at <= $2
-                ORDER BY next_attempt_at
-                LIMIT $3
-                FOR UPDATE SKIP LOCKED
-              )
-            RETURNING {DELIVERY_COLS}, m.event_type, m.payload, d.manual
-        )
-        SELECT *
-        FROM claimed
-        ORDER BY next_attempt_at, id"#
-    );
-    let found = sqlx::query(&sql)
-        .bind(node)
-        .bind(now)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(pool)
-        .await
-        .map_err(db_err)?;
+    let returning = format!("{DELIVERY_COLS}, m.event_type, m.payload, d.manual");
+    let found = queue::claim(pool, &DELIVERIES, &returning, node, now, limit).await?;
     found.iter().map(rows::claimed).collect()
 }
 
 pub(crate) async fn next_due(pool: &PgPool) -> StoreResult<Option<Millis>> {
-    sqlx::query_scalar(
-        r#"SELECT MIN(next_attempt_at)
-        FROM deliveries
-        WHERE lease_owner IS NULL AND status IN ('pending', 'failed')"#,
-    )
-    .fetch_one(pool)
-    .await
-    .map_err(db_err)
+    queue::next_due(pool, &DELIVERIES).await
 }
 
 /// Stores the attempts and moves their deliveries on, in one transaction with one statement per
@@ -267,14 +241,10 @@ pub(crate) async fn list_for_message(
     page: &Page,
     sbox: &SecretBox,
 ) -> StoreResult<Listed<(Delivery, Endpoint)>> {
-    let endpoint_cols = rows::endpoint_cols_of_e();
-    Query::new(format!(
-        "SELECT {DELIVERY_COLS}, {endpoint_cols}\nFROM deliveries d\nJOIN endpoints e ON e.id = d.endpoint_id"
-    ))
-    .and("d.msg_id = ?", [msg.as_str().into()])
-    .page(pool, "e.id", page, |r| {
-        let endpoint = rows::endpoint_at(r, 9, sbox)?;
-        Ok((rows::delivery_at(r, 0)?, endpoint))
-    })
-    .await
+    deliveries_of_message(msg)
+        .page(pool, "e.id", page, |r| {
+            let endpoint = rows::endpoint_at(r, 9, sbox)?;
+            Ok((rows::delivery_at(r, 0)?, endpoint))
+        })
+        .await
 }

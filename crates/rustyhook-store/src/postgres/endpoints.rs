@@ -14,14 +14,12 @@ use crate::query::Query;
 use crate::rows::{self, ENDPOINT_COLS, seal_secrets, to_json};
 use crate::{EndpointStats, StoreResult, rules};
 
-pub(crate) async fn insert(pool: &PgPool, ep: &Endpoint, sbox: &SecretBox) -> StoreResult<()> {
-    let sql = format!(
-        "INSERT INTO endpoints ({ENDPOINT_COLS})\n\
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-    );
-    sqlx::query(&sql)
-        .bind(ep.id.as_str())
-        .bind(ep.app_id.as_str())
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds an endpoint's settings, `uid` to `max_in_flight` in [`ENDPOINT_COLS`] order, with its
+/// secrets sealed.
+fn bind_settings<'q>(query: PgQuery<'q>, ep: &'q Endpoint, sbox: &SecretBox) -> PgQuery<'q> {
+    query
         .bind(ep.uid.as_ref().map(|u| u.as_str()))
         .bind(&ep.url)
         .bind(&ep.description)
@@ -35,6 +33,17 @@ pub(crate) async fn insert(pool: &PgPool, ep: &Endpoint, sbox: &SecretBox) -> St
         .bind(seal_secrets(&ep.secrets, sbox))
         .bind(ep.header_style.as_str())
         .bind(i64::from(ep.max_in_flight))
+}
+
+pub(crate) async fn insert(pool: &PgPool, ep: &Endpoint, sbox: &SecretBox) -> StoreResult<()> {
+    let sql = format!(
+        "INSERT INTO endpoints ({ENDPOINT_COLS})\n\
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+    );
+    let query = sqlx::query(&sql)
+        .bind(ep.id.as_str())
+        .bind(ep.app_id.as_str());
+    bind_settings(query, ep, sbox)
         .bind(ep.created_at)
         .bind(ep.updated_at)
         .execute(pool)
@@ -44,31 +53,19 @@ pub(crate) async fn insert(pool: &PgPool, ep: &Endpoint, sbox: &SecretBox) -> St
 }
 
 pub(crate) async fn update(pool: &PgPool, ep: &Endpoint, sbox: &SecretBox) -> StoreResult<()> {
-    let done = sqlx::query(
+    let query = sqlx::query(
         r#"UPDATE endpoints
         SET uid = $1, url = $2, description = $3, version = $4, disabled = $5, rate_limit = $6,
             filter_types = $7, channels = $8, metadata = $9, headers = $10, secrets = $11,
             header_style = $12, max_in_flight = $13, updated_at = $14
         WHERE id = $15"#,
-    )
-    .bind(ep.uid.as_ref().map(|u| u.as_str()))
-    .bind(&ep.url)
-    .bind(&ep.description)
-    .bind(i64::from(ep.version))
-    .bind(ep.disabled)
-    .bind(ep.rate_limit.map(i64::from))
-    .bind(ep.filter_types.as_ref().map(to_json))
-    .bind(ep.channels.as_ref().map(to_json))
-    .bind(to_json(&ep.metadata))
-    .bind(to_json(&ep.headers))
-    .bind(seal_secrets(&ep.secrets, sbox))
-    .bind(ep.header_style.as_str())
-    .bind(i64::from(ep.max_in_flight))
-    .bind(ep.updated_at)
-    .bind(ep.id.as_str())
-    .execute(pool)
-    .await
-    .map_err(db_err)?;
+    );
+    let done = bind_settings(query, ep, sbox)
+        .bind(ep.updated_at)
+        .bind(ep.id.as_str())
+        .execute(pool)
+        .await
+        .map_err(db_err)?;
     found(done.rows_affected())
 }
 

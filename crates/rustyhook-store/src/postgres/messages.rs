@@ -5,7 +5,7 @@ use rustyhook_core::id::{AppId, EndpointId, MessageId};
 use rustyhook_core::model::Message;
 use sqlx::{PgConnection, PgPool};
 
-use super::apps::found;
+use super::apps::change_one;
 use super::conn::{DELIVERIES_CHANNEL, db_err, notify};
 use super::list::{DIALECT, PgPage};
 use super::{deliveries, endpoints};
@@ -125,14 +125,12 @@ pub(crate) async fn list_for_endpoint(
 }
 
 pub(crate) async fn expunge(pool: &PgPool, id: &MessageId) -> StoreResult<()> {
-    let done = sqlx::query(
+    change_one(
+        pool,
         r#"UPDATE messages
         SET payload = NULL
         WHERE id = $1"#,
+        id.as_str(),
     )
-    .bind(id.as_str())
-    .execute(pool)
     .await
-    .map_err(db_err)?;
-    found(done.rows_affected())
 }

@@ -18,6 +18,7 @@ mod list;
 mod listen;
 mod messages;
 mod nodes;
+mod queue;
 mod rows;
 mod runs;
 mod schema;

@@ -3,7 +3,7 @@
 //! by the living.
 
 use rustyhook_core::time::Millis;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use super::conn::{DELIVERIES_CHANNEL, RUNS_CHANNEL, db_err, notify};
 use crate::StoreResult;
@@ -28,47 +28,15 @@ pub(crate) async fn heartbeat(pool: &PgPool, node: &str, now: Millis) -> StoreRe
 /// nodes reaping at once release each lease once between them.
 pub(crate) async fn release_dead(pool: &PgPool, dead_before: Millis) -> StoreResult<u64> {
     let mut tx = pool.begin().await.map_err(db_err)?;
-    let deliveries = sqlx::query(
-        r#"UPDATE deliveries
-        SET lease_owner = NULL
-        WHERE id IN (
-            SELECT d.id
-            FROM deliveries d
-            WHERE d.lease_owner IS NOT NULL
-              AND NOT EXISTS (
-                SELECT 1
-                FROM nodes n
-                WHERE n.id = d.lease_owner AND n.heartbeat_at >= $1
-              )
-            FOR UPDATE SKIP LOCKED
-        )"#,
+    let deliveries = release_leases_of_dead(&mut tx, "deliveries", "", dead_before).await?;
+    // A run that was running is due again, as on a restart.
+    let runs = release_leases_of_dead(
+        &mut tx,
+        "runs",
+        ", status = CASE status WHEN 'sending' THEN 'pending' ELSE status END",
+        dead_before,
     )
-    .bind(dead_before)
-    .execute(&mut *tx)
-    .await
-    .map_err(db_err)?
-    .rows_affected();
-    let runs = sqlx::query(
-        r#"UPDATE runs
-        SET lease_owner = NULL,
-            status = CASE status WHEN 'sending' THEN 'pending' ELSE status END
-        WHERE id IN (
-            SELECT r.id
-            FROM runs r
-            WHERE r.lease_owner IS NOT NULL
-              AND NOT EXISTS (
-                SELECT 1
-                FROM nodes n
-                WHERE n.id = r.lease_owner AND n.heartbeat_at >= $1
-              )
-            FOR UPDATE SKIP LOCKED
-        )"#,
-    )
-    .bind(dead_before)
-    .execute(&mut *tx)
-    .await
-    .map_err(db_err)?
-    .rows_affected();
+    .await?;
     sqlx::query(
         r#"DELETE FROM nodes
         WHERE id IN (
@@ -93,4 +61,35 @@ pub(crate) async fn release_dead(pool: &PgPool, dead_before: Millis) -> StoreRes
         tracing::info!(deliveries, runs, "released the leases of dead nodes");
     }
     Ok(deliveries + runs)
+}
+
+/// Clears the lease of every row of `table` (deliveries or runs) leased to a dead node, setting
+/// `also_set` too; rows locked by anyone else are skipped.
+async fn release_leases_of_dead(
+    conn: &mut PgConnection,
+    table: &str,
+    also_set: &str,
+    dead_before: Millis,
+) -> StoreResult<u64> {
+    let sql = format!(
+        r#"UPDATE {table}
+        SET lease_owner = NULL{also_set}
+        WHERE id IN (
+            SELECT t.id
+            FROM {table} t
+            WHERE t.lease_owner IS NOT NULL
+              AND NOT EXISTS (
+                SELECT 1
+                FROM nodes n
+                WHERE n.id = t.lease_owner AND n.heartbeat_at >= $1
+              )
+            FOR UPDATE SKIP LOCKED
+        )"#
+    );
+    let done = sqlx::query(&sql)
+        .bind(dead_before)
+        .execute(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(done.rows_affected())
 }

@@ -11,6 +11,7 @@ use sqlx::{PgConnection, PgPool, Row};
 use super::apps;
 use super::conn::{RUNS_CHANNEL, db_err, notify};
 use super::list::PgPage;
+use super::queue::{self, Queue};
 use crate::page::{Listed, Page};
 use crate::query::Query;
 use crate::rows::{self, RUN_ATTEMPT_COLS, RUN_COLS, to_json};
@@ -146,6 +147,14 @@ pub(crate) async fn list_attempts(
         .await
 }
 
+/// The runs queue.
+const RUNS: Queue = Queue {
+    table: "runs",
+    alias: "r",
+    join: "",
+    join_on: "",
+};
+
 /// Leases up to `limit` due runs to `node`, skipping rows another node is claiming.
 pub(crate) async fn claim_due(
     pool: &PgPool,
@@ -153,45 +162,12 @@ pub(crate) async fn claim_due(
     now: Millis,
     limit: usize,
 ) -> StoreResult<Vec<Run>> {
-    let sql = format!(
-        r#"WITH claimed AS (
-            UPDATE runs
-            SET lease_owner = $1
-            WHERE id IN (
-                SELECT id
-                FROM runs
-                WHERE lease_owner IS NULL
-                  AND status IN ('pending', 'failed')
-                  AND next_attempt_at <= $2
-                ORDER BY next_attempt_at, id
-                LIMIT $3
-                FOR UPDATE SKIP LOCKED
-            )
-            RETURNING {RUN_COLS}
-        )
-        SELECT *
-        FROM claimed
-        ORDER BY next_attempt_at, id"#
-    );
-    let found = sqlx::query(&sql)
-        .bind(node)
-        .bind(now)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(pool)
-        .await
-        .map_err(db_err)?;
+    let found = queue::claim(pool, &RUNS, RUN_COLS, node, now, limit).await?;
     found.iter().map(rows::run).collect()
 }
 
 pub(crate) async fn next_due(pool: &PgPool) -> StoreResult<Option<Millis>> {
-    sqlx::query_scalar(
-        r#"SELECT MIN(next_attempt_at)
-        FROM runs
-        WHERE lease_owner IS NULL AND status IN ('pending', 'failed')"#,
-    )
-    .fetch_one(pool)
-    .await
-    .map_err(db_err)
+    queue::next_due(pool, &RUNS).await
 }
 
 pub(crate) async fn start(pool: &PgPool, id: &RunId, now: Millis) -> StoreResult<()> {

@@ -12,7 +12,7 @@ use rustyhook_core::time::Millis;
 use super::conn::db_err;
 use super::list::SqlitePage;
 use crate::page::{Listed, Page};
-use crate::query::Query;
+use crate::query::deliveries_of_message;
 use crate::rows::{self, DELIVERY_COLS};
 use crate::{AttemptRecord, Claimed, StoreResult, rules};
 
@@ -237,12 +237,7 @@ pub(crate) fn list_for_message(
     page: &Page,
     sbox: &SecretBox,
 ) -> StoreResult<Listed<(Delivery, Endpoint)>> {
-    let endpoint_cols = rows::endpoint_cols_of_e();
-    Query::new(format!(
-        "SELECT {DELIVERY_COLS}, {endpoint_cols}\nFROM deliveries d\nJOIN endpoints e ON e.id = d.endpoint_id"
-    ))
-    .and("d.msg_id = ?", [msg.as_str().to_owned().into()])
-    .page(conn, "e.id", page, |r| {
+    deliveries_of_message(msg).page(conn, "e.id", page, |r| {
         let endpoint = rows::endpoint_at(r, 9, sbox)?;
         Ok((rows::delivery_at(r, 0)?, endpoint))
     })

@@ -330,11 +330,7 @@ async fn resend_schedules_a_manual_attempt_and_creates_a_missing_delivery(store:
 }
 
 async fn expunged_payloads_and_responses_read_back_empty(store: Arc<dyn Store>) {
-    let a = store.create_app(app(None)).await.expect("app");
-    store
-        .create_endpoint(endpoint(&a.id, None, None))
-        .await
-        .expect("ep");
+    let a = app_with_endpoints(&store, 1).await;
     let sent = send(&store, &a.id, "a", None, 10, None).await;
     let c = store.claim_due("n", 10, 1).await.expect("claim").remove(0);
     let attempt = failed_attempt(&c.delivery, 20);

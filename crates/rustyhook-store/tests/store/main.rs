@@ -98,11 +98,7 @@ async fn a_message_creates_one_delivery_per_matching_endpoint_in_its_transaction
 }
 
 async fn a_repeated_event_id_returns_the_first_message_and_creates_nothing(store: Arc<dyn Store>) {
-    let a = store.create_app(app(None)).await.expect("app");
-    store
-        .create_endpoint(endpoint(&a.id, None, None))
-        .await
-        .expect("ep");
+    let a = app_with_endpoints(&store, 1).await;
     let first = send(&store, &a.id, "a", Some("evt-1"), 10, None).await;
     let again = send(&store, &a.id, "a", Some("evt-1"), 11, None).await;
     assert!(again.existing);
@@ -114,11 +110,7 @@ async fn a_repeated_event_id_returns_the_first_message_and_creates_nothing(store
 async fn due_deliveries_are_claimed_once_and_a_failure_schedules_the_next_attempt(
     store: Arc<dyn Store>,
 ) {
-    let a = store.create_app(app(None)).await.expect("app");
-    store
-        .create_endpoint(endpoint(&a.id, None, None))
-        .await
-        .expect("ep");
+    let a = app_with_endpoints(&store, 1).await;
     send(&store, &a.id, "a", None, 10, None).await;
 
     let claimed = store.claim_due("n", 10, 10).await.expect("claim");
@@ -348,11 +340,7 @@ async fn a_tick_key_that_is_not_a_number_counts_as_no_tick_yet(store: Arc<dyn St
 }
 
 async fn releasing_dead_nodes_leaves_a_live_nodes_leases_alone(store: Arc<dyn Store>) {
-    let a = store.create_app(app(None)).await.expect("app");
-    store
-        .create_endpoint(endpoint(&a.id, None, None))
-        .await
-        .expect("ep");
+    let a = app_with_endpoints(&store, 1).await;
     store.heartbeat("node-1", 1_000).await.expect("heartbeat");
     send(&store, &a.id, "a", None, 10, Some("node-1")).await;
     store
@@ -389,11 +377,7 @@ async fn wakeups_when_offered_fire_for_unleased_work(store: Arc<dyn Store>) {
         // A store with no other writers offers none; its own code knows when it made work due.
         return;
     };
-    let a = store.create_app(app(None)).await.expect("app");
-    store
-        .create_endpoint(endpoint(&a.id, None, None))
-        .await
-        .expect("ep");
+    let a = app_with_endpoints(&store, 1).await;
     send(&store, &a.id, "a", None, 10, None).await;
     tokio::time::timeout(Duration::from_secs(10), wakeups.deliveries.notified())
         .await

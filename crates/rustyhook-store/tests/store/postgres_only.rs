@@ -5,7 +5,6 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustyhook_core::id::AppId;
 use rustyhook_core::model::DeliveryStatus;
 use rustyhook_store::postgres::{PgOptions, PostgresStore};
 use rustyhook_store::*;
@@ -13,18 +12,6 @@ use sqlx::Row;
 
 use crate::fixtures::{Postgres, TestDatabase, chain, connect};
 use crate::support::*;
-
-/// An app with `endpoints` endpoints that receive everything.
-async fn app_with_endpoints(store: &Arc<dyn Store>, endpoints: usize) -> AppId {
-    let a = store.create_app(app(None)).await.expect("app");
-    for _ in 0..endpoints {
-        store
-            .create_endpoint(endpoint(&a.id, None, None))
-            .await
-            .expect("ep");
-    }
-    a.id
-}
 
 #[tokio::test]
 async fn secrets_are_not_in_plain_text_in_the_endpoints_table() {
@@ -53,7 +40,7 @@ async fn secrets_are_not_in_plain_text_in_the_endpoints_table() {
 async fn two_nodes_claiming_at_once_never_take_the_same_delivery() {
     let f = Postgres::new().await;
     let other = f.another_node().await;
-    let app_id = app_with_endpoints(&f.store, 25).await;
+    let app_id = app_with_endpoints(&f.store, 25).await.id;
     for i in 0..20 {
         send(&f.store, &app_id, "a", None, 10 + i, None).await;
     }
@@ -82,7 +69,7 @@ async fn two_nodes_claiming_at_once_never_take_the_same_delivery() {
 #[tokio::test]
 async fn opening_another_node_leaves_existing_leases_alone() {
     let f = Postgres::new().await;
-    let app_id = app_with_endpoints(&f.store, 1).await;
+    let app_id = app_with_endpoints(&f.store, 1).await.id;
     send(&f.store, &app_id, "a", None, 10, Some("node-a")).await;
     let other = f.another_node().await;
     assert!(
@@ -98,7 +85,7 @@ async fn opening_another_node_leaves_existing_leases_alone() {
 async fn releasing_dead_nodes_frees_a_dead_nodes_leases_but_not_a_live_ones() {
     let f = Postgres::new().await;
     let other = f.another_node().await;
-    let app_id = app_with_endpoints(&f.store, 1).await;
+    let app_id = app_with_endpoints(&f.store, 1).await.id;
     f.store.heartbeat("node-a", 1_000).await.expect("beat");
     other.heartbeat("node-b", 1_000).await.expect("beat");
     send(&f.store, &app_id, "a", None, 10, Some("node-a")).await;
@@ -150,7 +137,7 @@ async fn a_wakeup_fires_when_another_node_creates_an_unleased_message() {
     let f = Postgres::new().await;
     let other = f.another_node().await;
     let wakeups = f.store.wakeups().expect("PostgreSQL offers wake-ups");
-    let app_id = app_with_endpoints(&other, 1).await;
+    let app_id = app_with_endpoints(&other, 1).await.id;
     send(&other, &app_id, "a", None, 10, Some("node-b")).await;
     assert!(
         tokio::time::timeout(Duration::from_millis(500), wakeups.deliveries.notified())
@@ -216,7 +203,7 @@ async fn two_nodes_storing_the_same_tick_create_its_run_once() {
 async fn two_nodes_storing_the_same_event_id_at_once_store_one_message() {
     let f = Postgres::new().await;
     let other = f.another_node().await;
-    let app_id = app_with_endpoints(&f.store, 2).await;
+    let app_id = app_with_endpoints(&f.store, 2).await.id;
     let (x, y) = tokio::join!(
         send(&f.store, &app_id, "a", Some("evt-1"), 10, None),
         send(&other, &app_id, "a", Some("evt-1"), 11, None)
@@ -258,4 +245,66 @@ async fn an_unreachable_server_is_named_in_the_error_without_the_password() {
         "{text}"
     );
     assert!(!text.contains("hunter2"), "{text}");
+}
+
+#[tokio::test]
+async fn the_listener_reconnects_and_wakes_both_queues_after_losing_its_connection() {
+    let f = Postgres::new().await;
+    let other = f.another_node().await;
+    let wakeups = f.store.wakeups().expect("PostgreSQL offers wake-ups");
+    let mut raw = f.raw().await;
+    let terminated: Vec<bool> = sqlx::query_scalar(
+        r#"SELECT pg_terminate_backend(pid)
+        FROM pg_stat_activity
+        WHERE datname = current_database() AND query LIKE 'LISTEN%'"#,
+    )
+    .fetch_all(&mut raw)
+    .await
+    .expect("terminate");
+    assert!(!terminated.is_empty(), "the listeners' sessions were found");
+    let wait = Duration::from_secs(10);
+    tokio::time::timeout(wait, wakeups.deliveries.notified())
+        .await
+        .expect("a reconnect wakes the deliveries: notifications may have been missed");
+    tokio::time::timeout(wait, wakeups.runs.notified())
+        .await
+        .expect("a reconnect wakes the runs");
+    other
+        .create_runs(vec![run("h", 10)], None)
+        .await
+        .expect("runs");
+    tokio::time::timeout(wait, wakeups.runs.notified())
+        .await
+        .expect("the new connection listens");
+}
+
+/// How many sessions LISTEN on the test database.
+async fn listening(raw: &mut sqlx::PgConnection) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        r#"SELECT COUNT(*)
+        FROM pg_stat_activity
+        WHERE datname = current_database() AND query LIKE 'LISTEN%'"#,
+    )
+    .fetch_one(raw)
+    .await
+}
+
+#[tokio::test]
+async fn a_dropped_store_stops_listening() {
+    let f = Postgres::new().await;
+    let mut raw = f.raw().await;
+    assert_eq!(listening(&mut raw).await.expect("count"), 1);
+    let Postgres { store, db, .. } = f;
+    drop(store);
+    let mut stopped = false;
+    for _ in 0..100 {
+        if listening(&mut raw).await.expect("count") == 0 {
+            stopped = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(stopped, "the listener's session ended with the store");
+    drop(raw);
+    drop(db);
 }

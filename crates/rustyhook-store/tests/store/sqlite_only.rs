@@ -10,11 +10,7 @@ use crate::support::*;
 #[tokio::test]
 async fn leases_of_a_crashed_process_are_released_when_the_store_reopens() {
     let f = Sqlite::new();
-    let a = f.store.create_app(app(None)).await.expect("app");
-    f.store
-        .create_endpoint(endpoint(&a.id, None, None))
-        .await
-        .expect("ep");
+    let a = app_with_endpoints(&f.store, 1).await;
     send(&f.store, &a.id, "a", None, 10, Some("dead-node")).await;
     let Sqlite { store, dir, key } = f;
     drop(store);

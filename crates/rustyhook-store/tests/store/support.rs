@@ -135,3 +135,15 @@ pub fn run(handler: &str, now: i64) -> Run {
         now,
     )
 }
+
+/// An app with `endpoints` endpoints that receive everything.
+pub async fn app_with_endpoints(store: &Arc<dyn Store>, endpoints: usize) -> App {
+    let a = store.create_app(app(None)).await.expect("app");
+    for _ in 0..endpoints {
+        store
+            .create_endpoint(endpoint(&a.id, None, None))
+            .await
+            .expect("ep");
+    }
+    a
+}
