@@ -17,5 +17,5 @@ pub mod publish;
 pub mod routes;
 pub mod state;
 
-pub use routes::router;
+pub use routes::{router, worker_router};
 pub use state::ApiState;

@@ -65,6 +65,17 @@ impl SecretBox {
     }
 }
 
+/// `url` with its password replaced by `***`, for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +89,14 @@ mod tests {
         assert_eq!(a.open(&sealed).as_deref(), Ok(&b"whsec_abc"[..]));
         assert_eq!(b.open(&sealed), Err(OpenError));
         assert_eq!(a.open("v1:AAAA"), Err(OpenError));
+    }
+
+    #[test]
+    fn a_url_s_password_is_hidden() {
+        assert_eq!(
+            redact_url("postgres://rh:hunter2@db:5432/rh"),
+            "postgres://rh:***@db:5432/rh"
+        );
+        assert_eq!(redact_url("redis://cache:6379"), "redis://cache:6379");
     }
 }

@@ -55,15 +55,78 @@ impl Default for Settings {
 }
 
 /// How this node relates to others.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterSettings {
-    /// `standalone` (the default) or `distributed`.
+    /// `standalone` or `distributed`. Informational: several nodes share the work whenever they
+    /// share a PostgreSQL database.
     pub mode: ClusterMode,
-    /// Where nodes agree on a leader: `redis://…`; the database when unset.
+    /// Redis (`redis://…`) for cron leadership and cluster-wide rate limits; leadership falls
+    /// back to a PostgreSQL advisory lock, rate limits to per-node, when unset.
     pub coordinator: Option<String>,
-    /// This node's name; generated when unset.
+    /// This node's name in leases; generated when unset. Must be unique among live nodes.
     pub node_id: Option<String>,
+    /// What this node does: `all` (the default), `api` or `worker`.
+    pub role: Role,
+    /// How often a node tells the database it is alive.
+    #[serde(deserialize_with = "duration")]
+    pub heartbeat_interval: Duration,
+    /// A node silent this long is dead: its leased deliveries and runs go to the others.
+    #[serde(deserialize_with = "duration")]
+    pub node_timeout: Duration,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        Self {
+            mode: ClusterMode::default(),
+            coordinator: None,
+            node_id: None,
+            role: Role::default(),
+            heartbeat_interval: Duration::from_secs(2),
+            node_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// A node's duties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// API, incoming webhooks, delivery, handler runs and triggers.
+    #[default]
+    All,
+    /// The API and incoming webhooks only: what it accepts is stored for workers.
+    Api,
+    /// Delivery, handler runs and triggers; its listener serves only health and metrics.
+    Worker,
+}
+
+impl Role {
+    /// Whether this node serves the API and incoming webhooks.
+    pub fn serves_api(self) -> bool {
+        self != Self::Worker
+    }
+
+    /// Whether this node delivers messages and runs handlers.
+    pub fn works(self) -> bool {
+        self != Self::Api
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "all" => Ok(Self::All),
+            "api" => Ok(Self::Api),
+            "worker" => Ok(Self::Worker),
+            other => Err(format!(
+                "{other:?} is not a role; expected all, api or worker"
+            )),
+        }
+    }
 }
 
 /// Whether other nodes share the work.
@@ -78,13 +141,26 @@ pub enum ClusterMode {
 }
 
 /// Which database to use.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseSettings {
-    /// `sqlite:PATH`; empty means `sqlite:` in the data directory.
+    /// `sqlite:PATH` or `postgres://user@host/db`; empty means `sqlite:` in the data
+    /// directory.
     pub url: Option<String>,
     /// Trade power-loss safety for speed on SQLite (`synchronous=NORMAL`). Off by default.
     pub fast_unsafe_sync: bool,
+    /// PostgreSQL connections this node keeps open at most.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            fast_unsafe_sync: false,
+            max_connections: 10,
+        }
+    }
 }
 
 /// API authentication.

@@ -1,9 +1,12 @@
 //! The engine's settings.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustyhook_core::retry::RetrySchedule;
 use rustyhook_core::settings::Settings;
+
+use crate::cluster::SharedRateLimiter;
 
 /// What the dispatcher and its targets need to know.
 #[derive(Debug, Clone)]
@@ -28,6 +31,11 @@ pub struct EngineConfig {
     pub shutdown_grace: Duration,
     /// Response bodies longer than this are truncated before they are stored.
     pub max_response_bytes: usize,
+    /// Whether this node delivers (false on an `api` node: what it accepts waits in the store
+    /// for the workers).
+    pub dispatches: bool,
+    /// Endpoint rate limits shared by every node (Redis); per node when `None`.
+    pub shared_limits: Option<Arc<dyn SharedRateLimiter>>,
 }
 
 impl EngineConfig {
@@ -45,6 +53,8 @@ impl EngineConfig {
             poll_interval: d.poll_interval,
             shutdown_grace: d.shutdown_grace,
             max_response_bytes: settings.limits.max_response_bytes,
+            dispatches: settings.cluster.role.works(),
+            shared_limits: None,
         }
     }
 }

@@ -10,9 +10,11 @@
 //!   state of a delivery.
 //! - [`automation`]: handler runs: queued durably, run as commands, retried, chained.
 //! - [`sources`]: in-process triggers: cron, watched folders, plugins.
+//! - [`cluster`]: several nodes: liveness, schedule leadership, rate limits shared via Redis.
 //! - [`observe`]: the metrics the engine emits, named in one place.
 
 pub mod automation;
+pub mod cluster;
 pub mod config;
 pub mod dispatcher;
 pub mod observe;

@@ -11,13 +11,18 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand::distr::{Alphanumeric, SampleString};
 use rustyhook_api::http::auth::{Auth, token_hash};
-use rustyhook_core::crypto::SecretBox;
+use rustyhook_core::crypto::{SecretBox, redact_url};
 use rustyhook_core::settings::Settings;
 use rustyhook_engine::targets::groups::GroupLedger;
 use rustyhook_store::Store;
+use rustyhook_store::postgres::{PgOptions, PostgresStore};
 use rustyhook_store::sqlite::{SqliteOptions, SqliteStore};
 
 const KEY_FILE: &str = "secret.key";
+/// The meta key of the cluster's id.
+const CLUSTER_ID: &str = "cluster_id";
+/// A value sealed with the key, kept to detect a node started with a different key.
+const KEY_CHECK: &str = "secret_key.check";
 const ADMIN_HASH: &str = "admin_token_sha256";
 
 /// Creates the data directory (owner-only) if needed.
@@ -76,38 +81,111 @@ pub fn command_ledger(dir: &Path) -> anyhow::Result<Arc<GroupLedger>> {
     Ok(Arc::new(ledger))
 }
 
-/// Opens the store the settings select.
-pub fn open_store(
+/// Which store the settings select.
+enum Backend {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+fn backend(settings: &Settings, dir: &Path) -> anyhow::Result<Backend> {
+    Ok(match settings.database.url.as_deref() {
+        None => Backend::Sqlite(dir.join("rustyhook.db")),
+        Some(url) if url.starts_with("sqlite:") => {
+            let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+            Backend::Sqlite(if rest.is_empty() {
+                dir.join("rustyhook.db")
+            } else {
+                PathBuf::from(rest)
+            })
+        }
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Backend::Postgres(url.to_owned())
+        }
+        Some(other) => bail!(
+            "database.url {:?} must start with sqlite: or postgres://",
+            redact_url(other)
+        ),
+    })
+}
+
+/// Whether the settings select a store several nodes can share.
+pub fn is_shared(settings: &Settings) -> bool {
+    matches!(
+        settings.database.url.as_deref(),
+        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://")
+    )
+}
+
+/// Opens the store the settings select, and checks this node's encryption key is the one the
+/// database was written with.
+pub async fn open_store(
     settings: &Settings,
     dir: &Path,
     sbox: SecretBox,
 ) -> anyhow::Result<Arc<dyn Store>> {
-    let path = match settings.database.url.as_deref() {
-        None => dir.join("rustyhook.db"),
-        Some(url) if url.starts_with("sqlite:") => {
-            let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
-            if rest.is_empty() {
-                dir.join("rustyhook.db")
-            } else {
-                PathBuf::from(rest)
+    let store: Arc<dyn Store> = match backend(settings, dir)? {
+        Backend::Sqlite(path) => {
+            let options = SqliteOptions {
+                full_sync: !settings.database.fast_unsafe_sync,
+            };
+            let store = SqliteStore::open(&path, sbox.clone(), options)
+                .with_context(|| format!("could not open the database {}", path.display()))?;
+            Arc::new(store)
+        }
+        Backend::Postgres(url) => {
+            let options = PgOptions {
+                max_connections: settings.database.max_connections,
+            };
+            let store = PostgresStore::connect(&url, options, sbox.clone())
+                .await
+                .with_context(|| format!("could not open the database {}", redact_url(&url)))?;
+            Arc::new(store)
+        }
+    };
+    check_key(store.as_ref(), &sbox).await?;
+    Ok(store)
+}
+
+/// Refuses a key other than the one the database's secrets were sealed with: on PostgreSQL,
+/// every node must be given the same `RUSTYHOOK_SECRET_KEY`.
+async fn check_key(store: &dyn Store, sbox: &SecretBox) -> anyhow::Result<()> {
+    match store.get_meta(KEY_CHECK).await? {
+        Some(sealed) => {
+            if sbox.open(&sealed).is_err() {
+                bail!(
+                    "this node's encryption key is not the one the database was written with; \
+                     give every node the same RUSTYHOOK_SECRET_KEY (or the same {KEY_FILE})"
+                );
             }
         }
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            bail!(
-                "database.url selects PostgreSQL, which this version of rustyhook does not support yet; \
-                 leave RUSTYHOOK_DATABASE_URL unset (or use sqlite:PATH) for the embedded store"
-            )
+        None => store.set_meta(KEY_CHECK, &sbox.seal(b"rustyhook")).await?,
+    }
+    Ok(())
+}
+
+/// The cluster's id, made on the first start: the nodes of one database share it, and it keeps
+/// their keys in a shared Redis apart from other clusters'.
+pub async fn cluster_id(store: &dyn Store) -> anyhow::Result<String> {
+    if let Some(id) = store.get_meta(CLUSTER_ID).await? {
+        return Ok(id);
+    }
+    // Nodes starting for the first time together: one wins the claim (a once-only write) and
+    // makes the id; the others wait for it.
+    let claimed = store
+        .create_tick_runs(&format!("{CLUSTER_ID}.claim"), 1, Vec::new(), None)
+        .await?;
+    if !claimed {
+        for _ in 0..100 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            if let Some(id) = store.get_meta(CLUSTER_ID).await? {
+                return Ok(id);
+            }
         }
-        Some(other) => bail!(
-            "database.url {other:?} must start with sqlite: (or postgres:// in a later version)"
-        ),
-    };
-    let options = SqliteOptions {
-        full_sync: !settings.database.fast_unsafe_sync,
-    };
-    let store = SqliteStore::open(&path, sbox, options)
-        .with_context(|| format!("could not open the database {}", path.display()))?;
-    Ok(Arc::new(store))
+        tracing::warn!("the node that claimed the cluster id never wrote it; writing one");
+    }
+    let id = Alphanumeric.sample_string(&mut rand::rng(), 12);
+    store.set_meta(CLUSTER_ID, &id).await?;
+    Ok(id)
 }
 
 /// The admin token check, and the token itself if it was generated now (to be shown once).

@@ -87,6 +87,10 @@ pub const ENV_VARS: &[&str] = &[
     "RUSTYHOOK_DATA_DIR",
     "RUSTYHOOK_DATABASE_URL",
     "RUSTYHOOK_SQLITE_FAST_UNSAFE_SYNC",
+    "RUSTYHOOK_DATABASE_MAX_CONNECTIONS",
+    "RUSTYHOOK_ROLE",
+    "RUSTYHOOK_NODE_ID",
+    "RUSTYHOOK_COORDINATOR",
     "RUSTYHOOK_ADMIN_TOKEN",
     "RUSTYHOOK_RETRY_SCHEDULE",
     "RUSTYHOOK_REQUEST_TIMEOUT",
@@ -127,6 +131,12 @@ fn apply_one(s: &mut Settings, name: &str, v: &str) -> anyhow::Result<()> {
         "RUSTYHOOK_SQLITE_FAST_UNSAFE_SYNC" => {
             s.database.fast_unsafe_sync = parse_bool(v).map_err(anyhow::Error::msg)?
         }
+        "RUSTYHOOK_DATABASE_MAX_CONNECTIONS" => {
+            s.database.max_connections = number(v)?.clamp(1, 1000) as u32
+        }
+        "RUSTYHOOK_ROLE" => s.cluster.role = v.parse().map_err(anyhow::Error::msg)?,
+        "RUSTYHOOK_NODE_ID" => s.cluster.node_id = Some(text(v)?).filter(|n| !n.is_empty()),
+        "RUSTYHOOK_COORDINATOR" => s.cluster.coordinator = Some(text(v)?).filter(|u| !u.is_empty()),
         "RUSTYHOOK_ADMIN_TOKEN" => {
             if v.trim().len() < 16 {
                 bail!("the admin token must be at least 16 characters");

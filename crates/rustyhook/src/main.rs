@@ -9,13 +9,16 @@ use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let loaded = match config::load(cli.config.as_deref()) {
+    let mut loaded = match config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e:#}");
             return ExitCode::from(2);
         }
     };
+    if let Some(role) = cli.role {
+        loaded.settings.cluster.role = role;
+    }
     let command = match cli.command {
         _ if cli.validate => Command::Check,
         Some(c) => c,

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use axum::ServiceExt;
 use axum::extract::Request;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -12,13 +12,17 @@ use rand::distr::{Alphanumeric, SampleString};
 use rustyhook_api::ApiState;
 use rustyhook_api::hooks::HooksState;
 use rustyhook_api::publish::ApiPublisher;
-use rustyhook_core::settings::Settings;
+use rustyhook_core::settings::{ClusterSettings, Role, Settings};
+use rustyhook_core::time::now_millis;
 use rustyhook_engine::automation::{Automation, AutomationConfig};
+use rustyhook_engine::cluster::redis::{self, RedisCoordinator, RedisRateLimiter};
+use rustyhook_engine::cluster::{self, Coordinator, SharedRateLimiter, StoreCoordinator};
 use rustyhook_engine::dispatcher::Runner;
 use rustyhook_engine::{Dispatcher, EngineConfig};
 use rustyhook_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
@@ -35,6 +39,44 @@ pub struct Application {
     automation: Automation,
     store: Arc<dyn Store>,
     new_admin_token: Option<String>,
+    /// This process's name in leases and heartbeats.
+    node_id: String,
+    role: Role,
+    coordination: Coordination,
+    cluster: ClusterSettings,
+}
+
+/// Who decides leadership, and where rate limits are kept across nodes.
+struct Coordination {
+    coordinator: Arc<dyn Coordinator>,
+    rate_limits: Option<Arc<dyn SharedRateLimiter>>,
+}
+
+impl Coordination {
+    /// Redis when `cluster.coordinator` names it; the store (an advisory lock) otherwise.
+    async fn connect(
+        settings: &Settings,
+        store: Arc<dyn Store>,
+        node_id: &str,
+    ) -> anyhow::Result<Self> {
+        let Some(url) = &settings.cluster.coordinator else {
+            return Ok(Self {
+                coordinator: Arc::new(StoreCoordinator(store)),
+                rate_limits: None,
+            });
+        };
+        let conn = redis::connect(url).await.map_err(anyhow::Error::msg)?;
+        let prefix = redis::prefix(&bootstrap::cluster_id(store.as_ref()).await?);
+        Ok(Self {
+            coordinator: Arc::new(RedisCoordinator::new(
+                conn.clone(),
+                prefix.clone(),
+                node_id.to_owned(),
+                settings.cluster.heartbeat_interval * 3,
+            )),
+            rate_limits: Some(Arc::new(RedisRateLimiter::new(conn, prefix))),
+        })
+    }
 }
 
 impl Application {
@@ -57,9 +99,26 @@ impl Application {
         // Before any run can start again: kill commands a killed predecessor left running.
         let ledger = bootstrap::command_ledger(&dir)?;
         let sbox = bootstrap::encryption_key(&dir)?;
-        let store = bootstrap::open_store(&settings, &dir, sbox)?;
+        let role = settings.cluster.role;
+        if role != Role::All && !bootstrap::is_shared(&settings) {
+            bail!(
+                "role {role:?} needs a database shared with other nodes: set database.url to postgres://…"
+            );
+        }
+        let store = bootstrap::open_store(&settings, &dir, sbox).await?;
         let (auth, new_admin_token) = bootstrap::admin_auth(store.as_ref(), &settings).await?;
-        let node_id = format!("rh-{}", Alphanumeric.sample_string(&mut rand::rng(), 10));
+        // A fresh name per process: a restarted node must not inherit the leases of the one
+        // that died, which are released once its heartbeat goes stale.
+        let node_id = format!(
+            "{}-{}",
+            settings.cluster.node_id.as_deref().unwrap_or("rh"),
+            Alphanumeric.sample_string(&mut rand::rng(), 8)
+        );
+        store
+            .heartbeat(&node_id, now_millis())
+            .await
+            .context("could not register this node")?;
+        let coordination = Coordination::connect(&settings, store.clone(), &node_id).await?;
         let automation = Automation::new(
             store.clone(),
             config.handlers,
@@ -69,9 +128,11 @@ impl Application {
                 shutdown_grace: settings.delivery.shutdown_grace,
                 max_output_bytes: settings.limits.max_response_bytes,
                 ledger: Some(ledger),
+                runs_here: role.works(),
             },
         );
-        let engine = EngineConfig::from_settings(&settings, node_id);
+        let mut engine = EngineConfig::from_settings(&settings, node_id.clone());
+        engine.shared_limits = coordination.rate_limits.clone();
         let (dispatcher, runner) =
             Dispatcher::new(store.clone(), engine).context("could not start the dispatcher")?;
         let state = ApiState {
@@ -89,21 +150,35 @@ impl Application {
             .await
             .with_context(|| format!("could not listen on {}", settings.listen))?;
         let mut hook_ports = Vec::new();
-        for (port, router) in rustyhook_api::hooks::port_routers(&hooks) {
+        let own_ports = if role.serves_api() {
+            rustyhook_api::hooks::port_routers(&hooks)
+        } else {
+            Default::default()
+        };
+        for (port, router) in own_ports {
             let addr = SocketAddr::new(settings.listen.ip(), port);
             let l = TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("could not listen on {addr} for a webhook handler"))?;
             hook_ports.push((l, router));
         }
+        let router = if role.serves_api() {
+            rustyhook_api::router(state).merge(rustyhook_api::hooks::router(hooks))
+        } else {
+            rustyhook_api::worker_router(state)
+        };
         Ok(Self {
             listener,
-            router: rustyhook_api::router(state).merge(rustyhook_api::hooks::router(hooks)),
+            router,
             hook_ports,
             runner,
             automation,
             store,
             new_admin_token,
+            node_id,
+            role,
+            coordination,
+            cluster: settings.cluster.clone(),
         })
     }
 
@@ -136,14 +211,41 @@ impl Application {
     /// Serves until `token` is cancelled: stops accepting, lets requests and attempts in flight
     /// finish (bounded by the shutdown grace), then returns.
     pub async fn run_until_stopped(self, token: CancellationToken) -> anyhow::Result<()> {
-        let sources = rustyhook_engine::sources::start(&self.automation, &token);
+        let liveness = tokio::spawn(cluster::run_liveness(
+            self.store.clone(),
+            self.node_id.clone(),
+            self.cluster.heartbeat_interval,
+            self.cluster.node_timeout,
+            token.clone(),
+        ));
+        let works = self.role.works();
+        let sources = if works {
+            let leader = cluster::lead(
+                self.coordination.coordinator.clone(),
+                self.cluster.heartbeat_interval,
+                token.clone(),
+            )
+            .await;
+            rustyhook_engine::sources::start(&self.automation, &leader, &token)
+        } else {
+            TaskTracker::new()
+        };
+        sources.close();
         let mut ports = tokio::task::JoinSet::new();
         for (listener, router) in self.hook_ports {
             ports.spawn(serve(listener, router, token.clone()));
         }
         let server = serve(self.listener, self.router, token.clone());
-        let dispatcher = self.runner.run(token.clone());
-        let automation = self.automation.clone().run(token.clone());
+        let dispatcher = async {
+            if works {
+                self.runner.run(token.clone()).await;
+            }
+        };
+        let automation = async {
+            if works {
+                self.automation.clone().run(token.clone()).await;
+            }
+        };
         let (served, (), ()) = tokio::join!(server, dispatcher, automation);
         served.context("the HTTP server failed")?;
         while let Some(r) = ports.join_next().await {
@@ -151,6 +253,7 @@ impl Application {
                 .context("a webhook listener failed")?;
         }
         sources.wait().await;
+        let _ = liveness.await;
         tracing::info!("rustyhook stopped");
         Ok(())
     }

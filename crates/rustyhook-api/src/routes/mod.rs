@@ -47,3 +47,11 @@ pub fn router(state: ApiState) -> Router {
         .layer(DefaultBodyLimit::max(state.limits.max_payload_bytes))
         .with_state(state)
 }
+
+/// What a `worker` node serves: health and metrics, no API.
+pub fn worker_router(state: ApiState) -> Router {
+    Router::new()
+        .merge(health::router())
+        .route("/metrics", axum::routing::get(crate::metrics::serve))
+        .with_state(state)
+}

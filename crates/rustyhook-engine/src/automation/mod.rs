@@ -57,6 +57,9 @@ pub struct AutomationConfig {
     /// Where running commands' process groups are written down (see [`GroupLedger`]); `None`
     /// leaves commands orphaned if the server is killed.
     pub ledger: Option<Arc<GroupLedger>>,
+    /// Whether this node runs commands. An `api` node only stores runs, unleased, for the
+    /// workers.
+    pub runs_here: bool,
 }
 
 /// The result of a run's attempt, for a caller waiting on it (`response: wait`).
@@ -150,6 +153,12 @@ impl Automation {
     ) -> Result<(Run, oneshot::Receiver<Finished>), TriggerError> {
         let run = self.new_run(handler, event, triggered_by, None)?;
         let (tx, rx) = oneshot::channel();
+        if !self.shared.config.runs_here {
+            // Another node runs it: watch the store for its first attempt.
+            let run = self.queue(run).await?;
+            tokio::spawn(watch_first_attempt(self.shared.clone(), run.clone(), tx));
+            return Ok((run, rx));
+        }
         lock(&self.shared.waiters).insert(run.id.clone(), tx);
         match self.queue(run.clone()).await {
             Ok(run) => Ok((run, rx)),
@@ -195,13 +204,49 @@ impl Automation {
         ))
     }
 
+    /// Queues the run of one schedule tick, unless another node already did: `key` names the
+    /// schedule and `tick` the time it fires. `None` when the tick was already stored.
+    pub async fn trigger_tick(
+        &self,
+        handler: &str,
+        event: Event,
+        triggered_by: &str,
+        key: &str,
+        tick: i64,
+    ) -> Result<Option<Run>, TriggerError> {
+        let run = self.new_run(handler, event, triggered_by, None)?;
+        let lease = self.lease();
+        let stored = self
+            .shared
+            .store
+            .create_tick_runs(key, tick, vec![run.clone()], lease.clone())
+            .await?;
+        if !stored {
+            return Ok(None);
+        }
+        if lease.is_some() {
+            spawn_run(&self.shared, run.clone());
+        }
+        Ok(Some(run))
+    }
+
+    /// The node new runs are leased to: this one if it runs commands.
+    fn lease(&self) -> Option<String> {
+        self.shared
+            .config
+            .runs_here
+            .then(|| self.shared.config.node_id.clone())
+    }
+
     async fn queue(&self, run: Run) -> Result<Run, TriggerError> {
-        let node = self.shared.config.node_id.clone();
+        let lease = self.lease();
         self.shared
             .store
-            .create_runs(vec![run.clone()], Some(node))
+            .create_runs(vec![run.clone()], lease.clone())
             .await?;
-        spawn_run(&self.shared, run.clone());
+        if lease.is_some() {
+            spawn_run(&self.shared, run.clone());
+        }
         Ok(run)
     }
 
@@ -239,9 +284,11 @@ impl Automation {
                 }
                 _ => shared.config.poll_interval,
             };
+            let elsewhere = shared.store.wakeups().map(|w| w.runs);
             tokio::select! {
                 () = token.cancelled() => break,
                 () = shared.wake.notified() => {}
+                () = crate::cluster::notified(elsewhere.as_deref()) => {}
                 () = tokio::time::sleep(wait) => {}
             }
         }
@@ -257,6 +304,28 @@ impl Automation {
             shared.hard_stop.cancel();
             shared.tasks.wait().await;
         }
+    }
+}
+
+/// How often an `api` node looks for the first attempt of a run a worker executes.
+const WATCH_EVERY: Duration = Duration::from_millis(100);
+
+/// Sends `run`'s first attempt to `tx` once a worker has recorded it (for `response: wait` on
+/// an `api` node). Gives up when the waiter does.
+async fn watch_first_attempt(shared: Arc<Shared>, run: Run, tx: oneshot::Sender<Finished>) {
+    while !tx.is_closed() {
+        let first = rustyhook_store::Page::first(1, rustyhook_store::Order::Ascending);
+        if let Ok(listed) = shared.store.list_run_attempts(&run.id, first).await
+            && let Some(attempt) = listed.items.into_iter().next()
+        {
+            let run = match shared.store.get_run(run.id.as_str()).await {
+                Ok(Some(r)) => r,
+                _ => run,
+            };
+            let _ = tx.send((run, attempt));
+            return;
+        }
+        tokio::time::sleep(WATCH_EVERY).await;
     }
 }
 

@@ -110,17 +110,9 @@ impl Lane {
         };
         if !endpoint.disabled
             && let Some(limit) = endpoint.rate_limit.filter(|r| *r > 0)
+            && self.wait_for_rate(limit, token).await.is_err()
         {
-            let limiter = match &mut self.limiter {
-                Some(l) if l.rate().count == limit => l,
-                other => other.insert(Gcra::new(Rate::per_second(limit))),
-            };
-            while let Err(wait) = limiter.check(self.origin.elapsed()) {
-                tokio::select! {
-                    () = token.cancelled() => return Err(job),
-                    () = tokio::time::sleep(wait) => {}
-                }
-            }
+            return Err(job);
         }
         let endpoint_permits = self.permits(endpoint.max_in_flight);
         let permits = tokio::select! {
@@ -134,6 +126,35 @@ impl Lane {
             shared.finished_one();
         });
         Ok(())
+    }
+
+    /// Waits until the endpoint's rate limit lets one more request go: the cluster-wide limit
+    /// when there is one (falling back to this node's while it is unreachable), else this
+    /// node's. `Err` if shutdown came first.
+    async fn wait_for_rate(&mut self, limit: u32, token: &CancellationToken) -> Result<(), ()> {
+        loop {
+            let verdict = match &self.shared.config.shared_limits {
+                Some(shared) => match shared.take(self.endpoint_id.as_str(), limit).await {
+                    Ok(()) => Ok(()),
+                    Err(Some(wait)) => Err(wait),
+                    Err(None) => self.local_limit(limit),
+                },
+                None => self.local_limit(limit),
+            };
+            let Err(wait) = verdict else { return Ok(()) };
+            tokio::select! {
+                () = token.cancelled() => return Err(()),
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    fn local_limit(&mut self, limit: u32) -> Result<(), Duration> {
+        let limiter = match &mut self.limiter {
+            Some(l) if l.rate().count == limit => l,
+            other => other.insert(Gcra::new(Rate::per_second(limit))),
+        };
+        limiter.check(self.origin.elapsed())
     }
 
     fn permits(&mut self, max: u32) -> Arc<Semaphore> {

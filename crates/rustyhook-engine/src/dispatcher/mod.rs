@@ -143,7 +143,8 @@ impl Dispatcher {
     /// Whether `n` more deliveries fit in memory. When not, create them unleased and let the
     /// poller bring them in later.
     pub fn has_room(&self, n: usize) -> bool {
-        self.shared.queued.load(Ordering::Acquire) + n <= self.shared.config.queue_capacity
+        self.shared.config.dispatches
+            && self.shared.queued.load(Ordering::Acquire) + n <= self.shared.config.queue_capacity
     }
 
     /// Hands over deliveries leased to this node.

@@ -38,9 +38,11 @@ pub(super) async fn run(dispatcher: Dispatcher, token: CancellationToken) {
                 Err(e) => tracing::error!(error = %e, "could not claim due deliveries"),
             }
         }
+        let elsewhere = shared.store.wakeups().map(|w| w.deliveries);
         tokio::select! {
             () = token.cancelled() => return,
             () = shared.wake.notified() => {}
+            () = crate::cluster::notified(elsewhere.as_deref()) => {}
             () = tokio::time::sleep(shared.config.poll_interval) => {}
         }
     }

@@ -1,37 +1,44 @@
 //! A cron handler's ticks. Each tick is one run whose event id names the tick, so the run
-//! history shows which tick it was. With `misfire: run_once`, a tick missed while the server
-//! was down runs once at start-up.
+//! history shows which tick it was. Only the node leading the schedules fires, and a tick is
+//! stored at most once even if two nodes fire it. With `misfire: run_once`, a tick missed while
+//! no node was running runs once when a node takes the lead.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use rustyhook_core::handlers::options::CronOptions;
 use rustyhook_core::handlers::{Handler, Misfire, Trigger};
 use rustyhook_core::run::Event;
 use tokio_util::sync::CancellationToken;
 
 use crate::automation::Automation;
+use crate::cluster::Leader;
 
-/// Fires `handler` on its schedule until `token` is cancelled.
-pub async fn run(automation: Automation, handler: Arc<Handler>, token: CancellationToken) {
+/// Fires `handler` on its schedule until `token` is cancelled, on the node that leads the
+/// schedules. Each tick is stored once across the cluster ([`Automation::trigger_tick`]).
+pub async fn run(
+    automation: Automation,
+    handler: Arc<Handler>,
+    leader: Leader,
+    token: CancellationToken,
+) {
     let Trigger::Cron(opts) = &handler.trigger else {
         return;
     };
     let tz = opts.timezone.map_or(Tz::UTC, |t| t.0);
     let key = format!("cron.last_tick.{}", handler.id);
-    let store = automation.store();
-    if opts.misfire == Misfire::RunOnce
-        && let Ok(Some(last)) = store.get_meta(&key).await
-        && let Ok(last) = DateTime::parse_from_rfc3339(&last)
-        && let Some(missed) = opts
-            .cron_expression
-            .next_after(last.with_timezone(&Utc), tz)
-        && missed < Utc::now()
-    {
-        tracing::info!(handler = %handler.id, missed = %missed, "a cron tick was missed while stopped; running once");
-        fire(&automation, &handler, missed, "misfire").await;
-    }
+    // With `misfire: run_once`, the first time this node leads it runs a tick missed since the
+    // last one stored (downtime, or a leader that died).
+    let mut caught_up = opts.misfire != Misfire::RunOnce;
     loop {
+        if !caught_up && leader.is_leader() {
+            caught_up = true;
+            if let Some(missed) = missed_tick(&automation, &key, opts, tz).await {
+                tracing::info!(handler = %handler.id, missed = %missed, "a cron tick was missed; running it once");
+                fire(&automation, &handler, &key, missed, "misfire").await;
+            }
+        }
         let now = Utc::now();
         let Some(next) = opts.cron_expression.next_after(now, tz) else {
             tracing::info!(handler = %handler.id, "the cron schedule fires no more");
@@ -42,14 +49,39 @@ pub async fn run(automation: Automation, handler: Arc<Handler>, token: Cancellat
             () = token.cancelled() => return,
             () = tokio::time::sleep(wait) => {}
         }
-        fire(&automation, &handler, next, "cron").await;
-        if let Err(e) = store.set_meta(&key, &next.to_rfc3339()).await {
-            tracing::warn!(handler = %handler.id, error = %e, "could not save the last cron tick");
+        if leader.is_leader() {
+            fire(&automation, &handler, &key, next, "cron").await;
         }
     }
 }
 
-async fn fire(automation: &Automation, handler: &Handler, tick: DateTime<Utc>, why: &str) {
+/// The first tick after the last one stored, if it is already past.
+async fn missed_tick(
+    automation: &Automation,
+    key: &str,
+    opts: &CronOptions,
+    tz: Tz,
+) -> Option<DateTime<Utc>> {
+    let last = automation.store().get_meta(key).await.ok()??;
+    // Stored as milliseconds; earlier versions stored RFC 3339.
+    let last = match last.parse::<i64>() {
+        Ok(ms) => DateTime::from_timestamp_millis(ms)?,
+        Err(_) => DateTime::parse_from_rfc3339(&last)
+            .ok()?
+            .with_timezone(&Utc),
+    };
+    opts.cron_expression
+        .next_after(last, tz)
+        .filter(|missed| *missed < Utc::now())
+}
+
+async fn fire(
+    automation: &Automation,
+    handler: &Handler,
+    key: &str,
+    tick: DateTime<Utc>,
+    why: &str,
+) {
     let stamp = tick.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut event = Event {
         id: format!("cron:{}:{stamp}", handler.id),
@@ -58,7 +90,15 @@ async fn fire(automation: &Automation, handler: &Handler, tick: DateTime<Utc>, w
         ..Event::default()
     };
     event.vars.insert("RUSTYHOOK_CRON_TIME".into(), stamp);
-    if let Err(e) = automation.trigger(&handler.id, event, why).await {
-        tracing::error!(handler = %handler.id, error = %e, "could not queue a cron run");
+    let tick = tick.timestamp_millis();
+    match automation
+        .trigger_tick(&handler.id, event, why, key, tick)
+        .await
+    {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            tracing::debug!(handler = %handler.id, "the tick was already stored by another node")
+        }
+        Err(e) => tracing::error!(handler = %handler.id, error = %e, "could not queue a cron run"),
     }
 }

@@ -30,11 +30,13 @@ pub(crate) fn fault(what: impl Into<String>, source: sqlx::Error) -> StoreError 
     }))
 }
 
-/// Maps a driver error: unique violations (SQLSTATE 23505) are [`StoreError::Conflict`], a
-/// closed pool is [`StoreError::Closed`], anything else is [`StoreError::Database`].
+/// Maps a driver error: unique and foreign-key violations (SQLSTATE 23505, 23503: a row that
+/// now exists, or one that no longer does, such as an endpoint for an app deleted meanwhile) are
+/// [`StoreError::Conflict`], as SQLite reports them; a closed pool is [`StoreError::Closed`];
+/// anything else is [`StoreError::Database`].
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
-        sqlx::Error::Database(d) if d.code().as_deref() == Some("23505") => {
+        sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("23505" | "23503")) => {
             StoreError::Conflict(d.message().to_owned())
         }
         sqlx::Error::PoolClosed => StoreError::Closed,
