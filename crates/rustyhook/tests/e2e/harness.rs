@@ -9,6 +9,8 @@ use rustyhook_core::settings::Settings;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use crate::pgdb::TempDatabase;
+
 pub const TOKEN: &str = "test-admin-token-0123456789";
 
 pub struct TestApp {
@@ -16,6 +18,22 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub stop: CancellationToken,
     _dir: tempfile::TempDir,
+    /// Declared last: dropped after the server is told to stop.
+    _db: Option<TempDatabase>,
+}
+
+/// Whether this test binary runs on PostgreSQL (the `e2e_postgres` target) or on SQLite.
+pub fn on_postgres() -> bool {
+    env!("CARGO_CRATE_NAME") == "e2e_postgres"
+}
+
+/// A fresh database when this binary runs on PostgreSQL.
+pub async fn database() -> Option<TempDatabase> {
+    if on_postgres() {
+        Some(TempDatabase::create().await)
+    } else {
+        None
+    }
 }
 
 /// Settings for a test: loopback allowed, short retries, fast polling.
@@ -39,11 +57,23 @@ impl TestApp {
     }
 
     pub async fn spawn_with(settings: Settings) -> Self {
-        Self::spawn_in(settings, tempfile::tempdir().expect("temp dir")).await
+        Self::spawn_on(settings, tempfile::tempdir().expect("temp dir"), None).await
     }
 
-    /// Starts a server on a data directory the test prepared (for state left by a "previous run").
-    pub async fn spawn_in(mut settings: Settings, dir: tempfile::TempDir) -> Self {
+    /// Starts a server on a data directory and, on PostgreSQL, a database the test prepared (for
+    /// state left by a "previous run"); a fresh database when `None`.
+    pub async fn spawn_on(
+        mut settings: Settings,
+        dir: tempfile::TempDir,
+        db: Option<TempDatabase>,
+    ) -> Self {
+        let db = match db {
+            Some(db) => Some(db),
+            None => database().await,
+        };
+        if let Some(db) = &db {
+            settings.database.url = Some(db.url.clone());
+        }
         settings.data_dir = dir.path().to_path_buf();
         let app = Application::build(settings, None)
             .await
@@ -57,6 +87,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             stop,
             _dir: dir,
+            _db: db,
         }
     }
 

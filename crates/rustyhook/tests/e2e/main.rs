@@ -1,11 +1,13 @@
 //! End-to-end tests: a real server in-process on port 0 with a fresh data directory, talking
-//! HTTP to a real receiver on port 0.
+//! HTTP to a real receiver on port 0. Built twice: as `e2e` on SQLite, and as `e2e_postgres` on
+//! a fresh PostgreSQL database per test.
 
 mod api;
 mod compat;
 mod delivery;
 mod handlers;
 mod harness;
+mod pgdb;
 mod receiver;
 mod svix_sdk;
 mod triggers;

@@ -10,7 +10,8 @@ use reqwest::StatusCode;
 use rustyhook_core::settings::Settings;
 
 use crate::handlers::{lines, spawn, wait_file, with_handlers};
-use crate::harness::TestApp;
+use crate::harness::{TestApp, database};
+use crate::pgdb::TempDatabase;
 
 /// A port free on loopback right now.
 fn free_port() -> u16 {
@@ -171,16 +172,23 @@ handlers:
     assert_eq!(lines(&out), accepted, "a limited request ran the command");
 }
 
-/// Settings for `yaml` over a data directory that already saw a cron tick ten minutes ago.
-async fn after_downtime(yaml: &str, files: &std::path::Path) -> (Settings, tempfile::TempDir) {
+/// Settings for `yaml` over a data directory (and database) that already saw a cron tick ten
+/// minutes ago.
+async fn after_downtime(
+    yaml: &str,
+    files: &std::path::Path,
+) -> (Settings, tempfile::TempDir, Option<TempDatabase>) {
     let data = tempfile::tempdir().expect("temp dir");
+    let db = database().await;
     let mut s = with_handlers(yaml, files);
     s.data_dir = data.path().to_path_buf();
+    s.database.url = db.as_ref().map(|d| d.url.clone());
     let store = rustyhook::bootstrap::open_store(
         &s,
         data.path(),
         rustyhook::bootstrap::encryption_key(data.path()).expect("key"),
     )
+    .await
     .expect("store opens");
     let last = (Utc::now() - chrono::Duration::minutes(10)).to_rfc3339();
     for id in ["catch-up", "skipper"] {
@@ -190,7 +198,7 @@ async fn after_downtime(yaml: &str, files: &std::path::Path) -> (Settings, tempf
             .expect("seeded");
     }
     drop(store);
-    (s, data)
+    (s, data, db)
 }
 
 #[tokio::test]
@@ -212,8 +220,8 @@ handlers:
     shell: 'echo ran >> {dir}/skipper'
 "#
     .replace("SCHEDULE", &schedule);
-    let (s, data) = after_downtime(&yaml, files.path()).await;
-    let _app = TestApp::spawn_in(s, data).await;
+    let (s, data, db) = after_downtime(&yaml, files.path()).await;
+    let _app = TestApp::spawn_on(s, data, db).await;
     let text = wait_file(&files.path().join("catch-up"), |t| t.ends_with('\n')).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(lines(&files.path().join("catch-up")), 1, "{text}");
@@ -293,7 +301,8 @@ handlers:
     std::fs::rename(watched.join("old.txt"), watched.join("renamed.txt")).expect("rename");
     let text = wait_file(&kinds, |t| t.lines().count() == 2).await;
     assert_eq!(text, "remove remove\nrename rename\n");
-    let names = std::fs::read_to_string(&paths).expect("paths");
+    // The command writes the kinds, then the paths: wait for the second run's paths too.
+    let names = wait_file(&paths, |t| t.lines().count() >= 3).await;
     let names: Vec<&str> = names.lines().collect();
     assert_eq!(names[0], "gone.txt");
     assert!(

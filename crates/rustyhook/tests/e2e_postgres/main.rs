@@ -1,0 +1,23 @@
+//! The end-to-end suite of `tests/e2e` again, each test on a fresh PostgreSQL database of its
+//! own (the harness reads this target's name). The module list mirrors `tests/e2e/main.rs`.
+
+#[path = "../e2e/api.rs"]
+mod api;
+#[path = "../e2e/compat.rs"]
+mod compat;
+#[path = "../e2e/delivery.rs"]
+mod delivery;
+#[path = "../e2e/handlers.rs"]
+mod handlers;
+#[path = "../e2e/harness.rs"]
+mod harness;
+#[path = "../e2e/pgdb.rs"]
+mod pgdb;
+#[path = "../e2e/receiver.rs"]
+mod receiver;
+#[path = "../e2e/svix_sdk.rs"]
+mod svix_sdk;
+#[path = "../e2e/triggers.rs"]
+mod triggers;
+#[path = "../e2e/validation.rs"]
+mod validation;
