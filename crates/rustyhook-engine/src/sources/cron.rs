@@ -31,6 +31,9 @@ pub async fn run(
     // With `misfire: run_once`, the first time this node leads it runs a tick missed since the
     // last one stored (downtime, or a leader that died).
     let mut caught_up = opts.misfire != Misfire::RunOnce;
+    // The last tick this loop reached: the next is computed from it, so a tick that fired late
+    // (a busy machine) does not make the loop skip the one after.
+    let mut last: Option<DateTime<Utc>> = None;
     loop {
         if !caught_up && leader.is_leader() {
             caught_up = true;
@@ -40,7 +43,8 @@ pub async fn run(
             }
         }
         let now = Utc::now();
-        let Some(next) = opts.cron_expression.next_after(now, tz) else {
+        let from = last.filter(|l| now - *l < CATCH_UP).unwrap_or(now);
+        let Some(next) = opts.cron_expression.next_after(from, tz) else {
             tracing::info!(handler = %handler.id, "the cron schedule fires no more");
             return;
         };
@@ -49,11 +53,16 @@ pub async fn run(
             () = token.cancelled() => return,
             () = tokio::time::sleep(wait) => {}
         }
+        last = Some(next);
         if leader.is_leader() {
             fire(&automation, &handler, &key, next, "cron").await;
         }
     }
 }
+
+/// How far behind the clock the loop may fall and still fire every tick it passed; beyond
+/// this (a suspended machine), it goes on from now and `misfire` decides.
+const CATCH_UP: chrono::Duration = chrono::Duration::seconds(30);
 
 /// The first tick after the last one stored, if it is already past.
 async fn missed_tick(
