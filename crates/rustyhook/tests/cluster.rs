@@ -32,6 +32,11 @@ struct Cluster {
 
 impl Cluster {
     async fn start(dir: &Path, db: &TempDatabase, n: usize, config: &str) -> Self {
+        Self::start_with_roles(dir, db, config, &vec!["all"; n]).await
+    }
+
+    /// One node per role, in order.
+    async fn start_with_roles(dir: &Path, db: &TempDatabase, config: &str, roles: &[&str]) -> Self {
         let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
         let max = MAX_IN_FLIGHT.to_string();
         let env = [
@@ -41,10 +46,12 @@ impl Cluster {
             ("RUSTYHOOK_MAX_IN_FLIGHT_TOTAL", max.as_str()),
         ];
         let mut nodes = Vec::new();
-        for i in 0..n {
+        for (i, role) in roles.iter().enumerate() {
             let home = dir.join(format!("node{i}"));
             std::fs::create_dir_all(&home).expect("node dir");
             std::fs::write(home.join("rustyhook.yaml"), config).expect("config");
+            let mut env = env.to_vec();
+            env.push(("RUSTYHOOK_ROLE", role));
             nodes.push(Some(start(&home, free_port(), &env)));
         }
         for node in nodes.iter().flatten() {
@@ -259,4 +266,99 @@ async fn with_redis_an_endpoint_s_rate_limit_holds_across_nodes() {
         took >= floor,
         "{MESSAGES} deliveries took {took:?}; a shared limit of {PER_SECOND}/s needs at least {floor:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_node_stores_work_that_a_worker_node_delivers_and_runs() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = TempDatabase::create().await;
+    let receiver = Receiver::start().await;
+    let out = dir.path().join("ran");
+    let config = format!(
+        "{FAST}handlers:\n  - type: Webhook\n    name: Echo\n    options: {{response: wait}}\n    shell: 'cat; echo \" from $RUSTYHOOK_HANDLER\" | tee -a {}'\n",
+        out.display()
+    );
+    let api = Cluster::start_with_roles(dir.path(), &db, &config, &["api", "worker"]).await;
+    let (api_base, worker_base) = (api.base(0), api.base(1));
+    let client = reqwest::Client::new();
+
+    // The worker serves no API.
+    let r = client
+        .get(format!("{worker_base}/api/v1/app"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 404, "a worker must not serve the API");
+
+    let r = client
+        .post(format!("{api_base}/api/v1/app"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"name": "split", "uid": "split"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 201);
+    let r = client
+        .post(format!("{api_base}/api/v1/app/split/endpoint"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"url": receiver.url("/hook")}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 201);
+    for i in 0..20 {
+        let r = client
+            .post(format!("{api_base}/api/v1/app/split/msg"))
+            .bearer_auth(TOKEN)
+            .json(&json!({"eventType": "split.test", "payload": {"i": i}}))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(r.status(), 202);
+    }
+    let got = receiver.wait_for(20, Duration::from_secs(30)).await;
+    let ids: HashSet<String> = got
+        .iter()
+        .map(|r| r.header("webhook-id").expect("id"))
+        .collect();
+    assert_eq!(ids.len(), 20, "each message once");
+
+    // A webhook with `response: wait` on the API node: the worker runs it, the API answers.
+    let r = client
+        .post(format!("{api_base}/hooks/echo"))
+        .body("hello")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.expect("body");
+    assert!(body.contains("hello from echo"), "{body}");
+    assert_eq!(
+        std::fs::read_to_string(&out).expect("ran").trim(),
+        "from echo"
+    );
+}
+
+#[test]
+fn a_role_other_than_all_is_refused_on_sqlite_with_the_reason() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rustyhook"))
+        .args(["serve", "--role", "worker"])
+        .current_dir(dir.path())
+        .env("RUSTYHOOK_DATA_DIR", dir.path().join("data"))
+        .env("RUSTYHOOK_LISTEN", "127.0.0.1:0")
+        .env_remove("RUSTYHOOK_DATABASE_URL")
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("postgres://"), "{err}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rustyhook"))
+        .args(["serve", "--role", "boss"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("expected all, api or worker"), "{err}");
 }
