@@ -336,6 +336,20 @@ const OPERATIONS: &[Operation] = &[
         "Re-run Handler Run",
         "202",
     ),
+    op(
+        "get",
+        "/api/v1/source",
+        "v1.source.list",
+        "List Sources",
+        "200",
+    ),
+    op(
+        "get",
+        "/api/v1/source/{source_name}/rejected",
+        "v1.source.rejected.list",
+        "List Rejected Source Messages",
+        "200",
+    ),
     op("get", "/api/v1/health", "v1.health.get", "Health", "204"),
     op(
         "get",

@@ -9,8 +9,9 @@ use rustyhook_core::id::MessageId;
 use rustyhook_core::model::Message;
 use rustyhook_core::names::{Channel, EventTypeName, Uid};
 use rustyhook_core::time::now_millis;
-use rustyhook_engine::automation::Publisher;
+use rustyhook_engine::automation::{Publication, PublishError, Publisher};
 
+use crate::http::error::ApiError;
 use crate::routes::message::publish;
 use crate::state::ApiState;
 
@@ -19,45 +20,49 @@ pub struct ApiPublisher(pub ApiState);
 
 #[async_trait]
 impl Publisher for ApiPublisher {
-    async fn publish(
-        &self,
-        app: &str,
-        event_type: &str,
-        channels: &[String],
-        payload: &str,
-        event_id: &str,
-    ) -> Result<String, String> {
+    async fn publish(&self, p: Publication<'_>) -> Result<String, PublishError> {
         let state = &self.0;
+        let invalid = |what: String| PublishError::Invalid(what);
         let app = state
             .store
-            .get_app(app)
+            .get_app(p.app)
             .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no app {app:?}"))?;
-        let event_type = EventTypeName::parse(event_type.to_owned())
-            .map_err(|e| format!("event type {event_type:?}: {e}"))?;
-        let channels = channels
+            .map_err(|e| PublishError::Unavailable(e.to_string()))?
+            .ok_or_else(|| invalid(format!("no app {:?}", p.app)))?;
+        let event_type = EventTypeName::parse(p.event_type.to_owned())
+            .map_err(|e| invalid(format!("event type {:?}: {e}", p.event_type)))?;
+        let channels = p
+            .channels
             .iter()
-            .map(|c| Channel::parse(c.clone()).map_err(|e| format!("channel {c:?}: {e}")))
+            .map(|c| Channel::parse(c.clone()).map_err(|e| invalid(format!("channel {c:?}: {e}"))))
             .collect::<Result<Vec<_>, _>>()?;
+        let event_id = Uid::parse(p.event_id.to_owned())
+            .map_err(|e| invalid(format!("event id {:?}: {e}", p.event_id)))?;
         // Message payloads are JSON; a body that is not becomes a JSON string.
-        let payload = match serde_json::from_str::<serde_json::Value>(payload) {
-            Ok(_) => payload.to_owned(),
-            Err(_) => serde_json::Value::String(payload.to_owned()).to_string(),
+        let payload = match serde_json::from_str::<serde_json::Value>(p.payload) {
+            Ok(_) => p.payload.to_owned(),
+            Err(_) => serde_json::Value::String(p.payload.to_owned()).to_string(),
         };
+        if payload.len() > state.limits.max_payload_bytes {
+            return Err(invalid(format!(
+                "the payload is over {} bytes",
+                state.limits.max_payload_bytes
+            )));
+        }
         let now = now_millis();
         let message = Message {
             id: MessageId::generate(now),
             app_id: app.id.clone(),
-            event_id: Some(Uid::parse(event_id.to_owned()).map_err(|e| e.to_string())?),
+            event_id: Some(event_id),
             event_type,
             payload: Some(Arc::from(payload)),
             channels: (!channels.is_empty()).then_some(channels),
             created_at: now,
         };
-        let created = publish(state, message, None)
-            .await
-            .map_err(|e| format!("{e:?}"))?;
+        let created = publish(state, message, None).await.map_err(|e| match e {
+            ApiError::Internal(detail) => PublishError::Unavailable(detail),
+            other => invalid(format!("{other:?}")),
+        })?;
         Ok(created.message.id.to_string())
     }
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use rustyhook_core::settings::LimitSettings;
+use rustyhook_core::sources::SourceConfig;
 use rustyhook_engine::Dispatcher;
 use rustyhook_engine::automation::Automation;
 use rustyhook_store::Store;
@@ -27,4 +28,6 @@ pub struct ApiState {
     pub limits: LimitSettings,
     /// `maxInFlight` for endpoints that do not set one.
     pub default_max_in_flight: u32,
+    /// The configured broker sources.
+    pub sources: Arc<[SourceConfig]>,
 }

@@ -137,6 +137,12 @@ typed_id!(
     "atmpt_"
 );
 
+typed_id!(
+    /// A broker message that could not be stored, kept for the operator.
+    RejectedId,
+    "rej_"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

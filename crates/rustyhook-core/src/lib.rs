@@ -15,6 +15,7 @@
 //! - [`address`]: which network destinations are private, loopback or link-local.
 //! - [`crypto`]: encryption of secrets at rest.
 //! - [`settings`]: the server's settings schema and its validation.
+//! - [`sources`]: broker sources (`sources:`) and the message formats they read.
 //! - [`time`]: millisecond timestamps and their RFC 3339 form.
 
 pub mod address;
@@ -30,4 +31,5 @@ pub mod retry;
 pub mod run;
 pub mod settings;
 pub mod signing;
+pub mod sources;
 pub mod time;

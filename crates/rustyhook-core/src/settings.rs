@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::handlers::Handler;
 use crate::retry::RetrySchedule;
+use crate::sources::SourceConfig;
 
 /// Everything the server needs to start. Defaults give a working single-node server.
 #[derive(Debug, Clone, Deserialize)]
@@ -35,6 +36,8 @@ pub struct Settings {
     pub cluster: ClusterSettings,
     /// Automation handlers, checked together by [`crate::handlers::HandlerSet::build`].
     pub handlers: Vec<Handler>,
+    /// Brokers read for events.
+    pub sources: Vec<SourceConfig>,
 }
 
 impl Default for Settings {
@@ -50,6 +53,7 @@ impl Default for Settings {
             logging: LoggingSettings::default(),
             cluster: ClusterSettings::default(),
             handlers: Vec::new(),
+            sources: Vec::new(),
         }
     }
 }

@@ -35,3 +35,9 @@ pub fn in_memory_queue(depth: usize) {
 pub fn in_flight(n: usize) {
     metrics::gauge!("rustyhook_attempts_in_flight").set(n as f64);
 }
+
+/// A broker source took a message: `stored` or `rejected`.
+pub fn source_message(source: &str, outcome: &'static str) {
+    metrics::counter!("rustyhook_source_messages_total", "source" => source.to_owned(), "outcome" => outcome)
+        .increment(1);
+}

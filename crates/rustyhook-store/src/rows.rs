@@ -36,6 +36,8 @@ pub(crate) const RUN_COLS: &str = "id, handler_id, step, status, attempts, next_
 pub(crate) const RUN_ATTEMPT_COLS: &str =
     "id, run_id, handler_id, outcome, exit_code, output, duration_ms, created_at";
 
+pub(crate) const REJECTED_COLS: &str = "id, source, broker_id, reason, body, created_at";
+
 /// [`ENDPOINT_COLS`] qualified with the table alias `e`, for joins.
 pub(crate) fn endpoint_cols_of_e() -> String {
     ENDPOINT_COLS
@@ -298,5 +300,16 @@ pub(crate) fn run_attempt<R: Columns>(row: &R) -> Result<RunAttempt, R::Error> {
         output: row.text(5)?,
         duration_ms: row.int(6)?,
         created_at: row.int(7)?,
+    })
+}
+
+pub(crate) fn rejected<R: Columns>(row: &R) -> Result<crate::RejectedMessage, R::Error> {
+    Ok(crate::RejectedMessage {
+        id: row.text(0)?,
+        source: row.text(1)?,
+        broker_id: row.text(2)?,
+        reason: row.text(3)?,
+        body: row.text(4)?,
+        created_at: row.int(5)?,
     })
 }

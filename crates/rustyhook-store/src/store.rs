@@ -174,6 +174,24 @@ pub enum IdempotencyBegin {
     InProgress,
 }
 
+/// A broker message that could not be stored (not parseable, or naming what does not exist),
+/// kept so an operator can see it; the broker dead-letters it in its own way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedMessage {
+    /// `rej_…`, sortable by time.
+    pub id: String,
+    /// The source's name.
+    pub source: String,
+    /// The broker's id for the message (stream entry id, delivery tag, sequence).
+    pub broker_id: String,
+    /// Why it was rejected.
+    pub reason: String,
+    /// The start of the message, as text (capped by the caller).
+    pub body: String,
+    /// When it was rejected.
+    pub created_at: Millis,
+}
+
 /// Signals that another node made work due, so a node's pollers need not wait for their next
 /// tick. A signal may be spurious or coalesced (a [`Notify`] keeps at most one permit): it only
 /// says "look now", and the poller still claims through the store.
@@ -382,6 +400,16 @@ pub trait Store: Send + Sync + 'static {
     /// stops or loses its connection, after which another node's call can win it. A backend
     /// used by one process always leads.
     async fn hold_leadership(&self, name: &str) -> StoreResult<bool>;
+
+    // --- broker sources ---
+    /// Keeps a rejected broker message.
+    async fn record_rejected(&self, rejected: RejectedMessage) -> StoreResult<()>;
+    /// Lists rejected broker messages, of one source or all.
+    async fn list_rejected(
+        &self,
+        source: Option<String>,
+        page: Page,
+    ) -> StoreResult<Listed<RejectedMessage>>;
 
     // --- installation metadata ---
     /// Reads a metadata value (such as the admin token's hash).

@@ -46,6 +46,17 @@ impl Config {
         let (handlers, warnings) = HandlerSet::build(settings.handlers.clone())
             .map_err(anyhow::Error::msg)
             .context("the handlers are not valid")?;
+        let ids: Vec<String> = handlers.iter().map(|h| h.id.clone()).collect();
+        let mut names = std::collections::BTreeSet::new();
+        for source in &settings.sources {
+            source.check(&ids).map_err(anyhow::Error::msg)?;
+            if !names.insert(source.name()) {
+                bail!(
+                    "two sources are named {:?}; give one a `name`",
+                    source.name()
+                );
+            }
+        }
         Ok(Self {
             settings,
             handlers,

@@ -13,6 +13,7 @@ use rustyhook_api::ApiState;
 use rustyhook_api::hooks::HooksState;
 use rustyhook_api::publish::ApiPublisher;
 use rustyhook_core::settings::{ClusterSettings, Role, Settings};
+use rustyhook_core::sources::SourceConfig;
 use rustyhook_core::time::now_millis;
 use rustyhook_engine::automation::{Automation, AutomationConfig};
 use rustyhook_engine::cluster::redis::{self, RedisCoordinator, RedisRateLimiter};
@@ -44,6 +45,7 @@ pub struct Application {
     role: Role,
     coordination: Coordination,
     cluster: ClusterSettings,
+    sources: Vec<SourceConfig>,
 }
 
 /// Who decides leadership, and where rate limits are kept across nodes.
@@ -143,6 +145,7 @@ impl Application {
             metrics,
             limits: settings.limits.clone(),
             default_max_in_flight: settings.delivery.max_in_flight_per_endpoint,
+            sources: settings.sources.clone().into(),
         };
         automation.set_publisher(Arc::new(ApiPublisher(state.clone())));
         let hooks = HooksState::new(automation.clone(), settings.limits.max_payload_bytes);
@@ -179,6 +182,7 @@ impl Application {
             role,
             coordination,
             cluster: settings.cluster.clone(),
+            sources: settings.sources.clone(),
         })
     }
 
@@ -226,7 +230,14 @@ impl Application {
                 token.clone(),
             )
             .await;
-            rustyhook_engine::sources::start(&self.automation, &leader, &token)
+            let tasks = rustyhook_engine::sources::start(&self.automation, &leader, &token);
+            rustyhook_engine::sources::brokers::start(
+                &tasks,
+                &self.sources,
+                &self.automation,
+                &token,
+            );
+            tasks
         } else {
             TaskTracker::new()
         };

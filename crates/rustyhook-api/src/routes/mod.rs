@@ -9,6 +9,7 @@ pub mod event_type;
 pub mod handler;
 pub mod health;
 pub mod message;
+pub mod source;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -28,6 +29,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(attempt::router())
         .merge(event_type::router())
         .merge(handler::router())
+        .merge(source::router())
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(crate::openapi::serve),

@@ -13,7 +13,7 @@ use rustyhook_core::run::{Event, Run, RunAttempt, RunStep};
 use rustyhook_core::time::now_millis;
 use rustyhook_store::RunRecord;
 
-use super::Shared;
+use super::{Publication, Shared};
 use crate::targets::command::{self, CommandResult, CommandSpec};
 
 /// How long a run waiting on a dependency sleeps before looking again.
@@ -186,18 +186,17 @@ async fn main_step(
         let publisher = super::lock(&shared.publisher).clone();
         let event_type = p.event_type.as_deref().unwrap_or(&run.event.event_type);
         let published = match publisher {
-            Some(publisher) => {
-                publisher
-                    .publish(
-                        &p.app,
-                        event_type,
-                        &p.channels,
-                        &run.event.payload,
-                        run.id.as_str(),
-                    )
-                    .await
-            }
-            None => Err("publishing is not available in this process".into()),
+            Some(publisher) => publisher
+                .publish(Publication {
+                    app: &p.app,
+                    event_type,
+                    channels: &p.channels,
+                    payload: &run.event.payload,
+                    event_id: run.id.as_str(),
+                })
+                .await
+                .map_err(|e| e.to_string()),
+            None => Err("publishing is not available in this process".to_owned()),
         };
         match published {
             Ok(msg_id) => output.push_str(&format!(

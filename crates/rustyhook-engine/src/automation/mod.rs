@@ -27,20 +27,39 @@ use tokio_util::task::TaskTracker;
 
 use crate::targets::groups::GroupLedger;
 
-/// Turns a handler's event into a message for an app (`publish:`). Implemented by the API,
-/// which owns message creation and fan-out.
+/// Turns an event into a message for an app: a handler's `publish:`, or a broker source's
+/// message. Implemented by the API, which owns message creation and fan-out.
 #[async_trait]
 pub trait Publisher: Send + Sync + 'static {
-    /// Publishes `payload` as a message of `event_type` to `app`, idempotently under
-    /// `event_id`. Returns the message id, or why it could not.
-    async fn publish(
-        &self,
-        app: &str,
-        event_type: &str,
-        channels: &[String],
-        payload: &str,
-        event_id: &str,
-    ) -> Result<String, String>;
+    /// Publishes `p` as a message, idempotently under its `event_id`. Returns the message id
+    /// once it is stored.
+    async fn publish(&self, p: Publication<'_>) -> Result<String, PublishError>;
+}
+
+/// A message to publish.
+#[derive(Debug, Clone, Copy)]
+pub struct Publication<'a> {
+    /// The app, by id or uid.
+    pub app: &'a str,
+    /// The event type.
+    pub event_type: &'a str,
+    /// Channels.
+    pub channels: &'a [String],
+    /// The payload; text that is not JSON is sent as a JSON string.
+    pub payload: &'a str,
+    /// The idempotency key: the same id never makes a second message.
+    pub event_id: &'a str,
+}
+
+/// Why a publication was not stored.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PublishError {
+    /// It can never be stored as it is (no such app, a bad event type): give up on it.
+    #[error("{0}")]
+    Invalid(String),
+    /// The store failed: try again later.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// What the automation runner needs to know.
@@ -121,6 +140,11 @@ impl Automation {
     /// Sets where `publish:` handlers send their messages.
     pub fn set_publisher(&self, publisher: Arc<dyn Publisher>) {
         *lock(&self.shared.publisher) = Some(publisher);
+    }
+
+    /// Where messages are published, once the API has set it.
+    pub fn publisher(&self) -> Option<Arc<dyn Publisher>> {
+        lock(&self.shared.publisher).clone()
     }
 
     /// The store runs are kept in.

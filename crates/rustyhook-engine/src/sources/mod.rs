@@ -2,14 +2,18 @@
 //! SQS queues (webhooks arrive through the API's listener). Each turns
 //! what it sees into runs through [`Automation::trigger`], which returns once the run is stored.
 //!
+//! - [`brokers`]: broker sources (`sources:`): Redis streams, RabbitMQ, NATS JetStream.
 //! - [`cron`]: ticks of a cron schedule, with the misfire policy after downtime.
 //! - [`files`]: debounced batches of file changes, filtered relative to the watched folder.
+//! - [`intake`]: what broker sources (`sources:`) do with a message: store it or reject it.
 //! - [`plugin`]: a long-lived child process whose JSON lines are events.
 //! - [`sqs`]: an SQS queue, long-polled, each message deleted once its run is stored.
 //! - [`sqs_client`]: the small SQS client it uses (AWS JSON protocol, SigV4 signing).
 
+pub mod brokers;
 pub mod cron;
 pub mod files;
+pub mod intake;
 pub mod plugin;
 pub mod sqs;
 pub mod sqs_client;
@@ -54,7 +58,6 @@ pub fn start(automation: &Automation, leader: &Leader, token: &CancellationToken
             _ => {}
         }
     }
-    tasks.close();
     tasks
 }
 

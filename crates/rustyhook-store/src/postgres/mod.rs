@@ -19,6 +19,7 @@ mod listen;
 mod messages;
 mod nodes;
 mod queue;
+mod rejected;
 mod rows;
 mod runs;
 mod schema;
@@ -361,6 +362,18 @@ impl Store for PostgresStore {
 
     async fn hold_leadership(&self, name: &str) -> StoreResult<bool> {
         self.leadership.hold(name).await
+    }
+
+    async fn record_rejected(&self, r: RejectedMessage) -> StoreResult<()> {
+        rejected::insert(&self.pool, &r).await
+    }
+
+    async fn list_rejected(
+        &self,
+        source: Option<String>,
+        page: Page,
+    ) -> StoreResult<Listed<RejectedMessage>> {
+        rejected::list(&self.pool, source, &page).await
     }
 
     async fn get_meta(&self, key: &str) -> StoreResult<Option<String>> {

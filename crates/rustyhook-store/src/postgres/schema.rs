@@ -174,6 +174,17 @@ CREATE INDEX deliveries_leased ON deliveries (lease_owner)
 CREATE INDEX runs_leased ON runs (lease_owner)
     WHERE lease_owner IS NOT NULL;
 "#,
+    r#"
+CREATE TABLE rejected_messages (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    source TEXT COLLATE "C" NOT NULL,
+    broker_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX rejected_messages_source ON rejected_messages (source, id);
+"#,
 ];
 
 /// Brings the schema up to date, in one transaction that holds [`MIGRATION_LOCK`]: a node

@@ -12,6 +12,7 @@ mod endpoints;
 mod fanout;
 mod list;
 mod messages;
+mod rejected;
 mod rows;
 mod runs;
 mod schema;
@@ -478,6 +479,20 @@ impl Store for SqliteStore {
         let key = key.to_owned();
         self.db
             .write(move |c| apps::idempotency_abandon(c, &key))
+            .await
+    }
+
+    async fn record_rejected(&self, r: RejectedMessage) -> StoreResult<()> {
+        self.db.write(move |c| rejected::insert(c, &r)).await
+    }
+
+    async fn list_rejected(
+        &self,
+        source: Option<String>,
+        page: Page,
+    ) -> StoreResult<Listed<RejectedMessage>> {
+        self.db
+            .read(move |c| rejected::list(c, source, &page))
             .await
     }
 

@@ -154,6 +154,17 @@ CREATE TABLE exports (
     updated_at INTEGER NOT NULL
 );
 "#,
+    r#"
+CREATE TABLE rejected_messages (
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    broker_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX rejected_messages_source ON rejected_messages (source, id);
+"#,
 ];
 
 /// Brings the schema up to date.

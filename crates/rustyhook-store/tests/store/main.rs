@@ -58,6 +58,7 @@ on_every_backend!(
     releasing_dead_nodes_leaves_a_live_nodes_leases_alone,
     leadership_once_won_is_held_on_every_call,
     wakeups_when_offered_fire_for_unleased_work,
+    rejected_broker_messages_are_kept_and_listed_by_source,
 );
 
 async fn a_message_creates_one_delivery_per_matching_endpoint_in_its_transaction(
@@ -389,4 +390,33 @@ async fn wakeups_when_offered_fire_for_unleased_work(store: Arc<dyn Store>) {
     tokio::time::timeout(Duration::from_secs(10), wakeups.runs.notified())
         .await
         .expect("a new unleased run wakes the runs");
+}
+
+async fn rejected_broker_messages_are_kept_and_listed_by_source(store: Arc<dyn Store>) {
+    for (i, source) in ["orders", "audit", "orders"].into_iter().enumerate() {
+        store
+            .record_rejected(RejectedMessage {
+                id: format!("rej_{i}"),
+                source: source.into(),
+                broker_id: format!("1700000000000-{i}"),
+                reason: "the message is not JSON".into(),
+                body: "{oops".into(),
+                created_at: 10 + i as i64,
+            })
+            .await
+            .expect("recorded");
+    }
+    let orders = store
+        .list_rejected(Some("orders".into()), Page::first(10, Order::Ascending))
+        .await
+        .expect("listed");
+    let ids: Vec<&str> = orders.items.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["rej_0", "rej_2"]);
+    assert_eq!(orders.items[1].broker_id, "1700000000000-2");
+    assert_eq!(orders.items[1].body, "{oops");
+    let all = store
+        .list_rejected(None, Page::first(10, Order::Ascending))
+        .await
+        .expect("listed");
+    assert_eq!(all.items.len(), 3);
 }

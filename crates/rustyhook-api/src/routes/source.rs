@@ -1,0 +1,110 @@
+//! `/api/v1/source/...`: the configured broker sources, and the messages each rejected (could
+//! not parse or store) — kept here because the broker only dead-letters them.
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use rustyhook_core::sources::{Broker, Format, SourceConfig};
+use rustyhook_core::time::to_rfc3339;
+use rustyhook_store::{Order, RejectedMessage};
+use serde::Serialize;
+
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::QueryParams;
+use crate::http::list::{ListParams, ListResponse};
+use crate::state::ApiState;
+
+/// The routes.
+pub fn router() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/source", get(list))
+        .route("/api/v1/source/{source_name}/rejected", get(list_rejected))
+}
+
+/// A source as listed.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceOut {
+    name: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// The stream, queue or JetStream stream read.
+    reads: String,
+    format: &'static str,
+    app: Option<String>,
+    handler: Option<String>,
+}
+
+impl From<&SourceConfig> for SourceOut {
+    fn from(c: &SourceConfig) -> Self {
+        let (kind, reads) = match &c.broker {
+            Broker::Redis(r) => ("redis", r.stream.clone()),
+            Broker::Rabbitmq(a) => ("rabbitmq", a.queue.clone()),
+            Broker::Nats(n) => ("nats", n.stream.clone()),
+        };
+        Self {
+            name: c.name(),
+            kind,
+            reads,
+            format: match c.format {
+                Format::Native => "native",
+                Format::Sendhooks => "sendhooks",
+            },
+            app: c.app.clone(),
+            handler: c.handler.clone(),
+        }
+    }
+}
+
+/// A rejected broker message.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RejectedOut {
+    id: String,
+    source: String,
+    broker_id: String,
+    reason: String,
+    body: String,
+    timestamp: String,
+}
+
+impl From<RejectedMessage> for RejectedOut {
+    fn from(r: RejectedMessage) -> Self {
+        Self {
+            id: r.id,
+            source: r.source,
+            broker_id: r.broker_id,
+            reason: r.reason,
+            body: r.body,
+            timestamp: to_rfc3339(r.created_at),
+        }
+    }
+}
+
+async fn list(State(state): State<ApiState>) -> Json<ListResponse<SourceOut>> {
+    Json(ListResponse {
+        data: state.sources.iter().map(SourceOut::from).collect(),
+        iterator: None,
+        prev_iterator: None,
+        done: true,
+    })
+}
+
+async fn list_rejected(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    QueryParams(params): QueryParams<ListParams>,
+) -> ApiResult<Json<ListResponse<RejectedOut>>> {
+    if !state.sources.iter().any(|s| s.name() == name) {
+        return Err(ApiError::not_found("source"));
+    }
+    let listed = state
+        .store
+        .list_rejected(Some(name), params.page(Order::Descending)?)
+        .await?;
+    Ok(Json(ListResponse::from_listed(
+        listed,
+        |r| r.id.clone(),
+        RejectedOut::from,
+    )))
+}

@@ -1,0 +1,415 @@
+//! Broker sources (`sources:` in `rustyhook.yaml`): where each reads and what its messages
+//! become. Parsed once into these types, so a bad entry fails at start naming its key, and
+//! [`BrokerEvent::parse`] turns one message of rustyhook's own format into what the store needs.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// One entry of `sources:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Names the source in logs, metrics and the API; `<type>-<stream|queue|subject>` unless set.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The broker and where to read.
+    #[serde(flatten)]
+    pub broker: Broker,
+    /// What the messages are, and where they go.
+    #[serde(default)]
+    pub format: Format,
+    /// The app messages go to when they name none (`format: native`).
+    #[serde(default)]
+    pub app: Option<String>,
+    /// A handler each message runs instead (`format: native` is then not required: the body is
+    /// the run's payload).
+    #[serde(default)]
+    pub handler: Option<String>,
+}
+
+/// The broker of a source, with its own options.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Broker {
+    /// A Redis stream read through a consumer group.
+    Redis(RedisSource),
+    /// A RabbitMQ queue.
+    #[serde(alias = "amqp")]
+    Rabbitmq(AmqpSource),
+    /// A NATS JetStream stream through a durable pull consumer.
+    Nats(NatsSource),
+}
+
+/// What a source's messages look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// rustyhook's own: `{app, eventType, payload, eventId?, channels?}` (see
+    /// [`BrokerEvent::parse`]).
+    #[default]
+    Native,
+    /// sendhooks-engine's: `{url, webhookId, data, secretHash, metaData}`, delivered to `url`.
+    Sendhooks,
+}
+
+/// `type: redis`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSource {
+    /// `redis://[user:pass@]host:port[/db]` or `rediss://…` for TLS.
+    pub url: String,
+    /// The stream to read.
+    pub stream: String,
+    /// The consumer group (created at the stream's start if missing).
+    #[serde(default = "default_group")]
+    pub group: String,
+    /// sendhooks: the stream statuses are written to.
+    #[serde(default)]
+    pub status_stream: Option<String>,
+    /// sendhooks: the header carrying `secretHash`.
+    #[serde(default = "default_secret_header")]
+    pub secret_header: String,
+    /// A CA certificate (PEM file) to trust for `rediss://`.
+    #[serde(default)]
+    pub ca_cert: Option<std::path::PathBuf>,
+    /// A client certificate (PEM file) for `rediss://`.
+    #[serde(default)]
+    pub client_cert: Option<std::path::PathBuf>,
+    /// The client certificate's key (PEM file).
+    #[serde(default)]
+    pub client_key: Option<std::path::PathBuf>,
+    /// Entries read per call.
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+    /// An entry pending this long with a consumer that stopped is taken over.
+    #[serde(default = "default_claim_after", deserialize_with = "duration")]
+    pub claim_after: Duration,
+}
+
+/// `type: rabbitmq`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmqpSource {
+    /// `amqp://user:pass@host:5672/vhost` (`amqps://` for TLS).
+    pub url: String,
+    /// The queue to consume (declared durable if missing).
+    pub queue: String,
+    /// Unacknowledged messages in flight at most.
+    #[serde(default = "default_prefetch")]
+    pub prefetch: u16,
+    /// Where unparseable messages are dead-lettered; `<queue>.dead` (declared) unless set.
+    #[serde(default)]
+    pub dead_letter_queue: Option<String>,
+}
+
+/// `type: nats`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatsSource {
+    /// `nats://host:4222`.
+    pub url: String,
+    /// The JetStream stream.
+    pub stream: String,
+    /// The durable consumer's name.
+    #[serde(default = "default_group")]
+    pub consumer: String,
+    /// Only subjects matching this filter (`events.>`).
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Messages fetched per pull.
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+}
+
+fn default_group() -> String {
+    "rustyhook".into()
+}
+fn default_secret_header() -> String {
+    "X-Secret-Hash".into()
+}
+fn default_batch() -> usize {
+    100
+}
+fn default_prefetch() -> u16 {
+    100
+}
+fn default_claim_after() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    crate::settings::parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+impl SourceConfig {
+    /// The source's name: as configured, or `<type>-<stream|queue>`.
+    pub fn name(&self) -> String {
+        if let Some(n) = &self.name {
+            return n.clone();
+        }
+        match &self.broker {
+            Broker::Redis(r) => format!("redis-{}", r.stream),
+            Broker::Rabbitmq(a) => format!("rabbitmq-{}", a.queue),
+            Broker::Nats(n) => format!("nats-{}", n.stream),
+        }
+    }
+
+    /// Checks what serde cannot: a target, and options that fit the format. `handlers` are the
+    /// ids a `handler:` may name.
+    pub fn check(&self, handlers: &[String]) -> Result<(), String> {
+        let name = self.name();
+        let built: &[&str] = &[];
+        let kind = match &self.broker {
+            Broker::Redis(_) => "redis",
+            Broker::Rabbitmq(_) => "rabbitmq",
+            Broker::Nats(_) => "nats",
+        };
+        if !built.contains(&kind) {
+            return Err(format!(
+                "source {name:?}: `type: {kind}` sources are not available in this version"
+            ));
+        }
+        if let Some(h) = &self.handler {
+            if !handlers.iter().any(|id| id == h) {
+                return Err(format!("source {name:?}: no handler has the id {h:?}"));
+            }
+            if self.format == Format::Sendhooks {
+                return Err(format!(
+                    "source {name:?}: `handler` and `format: sendhooks` exclude each other"
+                ));
+            }
+        }
+        if self.format == Format::Sendhooks && !matches!(self.broker, Broker::Redis(_)) {
+            return Err(format!(
+                "source {name:?}: `format: sendhooks` is read from Redis streams only"
+            ));
+        }
+        if let Broker::Redis(r) = &self.broker {
+            if r.batch == 0 {
+                return Err(format!("source {name:?}: `batch` must be at least 1"));
+            }
+            if r.client_cert.is_some() != r.client_key.is_some() {
+                return Err(format!(
+                    "source {name:?}: `client_cert` and `client_key` go together"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One message of rustyhook's own format, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerEvent {
+    /// The app, by id or uid.
+    pub app: String,
+    /// The event type.
+    pub event_type: String,
+    /// The payload, as JSON text.
+    pub payload: String,
+    /// The producer's id, for idempotency.
+    pub event_id: Option<String>,
+    /// Channels.
+    pub channels: Vec<String>,
+}
+
+impl BrokerEvent {
+    /// Reads a message: a JSON object `{app?, eventType, payload, eventId?, channels?}` (also
+    /// `event_type`, `event_id`), or, for a Redis entry, the same as its fields (where `payload`
+    /// is JSON text). `default_app` fills a missing `app`. The error says what is wrong.
+    pub fn parse(
+        body: Option<&[u8]>,
+        fields: &BTreeMap<String, String>,
+        default_app: Option<&str>,
+    ) -> Result<Self, String> {
+        let object = match body {
+            Some(bytes) => {
+                let value: serde_json::Value = serde_json::from_slice(bytes)
+                    .map_err(|e| format!("the message is not JSON: {e}"))?;
+                match value {
+                    serde_json::Value::Object(map) => map,
+                    _ => return Err("the message is JSON but not an object".into()),
+                }
+            }
+            None => {
+                let mut map = serde_json::Map::new();
+                for (k, v) in fields {
+                    let value = if k == "payload" || k == "channels" {
+                        serde_json::from_str(v)
+                            .map_err(|e| format!("the field {k:?} is not JSON: {e}"))?
+                    } else {
+                        serde_json::Value::String(v.clone())
+                    };
+                    map.insert(k.clone(), value);
+                }
+                map
+            }
+        };
+        let text = |keys: &[&str]| -> Result<Option<String>, String> {
+            for k in keys {
+                match object.get(*k) {
+                    None | Some(serde_json::Value::Null) => {}
+                    Some(serde_json::Value::String(s)) if !s.is_empty() => {
+                        return Ok(Some(s.clone()));
+                    }
+                    Some(_) => return Err(format!("{k:?} must be a non-empty string")),
+                }
+            }
+            Ok(None)
+        };
+        let app = match text(&["app", "appId"])? {
+            Some(a) => a,
+            None => default_app
+                .map(str::to_owned)
+                .ok_or("the message names no \"app\" and the source has no default app")?,
+        };
+        let event_type = text(&["eventType", "event_type"])?.ok_or("\"eventType\" is missing")?;
+        let payload = object
+            .get("payload")
+            .ok_or("\"payload\" is missing")?
+            .to_string();
+        let event_id = text(&["eventId", "event_id"])?;
+        let channels = match object.get("channels") {
+            None | Some(serde_json::Value::Null) => Vec::new(),
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .map(|c| c.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or("\"channels\" must be a list of strings")?,
+            Some(_) => return Err("\"channels\" must be a list of strings".into()),
+        };
+        Ok(Self {
+            app,
+            event_type,
+            payload,
+            event_id,
+            channels,
+        })
+    }
+}
+
+/// One message of sendhooks-engine's format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendhooksEvent {
+    /// Where to POST.
+    pub url: String,
+    /// The producer's id.
+    pub webhook_id: String,
+    /// The body, as JSON text.
+    pub data: String,
+    /// Sent verbatim in the secret header.
+    pub secret_hash: Option<String>,
+}
+
+impl SendhooksEvent {
+    /// Reads the `data` field of a sendhooks stream entry.
+    pub fn parse(fields: &BTreeMap<String, String>) -> Result<Self, String> {
+        let data = fields
+            .get("data")
+            .ok_or("the entry has no \"data\" field")?;
+        let value: serde_json::Value =
+            serde_json::from_str(data).map_err(|e| format!("\"data\" is not JSON: {e}"))?;
+        let url = value
+            .get("url")
+            .and_then(|u| u.as_str())
+            .filter(|u| !u.is_empty())
+            .ok_or("\"url\" is missing")?
+            .to_owned();
+        let webhook_id = value
+            .get("webhookId")
+            .and_then(|u| u.as_str())
+            .filter(|u| !u.is_empty())
+            .ok_or("\"webhookId\" is missing")?
+            .to_owned();
+        let body = value.get("data").ok_or("\"data.data\" is missing")?;
+        let secret_hash = value
+            .get("secretHash")
+            .and_then(|s| s.as_str())
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
+        Ok(Self {
+            url,
+            webhook_id,
+            data: body.to_string(),
+            secret_hash,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_native_message_is_read_from_json_or_from_stream_fields() {
+        let e = BrokerEvent::parse(
+            Some(br#"{"app":"acme","eventType":"invoice.paid","payload":{"n":1},"eventId":"e1"}"#),
+            &BTreeMap::new(),
+            None,
+        )
+        .expect("valid");
+        assert_eq!(e.app, "acme");
+        assert_eq!(e.payload, r#"{"n":1}"#);
+        assert_eq!(e.event_id.as_deref(), Some("e1"));
+        let e = BrokerEvent::parse(
+            None,
+            &fields(&[("event_type", "user.created"), ("payload", r#"{"id":7}"#)]),
+            Some("default-app"),
+        )
+        .expect("valid");
+        assert_eq!(
+            (e.app.as_str(), e.event_type.as_str()),
+            ("default-app", "user.created")
+        );
+    }
+
+    #[test]
+    fn a_bad_native_message_says_what_is_wrong() {
+        let err = |body: &[u8]| BrokerEvent::parse(Some(body), &BTreeMap::new(), Some("a"));
+        assert!(err(b"not json").expect_err("bad").contains("not JSON"));
+        assert!(
+            err(br#"{"payload":{}}"#)
+                .expect_err("bad")
+                .contains("eventType")
+        );
+        assert!(
+            err(br#"{"eventType":"x"}"#)
+                .expect_err("bad")
+                .contains("payload")
+        );
+        let no_app = BrokerEvent::parse(
+            Some(br#"{"eventType":"x","payload":1}"#),
+            &BTreeMap::new(),
+            None,
+        );
+        assert!(no_app.expect_err("bad").contains("app"));
+    }
+
+    #[test]
+    fn a_sendhooks_entry_is_read_and_a_broken_one_is_named() {
+        let e = SendhooksEvent::parse(&fields(&[(
+            "data",
+            r#"{"url":"https://example.com/hook","webhookId":"wh_123","messageId":"","data":{"order":42},"secretHash":"s3cr3t","metaData":{"source":"billing"}}"#,
+        )]))
+        .expect("valid");
+        assert_eq!(e.url, "https://example.com/hook");
+        assert_eq!(e.webhook_id, "wh_123");
+        assert_eq!(e.data, r#"{"order":42}"#);
+        assert_eq!(e.secret_hash.as_deref(), Some("s3cr3t"));
+        assert!(
+            SendhooksEvent::parse(&fields(&[("data", "{oops")]))
+                .expect_err("bad")
+                .contains("not JSON")
+        );
+    }
+}

@@ -1,0 +1,235 @@
+//! What a broker source does with one message: read it in the source's format, store what it
+//! carries (a message for an app, or a run of a handler), and keep what can never be stored as
+//! a rejected message. The broker acknowledges only after this returns `Ok`: the message is then
+//! either durably stored or durably recorded as rejected.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rustyhook_core::id::RejectedId;
+use rustyhook_core::run::Event;
+use rustyhook_core::sources::{BrokerEvent, Format, SourceConfig};
+use rustyhook_core::time::now_millis;
+use rustyhook_store::RejectedMessage;
+
+use crate::automation::{Automation, Publication, PublishError, TriggerError};
+use crate::observe;
+
+/// The most of a rejected message's body kept for the operator.
+const KEPT_BODY: usize = 4096;
+
+/// One message as a broker delivered it.
+#[derive(Debug, Clone, Default)]
+pub struct Incoming {
+    /// The broker's id for it (stream entry id, sequence, delivery tag), for logs and records.
+    pub id: String,
+    /// An id stable across redeliveries of the same message (a stream entry id, a JetStream
+    /// sequence, an AMQP `message_id`), used as the idempotency key when the message carries
+    /// no `eventId`; `None` where the broker has none.
+    pub stable_id: Option<String>,
+    /// The body, for brokers with one (AMQP, NATS); `None` for a Redis entry of fields.
+    pub body: Option<Vec<u8>>,
+    /// Named fields: a Redis entry's, or a message's headers.
+    pub fields: BTreeMap<String, String>,
+}
+
+/// What became of a message; either way the broker may acknowledge it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    /// Stored: a message or a run exists for it.
+    Stored,
+    /// It can never be stored; it is recorded as rejected, with the reason.
+    Rejected(String),
+}
+
+/// The store could not be reached: leave the message unacknowledged and try again.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct Unavailable(pub String);
+
+/// Takes the messages of one source.
+#[derive(Clone)]
+pub struct Intake {
+    name: Arc<str>,
+    config: Arc<SourceConfig>,
+    automation: Automation,
+}
+
+impl Intake {
+    /// An intake for `config`, storing through `automation` (its store and publisher).
+    pub fn new(config: SourceConfig, automation: Automation) -> Self {
+        Self {
+            name: config.name().into(),
+            config: Arc::new(config),
+            automation,
+        }
+    }
+
+    /// The source's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The source's configuration.
+    pub fn config(&self) -> &SourceConfig {
+        &self.config
+    }
+
+    /// Stores what `msg` carries, or records it as rejected. Returns once that is durable.
+    pub async fn take(&self, msg: &Incoming) -> Result<Taken, Unavailable> {
+        let outcome = match (&self.config.handler, self.config.format) {
+            (Some(handler), _) => self.run_handler(handler, msg).await,
+            (None, Format::Native) => self.publish(msg).await,
+            (None, Format::Sendhooks) => Err(Refused::Invalid(
+                "sendhooks entries are taken by the Redis source".into(),
+            )),
+        };
+        match outcome {
+            Ok(()) => {
+                observe::source_message(&self.name, "stored");
+                Ok(Taken::Stored)
+            }
+            Err(Refused::Invalid(reason)) => {
+                self.reject(msg, &reason).await?;
+                Ok(Taken::Rejected(reason))
+            }
+            Err(Refused::Unavailable(why)) => Err(Unavailable(why)),
+        }
+    }
+
+    /// Records `msg` as rejected for `reason`.
+    pub async fn reject(&self, msg: &Incoming, reason: &str) -> Result<(), Unavailable> {
+        let now = now_millis();
+        let body = match &msg.body {
+            Some(b) => String::from_utf8_lossy(&b[..b.len().min(KEPT_BODY)]).into_owned(),
+            None => serde_json::to_string(&msg.fields).unwrap_or_default(),
+        };
+        let body = truncate(body, KEPT_BODY);
+        self.automation
+            .store()
+            .record_rejected(RejectedMessage {
+                id: RejectedId::generate(now).to_string(),
+                source: self.name.to_string(),
+                broker_id: msg.id.clone(),
+                reason: reason.to_owned(),
+                body,
+                created_at: now,
+            })
+            .await
+            .map_err(|e| Unavailable(format!("could not record a rejected message: {e}")))?;
+        tracing::warn!(source = %self.name, broker_id = %msg.id, reason, "rejected a broker message");
+        observe::source_message(&self.name, "rejected");
+        Ok(())
+    }
+
+    async fn publish(&self, msg: &Incoming) -> Result<(), Refused> {
+        let event =
+            BrokerEvent::parse(msg.body.as_deref(), &msg.fields, self.config.app.as_deref())
+                .map_err(Refused::Invalid)?;
+        let event_id = match (&event.event_id, &msg.stable_id) {
+            (Some(id), _) => id.clone(),
+            (None, Some(stable)) => derived_event_id(&self.name, stable),
+            (None, None) => derived_event_id(
+                &self.name,
+                &rustyhook_core::id::MessageId::generate(now_millis()).to_string(),
+            ),
+        };
+        let publisher = self
+            .automation
+            .publisher()
+            .ok_or_else(|| Refused::Unavailable("publishing is not available yet".into()))?;
+        publisher
+            .publish(Publication {
+                app: &event.app,
+                event_type: &event.event_type,
+                channels: &event.channels,
+                payload: &event.payload,
+                event_id: &event_id,
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| match e {
+                PublishError::Invalid(why) => Refused::Invalid(why),
+                PublishError::Unavailable(why) => Refused::Unavailable(why),
+            })
+    }
+
+    async fn run_handler(&self, handler: &str, msg: &Incoming) -> Result<(), Refused> {
+        let payload = match &msg.body {
+            Some(b) => String::from_utf8(b.clone())
+                .map_err(|_| Refused::Invalid("the message body is not UTF-8 text".into()))?,
+            None => serde_json::to_string(&msg.fields).unwrap_or_default(),
+        };
+        let mut event = Event {
+            id: format!("{}:{}", self.name, msg.id),
+            event_type: broker_kind(&self.config).into(),
+            payload,
+            ..Event::default()
+        };
+        event
+            .vars
+            .insert("RUSTYHOOK_SOURCE".into(), self.name.to_string());
+        event.vars.insert("MESSAGE_ID".into(), msg.id.clone());
+        match self.automation.trigger(handler, event, "source").await {
+            Ok(_) => Ok(()),
+            Err(TriggerError::UnknownHandler(h)) => {
+                Err(Refused::Invalid(format!("no handler has the id {h:?}")))
+            }
+            Err(e) => Err(Refused::Unavailable(e.to_string())),
+        }
+    }
+}
+
+enum Refused {
+    Invalid(String),
+    Unavailable(String),
+}
+
+fn broker_kind(config: &SourceConfig) -> &'static str {
+    match config.broker {
+        rustyhook_core::sources::Broker::Redis(_) => "redis",
+        rustyhook_core::sources::Broker::Rabbitmq(_) => "rabbitmq",
+        rustyhook_core::sources::Broker::Nats(_) => "nats",
+    }
+}
+
+/// An `eventId` for a message that carries none: the source and the broker's stable id, in
+/// the characters an event id allows.
+fn derived_event_id(source: &str, stable: &str) -> String {
+    let raw = format!("{source}.{stable}");
+    let clean: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    truncate(clean, 256)
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_derived_event_id_is_a_valid_uid() {
+        let id = derived_event_id("redis-orders", "1700000000000-0");
+        assert_eq!(id, "redis-orders.1700000000000-0");
+        assert!(rustyhook_core::names::Uid::parse(derived_event_id("a b", "x:y/z")).is_ok());
+        assert_eq!(derived_event_id("s", &"9".repeat(400)).len(), 256);
+    }
+}

@@ -1,0 +1,37 @@
+//! Broker messages that could not be stored, kept for the operator.
+
+use sqlx::PgPool;
+
+use super::conn::db_err;
+use super::list::PgPage;
+use crate::page::{Listed, Page};
+use crate::query::Query;
+use crate::rows::{self, REJECTED_COLS};
+use crate::{RejectedMessage, StoreResult};
+
+pub(crate) async fn insert(pool: &PgPool, r: &RejectedMessage) -> StoreResult<()> {
+    sqlx::query(&format!(
+        "INSERT INTO rejected_messages ({REJECTED_COLS})\nVALUES ($1, $2, $3, $4, $5, $6)"
+    ))
+    .bind(&r.id)
+    .bind(&r.source)
+    .bind(&r.broker_id)
+    .bind(&r.reason)
+    .bind(&r.body)
+    .bind(r.created_at)
+    .execute(pool)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+pub(crate) async fn list(
+    pool: &PgPool,
+    source: Option<String>,
+    page: &Page,
+) -> StoreResult<Listed<RejectedMessage>> {
+    Query::new(format!("SELECT {REJECTED_COLS}\nFROM rejected_messages"))
+        .and_opt("source = ?", source)
+        .page(pool, "id", page, rows::rejected)
+        .await
+}
