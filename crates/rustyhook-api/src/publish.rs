@@ -59,10 +59,12 @@ impl Publisher for ApiPublisher {
             channels: (!channels.is_empty()).then_some(channels),
             created_at: now,
         };
-        let created = publish(state, message, None).await.map_err(|e| match e {
-            ApiError::Internal(detail) => PublishError::Unavailable(detail),
-            other => invalid(format!("{other:?}")),
-        })?;
+        let created = publish(state, message, p.endpoint.cloned())
+            .await
+            .map_err(|e| match e {
+                ApiError::Internal(detail) => PublishError::Unavailable(detail),
+                other => invalid(format!("{other:?}")),
+            })?;
         Ok(created.message.id.to_string())
     }
 }

@@ -7,36 +7,86 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-/// One entry of `sources:`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One entry of `sources:`. Read by hand (see [`SourceVisitor`]): the keys every source has are
+/// taken here and the rest go to the broker's own struct, which refuses keys it does not know.
+#[derive(Debug, Clone)]
 pub struct SourceConfig {
     /// Names the source in logs, metrics and the API; `<type>-<stream|queue|subject>` unless set.
-    #[serde(default)]
     pub name: Option<String>,
     /// The broker and where to read.
-    #[serde(flatten)]
     pub broker: Broker,
     /// What the messages are, and where they go.
-    #[serde(default)]
     pub format: Format,
     /// The app messages go to when they name none (`format: native`).
-    #[serde(default)]
     pub app: Option<String>,
     /// A handler each message runs instead (`format: native` is then not required: the body is
     /// the run's payload).
-    #[serde(default)]
     pub handler: Option<String>,
 }
 
+impl<'de> Deserialize<'de> for SourceConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(SourceVisitor)
+    }
+}
+
+/// Reads a `sources:` entry: `type`, `name`, `format`, `app` and `handler` here, everything else
+/// into the broker's options.
+struct SourceVisitor;
+
+impl<'de> serde::de::Visitor<'de> for SourceVisitor {
+    type Value = SourceConfig;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a source: a map with `type` (redis, rabbitmq or nats) and its options")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<SourceConfig, A::Error> {
+        use serde::de::Error;
+        let (mut kind, mut name, mut format, mut app, mut handler) = (None, None, None, None, None);
+        let mut rest = serde_norway::Mapping::new();
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "type" => kind = Some(map.next_value::<String>()?),
+                "name" => name = Some(map.next_value::<String>()?),
+                "format" => format = Some(map.next_value::<Format>()?),
+                "app" => app = Some(map.next_value::<String>()?),
+                "handler" => handler = Some(map.next_value::<String>()?),
+                _ => {
+                    let value = map.next_value::<serde_norway::Value>()?;
+                    rest.insert(serde_norway::Value::String(key), value);
+                }
+            }
+        }
+        let options = serde_norway::Value::Mapping(rest);
+        let broker = match kind.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            Some("redis") => serde_norway::from_value(options).map(Broker::Redis),
+            Some("rabbitmq" | "amqp") => serde_norway::from_value(options).map(Broker::Rabbitmq),
+            Some("nats") => serde_norway::from_value(options).map(Broker::Nats),
+            Some(other) => {
+                return Err(A::Error::custom(format!(
+                    "unknown source type {other:?}; expected redis, rabbitmq or nats"
+                )));
+            }
+            None => return Err(A::Error::missing_field("type")),
+        }
+        .map_err(|e| A::Error::custom(format!("{} source: {e}", kind.unwrap_or_default())))?;
+        Ok(SourceConfig {
+            name,
+            broker,
+            format: format.unwrap_or_default(),
+            app,
+            handler,
+        })
+    }
+}
+
 /// The broker of a source, with its own options.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
+#[derive(Debug, Clone)]
 pub enum Broker {
     /// A Redis stream read through a consumer group.
     Redis(RedisSource),
     /// A RabbitMQ queue.
-    #[serde(alias = "amqp")]
     Rabbitmq(AmqpSource),
     /// A NATS JetStream stream through a durable pull consumer.
     Nats(NatsSource),
@@ -161,7 +211,7 @@ impl SourceConfig {
     /// ids a `handler:` may name.
     pub fn check(&self, handlers: &[String]) -> Result<(), String> {
         let name = self.name();
-        let built: &[&str] = &[];
+        let built: &[&str] = &["redis"];
         let kind = match &self.broker {
             Broker::Redis(_) => "redis",
             Broker::Rabbitmq(_) => "rabbitmq",
@@ -393,6 +443,26 @@ mod tests {
             None,
         );
         assert!(no_app.expect_err("bad").contains("app"));
+    }
+
+    #[test]
+    fn a_source_entry_reads_common_keys_and_refuses_unknown_ones() {
+        let ok: Vec<SourceConfig> = serde_norway::from_str(
+            "- {type: redis, url: \"redis://h\", stream: hooks, format: sendhooks, status_stream: hooks-status}\n- {type: nats, url: \"nats://h\", stream: EV, handler: h, name: n}\n",
+        )
+        .expect("valid");
+        assert_eq!(ok[0].name(), "redis-hooks");
+        assert_eq!(ok[0].format, Format::Sendhooks);
+        assert_eq!(ok[1].name(), "n");
+        assert_eq!(ok[1].handler.as_deref(), Some("h"));
+        let err = serde_norway::from_str::<Vec<SourceConfig>>(
+            "- {type: redis, url: \"redis://h\", strem: hooks}\n",
+        )
+        .expect_err("typo");
+        assert!(err.to_string().contains("strem"), "{err}");
+        let err =
+            serde_norway::from_str::<Vec<SourceConfig>>("- {type: kafka}\n").expect_err("type");
+        assert!(err.to_string().contains("kafka"), "{err}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use rustyhook_core::retry::RetrySchedule;
 use rustyhook_core::settings::Settings;
 
 use crate::cluster::SharedRateLimiter;
+use crate::dispatcher::DeliveryObserver;
 
 /// What the dispatcher and its targets need to know.
 #[derive(Debug, Clone)]
@@ -36,6 +37,8 @@ pub struct EngineConfig {
     pub dispatches: bool,
     /// Endpoint rate limits shared by every node (Redis); per node when `None`.
     pub shared_limits: Option<Arc<dyn SharedRateLimiter>>,
+    /// Told of deliveries that reached a final state.
+    pub observers: Vec<Arc<dyn DeliveryObserver>>,
 }
 
 impl EngineConfig {
@@ -55,6 +58,7 @@ impl EngineConfig {
             max_response_bytes: settings.limits.max_response_bytes,
             dispatches: settings.cluster.role.works(),
             shared_limits: None,
+            observers: Vec::new(),
         }
     }
 }

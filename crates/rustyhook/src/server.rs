@@ -1,6 +1,7 @@
 //! The running server: binds first (so tests can use port 0 and read the port back), then runs
 //! the API and the dispatcher until a cancellation token fires.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -18,7 +19,9 @@ use rustyhook_core::time::now_millis;
 use rustyhook_engine::automation::{Automation, AutomationConfig};
 use rustyhook_engine::cluster::redis::{self, RedisCoordinator, RedisRateLimiter};
 use rustyhook_engine::cluster::{self, Coordinator, SharedRateLimiter, StoreCoordinator};
-use rustyhook_engine::dispatcher::Runner;
+use rustyhook_engine::dispatcher::{DeliveryObserver, Runner};
+use rustyhook_engine::sources::brokers;
+use rustyhook_engine::sources::sendhooks::Sendhooks;
 use rustyhook_engine::{Dispatcher, EngineConfig};
 use rustyhook_store::Store;
 use tokio::net::TcpListener;
@@ -46,6 +49,7 @@ pub struct Application {
     coordination: Coordination,
     cluster: ClusterSettings,
     sources: Vec<SourceConfig>,
+    sendhooks: BTreeMap<String, Sendhooks>,
 }
 
 /// Who decides leadership, and where rate limits are kept across nodes.
@@ -135,6 +139,11 @@ impl Application {
         );
         let mut engine = EngineConfig::from_settings(&settings, node_id.clone());
         engine.shared_limits = coordination.rate_limits.clone();
+        let sendhooks = brokers::sendhooks(&settings.sources, &store);
+        engine.observers = sendhooks
+            .values()
+            .map(|s| Arc::new(s.clone()) as Arc<dyn DeliveryObserver>)
+            .collect();
         let (dispatcher, runner) =
             Dispatcher::new(store.clone(), engine).context("could not start the dispatcher")?;
         let state = ApiState {
@@ -183,6 +192,7 @@ impl Application {
             coordination,
             cluster: settings.cluster.clone(),
             sources: settings.sources.clone(),
+            sendhooks,
         })
     }
 
@@ -231,10 +241,12 @@ impl Application {
             )
             .await;
             let tasks = rustyhook_engine::sources::start(&self.automation, &leader, &token);
-            rustyhook_engine::sources::brokers::start(
+            brokers::start(
                 &tasks,
                 &self.sources,
+                &self.sendhooks,
                 &self.automation,
+                &self.node_id,
                 &token,
             );
             tasks
@@ -265,6 +277,7 @@ impl Application {
         }
         sources.wait().await;
         let _ = liveness.await;
+        self.automation.detach_publisher();
         tracing::info!("rustyhook stopped");
         Ok(())
     }

@@ -350,3 +350,74 @@ fn validate_lists_handlers_and_test_runs_their_cases() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_entries_read_but_not_stored_at_a_sigkill_are_taken_over_after_restart() {
+    const ENTRIES: usize = 400;
+    let dir = tempfile::tempdir().expect("dir");
+    let stream = format!("rh-smoke-{}", std::process::id());
+    std::fs::write(
+        dir.path().join("rustyhook.yaml"),
+        format!(
+            "sources:\n  - {{type: redis, url: \"redis://127.0.0.1:6379\", stream: {stream}, app: crash, claim_after: 500ms, batch: 50}}\n"
+        ),
+    )
+    .expect("config");
+    let mut redis = redis::Client::open("redis://127.0.0.1:6379")
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("the machine's Redis");
+    let _: () = redis::AsyncCommands::del(&mut redis, &stream)
+        .await
+        .expect("del");
+    let receiver = Receiver::start().await;
+    receiver.set_default(Reply {
+        delay: Duration::from_millis(5),
+        ..Reply::status(200)
+    });
+    let port = free_port();
+    let env = [("RUSTYHOOK_ADMIN_TOKEN", TOKEN)];
+    let mut server = start(dir.path(), port, &env);
+    wait_healthy(&server.base).await;
+    let client = reqwest::Client::new();
+    setup_app(&client, &server.base, &receiver.url("/hook"), 4).await;
+    for i in 0..ENTRIES {
+        let payload = json!({"i": i}).to_string();
+        let _: String = redis::AsyncCommands::xadd(
+            &mut redis,
+            &stream,
+            "*",
+            &[("eventType", "crash.test"), ("payload", payload.as_str())],
+        )
+        .await
+        .expect("xadd");
+    }
+    receiver.wait_for(20, Duration::from_secs(60)).await;
+    signal(&server.child, "-KILL");
+    server.child.wait().expect("reaped");
+    let before = receiver.received().len();
+    let server = start(dir.path(), port, &env);
+    wait_healthy(&server.base).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let seen: std::collections::HashSet<i64> = receiver
+            .received()
+            .iter()
+            .filter_map(|r| r.json()["i"].as_i64())
+            .collect();
+        if seen.len() == ENTRIES {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {ENTRIES} entries arrived ({before} before the kill)",
+            seen.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _: () = redis::AsyncCommands::del(&mut redis, &stream)
+        .await
+        .expect("del");
+    drop(server);
+}

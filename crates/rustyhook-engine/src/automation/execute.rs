@@ -193,6 +193,7 @@ async fn main_step(
                     channels: &p.channels,
                     payload: &run.event.payload,
                     event_id: run.id.as_str(),
+                    endpoint: None,
                 })
                 .await
                 .map_err(|e| e.to_string()),

@@ -49,6 +49,8 @@ pub struct Publication<'a> {
     pub payload: &'a str,
     /// The idempotency key: the same id never makes a second message.
     pub event_id: &'a str,
+    /// Only this endpoint receives it (instead of every subscribed endpoint).
+    pub endpoint: Option<&'a rustyhook_core::id::EndpointId>,
 }
 
 /// Why a publication was not stored.
@@ -140,6 +142,13 @@ impl Automation {
     /// Sets where `publish:` handlers send their messages.
     pub fn set_publisher(&self, publisher: Arc<dyn Publisher>) {
         *lock(&self.shared.publisher) = Some(publisher);
+    }
+
+    /// Forgets the publisher. The API's publisher holds this runner (through the API state), so
+    /// the two keep each other alive until one lets go: the server does at shutdown, which lets
+    /// the store close (and, for SQLite, its lock go) without the process exiting.
+    pub fn detach_publisher(&self) {
+        *lock(&self.shared.publisher) = None;
     }
 
     /// Where messages are published, once the API has set it.

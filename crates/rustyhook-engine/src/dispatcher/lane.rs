@@ -16,7 +16,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::decide::{build_request, decide};
-use super::{Job, Shared};
+use super::{FinishedDelivery, Job, Shared};
 use crate::observe;
 use crate::targets::http::SendResult;
 
@@ -281,6 +281,20 @@ async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) {
         tracing::warn!(endpoint_id = %d.endpoint_id, "endpoint answered 410 Gone; disabled");
         shared.endpoint_generation.fetch_add(1, Ordering::AcqRel);
     }
+    let finished_delivery = matches!(
+        decision.status,
+        DeliveryStatus::Succeeded | DeliveryStatus::Dead
+    )
+    .then(|| FinishedDelivery {
+        app_id: d.app_id.clone(),
+        msg_id: d.msg_id.clone(),
+        url: endpoint.url.clone(),
+        status: decision.status,
+        attempts: d.attempts + 1,
+        status_code: result.status,
+        response: result.body.clone(),
+        finished_at: finished,
+    });
     let record = AttemptRecord {
         attempt: Attempt {
             id: AttemptId::generate(started),
@@ -303,6 +317,14 @@ async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) {
     let (done, recorded) = tokio::sync::oneshot::channel();
     if shared.recorder.send((record, done)).is_ok() {
         let _ = recorded.await;
+    }
+    if let Some(f) = finished_delivery {
+        for observer in &shared.config.observers {
+            if observer.wants(&f.app_id) {
+                let (observer, f) = (observer.clone(), f.clone());
+                tokio::spawn(async move { observer.finished(f).await });
+            }
+        }
     }
 }
 

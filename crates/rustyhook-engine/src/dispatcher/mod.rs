@@ -55,6 +55,37 @@ impl From<Claimed> for Job {
     }
 }
 
+/// Told when a delivery reaches a final state (delivered, or dead), once it is recorded: how a
+/// source reports back to its broker (sendhooks's status stream).
+#[async_trait::async_trait]
+pub trait DeliveryObserver: std::fmt::Debug + Send + Sync + 'static {
+    /// Whether deliveries of `app` interest it. Asked on the hot path: keep it cheap.
+    fn wants(&self, app: &rustyhook_core::id::AppId) -> bool;
+    /// A delivery of a wanted app finished; runs on a task of its own.
+    async fn finished(&self, delivery: FinishedDelivery);
+}
+
+/// A delivery that reached a final state, as [`DeliveryObserver`]s see it.
+#[derive(Debug, Clone)]
+pub struct FinishedDelivery {
+    /// The app.
+    pub app_id: rustyhook_core::id::AppId,
+    /// The message.
+    pub msg_id: rustyhook_core::id::MessageId,
+    /// The endpoint's URL.
+    pub url: String,
+    /// `Succeeded` or `Dead`.
+    pub status: rustyhook_core::model::DeliveryStatus,
+    /// Attempts made, the last included.
+    pub attempts: u32,
+    /// The last attempt's HTTP status (0 if no response).
+    pub status_code: u16,
+    /// The last attempt's response body or failure reason.
+    pub response: String,
+    /// When the last attempt ended.
+    pub finished_at: rustyhook_core::time::Millis,
+}
+
 /// State shared by the router, lanes, poller and attempt tasks.
 struct Shared {
     store: Arc<dyn Store>,

@@ -3,24 +3,56 @@
 //! (or recorded it as rejected). Every node runs its sources; the brokers' consumer groups share
 //! the messages between nodes.
 
-use rustyhook_core::sources::{Broker, SourceConfig};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rustyhook_core::sources::{Broker, Format, SourceConfig};
+use rustyhook_store::Store;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::intake::Intake;
+use super::redis_stream;
+use super::sendhooks::Sendhooks;
 use crate::automation::Automation;
 
-/// Starts a task on `tasks` for every source in `configs`; they stop when `token` is cancelled.
+/// The sendhooks side of each `format: sendhooks` source, by source name: made before the
+/// dispatcher starts, which reports finished deliveries to them (their status streams).
+pub fn sendhooks(configs: &[SourceConfig], store: &Arc<dyn Store>) -> BTreeMap<String, Sendhooks> {
+    configs
+        .iter()
+        .filter(|c| c.format == Format::Sendhooks)
+        .filter_map(|c| match &c.broker {
+            Broker::Redis(r) => Some((c.name(), Sendhooks::new(&c.name(), r, store.clone()))),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Starts a task on `tasks` for every source in `configs`, reading as `consumer` (this node's
+/// name) where the broker asks for one; they stop when `token` is cancelled.
 pub fn start(
     tasks: &TaskTracker,
     configs: &[SourceConfig],
+    sendhooks: &BTreeMap<String, Sendhooks>,
     automation: &Automation,
+    consumer: &str,
     token: &CancellationToken,
 ) {
     for config in configs {
         let intake = Intake::new(config.clone(), automation.clone());
         match &config.broker {
-            Broker::Redis(_) | Broker::Rabbitmq(_) | Broker::Nats(_) => {
+            Broker::Redis(cfg) => {
+                let sendhooks = sendhooks.get(intake.name()).cloned();
+                tasks.spawn(redis_stream::run(
+                    cfg.clone(),
+                    intake,
+                    sendhooks,
+                    consumer.to_owned(),
+                    token.clone(),
+                ));
+            }
+            Broker::Rabbitmq(_) | Broker::Nats(_) => {
                 // Refused by `SourceConfig::check` until its reader is built.
                 let _ = (intake, token, tasks);
             }

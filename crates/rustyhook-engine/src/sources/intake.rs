@@ -70,6 +70,11 @@ impl Intake {
         &self.name
     }
 
+    /// Where messages are published, once the API has set it.
+    pub fn publisher(&self) -> Option<std::sync::Arc<dyn crate::automation::Publisher>> {
+        self.automation.publisher()
+    }
+
     /// The source's configuration.
     pub fn config(&self) -> &SourceConfig {
         &self.config
@@ -135,7 +140,6 @@ impl Intake {
             ),
         };
         let publisher = self
-            .automation
             .publisher()
             .ok_or_else(|| Refused::Unavailable("publishing is not available yet".into()))?;
         publisher
@@ -145,6 +149,7 @@ impl Intake {
                 channels: &event.channels,
                 payload: &event.payload,
                 event_id: &event_id,
+                endpoint: None,
             })
             .await
             .map(|_| ())

@@ -6,6 +6,8 @@
 //! - [`cron`]: ticks of a cron schedule, with the misfire policy after downtime.
 //! - [`files`]: debounced batches of file changes, filtered relative to the watched folder.
 //! - [`intake`]: what broker sources (`sources:`) do with a message: store it or reject it.
+//! - [`redis_stream`]: a Redis stream through a consumer group.
+//! - [`sendhooks`]: sendhooks-engine's format and status stream.
 //! - [`plugin`]: a long-lived child process whose JSON lines are events.
 //! - [`sqs`]: an SQS queue, long-polled, each message deleted once its run is stored.
 //! - [`sqs_client`]: the small SQS client it uses (AWS JSON protocol, SigV4 signing).
@@ -15,6 +17,8 @@ pub mod cron;
 pub mod files;
 pub mod intake;
 pub mod plugin;
+pub mod redis_stream;
+pub mod sendhooks;
 pub mod sqs;
 pub mod sqs_client;
 

@@ -20,13 +20,13 @@ pub async fn spawn(yaml: &str) -> (TestApp, tempfile::TempDir) {
     )
 }
 
-/// Test settings running the handlers in `yaml`, with `{dir}` replaced by `dir`.
+/// Test settings running the handlers (and sources) in `yaml`, with `{dir}` replaced by `dir`.
 pub fn with_handlers(yaml: &str, dir: &Path) -> rustyhook_core::settings::Settings {
     let yaml = yaml.replace("{dir}", &dir.display().to_string());
+    let parsed = rustyhook::config::parse(&yaml, "test.yaml").expect("valid handlers");
     let mut s = settings();
-    s.handlers = rustyhook::config::parse(&yaml, "test.yaml")
-        .expect("valid handlers")
-        .handlers;
+    s.handlers = parsed.handlers;
+    s.sources = parsed.sources;
     s
 }
 

@@ -17,7 +17,8 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub stop: CancellationToken,
-    _dir: tempfile::TempDir,
+    running: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: Option<tempfile::TempDir>,
     /// Declared last: dropped after the server is told to stop.
     _db: Option<TempDatabase>,
 }
@@ -69,25 +70,66 @@ impl TestApp {
     ) -> Self {
         let db = match db {
             Some(db) => Some(db),
+            // A test that names its own database keeps it.
+            None if settings.database.url.is_some() => None,
             None => database().await,
         };
         if let Some(db) = &db {
             settings.database.url = Some(db.url.clone());
         }
         settings.data_dir = dir.path().to_path_buf();
+        Self::start(settings, Some(dir), db).await
+    }
+
+    /// Starts a server on a data directory (and database) the test keeps, so a second server
+    /// can start on them after this one stops.
+    pub async fn spawn_kept(mut settings: Settings, dir: &std::path::Path) -> Self {
+        settings.data_dir = dir.to_path_buf();
+        // A server that just stopped may still be letting go of the database (its last
+        // background tasks hold the store a moment longer).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match Application::build(settings.clone(), None).await {
+                Ok(app) => return Self::run(app, None, None),
+                Err(e) if Instant::now() < deadline && format!("{e:#}").contains("in use") => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("server builds: {e:#}"),
+            }
+        }
+    }
+
+    async fn start(
+        settings: Settings,
+        dir: Option<tempfile::TempDir>,
+        db: Option<TempDatabase>,
+    ) -> Self {
         let app = Application::build(settings, None)
             .await
             .expect("server builds");
+        Self::run(app, dir, db)
+    }
+
+    fn run(app: Application, dir: Option<tempfile::TempDir>, db: Option<TempDatabase>) -> Self {
         let base = format!("http://{}", app.local_addr());
         let stop = CancellationToken::new();
         let token = stop.clone();
-        tokio::spawn(async move { app.run_until_stopped(token).await });
+        let running = tokio::spawn(async move { app.run_until_stopped(token).await });
         Self {
             base,
             client: reqwest::Client::new(),
             stop,
+            running: Some(running),
             _dir: dir,
             _db: db,
+        }
+    }
+
+    /// Stops the server and waits until it has let go of its store.
+    pub async fn shut_down(mut self) {
+        self.stop.cancel();
+        if let Some(running) = self.running.take() {
+            let _ = running.await;
         }
     }
 

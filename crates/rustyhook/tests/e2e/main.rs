@@ -9,6 +9,7 @@ mod handlers;
 mod harness;
 mod pgdb;
 mod receiver;
+mod redis_source;
 mod svix_sdk;
 mod triggers;
 mod validation;

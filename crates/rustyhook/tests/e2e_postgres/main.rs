@@ -15,6 +15,8 @@ mod harness;
 mod pgdb;
 #[path = "../e2e/receiver.rs"]
 mod receiver;
+#[path = "../e2e/redis_source.rs"]
+mod redis_source;
 #[path = "../e2e/svix_sdk.rs"]
 mod svix_sdk;
 #[path = "../e2e/triggers.rs"]

@@ -1,0 +1,366 @@
+//! Redis stream sources against the machine's Redis: native messages fan out to an app, poison
+//! entries are dead-lettered and listed, a handler runs per entry, sendhooks entries are
+//! delivered to their own URL with the secret header and their status is written back, and a
+//! restart mid-stream loses nothing.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use rand::distr::{Alphanumeric, SampleString};
+use redis::AsyncCommands;
+use redis::aio::MultiplexedConnection;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::handlers::{wait_file, with_handlers};
+use crate::harness::{TestApp, database};
+use crate::receiver::{Receiver, Reply};
+
+const REDIS: &str = "redis://127.0.0.1:6379";
+
+async fn redis() -> MultiplexedConnection {
+    redis::Client::open(REDIS)
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("the machine's Redis on 127.0.0.1:6379 (.ci/services.sh starts it)")
+}
+
+/// A stream name of this test's own, and a guard that deletes it (and its `.dead` and status
+/// streams) at the end.
+struct Stream(String);
+
+impl Stream {
+    fn new() -> Self {
+        Self(format!(
+            "rh-test-{}",
+            Alphanumeric.sample_string(&mut rand::rng(), 10)
+        ))
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        let name = self.0.clone();
+        let _ = std::thread::spawn(move || {
+            let client = redis::Client::open(REDIS).ok()?;
+            let mut conn = client.get_connection().ok()?;
+            redis::cmd("DEL")
+                .arg(&name)
+                .arg(format!("{name}.dead"))
+                .arg(format!("{name}-status"))
+                .exec(&mut conn)
+                .ok()
+        })
+        .join();
+    }
+}
+
+/// A server with `sources_yaml` (and `handlers_yaml`) and, for native sources, an app `acme`
+/// whose endpoint is `receiver`.
+async fn spawn(yaml: &str, dir: &std::path::Path, receiver: Option<&Receiver>) -> TestApp {
+    let app = TestApp::spawn_with(with_handlers(yaml, dir)).await;
+    if let Some(r) = receiver {
+        app.create_app("acme").await;
+        app.create_endpoint("acme", json!({"url": r.url("/hook")}))
+            .await;
+    }
+    app
+}
+
+async fn xadd(conn: &mut MultiplexedConnection, stream: &str, fields: &[(&str, &str)]) -> String {
+    conn.xadd(stream, "*", fields).await.expect("xadd")
+}
+
+async fn pending(conn: &mut MultiplexedConnection, stream: &str) -> i64 {
+    let reply: Value = redis::cmd("XPENDING")
+        .arg(stream)
+        .arg("rustyhook")
+        .query_async(conn)
+        .await
+        .map(|v: redis::Value| redis_to_json(&v))
+        .expect("xpending");
+    reply[0].as_i64().unwrap_or(-1)
+}
+
+fn redis_to_json(v: &redis::Value) -> Value {
+    match v {
+        redis::Value::Int(i) => json!(i),
+        redis::Value::BulkString(b) => json!(String::from_utf8_lossy(b)),
+        redis::Value::Array(items) => Value::Array(items.iter().map(redis_to_json).collect()),
+        _ => Value::Null,
+    }
+}
+
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(Instant::now() < deadline, "{what} never happened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn native_entries_reach_the_app_s_endpoint_once_and_are_acknowledged() {
+    let stream = Stream::new();
+    let dir = tempfile::tempdir().expect("dir");
+    let receiver = Receiver::start().await;
+    let yaml = format!(
+        "sources:\n  - {{type: redis, url: \"{REDIS}\", stream: {}, app: acme}}\n",
+        stream.0
+    );
+    let app = spawn(&yaml, dir.path(), Some(&receiver)).await;
+    let mut conn = redis().await;
+    // Fields, and a JSON object under `data`-less fields naming another event id.
+    xadd(
+        &mut conn,
+        &stream.0,
+        &[("eventType", "order.paid"), ("payload", r#"{"n":1}"#)],
+    )
+    .await;
+    xadd(
+        &mut conn,
+        &stream.0,
+        &[
+            ("app", "acme"),
+            ("event_type", "order.paid"),
+            ("payload", r#"{"n":2}"#),
+            ("eventId", "ord-2"),
+        ],
+    )
+    .await;
+    let got = receiver.wait_for(2, Duration::from_secs(20)).await;
+    let bodies: HashSet<String> = got.iter().map(|r| r.json()["n"].to_string()).collect();
+    assert_eq!(bodies, HashSet::from(["1".to_owned(), "2".to_owned()]));
+    eventually("the group has nothing pending", async || {
+        pending(&mut conn, &stream.0).await == 0
+    })
+    .await;
+    // The second entry's eventId is kept: the message is found by it.
+    let msg = app.get("/api/v1/app/acme/msg/ord-2").await;
+    assert_eq!(msg["eventType"], "order.paid");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received().len(), 2, "an entry was delivered twice");
+}
+
+#[tokio::test]
+async fn a_poison_entry_is_dead_lettered_and_listed_and_the_rest_flow() {
+    let stream = Stream::new();
+    let dir = tempfile::tempdir().expect("dir");
+    let receiver = Receiver::start().await;
+    let yaml = format!(
+        "sources:\n  - {{name: orders, type: redis, url: \"{REDIS}\", stream: {}, app: acme}}\n",
+        stream.0
+    );
+    let app = spawn(&yaml, dir.path(), Some(&receiver)).await;
+    let mut conn = redis().await;
+    xadd(
+        &mut conn,
+        &stream.0,
+        &[("eventType", "a.b"), ("payload", r#"{"n":1}"#)],
+    )
+    .await;
+    let bad = xadd(
+        &mut conn,
+        &stream.0,
+        &[("eventType", "a.b"), ("payload", "{not json")],
+    )
+    .await;
+    xadd(&mut conn, &stream.0, &[("payload", r#"{"n":3}"#)]).await;
+    xadd(
+        &mut conn,
+        &stream.0,
+        &[("eventType", "a.b"), ("payload", r#"{"n":4}"#)],
+    )
+    .await;
+    receiver.wait_for(2, Duration::from_secs(20)).await;
+    eventually("both poison entries are dead-lettered", async || {
+        let n: usize = conn.xlen(format!("{}.dead", stream.0)).await.unwrap_or(0);
+        n == 2
+    })
+    .await;
+    eventually("the group has nothing pending", async || {
+        pending(&mut conn, &stream.0).await == 0
+    })
+    .await;
+    let dead: redis::streams::StreamRangeReply = conn
+        .xrange_all(format!("{}.dead", stream.0))
+        .await
+        .expect("xrange");
+    let reason = |i: usize| match dead.ids[i].map.get("reason") {
+        Some(redis::Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+        other => panic!("no reason: {other:?}"),
+    };
+    assert!(reason(0).contains("payload"), "{}", reason(0));
+    assert!(reason(1).contains("eventType"), "{}", reason(1));
+    let rejected = app.get("/api/v1/source/orders/rejected").await;
+    let items = rejected["data"].as_array().expect("list");
+    assert_eq!(items.len(), 2, "{rejected}");
+    assert!(
+        items.iter().any(|r| r["brokerId"] == bad.as_str()),
+        "{rejected}"
+    );
+    assert_eq!(receiver.received().len(), 2);
+    let (status, _) = app
+        .call(reqwest::Method::GET, "/api/v1/source/nope/rejected", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_handler_source_runs_the_command_per_entry() {
+    let stream = Stream::new();
+    let dir = tempfile::tempdir().expect("dir");
+    let yaml = format!(
+        "handlers:\n  - type: Custom\n    name: Ingest\n    shell: 'cat >> {{dir}}/ingested; echo \" $RUSTYHOOK_SOURCE\" >> {{dir}}/ingested'\nsources:\n  - {{type: redis, url: \"{REDIS}\", stream: {}, handler: ingest}}\n",
+        stream.0
+    );
+    let _app = spawn(&yaml, dir.path(), None).await;
+    let mut conn = redis().await;
+    xadd(&mut conn, &stream.0, &[("job", "resize")]).await;
+    let text = wait_file(&dir.path().join("ingested"), |t| t.ends_with('\n')).await;
+    assert_eq!(text, format!("{{\"job\":\"resize\"}} redis-{}\n", stream.0));
+}
+
+#[tokio::test]
+async fn sendhooks_entries_go_to_their_url_with_the_secret_and_statuses_are_written_back() {
+    let stream = Stream::new();
+    let status_stream = format!("{}-status", stream.0);
+    let dir = tempfile::tempdir().expect("dir");
+    let ok = Receiver::start().await;
+    let failing = Receiver::start().await;
+    failing.set_default(Reply::status(500));
+    let yaml = format!(
+        "sources:\n  - {{type: redis, url: \"{REDIS}\", stream: {}, format: sendhooks, status_stream: {status_stream}}}\n",
+        stream.0
+    );
+    let app = spawn(&yaml, dir.path(), None).await;
+    let mut conn = redis().await;
+    let entry = |url: String, id: &str| {
+        json!({"url": url, "webhookId": id, "messageId": "", "data": {"order": 42},
+               "secretHash": "s3cr3t", "metaData": {"source": "billing"}})
+        .to_string()
+    };
+    xadd(
+        &mut conn,
+        &stream.0,
+        &[("data", &entry(ok.url("/hook"), "wh_1"))],
+    )
+    .await;
+    xadd(
+        &mut conn,
+        &stream.0,
+        &[("data", &entry(failing.url("/hook"), "wh_2"))],
+    )
+    .await;
+    xadd(&mut conn, &stream.0, &[("data", "{broken")]).await;
+    let got = ok.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(got[0].json(), json!({"order": 42}));
+    assert_eq!(got[0].header("x-secret-hash").as_deref(), Some("s3cr3t"));
+    // The failing URL is tried three times (the test schedule), then its status is written.
+    eventually("two statuses are written", async || {
+        let n: usize = conn.xlen(&status_stream).await.unwrap_or(0);
+        n == 2
+    })
+    .await;
+    let written: redis::streams::StreamRangeReply =
+        conn.xrange_all(&status_stream).await.expect("xrange");
+    let statuses: Vec<Value> = written
+        .ids
+        .iter()
+        .map(|e| match e.map.get("data") {
+            Some(redis::Value::BulkString(b)) => serde_json::from_slice(b).expect("json"),
+            other => panic!("no data: {other:?}"),
+        })
+        .collect();
+    let by_id = |id: &str| {
+        statuses
+            .iter()
+            .find(|s| s["webhookId"] == id)
+            .expect("status")
+    };
+    let success = by_id("wh_1");
+    assert_eq!(success["status"], "success");
+    assert_eq!(success["numberOfTries"], 0);
+    assert_eq!(success["url"], ok.url("/hook"));
+    assert_eq!(success["webhook_id"], "wh_1");
+    assert!(!success["delivered"].as_str().unwrap_or("").is_empty());
+    let failed = by_id("wh_2");
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["numberOfTries"], 3);
+    assert!(
+        failed["deliveryError"]
+            .as_str()
+            .unwrap_or("")
+            .contains("500"),
+        "{failed}"
+    );
+    assert_eq!(failed["delivered"], "");
+    assert_eq!(failing.received().len(), 3);
+    // The broken entry is recorded, not retried.
+    let name = format!("redis-{}", stream.0);
+    let rejected = app.get(&format!("/api/v1/source/{name}/rejected")).await;
+    assert_eq!(
+        rejected["data"].as_array().map(Vec::len),
+        Some(1),
+        "{rejected}"
+    );
+}
+
+#[tokio::test]
+async fn a_source_restarted_mid_stream_loses_nothing() {
+    const ENTRIES: usize = 200;
+    let stream = Stream::new();
+    let dir = tempfile::tempdir().expect("dir");
+    let receiver = Receiver::start().await;
+    let yaml = format!(
+        "sources:\n  - {{type: redis, url: \"{REDIS}\", stream: {}, app: acme, claim_after: 500ms}}\n",
+        stream.0
+    );
+    // Both servers use one data directory and (on PostgreSQL) one database, kept by the test.
+    let data = tempfile::tempdir().expect("data");
+    let db = database().await;
+    let mut settings = with_handlers(&yaml, dir.path());
+    settings.database.url = db.as_ref().map(|d| d.url.clone());
+    let first = TestApp::spawn_kept(settings.clone(), data.path()).await;
+    first.create_app("acme").await;
+    first
+        .create_endpoint("acme", json!({"url": receiver.url("/hook")}))
+        .await;
+    let mut conn = redis().await;
+    let mut first = Some(first);
+    for i in 0..ENTRIES {
+        if i == ENTRIES / 2
+            && let Some(f) = first.take()
+        {
+            f.shut_down().await;
+        }
+        let payload = json!({"i": i}).to_string();
+        xadd(
+            &mut conn,
+            &stream.0,
+            &[("eventType", "seq.item"), ("payload", &payload)],
+        )
+        .await;
+    }
+    let second = TestApp::spawn_kept(settings, data.path()).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let seen: HashSet<i64> = receiver
+            .received()
+            .iter()
+            .filter_map(|r| r.json()["i"].as_i64())
+            .collect();
+        if seen.len() == ENTRIES {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {ENTRIES} entries arrived after the restart",
+            seen.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    second.shut_down().await;
+    drop(db);
+}
