@@ -241,6 +241,14 @@ impl SourceConfig {
             if r.batch == 0 {
                 return Err(format!("source {name:?}: `batch` must be at least 1"));
             }
+            if r.url.starts_with("rediss://")
+                || r.ca_cert.is_some()
+                || r.client_cert.is_some()
+            {
+                return Err(format!(
+                    "source {name:?}: TLS to Redis (rediss://, ca_cert, client_cert) is not available in this version"
+                ));
+            }
             if r.client_cert.is_some() != r.client_key.is_some() {
                 return Err(format!(
                     "source {name:?}: `client_cert` and `client_key` go together"
