@@ -65,3 +65,5 @@ start_redis() {
 
 start_postgres
 start_redis
+# The Redis TLS test makes its certificates with the openssl command.
+need openssl || apt_install openssl

@@ -241,12 +241,9 @@ impl SourceConfig {
             if r.batch == 0 {
                 return Err(format!("source {name:?}: `batch` must be at least 1"));
             }
-            if r.url.starts_with("rediss://")
-                || r.ca_cert.is_some()
-                || r.client_cert.is_some()
-            {
+            if (r.ca_cert.is_some() || r.client_cert.is_some()) && !r.url.starts_with("rediss://") {
                 return Err(format!(
-                    "source {name:?}: TLS to Redis (rediss://, ca_cert, client_cert) is not available in this version"
+                    "source {name:?}: `ca_cert` and `client_cert` need a rediss:// URL"
                 ));
             }
             if r.client_cert.is_some() != r.client_key.is_some() {

@@ -83,7 +83,7 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     async fn connect(&self) -> RedisResult<MultiplexedConnection> {
-        let client = redis::Client::open(self.cfg.url.as_str())?;
+        let client = client(self.cfg)?;
         // A blocking read waits up to BLOCK for an answer: the response timeout must allow it.
         let config = redis::AsyncConnectionConfig::new()
             .set_response_timeout(Some(BLOCK + Duration::from_secs(10)));
@@ -215,6 +215,43 @@ impl Reader<'_> {
         }
         Ok(healthy)
     }
+}
+
+/// A client for `cfg`: plain, or TLS (`rediss://`) trusting `ca_cert` (the system's roots when
+/// unset) and presenting `client_cert` when set.
+pub fn client(cfg: &RedisSource) -> RedisResult<redis::Client> {
+    if cfg.url.starts_with("rediss://") {
+        // The TLS stack is rustls with ring, as for outgoing webhooks. Where a second provider
+        // is linked in (test builds), rustls needs to be told which one to use.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+    if cfg.ca_cert.is_none() && cfg.client_cert.is_none() {
+        return redis::Client::open(cfg.url.as_str());
+    }
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| {
+            redis::RedisError::from((
+                redis::ErrorKind::Client,
+                "could not read a TLS file",
+                format!("{}: {e}", path.display()),
+            ))
+        })
+    };
+    let client_tls = match (&cfg.client_cert, &cfg.client_key) {
+        (Some(cert), Some(key)) => Some(redis::ClientTlsConfig {
+            client_cert: read(cert)?,
+            client_key: read(key)?,
+        }),
+        _ => None,
+    };
+    let root_cert = cfg.ca_cert.as_deref().map(read).transpose()?;
+    redis::Client::build_with_tls(
+        cfg.url.as_str(),
+        redis::TlsCertificates {
+            client_tls,
+            root_cert,
+        },
+    )
 }
 
 /// An entry's fields as text, ready for the intake.

@@ -364,3 +364,127 @@ async fn a_source_restarted_mid_stream_loses_nothing() {
     second.shut_down().await;
     drop(db);
 }
+
+/// A TLS-only Redis of this test's own (mutual TLS), with its CA and a client certificate.
+struct TlsRedis {
+    child: std::process::Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl TlsRedis {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().expect("dir");
+        let sh = |script: &str| {
+            let ok = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .current_dir(dir.path())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .expect("sh runs")
+                .success();
+            assert!(ok, "openssl failed: {script}");
+        };
+        sh(
+            "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=rh-test-ca",
+        );
+        for (name, ext) in [
+            ("server", "subjectAltName=IP:127.0.0.1"),
+            ("client", "extendedKeyUsage=clientAuth"),
+        ] {
+            sh(&format!(
+                "openssl req -newkey rsa:2048 -nodes -keyout {name}.key -out {name}.csr -subj /CN={name} && \
+                 printf '{ext}\\n' > {name}.ext && \
+                 openssl x509 -req -in {name}.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out {name}.crt -days 2 -extfile {name}.ext"
+            ));
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                "0",
+                "--tls-port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .args([
+                "--tls-cert-file",
+                "server.crt",
+                "--tls-key-file",
+                "server.key",
+            ])
+            .args(["--tls-ca-cert-file", "ca.crt", "--tls-auth-clients", "yes"])
+            .args(["--save", "", "--appendonly", "no"])
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        Self { child, port, dir }
+    }
+
+    fn path(&self, file: &str) -> String {
+        self.dir.path().join(file).display().to_string()
+    }
+
+    async fn connect(&self) -> MultiplexedConnection {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let read = |f: &str| std::fs::read(self.dir.path().join(f)).expect("pem");
+        let client = redis::Client::build_with_tls(
+            format!("rediss://127.0.0.1:{}", self.port),
+            redis::TlsCertificates {
+                client_tls: Some(redis::ClientTlsConfig {
+                    client_cert: read("client.crt"),
+                    client_key: read("client.key"),
+                }),
+                root_cert: Some(read("ca.crt")),
+            },
+        )
+        .expect("client");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match client.get_multiplexed_async_connection().await {
+                Ok(c) => return c,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "TLS Redis never answered: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_stream_is_read_over_tls_with_a_client_certificate() {
+    let tls = TlsRedis::start();
+    let mut conn = tls.connect().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let receiver = Receiver::start().await;
+    let yaml = format!(
+        "sources:\n  - {{type: redis, url: \"rediss://127.0.0.1:{}\", stream: secure, app: acme, ca_cert: {}, client_cert: {}, client_key: {}}}\n",
+        tls.port,
+        tls.path("ca.crt"),
+        tls.path("client.crt"),
+        tls.path("client.key")
+    );
+    let _app = spawn(&yaml, dir.path(), Some(&receiver)).await;
+    xadd(
+        &mut conn,
+        "secure",
+        &[("eventType", "tls.ok"), ("payload", r#"{"n":1}"#)],
+    )
+    .await;
+    let got = receiver.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(got[0].json(), json!({"n": 1}));
+}
