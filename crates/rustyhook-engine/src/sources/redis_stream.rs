@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::streams::{
-    StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply,
+    StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamInfoConsumersReply,
+    StreamReadOptions, StreamReadReply,
 };
 use redis::{AsyncCommands, RedisResult, Value};
 use rustyhook_core::crypto::redact_url;
@@ -25,6 +26,8 @@ use super::sendhooks::Sendhooks;
 
 /// How long one read waits for new entries.
 const BLOCK: Duration = Duration::from_secs(1);
+/// A consumer silent this long, with nothing pending, is a process that is gone.
+const GONE_AFTER_MS: usize = 60 * 60 * 1000;
 /// The longest pause between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -164,6 +167,7 @@ impl Reader<'_> {
             )
             .await?;
         let entries = reply.claimed;
+        self.forget_gone_consumers(conn).await?;
         if !entries.is_empty() {
             tracing::info!(
                 source = self.intake.name(),
@@ -172,6 +176,22 @@ impl Reader<'_> {
             );
         }
         Ok(entries)
+    }
+
+    /// Removes consumers that have been silent for an hour with nothing pending: each process
+    /// reads under a name of its own, so every restart would otherwise leave one behind.
+    async fn forget_gone_consumers(&self, conn: &mut MultiplexedConnection) -> RedisResult<()> {
+        let info: StreamInfoConsumersReply = conn
+            .xinfo_consumers(&self.cfg.stream, &self.cfg.group)
+            .await?;
+        for c in info.consumers {
+            if c.name != self.consumer && c.pending == 0 && c.idle > GONE_AFTER_MS {
+                let _: i64 = conn
+                    .xgroup_delconsumer(&self.cfg.stream, &self.cfg.group, &c.name)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Takes each entry and acknowledges those stored or rejected. Returns false if the store
