@@ -8,8 +8,11 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 /// One entry of `sources:`.
+///
+/// Not `deny_unknown_fields`: serde does not support it beside `flatten` (every entry would be
+/// refused for its `type`). Unknown keys are still refused, by the broker's own struct, which
+/// receives every key this one does not take.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     /// Names the source in logs, metrics and the API; `<type>-<stream|queue|subject>` unless set.
     #[serde(default)]
@@ -393,6 +396,18 @@ mod tests {
             None,
         );
         assert!(no_app.expect_err("bad").contains("app"));
+    }
+
+    #[test]
+    fn a_sources_entry_is_read_with_its_type_and_an_unknown_key_is_refused() {
+        let s: SourceConfig =
+            serde_norway::from_str("type: redis\nurl: redis://h\nstream: s\napp: shop\n")
+                .expect("valid");
+        assert!(matches!(s.broker, Broker::Redis(_)));
+        assert_eq!(s.app.as_deref(), Some("shop"));
+        let typo =
+            serde_norway::from_str::<SourceConfig>("type: redis\nurl: u\nstream: s\nqueue: q\n");
+        assert!(typo.expect_err("unknown key").to_string().contains("queue"));
     }
 
     #[test]
