@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::intake::Intake;
+use super::nats;
 use crate::automation::Automation;
 
 /// Starts a task on `tasks` for every source in `configs`; they stop when `token` is cancelled.
@@ -20,7 +21,10 @@ pub fn start(
     for config in configs {
         let intake = Intake::new(config.clone(), automation.clone());
         match &config.broker {
-            Broker::Redis(_) | Broker::Rabbitmq(_) | Broker::Nats(_) => {
+            Broker::Nats(cfg) => {
+                tasks.spawn(nats::run(cfg.clone(), intake, token.clone()));
+            }
+            Broker::Redis(_) | Broker::Rabbitmq(_) => {
                 // Refused by `SourceConfig::check` until its reader is built.
                 let _ = (intake, token, tasks);
             }

@@ -6,6 +6,7 @@
 //! - [`cron`]: ticks of a cron schedule, with the misfire policy after downtime.
 //! - [`files`]: debounced batches of file changes, filtered relative to the watched folder.
 //! - [`intake`]: what broker sources (`sources:`) do with a message: store it or reject it.
+//! - [`nats`]: a NATS JetStream stream through a durable pull consumer.
 //! - [`plugin`]: a long-lived child process whose JSON lines are events.
 //! - [`sqs`]: an SQS queue, long-polled, each message deleted once its run is stored.
 //! - [`sqs_client`]: the small SQS client it uses (AWS JSON protocol, SigV4 signing).
@@ -14,6 +15,7 @@ pub mod brokers;
 pub mod cron;
 pub mod files;
 pub mod intake;
+pub mod nats;
 pub mod plugin;
 pub mod sqs;
 pub mod sqs_client;
