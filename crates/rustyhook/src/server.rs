@@ -265,6 +265,7 @@ impl Application {
         }
         sources.wait().await;
         let _ = liveness.await;
+        self.automation.clear_publisher();
         tracing::info!("rustyhook stopped");
         Ok(())
     }

@@ -142,6 +142,12 @@ impl Automation {
         *lock(&self.shared.publisher) = Some(publisher);
     }
 
+    /// Forgets the publisher, once the server stopped: it holds the API's state, which holds
+    /// this automation, and the cycle would keep the store (and a SQLite file's lock) open.
+    pub fn clear_publisher(&self) {
+        *lock(&self.shared.publisher) = None;
+    }
+
     /// Where messages are published, once the API has set it.
     pub fn publisher(&self) -> Option<Arc<dyn Publisher>> {
         lock(&self.shared.publisher).clone()

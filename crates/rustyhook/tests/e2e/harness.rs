@@ -17,6 +17,8 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub stop: CancellationToken,
+    /// The server's task, awaited by [`Self::shut_down`].
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _dir: tempfile::TempDir,
     /// Declared last: dropped after the server is told to stop.
     _db: Option<TempDatabase>,
@@ -81,14 +83,29 @@ impl TestApp {
         let base = format!("http://{}", app.local_addr());
         let stop = CancellationToken::new();
         let token = stop.clone();
-        tokio::spawn(async move { app.run_until_stopped(token).await });
+        let server = tokio::spawn(async move { app.run_until_stopped(token).await });
         Self {
             base,
             client: reqwest::Client::new(),
             stop,
+            server: Some(server),
             _dir: dir,
             _db: db,
         }
+    }
+
+    /// Stops the server and waits until it has (its sources and attempts in flight finished),
+    /// handing back its data directory and database to restart on with [`Self::spawn_on`].
+    pub async fn shut_down(mut self) -> (tempfile::TempDir, Option<TempDatabase>) {
+        self.stop.cancel();
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("the server task ends")
+                .expect("the server stops cleanly");
+        }
+        let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().expect("temp dir"));
+        (dir, self._db.take())
     }
 
     /// Sends a request with the admin token; returns status and JSON body (Null if empty).
