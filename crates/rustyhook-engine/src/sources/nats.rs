@@ -13,19 +13,23 @@
 //! keys the idempotency of messages without an `eventId`, so it is stored once.
 //!
 //! The stream must exist: its subjects, retention and storage are the operator's choice, never
-//! guessed. The consumer is created when missing.
+//! guessed. The consumer is created when missing (`connection`). The client reconnects by
+//! itself; the reader then pulls again at once, since the server forgot the pull in progress.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::ErrorCode;
-use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
-use async_nats::jetstream::context::GetStreamErrorKind;
+use async_nats::jetstream::consumer::{PullConsumer, pull};
 use async_nats::jetstream::{self, AckKind};
 use futures_util::StreamExt;
 use rustyhook_core::sources::NatsSource;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::intake::{Incoming, Intake, Taken};
+use connection::{bind, connect};
+
+mod connection;
 
 /// The longest one pull waits for messages; the server answers as soon as it has some.
 const PULL_WAIT: Duration = Duration::from_secs(5);
@@ -37,8 +41,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const DRAIN_IDLE: Duration = Duration::from_millis(50);
 /// The server confirms a batch's acknowledgements within this, or the connection is dropped.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
-/// Connecting gives up after this, and tries again after the backoff.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Reads `config`'s stream into `intake` until `token` is cancelled, reconnecting after failures.
 /// A take in progress when `token` fires finishes and is acknowledged first.
@@ -106,8 +108,9 @@ async fn session(
     token: &CancellationToken,
     backoff: &mut Backoff,
 ) -> Result<(), Fault> {
+    let reconnected = Arc::new(Notify::new());
     let bound = async {
-        let client = connect(config, intake.name()).await?;
+        let client = connect(config, intake.name(), reconnected.clone()).await?;
         let js = jetstream::new(client.clone());
         let (consumer, created) = bind(&js, config, intake.name()).await?;
         Ok::<_, Fault>((client, consumer, created))
@@ -126,84 +129,12 @@ async fn session(
         created,
         batch: config.batch,
         pause: Backoff::default(),
+        reconnected,
     };
     let read = reader.read(token).await;
     // Acknowledgements are queued on the connection: let them reach the server before it closes.
     let _ = tokio::time::timeout(FLUSH_TIMEOUT, client.flush()).await;
     read
-}
-
-async fn connect(config: &NatsSource, source: &str) -> Result<async_nats::Client, Fault> {
-    let name = source.to_owned();
-    async_nats::ConnectOptions::new()
-        .name(format!("rustyhook {source}"))
-        .connection_timeout(CONNECT_TIMEOUT)
-        .event_callback(move |event| {
-            let source = name.clone();
-            async move {
-                match event {
-                    async_nats::Event::Connected => tracing::info!(source, "NATS connected"),
-                    other => tracing::warn!(source, event = %other, "NATS connection"),
-                }
-            }
-        })
-        .connect(servers(&config.url))
-        .await
-        .map_err(|source| Fault::Connect {
-            url: without_credentials(&config.url),
-            source,
-        })
-}
-
-/// Gets the stream and the durable consumer, creating the consumer when missing. Returns the
-/// consumer and the stream's creation time (milliseconds), which tells a recreated stream's
-/// sequences from the old one's.
-async fn bind(
-    js: &jetstream::Context,
-    config: &NatsSource,
-    source: &str,
-) -> Result<(PullConsumer, i128), Fault> {
-    let stream = js
-        .get_stream(&config.stream)
-        .await
-        .map_err(|e| match e.kind() {
-            GetStreamErrorKind::JetStream(j) if j.error_code() == ErrorCode::STREAM_NOT_FOUND => {
-                Fault::NoStream(config.stream.clone())
-            }
-            _ => Fault::Stream(e),
-        })?;
-    let created = stream.cached_info().created.unix_timestamp_nanos() / 1_000_000;
-    let wanted = pull::Config {
-        durable_name: Some(config.consumer.clone()),
-        description: Some("rustyhook source".into()),
-        ack_policy: AckPolicy::Explicit,
-        ack_wait: config.ack_wait,
-        max_deliver: -1,
-        filter_subject: config.subject.clone().unwrap_or_default(),
-        ..Default::default()
-    };
-    let consumer: PullConsumer = stream
-        .get_or_create_consumer(&config.consumer, wanted)
-        .await
-        .map_err(|source| Fault::Consumer {
-            name: config.consumer.clone(),
-            source,
-        })?;
-    let have = &consumer.cached_info().config;
-    if have.ack_policy != AckPolicy::Explicit {
-        return Err(Fault::NotExplicit(config.consumer.clone()));
-    }
-    let filter = config.subject.as_deref().unwrap_or_default();
-    if have.filter_subject != filter || have.ack_wait != config.ack_wait {
-        tracing::warn!(
-            source,
-            consumer = %config.consumer,
-            filter_subject = %have.filter_subject,
-            ack_wait = ?have.ack_wait,
-            "the consumer exists with another subject filter or ack_wait than configured; it keeps its own"
-        );
-    }
-    Ok((consumer, created))
 }
 
 /// Reads from one bound consumer.
@@ -218,6 +149,8 @@ struct Reader<'a> {
     batch: usize,
     /// The pause after the store was found unavailable; reset by a message stored.
     pause: Backoff,
+    /// Fires when the client got its connection back: the server forgot the pull in progress.
+    reconnected: Arc<Notify>,
 }
 
 impl Reader<'_> {
@@ -241,6 +174,9 @@ impl Reader<'_> {
                         hand_back(&mut batch, None).await;
                         return Ok(());
                     }
+                    // Rather than wait for the lost pull to time out: what it delivered and was
+                    // not answered comes back after `ack_wait`.
+                    () = self.reconnected.notified() => break,
                     next = batch.next() => next,
                 };
                 let msg = match next {
@@ -345,28 +281,6 @@ fn stable_id(created_millis: i128, sequence: u64) -> String {
     format!("{created_millis}-{sequence}")
 }
 
-/// The servers of `url`, a comma-separated list (a cluster's seed servers).
-fn servers(url: &str) -> Vec<&str> {
-    url.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
-/// `url` as it may be logged: user and password removed from each server of the list.
-fn without_credentials(url: &str) -> String {
-    url.split(',')
-        .map(|server| match (server.find("://"), server.rfind('@')) {
-            (Some(scheme), Some(at)) if at > scheme => {
-                format!("{}{}", &server[..scheme + 3], &server[at + 1..])
-            }
-            (None, Some(at)) => server[at + 1..].to_owned(),
-            _ => server.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 /// Waits that double after each failure, from [`FIRST_BACKOFF`] up to [`MAX_BACKOFF`].
 #[derive(Debug)]
 struct Backoff {
@@ -406,25 +320,6 @@ mod tests {
         assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30]);
         b.reset();
         assert_eq!(b.next_wait(), Duration::from_secs(1));
-    }
-
-    #[test]
-    fn credentials_are_left_out_of_a_logged_url() {
-        assert_eq!(
-            without_credentials("nats://user:s3cret@h1:4222,tls://tok@h2:4222"),
-            "nats://h1:4222,tls://h2:4222"
-        );
-        assert_eq!(without_credentials("u:p@h:4222"), "h:4222");
-        assert_eq!(without_credentials("nats://h:4222"), "nats://h:4222");
-    }
-
-    #[test]
-    fn a_url_may_list_several_servers() {
-        assert_eq!(
-            servers("nats://a:4222, nats://b:4222,"),
-            ["nats://a:4222", "nats://b:4222"]
-        );
-        assert_eq!(servers("nats://a:4222"), ["nats://a:4222"]);
     }
 
     #[test]

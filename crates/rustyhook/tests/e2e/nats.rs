@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::handlers::{lines, wait_file};
 use crate::harness::{TestApp, settings};
-use crate::jetstream::TestStream;
+use crate::jetstream::{PrivateServer, TestStream};
 use crate::receiver::{Received, Receiver};
 
 const SETTLE: Duration = Duration::from_secs(20);
@@ -261,4 +261,45 @@ async fn a_source_whose_stream_is_missing_retries_and_reads_once_the_stream_exis
     let info = stream.wait_settled("rustyhook", SETTLE).await;
     assert_eq!(info.config.ack_wait, Duration::from_secs(30));
     assert_eq!(info.config.max_deliver, -1);
+}
+
+#[tokio::test]
+async fn a_source_carries_on_after_the_nats_server_restarts() {
+    let mut server = PrivateServer::start().await;
+    let stream = TestStream::named_on(&server.url).await;
+    stream.make().await;
+    let receiver = Receiver::start().await;
+    // A killed server may forget acknowledgements it had not written down yet: those messages
+    // come back after `ack_wait`, and are recognised.
+    let app = TestApp::spawn_with(with_sources(
+        &stream.source("app: shop", "    ack_wait: 2s\n"),
+    ))
+    .await;
+    shop(&app, &receiver).await;
+    for n in 0..10 {
+        stream.publish("orders", event(n)).await;
+    }
+    wait_all(&receiver, 10, SETTLE).await;
+    server.restart().await;
+    let restarted = Instant::now();
+    for n in 10..20 {
+        let deadline = Instant::now() + SETTLE;
+        while let Err(e) = stream.try_publish("orders", event(n)).await {
+            assert!(
+                Instant::now() < deadline,
+                "publishing after the restart: {e}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    wait_all(&receiver, 20, SETTLE).await;
+    let recovered = restarted.elapsed();
+    let info = stream.wait_settled("rustyhook", SETTLE).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let seen = counts(&receiver.received());
+    assert!(seen.values().all(|n| *n == 1), "{seen:?}");
+    let again = info.delivered.consumer_sequence - info.delivered.stream_sequence;
+    eprintln!(
+        "nats server restart: all 20 arrived {recovered:?} after the restart; {again} delivered again, each stored once"
+    );
 }

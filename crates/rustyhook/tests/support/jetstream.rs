@@ -2,6 +2,7 @@
 //! (the machine's, `nats://127.0.0.1:4222` with JetStream on, by default; `.ci/services.sh`
 //! starts it), deleted when the test ends.
 
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer, stream};
@@ -18,6 +19,7 @@ pub struct TestStream {
     pub name: String,
     /// The prefix of its subjects: messages go to `<subject>.<anything>`.
     pub subject: String,
+    url: String,
     js: jetstream::Context,
 }
 
@@ -31,8 +33,12 @@ impl TestStream {
 
     /// Names a stream without creating it yet (see [`Self::make`]).
     pub async fn named() -> Self {
-        let url = server_url();
-        let client = async_nats::connect(url.as_str()).await.unwrap_or_else(|e| {
+        Self::named_on(&server_url()).await
+    }
+
+    /// Names a stream on the server at `url`, without creating it yet.
+    pub async fn named_on(url: &str) -> Self {
+        let client = async_nats::connect(url).await.unwrap_or_else(|e| {
             panic!("NATS with JetStream at {url} is needed for this test (.ci/services.sh starts it): {e}")
         });
         let id = Alphanumeric
@@ -41,6 +47,7 @@ impl TestStream {
         Self {
             name: format!("RH_TEST_{id}"),
             subject: format!("rh_test_{id}"),
+            url: url.to_owned(),
             js: jetstream::new(client),
         }
     }
@@ -63,18 +70,23 @@ impl TestStream {
         format!(
             "sources:\n  - type: nats\n    name: {name}\n    url: {url}\n    stream: {name}\n    {target}\n{extra}",
             name = self.name,
-            url = server_url(),
+            url = self.url,
         )
     }
 
     /// Publishes `body` to `<subject>.<suffix>` and waits until the stream stored it.
     pub async fn publish(&self, suffix: &str, body: impl Into<Vec<u8>>) {
-        self.js
-            .publish(format!("{}.{suffix}", self.subject), body.into().into())
-            .await
-            .expect("published")
+        self.try_publish(suffix, body)
             .await
             .expect("JetStream stored the message");
+    }
+
+    /// Like [`Self::publish`], saying why it failed.
+    pub async fn try_publish(&self, suffix: &str, body: impl Into<Vec<u8>>) -> Result<(), String> {
+        let subject = format!("{}.{suffix}", self.subject);
+        let ack = self.js.publish(subject, body.into().into());
+        let ack = ack.await.map_err(|e| e.to_string())?;
+        ack.await.map(|_| ()).map_err(|e| e.to_string())
     }
 
     /// The consumer's state as the server sees it.
@@ -109,7 +121,7 @@ impl TestStream {
 
 impl Drop for TestStream {
     fn drop(&mut self) {
-        let (url, name) = (server_url(), self.name.clone());
+        let (url, name) = (self.url.clone(), self.name.clone());
         // Drop may run inside a runtime, or while a failed test unwinds: delete on a thread of
         // its own, with a runtime of its own.
         let deleted = std::thread::spawn(move || {
@@ -123,5 +135,89 @@ impl Drop for TestStream {
             })
         });
         let _ = deleted.join();
+    }
+}
+
+/// A NATS server of the test's own, to restart: JetStream on, on a free port, storing in a temp
+/// dir that outlives restarts; killed on drop.
+pub struct PrivateServer {
+    /// `nats://127.0.0.1:<port>`.
+    pub url: String,
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl PrivateServer {
+    /// Starts the server and waits until JetStream answers.
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut server = Self {
+            url: format!("nats://127.0.0.1:{port}"),
+            port,
+            dir: tempfile::tempdir().expect("temp dir"),
+            child: None,
+        };
+        server.spawn().await;
+        server
+    }
+
+    /// Kills the server (SIGKILL) and starts it again on the same port and storage.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.spawn().await;
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    async fn spawn(&mut self) {
+        let program = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap_or("nats-server");
+        let child = Command::new(program)
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program} starts (.ci/services.sh installs it): {e}"));
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            // JetStream answers its API once it is ready.
+            if let Ok(client) = async_nats::connect(self.url.as_str()).await
+                && client.request("$JS.API.INFO", "".into()).await.is_ok()
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "NATS at {} never came up",
+                self.url
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
