@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install (from Debian's packages, where missing) and start the services the tests talk to:
-# PostgreSQL on 127.0.0.1:5432 (trust auth for local connections) and Redis on 127.0.0.1:6379.
+# PostgreSQL on 127.0.0.1:5432 (trust auth for local connections), Redis on 127.0.0.1:6379 and
+# NATS with JetStream on 127.0.0.1:4222.
 # Idempotent: a service already answering is left alone.
 set -euo pipefail
 
@@ -63,7 +64,30 @@ start_redis() {
     say "Redis is up"
 }
 
+# The first line a NATS server sends on connect: `INFO {...}`, saying among others whether
+# JetStream is on.
+nats_info() { timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/4222 && head -n 1 <&3' 2>/dev/null; }
+nats_up() { nats_info | grep -q '^INFO'; }
+
+start_nats() {
+    if nats_up; then
+        nats_info | grep -q '"jetstream":true' ||
+            die "the NATS server on 127.0.0.1:4222 runs without JetStream; restart it with -js"
+        say "NATS is up"
+        return
+    fi
+    if [ ! -x /usr/sbin/nats-server ]; then
+        say "installing NATS"
+        apt_install nats-server
+    fi
+    mkdir -p /var/lib/nats-server
+    say "starting NATS with JetStream"
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+        -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+    wait_for nats_up 30 || die "NATS did not come up on 127.0.0.1:4222"
+    say "NATS is up"
+}
+
 start_postgres
 start_redis
-# The Redis TLS test makes its certificates with the openssl command.
-need openssl || apt_install openssl
+start_nats

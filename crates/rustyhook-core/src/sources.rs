@@ -171,6 +171,11 @@ pub struct NatsSource {
     /// Messages fetched per pull.
     #[serde(default = "default_batch")]
     pub batch: usize,
+    /// How long JetStream waits for the acknowledgement of a delivered message before it
+    /// delivers it again (to any node): the longest a crash delays a message. Set on the
+    /// consumer when rustyhook creates it; an existing consumer keeps its own.
+    #[serde(default = "default_ack_wait", deserialize_with = "duration")]
+    pub ack_wait: Duration,
 }
 
 fn default_group() -> String {
@@ -186,6 +191,9 @@ fn default_prefetch() -> u16 {
     100
 }
 fn default_claim_after() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_ack_wait() -> Duration {
     Duration::from_secs(30)
 }
 
@@ -211,7 +219,7 @@ impl SourceConfig {
     /// ids a `handler:` may name.
     pub fn check(&self, handlers: &[String]) -> Result<(), String> {
         let name = self.name();
-        let built: &[&str] = &["redis"];
+        let built: &[&str] = &["redis", "nats"];
         let kind = match &self.broker {
             Broker::Redis(_) => "redis",
             Broker::Rabbitmq(_) => "rabbitmq",
@@ -251,6 +259,44 @@ impl SourceConfig {
                     "source {name:?}: `client_cert` and `client_key` go together"
                 ));
             }
+        }
+        if let Broker::Nats(n) = &self.broker {
+            n.check().map_err(|why| format!("source {name:?}: {why}"))?;
+        }
+        Ok(())
+    }
+}
+
+impl NatsSource {
+    /// What the server would refuse later: names JetStream does not allow, an empty batch, an
+    /// `ack_wait` too short to store a message in.
+    fn check(&self) -> Result<(), String> {
+        for server in self.url.split(',').map(str::trim) {
+            let scheme = server.split_once("://").map(|(scheme, _)| scheme);
+            if server.is_empty() || scheme.is_some_and(|s| s != "nats" && s != "tls") {
+                return Err(format!(
+                    "`url: {:?}`: expected `nats://host:port` or `tls://host:port`, several \
+                     separated by commas",
+                    self.url
+                ));
+            }
+        }
+        for (key, value) in [("stream", &self.stream), ("consumer", &self.consumer)] {
+            let bad = |c: char| c.is_whitespace() || c.is_control() || ".*>/\\".contains(c);
+            if value.is_empty() || value.chars().any(bad) {
+                return Err(format!(
+                    "`{key}: {value:?}` is not a JetStream name (no spaces, `.`, `*`, `>`, `/` or `\\`)"
+                ));
+            }
+        }
+        if self.subject.as_deref().is_some_and(|s| s.trim().is_empty()) {
+            return Err("`subject` is empty; leave it out to read every subject".into());
+        }
+        if self.batch == 0 {
+            return Err("`batch` must be at least 1".into());
+        }
+        if self.ack_wait < Duration::from_secs(1) {
+            return Err("`ack_wait` must be at least 1s".into());
         }
         Ok(())
     }
@@ -468,6 +514,79 @@ mod tests {
         let err =
             serde_norway::from_str::<Vec<SourceConfig>>("- {type: kafka}\n").expect_err("type");
         assert!(err.to_string().contains("kafka"), "{err}");
+    }
+
+    #[test]
+    fn a_sources_entry_is_read_with_its_type_and_an_unknown_key_is_refused() {
+        let s: SourceConfig =
+            serde_norway::from_str("type: redis\nurl: redis://h\nstream: s\napp: shop\n")
+                .expect("valid");
+        assert!(matches!(s.broker, Broker::Redis(_)));
+        assert_eq!(s.app.as_deref(), Some("shop"));
+        let typo =
+            serde_norway::from_str::<SourceConfig>("type: redis\nurl: u\nstream: s\nqueue: q\n");
+        assert!(typo.expect_err("unknown key").to_string().contains("queue"));
+    }
+
+    fn source(yaml: &str) -> Result<SourceConfig, String> {
+        serde_norway::from_str(yaml).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_nats_source_has_defaults_and_passes_the_check() {
+        let s = source("type: nats\nurl: nats://127.0.0.1:4222\nstream: ORDERS\napp: shop\n")
+            .expect("valid");
+        assert_eq!(s.name(), "nats-ORDERS");
+        let Broker::Nats(n) = &s.broker else {
+            panic!("a nats broker")
+        };
+        assert_eq!(
+            (
+                n.consumer.as_str(),
+                n.batch,
+                n.ack_wait,
+                n.subject.as_deref()
+            ),
+            ("rustyhook", 100, Duration::from_secs(30), None)
+        );
+        assert_eq!(s.check(&[]), Ok(()));
+        let s = source(
+            "type: nats\nurl: nats://h:4222\nstream: S\nconsumer: c1\nsubject: orders.>\nbatch: 10\nack_wait: 2s\n",
+        )
+        .expect("valid");
+        let Broker::Nats(n) = &s.broker else {
+            panic!("a nats broker")
+        };
+        assert_eq!((n.batch, n.ack_wait), (10, Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn a_nats_source_with_a_name_jetstream_refuses_fails_the_check_naming_the_key() {
+        let check = |extra: &str| {
+            source(&format!("type: nats\nurl: nats://h\nstream: S\n{extra}"))
+                .expect("parses")
+                .check(&[])
+        };
+        assert!(
+            check("consumer: a.b\n")
+                .expect_err("bad")
+                .contains("consumer")
+        );
+        let http = source("type: nats\nurl: http://h:4222\nstream: S\n").expect("parses");
+        assert!(http.check(&[]).expect_err("bad").contains("url"));
+        let cluster = source("type: nats\nurl: 'nats://a:4222,tls://b:4222'\nstream: S\n");
+        assert_eq!(cluster.expect("parses").check(&[]), Ok(()));
+        assert!(check("batch: 0\n").expect_err("bad").contains("batch"));
+        assert!(
+            check("ack_wait: 10ms\n")
+                .expect_err("bad")
+                .contains("ack_wait")
+        );
+        let bad_stream = source("type: nats\nurl: nats://h\nstream: 'a b'\n").expect("parses");
+        assert!(bad_stream.check(&[]).expect_err("bad").contains("stream"));
+        assert!(source("type: nats\nurl: nats://h\nstream: S\nack_wait: soon\n").is_err());
+        let unknown = source("type: nats\nurl: nats://h\nstream: S\ngroup: g\n");
+        assert!(unknown.expect_err("unknown key").contains("group"));
     }
 
     #[test]

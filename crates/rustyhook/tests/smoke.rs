@@ -3,6 +3,9 @@
 
 #[path = "support/binary.rs"]
 mod binary;
+#[path = "support/jetstream.rs"]
+#[allow(dead_code)]
+mod jetstream;
 #[path = "e2e/receiver.rs"]
 #[allow(dead_code)]
 mod receiver;
@@ -14,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use binary::{free_port, signal, start, wait_healthy};
+use jetstream::TestStream;
 use receiver::{Receiver, Reply};
 use serde_json::json;
 
@@ -293,6 +297,118 @@ async fn a_handler_run_survives_a_sigkill_between_queued_and_finished_and_runs_o
         "payload-1\n",
         "the run must finish exactly once after the restart"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sigkill_between_reading_nats_messages_and_acknowledging_them_gets_them_delivered_again()
+{
+    const TOTAL: usize = 1000;
+    let stream = TestStream::create().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let source = stream.source("app: crash", "    ack_wait: 2s\n    batch: 50\n");
+    std::fs::write(dir.path().join("rustyhook.yaml"), source).expect("config");
+    let port = free_port();
+    let receiver = Receiver::start().await;
+    let env = [("RUSTYHOOK_ADMIN_TOKEN", TOKEN)];
+    let mut server = start(dir.path(), port, &env);
+    wait_healthy(&server.base).await;
+    let client = reqwest::Client::new();
+    setup_app(&client, &server.base, &receiver.url("/hook"), 8).await;
+    for n in 0..TOTAL {
+        let event = json!({"eventType": "crash.test", "payload": {"n": n}});
+        stream.publish("orders", event.to_string()).await;
+    }
+    // Freeze the server while it holds messages it read and has not acknowledged, check that
+    // it still does once the answers already on the wire have landed, and kill it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let unacked = loop {
+        let info = stream.consumer("rustyhook").await;
+        assert!(
+            info.num_pending > 0 || info.num_ack_pending > 0,
+            "the server took every message before the kill"
+        );
+        assert!(Instant::now() < deadline, "the server never read a batch");
+        if info.num_ack_pending > 0 {
+            signal(&server.child, "-STOP");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let frozen = stream.consumer("rustyhook").await.num_ack_pending;
+            if frozen > 0 {
+                signal(&server.child, "-KILL");
+                break frozen;
+            }
+            signal(&server.child, "-CONT");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    server.child.wait().expect("reaped");
+    let before_restart = receiver.received().len();
+
+    let mut server = start(dir.path(), port, &env);
+    wait_healthy(&server.base).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let seen = loop {
+        let mut seen: HashMap<u64, usize> = HashMap::new();
+        for r in receiver.received() {
+            *seen.entry(r.json()["n"].as_u64().expect("n")).or_default() += 1;
+        }
+        if seen.len() == TOTAL || Instant::now() > deadline {
+            break seen;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let info = stream
+        .wait_settled("rustyhook", Duration::from_secs(30))
+        .await;
+    let stored = count_messages(&client, &server.base, "crash").await;
+    signal(&server.child, "-TERM");
+    server.child.wait().expect("reaped");
+    let again = info.delivered.consumer_sequence - info.delivered.stream_sequence;
+    eprintln!(
+        "nats crash test: killed holding {unacked} unacknowledged of {TOTAL}, {before_restart} delivered before; {again} delivered again by JetStream, {stored} messages stored, {} arrived more than once",
+        seen.values().filter(|n| **n > 1).count()
+    );
+    assert_eq!(
+        seen.len(),
+        TOTAL,
+        "messages never arrived after the restart"
+    );
+    assert!(
+        again >= unacked as u64,
+        "JetStream delivered {again} messages again, fewer than the {unacked} the dead server held"
+    );
+    assert_eq!(
+        stored, TOTAL,
+        "a message delivered again was stored twice, or one was lost"
+    );
+}
+
+/// How many messages `app` holds, through the API, a page of the default size at a time.
+async fn count_messages(client: &reqwest::Client, base: &str, app: &str) -> usize {
+    let mut total = 0;
+    let mut iterator: Option<String> = None;
+    loop {
+        let url = match &iterator {
+            Some(it) => format!("{base}/api/v1/app/{app}/msg?with_content=false&iterator={it}"),
+            None => format!("{base}/api/v1/app/{app}/msg?with_content=false"),
+        };
+        let page: serde_json::Value = client
+            .get(url)
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("json");
+        let data = page["data"]
+            .as_array()
+            .unwrap_or_else(|| panic!("a page: {page}"));
+        total += data.len();
+        if page["done"].as_bool() != Some(false) {
+            return total;
+        }
+        iterator = page["iterator"].as_str().map(str::to_owned);
+    }
 }
 
 /// Whether process `pid` is running (a zombie waiting for its reaper is not).

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::intake::Intake;
+use super::nats;
 use super::redis_stream;
 use super::sendhooks::Sendhooks;
 use crate::automation::Automation;
@@ -52,7 +53,10 @@ pub fn start(
                     token.clone(),
                 ));
             }
-            Broker::Rabbitmq(_) | Broker::Nats(_) => {
+            Broker::Nats(cfg) => {
+                tasks.spawn(nats::run(cfg.clone(), intake, token.clone()));
+            }
+            Broker::Rabbitmq(_) => {
                 // Refused by `SourceConfig::check` until its reader is built.
                 let _ = (intake, token, tasks);
             }

@@ -8,6 +8,7 @@
 //! - [`intake`]: what broker sources (`sources:`) do with a message: store it or reject it.
 //! - [`redis_stream`]: a Redis stream through a consumer group.
 //! - [`sendhooks`]: sendhooks-engine's format and status stream.
+//! - [`nats`]: a NATS JetStream stream through a durable pull consumer.
 //! - [`plugin`]: a long-lived child process whose JSON lines are events.
 //! - [`sqs`]: an SQS queue, long-polled, each message deleted once its run is stored.
 //! - [`sqs_client`]: the small SQS client it uses (AWS JSON protocol, SigV4 signing).
@@ -16,6 +17,7 @@ pub mod brokers;
 pub mod cron;
 pub mod files;
 pub mod intake;
+pub mod nats;
 pub mod plugin;
 pub mod redis_stream;
 pub mod sendhooks;

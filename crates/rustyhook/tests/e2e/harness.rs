@@ -125,12 +125,22 @@ impl TestApp {
         }
     }
 
-    /// Stops the server and waits until it has let go of its store.
-    pub async fn shut_down(mut self) {
+    /// Stops the server and waits until it has let go of its store (its sources and attempts
+    /// in flight finished), handing back its data directory and database to restart on with
+    /// [`Self::spawn_on`].
+    pub async fn shut_down(mut self) -> (tempfile::TempDir, Option<TempDatabase>) {
         self.stop.cancel();
         if let Some(running) = self.running.take() {
-            let _ = running.await;
+            running
+                .await
+                .expect("the server task ends")
+                .expect("the server stops cleanly");
         }
+        let dir = self
+            ._dir
+            .take()
+            .unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
+        (dir, self._db.take())
     }
 
     /// Sends a request with the admin token; returns status and JSON body (Null if empty).

@@ -7,6 +7,9 @@ mod compat;
 mod delivery;
 mod handlers;
 mod harness;
+#[path = "../support/jetstream.rs"]
+mod jetstream;
+mod nats;
 mod pgdb;
 mod receiver;
 mod redis_source;

@@ -11,6 +11,10 @@ mod delivery;
 mod handlers;
 #[path = "../e2e/harness.rs"]
 mod harness;
+#[path = "../support/jetstream.rs"]
+mod jetstream;
+#[path = "../e2e/nats.rs"]
+mod nats;
 #[path = "../e2e/pgdb.rs"]
 mod pgdb;
 #[path = "../e2e/receiver.rs"]
