@@ -16,11 +16,32 @@ const DEFAULT_LIMIT: usize = 50;
 #[derive(Debug, Default, Deserialize)]
 pub struct ListParams {
     /// Page size.
+    #[serde(default, deserialize_with = "count")]
     pub limit: Option<usize>,
     /// Cursor from a previous page.
     pub iterator: Option<String>,
     /// `ascending` or `descending`.
     pub order: Option<OrderParam>,
+}
+
+/// A count written as a number or as text: list routes flatten these parameters into their own,
+/// and a flattened field receives the query string's text as it is.
+fn count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Count {
+        Number(usize),
+        Text(String),
+    }
+    match Option::<Count>::deserialize(d)? {
+        None => Ok(None),
+        Some(Count::Number(n)) => Ok(Some(n)),
+        Some(Count::Text(t)) => t
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("limit {t:?} is not a whole number"))),
+    }
 }
 
 /// Svix's `Ordering`.

@@ -126,6 +126,19 @@ async fn lists_page_with_iterator_and_report_done() {
     let (status, body) = app.call(Method::GET, "/api/v1/app?limit=251", None).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["detail"][0]["loc"], json!(["query", "limit"]));
+    // Routes with filters of their own take `limit` too.
+    for i in 0..3 {
+        app.send("app-0", "a.b", json!({"i": i})).await;
+    }
+    let msgs = app
+        .get("/api/v1/app/app-0/msg?limit=2&event_types=a.b")
+        .await;
+    assert_eq!(msgs["data"].as_array().expect("data").len(), 2);
+    let msg = msgs["data"][0]["id"].as_str().expect("id");
+    let attempts = app
+        .get(&format!("/api/v1/app/app-0/attempt/msg/{msg}?limit=250"))
+        .await;
+    assert_eq!(attempts["data"], json!([]));
 }
 
 #[tokio::test]
