@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-/// One entry of `sources:`.
+/// One entry of `sources:`. Unknown keys are refused by the broker's own options struct:
+/// serde does not support `deny_unknown_fields` next to `flatten` (it refuses every entry,
+/// `type` included), so the outer struct cannot say it.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     /// Names the source in logs, metrics and the API; `<type>-<stream|queue|subject>` unless set.
     #[serde(default)]
@@ -393,6 +394,15 @@ mod tests {
             None,
         );
         assert!(no_app.expect_err("bad").contains("app"));
+    }
+
+    #[test]
+    fn a_source_entry_with_an_unknown_key_is_refused() {
+        let parse = |yaml: &str| serde_norway::from_str::<SourceConfig>(yaml);
+        let ok = "type: rabbitmq\nurl: amqp://h\nqueue: q\nname: in\nhandler: h";
+        assert!(parse(ok).is_ok());
+        let e = parse("type: rabbitmq\nurl: amqp://h\nqueue: q\nprefech: 5").expect_err("typo");
+        assert!(e.to_string().contains("prefech"), "{e}");
     }
 
     #[test]
