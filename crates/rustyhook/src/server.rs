@@ -264,6 +264,7 @@ impl Application {
                 .context("a webhook listener failed")?;
         }
         sources.wait().await;
+        self.automation.clear_publisher();
         let _ = liveness.await;
         tracing::info!("rustyhook stopped");
         Ok(())

@@ -142,6 +142,13 @@ impl Automation {
         *lock(&self.shared.publisher) = Some(publisher);
     }
 
+    /// Forgets the publisher. The API's state holds this automation and the publisher holds the
+    /// API's state, so the two keep each other (and the store, and SQLite's lock) alive until
+    /// this is called at stop.
+    pub fn clear_publisher(&self) {
+        *lock(&self.shared.publisher) = None;
+    }
+
     /// Where messages are published, once the API has set it.
     pub fn publisher(&self) -> Option<Arc<dyn Publisher>> {
         lock(&self.shared.publisher).clone()
