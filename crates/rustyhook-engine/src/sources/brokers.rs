@@ -7,6 +7,7 @@ use rustyhook_core::sources::{Broker, SourceConfig};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::amqp;
 use super::intake::Intake;
 use crate::automation::Automation;
 
@@ -20,7 +21,10 @@ pub fn start(
     for config in configs {
         let intake = Intake::new(config.clone(), automation.clone());
         match &config.broker {
-            Broker::Redis(_) | Broker::Rabbitmq(_) | Broker::Nats(_) => {
+            Broker::Rabbitmq(cfg) => {
+                tasks.spawn(amqp::run(cfg.clone(), intake, token.clone()));
+            }
+            Broker::Redis(_) | Broker::Nats(_) => {
                 // Refused by `SourceConfig::check` until its reader is built.
                 let _ = (intake, token, tasks);
             }
