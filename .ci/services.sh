@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install (from Debian's packages, where missing) and start the services the tests talk to:
-# PostgreSQL on 127.0.0.1:5432 (trust auth for local connections) and Redis on 127.0.0.1:6379.
+# PostgreSQL on 127.0.0.1:5432 (trust auth for local connections), Redis on 127.0.0.1:6379 and
+# RabbitMQ on 127.0.0.1:5672 (its default guest user, which may connect from loopback only).
 # Idempotent: a service already answering is left alone.
 set -euo pipefail
 
@@ -63,5 +64,25 @@ start_redis() {
     say "Redis is up"
 }
 
+# The AMQP listener opens last in RabbitMQ's boot, so a TCP connect means it takes clients.
+rabbitmq_up() { timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/5672' 2>/dev/null; }
+
+start_rabbitmq() {
+    if rabbitmq_up; then say "RabbitMQ is up"; return; fi
+    if ! need rabbitmq-server; then
+        say "installing RabbitMQ"
+        apt_install rabbitmq-server
+    fi
+    # Installing may have started it already.
+    if ! wait_for rabbitmq_up 5; then
+        say "starting RabbitMQ"
+        # Run as root, the script switches to the rabbitmq user; "already running" is fine.
+        rabbitmq-server -detached >/dev/null 2>&1 || true
+    fi
+    wait_for rabbitmq_up 60 || die "RabbitMQ did not come up on 127.0.0.1:5672"
+    say "RabbitMQ is up"
+}
+
 start_postgres
 start_redis
+start_rabbitmq
