@@ -17,7 +17,10 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub stop: CancellationToken,
-    _dir: tempfile::TempDir,
+    /// The server's task, awaited by [`TestApp::stop`].
+    running: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// `None` once [`TestApp::stop`] handed it back.
+    _dir: Option<tempfile::TempDir>,
     /// Declared last: dropped after the server is told to stop.
     _db: Option<TempDatabase>,
 }
@@ -81,14 +84,39 @@ impl TestApp {
         let base = format!("http://{}", app.local_addr());
         let stop = CancellationToken::new();
         let token = stop.clone();
-        tokio::spawn(async move { app.run_until_stopped(token).await });
+        let running = tokio::spawn(async move { app.run_until_stopped(token).await });
         Self {
             base,
             client: reqwest::Client::new(),
             stop,
-            _dir: dir,
+            running: Some(running),
+            _dir: Some(dir),
             _db: db,
         }
+    }
+
+    /// Stops the server, waits until it has (its sources and work finished), and hands back its
+    /// data directory and database, for a server started on them afterwards.
+    pub async fn stop(mut self) -> (tempfile::TempDir, Option<TempDatabase>) {
+        self.stop.cancel();
+        if let Some(running) = self.running.take() {
+            running
+                .await
+                .expect("the server did not panic")
+                .expect("the server stopped cleanly");
+        }
+        let dir = self._dir.take().expect("kept until stop");
+        // A task the server spawned (leadership) lets go of the store a moment after the server
+        // returns: wait until the SQLite lock is free, so the next server can open the database.
+        let lock = dir.path().join("rustyhook.lock");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Ok(file) = std::fs::File::options().write(true).open(&lock)
+            && file.try_lock().is_err()
+        {
+            assert!(Instant::now() < deadline, "the database stayed locked");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        (dir, self._db.take())
     }
 
     /// Sends a request with the admin token; returns status and JSON body (Null if empty).

@@ -2,12 +2,14 @@
 //! HTTP to a real receiver on port 0. Built twice: as `e2e` on SQLite, and as `e2e_postgres` on
 //! a fresh PostgreSQL database per test.
 
+mod amqp;
 mod api;
 mod compat;
 mod delivery;
 mod handlers;
 mod harness;
 mod pgdb;
+mod rabbit;
 mod receiver;
 mod svix_sdk;
 mod triggers;

@@ -1,0 +1,262 @@
+//! RabbitMQ sources against the machine's broker: messages reach endpoints once each and are
+//! acked, poison messages are dead-lettered and listed, a handler runs per message, and a
+//! restart mid-stream loses nothing. Each test uses queues of its own and deletes them.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use lapin::BasicProperties;
+use lapin::types::{AMQPValue, FieldTable};
+use rustyhook_core::settings::Settings;
+use serde_json::json;
+
+use crate::handlers::wait_file;
+use crate::harness::{TestApp, database, settings};
+use crate::rabbit::{Rabbit, unique_queue, url};
+use crate::receiver::{Received, Receiver};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Test settings with the `handlers:` and `sources:` of `yaml`, where `{url}` is the broker
+/// and `{dir}` is `dir`.
+fn with_sources(yaml: &str, dir: &Path) -> Settings {
+    let yaml = yaml
+        .replace("{url}", &url())
+        .replace("{dir}", &dir.display().to_string());
+    let parsed = rustyhook::config::parse(&yaml, "test.yaml").expect("a valid config");
+    let mut s = settings();
+    s.handlers = parsed.handlers;
+    s.sources = parsed.sources;
+    s
+}
+
+/// A message of rustyhook's own format for app `shop`, numbered `i`.
+fn native(i: usize) -> Vec<u8> {
+    json!({"eventType": "order.created", "eventId": format!("order-{i}"), "payload": {"i": i}})
+        .to_string()
+        .into_bytes()
+}
+
+/// The distinct numbers the receiver got, and how many requests in all.
+fn numbers(received: &[Received]) -> (BTreeSet<u64>, usize) {
+    let set = received
+        .iter()
+        .map(|r| r.json()["i"].as_u64().expect("a numbered payload"))
+        .collect();
+    (set, received.len())
+}
+
+/// A server reading `queue` for app `shop`, whose one endpoint is `receiver`.
+async fn shop(queue: &str, receiver: &Receiver) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let yaml = format!(
+        "sources:\n  - {{type: rabbitmq, name: orders-in, url: '{{url}}', queue: {queue}, app: shop, prefetch: 10}}\n"
+    );
+    let app = TestApp::spawn_with(with_sources(&yaml, dir.path())).await;
+    app.create_app("shop").await;
+    app.create_endpoint("shop", json!({"url": receiver.url("/hook")}))
+        .await;
+    app
+}
+
+#[tokio::test]
+async fn native_messages_from_a_rabbitmq_queue_reach_the_endpoint_once_each_and_are_all_acked() {
+    let rabbit = Rabbit::connect().await;
+    let queue = unique_queue("native");
+    let dead = format!("{queue}.dead");
+    let receiver = Receiver::start().await;
+    let app = shop(&queue, &receiver).await;
+    // The source declares both queues (neither exists yet), then consumes.
+    rabbit
+        .wait_counts(&queue, |c| matches!(c, Some((0, 1))))
+        .await;
+    assert!(rabbit.counts(&dead).await.is_some(), "{dead} was declared");
+
+    for i in 0..30 {
+        rabbit
+            .publish(&queue, &native(i), BasicProperties::default())
+            .await;
+    }
+    receiver.wait_for(30, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (got, requests) = numbers(&receiver.received());
+    assert_eq!(got, (0..30).collect());
+    assert_eq!(requests, 30, "a message reached the endpoint twice");
+
+    // Once the source stops, nothing went back to the queue: every message was acked.
+    app.stop().await;
+    rabbit.wait_counts(&queue, |c| c == Some((0, 0))).await;
+    assert_eq!(rabbit.counts(&dead).await, Some((0, 0)));
+    rabbit.delete(&[&queue, &dead]).await;
+}
+
+#[tokio::test]
+async fn a_poison_message_is_dead_lettered_with_its_reason_and_listed_while_the_others_flow() {
+    let rabbit = Rabbit::connect().await;
+    let queue = unique_queue("poison");
+    let dead = format!("{queue}.dead");
+    rabbit.declare_expiring(&queue).await;
+    rabbit.declare_expiring(&dead).await;
+    let receiver = Receiver::start().await;
+    let app = shop(&queue, &receiver).await;
+
+    let mut headers = FieldTable::default();
+    headers.insert("tenant".into(), AMQPValue::LongString("acme".into()));
+    let poison = BasicProperties::default()
+        .with_message_id("poison-1".into())
+        .with_headers(headers);
+    rabbit
+        .publish(&queue, &native(1), BasicProperties::default())
+        .await;
+    rabbit.publish(&queue, b"not json at all", poison).await;
+    rabbit
+        .publish(
+            &queue,
+            br#"{"payload":{"i":99}}"#,
+            BasicProperties::default(),
+        )
+        .await;
+    rabbit
+        .publish(&queue, &native(2), BasicProperties::default())
+        .await;
+
+    receiver.wait_for(2, WAIT).await;
+    rabbit
+        .wait_counts(&dead, |c| matches!(c, Some((2, _))))
+        .await;
+    let first = rabbit.get(&dead).await.expect("a dead letter");
+    let second = rabbit.get(&dead).await.expect("a dead letter");
+    let (not_json, no_type) = if first.body == b"not json at all" {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    assert_eq!(not_json.body, b"not json at all");
+    let reason = not_json.header("x-rustyhook-reason").expect("a reason");
+    assert!(reason.contains("not JSON"), "{reason}");
+    assert_eq!(not_json.header("tenant").as_deref(), Some("acme"));
+    assert_eq!(
+        not_json.header("x-rustyhook-source").as_deref(),
+        Some("orders-in")
+    );
+    let message_id = not_json.properties.message_id().clone();
+    assert_eq!(message_id.as_ref().map(|m| m.as_str()), Some("poison-1"));
+    assert_eq!(no_type.body, br#"{"payload":{"i":99}}"#);
+    let reason = no_type.header("x-rustyhook-reason").expect("a reason");
+    assert!(reason.contains("eventType"), "{reason}");
+
+    let listed = app.get("/api/v1/source/orders-in/rejected").await;
+    let mut reasons: Vec<String> = listed["data"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|r| r["reason"].as_str().expect("a reason").to_owned())
+        .collect();
+    reasons.sort();
+    assert_eq!(reasons.len(), 2, "{listed}");
+    assert!(reasons[0].contains("eventType") && reasons[1].contains("not JSON"));
+
+    let (got, requests) = numbers(&receiver.received());
+    assert_eq!((got, requests), ([1, 2].into(), 2));
+    app.stop().await;
+    rabbit.wait_counts(&queue, |c| c == Some((0, 0))).await;
+    rabbit.delete(&[&queue, &dead]).await;
+}
+
+#[tokio::test]
+async fn a_rabbitmq_source_with_a_handler_runs_its_command_per_message() {
+    let rabbit = Rabbit::connect().await;
+    let queue = unique_queue("handler");
+    let dead = format!("{queue}.dead");
+    rabbit.declare_expiring(&queue).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let yaml = format!(
+        r#"
+handlers:
+  - type: Custom
+    name: Consume
+    shell: 'printf "%s %s\n" "$(cat)" "$MESSAGE_ID" >> {{dir}}/out'
+sources:
+  - type: rabbitmq
+    url: '{{url}}'
+    queue: {queue}
+    handler: consume
+"#
+    );
+    let app = TestApp::spawn_with(with_sources(&yaml, dir.path())).await;
+    for n in 1..=3 {
+        let props = BasicProperties::default().with_message_id(format!("m-{n}").into());
+        rabbit
+            .publish(&queue, format!("hello-{n}").as_bytes(), props)
+            .await;
+    }
+    let out = dir.path().join("out");
+    let text = wait_file(&out, |t| t.lines().count() == 3).await;
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(lines, ["hello-1 m-1", "hello-2 m-2", "hello-3 m-3"]);
+    app.stop().await;
+    rabbit.wait_counts(&queue, |c| c == Some((0, 0))).await;
+    rabbit.delete(&[&queue, &dead]).await;
+}
+
+#[tokio::test]
+async fn restarting_the_server_mid_stream_loses_no_rabbitmq_message() {
+    const MESSAGES: usize = 300;
+    let rabbit = Rabbit::connect().await;
+    let queue = unique_queue("restart");
+    let dead = format!("{queue}.dead");
+    rabbit.declare_expiring(&queue).await;
+    rabbit.declare_expiring(&dead).await;
+    let receiver = Receiver::start().await;
+    let files = tempfile::tempdir().expect("temp dir");
+    let yaml =
+        format!("sources:\n  - {{type: rabbitmq, url: '{{url}}', queue: {queue}, app: shop}}\n");
+    let settings = with_sources(&yaml, files.path());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = TestApp::spawn_on(settings.clone(), dir, database().await).await;
+    first.create_app("shop").await;
+    first
+        .create_endpoint("shop", json!({"url": receiver.url("/hook")}))
+        .await;
+
+    let publishing = {
+        let queue = queue.clone();
+        tokio::spawn(async move {
+            let rabbit = Rabbit::connect().await;
+            for i in 0..MESSAGES {
+                rabbit
+                    .publish(&queue, &native(i), BasicProperties::default())
+                    .await;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    receiver.wait_for(20, WAIT).await;
+    let (dir, db) = first.stop().await;
+    assert!(
+        !publishing.is_finished(),
+        "the server stopped only after the last message was published"
+    );
+    let second = TestApp::spawn_on(settings, dir, db).await;
+    publishing.await.expect("the publisher finished");
+
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (got, _) = numbers(&receiver.received());
+        if got.len() == MESSAGES {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {MESSAGES} messages arrived",
+            got.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    second.stop().await;
+    rabbit.wait_counts(&queue, |c| c == Some((0, 0))).await;
+    assert_eq!(rabbit.counts(&dead).await, Some((0, 0)));
+    rabbit.delete(&[&queue, &dead]).await;
+}
