@@ -176,7 +176,7 @@ async fn a_rabbitmq_source_with_a_handler_runs_its_command_per_message() {
 handlers:
   - type: Custom
     name: Consume
-    shell: 'printf "%s %s\n" "$(cat)" "$MESSAGE_ID" >> {{dir}}/out'
+    shell: 'printf "%s %s %s %s\n" "$(cat)" "$MESSAGE_ID" "$RUSTYHOOK_EVENT_TYPE" "$RUSTYHOOK_SOURCE" >> {{dir}}/out'
 sources:
   - type: rabbitmq
     url: '{{url}}'
@@ -195,7 +195,10 @@ sources:
     let text = wait_file(&out, |t| t.lines().count() == 3).await;
     let mut lines: Vec<&str> = text.lines().collect();
     lines.sort_unstable();
-    assert_eq!(lines, ["hello-1 m-1", "hello-2 m-2", "hello-3 m-3"]);
+    let want: Vec<String> = (1..=3)
+        .map(|n| format!("hello-{n} m-{n} rabbitmq rabbitmq-{queue}"))
+        .collect();
+    assert_eq!(lines, want);
     app.stop().await;
     rabbit.wait_counts(&queue, |c| c == Some((0, 0))).await;
     rabbit.delete(&[&queue, &dead]).await;
