@@ -263,3 +263,115 @@ async fn restarting_the_server_mid_stream_loses_no_rabbitmq_message() {
     assert_eq!(rabbit.counts(&dead).await, Some((0, 0)));
     rabbit.delete(&[&queue, &dead]).await;
 }
+
+#[tokio::test]
+async fn a_deleted_queue_is_declared_again_after_a_reconnect_and_consumed() {
+    let rabbit = Rabbit::connect().await;
+    let queue = unique_queue("deleted");
+    let dead = format!("{queue}.dead");
+    let receiver = Receiver::start().await;
+    let app = shop(&queue, &receiver).await;
+    rabbit
+        .wait_counts(&queue, |c| matches!(c, Some((_, 1))))
+        .await;
+    rabbit
+        .publish(&queue, &native(1), BasicProperties::default())
+        .await;
+    receiver.wait_for(1, WAIT).await;
+
+    // RabbitMQ cancels the consumer of a deleted queue; the source reconnects and declares it.
+    rabbit.delete(&[&queue]).await;
+    rabbit
+        .wait_counts(&queue, |c| matches!(c, Some((_, 1))))
+        .await;
+    rabbit
+        .publish(&queue, &native(2), BasicProperties::default())
+        .await;
+    receiver.wait_for(2, WAIT).await;
+    let (got, requests) = numbers(&receiver.received());
+    assert_eq!((got, requests), ([1, 2].into(), 2));
+    app.stop().await;
+    rabbit.delete(&[&queue, &dead]).await;
+}
+
+#[tokio::test]
+async fn while_the_database_is_down_messages_wait_in_the_queue_and_none_is_dead_lettered() {
+    if !crate::harness::on_postgres() {
+        eprintln!("only PostgreSQL can be taken away from a running server: see e2e_postgres");
+        return;
+    }
+    let rabbit = Rabbit::connect().await;
+    let queue = unique_queue("outage");
+    let dead = format!("{queue}.dead");
+    rabbit.declare_expiring(&queue).await;
+    rabbit.declare_expiring(&dead).await;
+    let receiver = Receiver::start().await;
+    let app = shop(&queue, &receiver).await;
+    rabbit
+        .publish(&queue, &native(0), BasicProperties::default())
+        .await;
+    receiver.wait_for(1, WAIT).await;
+
+    let outage = Outage::start(&app.database_url().expect("on PostgreSQL")).await;
+    for i in 1..=5 {
+        rabbit
+            .publish(&queue, &native(i), BasicProperties::default())
+            .await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "a message got through the outage"
+    );
+    assert_eq!(
+        rabbit.counts(&dead).await,
+        Some((0, 0)),
+        "an outage dead-lettered"
+    );
+    outage.end().await;
+
+    receiver.wait_for(6, Duration::from_secs(40)).await;
+    let (got, _) = numbers(&receiver.received());
+    assert_eq!(got, (0..=5).collect());
+    assert_eq!(rabbit.counts(&dead).await, Some((0, 0)));
+    app.stop().await;
+    rabbit.wait_counts(&queue, |c| c == Some((0, 0))).await;
+    rabbit.delete(&[&queue, &dead]).await;
+}
+
+/// A PostgreSQL database taken away from its server: new connections refused, open ones ended.
+struct Outage {
+    admin: sqlx::PgConnection,
+    name: String,
+}
+
+impl Outage {
+    async fn start(url: &str) -> Self {
+        use sqlx::Connection as _;
+        let name = url.rsplit('/').next().expect("a database name").to_owned();
+        let mut admin = sqlx::PgConnection::connect(&crate::pgdb::server_url())
+            .await
+            .expect("the PostgreSQL server");
+        sqlx::query(&format!(
+            "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"
+        ))
+        .execute(&mut admin)
+        .await
+        .expect("connections refused");
+        sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+            .bind(&name)
+            .execute(&mut admin)
+            .await
+            .expect("connections ended");
+        Self { admin, name }
+    }
+
+    async fn end(mut self) {
+        let sql = format!("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true", self.name);
+        sqlx::query(&sql)
+            .execute(&mut self.admin)
+            .await
+            .expect("connections allowed");
+    }
+}

@@ -95,6 +95,11 @@ impl TestApp {
         }
     }
 
+    /// The PostgreSQL database's URL, when on PostgreSQL.
+    pub fn database_url(&self) -> Option<String> {
+        self._db.as_ref().map(|db| db.url.clone())
+    }
+
     /// Stops the server, waits until it has (its sources and work finished), and hands back its
     /// data directory and database, for a server started on them afterwards.
     pub async fn stop(mut self) -> (tempfile::TempDir, Option<TempDatabase>) {
