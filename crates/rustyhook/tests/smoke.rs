@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use binary::{free_port, signal, start, wait_healthy};
-use rabbit::{Rabbit, unique_queue};
+use rabbit::Rabbit;
 use receiver::{Receiver, Reply};
 use serde_json::json;
 
@@ -359,8 +359,7 @@ fn validate_lists_handlers_and_test_runs_their_cases() {
 async fn a_sigkill_while_consuming_rabbitmq_loses_no_message_as_rabbitmq_redelivers_the_unacked() {
     const MESSAGES: u32 = 3000;
     let rabbit = Rabbit::connect().await;
-    let queue = unique_queue("smoke");
-    let dead = format!("{queue}.dead");
+    let (queue, dead) = rabbit.queues("smoke");
     rabbit.declare_expiring(&queue).await;
     rabbit.declare_expiring(&dead).await;
     let dir = tempfile::tempdir().expect("dir");
@@ -428,6 +427,5 @@ async fn a_sigkill_while_consuming_rabbitmq_loses_no_message_as_rabbitmq_redeliv
     signal(&server.child, "-TERM");
     server.child.wait().expect("reaped");
     rabbit.wait_counts(&queue, |c| c == Some((0, 0))).await;
-    rabbit.delete(&[&queue, &dead]).await;
     assert_eq!(missing, 0, "messages published to RabbitMQ never arrived");
 }

@@ -1,6 +1,6 @@
 //! RabbitMQ sources against the machine's broker: messages reach endpoints once each and are
 //! acked, poison messages are dead-lettered and listed, a handler runs per message, and a
-//! restart mid-stream loses nothing. Each test uses queues of its own and deletes them.
+//! restart mid-stream loses nothing. Each test uses queues of its own, deleted when it ends.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::handlers::wait_file;
 use crate::harness::{TestApp, database, settings};
-use crate::rabbit::{Rabbit, unique_queue, url};
+use crate::rabbit::{Rabbit, url};
 use crate::receiver::{Received, Receiver};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -63,8 +63,7 @@ async fn shop(queue: &str, receiver: &Receiver) -> TestApp {
 #[tokio::test]
 async fn native_messages_from_a_rabbitmq_queue_reach_the_endpoint_once_each_and_are_all_acked() {
     let rabbit = Rabbit::connect().await;
-    let queue = unique_queue("native");
-    let dead = format!("{queue}.dead");
+    let (queue, dead) = rabbit.queues("native");
     let receiver = Receiver::start().await;
     let app = shop(&queue, &receiver).await;
     // The source declares both queues (neither exists yet), then consumes.
@@ -88,14 +87,12 @@ async fn native_messages_from_a_rabbitmq_queue_reach_the_endpoint_once_each_and_
     app.stop().await;
     rabbit.wait_counts(&queue, |c| c == Some((0, 0))).await;
     assert_eq!(rabbit.counts(&dead).await, Some((0, 0)));
-    rabbit.delete(&[&queue, &dead]).await;
 }
 
 #[tokio::test]
 async fn a_poison_message_is_dead_lettered_with_its_reason_and_listed_while_the_others_flow() {
     let rabbit = Rabbit::connect().await;
-    let queue = unique_queue("poison");
-    let dead = format!("{queue}.dead");
+    let (queue, dead) = rabbit.queues("poison");
     rabbit.declare_expiring(&queue).await;
     rabbit.declare_expiring(&dead).await;
     let receiver = Receiver::start().await;
@@ -161,14 +158,12 @@ async fn a_poison_message_is_dead_lettered_with_its_reason_and_listed_while_the_
     assert_eq!((got, requests), ([1, 2].into(), 2));
     app.stop().await;
     rabbit.wait_counts(&queue, |c| c == Some((0, 0))).await;
-    rabbit.delete(&[&queue, &dead]).await;
 }
 
 #[tokio::test]
 async fn a_rabbitmq_source_with_a_handler_runs_its_command_per_message() {
     let rabbit = Rabbit::connect().await;
-    let queue = unique_queue("handler");
-    let dead = format!("{queue}.dead");
+    let (queue, dead) = rabbit.queues("handler");
     rabbit.declare_expiring(&queue).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let yaml = format!(
@@ -200,16 +195,19 @@ sources:
         .collect();
     assert_eq!(lines, want);
     app.stop().await;
+    assert_eq!(
+        rabbit.counts(&dead).await,
+        Some((0, 0)),
+        "nothing was rejected"
+    );
     rabbit.wait_counts(&queue, |c| c == Some((0, 0))).await;
-    rabbit.delete(&[&queue, &dead]).await;
 }
 
 #[tokio::test]
 async fn restarting_the_server_mid_stream_loses_no_rabbitmq_message() {
     const MESSAGES: usize = 300;
     let rabbit = Rabbit::connect().await;
-    let queue = unique_queue("restart");
-    let dead = format!("{queue}.dead");
+    let (queue, dead) = rabbit.queues("restart");
     rabbit.declare_expiring(&queue).await;
     rabbit.declare_expiring(&dead).await;
     let receiver = Receiver::start().await;
@@ -261,14 +259,12 @@ async fn restarting_the_server_mid_stream_loses_no_rabbitmq_message() {
     second.stop().await;
     rabbit.wait_counts(&queue, |c| c == Some((0, 0))).await;
     assert_eq!(rabbit.counts(&dead).await, Some((0, 0)));
-    rabbit.delete(&[&queue, &dead]).await;
 }
 
 #[tokio::test]
 async fn a_deleted_queue_is_declared_again_after_a_reconnect_and_consumed() {
     let rabbit = Rabbit::connect().await;
-    let queue = unique_queue("deleted");
-    let dead = format!("{queue}.dead");
+    let (queue, dead) = rabbit.queues("deleted");
     let receiver = Receiver::start().await;
     let app = shop(&queue, &receiver).await;
     rabbit
@@ -291,7 +287,11 @@ async fn a_deleted_queue_is_declared_again_after_a_reconnect_and_consumed() {
     let (got, requests) = numbers(&receiver.received());
     assert_eq!((got, requests), ([1, 2].into(), 2));
     app.stop().await;
-    rabbit.delete(&[&queue, &dead]).await;
+    assert_eq!(
+        rabbit.counts(&dead).await,
+        Some((0, 0)),
+        "nothing was rejected"
+    );
 }
 
 #[tokio::test]
@@ -301,8 +301,7 @@ async fn while_the_database_is_down_messages_wait_in_the_queue_and_none_is_dead_
         return;
     }
     let rabbit = Rabbit::connect().await;
-    let queue = unique_queue("outage");
-    let dead = format!("{queue}.dead");
+    let (queue, dead) = rabbit.queues("outage");
     rabbit.declare_expiring(&queue).await;
     rabbit.declare_expiring(&dead).await;
     let receiver = Receiver::start().await;
@@ -337,7 +336,6 @@ async fn while_the_database_is_down_messages_wait_in_the_queue_and_none_is_dead_
     assert_eq!(rabbit.counts(&dead).await, Some((0, 0)));
     app.stop().await;
     rabbit.wait_counts(&queue, |c| c == Some((0, 0))).await;
-    rabbit.delete(&[&queue, &dead]).await;
 }
 
 /// A PostgreSQL database taken away from its server: new connections refused, open ones ended.

@@ -1,6 +1,8 @@
 //! The test side of RabbitMQ: a client on the machine's broker (`RUSTYHOOK_TEST_AMQP_URL`, or
-//! guest on 127.0.0.1:5672) that makes uniquely-named queues, publishes, counts and reads back.
+//! guest on 127.0.0.1:5672) that names queues of its own (deleted when it is dropped, even by a
+//! failing test), publishes, counts and reads back.
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use lapin::options::{
@@ -17,7 +19,7 @@ pub fn url() -> String {
 }
 
 /// A queue name no other test uses.
-pub fn unique_queue(prefix: &str) -> String {
+fn unique_queue(prefix: &str) -> String {
     let n: u64 = rand::random();
     format!("rustyhook-test-{prefix}-{n:016x}")
 }
@@ -25,6 +27,8 @@ pub fn unique_queue(prefix: &str) -> String {
 pub struct Rabbit {
     connection: Connection,
     channel: Channel,
+    /// Queues deleted when this is dropped.
+    owned: Mutex<Vec<String>>,
 }
 
 /// A message read back from a queue.
@@ -56,7 +60,18 @@ impl Rabbit {
         Self {
             connection,
             channel,
+            owned: Mutex::default(),
         }
+    }
+
+    /// A queue name no other test uses and its dead-letter queue's (`<queue>.dead`), both
+    /// deleted when this is dropped.
+    pub fn queues(&self, prefix: &str) -> (String, String) {
+        let queue = unique_queue(prefix);
+        let dead = format!("{queue}.dead");
+        let mut owned = self.owned.lock().expect("lock");
+        owned.extend([queue.clone(), dead.clone()]);
+        (queue, dead)
     }
 
     /// Declares `queue` durable with a 10-minute `x-expires`, so a failed test leaves nothing
@@ -143,6 +158,40 @@ impl Rabbit {
                 .queue_delete((*q).into(), QueueDeleteOptions::default())
                 .await
                 .expect("queue deleted");
+        }
+    }
+}
+
+impl Drop for Rabbit {
+    fn drop(&mut self) {
+        let queues = std::mem::take(self.owned.get_mut().expect("lock"));
+        if queues.is_empty() {
+            return;
+        }
+        // Drop may run inside a runtime: do the async work on a thread of its own.
+        let deleted = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let connection = Connection::connect(&url(), ConnectionProperties::default())
+                    .await
+                    .ok()?;
+                for q in queues {
+                    // A channel per queue: deleting a missing one may close its channel.
+                    let channel = connection.create_channel().await.ok()?;
+                    let _ = channel
+                        .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
+                        .await;
+                }
+                let _ = connection.close(200, "OK".into()).await;
+                Some(())
+            })
+        })
+        .join();
+        if !matches!(deleted, Ok(Some(()))) {
+            eprintln!("could not delete the test queues");
         }
     }
 }
