@@ -5,9 +5,8 @@
 //! time. A dropped connection is reopened with backoff; RabbitMQ redelivers whatever was left
 //! unacked, so a crash loses nothing (a message may be taken twice: see `stable_id`).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use lapin::message::Delivery;
@@ -31,10 +30,9 @@ use super::intake::{Intake, Taken};
 const FIRST_RECONNECT: Duration = Duration::from_secs(1);
 /// The longest wait before reconnecting.
 const MAX_RECONNECT: Duration = Duration::from_secs(30);
-/// The pause before a message the store could not take goes back to the queue; doubled for
-/// each such message in a row, up to [`MAX_STORE_PAUSE`], so an outage does not spin.
+/// The shortest pause before a message the store could not take goes back to the queue.
 const FIRST_STORE_PAUSE: Duration = Duration::from_secs(1);
-/// The longest such pause.
+/// The longest such pause: how late, at most, messages flow again after the store is back.
 const MAX_STORE_PAUSE: Duration = Duration::from_secs(15);
 /// AMQP's reply code for a normal close.
 const REPLY_SUCCESS: u16 = 200;
@@ -252,7 +250,7 @@ async fn take(session: Arc<Session>, delivery: Delivery) {
             }
         }
         Err(unavailable) => {
-            let pause = session.store_down.failed();
+            let pause = session.store_down.failed(Instant::now());
             tracing::warn!(
                 source = name, message = %incoming.id, error = %unavailable, retry_in = ?pause,
                 "could not store a RabbitMQ message; it goes back to the queue"
@@ -315,30 +313,37 @@ async fn dead_letter(
     }
 }
 
-/// Counts messages in a row the store could not take.
+/// Since when the store has been failing, if it is: one message it takes ends the outage.
 #[derive(Debug, Default)]
-struct StoreDown(AtomicU32);
+struct StoreDown(Mutex<Option<Instant>>);
 
 impl StoreDown {
-    /// One more failure; returns the pause before its message goes back to the queue.
-    fn failed(&self) -> Duration {
-        let failures = self.0.fetch_add(1, Ordering::Relaxed).saturating_add(1);
-        store_pause(failures)
+    /// A message could not be stored at `now`; returns the pause before it goes back to the
+    /// queue, which grows with how long the outage has lasted, not with how many messages
+    /// failed at once.
+    fn failed(&self, now: Instant) -> Duration {
+        let mut since = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let began = *since.get_or_insert(now);
+        store_pause(now.saturating_duration_since(began))
     }
 
     fn recovered(&self) {
-        self.0.store(0, Ordering::Relaxed);
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     fn is_down(&self) -> bool {
-        self.0.load(Ordering::Relaxed) > 0
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
     }
 }
 
-/// The pause after `failures` messages in a row could not be stored: 1 s, 2 s, 4 s … 15 s.
-fn store_pause(failures: u32) -> Duration {
-    let doublings = failures.saturating_sub(1).min(16);
-    (FIRST_STORE_PAUSE * 2u32.pow(doublings)).min(MAX_STORE_PAUSE)
+/// The pause for a message that could not be stored, `down_for` into an outage: as long as the
+/// outage so far, at least [`FIRST_STORE_PAUSE`] and at most [`MAX_STORE_PAUSE`], so the
+/// retries thin out as 1 s, 2 s, 4 s … while it lasts.
+fn store_pause(down_for: Duration) -> Duration {
+    down_for.clamp(FIRST_STORE_PAUSE, MAX_STORE_PAUSE)
 }
 
 #[cfg(test)]
@@ -346,18 +351,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_store_pause_doubles_up_to_its_cap() {
-        let secs: Vec<u64> = [1, 2, 3, 4, 5, 100, u32::MAX]
-            .into_iter()
-            .map(|n| store_pause(n).as_secs())
-            .collect();
-        assert_eq!(secs, [1, 2, 4, 8, 15, 15, 15]);
+    fn the_store_pause_follows_the_outage_not_the_number_of_failures() {
+        let t0 = Instant::now();
+        let at = |secs: u64| t0 + Duration::from_secs(secs);
         let down = StoreDown::default();
         assert!(!down.is_down());
-        assert_eq!(down.failed(), Duration::from_secs(1));
-        assert_eq!(down.failed(), Duration::from_secs(2));
+        // Ten messages failing together all wait the first pause.
+        for _ in 0..10 {
+            assert_eq!(down.failed(at(0)), Duration::from_secs(1));
+        }
         assert!(down.is_down());
+        let pauses: Vec<u64> = [1, 2, 4, 8, 16, 600]
+            .into_iter()
+            .map(|s| down.failed(at(s)).as_secs())
+            .collect();
+        assert_eq!(pauses, [1, 2, 4, 8, 15, 15]);
         down.recovered();
         assert!(!down.is_down());
+        assert_eq!(down.failed(at(700)), Duration::from_secs(1));
     }
 }
