@@ -2,6 +2,7 @@
 # Install (from Debian's packages, where missing) and start the services the tests talk to:
 # PostgreSQL on 127.0.0.1:5432 (trust auth for local connections), Redis on 127.0.0.1:6379 and
 # NATS with JetStream on 127.0.0.1:4222.
+# RabbitMQ on 127.0.0.1:5672 (its default guest user, which may connect from loopback only).
 # Idempotent: a service already answering is left alone.
 set -euo pipefail
 
@@ -86,8 +87,28 @@ start_nats() {
         -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
     wait_for nats_up 30 || die "NATS did not come up on 127.0.0.1:4222"
     say "NATS is up"
+# The AMQP listener opens last in RabbitMQ's boot, so a TCP connect means it takes clients.
+rabbitmq_up() { timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/5672' 2>/dev/null; }
+
+start_rabbitmq() {
+    if rabbitmq_up; then say "RabbitMQ is up"; return; fi
+    if ! need rabbitmq-server; then
+        say "installing RabbitMQ"
+        apt_install rabbitmq-server
+    fi
+    # Installing may have started it already.
+    if ! wait_for rabbitmq_up 5; then
+        say "starting RabbitMQ"
+        # Run as root, the script switches to the rabbitmq user; "already running" is fine.
+        rabbitmq-server -detached >/dev/null 2>&1 || true
+    fi
+    wait_for rabbitmq_up 60 || die "RabbitMQ did not come up on 127.0.0.1:5672"
+    say "RabbitMQ is up"
 }
 
 start_postgres
 start_redis
 start_nats
+start_rabbitmq
+# The Redis TLS test makes its certificates with the openssl command.
+need openssl || apt_install openssl

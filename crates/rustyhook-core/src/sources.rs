@@ -154,6 +154,42 @@ pub struct AmqpSource {
     pub dead_letter_queue: Option<String>,
 }
 
+impl AmqpSource {
+    /// The queue rejected messages are dead-lettered to: `dead_letter_queue`, or `<queue>.dead`.
+    pub fn dead_letter_queue(&self) -> String {
+        self.dead_letter_queue
+            .clone()
+            .unwrap_or_else(|| format!("{}.dead", self.queue))
+    }
+
+    /// What serde cannot check: an `amqp(s)://` URL, queue names AMQP can carry (1 to 255
+    /// bytes), two distinct queues, and a prefetch of at least 1 (0 would mean "unbounded").
+    fn check(&self) -> Result<(), String> {
+        match url::Url::parse(&self.url) {
+            Ok(u) if matches!(u.scheme(), "amqp" | "amqps") => {}
+            _ => {
+                return Err(format!(
+                    "`url` must be an amqp:// or amqps:// URL, not {:?}",
+                    crate::crypto::redact_url(&self.url)
+                ));
+            }
+        }
+        let dead = self.dead_letter_queue();
+        for (key, queue) in [("queue", &self.queue), ("dead_letter_queue", &dead)] {
+            if queue.is_empty() || queue.len() > 255 {
+                return Err(format!("`{key}` must be 1 to 255 bytes long"));
+            }
+        }
+        if dead == self.queue {
+            return Err("`dead_letter_queue` must differ from `queue`".into());
+        }
+        if self.prefetch == 0 {
+            return Err("`prefetch` must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
 /// `type: nats`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -219,7 +255,7 @@ impl SourceConfig {
     /// ids a `handler:` may name.
     pub fn check(&self, handlers: &[String]) -> Result<(), String> {
         let name = self.name();
-        let built: &[&str] = &["redis", "nats"];
+        let built: &[&str] = &["redis", "nats", "rabbitmq"];
         let kind = match &self.broker {
             Broker::Redis(_) => "redis",
             Broker::Rabbitmq(_) => "rabbitmq",
@@ -244,6 +280,9 @@ impl SourceConfig {
             return Err(format!(
                 "source {name:?}: `format: sendhooks` is read from Redis streams only"
             ));
+        }
+        if let Broker::Rabbitmq(a) = &self.broker {
+            a.check().map_err(|e| format!("source {name:?}: {e}"))?;
         }
         if let Broker::Redis(r) = &self.broker {
             if r.batch == 0 {
@@ -494,6 +533,43 @@ mod tests {
             None,
         );
         assert!(no_app.expect_err("bad").contains("app"));
+    }
+
+    fn rabbitmq(url: &str, rest: &str) -> SourceConfig {
+        serde_norway::from_str(&format!("type: rabbitmq\nurl: {url}\napp: acme\n{rest}"))
+            .expect("a source entry")
+    }
+
+    #[test]
+    fn a_rabbitmq_source_is_checked_for_its_url_queues_and_prefetch() {
+        let good = rabbitmq("amqp://guest:guest@127.0.0.1:5672/%2f", "queue: orders");
+        assert_eq!(good.check(&[]), Ok(()));
+        assert_eq!(good.name(), "rabbitmq-orders");
+        let Broker::Rabbitmq(a) = &good.broker else {
+            panic!("a rabbitmq source")
+        };
+        assert_eq!(
+            (a.prefetch, a.dead_letter_queue().as_str()),
+            (100, "orders.dead")
+        );
+        let err = |url: &str, rest: &str| rabbitmq(url, rest).check(&[]).expect_err("refused");
+        let e = err("http://u:hunter2@h/", "queue: q");
+        assert!(e.contains("amqp://") && !e.contains("hunter2"), "{e}");
+        assert!(err("amqps://h", "queue: q\nprefetch: 0").contains("prefetch"));
+        let e = err("amqp://h", "queue: q\ndead_letter_queue: q");
+        assert!(e.contains("differ"), "{e}");
+        let long = "q".repeat(251);
+        assert!(err("amqp://h", &format!("queue: {long}")).contains("dead_letter_queue"));
+        assert!(err("amqp://h", "queue: ''").contains("`queue`"));
+    }
+
+    #[test]
+    fn a_source_entry_with_an_unknown_key_is_refused() {
+        let parse = |yaml: &str| serde_norway::from_str::<SourceConfig>(yaml);
+        let ok = "type: rabbitmq\nurl: amqp://h\nqueue: q\nname: in\nhandler: h";
+        assert!(parse(ok).is_ok());
+        let e = parse("type: rabbitmq\nurl: amqp://h\nqueue: q\nprefech: 5").expect_err("typo");
+        assert!(e.to_string().contains("prefech"), "{e}");
     }
 
     #[test]

@@ -8,10 +8,21 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use rustyhook_core::settings::{LogFormat, LoggingSettings};
 use tracing_subscriber::EnvFilter;
 
+/// The configured level, with lapin (the AMQP client) silenced unless the level names it: lapin
+/// logs as errors what it also returns, and the RabbitMQ source logs that once, as a warning
+/// naming the source, with the URL's password hidden. `RUST_LOG=lapin=debug` still shows it.
+fn quiet_libraries(level: &str) -> String {
+    if level.contains("lapin") {
+        level.to_owned()
+    } else {
+        format!("{level},lapin=off")
+    }
+}
+
 /// Installs the log subscriber. `RUST_LOG` overrides the configured level.
 pub fn init_logging(settings: &LoggingSettings) {
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.level))
+        .or_else(|_| EnvFilter::try_new(quiet_libraries(&settings.level)))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let json = match settings.format {
         LogFormat::Json => true,
@@ -51,4 +62,20 @@ pub fn metrics_handle() -> Option<PrometheusHandle> {
                 .ok()
         })
         .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lapin_is_silenced_unless_the_level_names_it() {
+        assert_eq!(quiet_libraries("info"), "info,lapin=off");
+        assert_eq!(
+            quiet_libraries("warn,rustyhook=debug"),
+            "warn,rustyhook=debug,lapin=off"
+        );
+        assert_eq!(quiet_libraries("info,lapin=debug"), "info,lapin=debug");
+        assert!(EnvFilter::try_new(quiet_libraries("debug")).is_ok());
+    }
 }

@@ -6,6 +6,9 @@ mod binary;
 #[path = "support/jetstream.rs"]
 #[allow(dead_code)]
 mod jetstream;
+#[path = "e2e/rabbit.rs"]
+#[allow(dead_code)]
+mod rabbit;
 #[path = "e2e/receiver.rs"]
 #[allow(dead_code)]
 mod receiver;
@@ -18,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use binary::{free_port, signal, start, wait_healthy};
 use jetstream::TestStream;
+use rabbit::Rabbit;
 use receiver::{Receiver, Reply};
 use serde_json::json;
 
@@ -536,4 +540,79 @@ async fn redis_entries_read_but_not_stored_at_a_sigkill_are_taken_over_after_res
         .await
         .expect("del");
     drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sigkill_while_consuming_rabbitmq_loses_no_message_as_rabbitmq_redelivers_the_unacked() {
+    const MESSAGES: u32 = 3000;
+    let rabbit = Rabbit::connect().await;
+    let (queue, dead) = rabbit.queues("smoke");
+    rabbit.declare_expiring(&queue).await;
+    rabbit.declare_expiring(&dead).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let port = free_port();
+    let receiver = Receiver::start().await;
+    let env = [("RUSTYHOOK_ADMIN_TOKEN", TOKEN)];
+    // A first start makes the app; the messages then wait in the queue for the next one.
+    let mut server = start(dir.path(), port, &env);
+    wait_healthy(&server.base).await;
+    let client = reqwest::Client::new();
+    setup_app(&client, &server.base, &receiver.url("/hook"), 16).await;
+    signal(&server.child, "-TERM");
+    server.child.wait().expect("reaped");
+    std::fs::write(
+        dir.path().join("rustyhook.yaml"),
+        format!(
+            "sources:\n  - {{type: rabbitmq, url: '{}', queue: {queue}, app: crash}}\n",
+            rabbit::url()
+        ),
+    )
+    .expect("config written");
+    for i in 0..MESSAGES {
+        let body =
+            json!({"eventType": "crash.test", "eventId": format!("m-{i}"), "payload": {"i": i}});
+        rabbit
+            .publish(&queue, body.to_string().as_bytes(), Default::default())
+            .await;
+    }
+    let mut server = start(dir.path(), port, &env);
+    // Kill once messages are stored and delivered, with more still in the queue or in flight.
+    receiver.wait_for(50, Duration::from_secs(60)).await;
+    signal(&server.child, "-KILL");
+    server.child.wait().expect("reaped");
+    rabbit
+        .wait_counts(&queue, |c| c.is_some_and(|(_, consumers)| consumers == 0))
+        .await;
+    let (left, _) = rabbit.counts(&queue).await.expect("the queue");
+    assert!(left > 0, "the kill came after every message was taken");
+
+    let restarted = Instant::now();
+    let mut server = start(dir.path(), port, &env);
+    wait_healthy(&server.base).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let missing = loop {
+        let seen: std::collections::HashSet<u64> = receiver
+            .received()
+            .iter()
+            .map(|r| r.json()["i"].as_u64().expect("numbered"))
+            .collect();
+        let missing = (0..u64::from(MESSAGES))
+            .filter(|i| !seen.contains(i))
+            .count();
+        if missing == 0 || Instant::now() > deadline {
+            eprintln!(
+                "rabbitmq crash test: {left} of {MESSAGES} messages were in the queue after SIGKILL; \
+                 {} requests for {} distinct messages, {:?} after the restart",
+                receiver.received().len(),
+                seen.len(),
+                restarted.elapsed()
+            );
+            break missing;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    signal(&server.child, "-TERM");
+    server.child.wait().expect("reaped");
+    rabbit.wait_counts(&queue, |c| c == Some((0, 0))).await;
+    assert_eq!(missing, 0, "messages published to RabbitMQ never arrived");
 }

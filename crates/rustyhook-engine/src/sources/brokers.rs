@@ -11,6 +11,7 @@ use rustyhook_store::Store;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::amqp;
 use super::intake::Intake;
 use super::nats;
 use super::redis_stream;
@@ -56,9 +57,8 @@ pub fn start(
             Broker::Nats(cfg) => {
                 tasks.spawn(nats::run(cfg.clone(), intake, token.clone()));
             }
-            Broker::Rabbitmq(_) => {
-                // Refused by `SourceConfig::check` until its reader is built.
-                let _ = (intake, token, tasks);
+            Broker::Rabbitmq(cfg) => {
+                tasks.spawn(amqp::run(cfg.clone(), intake, token.clone()));
             }
         }
     }

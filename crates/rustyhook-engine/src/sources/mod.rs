@@ -2,6 +2,10 @@
 //! SQS queues (webhooks arrive through the API's listener). Each turns
 //! what it sees into runs through [`Automation::trigger`], which returns once the run is stored.
 //!
+//! - [`amqp`]: a RabbitMQ queue (`sources:` `type: rabbitmq`), acked once stored or
+//!   dead-lettered.
+//! - [`amqp_message`]: what a RabbitMQ delivery is to the intake, and what a dead-lettered copy
+//!   carries.
 //! - [`brokers`]: broker sources (`sources:`): Redis streams, RabbitMQ, NATS JetStream.
 //! - [`cron`]: ticks of a cron schedule, with the misfire policy after downtime.
 //! - [`files`]: debounced batches of file changes, filtered relative to the watched folder.
@@ -13,6 +17,8 @@
 //! - [`sqs`]: an SQS queue, long-polled, each message deleted once its run is stored.
 //! - [`sqs_client`]: the small SQS client it uses (AWS JSON protocol, SigV4 signing).
 
+pub mod amqp;
+pub mod amqp_message;
 pub mod brokers;
 pub mod cron;
 pub mod files;

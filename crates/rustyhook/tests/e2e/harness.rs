@@ -125,6 +125,11 @@ impl TestApp {
         }
     }
 
+    /// The PostgreSQL database's URL, when on PostgreSQL.
+    pub fn database_url(&self) -> Option<String> {
+        self._db.as_ref().map(|db| db.url.clone())
+    }
+
     /// Stops the server and waits until it has let go of its store (its sources and attempts
     /// in flight finished), handing back its data directory and database to restart on with
     /// [`Self::spawn_on`].
@@ -140,6 +145,16 @@ impl TestApp {
             ._dir
             .take()
             .unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
+        // A task the server spawned (leadership) lets go of the store a moment after the server
+        // returns: wait until the SQLite lock is free, so the next server can open the database.
+        let lock = dir.path().join("rustyhook.lock");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Ok(file) = std::fs::File::options().write(true).open(&lock)
+            && file.try_lock().is_err()
+        {
+            assert!(Instant::now() < deadline, "the database stayed locked");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         (dir, self._db.take())
     }
 

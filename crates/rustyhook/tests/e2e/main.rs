@@ -2,6 +2,7 @@
 //! HTTP to a real receiver on port 0. Built twice: as `e2e` on SQLite, and as `e2e_postgres` on
 //! a fresh PostgreSQL database per test.
 
+mod amqp;
 mod api;
 mod compat;
 mod delivery;
@@ -11,6 +12,7 @@ mod harness;
 mod jetstream;
 mod nats;
 mod pgdb;
+mod rabbit;
 mod receiver;
 mod redis_source;
 mod svix_sdk;

@@ -1,6 +1,8 @@
 //! The end-to-end suite of `tests/e2e` again, each test on a fresh PostgreSQL database of its
 //! own (the harness reads this target's name). The module list mirrors `tests/e2e/main.rs`.
 
+#[path = "../e2e/amqp.rs"]
+mod amqp;
 #[path = "../e2e/api.rs"]
 mod api;
 #[path = "../e2e/compat.rs"]
@@ -17,6 +19,8 @@ mod jetstream;
 mod nats;
 #[path = "../e2e/pgdb.rs"]
 mod pgdb;
+#[path = "../e2e/rabbit.rs"]
+mod rabbit;
 #[path = "../e2e/receiver.rs"]
 mod receiver;
 #[path = "../e2e/redis_source.rs"]
