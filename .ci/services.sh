@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install (from Debian's packages, where missing) and start the services the tests talk to:
-# PostgreSQL on 127.0.0.1:5432 (trust auth for local connections), Redis on 127.0.0.1:6379 and
-# NATS with JetStream on 127.0.0.1:4222.
-# RabbitMQ on 127.0.0.1:5672 (its default guest user, which may connect from loopback only).
+# PostgreSQL on 127.0.0.1:5432 (trust auth for local connections), Redis on 127.0.0.1:6379, NATS
+# with JetStream on 127.0.0.1:4222, and RabbitMQ on 127.0.0.1:5672 (its default guest user, which
+# may connect from loopback only).
 # Idempotent: a service already answering is left alone.
 set -euo pipefail
 
@@ -87,6 +87,8 @@ start_nats() {
         -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
     wait_for nats_up 30 || die "NATS did not come up on 127.0.0.1:4222"
     say "NATS is up"
+}
+
 # The AMQP listener opens last in RabbitMQ's boot, so a TCP connect means it takes clients.
 rabbitmq_up() { timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/5672' 2>/dev/null; }
 
