@@ -11,6 +11,11 @@
 #   4. fast   (optional) phase 2 again with synchronous=NORMAL, labelled as such.
 #   5. mem    a fresh rustyhook whose endpoint is rate-limited to 1/s gets 100,000
 #             messages; its RSS is read from /proc before and after.
+#   6. pg     (optional) phase 2 again with one rustyhook on PostgreSQL, in a fresh database
+#             (rh_bench_<random>) that is dropped afterwards, however the script exits.
+#   7. pg3    (optional) phase 2 again with three rustyhook nodes on one fresh PostgreSQL
+#             database, the messages sent to the nodes in turn. They share this machine's
+#             cores with each other and with PostgreSQL: not a scale-out measurement.
 #
 # Settings can be overridden through the environment variables listed below.
 set -euo pipefail
@@ -31,6 +36,10 @@ LAT_SECONDS=${LAT_SECONDS:-12}
 MEM_MESSAGES=${MEM_MESSAGES:-100000}
 MEM_CONCURRENCY=${MEM_CONCURRENCY:-64}
 FAST_SYNC_LINE=${FAST_SYNC_LINE:-1}
+PG_PHASES=${PG_PHASES:-1}
+PG_CLUSTER_PHASE=${PG_CLUSTER_PHASE:-1}
+PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432}
+PG_MAX_CONNECTIONS=${PG_MAX_CONNECTIONS:-10}
 OUT=${OUT:-$ROOT/BENCHMARKS.md}
 WORK=${BENCH_WORK_DIR:-$ROOT/target/bench-run}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -43,7 +52,8 @@ log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 calc() { awk "BEGIN { printf \"%${2:-.0f}\", ($1) }"; }
 
 # ---------------------------------------------------------------- processes and cleanup
-PIDS=() # everything this script started, stopped by pid on exit
+PIDS=()   # everything this script started, stopped by pid on exit
+PG_DBS=() # PostgreSQL databases this script created, dropped on exit
 stop_pid() { # pid: TERM, then KILL after 10 s
     local pid=$1
     kill -TERM "$pid" 2>/dev/null || return 0
@@ -57,8 +67,9 @@ forget_pid() {
     PIDS=("${kept[@]}")
 }
 cleanup() {
-    local pid
+    local pid db
     for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+    for db in "${PG_DBS[@]}"; do pg_drop "$db" || log "could not drop database $db"; done
     rm -rf "$WORK"/data-* "$OUT.tmp"
 }
 trap cleanup EXIT
@@ -72,7 +83,69 @@ free_port() {
     done
 }
 
-# start_rustyhook NAME [VAR=value ...]: fresh data dir and port; sets RH_PID and RH_URL.
+# ------------------------------------------------------------------------- PostgreSQL
+pg_sql() { # SQL → its result, unaligned, on the server's maintenance database
+    psql "$PG_ADMIN_URL/postgres" -X -v ON_ERROR_STOP=1 -qAtc "$1"
+}
+# pg_create: a fresh, empty database named rh_bench_<random>, dropped on exit; sets PG_DB and
+# PG_URL (the database's URL for rustyhook).
+pg_create() {
+    PG_DB=rh_bench_${RANDOM}${RANDOM}
+    PG_DBS+=("$PG_DB")
+    pg_sql "CREATE DATABASE $PG_DB" >/dev/null
+    PG_URL=$PG_ADMIN_URL/$PG_DB
+    log "created PostgreSQL database $PG_DB"
+}
+pg_drop() { # DB: drops it, disconnecting whoever is still connected
+    pg_sql "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null || return 1
+    local kept=() db
+    for db in "${PG_DBS[@]}"; do [ "$db" = "$1" ] || kept+=("$db"); done
+    PG_DBS=("${kept[@]}")
+}
+# pg_snapshot DB FILE: one line per PostgreSQL server process on this machine (user postgres,
+# name postgres*): pid, parent pid, its CPU ticks, its reaped children's CPU ticks, and what it
+# is by its title: 1 working on DB (its connections, its autovacuum), 2 a connection to another
+# database, 0 anything else (postmaster, WAL writer, checkpointer…). Nearly only built-ins, so
+# that taking it costs next to no CPU.
+pg_snapshot() {
+    local pid line f args title kind
+    for pid in $(pgrep -u postgres '^postgres' || true); do
+        read -r line <"/proc/$pid/stat" 2>/dev/null || continue
+        mapfile -d '' args <"/proc/$pid/cmdline" 2>/dev/null || continue
+        read -ra f <<<"${line##*) }"
+        title=" ${args[*]} "
+        kind=0
+        if [[ $title == *" $1 "* ]]; then kind=1
+        elif [[ $title == *\(*\)* || $title == *"[local]"* ]]; then kind=2; fi
+        echo "$pid ${f[1]} $((f[11] + f[12])) $((f[13] + f[14])) $kind"
+    done >"$2"
+}
+# pg_cpu_delta BEFORE AFTER → "server db others background exited": CPU seconds between two
+# snapshots, of the whole server (every process, plus what the postmaster reaped), and of it:
+# the processes working on the benchmark's database, connections to other databases and the
+# server's own processes, each among those alive at the end; and the processes that exited in
+# between (short connections of any database, autovacuum workers), the rest.
+pg_cpu_delta() {
+    awk -v hz="$HZ" '
+        { k = FILENAME == ARGV[1] ? 1 : 2; pid[k, $1] = 1; n[k]++; l[k, n[k]] = $0 }
+        END {
+            for (k = 1; k <= 2; k++)
+                for (i = 1; i <= n[k]; i++) {
+                    split(l[k, i], f, " ")
+                    total[k] += f[3]
+                    if (!((k, f[2]) in pid)) total[k] += f[4] # the postmaster
+                    if (k == 1) before[f[1]] = f[3]
+                    else part[f[5]] += f[3] - before[f[1]]
+                }
+            server = total[2] - total[1]
+            printf "%.1f %.1f %.1f %.1f %.1f\n", server / hz, part[1] / hz, part[2] / hz,
+                part[0] / hz, (server - part[0] - part[1] - part[2]) / hz
+        }' "$1" "$2"
+}
+
+# start_rustyhook NAME [VAR=value ...]: fresh data dir and port; sets RH_PID and RH_URL, and
+# makes it the instance under test: RH_PIDS (whose CPU windows measure) and API_URLS (where the
+# load generator sends its requests).
 start_rustyhook() {
     local name=$1 port; shift
     port=$(free_port)
@@ -84,17 +157,19 @@ start_rustyhook() {
     RH_PID=$!
     PIDS+=("$RH_PID")
     RH_URL="http://127.0.0.1:$port"
+    RH_PIDS=("$RH_PID")
+    API_URLS=$RH_URL
     log "rustyhook ($name) pid $RH_PID on $RH_URL"
 }
-# stop_rustyhook NAME: SIGTERM (SIGKILL after 60 s); sets STOP_NAME_SECS, STOP_NAME_RC and
-# NAME_WARNINGS, with NAME upper-cased.
+# stop_rustyhook NAME [PID]: SIGTERM to PID (default RH_PID; SIGKILL after 60 s); sets
+# STOP_NAME_SECS, STOP_NAME_RC and NAME_WARNINGS, with NAME upper-cased.
 stop_rustyhook() {
-    local started=$SECONDS rc=0
-    kill -TERM "$RH_PID"
-    for _ in $(seq 600); do kill -0 "$RH_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$RH_PID" 2>/dev/null && log "rustyhook ($1) ignored SIGTERM for 60 s: killed"
-    wait "$RH_PID" || rc=$?
-    forget_pid "$RH_PID"
+    local started=$SECONDS rc=0 pid=${2:-$RH_PID}
+    kill -TERM "$pid"
+    for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null && log "rustyhook ($1) ignored SIGTERM for 60 s: killed"
+    wait "$pid" || rc=$?
+    forget_pid "$pid"
     printf -v "STOP_${1^^}_RC" '%s' "$rc"
     printf -v "STOP_${1^^}_SECS" '%s' "$((SECONDS - started))"
     printf -v "${1^^}_WARNINGS" '%s' \
@@ -115,20 +190,37 @@ thread_ticks() { # pid → "tid name ticks" per thread (names have no spaces her
     sed 's/^\([0-9]*\) (\(.*\)) /\1 \2 /' /proc/"$1"/task/*/stat 2>/dev/null \
         | awk '{ print $1, $2, $14 + $15 }'
 }
-# window_start / window_end NAME [PID]: CPU of PID (default rustyhook), of the receiver and
-# of the whole machine between the two calls, as NAME_RH_CPU, NAME_RECV_CPU, NAME_BUSY_PCT,
-# NAME_BUSY_CPU, NAME_STEAL_CPU and NAME_IOWAIT_CPU (seconds); and of PID's busiest threads:
+pids_cpu_secs() { # pid... → each one's CPU seconds so far, one per line
+    local pid
+    for pid; do cpu_secs "$pid"; echo; done
+}
+# window_start / window_end NAME [PID...]: CPU of the PIDs (default RH_PIDS, the rustyhook
+# instance or nodes under test), of the receiver, of the PostgreSQL server and of the whole
+# machine between the two calls, as NAME_RH_CPU (summed over the PIDs; NAME_RH_CPU_EACH lists
+# each), NAME_RECV_CPU, NAME_PG_CPU (the whole server; of it NAME_PG_DB_CPU working on the
+# database PG_DB, NAME_PG_OTHER_DB_CPU in connections to other databases, NAME_PG_BG_CPU in the
+# server's own processes, NAME_PG_EXITED_CPU in processes that exited meanwhile), NAME_BUSY_PCT,
+# NAME_BUSY_CPU, NAME_STEAL_CPU and NAME_IOWAIT_CPU (seconds); and of the PIDs' busiest threads:
 # NAME_WRITER_CPU (the SQLite writer thread) and NAME_TOP_THREADS (the three busiest others).
 window_start() {
-    W_PID=${1:-$RH_PID}
-    W_RH=$(cpu_secs "$W_PID"); W_RECV=$(cpu_secs "$RECV_PID")
-    thread_ticks "$W_PID" >"$WORK/threads.before"
+    if [ $# -gt 0 ]; then W_PIDS=("$@"); else W_PIDS=("${RH_PIDS[@]}"); fi
+    pg_snapshot "${PG_DB:--}" "$WORK/pg.before"
+    pids_cpu_secs "${W_PIDS[@]}" >"$WORK/cpu.before"
+    W_RECV=$(cpu_secs "$RECV_PID")
+    local pid
+    for pid in "${W_PIDS[@]}"; do thread_ticks "$pid"; done >"$WORK/threads.before"
     read -r W_BUSY W_TOTAL W_STEAL W_IOWAIT < <(machine_ticks)
 }
 window_end() {
-    local busy total steal iowait writer top
+    local busy total steal iowait writer top pid pg each
     read -r busy total steal iowait < <(machine_ticks)
-    thread_ticks "$W_PID" | awk -v hz="$HZ" 'NR == FNR { before[$1] = $3; next }
+    pg_snapshot "${PG_DB:--}" "$WORK/pg.after"
+    pg=$(pg_cpu_delta "$WORK/pg.before" "$WORK/pg.after")
+    pids_cpu_secs "${W_PIDS[@]}" | paste -d' ' "$WORK/cpu.before" - \
+        | awk '{ print $2 - $1 }' >"$WORK/cpu.delta"
+    each=$(awk '{ printf "%s%.1f", sep, $1; sep = ", " }' "$WORK/cpu.delta")
+    for pid in "${W_PIDS[@]}"; do thread_ticks "$pid"; done \
+        | awk -v hz="$HZ" 'NR == FNR { before[$1] = $3; next }
         { printf "%.2f %s\n", ($3 - before[$1]) / hz, $2 }' "$WORK/threads.before" - \
         | sort -rn >"$WORK/threads.delta"
     writer=$(awk '$2 ~ /^rustyhook-sqlit/ { w += $1 } END { printf "%.2f", w }' "$WORK/threads.delta")
@@ -137,7 +229,13 @@ window_end() {
     {
         echo "${1}_WRITER_CPU=$writer"
         echo "${1}_TOP_THREADS='$top'"
-        echo "${1}_RH_CPU=$(calc "$(cpu_secs "$W_PID") - $W_RH" .1f)"
+        echo "${1}_RH_CPU=$(awk '{ s += $1 } END { printf "%.1f", s }' "$WORK/cpu.delta")"
+        echo "${1}_RH_CPU_EACH='$each'"
+        echo "${1}_PG_CPU=$(cut -d' ' -f1 <<<"$pg")"
+        echo "${1}_PG_DB_CPU=$(cut -d' ' -f2 <<<"$pg")"
+        echo "${1}_PG_OTHER_DB_CPU=$(cut -d' ' -f3 <<<"$pg")"
+        echo "${1}_PG_BG_CPU=$(cut -d' ' -f4 <<<"$pg")"
+        echo "${1}_PG_EXITED_CPU=$(cut -d' ' -f5 <<<"$pg")"
         echo "${1}_RECV_CPU=$(calc "$(cpu_secs "$RECV_PID") - $W_RECV" .1f)"
         echo "${1}_BUSY_PCT=$(calc "100 * ($busy - $W_BUSY) / ($total - $W_TOTAL + 1e-9)")"
         echo "${1}_BUSY_CPU=$(calc "($busy - $W_BUSY) / $HZ" .1f)"
@@ -152,7 +250,7 @@ window_end() {
 # output, plus NAME_WALL and NAME_LG_CPU (its own CPU seconds), lands in $WORK/NAME.env.
 loadgen() {
     local name=$1 wall user sys; shift
-    if ! { time "$BIN/loadgen" --api "$RH_URL" --token "$TOKEN" --receiver "$RECV_URL" \
+    if ! { time "$BIN/loadgen" --api "$API_URLS" --token "$TOKEN" --receiver "$RECV_URL" \
         --payload-bytes "$PAYLOAD_BYTES" --prefix "$name" "$@" \
         >"$WORK/$name.env" 2>"$WORK/$name.log"; } 2>"$WORK/$name.time"; then
         log "loadgen $name failed:"; cat "$WORK/$name.log" >&2; exit 1
@@ -257,27 +355,298 @@ limits_text() {
 }
 
 # A warning when processes outside the benchmark took more than 10% of the machine's CPU
-# during phase 1 or the median run of phase 2.
+# during phase 1, the median run of phase 2 or the median runs of phases 6 and 7 (where
+# PostgreSQL's processes count as the benchmark's, except connections to other databases).
 interference_note() {
-    local raw_others e2e_others
-    raw_others=$(calc "$RAW_BUSY_CPU - $RAW_RECV_CPU - $RAW_WRK_CPU" .1f)
-    e2e_others=$(calc "$E2E_BUSY_CPU - $E2E_RH_CPU - $E2E_LG_CPU - $E2E_RECV_CPU" .1f)
-    if [ "$(calc "($raw_others > 0.1 * $NPROC * $RAW_WALL) + ($e2e_others > 0.1 * $NPROC * $E2E_WALL)")" != 0 ]; then
+    local others avail high=0 parts="" p label
+    others=$(calc "$RAW_BUSY_CPU - $RAW_RECV_CPU - $RAW_WRK_CPU" .1f)
+    avail=$(calc "$NPROC * $RAW_WALL" .1f)
+    [ "$(calc "$others > 0.1 * $avail")" = 0 ] || high=1
+    parts="phase 1: ${others} s of ${avail}"
+    for p in E2E PG1 PG3; do
+        has "$p" WALL || continue
+        case $p in E2E) label="phase 2" ;; PG1) label="phase 6" ;; PG3) label="phase 7" ;; esac
+        others=$(outside_cpu "$p")
+        avail=$(calc "$NPROC * $(val "$p" WALL)" .1f)
+        [ "$(calc "$others > 0.1 * $avail")" = 0 ] || high=1
+        parts+="; ${label}, median run: ${others} s of ${avail}"
+    done
+    if [ "$high" = 1 ]; then
         echo "> **Warning:** CPU time outside the benchmark's processes was high during this run"
-        echo "> (phase 1: ${raw_others} s of $(calc "$NPROC * $RAW_WALL" .1f); phase 2, median run:"
-        echo "> ${e2e_others} s of $(calc "$NPROC * $E2E_WALL" .1f)). Something else was running;"
+        echo "> (${parts}). Something else was running;"
         echo "> the figures below are lower than this machine can do. Rerun on a quiet machine."
         echo
     fi
 }
 
+# ------------------------------------------------------------ report: PostgreSQL phases
+# val PREFIX KEY [DEFAULT]: the value of PREFIX_KEY, or DEFAULT (n/a) when unset or empty.
+val() { local v="${1}_$2"; printf '%s' "${!v:-${3:-n/a}}"; }
+has() { local v="${1}_$2"; [ -n "${!v:-}" ]; } # PREFIX KEY: is PREFIX_KEY set and not empty?
+is_num() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
+# pct NUM DEN → NUM as a percentage of DEN, or n/a when either is missing.
+pct() {
+    if is_num "$1" && is_num "$2" && [ "$2" != 0 ]; then
+        echo "$(calc "100 * $1 / $2" .1f)%"
+    else
+        echo "n/a"
+    fi
+}
+# per_msg PREFIX KEY → µs of that CPU figure per message accepted in the median run.
+per_msg() { calc "1000000 * $(val "$1" "$2" 0) / $(val "$1" ACCEPTED 1)"; }
+# unaccounted PREFIX → the machine's busy CPU-seconds not in any process listed in section 5
+# (never below zero: the figures are rounded to ticks).
+unaccounted() {
+    local p=$1 rest
+    rest="$(val "$p" BUSY_CPU 0) - $(val "$p" RH_CPU 0) - $(val "$p" PG_CPU 0) - $(val "$p" LG_CPU 0) - $(val "$p" RECV_CPU 0)"
+    calc "$rest > 0 ? $rest : 0" .1f
+}
+# span PREFIX → "lowest highest" of the runs' deliveries/s (a run that did not complete is 0).
+span() {
+    tr ',' '\n' <<<"$(val "$1" ALL_RATES)" | tr -d ' ' | sed 's/^[^0-9].*/0/' | sort -n \
+        | awk 'NR == 1 { l = $1 } { h = $1 } END { print l + 0, h + 0 }'
+}
+range() { [ "$1" = "$2" ] && echo "$1" || echo "$1–$2"; } # LOW HIGH → "LOW–HIGH", or one figure
+# busy_per_msg PREFIX → µs of the machine's busy CPU (every process) per message accepted.
+busy_per_msg() { per_msg "$1" BUSY_CPU; }
+# outside_cpu PREFIX → CPU-seconds of the window's busy time outside the benchmark's processes
+# (rustyhook, the load generator, the receiver and, but for phase 2, PostgreSQL except its
+# connections to other databases).
+outside_cpu() {
+    local p=$1 others
+    others=$(calc "$(val "$p" BUSY_CPU) - $(val "$p" RH_CPU) - $(val "$p" LG_CPU) - $(val "$p" RECV_CPU)" .1f)
+    [ "$p" = E2E ] || others=$(calc "$others - $(val "$p" PG_CPU) + $(val "$p" PG_OTHER_DB_CPU)" .1f)
+    echo "$others"
+}
+# disturbed PREFIX: did processes outside the benchmark take more than 10% of the machine?
+disturbed() { [ "$(calc "$(outside_cpu "$1") > 0.1 * $NPROC * $(val "$1" WALL)")" != 0 ]; }
+
+# pg_row LABEL KEY...: a row of section 5's table, one cell per column (SQLite phase 2, and the
+# PostgreSQL phases that ran); each cell is the output of the function named by the first KEY
+# applied to the column's prefix, or, if KEY is not a function, PREFIX_KEY.
+pg_row() {
+    local label=$1 fn=$2 prefix cells=""
+    shift 2
+    for prefix in $PG_COLUMNS; do
+        if declare -F "$fn" >/dev/null; then
+            cells+=" $("$fn" "$prefix" "$@") |"
+        else
+            cells+=" $(val "$prefix" "$fn") |"
+        fi
+    done
+    echo "| $label |$cells"
+}
+cell_rate() { echo "**$(val "$1" DELIVERY_RATE "did not complete")**"; }
+cell_ratio() { pct "$(val "$1" DELIVERY_RATE)" "$RAW_RPS"; }
+cell_ingest() { echo "$(val "$1" INGEST_RATE) (runs: $(val "$1" ALL_INGEST))"; }
+cell_counts() { echo "$(val "$1" ACCEPTED) / $(val "$1" FAILED)"; }
+cell_receiver() { echo "$(val "$1" REQUESTS) / $(val "$1" DISTINCT) / $(val "$1" DUPLICATES)"; }
+cell_busy() { echo "$(val "$1" BUSY_PCT)% ($(val "$1" BUSY_CPU) of $(calc "$NPROC * $(val "$1" WALL 0)" .1f) CPU-s)"; }
+cell_rh() {
+    local each
+    each=$(val "$1" RH_CPU_EACH)
+    case "$each" in *,*) each=" (per node: $each)" ;; *) each="" ;; esac
+    echo "$(val "$1" RH_CPU) s$each, $(per_msg "$1" RH_CPU) µs/message"
+}
+cell_pg() {
+    if [ "$1" = E2E ]; then
+        echo "$(val "$1" PG_CPU) s (this phase does not use PostgreSQL: any CPU here is other clients')"
+    else
+        echo "$(val "$1" PG_CPU) s, $(per_msg "$1" PG_CPU) µs/message; of it the bench database's processes $(val "$1" PG_DB_CPU) s, the server's own (WAL writer, checkpointer…) $(val "$1" PG_BG_CPU) s, processes that exited during the run $(val "$1" PG_EXITED_CPU) s, connections to other databases $(val "$1" PG_OTHER_DB_CPU) s"
+    fi
+}
+cell_tools() { echo "$(val "$1" LG_CPU) s / $(val "$1" RECV_CPU) s"; }
+cell_rest() { echo "$(unaccounted "$1") s; I/O wait $(val "$1" IOWAIT_CPU) s, steal $(val "$1" STEAL_CPU) s"; }
+cell_rss() {
+    if [ "$1" = E2E ]; then echo "${FULL_RSS_END} (after phase 3)"; else val "$1" RSS_END; fi
+}
+cell_size() {
+    if [ "$1" = E2E ]; then echo "data directory ${FULL_DB_MIB} (after phase 3)"; else echo "database $(val "$1" DB_MIB)"; fi
+}
+cell_stop() {
+    if [ "$1" = E2E ]; then echo "${STOP_FULL_SECS} s / ${STOP_FULL_RC} (after phase 3)"; else echo "$(val "$1" STOP_SECS) s / $(val "$1" STOP_RCS)"; fi
+}
+cell_warnings() {
+    if [ "$1" = E2E ]; then echo "${FULL_WARNINGS} (phases 2–3)"; else val "$1" WARNINGS; fi
+}
+
+# "What limited it" on PostgreSQL: each sentence chosen by a measured figure.
+pg_limits_text() {
+    local p name both_busy
+    for p in PG1 PG3; do
+        has "$p" WALL || continue
+        [ "$p" = PG1 ] && name="one node" || name="three nodes"
+        echo "- **CPU, ${name}.** In the median run the ${NPROC} cores were $(val "$p" BUSY_PCT)% busy" \
+            "($(val "$p" BUSY_CPU) of $(calc "$NPROC * $(val "$p" WALL)" .1f) CPU-seconds): rustyhook" \
+            "$(val "$p" RH_CPU) s ($(per_msg "$p" RH_CPU) µs per message), PostgreSQL" \
+            "$(val "$p" PG_CPU) s ($(per_msg "$p" PG_CPU) µs per message; $(val "$p" PG_DB_CPU) s of" \
+            "it in the processes working on the bench database, $(val "$p" PG_OTHER_DB_CPU) s in" \
+            "connections to other databases), the load generator" \
+            "$(val "$p" LG_CPU) s, the receiver $(val "$p" RECV_CPU) s, everything else" \
+            "$(unaccounted "$p") s; I/O wait $(val "$p" IOWAIT_CPU) s."
+        if [ "$(val "$p" BUSY_PCT 0)" -ge 85 ]; then
+            echo "  At $(val "$p" BUSY_PCT)% the cores were (nearly) saturated: this figure is bound" \
+                "by CPU shared between rustyhook, PostgreSQL and the tools measuring them;" \
+                "PostgreSQL used $(calc "$(val "$p" PG_CPU 0) / ($(val "$p" RH_CPU 0) + 1e-9)" .1f)×" \
+                "the CPU rustyhook did."
+        else
+            echo "  The cores were not saturated ($((100 - $(val "$p" BUSY_PCT 0)))% idle), so part" \
+                "of the time went to waiting rather than computing: on commits (each waits for" \
+                "PostgreSQL's WAL flush; I/O wait $(val "$p" IOWAIT_CPU) s), on the pool of" \
+                "${PG_MAX_CONNECTIONS} connections per node, or on the limit of 32 requests in" \
+                "flight per endpoint and node."
+        fi
+    done
+    if [ -n "${PG1_DELIVERY_RATE:-}" ] && [ -n "${E2E_DELIVERY_RATE:-}" ]; then
+        echo "- **PostgreSQL against SQLite, one node each.** ${PG1_DELIVERY_RATE} against" \
+            "${E2E_DELIVERY_RATE} deliveries/s: $(pct "$PG1_DELIVERY_RATE" "$E2E_DELIVERY_RATE")" \
+            "of the SQLite figure in this run. CPU per message on PostgreSQL: rustyhook" \
+            "$(per_msg PG1 RH_CPU) µs plus PostgreSQL $(per_msg PG1 PG_CPU) µs, against" \
+            "$(per_msg E2E RH_CPU) µs for rustyhook on SQLite, whose store runs inside the" \
+            "process (one writer thread, group commit)."
+        both_busy=$(( $(val PG1 BUSY_PCT 0) >= 85 && $(val E2E BUSY_PCT 0) >= 85 ))
+        if [ "$both_busy" = 1 ]; then
+            echo "  Both runs saturated the cores, so each rate is set by the CPU a message takes on" \
+                "this machine, counting every process: $(busy_per_msg PG1) µs with PostgreSQL," \
+                "$(busy_per_msg E2E) µs with SQLite ($(calc "$(busy_per_msg PG1) / $(busy_per_msg E2E)" .1f)×;" \
+                "the rates differ $(calc "$E2E_DELIVERY_RATE / $PG1_DELIVERY_RATE" .1f)×)."
+        else
+            echo "  At least one of the two runs left the cores partly idle" \
+                "($(val E2E BUSY_PCT)% busy on SQLite, $(val PG1 BUSY_PCT)% on PostgreSQL), so CPU" \
+                "per message does not explain the whole difference."
+        fi
+        if disturbed E2E || disturbed PG1; then
+            echo "  Processes outside the benchmark took $(outside_cpu E2E) s of phase 2's median run" \
+                "and $(outside_cpu PG1) s of phase 6's (see the warning at the top), so part of" \
+                "the difference between the two may be theirs."
+        fi
+    fi
+    if [ -n "${PG3_DELIVERY_RATE:-}" ] && [ -n "${PG1_DELIVERY_RATE:-}" ]; then
+        local lo1 hi1 lo3 hi3 verdict
+        read -r lo1 hi1 <<<"$(span PG1)"
+        read -r lo3 hi3 <<<"$(span PG3)"
+        if [ "$lo3" -le "$hi1" ] && [ "$lo1" -le "$hi3" ]; then
+            verdict="The runs' ranges overlap (one node $(range "$lo1" "$hi1")/s, three nodes $(range "$lo3" "$hi3")/s): no difference this benchmark can tell apart."
+        elif [ "$hi3" -lt "$lo1" ]; then
+            verdict="Every run with three nodes ($(range "$lo3" "$hi3")/s) was slower than every run with one ($(range "$lo1" "$hi1")/s)."
+        else
+            verdict="Every run with three nodes ($(range "$lo3" "$hi3")/s) was faster than every run with one ($(range "$lo1" "$hi1")/s)."
+        fi
+        echo "- **One node against three.** Three nodes delivered ${PG3_DELIVERY_RATE}/s," \
+            "$(pct "$PG3_DELIVERY_RATE" "$PG1_DELIVERY_RATE") of one node's ${PG1_DELIVERY_RATE}/s." \
+            "${verdict} CPU per message, all nodes together: rustyhook $(per_msg PG3 RH_CPU) µs" \
+            "against $(per_msg PG1 RH_CPU) µs with one node, PostgreSQL $(per_msg PG3 PG_CPU) µs" \
+            "against $(per_msg PG1 PG_CPU) µs. OK attempts per node in the median run:" \
+            "${PG3_NODE_OK_DELTAS} (each node delivers what it ingested)."
+        if disturbed PG1 || disturbed PG3; then
+            echo "  Processes outside the benchmark took $(outside_cpu PG1) s of the one-node median" \
+                "run and $(outside_cpu PG3) s of the three-node one (see the warning at the top)," \
+                "so part of the difference between the two may be theirs."
+        fi
+        echo "  The three nodes ran on the same ${NPROC} cores as PostgreSQL, the load generator" \
+            "and the receiver: a second and third node add processes competing for those cores," \
+            "not capacity. This shows what running three nodes costs on one machine and that they" \
+            "share the work; it does not show how three nodes on three machines would do."
+    fi
+}
+
+# Section 5 of the report, when the PostgreSQL phases ran.
+pg_section() {
+    local setup3="" title="PostgreSQL: one node"
+    PG_COLUMNS="E2E PG1"
+    local header="| | SQLite, 1 node (phase 2) | PostgreSQL, 1 node |" rule="|---|---|---|"
+    if [ "$PG_CLUSTER_PHASE" = 1 ]; then
+        PG_COLUMNS+=" PG3"
+        title+=", and three nodes on one database"
+        header+=" PostgreSQL, 3 nodes on the same ${NPROC} cores |"; rule+="---|"
+        setup3="
+
+**Three nodes** (phase 7): three \`rustyhook serve\` processes on one fresh database, each with
+its own data directory and port and the same \`RUSTYHOOK_SECRET_KEY\` and admin token. The app
+and endpoint were created once, through the first node; the load generator sent message *i* to
+node *i* mod 3 (the same ${E2E_CONCURRENCY} clients in all), and summed the three nodes'
+\`/metrics\` counters to know when every attempt was recorded. A node delivers what it ingested,
+with its own limit of 32 requests in flight to the endpoint, so up to 96 were in flight at the
+receiver.
+
+**All three nodes ran on this one ${NPROC}-core machine, together with PostgreSQL, the load
+generator and the receiver. They competed for the same ${NPROC} cores instead of adding any: the
+one-node and three-node figures below are what was measured here, not what three machines would
+deliver.**"
+    fi
+    cat <<EOF
+## 5. ${title}
+
+Phase 2 again — after the same warm-up of ${WARMUP_MESSAGES} messages, ${E2E_MESSAGES} messages from
+${E2E_CONCURRENCY} concurrent clients, ${E2E_RUNS} times in a row, the same clock, the median run
+reported — with rustyhook on PostgreSQL instead of SQLite
+(\`RUSTYHOOK_DATABASE_URL=${PG_ADMIN_URL}/rh_bench_…\`). Each phase used a database the script
+created empty for it and dropped afterwards.
+
+| | |
+|---|---|
+| server | ${PG_SERVER_VERSION}, on this machine, reached over TCP on 127.0.0.1 |
+| client | ${PSQL_VERSION} |
+| data directory | \`${PG_DATA_DIR}\` ${PG_WHERE} |
+| settings (as found, not tuned) | ${PG_SETTINGS} |
+| server processes found in /proc | ${PG_SERVER_PROCS} at the start; other client connections then: ${PG_CLIENTS_START} |
+| rustyhook's pool | at most ${PG_MAX_CONNECTIONS} connections per node (\`RUSTYHOOK_DATABASE_MAX_CONNECTIONS\`), plus one for \`LISTEN\` and one for the leader lock |
+
+**One node** (phase 6): one \`rustyhook serve\` on a fresh database, otherwise set up as in
+phase 2.${setup3}
+
+PostgreSQL's CPU is the sum over its processes in \`/proc\` (user \`postgres\`, name
+\`postgres*\`) over the run, including what the postmaster reaped from processes that exited
+meanwhile. It is split by process title among the processes alive at the end of the run: those
+naming the benchmark's database (its connections, its autovacuum), connections to other
+databases (not the benchmark's: other users of the same server), and the server's own
+processes; what remains was used by processes that exited during the run, whichever database
+they served. rustyhook's CPU is summed over its nodes. Deliveries/s per run and the CPU figures
+are for the median run of each phase.
+
+${header}
+${rule}
+$(pg_row "deliveries/s, median run" cell_rate)
+$(pg_row "every run's deliveries/s" ALL_RATES)
+$(pg_row "ratio to the raw receiver limit (${RAW_RPS}/s)" cell_ratio)
+$(pg_row "ingest messages/s, median run (every run)" cell_ingest)
+$(pg_row "messages accepted (202) / failed" cell_counts)
+$(pg_row "receiver requests / distinct ids / duplicates" cell_receiver)
+$(pg_row "attempts other than OK during the run" OTHER_ATTEMPTS_DELTA)
+$(pg_row "OK attempts per node" NODE_OK_DELTAS)
+$(pg_row "run's wall time, s" WALL)
+$(pg_row "machine busy" cell_busy)
+$(pg_row "rustyhook CPU" cell_rh)
+$(pg_row "PostgreSQL server CPU" cell_pg)
+$(pg_row "load generator / receiver CPU" cell_tools)
+$(pg_row "everything else (kernel not charged to a process, other processes)" cell_rest)
+$(pg_row "rustyhook VmRSS after the runs, MiB (per node)" cell_rss)
+$(pg_row "size after the runs, MiB" cell_size)
+$(pg_row "graceful stop / exit code (per node)" cell_stop)
+$(pg_row "rustyhook warn/error log lines" cell_warnings)
+
+### What limited it
+
+$(pg_limits_text)
+EOF
+}
+
 write_report() {
-    local ratio="n/a" fast_row="" note
+    local ratio="n/a" fast_row="" note pg_rows="" pg_machine="" pg_part="" pg_name
     note=$(interference_note)
     [ -z "$note" ] || note+=$'\n\n'
     [ -z "${E2E_DELIVERY_RATE:-}" ] || ratio="$(calc "100 * $E2E_DELIVERY_RATE / $RAW_RPS" .1f)%"
     if [ "$FAST_SYNC_LINE" = 1 ]; then
-        fast_row="| End-to-end deliveries/s with \`RUSTYHOOK_SQLITE_FAST_UNSAFE_SYNC=true\` (synchronous=NORMAL; **not** the default: a power loss can lose acknowledged messages) | ${FAST_DELIVERY_RATE:-did not complete} /s, median of ${FAST_ALL_RATES} (ingest ${FAST_INGEST_RATE}/s) |"
+        fast_row=$'\n'"| End-to-end deliveries/s with \`RUSTYHOOK_SQLITE_FAST_UNSAFE_SYNC=true\` (synchronous=NORMAL; **not** the default: a power loss can lose acknowledged messages) | ${FAST_DELIVERY_RATE:-did not complete} /s, median of ${FAST_ALL_RATES} (ingest ${FAST_INGEST_RATE}/s) |"
+    fi
+    if [ "$PG_PHASES" = 1 ]; then
+        pg_name=${PG_SERVER_VERSION%% on *}
+        pg_rows=$'\n'"| End-to-end deliveries/s on ${pg_name}, one node (section 5) | **${PG1_DELIVERY_RATE:-did not complete} /s**, median of ${PG1_ALL_RATES}; $(pct "${PG1_DELIVERY_RATE:-}" "$RAW_RPS") of the raw limit; ingest ${PG1_INGEST_RATE} messages/s |"
+        if [ "$PG_CLUSTER_PHASE" = 1 ]; then
+            pg_rows+=$'\n'"| End-to-end deliveries/s on ${pg_name}, three nodes on one database, all on this same ${NPROC}-core machine (competing for its cores with each other and PostgreSQL; section 5) | **${PG3_DELIVERY_RATE:-did not complete} /s**, median of ${PG3_ALL_RATES}; $(pct "${PG3_DELIVERY_RATE:-}" "$RAW_RPS") of the raw limit; ingest ${PG3_INGEST_RATE} messages/s |"
+        fi
+        pg_machine=$'\n'"| PostgreSQL | ${pg_name}, data directory \`${PG_DATA_DIR}\` ${PG_WHERE} (section 5) |"
+        pg_part=$'\n'"$(pg_section)"$'\n'
     fi
     cat <<EOF
 # rustyhook benchmarks
@@ -293,8 +662,7 @@ ${note}| figure | measured |
 | End-to-end deliveries/s through rustyhook (default durability, \`synchronous=FULL\`) | **${E2E_DELIVERY_RATE:-did not complete} /s**, median of ${E2E_ALL_RATES}; ${ratio} of the raw limit |
 | API ingest rate (while delivering; median run) | **${E2E_INGEST_RATE} messages/s** |
 | API accept → first attempt at ${LAT_RATE} messages/s | p50 **${LAT_ARRIVAL_P50} ms**, p90 ${LAT_ARRIVAL_P90} ms, p99 **${LAT_ARRIVAL_P99} ms**, max ${LAT_ARRIVAL_MAX} ms |
-| rustyhook RSS right after start → with ${MEM_MESSAGES} messages queued | **${MEM_RSS_START} MiB → ${MEM_RSS_END} MiB** (peak VmHWM ${MEM_HWM_END} MiB) |
-${fast_row}
+| rustyhook RSS right after start → with ${MEM_MESSAGES} messages queued | **${MEM_RSS_START} MiB → ${MEM_RSS_END} MiB** (peak VmHWM ${MEM_HWM_END} MiB) |${fast_row}${pg_rows}
 
 ## Machine and run
 
@@ -308,7 +676,7 @@ ${fast_row}
 | kernel | ${KERNEL} |
 | data directory | \`${WORK#"$ROOT"/}\` on ${FS_TYPE}; 500 synchronous 4 KiB writes (\`dd oflag=dsync\`): ${FSYNC_PER_SEC}/s |
 | machine before measuring | ${BEFORE_BUSY_PCT}% busy over 2 s; load average ${LOADAVG_START} (1, 5, 15 min; includes the build just before) |
-| load tool | ${WRK_VERSION} |
+| load tool | ${WRK_VERSION} |${pg_machine}
 | run time | ${BENCH_SECS} s of measurements (plus ${BUILD_SECS} s building) |
 
 rustyhook, the receiver (\`bench/src/bin/receiver.rs\`, hyper HTTP/1.1) and the load generator
@@ -400,13 +768,14 @@ ${FILL_INGEST_RATE} messages/s); RSS was read from \`/proc/PID/status\` two seco
 ## What limits it
 
 $(limits_text)
-
+${pg_part}
 ## Settings of this run
 
 \`PAYLOAD_BYTES=${PAYLOAD_BYTES} WRK_THREADS=${WRK_THREADS} WRK_CONNECTIONS=${WRK_CONNECTIONS}
 WRK_SECONDS=${WRK_SECONDS} WARMUP_MESSAGES=${WARMUP_MESSAGES} E2E_MESSAGES=${E2E_MESSAGES}
 E2E_CONCURRENCY=${E2E_CONCURRENCY} E2E_RUNS=${E2E_RUNS} LAT_RATE=${LAT_RATE} LAT_SECONDS=${LAT_SECONDS}
-MEM_MESSAGES=${MEM_MESSAGES} MEM_CONCURRENCY=${MEM_CONCURRENCY} FAST_SYNC_LINE=${FAST_SYNC_LINE}\`
+MEM_MESSAGES=${MEM_MESSAGES} MEM_CONCURRENCY=${MEM_CONCURRENCY} FAST_SYNC_LINE=${FAST_SYNC_LINE}
+PG_PHASES=${PG_PHASES} PG_CLUSTER_PHASE=${PG_CLUSTER_PHASE} PG_MAX_CONNECTIONS=${PG_MAX_CONNECTIONS}\`
 
 Raw outputs (wrk's report, each phase's \`KEY=value\` lines, rustyhook's logs) are left in
 \`${WORK#"$ROOT"/}/\` after a run.
@@ -444,6 +813,33 @@ read -r b0 t0 _ < <(machine_ticks); sleep 2; read -r b1 t1 _ < <(machine_ticks)
 BEFORE_BUSY_PCT=$(calc "100 * ($b1 - $b0) / ($t1 - $t0 + 1e-9)")
 [ "$BEFORE_BUSY_PCT" -lt 20 ] || log "warning: the machine is already ${BEFORE_BUSY_PCT}% busy"
 WRK_VERSION=$(wrk -v 2>&1 | head -n1 | awk '{ print $1, $2 }' || true)
+if [ "$PG_PHASES" = 1 ]; then
+    # Fail now, not after the SQLite phases, if the server cannot be reached.
+    pg_sql "SELECT 1" >/dev/null \
+        || { log "PostgreSQL at $PG_ADMIN_URL is not reachable (PG_PHASES=0 skips phases 6-7)"; exit 1; }
+    PG_SERVER_VERSION=$(pg_sql "SELECT version()")
+    PSQL_VERSION=$(psql -V)
+    PG_SETTINGS=$(pg_sql "SELECT 'synchronous_commit=' || current_setting('synchronous_commit')
+        || ', fsync=' || current_setting('fsync') || ', wal_sync_method='
+        || current_setting('wal_sync_method') || ', shared_buffers='
+        || current_setting('shared_buffers') || ', max_connections='
+        || current_setting('max_connections')")
+    PG_DATA_DIR=$(pg_sql "SHOW data_directory")
+    PG_SERVER_PROCS=$(pgrep -c -u postgres '^postgres' || true)
+    if [ -d "$PG_DATA_DIR" ]; then
+        read -r pg_dev PG_FS_TYPE < <(df -T "$PG_DATA_DIR" | awk 'NR == 2 { print $1, $2 }')
+        if [ "$pg_dev" = "$(df "$WORK" | awk 'NR == 2 { print $1 }')" ]; then
+            PG_WHERE="on ${PG_FS_TYPE} (\`${pg_dev}\`), the same filesystem as the SQLite data directories"
+        else
+            PG_WHERE="on ${PG_FS_TYPE} (\`${pg_dev}\`), not the filesystem of the SQLite data directories"
+        fi
+    else
+        PG_WHERE="not on this machine, or not visible to the script"
+    fi
+    PG_CLIENTS_START=$(pg_sql "SELECT count(*) || ' (databases: ' || coalesce(string_agg(DISTINCT datname, ', '), 'none') || ')'
+        FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")
+    PG_SECRET_KEY=$(head -c32 /dev/urandom | base64)
+fi
 
 # fsync probe: 500 synchronous 4 KiB writes on the disk that holds the data dirs.
 { time dd if=/dev/zero of="$WORK/fsync-probe" bs=4k count=500 oflag=dsync 2>/dev/null; } \
@@ -536,6 +932,60 @@ window_end IDLE
 loadgen MET metrics
 stop_rustyhook mem
 MEM_DB_MIB=$(du -sm "$WORK/data-mem" | cut -f1)
+
+# ------------------------------------------------------- phases 6 and 7: PostgreSQL
+# start_pg_node NAME: a rustyhook node on the database PG_URL, with the shared secret key.
+start_pg_node() {
+    start_rustyhook "$1" RUSTYHOOK_DATABASE_URL="$PG_URL" RUSTYHOOK_SECRET_KEY="$PG_SECRET_KEY" \
+        RUSTYHOOK_DATABASE_MAX_CONNECTIONS="$PG_MAX_CONNECTIONS" RUSTYHOOK_NODE_ID="$1"
+}
+# pg_phase PREFIX NODE...: phase 2 on a fresh database with one rustyhook node per NODE name,
+# the load generator sending to them in turn. Besides e2e_runs' PREFIX_* figures, sets
+# PREFIX_RSS_END (each node's VmRSS after the runs), PREFIX_DB_MIB (the database's size),
+# PREFIX_STOP_SECS and PREFIX_STOP_RCS (each node's graceful stop) and PREFIX_WARNINGS (warn and
+# error log lines over all nodes); the database is dropped at the end.
+pg_phase() {
+    local prefix=$1 node pids=() urls=() rss=() stops=() rcs=() warnings=0 var i=0; shift
+    pg_create
+    for node; do
+        start_pg_node "$node"
+        pids+=("$RH_PID"); urls+=("$RH_URL")
+    done
+    RH_PIDS=("${pids[@]}")
+    API_URLS=$(IFS=,; echo "${urls[*]}")
+    loadgen SETUP setup --endpoint-url "$RECV_URL/hook"
+    loadgen WARM throughput --messages "$WARMUP_MESSAGES" --concurrency "$E2E_CONCURRENCY"
+    log "$prefix: $E2E_RUNS × $E2E_MESSAGES messages over $# node(s) on PostgreSQL"
+    e2e_runs "$prefix"
+    printf -v "${prefix}_DB_MIB" '%s' "$(pg_sql "SELECT pg_database_size('$PG_DB') / 1048576")"
+    for node; do
+        rss+=("$(rss_mib "${pids[$i]}" VmRSS)")
+        i=$((i + 1))
+    done
+    i=0
+    for node; do
+        stop_rustyhook "$node" "${pids[$i]}"
+        var=STOP_${node^^}_SECS; stops+=("${!var}")
+        var=STOP_${node^^}_RC; rcs+=("${!var}")
+        var=${node^^}_WARNINGS; warnings=$((warnings + ${!var}))
+        i=$((i + 1))
+    done
+    printf -v "${prefix}_RSS_END" '%s' "$(IFS=/; echo "${rss[*]}")"
+    printf -v "${prefix}_STOP_SECS" '%s' "$(IFS=/; echo "${stops[*]}")"
+    printf -v "${prefix}_STOP_RCS" '%s' "$(IFS=/; echo "${rcs[*]}")"
+    printf -v "${prefix}_WARNINGS" '%s' "$warnings"
+    pg_drop "$PG_DB"
+    log "dropped PostgreSQL database $PG_DB"
+    PG_DB=
+}
+if [ "$PG_PHASES" = 1 ]; then
+    log "phase 6: phase 2 with one rustyhook on PostgreSQL"
+    pg_phase PG1 pg1
+    if [ "$PG_CLUSTER_PHASE" = 1 ]; then
+        log "phase 7: phase 2 with three rustyhook nodes on one PostgreSQL database"
+        pg_phase PG3 pg3a pg3b pg3c
+    fi
+fi
 
 BENCH_SECS=$((SECONDS - BENCH_STARTED))
 log "measurements done in ${BENCH_SECS}s; writing $OUT"

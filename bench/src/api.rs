@@ -1,8 +1,13 @@
 //! The HTTP calls the load generator makes: rustyhook's API (create the app and endpoint,
 //! post messages), its `/metrics`, and the benchmark receiver's `/stats`, `/arrivals` and
 //! `/reset`. Everything goes to loopback addresses given on the command line.
+//!
+//! rustyhook may be several nodes sharing one PostgreSQL database: messages then go to the
+//! nodes in turn, the app and endpoint are created once through the first node (every node
+//! reads them from the shared database), and `/metrics`, which is per node, is summed.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -13,12 +18,14 @@ use serde::Deserialize;
 /// The app every benchmark message is posted to.
 pub const APP_UID: &str = "bench";
 
-/// A rustyhook server and a receiver, reached through one connection pool.
+/// One or more rustyhook nodes and a receiver, reached through one connection pool.
 pub struct Target {
     /// Keep-alive HTTP/1.1 pool shared by every task of a run.
     client: reqwest::Client,
-    /// rustyhook's base URL, e.g. `http://127.0.0.1:8071`.
-    api: String,
+    /// rustyhook's base URLs, one per node, e.g. `http://127.0.0.1:8071`; never empty.
+    apis: Vec<String>,
+    /// How many messages were posted so far: the next one goes to `apis[next % len]`.
+    next_api: AtomicUsize,
     /// The admin bearer token.
     token: String,
     /// The receiver's base URL, e.g. `http://127.0.0.1:9000`.
@@ -26,6 +33,7 @@ pub struct Target {
 }
 
 /// The counters of rustyhook's `/metrics` the benchmark reads.
+/// Summed over nodes by [`Target::metrics`] (the gauges too: each node counts its own).
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct Metrics {
     /// `rustyhook_attempts_total{outcome="OK"}`: successful attempts, process-wide.
@@ -52,6 +60,29 @@ pub struct ReceiverStats {
     pub body_bytes: u64,
 }
 
+impl Metrics {
+    /// The sum of several nodes' figures.
+    pub fn total(nodes: &[Metrics]) -> Metrics {
+        let mut sum = Metrics::default();
+        for node in nodes {
+            sum.add(node);
+        }
+        sum
+    }
+
+    /// Adds another node's figures to these; a gauge absent on both stays `None`.
+    pub fn add(&mut self, other: &Metrics) {
+        let sum = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+        };
+        self.attempts_ok += other.attempts_ok;
+        self.attempts_other += other.attempts_other;
+        self.queue_depth = sum(self.queue_depth, other.queue_depth);
+        self.dispatcher_queued = sum(self.dispatcher_queued, other.dispatcher_queued);
+    }
+}
+
 #[derive(Deserialize)]
 struct MessageOut {
     id: String,
@@ -63,8 +94,12 @@ struct EndpointOut {
 }
 
 impl Target {
-    /// A client for rustyhook at `api` and the receiver at `receiver`.
-    pub fn new(api: &str, token: &str, receiver: &str) -> anyhow::Result<Self> {
+    /// A client for the rustyhook nodes at `apis` (at least one) and the receiver at
+    /// `receiver`.
+    pub fn new(apis: &[String], token: &str, receiver: &str) -> anyhow::Result<Self> {
+        if apis.is_empty() {
+            bail!("no rustyhook URL given");
+        }
         let client = reqwest::Client::builder()
             .http1_only()
             .no_proxy()
@@ -75,33 +110,53 @@ impl Target {
             .context("building the HTTP client")?;
         Ok(Self {
             client,
-            api: api.trim_end_matches('/').to_owned(),
+            apis: apis
+                .iter()
+                .map(|api| api.trim_end_matches('/').to_owned())
+                .collect(),
+            next_api: AtomicUsize::new(0),
             token: token.to_owned(),
             receiver: receiver.trim_end_matches('/').to_owned(),
         })
     }
 
-    /// Waits until `GET /api/v1/health` answers 2xx, or fails after `timeout`.
-    pub async fn wait_healthy(&self, timeout: Duration) -> anyhow::Result<()> {
-        let deadline = Instant::now() + timeout;
-        let url = format!("{}/api/v1/health", self.api);
-        loop {
-            if let Ok(r) = self.client.get(&url).send().await
-                && r.status().is_success()
-            {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "rustyhook at {} was not healthy within {timeout:?}",
-                    self.api
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    /// How many rustyhook nodes messages are spread over.
+    pub fn nodes(&self) -> usize {
+        self.apis.len()
     }
 
-    /// Creates the `bench` app (if missing) and an endpoint on it; returns the endpoint id.
+    /// The node that setup goes through.
+    fn first_api(&self) -> &str {
+        &self.apis[0]
+    }
+
+    /// The node the next message goes to: each in turn.
+    fn next_api(&self) -> &str {
+        &self.apis[self.next_api.fetch_add(1, Ordering::Relaxed) % self.apis.len()]
+    }
+
+    /// Waits until `GET /api/v1/health` answers 2xx on every node, or fails after `timeout`.
+    pub async fn wait_healthy(&self, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        for api in &self.apis {
+            let url = format!("{api}/api/v1/health");
+            loop {
+                if let Ok(r) = self.client.get(&url).send().await
+                    && r.status().is_success()
+                {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    bail!("rustyhook at {api} was not healthy within {timeout:?}");
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the `bench` app (if missing) and an endpoint on it, through the first node;
+    /// returns the endpoint id.
     pub async fn setup(
         &self,
         endpoint_url: &str,
@@ -109,7 +164,7 @@ impl Target {
     ) -> anyhow::Result<String> {
         let app = self
             .client
-            .post(format!("{}/api/v1/app", self.api))
+            .post(format!("{}/api/v1/app", self.first_api()))
             .bearer_auth(&self.token)
             .json(&serde_json::json!({"name": APP_UID, "uid": APP_UID}))
             .send()
@@ -128,7 +183,10 @@ impl Target {
         }
         let endpoint = self
             .client
-            .post(format!("{}/api/v1/app/{APP_UID}/endpoint", self.api))
+            .post(format!(
+                "{}/api/v1/app/{APP_UID}/endpoint",
+                self.first_api()
+            ))
             .bearer_auth(&self.token)
             .json(&body)
             .send()
@@ -145,12 +203,13 @@ impl Target {
         Ok(out.id)
     }
 
-    /// Posts one message (a complete `MessageIn` JSON body); returns its id once the API
-    /// answered 202.
+    /// Posts one message (a complete `MessageIn` JSON body) to the next node in turn; returns
+    /// its id once the API answered 202.
     pub async fn post_message(&self, body: Bytes) -> anyhow::Result<String> {
+        let api = self.next_api();
         let response = self
             .client
-            .post(format!("{}/api/v1/app/{APP_UID}/msg", self.api))
+            .post(format!("{api}/api/v1/app/{APP_UID}/msg"))
             .bearer_auth(&self.token)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body)
@@ -172,11 +231,25 @@ impl Target {
         Ok(out.id)
     }
 
-    /// Reads and parses rustyhook's `/metrics`.
+    /// Reads every node's `/metrics` and sums them.
     pub async fn metrics(&self) -> anyhow::Result<Metrics> {
+        Ok(Metrics::total(&self.node_metrics().await?))
+    }
+
+    /// Reads and parses each node's `/metrics`, in the order the nodes were given.
+    pub async fn node_metrics(&self) -> anyhow::Result<Vec<Metrics>> {
+        let mut nodes = Vec::with_capacity(self.apis.len());
+        for api in &self.apis {
+            nodes.push(self.metrics_of(api).await?);
+        }
+        Ok(nodes)
+    }
+
+    /// Reads and parses the `/metrics` of the node at `api`.
+    async fn metrics_of(&self, api: &str) -> anyhow::Result<Metrics> {
         let text = self
             .client
-            .get(format!("{}/metrics", self.api))
+            .get(format!("{api}/metrics"))
             .send()
             .await
             .context("fetching /metrics")?
@@ -272,5 +345,33 @@ mod tests {
     #[test]
     fn missing_metrics_read_as_zero() {
         assert_eq!(parse_metrics(""), Metrics::default());
+    }
+
+    #[test]
+    fn nodes_metrics_add_up() {
+        let mut sum = parse_metrics("rustyhook_attempts_total{outcome=\"OK\"} 10\n");
+        sum.add(&parse_metrics(
+            "rustyhook_attempts_total{outcome=\"OK\"} 5\n\
+             rustyhook_attempts_total{outcome=\"E_TIMEOUT\"} 1\n\
+             rustyhook_queue_depth 3\n",
+        ));
+        assert_eq!(sum.attempts_ok, 15);
+        assert_eq!(sum.attempts_other, 1);
+        assert_eq!(sum.queue_depth, Some(3.0));
+        assert_eq!(sum.dispatcher_queued, None);
+    }
+
+    #[test]
+    fn messages_go_to_the_nodes_in_turn() {
+        let apis = ["http://a/".to_owned(), "http://b".to_owned()];
+        let target = Target::new(&apis, "t", "http://r").expect("two URLs make a target");
+        assert_eq!(target.nodes(), 2);
+        assert_eq!(target.first_api(), "http://a");
+        let turns: Vec<_> = (0..5).map(|_| target.next_api()).collect();
+        assert_eq!(
+            turns,
+            ["http://a", "http://b", "http://a", "http://b", "http://a"]
+        );
+        assert!(Target::new(&[], "t", "http://r").is_err());
     }
 }

@@ -5,6 +5,10 @@
 //!
 //! - `payload` prints the JSON payload every message carries, for `wrk`'s Lua script.
 //! - `setup` waits for rustyhook to be healthy and creates the `bench` app and an endpoint.
+//!
+//! `--api` takes several URLs (repeated, or separated by commas) when rustyhook runs as several
+//! nodes on one PostgreSQL database: messages go to the nodes in turn, setup goes through the
+//! first, and `/metrics` counters are summed over the nodes.
 //! - `throughput` posts N messages with C concurrent clients, then waits until the receiver
 //!   has seen every id and `/metrics` counts every attempt: ingest rate and deliveries/s.
 //! - `latency` posts at a fixed rate and reports arrival − 202-accept per message.
@@ -17,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use rustyhook_bench::api::Target;
+use rustyhook_bench::api::{Metrics, Target};
 use rustyhook_bench::drive::{Posted, post_many, wait_drained};
 use rustyhook_bench::report::{Emitter, Summary, message_body, payload, unix_nanos};
 use tokio::sync::Semaphore;
@@ -34,9 +38,15 @@ struct Cli {
 
 #[derive(Debug, Args)]
 struct Common {
-    /// rustyhook's base URL.
-    #[arg(long, global = true, default_value = "http://127.0.0.1:8071")]
-    api: String,
+    /// rustyhook's base URL; several (repeated or comma-separated) for several nodes on one
+    /// database, which then get the messages in turn.
+    #[arg(
+        long,
+        global = true,
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:8071"
+    )]
+    api: Vec<String>,
     /// rustyhook's admin token.
     #[arg(long, global = true, env = "RUSTYHOOK_ADMIN_TOKEN", default_value = "")]
     token: String,
@@ -136,8 +146,12 @@ async fn throughput(
     } = args;
     let out = Emitter::new(&common.prefix);
     target.receiver_reset().await?;
-    let before = target.metrics().await?;
-    eprintln!("posting {messages} messages with {concurrency} clients");
+    let nodes_before = target.node_metrics().await?;
+    let before = Metrics::total(&nodes_before);
+    eprintln!(
+        "posting {messages} messages with {concurrency} clients to {} node(s)",
+        target.nodes()
+    );
     let started = Instant::now();
     let posted = post_many(
         &target,
@@ -150,11 +164,20 @@ async fn throughput(
     eprintln!("ingest took {:.2?}; waiting for deliveries", posted.elapsed);
     let deadline = Instant::now() + Duration::from_secs(timeout_secs);
     let drained = wait_drained(&target, posted.accepted, before.attempts_ok, deadline).await?;
-    let after = target.metrics().await?;
+    let nodes_after = target.node_metrics().await?;
+    let after = Metrics::total(&nodes_after);
     let stats = target.receiver_stats().await?;
 
     out.num("MESSAGES", messages);
     out.num("CONCURRENCY", concurrency);
+    out.num("NODES", target.nodes());
+    // Each node delivers what it ingested, so this shows how the work was split.
+    let per_node: Vec<String> = nodes_before
+        .iter()
+        .zip(&nodes_after)
+        .map(|(b, a)| a.attempts_ok.saturating_sub(b.attempts_ok).to_string())
+        .collect();
+    out.text("NODE_OK_DELTAS", &per_node.join(", "));
     emit_posted(&out, &posted);
     out.num("COMPLETE", u8::from(drained.recorded_at.is_some()));
     if let Some(t) = drained.received_at {
