@@ -65,29 +65,46 @@ pub(crate) async fn release_dead(pool: &PgPool, dead_before: Millis) -> StoreRes
 
 /// Clears the lease of every row of `table` (deliveries or runs) leased to a dead node, setting
 /// `also_set` too; rows locked by anyone else are skipped.
+///
+/// Two steps, so the common case stays cheap on a large table: the owners of leased rows are
+/// read through the partial index on leased rows (only work in flight is leased), and only
+/// when one of them is dead are its rows updated, by owner, through the same index.
 async fn release_leases_of_dead(
     conn: &mut PgConnection,
     table: &str,
     also_set: &str,
     dead_before: Millis,
 ) -> StoreResult<u64> {
+    let owners = format!(
+        r#"SELECT DISTINCT t.lease_owner
+        FROM {table} t
+        WHERE t.lease_owner IS NOT NULL
+          AND NOT EXISTS (
+            SELECT 1
+            FROM nodes n
+            WHERE n.id = t.lease_owner AND n.heartbeat_at >= $1
+          )"#
+    );
+    let dead: Vec<String> = sqlx::query_scalar(&owners)
+        .bind(dead_before)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    if dead.is_empty() {
+        return Ok(0);
+    }
     let sql = format!(
         r#"UPDATE {table}
         SET lease_owner = NULL{also_set}
         WHERE id IN (
             SELECT t.id
             FROM {table} t
-            WHERE t.lease_owner IS NOT NULL
-              AND NOT EXISTS (
-                SELECT 1
-                FROM nodes n
-                WHERE n.id = t.lease_owner AND n.heartbeat_at >= $1
-              )
+            WHERE t.lease_owner = ANY($1)
             FOR UPDATE SKIP LOCKED
         )"#
     );
     let done = sqlx::query(&sql)
-        .bind(dead_before)
+        .bind(&dead)
         .execute(conn)
         .await
         .map_err(db_err)?;
