@@ -292,6 +292,7 @@ impl Automation {
     /// the shutdown grace), kills what is left and releases what never started.
     pub async fn run(self, token: CancellationToken) {
         let shared = self.shared.clone();
+        let elsewhere = shared.store.wakeups().map(|w| w.runs);
         loop {
             let now = now_millis();
             match shared
@@ -317,7 +318,6 @@ impl Automation {
                 }
                 _ => shared.config.poll_interval,
             };
-            let elsewhere = shared.store.wakeups().map(|w| w.runs);
             tokio::select! {
                 () = token.cancelled() => break,
                 () = shared.wake.notified() => {}

@@ -281,11 +281,23 @@ async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) {
         tracing::warn!(endpoint_id = %d.endpoint_id, "endpoint answered 410 Gone; disabled");
         shared.endpoint_generation.fetch_add(1, Ordering::AcqRel);
     }
-    let finished_delivery = matches!(
+    // Observers are rare (sendhooks sources): build their record, with a copy of the response,
+    // only when one wants this delivery.
+    let observers: Vec<_> = if matches!(
         decision.status,
         DeliveryStatus::Succeeded | DeliveryStatus::Dead
-    )
-    .then(|| FinishedDelivery {
+    ) {
+        shared
+            .config
+            .observers
+            .iter()
+            .filter(|o| o.wants(&d.app_id))
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let finished_delivery = (!observers.is_empty()).then(|| FinishedDelivery {
         app_id: d.app_id.clone(),
         msg_id: d.msg_id.clone(),
         url: endpoint.url.clone(),
@@ -319,11 +331,9 @@ async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) {
         let _ = recorded.await;
     }
     if let Some(f) = finished_delivery {
-        for observer in &shared.config.observers {
-            if observer.wants(&f.app_id) {
-                let (observer, f) = (observer.clone(), f.clone());
-                tokio::spawn(async move { observer.finished(f).await });
-            }
+        for observer in observers {
+            let f = f.clone();
+            tokio::spawn(async move { observer.finished(f).await });
         }
     }
 }

@@ -14,6 +14,7 @@ const BATCH: usize = 500;
 
 pub(super) async fn run(dispatcher: Dispatcher, token: CancellationToken) {
     let shared = dispatcher.shared.clone();
+    let elsewhere = shared.store.wakeups().map(|w| w.deliveries);
     loop {
         let queued = shared.queued.load(Ordering::Acquire);
         let room = shared
@@ -38,7 +39,6 @@ pub(super) async fn run(dispatcher: Dispatcher, token: CancellationToken) {
                 Err(e) => tracing::error!(error = %e, "could not claim due deliveries"),
             }
         }
-        let elsewhere = shared.store.wakeups().map(|w| w.deliveries);
         tokio::select! {
             () = token.cancelled() => return,
             () = shared.wake.notified() => {}
