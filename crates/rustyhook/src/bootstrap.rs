@@ -111,8 +111,8 @@ fn backend(settings: &Settings, dir: &Path) -> anyhow::Result<Backend> {
 /// Whether the settings select a store several nodes can share.
 pub fn is_shared(settings: &Settings) -> bool {
     matches!(
-        settings.database.url.as_deref(),
-        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://")
+        backend(settings, &settings.data_dir),
+        Ok(Backend::Postgres(_))
     )
 }
 

@@ -18,6 +18,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub stop: CancellationToken,
     running: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// Where the server keeps its data (the SQLite file and its lock).
+    data_dir: std::path::PathBuf,
     _dir: Option<tempfile::TempDir>,
     /// Declared last: dropped after the server is told to stop.
     _db: Option<TempDatabase>,
@@ -85,18 +87,8 @@ impl TestApp {
     /// can start on them after this one stops.
     pub async fn spawn_kept(mut settings: Settings, dir: &std::path::Path) -> Self {
         settings.data_dir = dir.to_path_buf();
-        // A server that just stopped may still be letting go of the database (its last
-        // background tasks hold the store a moment longer).
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match Application::build(settings.clone(), None).await {
-                Ok(app) => return Self::run(app, None, None),
-                Err(e) if Instant::now() < deadline && format!("{e:#}").contains("in use") => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(e) => panic!("server builds: {e:#}"),
-            }
-        }
+        // A server stopped with `shut_down` has let go of the database.
+        Self::start(settings, None, None).await
     }
 
     async fn start(
@@ -104,13 +96,10 @@ impl TestApp {
         dir: Option<tempfile::TempDir>,
         db: Option<TempDatabase>,
     ) -> Self {
+        let data_dir = settings.data_dir.clone();
         let app = Application::build(settings, None)
             .await
             .expect("server builds");
-        Self::run(app, dir, db)
-    }
-
-    fn run(app: Application, dir: Option<tempfile::TempDir>, db: Option<TempDatabase>) -> Self {
         let base = format!("http://{}", app.local_addr());
         let stop = CancellationToken::new();
         let token = stop.clone();
@@ -120,6 +109,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             stop,
             running: Some(running),
+            data_dir,
             _dir: dir,
             _db: db,
         }
@@ -141,13 +131,9 @@ impl TestApp {
                 .expect("the server task ends")
                 .expect("the server stops cleanly");
         }
-        let dir = self
-            ._dir
-            .take()
-            .unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
         // A task the server spawned (leadership) lets go of the store a moment after the server
         // returns: wait until the SQLite lock is free, so the next server can open the database.
-        let lock = dir.path().join("rustyhook.lock");
+        let lock = self.data_dir.join("rustyhook.lock");
         let deadline = Instant::now() + Duration::from_secs(10);
         while let Ok(file) = std::fs::File::options().write(true).open(&lock)
             && file.try_lock().is_err()
@@ -155,6 +141,10 @@ impl TestApp {
             assert!(Instant::now() < deadline, "the database stayed locked");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        let dir = self
+            ._dir
+            .take()
+            .unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
         (dir, self._db.take())
     }
 
