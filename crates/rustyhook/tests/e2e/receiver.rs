@@ -103,6 +103,28 @@ impl Receiver {
         self.inner.lock().expect("lock").received.clone()
     }
 
+    /// Waits until payloads `{"i": 0}` … `{"i": n - 1}` have all arrived (any number of times),
+    /// or panics after `timeout` saying how many did.
+    pub async fn wait_for_numbered(&self, n: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let seen: std::collections::HashSet<i64> = self
+                .received()
+                .iter()
+                .filter_map(|r| r.json()["i"].as_i64())
+                .collect();
+            if seen.len() == n {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} numbered payloads arrived within {timeout:?}",
+                seen.len()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits until at least `n` requests arrived, or panics after `timeout`.
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
         let deadline = Instant::now() + timeout;

@@ -344,23 +344,9 @@ async fn a_source_restarted_mid_stream_loses_nothing() {
         .await;
     }
     let second = TestApp::spawn_kept(settings, data.path()).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let seen: HashSet<i64> = receiver
-            .received()
-            .iter()
-            .filter_map(|r| r.json()["i"].as_i64())
-            .collect();
-        if seen.len() == ENTRIES {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {ENTRIES} entries arrived after the restart",
-            seen.len()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    receiver
+        .wait_for_numbered(ENTRIES, Duration::from_secs(30))
+        .await;
     second.shut_down().await;
     drop(db);
 }
