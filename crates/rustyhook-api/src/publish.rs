@@ -63,7 +63,15 @@ impl Publisher for ApiPublisher {
             .await
             .map_err(|e| match e {
                 ApiError::Internal(detail) => PublishError::Unavailable(detail),
-                other => invalid(format!("{other:?}")),
+                // The same words an API caller would read, not the error's debug form.
+                ApiError::Http { detail, .. } => invalid(detail),
+                ApiError::Validation(items) => invalid(
+                    items
+                        .iter()
+                        .map(|i| format!("{}: {}", i.loc.join("."), i.msg))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
             })?;
         Ok(created.message.id.to_string())
     }
