@@ -22,11 +22,12 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::{PullConsumer, pull};
 use async_nats::jetstream::{self, AckKind};
 use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use rustyhook_core::sources::NatsSource;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::intake::{Incoming, Intake, Taken};
+use super::intake::{Incoming, Intake, Taken, Unavailable};
 use connection::{bind, connect};
 
 mod connection;
@@ -163,38 +164,76 @@ impl Reader<'_> {
                 .max_messages(self.batch)
                 .expires(PULL_WAIT)
                 .messages();
-            let mut batch = tokio::select! {
+            let batch = tokio::select! {
                 () = token.cancelled() => return Ok(()),
                 batch = pull => batch.map_err(|e| Fault::Pull(e.to_string()))?,
             };
-            loop {
-                let next = tokio::select! {
-                    biased;
-                    () = token.cancelled() => {
-                        hand_back(&mut batch, None).await;
-                        return Ok(());
-                    }
-                    // Rather than wait for the lost pull to time out: what it delivered and was
-                    // not answered comes back after `ack_wait`.
-                    () = self.reconnected.notified() => break,
-                    next = batch.next() => next,
-                };
-                let msg = match next {
-                    None => {
-                        self.confirm().await?;
-                        break;
-                    }
-                    Some(Ok(msg)) => msg,
-                    Some(Err(e)) => return Err(Fault::Pull(e.to_string())),
-                };
-                if let Some(pause) = self.take(&msg).await {
-                    hand_back(&mut batch, Some(pause)).await;
-                    tokio::select! {
-                        () = token.cancelled() => return Ok(()),
-                        () = tokio::time::sleep(pause) => break,
+            match self.take_batch(batch, token).await? {
+                Next::Pull => {}
+                Next::Stop => return Ok(()),
+                Next::PauseThenPull(pause) => tokio::select! {
+                    () = token.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(pause) => {}
+                },
+            }
+        }
+    }
+
+    /// Takes the messages of one pull as they arrive, each as soon as it comes rather than
+    /// after the one before: their commits then share the store's group commits, where one
+    /// after another each would wait for a commit of its own. Their order is not kept (as for
+    /// messages posted to the API); `batch: 1` takes them in stream order. Every message taken
+    /// is answered before this returns, whatever stops the batch.
+    async fn take_batch(
+        &mut self,
+        mut batch: pull::Batch,
+        token: &CancellationToken,
+    ) -> Result<Next, Fault> {
+        let (intake, stream, created) = (self.intake, self.stream, self.created);
+        let mut taking = FuturesUnordered::new();
+        let mut down = None;
+        let mut pulled_all = false;
+        let next = loop {
+            if pulled_all && taking.is_empty() {
+                self.confirm().await?;
+                break Next::Pull;
+            }
+            tokio::select! {
+                biased;
+                () = token.cancelled() => {
+                    hand_back(&mut batch, None).await;
+                    break Next::Stop;
+                }
+                // Rather than wait for the lost pull to time out: what it delivered and was
+                // not answered comes back after `ack_wait`.
+                () = self.reconnected.notified() => break Next::Pull,
+                Some(taken) = taking.next() => {
+                    if let Some(pause) = self.answer_taken(taken, &mut down).await {
+                        hand_back(&mut batch, Some(pause)).await;
+                        break Next::PauseThenPull(pause);
                     }
                 }
+                next = batch.next(), if !pulled_all => match next {
+                    None => pulled_all = true,
+                    Some(Ok(msg)) => taking.push(take(intake, stream, created, msg)),
+                    Some(Err(e)) => {
+                        self.settle(&mut taking, &mut down).await;
+                        return Err(Fault::Pull(e.to_string()));
+                    }
+                },
             }
+        };
+        self.settle(&mut taking, &mut down).await;
+        Ok(next)
+    }
+
+    /// Lets the takes still running finish, and answers them.
+    async fn settle<F>(&mut self, taking: &mut FuturesUnordered<F>, down: &mut Option<Duration>)
+    where
+        F: Future<Output = TakenMessage>,
+    {
+        while let Some(taken) = taking.next().await {
+            self.answer_taken(taken, down).await;
         }
     }
 
@@ -210,28 +249,58 @@ impl Reader<'_> {
         }
     }
 
-    /// Takes one message and answers it; `Some(pause)` when the store was unavailable.
-    async fn take(&mut self, msg: &jetstream::Message) -> Option<Duration> {
-        let incoming = incoming(self.stream, self.created, msg);
+    /// Answers a message taken; `Some(pause)` when the store was unavailable. `down` holds the
+    /// pause of this batch's first failure, so that the messages failing with it wait as long
+    /// and the backoff grows once per batch, not once per message.
+    async fn answer_taken(
+        &mut self,
+        (msg, id, taken): TakenMessage,
+        down: &mut Option<Duration>,
+    ) -> Option<Duration> {
         let source = self.intake.name();
-        match self.intake.take(&incoming).await {
+        match taken {
             Ok(Taken::Stored) => {
                 self.pause.reset();
-                answer(msg, AckKind::Ack, source, &incoming.id).await;
+                answer(&msg, AckKind::Ack, source, &id).await;
                 None
             }
             Ok(Taken::Rejected(_)) => {
-                answer(msg, AckKind::Term, source, &incoming.id).await;
+                answer(&msg, AckKind::Term, source, &id).await;
                 None
             }
             Err(e) => {
-                let pause = self.pause.next_wait();
-                tracing::warn!(source, broker_id = %incoming.id, error = %e, retry_in = ?pause, "could not store a NATS message; it comes back after the pause");
-                answer(msg, AckKind::Nak(Some(pause)), source, &incoming.id).await;
+                let pause = *down.get_or_insert_with(|| self.pause.next_wait());
+                tracing::warn!(source, broker_id = %id, error = %e, retry_in = ?pause, "could not store a NATS message; it comes back after the pause");
+                answer(&msg, AckKind::Nak(Some(pause)), source, &id).await;
                 Some(pause)
             }
         }
     }
+}
+
+/// What follows a batch.
+enum Next {
+    /// Pull the next one.
+    Pull,
+    /// The store was unavailable: pull again after this pause.
+    PauseThenPull(Duration),
+    /// The source was told to stop.
+    Stop,
+}
+
+/// A message, its id for logs, and what the intake made of it.
+type TakenMessage = (jetstream::Message, String, Result<Taken, Unavailable>);
+
+/// Hands one message to the intake.
+async fn take(
+    intake: &Intake,
+    stream: &str,
+    created: i128,
+    msg: jetstream::Message,
+) -> TakenMessage {
+    let incoming = incoming(stream, created, &msg);
+    let taken = intake.take(&incoming).await;
+    (msg, incoming.id, taken)
 }
 
 /// Answers `msg`; the batch's end confirms the answers together. A lost answer only means the

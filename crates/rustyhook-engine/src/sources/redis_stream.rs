@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{
     StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamInfoConsumersReply,
@@ -194,22 +195,29 @@ impl Reader<'_> {
         Ok(())
     }
 
-    /// Takes each entry and acknowledges those stored or rejected. Returns false if the store
-    /// was unavailable (the rest stay pending for a later pass).
+    /// Takes the entries, all at once, and acknowledges those stored or rejected. Returns false
+    /// if the store was unavailable for any (those stay pending for a later pass).
+    ///
+    /// Taking them together lets their commits share the store's group commits: taken one
+    /// after another, each entry would wait for a commit of its own. Their order is not kept,
+    /// as it is not for messages posted to the API; `batch: 1` takes them in stream order.
     async fn take_all(
         &self,
         conn: &mut MultiplexedConnection,
         entries: Vec<StreamId>,
         token: &CancellationToken,
     ) -> RedisResult<bool> {
+        let messages: Vec<Incoming> = entries.iter().map(incoming).collect();
+        let taken = join_all(messages.iter().map(|msg| async move {
+            match self.sendhooks {
+                Some(s) => s.take(self.intake, msg).await,
+                None => self.intake.take(msg).await,
+            }
+        }))
+        .await;
         let mut done = Vec::new();
-        let mut healthy = true;
-        for entry in entries {
-            let msg = incoming(&entry);
-            let taken = match self.sendhooks {
-                Some(s) => s.take(self.intake, &msg).await,
-                None => self.intake.take(&msg).await,
-            };
+        let mut unavailable = None;
+        for ((entry, msg), taken) in entries.into_iter().zip(messages).zip(taken) {
             match taken {
                 Ok(Taken::Stored) => done.push(entry.id),
                 Ok(Taken::Rejected(reason)) => {
@@ -220,20 +228,22 @@ impl Reader<'_> {
                     done.push(entry.id);
                 }
                 Err(e) => {
-                    tracing::warn!(source = self.intake.name(), error = %e, "could not store a stream entry; it stays pending");
-                    healthy = false;
-                    tokio::select! {
-                        () = token.cancelled() => {}
-                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    }
-                    break;
+                    unavailable.get_or_insert(e);
                 }
             }
         }
         if !done.is_empty() {
             let _: i64 = conn.xack(&self.cfg.stream, &self.cfg.group, &done).await?;
         }
-        Ok(healthy)
+        let Some(e) = unavailable else {
+            return Ok(true);
+        };
+        tracing::warn!(source = self.intake.name(), error = %e, "could not store stream entries; they stay pending");
+        tokio::select! {
+            () = token.cancelled() => {}
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        Ok(false)
     }
 }
 
