@@ -42,6 +42,10 @@ pub(super) async fn connect(
                         tracing::warn!(source, "NATS disconnected; reconnecting");
                         lost.store(true, Ordering::Release);
                     }
+                    // The source closes its own client when it stops or starts over.
+                    async_nats::Event::Closed | async_nats::Event::Draining => {
+                        tracing::debug!(source, event = %event, "NATS connection");
+                    }
                     other => tracing::warn!(source, event = %other, "NATS connection"),
                 }
             }
