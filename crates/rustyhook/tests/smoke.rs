@@ -306,27 +306,37 @@ async fn a_handler_run_survives_a_sigkill_between_queued_and_finished_and_runs_o
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sigkill_between_reading_nats_messages_and_acknowledging_them_gets_them_delivered_again()
 {
-    const TOTAL: usize = 1000;
+    const TOTAL: usize = 2000;
     let stream = TestStream::create().await;
     let dir = tempfile::tempdir().expect("dir");
-    let source = stream.source("app: crash", "    ack_wait: 2s\n    batch: 50\n");
-    std::fs::write(dir.path().join("rustyhook.yaml"), source).expect("config");
     let port = free_port();
     let receiver = Receiver::start().await;
     let env = [("RUSTYHOOK_ADMIN_TOKEN", TOKEN)];
+    // The app first, on a server without the source; then a backlog for the source to read,
+    // so that the kill below finds it holding messages however fast it takes them.
     let mut server = start(dir.path(), port, &env);
     wait_healthy(&server.base).await;
     let client = reqwest::Client::new();
     setup_app(&client, &server.base, &receiver.url("/hook"), 8).await;
+    signal(&server.child, "-TERM");
+    server.child.wait().expect("reaped");
     for n in 0..TOTAL {
         let event = json!({"eventType": "crash.test", "payload": {"n": n}});
         stream.publish("orders", event.to_string()).await;
     }
+    let source = stream.source("app: crash", "    ack_wait: 2s\n    batch: 50\n");
+    std::fs::write(dir.path().join("rustyhook.yaml"), source).expect("config");
+    let mut server = start(dir.path(), port, &env);
     // Freeze the server while it holds messages it read and has not acknowledged, check that
     // it still does once the answers already on the wire have landed, and kill it.
     let deadline = Instant::now() + Duration::from_secs(60);
     let unacked = loop {
-        let info = stream.consumer("rustyhook").await;
+        assert!(Instant::now() < deadline, "the server never read a batch");
+        let Some(info) = stream.try_consumer("rustyhook").await else {
+            // The source has not made its consumer yet.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            continue;
+        };
         assert!(
             info.num_pending > 0 || info.num_ack_pending > 0,
             "the server took every message before the kill"
@@ -342,7 +352,7 @@ async fn a_sigkill_between_reading_nats_messages_and_acknowledging_them_gets_the
             }
             signal(&server.child, "-CONT");
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
     };
     server.child.wait().expect("reaped");
     let before_restart = receiver.received().len();
@@ -473,16 +483,9 @@ fn validate_lists_handlers_and_test_runs_their_cases() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_entries_read_but_not_stored_at_a_sigkill_are_taken_over_after_restart() {
-    const ENTRIES: usize = 400;
+    const ENTRIES: usize = 2000;
     let dir = tempfile::tempdir().expect("dir");
     let stream = format!("rh-smoke-{}", std::process::id());
-    std::fs::write(
-        dir.path().join("rustyhook.yaml"),
-        format!(
-            "sources:\n  - {{type: redis, url: \"redis://127.0.0.1:6379\", stream: {stream}, app: crash, claim_after: 500ms, batch: 50}}\n"
-        ),
-    )
-    .expect("config");
     let mut redis = redis::Client::open("redis://127.0.0.1:6379")
         .expect("url")
         .get_multiplexed_async_connection()
@@ -498,10 +501,14 @@ async fn redis_entries_read_but_not_stored_at_a_sigkill_are_taken_over_after_res
     });
     let port = free_port();
     let env = [("RUSTYHOOK_ADMIN_TOKEN", TOKEN)];
+    // The app first, on a server without the source; then a backlog for the source to read,
+    // so that the kill below finds entries read and not yet acknowledged.
     let mut server = start(dir.path(), port, &env);
     wait_healthy(&server.base).await;
     let client = reqwest::Client::new();
     setup_app(&client, &server.base, &receiver.url("/hook"), 4).await;
+    signal(&server.child, "-TERM");
+    server.child.wait().expect("reaped");
     for i in 0..ENTRIES {
         let payload = json!({"i": i}).to_string();
         let _: String = redis::AsyncCommands::xadd(
@@ -513,20 +520,69 @@ async fn redis_entries_read_but_not_stored_at_a_sigkill_are_taken_over_after_res
         .await
         .expect("xadd");
     }
-    receiver.wait_for(20, Duration::from_secs(60)).await;
-    signal(&server.child, "-KILL");
+    std::fs::write(
+        dir.path().join("rustyhook.yaml"),
+        format!(
+            "sources:\n  - {{type: redis, url: \"redis://127.0.0.1:6379\", stream: {stream}, app: crash, claim_after: 500ms, batch: 50}}\n"
+        ),
+    )
+    .expect("config");
+    let mut server = start(dir.path(), port, &env);
+    // Freeze the server while entries it read are pending (read, not acknowledged), check that
+    // they still are once what was on the wire has landed, and kill it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let pending = loop {
+        assert!(
+            Instant::now() < deadline,
+            "the server never held a read entry"
+        );
+        if pending_entries(&mut redis, &stream).await > 0 {
+            signal(&server.child, "-STOP");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let frozen = pending_entries(&mut redis, &stream).await;
+            if frozen > 0 {
+                signal(&server.child, "-KILL");
+                break frozen;
+            }
+            signal(&server.child, "-CONT");
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
     server.child.wait().expect("reaped");
     let before = receiver.received().len();
     let server = start(dir.path(), port, &env);
     wait_healthy(&server.base).await;
-    eprintln!("redis crash test: {before} of {ENTRIES} delivered before the kill");
+    eprintln!(
+        "redis crash test: killed with {pending} entries pending; {before} of {ENTRIES} delivered before the kill"
+    );
     receiver
         .wait_for_numbered(ENTRIES, Duration::from_secs(60))
         .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pending_entries(&mut redis, &stream).await > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "entries stayed pending after every one arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stored = count_messages(&client, &server.base, "crash").await;
+    assert_eq!(
+        stored, ENTRIES,
+        "an entry taken over was stored twice, or one was lost"
+    );
     let _: () = redis::AsyncCommands::del(&mut redis, &stream)
         .await
         .expect("del");
     drop(server);
+}
+
+/// How many entries of `stream` are pending in rustyhook's group: read by a consumer and not
+/// acknowledged. 0 while the group does not exist.
+async fn pending_entries(redis: &mut redis::aio::MultiplexedConnection, stream: &str) -> u64 {
+    let reply: redis::RedisResult<redis::streams::StreamPendingReply> =
+        redis::AsyncCommands::xpending(redis, stream, "rustyhook").await;
+    reply.map(|r| r.count() as u64).unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

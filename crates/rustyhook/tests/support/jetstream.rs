@@ -91,13 +91,18 @@ impl TestStream {
 
     /// The consumer's state as the server sees it.
     pub async fn consumer(&self, name: &str) -> consumer::Info {
+        self.try_consumer(name).await.expect("the consumer exists")
+    }
+
+    /// The consumer's state, or `None` while it does not exist.
+    pub async fn try_consumer(&self, name: &str) -> Option<consumer::Info> {
         self.js
             .get_stream(&self.name)
             .await
             .expect("the stream exists")
             .consumer_info(name)
             .await
-            .expect("the consumer exists")
+            .ok()
     }
 
     /// Waits until `name` has nothing left to deliver and nothing unacknowledged.
