@@ -16,6 +16,9 @@
 #   7. pg3    (optional) phase 2 again with three rustyhook nodes on one fresh PostgreSQL
 #             database, the messages sent to the nodes in turn. They share this machine's
 #             cores with each other and with PostgreSQL: not a scale-out measurement.
+#   8. brokers (optional) per broker (Redis streams, RabbitMQ, NATS JetStream): a bare
+#             consumer's read+ack rate, then messages published into the broker, read by a
+#             rustyhook source and delivered to the receiver (bench/brokers.sh).
 #
 # Settings can be overridden through the environment variables listed below.
 set -euo pipefail
@@ -70,6 +73,7 @@ cleanup() {
     local pid db
     for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
     for db in "${PG_DBS[@]}"; do pg_drop "$db" || log "could not drop database $db"; done
+    ! declare -F broker_remove_all >/dev/null || broker_remove_all
     rm -rf "$WORK"/data-* "$OUT.tmp"
 }
 trap cleanup EXIT
@@ -194,19 +198,27 @@ pids_cpu_secs() { # pid... → each one's CPU seconds so far, one per line
     local pid
     for pid; do cpu_secs "$pid"; echo; done
 }
+pids_cpu_total() { # pid... → their CPU seconds so far, summed (0 for none)
+    local pid sum=0
+    for pid; do sum=$(calc "$sum + $(cpu_secs "$pid" 2>/dev/null || echo 0)" .2f); done
+    echo "$sum"
+}
+BROKER_PIDS=() # the broker server's processes while phase 8 measures one (their CPU: NAME_BROKER_CPU)
 # window_start / window_end NAME [PID...]: CPU of the PIDs (default RH_PIDS, the rustyhook
 # instance or nodes under test), of the receiver, of the PostgreSQL server and of the whole
 # machine between the two calls, as NAME_RH_CPU (summed over the PIDs; NAME_RH_CPU_EACH lists
 # each), NAME_RECV_CPU, NAME_PG_CPU (the whole server; of it NAME_PG_DB_CPU working on the
 # database PG_DB, NAME_PG_OTHER_DB_CPU in connections to other databases, NAME_PG_BG_CPU in the
 # server's own processes, NAME_PG_EXITED_CPU in processes that exited meanwhile), NAME_BUSY_PCT,
-# NAME_BUSY_CPU, NAME_STEAL_CPU and NAME_IOWAIT_CPU (seconds); and of the PIDs' busiest threads:
+# NAME_BUSY_CPU, NAME_STEAL_CPU and NAME_IOWAIT_CPU (seconds), NAME_BROKER_CPU (BROKER_PIDS, the
+# broker server phase 8 measures, if any); and of the PIDs' busiest threads:
 # NAME_WRITER_CPU (the SQLite writer thread) and NAME_TOP_THREADS (the three busiest others).
 window_start() {
     if [ $# -gt 0 ]; then W_PIDS=("$@"); else W_PIDS=("${RH_PIDS[@]}"); fi
     pg_snapshot "${PG_DB:--}" "$WORK/pg.before"
     pids_cpu_secs "${W_PIDS[@]}" >"$WORK/cpu.before"
     W_RECV=$(cpu_secs "$RECV_PID")
+    W_BROKER=$(pids_cpu_total "${BROKER_PIDS[@]}")
     local pid
     for pid in "${W_PIDS[@]}"; do thread_ticks "$pid"; done >"$WORK/threads.before"
     read -r W_BUSY W_TOTAL W_STEAL W_IOWAIT < <(machine_ticks)
@@ -237,6 +249,7 @@ window_end() {
         echo "${1}_PG_BG_CPU=$(cut -d' ' -f4 <<<"$pg")"
         echo "${1}_PG_EXITED_CPU=$(cut -d' ' -f5 <<<"$pg")"
         echo "${1}_RECV_CPU=$(calc "$(cpu_secs "$RECV_PID") - $W_RECV" .1f)"
+        echo "${1}_BROKER_CPU=$(calc "$(pids_cpu_total "${BROKER_PIDS[@]}") - $W_BROKER" .1f)"
         echo "${1}_BUSY_PCT=$(calc "100 * ($busy - $W_BUSY) / ($total - $W_TOTAL + 1e-9)")"
         echo "${1}_BUSY_CPU=$(calc "($busy - $W_BUSY) / $HZ" .1f)"
         echo "${1}_STEAL_CPU=$(calc "($steal - $W_STEAL) / $HZ" .1f)"
@@ -262,32 +275,41 @@ loadgen() {
     source "$WORK/$name.env"
 }
 
-# e2e_runs PREFIX: E2E_RUNS throughput runs against the running rustyhook. The median run's
-# figures (by deliveries/s; an incomplete run counts as 0) become PREFIX_*, and every run's
-# rates are listed in PREFIX_ALL_RATES (deliveries/s) and PREFIX_ALL_INGEST (messages/s).
-e2e_runs() {
-    local prefix=$1 i name rate rows=() chosen all="" ingest=""
-    for i in $(seq "$E2E_RUNS"); do
+# measured_runs PREFIX RUNS LOADGEN_ARGS...: RUNS runs of the load generator with LOADGEN_ARGS
+# (and a --first-seq of its own per run) against what is running, each in a CPU window. The
+# median run's figures (by deliveries/s; an incomplete run counts as 0) become PREFIX_*, and
+# every run's rates are listed in PREFIX_ALL_RATES (deliveries/s) and PREFIX_ALL_INGEST
+# (PREFIX_INGEST_RATE_KEY of each run: INGEST_RATE unless set otherwise).
+measured_runs() {
+    local prefix=$1 runs=$2 i name rate rows=() chosen all="" ingest="" ingest_key
+    shift 2
+    ingest_key=${INGEST_RATE_KEY:-INGEST_RATE}
+    for i in $(seq "$runs"); do
         name=${prefix}RUN$i
         window_start
-        loadgen "$name" throughput --messages "$E2E_MESSAGES" --concurrency "$E2E_CONCURRENCY" \
-            --first-seq $((i * 1000000))
+        loadgen "$name" "$@" --first-seq $((i * 1000000))
         window_end "$name"
         rate=$(grep -oP "^${name}_DELIVERY_RATE=\K.*" "$WORK/$name.env" || echo 0)
-        log "$name: ingest $(grep -oP "^${name}_INGEST_RATE=\K.*" "$WORK/$name.env")/s," \
+        log "$name: ingest $(grep -oP "^${name}_${ingest_key}=\K.*" "$WORK/$name.env" || echo n/a)/s," \
             "delivered ${rate}/s"
         rows+=("$rate $name")
-        ingest+="${ingest:+, }$(grep -oP "^${name}_INGEST_RATE=\K.*" "$WORK/$name.env")"
+        ingest+="${ingest:+, }$(grep -oP "^${name}_${ingest_key}=\K.*" "$WORK/$name.env" || echo n/a)"
         [ "$rate" != 0 ] || rate="did not complete"
         all+="${all:+, }$rate"
     done
     printf -v "${prefix}_ALL_RATES" '%s' "$all"
     printf -v "${prefix}_ALL_INGEST" '%s' "$ingest"
-    chosen=$(printf '%s\n' "${rows[@]}" | sort -n | sed -n "$(((E2E_RUNS + 1) / 2))p" | cut -d' ' -f2)
+    chosen=$(printf '%s\n' "${rows[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p" | cut -d' ' -f2)
     sed "s/^${chosen}_/${prefix}_/" "$WORK/$chosen.env" >"$WORK/$prefix.env"
     # shellcheck disable=SC1090
     source "$WORK/$prefix.env"
     printf -v "${prefix}_MEDIAN_RUN" '%s' "${chosen#"${prefix}RUN"}"
+}
+# e2e_runs PREFIX: E2E_RUNS runs of phase 2 (messages posted to the API) against the running
+# rustyhook; see measured_runs.
+e2e_runs() {
+    measured_runs "$1" "$E2E_RUNS" throughput --messages "$E2E_MESSAGES" \
+        --concurrency "$E2E_CONCURRENCY"
 }
 
 # ------------------------------------------------------------------------------ report
@@ -358,14 +380,17 @@ limits_text() {
 # during phase 1, the median run of phase 2 or the median runs of phases 6 and 7 (where
 # PostgreSQL's processes count as the benchmark's, except connections to other databases).
 interference_note() {
-    local others avail high=0 parts="" p label
+    local others avail high=0 parts="" p label k
     others=$(calc "$RAW_BUSY_CPU - $RAW_RECV_CPU - $RAW_WRK_CPU" .1f)
     avail=$(calc "$NPROC * $RAW_WALL" .1f)
     [ "$(calc "$others > 0.1 * $avail")" = 0 ] || high=1
     parts="phase 1: ${others} s of ${avail}"
-    for p in E2E PG1 PG3; do
+    for p in E2E PG1 PG3 $(for k in $BROKERS; do echo "BK_${k^^}"; done); do
         has "$p" WALL || continue
-        case $p in E2E) label="phase 2" ;; PG1) label="phase 6" ;; PG3) label="phase 7" ;; esac
+        case $p in
+            E2E) label="phase 2" ;; PG1) label="phase 6" ;; PG3) label="phase 7" ;;
+            *) k=${p#BK_}; label="phase 8, $(broker_label "${k,,}")" ;;
+        esac
         others=$(outside_cpu "$p")
         avail=$(calc "$NPROC * $(val "$p" WALL)" .1f)
         [ "$(calc "$others > 0.1 * $avail")" = 0 ] || high=1
@@ -410,12 +435,12 @@ range() { [ "$1" = "$2" ] && echo "$1" || echo "$1–$2"; } # LOW HIGH → "LOW�
 # busy_per_msg PREFIX → µs of the machine's busy CPU (every process) per message accepted.
 busy_per_msg() { per_msg "$1" BUSY_CPU; }
 # outside_cpu PREFIX → CPU-seconds of the window's busy time outside the benchmark's processes
-# (rustyhook, the load generator, the receiver and, but for phase 2, PostgreSQL except its
-# connections to other databases).
+# (rustyhook, the load generator, the receiver, the broker server in phase 8 and, in phases 6
+# and 7, PostgreSQL except its connections to other databases).
 outside_cpu() {
     local p=$1 others
-    others=$(calc "$(val "$p" BUSY_CPU) - $(val "$p" RH_CPU) - $(val "$p" LG_CPU) - $(val "$p" RECV_CPU)" .1f)
-    [ "$p" = E2E ] || others=$(calc "$others - $(val "$p" PG_CPU) + $(val "$p" PG_OTHER_DB_CPU)" .1f)
+    others=$(calc "$(val "$p" BUSY_CPU) - $(val "$p" RH_CPU) - $(val "$p" LG_CPU) - $(val "$p" RECV_CPU) - $(val "$p" BROKER_CPU 0)" .1f)
+    [[ $p == E2E || $p == BK_* ]] || others=$(calc "$others - $(val "$p" PG_CPU) + $(val "$p" PG_OTHER_DB_CPU)" .1f)
     echo "$others"
 }
 # disturbed PREFIX: did processes outside the benchmark take more than 10% of the machine?
@@ -633,6 +658,11 @@ EOF
 
 write_report() {
     local ratio="n/a" fast_row="" note pg_rows="" pg_machine="" pg_part="" pg_name
+    local broker_row="" broker_part=""
+    if [ "$BROKER_PHASE" = 1 ]; then
+        broker_row=$'\n'"$(broker_summary_row)"
+        broker_part=$'\n'"$(broker_section)"$'\n'
+    fi
     note=$(interference_note)
     [ -z "$note" ] || note+=$'\n\n'
     [ -z "${E2E_DELIVERY_RATE:-}" ] || ratio="$(calc "100 * $E2E_DELIVERY_RATE / $RAW_RPS" .1f)%"
@@ -662,7 +692,7 @@ ${note}| figure | measured |
 | End-to-end deliveries/s through rustyhook (default durability, \`synchronous=FULL\`) | **${E2E_DELIVERY_RATE:-did not complete} /s**, median of ${E2E_ALL_RATES}; ${ratio} of the raw limit |
 | API ingest rate (while delivering; median run) | **${E2E_INGEST_RATE} messages/s** |
 | API accept → first attempt at ${LAT_RATE} messages/s | p50 **${LAT_ARRIVAL_P50} ms**, p90 ${LAT_ARRIVAL_P90} ms, p99 **${LAT_ARRIVAL_P99} ms**, max ${LAT_ARRIVAL_MAX} ms |
-| rustyhook RSS right after start → with ${MEM_MESSAGES} messages queued | **${MEM_RSS_START} MiB → ${MEM_RSS_END} MiB** (peak VmHWM ${MEM_HWM_END} MiB) |${fast_row}${pg_rows}
+| rustyhook RSS right after start → with ${MEM_MESSAGES} messages queued | **${MEM_RSS_START} MiB → ${MEM_RSS_END} MiB** (peak VmHWM ${MEM_HWM_END} MiB) |${fast_row}${pg_rows}${broker_row}
 
 ## Machine and run
 
@@ -768,19 +798,24 @@ ${FILL_INGEST_RATE} messages/s); RSS was read from \`/proc/PID/status\` two seco
 ## What limits it
 
 $(limits_text)
-${pg_part}
+${pg_part}${broker_part}
 ## Settings of this run
 
 \`PAYLOAD_BYTES=${PAYLOAD_BYTES} WRK_THREADS=${WRK_THREADS} WRK_CONNECTIONS=${WRK_CONNECTIONS}
 WRK_SECONDS=${WRK_SECONDS} WARMUP_MESSAGES=${WARMUP_MESSAGES} E2E_MESSAGES=${E2E_MESSAGES}
 E2E_CONCURRENCY=${E2E_CONCURRENCY} E2E_RUNS=${E2E_RUNS} LAT_RATE=${LAT_RATE} LAT_SECONDS=${LAT_SECONDS}
 MEM_MESSAGES=${MEM_MESSAGES} MEM_CONCURRENCY=${MEM_CONCURRENCY} FAST_SYNC_LINE=${FAST_SYNC_LINE}
-PG_PHASES=${PG_PHASES} PG_CLUSTER_PHASE=${PG_CLUSTER_PHASE} PG_MAX_CONNECTIONS=${PG_MAX_CONNECTIONS}\`
+PG_PHASES=${PG_PHASES} PG_CLUSTER_PHASE=${PG_CLUSTER_PHASE} PG_MAX_CONNECTIONS=${PG_MAX_CONNECTIONS}
+BROKER_PHASE=${BROKER_PHASE} BROKERS='${BROKERS}' BROKER_MESSAGES=${BROKER_MESSAGES}
+BROKER_WARMUP=${BROKER_WARMUP} BROKER_RUNS=${BROKER_RUNS}\`
 
 Raw outputs (wrk's report, each phase's \`KEY=value\` lines, rustyhook's logs) are left in
 \`${WORK#"$ROOT"/}/\` after a run.
 EOF
 }
+
+# shellcheck source=bench/brokers.sh
+source "$ROOT/bench/brokers.sh"
 
 # ---------------------------------------------------------------------------- preparation
 mkdir -p "$WORK"
@@ -840,6 +875,8 @@ if [ "$PG_PHASES" = 1 ]; then
         FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")
     PG_SECRET_KEY=$(head -c32 /dev/urandom | base64)
 fi
+
+[ "$BROKER_PHASE" != 1 ] || broker_check
 
 # fsync probe: 500 synchronous 4 KiB writes on the disk that holds the data dirs.
 { time dd if=/dev/zero of="$WORK/fsync-probe" bs=4k count=500 oflag=dsync 2>/dev/null; } \
@@ -985,6 +1022,10 @@ if [ "$PG_PHASES" = 1 ]; then
         log "phase 7: phase 2 with three rustyhook nodes on one PostgreSQL database"
         pg_phase PG3 pg3a pg3b pg3c
     fi
+fi
+
+if [ "$BROKER_PHASE" = 1 ]; then
+    for kind in $BROKERS; do broker_phase "$kind"; done
 fi
 
 BENCH_SECS=$((SECONDS - BENCH_STARTED))

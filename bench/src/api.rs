@@ -44,6 +44,10 @@ pub struct Metrics {
     pub queue_depth: Option<f64>,
     /// `rustyhook_dispatcher_queued`: deliveries held in the dispatcher's memory.
     pub dispatcher_queued: Option<f64>,
+    /// `rustyhook_source_messages_total{outcome="stored"}`, over every broker source.
+    pub source_stored: u64,
+    /// `rustyhook_source_messages_total{outcome="rejected"}`, over every broker source.
+    pub source_rejected: u64,
 }
 
 /// The receiver's `/stats`.
@@ -78,6 +82,8 @@ impl Metrics {
         };
         self.attempts_ok += other.attempts_ok;
         self.attempts_other += other.attempts_other;
+        self.source_stored += other.source_stored;
+        self.source_rejected += other.source_rejected;
         self.queue_depth = sum(self.queue_depth, other.queue_depth);
         self.dispatcher_queued = sum(self.dispatcher_queued, other.dispatcher_queued);
     }
@@ -314,6 +320,12 @@ pub fn parse_metrics(text: &str) -> Metrics {
             } else {
                 m.attempts_other += value as u64;
             }
+        } else if name.starts_with("rustyhook_source_messages_total{") {
+            if name.contains("outcome=\"stored\"") {
+                m.source_stored += value as u64;
+            } else if name.contains("outcome=\"rejected\"") {
+                m.source_rejected += value as u64;
+            }
         } else if name == "rustyhook_queue_depth" {
             m.queue_depth = Some(value);
         } else if name == "rustyhook_dispatcher_queued" {
@@ -334,8 +346,12 @@ mod tests {
             rustyhook_attempts_total{outcome=\"E_TIMEOUT\"} 3\n\
             rustyhook_attempts_total{outcome=\"E_CONNECT\"} 2\n\
             rustyhook_queue_depth 17\n\
-            rustyhook_dispatcher_queued 5\n";
+            rustyhook_dispatcher_queued 5\n\
+            rustyhook_source_messages_total{source=\"redis-a\",outcome=\"stored\"} 40\n\
+            rustyhook_source_messages_total{source=\"nats-b\",outcome=\"stored\"} 2\n\
+            rustyhook_source_messages_total{source=\"nats-b\",outcome=\"rejected\"} 1\n";
         let m = parse_metrics(text);
+        assert_eq!((m.source_stored, m.source_rejected), (42, 1));
         assert_eq!(m.attempts_ok, 1200);
         assert_eq!(m.attempts_other, 5);
         assert_eq!(m.queue_depth, Some(17.0));

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
-use crate::api::Target;
+use crate::api::{Metrics, Target};
 use crate::report::message_body;
 
 /// The outcome of posting a batch of messages.
@@ -76,6 +76,9 @@ pub async fn post_many(
 
 /// When the receiver had every id, and when `/metrics` had every attempt recorded.
 pub struct Drained {
+    /// When `/metrics` first counted every message stored by a broker source; `None` if not
+    /// before the deadline, or not asked for.
+    pub stored_at: Option<Instant>,
     /// When the receiver first reported every id; `None` if it never did before the deadline.
     pub received_at: Option<Instant>,
     /// When `/metrics` then counted every attempt; `None` if not before the deadline.
@@ -87,32 +90,42 @@ pub struct Drained {
 }
 
 /// Polls until the receiver has seen `ids` distinct ids and the OK counter rose by `ids`
-/// over `ok_before`, or `deadline` passes.
+/// over `before`, or `deadline` passes. With `sourced`, also notes when the broker sources'
+/// stored counter rose by `ids` (the messages came from a broker, not the API).
 pub async fn wait_drained(
     target: &Target,
     ids: u64,
-    ok_before: u64,
+    before: &Metrics,
+    sourced: bool,
     deadline: Instant,
 ) -> anyhow::Result<Drained> {
     let mut d = Drained {
+        stored_at: None,
         received_at: None,
         recorded_at: None,
         distinct: 0,
         ok_delta: 0,
     };
     loop {
+        if sourced && d.stored_at.is_none() {
+            let stored = target.metrics().await?.source_stored;
+            if stored.saturating_sub(before.source_stored) >= ids {
+                d.stored_at = Some(Instant::now());
+            }
+        }
         if d.received_at.is_none() {
             d.distinct = target.receiver_stats().await?.distinct;
             if d.distinct >= ids {
                 d.received_at = Some(Instant::now());
             }
         }
-        if d.received_at.is_some() {
+        let stored = !sourced || d.stored_at.is_some();
+        if d.received_at.is_some() && stored {
             d.ok_delta = target
                 .metrics()
                 .await?
                 .attempts_ok
-                .saturating_sub(ok_before);
+                .saturating_sub(before.attempts_ok);
             if d.ok_delta >= ids {
                 d.recorded_at = Some(Instant::now());
                 return Ok(d);
@@ -123,7 +136,7 @@ pub async fn wait_drained(
                 .metrics()
                 .await?
                 .attempts_ok
-                .saturating_sub(ok_before);
+                .saturating_sub(before.attempts_ok);
             return Ok(d);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -14,6 +14,10 @@
 //! - `latency` posts at a fixed rate and reports arrival − 202-accept per message.
 //! - `fill` posts N messages as fast as it can and reports the ingest rate (memory phase).
 //! - `metrics` prints rustyhook's attempt counters and queue depths.
+//! - `broker … prepare|remove|raw|throughput` is the source phase, on one broker's stream or
+//!   queue: make it empty or remove it; publish N messages and read them back with a bare
+//!   consumer (the broker's own limit); or publish N messages for rustyhook's source to read,
+//!   then wait, as `throughput` does, until every one is delivered and recorded.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +26,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use rustyhook_bench::api::{Metrics, Target};
+use rustyhook_bench::brokers::{Broker, Kind};
 use rustyhook_bench::drive::{Posted, post_many, wait_drained};
 use rustyhook_bench::report::{Emitter, Summary, message_body, payload, unix_nanos};
 use tokio::sync::Semaphore;
@@ -87,6 +92,52 @@ enum Phase {
     },
     /// Print rustyhook's attempt counters and queue depths.
     Metrics,
+    /// The source phase, on one broker's stream or queue.
+    Broker(BrokerArgs),
+}
+
+#[derive(Debug, Args)]
+struct BrokerArgs {
+    /// Which broker.
+    #[arg(long, value_enum)]
+    kind: Kind,
+    /// The broker's URL.
+    #[arg(long)]
+    url: String,
+    /// The Redis stream, RabbitMQ queue or JetStream stream.
+    #[arg(long)]
+    name: String,
+    #[command(subcommand)]
+    action: BrokerAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum BrokerAction {
+    /// Make the stream or queue, empty.
+    Prepare,
+    /// Remove the stream or queue and its `.dead` companion.
+    Remove,
+    /// Publish N messages, then read and acknowledge them with a bare consumer.
+    Raw {
+        #[arg(long, default_value_t = 20_000)]
+        messages: u64,
+        /// Entries per read (Redis), prefetch (RabbitMQ), messages per pull (NATS): rustyhook's
+        /// default for its source.
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+    },
+    /// Publish N messages for rustyhook's source, then wait until all are delivered and
+    /// recorded.
+    Throughput {
+        #[arg(long, default_value_t = 20_000)]
+        messages: u64,
+        /// First sequence number, so runs publish distinct payloads.
+        #[arg(long, default_value_t = 0)]
+        first_seq: u64,
+        /// Give up waiting for deliveries after this many seconds.
+        #[arg(long, default_value_t = 300)]
+        timeout_secs: u64,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -163,7 +214,7 @@ async fn throughput(
     .await;
     eprintln!("ingest took {:.2?}; waiting for deliveries", posted.elapsed);
     let deadline = Instant::now() + Duration::from_secs(timeout_secs);
-    let drained = wait_drained(&target, posted.accepted, before.attempts_ok, deadline).await?;
+    let drained = wait_drained(&target, posted.accepted, &before, false, deadline).await?;
     let nodes_after = target.node_metrics().await?;
     let after = Metrics::total(&nodes_after);
     let stats = target.receiver_stats().await?;
@@ -201,6 +252,87 @@ async fn throughput(
         "OTHER_ATTEMPTS_DELTA",
         after.attempts_other.saturating_sub(before.attempts_other),
     );
+    Ok(())
+}
+
+async fn broker(target: Arc<Target>, common: &Common, args: BrokerArgs) -> anyhow::Result<()> {
+    let out = Emitter::new(&common.prefix);
+    let broker = Broker {
+        kind: args.kind,
+        url: args.url,
+        name: args.name,
+    };
+    match args.action {
+        BrokerAction::Prepare => broker.prepare().await?,
+        BrokerAction::Remove => broker.remove().await?,
+        BrokerAction::Raw { messages, batch } => {
+            broker.prepare().await?;
+            let published = broker
+                .publish(0, messages, common.payload_bytes)
+                .await
+                .context("publishing")?;
+            eprintln!("published {messages} in {published:.2?}; reading them back");
+            let drained = broker.drain(messages, batch).await.context("draining")?;
+            broker.remove().await?;
+            out.num("MESSAGES", messages);
+            out.float("PUBLISH_SECS", published.as_secs_f64(), 3);
+            out.float("PUBLISH_RATE", messages as f64 / published.as_secs_f64(), 0);
+            out.float("CONSUME_SECS", drained.as_secs_f64(), 3);
+            out.float("CONSUME_RATE", messages as f64 / drained.as_secs_f64(), 0);
+        }
+        BrokerAction::Throughput {
+            messages,
+            first_seq,
+            timeout_secs,
+        } => {
+            target.receiver_reset().await?;
+            let before = target.metrics().await?;
+            eprintln!("publishing {messages} messages to {:?}", broker.kind);
+            let started = Instant::now();
+            let published = broker
+                .publish(first_seq, messages, common.payload_bytes)
+                .await
+                .context("publishing")?;
+            eprintln!("published in {published:.2?}; waiting for deliveries");
+            let deadline = Instant::now() + Duration::from_secs(timeout_secs);
+            let drained = wait_drained(&target, messages, &before, true, deadline).await?;
+            let after = target.metrics().await?;
+            let stats = target.receiver_stats().await?;
+            let secs_since = |t: Instant| (t - started).as_secs_f64();
+            out.num("MESSAGES", messages);
+            out.num("ACCEPTED", messages);
+            out.float("PUBLISH_SECS", published.as_secs_f64(), 3);
+            out.float("PUBLISH_RATE", messages as f64 / published.as_secs_f64(), 0);
+            out.num("COMPLETE", u8::from(drained.recorded_at.is_some()));
+            if let Some(t) = drained.stored_at {
+                out.float("STORED_SECS", secs_since(t), 3);
+                out.float("INTAKE_RATE", messages as f64 / secs_since(t), 0);
+            }
+            if let Some(t) = drained.received_at {
+                out.float("RECEIVED_SECS", secs_since(t), 3);
+            }
+            if let Some(t) = drained.recorded_at {
+                out.float("RECORDED_SECS", secs_since(t), 3);
+                out.float("DELIVERY_RATE", messages as f64 / secs_since(t), 0);
+            }
+            out.num("DISTINCT", drained.distinct.max(stats.distinct));
+            out.num("REQUESTS", stats.requests);
+            out.num("DUPLICATES", stats.duplicates);
+            out.num("OK_DELTA", drained.ok_delta);
+            out.num(
+                "STORED_DELTA",
+                after.source_stored.saturating_sub(before.source_stored),
+            );
+            out.num(
+                "REJECTED_DELTA",
+                after.source_rejected.saturating_sub(before.source_rejected),
+            );
+            out.num(
+                "OTHER_ATTEMPTS_DELTA",
+                after.attempts_other.saturating_sub(before.attempts_other),
+            );
+        }
+    }
     Ok(())
 }
 
@@ -252,8 +384,7 @@ async fn latency(target: Arc<Target>, common: &Common, args: LatencyArgs) -> any
     }
     eprintln!("sent in {send_secs:.2}s; waiting for deliveries");
     let deadline = Instant::now() + Duration::from_secs(timeout_secs);
-    let drained =
-        wait_drained(&target, accepted.len() as u64, before.attempts_ok, deadline).await?;
+    let drained = wait_drained(&target, accepted.len() as u64, &before, false, deadline).await?;
     let arrivals = target.receiver_arrivals().await?;
 
     let ms = |from: u64, to: u64| (to as f64 - from as f64) / 1e6;
@@ -306,6 +437,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Phase::Throughput(args) => throughput(target, common, args).await?,
         Phase::Latency(args) => latency(target, common, args).await?,
+        Phase::Broker(args) => broker(target, common, args).await?,
         Phase::Fill {
             messages,
             concurrency,
