@@ -25,7 +25,8 @@ pub struct Incoming {
     pub id: String,
     /// An id stable across redeliveries of the same message (a stream entry id, a JetStream
     /// sequence, an AMQP `message_id`), used as the idempotency key when the message carries
-    /// no `eventId`; `None` where the broker has none.
+    /// no `eventId`, and as the key of a handler's run ([`RunKey::source_message`]); `None`
+    /// where the broker has none.
     pub stable_id: Option<String>,
     /// The body, for brokers with one (AMQP, NATS); `None` for a Redis entry of fields.
     pub body: Option<Vec<u8>>,
