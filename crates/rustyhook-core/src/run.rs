@@ -40,6 +40,36 @@ pub fn is_settable_var(name: &str) -> bool {
         && !name.starts_with("RUSTYHOOK_")
 }
 
+/// The key under which a trigger's run is stored at most once: a broker message's id, scoped to
+/// what received it, so that the message delivered again queues no second run. Keys of different
+/// scopes never collide, whatever their names hold: each is `<kind>:<length of the scope's
+/// name>:<name>:<id>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RunKey(String);
+
+impl RunKey {
+    /// A message of the broker source named `source`, by the broker's id for it that stays the
+    /// same across redeliveries.
+    pub fn source_message(source: &str, stable_id: &str) -> Self {
+        Self::scoped("source", source, stable_id)
+    }
+
+    /// An SQS message received by the handler `handler`, by its SQS `MessageId`.
+    pub fn sqs_message(handler: &str, message_id: &str) -> Self {
+        Self::scoped("sqs", handler, message_id)
+    }
+
+    fn scoped(kind: &str, name: &str, id: &str) -> Self {
+        // The length makes the split between name and id unambiguous.
+        Self(format!("{kind}:{}:{name}:{id}", name.len()))
+    }
+
+    /// The stored form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Which of a handler's commands a run executes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -152,4 +182,25 @@ pub struct RunAttempt {
     pub duration_ms: i64,
     /// When it started.
     pub created_at: Millis,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_keys_of_different_sources_and_triggers_never_collide() {
+        assert_eq!(
+            RunKey::source_message("orders", "1700000000000-0").as_str(),
+            "source:6:orders:1700000000000-0"
+        );
+        assert_ne!(
+            RunKey::source_message("a:b", "c"),
+            RunKey::source_message("a", "b:c")
+        );
+        assert_ne!(
+            RunKey::source_message("h", "m-1"),
+            RunKey::sqs_message("h", "m-1")
+        );
+    }
 }

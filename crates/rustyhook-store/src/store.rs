@@ -381,6 +381,18 @@ pub trait Store: Send + Sync + 'static {
         lease_to: Option<String>,
     ) -> StoreResult<bool>;
 
+    /// Stores `run` at most once per `key` (a broker message's id, so that a redelivered message
+    /// queues no second run): in one transaction, when a run stored under `key` is still kept,
+    /// changes nothing and returns false; otherwise stores `run` as [`Self::create_runs`] would,
+    /// with `key` naming it, and returns true. The key is forgotten when its run is deleted. Of
+    /// two nodes storing under one key at once, exactly one stores its run.
+    async fn create_keyed_run(
+        &self,
+        key: &str,
+        run: Run,
+        lease_to: Option<String>,
+    ) -> StoreResult<bool>;
+
     // --- several nodes ---
     /// Records that `node` is alive at `now`. A node calls it on start, before it claims or
     /// creates leased work, and then well within the dead-node timeout. A backend used by one

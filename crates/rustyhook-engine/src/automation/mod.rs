@@ -18,7 +18,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rustyhook_core::handlers::HandlerSet;
 use rustyhook_core::id::RunId;
-use rustyhook_core::run::{Event, Run, RunAttempt, RunStep};
+use rustyhook_core::run::{Event, Run, RunAttempt, RunKey, RunStep};
 use rustyhook_core::time::now_millis;
 use rustyhook_store::{Store, StoreResult};
 use tokio::sync::{Notify, Semaphore, oneshot};
@@ -248,19 +248,39 @@ impl Automation {
         tick: i64,
     ) -> Result<Option<Run>, TriggerError> {
         let run = self.new_run(handler, event, triggered_by, None)?;
-        let lease = self.lease();
         let stored = self
             .shared
             .store
-            .create_tick_runs(key, tick, vec![run.clone()], lease.clone())
+            .create_tick_runs(key, tick, vec![run.clone()], self.lease())
             .await?;
-        if !stored {
-            return Ok(None);
-        }
-        if lease.is_some() {
+        Ok(stored.then(|| self.start_here(run)))
+    }
+
+    /// Queues a run like [`Self::trigger`], at most once per `key` (a broker message's id):
+    /// `None` when a run stored under `key` is still kept, as when a broker delivers a message
+    /// again because its acknowledgement was lost.
+    pub async fn trigger_once(
+        &self,
+        handler: &str,
+        event: Event,
+        triggered_by: &str,
+        key: &RunKey,
+    ) -> Result<Option<Run>, TriggerError> {
+        let run = self.new_run(handler, event, triggered_by, None)?;
+        let stored = self
+            .shared
+            .store
+            .create_keyed_run(key.as_str(), run.clone(), self.lease())
+            .await?;
+        Ok(stored.then(|| self.start_here(run)))
+    }
+
+    /// Starts a run just stored, when it was leased to this node (see [`Self::lease`]).
+    fn start_here(&self, run: Run) -> Run {
+        if self.shared.config.runs_here {
             spawn_run(&self.shared, run.clone());
         }
-        Ok(Some(run))
+        run
     }
 
     /// The node new runs are leased to: this one if it runs commands.
@@ -272,15 +292,11 @@ impl Automation {
     }
 
     async fn queue(&self, run: Run) -> Result<Run, TriggerError> {
-        let lease = self.lease();
         self.shared
             .store
-            .create_runs(vec![run.clone()], lease.clone())
+            .create_runs(vec![run.clone()], self.lease())
             .await?;
-        if lease.is_some() {
-            spawn_run(&self.shared, run.clone());
-        }
-        Ok(run)
+        Ok(self.start_here(run))
     }
 
     /// Asks the poller to look for due runs now.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rustyhook_core::id::RejectedId;
-use rustyhook_core::run::Event;
+use rustyhook_core::run::{Event, RunKey};
 use rustyhook_core::sources::{BrokerEvent, Format, SourceConfig};
 use rustyhook_core::time::now_millis;
 use rustyhook_store::RejectedMessage;
@@ -25,7 +25,8 @@ pub struct Incoming {
     pub id: String,
     /// An id stable across redeliveries of the same message (a stream entry id, a JetStream
     /// sequence, an AMQP `message_id`), used as the idempotency key when the message carries
-    /// no `eventId`; `None` where the broker has none.
+    /// no `eventId`, and as the key of a handler's run ([`RunKey::source_message`]); `None`
+    /// where the broker has none.
     pub stable_id: Option<String>,
     /// The body, for brokers with one (AMQP, NATS); `None` for a Redis entry of fields.
     pub body: Option<Vec<u8>>,
@@ -36,7 +37,8 @@ pub struct Incoming {
 /// What became of a message; either way the broker may acknowledge it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Taken {
-    /// Stored: a message or a run exists for it.
+    /// Stored: a message or a run exists for it, made now or for an earlier delivery of the
+    /// same message (recognised by its idempotency key).
     Stored,
     /// It can never be stored; it is recorded as rejected, with the reason.
     Rejected(String),
@@ -90,8 +92,13 @@ impl Intake {
             )),
         };
         match outcome {
-            Ok(()) => {
+            Ok(Kept::New) => {
                 observe::source_message(&self.name, "stored");
+                Ok(Taken::Stored)
+            }
+            Ok(Kept::Again) => {
+                tracing::debug!(source = %self.name, broker_id = %msg.id, "a message delivered again; its run is already stored");
+                observe::source_message(&self.name, "duplicate");
                 Ok(Taken::Stored)
             }
             Err(Refused::Invalid(reason)) => {
@@ -127,7 +134,9 @@ impl Intake {
         Ok(())
     }
 
-    async fn publish(&self, msg: &Incoming) -> Result<(), Refused> {
+    /// Publishes `msg`. A repeated `eventId` stores nothing new, but the publisher does not say
+    /// so: it counts as [`Kept::New`].
+    async fn publish(&self, msg: &Incoming) -> Result<Kept, Refused> {
         let event =
             BrokerEvent::parse(msg.body.as_deref(), &msg.fields, self.config.app.as_deref())
                 .map_err(Refused::Invalid)?;
@@ -152,14 +161,16 @@ impl Intake {
                 endpoint: None,
             })
             .await
-            .map(|_| ())
+            .map(|_| Kept::New)
             .map_err(|e| match e {
                 PublishError::Invalid(why) => Refused::Invalid(why),
                 PublishError::Unavailable(why) => Refused::Unavailable(why),
             })
     }
 
-    async fn run_handler(&self, handler: &str, msg: &Incoming) -> Result<(), Refused> {
+    /// Queues a run of `handler` for `msg`, once per broker message when the broker gives it a
+    /// stable id; a message without one queues a run each time it is delivered.
+    async fn run_handler(&self, handler: &str, msg: &Incoming) -> Result<Kept, Refused> {
         let payload = match &msg.body {
             Some(b) => String::from_utf8(b.clone())
                 .map_err(|_| Refused::Invalid("the message body is not UTF-8 text".into()))?,
@@ -175,14 +186,36 @@ impl Intake {
             .vars
             .insert("RUSTYHOOK_SOURCE".into(), self.name.to_string());
         event.vars.insert("MESSAGE_ID".into(), msg.id.clone());
-        match self.automation.trigger(handler, event, "source").await {
-            Ok(_) => Ok(()),
+        let queued = match &msg.stable_id {
+            Some(stable) => {
+                let key = RunKey::source_message(&self.name, stable);
+                self.automation
+                    .trigger_once(handler, event, "source", &key)
+                    .await
+            }
+            None => self
+                .automation
+                .trigger(handler, event, "source")
+                .await
+                .map(Some),
+        };
+        match queued {
+            Ok(Some(_)) => Ok(Kept::New),
+            Ok(None) => Ok(Kept::Again),
             Err(TriggerError::UnknownHandler(h)) => {
                 Err(Refused::Invalid(format!("no handler has the id {h:?}")))
             }
             Err(e) => Err(Refused::Unavailable(e.to_string())),
         }
     }
+}
+
+/// What storing a message did.
+enum Kept {
+    /// Stored it now.
+    New,
+    /// Found it stored for an earlier delivery of the same message.
+    Again,
 }
 
 enum Refused {
@@ -228,7 +261,112 @@ fn truncate(mut s: String, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use rustyhook_core::crypto::SecretBox;
+    use rustyhook_core::handlers::{Handler, HandlerSet};
+    use rustyhook_store::sqlite::{SqliteOptions, SqliteStore};
+    use rustyhook_store::{Order, Page, Store};
+    use serde_json::json;
+
     use super::*;
+    use crate::automation::AutomationConfig;
+
+    /// An automation over a fresh SQLite store with one handler, `ingest`, that only stores
+    /// runs (it runs no commands), and a Redis source named `name` that runs it.
+    fn handler_source(dir: &std::path::Path, name: &str) -> (Intake, Automation) {
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(
+                &dir.join("db.sqlite"),
+                SecretBox::new(&SecretBox::generate_key()),
+                SqliteOptions { full_sync: false },
+            )
+            .expect("store opens"),
+        );
+        let handler: Handler = serde_json::from_value(
+            json!({"type": "Custom", "id": "ingest", "name": "Ingest", "shell": "true"}),
+        )
+        .expect("handler");
+        let (handlers, _) = HandlerSet::build(vec![handler]).expect("handlers");
+        let automation = Automation::new(
+            store,
+            handlers,
+            AutomationConfig {
+                node_id: "node-1".into(),
+                poll_interval: Duration::from_secs(1),
+                shutdown_grace: Duration::from_secs(1),
+                max_output_bytes: 1024,
+                ledger: None,
+                runs_here: false,
+            },
+        );
+        (source(name, &automation), automation)
+    }
+
+    fn source(name: &str, automation: &Automation) -> Intake {
+        let config = serde_json::from_value(json!({
+            "type": "redis", "name": name, "url": "redis://127.0.0.1", "stream": "jobs",
+            "handler": "ingest",
+        }))
+        .expect("source");
+        Intake::new(config, automation.clone())
+    }
+
+    async fn runs(automation: &Automation) -> Vec<String> {
+        let listed = automation
+            .store()
+            .list_runs(Some("ingest".into()), Page::first(10, Order::Ascending))
+            .await
+            .expect("runs");
+        listed.items.into_iter().map(|r| r.event.id).collect()
+    }
+
+    fn entry(id: &str, stable: bool) -> Incoming {
+        Incoming {
+            id: id.into(),
+            stable_id: stable.then(|| id.to_owned()),
+            fields: BTreeMap::from([("job".into(), "resize".into())]),
+            ..Incoming::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_message_taken_twice_queues_one_run_of_its_handler() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (intake, automation) = handler_source(dir.path(), "jobs");
+        let msg = entry("1700000000000-0", true);
+        assert_eq!(intake.take(&msg).await.expect("taken"), Taken::Stored);
+        assert_eq!(
+            intake.take(&msg).await.expect("taken"),
+            Taken::Stored,
+            "a redelivery is acknowledged like the first delivery"
+        );
+        assert_eq!(runs(&automation).await, ["jobs:1700000000000-0"]);
+    }
+
+    #[tokio::test]
+    async fn the_same_broker_id_in_another_source_is_another_message() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (jobs, automation) = handler_source(dir.path(), "jobs");
+        let other = source("jobs-eu", &automation);
+        let msg = entry("1700000000000-0", true);
+        jobs.take(&msg).await.expect("taken");
+        other.take(&msg).await.expect("taken");
+        assert_eq!(
+            runs(&automation).await,
+            ["jobs:1700000000000-0", "jobs-eu:1700000000000-0"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_message_without_a_stable_id_queues_a_run_each_time_it_is_taken() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (intake, automation) = handler_source(dir.path(), "jobs");
+        let msg = entry("7", false);
+        intake.take(&msg).await.expect("taken");
+        intake.take(&msg).await.expect("taken");
+        assert_eq!(runs(&automation).await, ["jobs:7", "jobs:7"]);
+    }
 
     #[test]
     fn a_derived_event_id_is_a_valid_uid() {

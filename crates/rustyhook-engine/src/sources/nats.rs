@@ -10,7 +10,8 @@
 //! Whatever is left unanswered (a crash, a lost connection, a stop mid-batch) JetStream delivers
 //! again after the consumer's `ack_wait`, to this node or to another pulling from the same
 //! durable consumer: at least once. A message delivered again keeps its stream sequence, which
-//! keys the idempotency of messages without an `eventId`, so it is stored once.
+//! keys the idempotency of messages without an `eventId` and of a handler's runs, so it is stored
+//! once.
 //!
 //! The stream must exist: its subjects, retention and storage are the operator's choice, never
 //! guessed. The consumer is created when missing (`connection`). The client reconnects by

@@ -5,8 +5,8 @@
 //! recorded it as rejected and copied it to the dead-letter stream `<stream>.dead` with the
 //! reason. An entry left pending by a consumer that stopped (a crash between read and commit)
 //! is taken over with `XAUTOCLAIM` once it has been idle for `claim_after`, so it is stored
-//! after all: at least once, and a repeated entry id makes no second message (it is the
-//! message's idempotency key when it carries no `eventId`).
+//! after all: at least once, and a repeated entry id makes no second message or run (it is the
+//! message's idempotency key when it carries no `eventId`, and keys a handler's run).
 
 use std::collections::BTreeMap;
 use std::time::Duration;

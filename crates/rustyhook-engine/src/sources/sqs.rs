@@ -1,12 +1,14 @@
 //! An SQS handler: long-polls its queue and queues one run per message. A message is deleted
 //! from SQS only once its run is durably stored — not after the command — so a crash between
 //! the two lets SQS deliver it again, and a failing command is retried by rustyhook, not SQS.
+//! The run is stored under the message's `MessageId` (the same in every delivery of it), so a
+//! message delivered again after its run was stored queues no second run and is just deleted.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustyhook_core::handlers::{Handler, Trigger};
-use rustyhook_core::run::Event;
+use rustyhook_core::run::{Event, RunKey};
 use tokio_util::sync::CancellationToken;
 
 use super::sqs_client::{SqsClient, SqsConfig, SqsMessage};
@@ -89,11 +91,18 @@ async fn take(automation: &Automation, handler: &Handler, client: &SqsClient, m:
             .collect();
         event.vars.insert(format!("RUSTYHOOK_SQS_{name}"), v);
     }
-    match automation.trigger(&handler.id, event, "sqs").await {
-        Ok(_) => {
+    let key = RunKey::sqs_message(&handler.id, &m.message_id);
+    match automation
+        .trigger_once(&handler.id, event, "sqs", &key)
+        .await
+    {
+        Ok(queued) => {
+            if queued.is_none() {
+                tracing::debug!(handler = %handler.id, message_id = %m.message_id, "an SQS message delivered again; its run is already stored");
+            }
             if let Err(e) = client.delete(&m.receipt_handle).await {
-                // The run is stored; SQS may deliver the message again after its visibility
-                // timeout, and it runs again: at least once.
+                // The run is stored; SQS delivers the message again after its visibility
+                // timeout, and it is recognised by its MessageId then.
                 tracing::warn!(handler = %handler.id, message_id = %m.message_id, error = %e, "could not delete an SQS message");
             }
         }

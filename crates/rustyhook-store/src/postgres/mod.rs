@@ -348,6 +348,15 @@ impl Store for PostgresStore {
         runs::create_tick(&self.pool, key, tick, &new, lease_to.as_deref()).await
     }
 
+    async fn create_keyed_run(
+        &self,
+        key: &str,
+        run: Run,
+        lease_to: Option<String>,
+    ) -> StoreResult<bool> {
+        runs::create_keyed(&self.pool, key, &run, lease_to.as_deref()).await
+    }
+
     async fn heartbeat(&self, node: &str, now: Millis) -> StoreResult<()> {
         nodes::heartbeat(&self.pool, node, now).await
     }

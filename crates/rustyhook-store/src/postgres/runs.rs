@@ -115,6 +115,37 @@ pub(crate) async fn create_tick(
     Ok(true)
 }
 
+/// Stores `run` under `key` unless a run already is; see [`crate::Store::create_keyed_run`].
+/// The run goes in first (the key refers to it), then the key; when the key is taken the
+/// transaction is rolled back, run and wake-up (a `NOTIFY` is sent only on commit) and all. Of
+/// two nodes inserting one key, the second's insert waits for the first to commit and then
+/// inserts nothing.
+pub(crate) async fn create_keyed(
+    pool: &PgPool,
+    key: &str,
+    run: &Run,
+    lease_owner: Option<&str>,
+) -> StoreResult<bool> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    insert_due(&mut tx, std::slice::from_ref(run), lease_owner).await?;
+    let keyed = sqlx::query(
+        r#"INSERT INTO run_keys (key, run_id)
+        VALUES ($1, $2)
+        ON CONFLICT (key) DO NOTHING"#,
+    )
+    .bind(key)
+    .bind(run.id.as_str())
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    if keyed.rows_affected() == 0 {
+        tx.rollback().await.map_err(db_err)?;
+        return Ok(false);
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(true)
+}
+
 pub(crate) async fn get(pool: &PgPool, id: &str) -> StoreResult<Option<Run>> {
     let sql = format!("SELECT {RUN_COLS}\nFROM runs\nWHERE id = $1");
     let row = sqlx::query(&sql)

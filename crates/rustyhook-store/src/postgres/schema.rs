@@ -185,6 +185,15 @@ CREATE TABLE rejected_messages (
 );
 CREATE INDEX rejected_messages_source ON rejected_messages (source, id);
 "#,
+    r#"
+-- The key each keyed run was stored under (a broker message's id), so it is stored once; a key
+-- goes when its run does.
+CREATE TABLE run_keys (
+    key TEXT COLLATE "C" PRIMARY KEY,
+    run_id TEXT COLLATE "C" NOT NULL REFERENCES runs (id) ON DELETE CASCADE
+);
+CREATE INDEX run_keys_run ON run_keys (run_id);
+"#,
 ];
 
 /// Brings the schema up to date, in one transaction that holds [`MIGRATION_LOCK`]: a node

@@ -123,6 +123,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn create_keyed_run(
+        &self,
+        key: &str,
+        run: Run,
+        lease_to: Option<String>,
+    ) -> StoreResult<bool> {
+        let key = key.to_owned();
+        self.db
+            .write(move |c| runs::create_keyed(c, &key, &run, lease_to.as_deref()))
+            .await
+    }
+
     /// One process owns the file: there are no other nodes to tell about.
     async fn heartbeat(&self, _node: &str, _now: Millis) -> StoreResult<()> {
         Ok(())

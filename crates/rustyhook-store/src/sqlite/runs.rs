@@ -60,6 +60,37 @@ pub(crate) fn create_tick(
     Ok(true)
 }
 
+/// Stores `run` under `key` unless a run already is; see [`crate::Store::create_keyed_run`].
+/// Looking first is enough: every write runs on the one writer connection, one job at a time.
+pub(crate) fn create_keyed(
+    conn: &Connection,
+    key: &str,
+    run: &Run,
+    lease_owner: Option<&str>,
+) -> StoreResult<bool> {
+    let taken: bool = conn
+        .prepare_cached(
+            r#"SELECT EXISTS (
+                SELECT 1
+                FROM run_keys
+                WHERE key = ?
+            )"#,
+        )
+        .and_then(|mut s| s.query_row([key], |r| r.get(0)))
+        .map_err(db_err)?;
+    if taken {
+        return Ok(false);
+    }
+    insert(conn, run, lease_owner)?;
+    conn.prepare_cached(
+        r#"INSERT INTO run_keys (key, run_id)
+        VALUES (?, ?)"#,
+    )
+    .and_then(|mut s| s.execute(params![key, run.id.as_str()]))
+    .map_err(db_err)?;
+    Ok(true)
+}
+
 pub(crate) fn get(conn: &Connection, id: &str) -> StoreResult<Option<Run>> {
     let mut stmt = conn
         .prepare_cached(&format!("SELECT {RUN_COLS} FROM runs WHERE id = ?"))

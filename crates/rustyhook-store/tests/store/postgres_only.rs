@@ -308,3 +308,71 @@ async fn a_dropped_store_stops_listening() {
     drop(raw);
     drop(db);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_storing_under_one_key_at_once_store_one_run() {
+    let f = Postgres::new().await;
+    let other = f.another_node().await;
+    for i in 0..20 {
+        let key = format!("src:orders:{i}-0");
+        let (x, y) = tokio::join!(
+            f.store.create_keyed_run(&key, run("h", 10 + i), None),
+            other.create_keyed_run(&key, run("h", 10 + i), Some("node-b".into()))
+        );
+        let (x, y) = (x.expect("create"), y.expect("create"));
+        assert!(x ^ y, "exactly one stores under {key} ({x}, {y})");
+    }
+    let runs = other
+        .list_runs(Some("h".into()), Page::first(100, Order::Ascending))
+        .await
+        .expect("runs");
+    assert_eq!(runs.items.len(), 20);
+}
+
+#[tokio::test]
+async fn a_repeated_key_wakes_no_one_and_deleting_its_run_frees_it() {
+    let f = Postgres::new().await;
+    let other = f.another_node().await;
+    let wakeups = f.store.wakeups().expect("PostgreSQL offers wake-ups");
+    let first = run("h", 10);
+    assert!(
+        other
+            .create_keyed_run("k", first.clone(), None)
+            .await
+            .expect("create")
+    );
+    tokio::time::timeout(Duration::from_secs(10), wakeups.runs.notified())
+        .await
+        .expect("an unleased keyed run wakes the other node");
+    assert!(
+        !other
+            .create_keyed_run("k", run("h", 11), None)
+            .await
+            .expect("create")
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), wakeups.runs.notified())
+            .await
+            .is_err(),
+        "a run that was not stored wakes no one"
+    );
+    // As a retention purge would.
+    let mut raw = f.raw().await;
+    sqlx::query("DELETE FROM runs WHERE id = $1")
+        .bind(first.id.as_str())
+        .execute(&mut raw)
+        .await
+        .expect("delete");
+    let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM run_keys")
+        .fetch_one(&mut raw)
+        .await
+        .expect("count");
+    assert_eq!(keys, 0, "no key outlives its run");
+    assert!(
+        other
+            .create_keyed_run("k", run("h", 20), None)
+            .await
+            .expect("create"),
+        "the key is free again"
+    );
+}

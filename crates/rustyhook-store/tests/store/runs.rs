@@ -14,6 +14,7 @@ on_every_backend!(
     a_run_is_claimed_once_and_its_record_starts_what_follows,
     released_and_postponed_runs_fall_due_again,
     handlers_are_busy_while_any_of_their_runs_is_unfinished,
+    a_keyed_run_is_stored_once_and_a_repeated_key_stores_nothing,
 );
 
 fn record(r: &Run, status: DeliveryStatus, follow_ups: Vec<Run>) -> RunRecord {
@@ -182,4 +183,42 @@ async fn handlers_are_busy_while_any_of_their_runs_is_unfinished(store: Arc<dyn 
         .await
         .expect("record");
     assert!(!busy(a).await, "a finished run keeps no one busy");
+}
+
+async fn a_keyed_run_is_stored_once_and_a_repeated_key_stores_nothing(store: Arc<dyn Store>) {
+    let (first, again, other) = (run("h", 10), run("h", 11), run("h", 12));
+    let create = |key: &'static str, r: Run, lease: Option<&str>| {
+        let (store, lease) = (store.clone(), lease.map(str::to_owned));
+        async move { store.create_keyed_run(key, r, lease).await.expect("create") }
+    };
+    assert!(create("src:orders:1-0", first.clone(), Some("n")).await);
+    assert!(
+        !create("src:orders:1-0", again.clone(), None).await,
+        "the same key stores no second run"
+    );
+    assert!(
+        store
+            .get_run(again.id.as_str())
+            .await
+            .expect("get")
+            .is_none()
+    );
+    assert!(
+        store
+            .claim_due_runs("m", 100, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "the first run stays leased and the refused one is nowhere"
+    );
+    assert!(create("src:orders:2-0", other.clone(), None).await);
+    let stored: Vec<_> = store
+        .list_runs(Some("h".into()), Page::first(10, Order::Ascending))
+        .await
+        .expect("runs")
+        .items
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(stored, [first.id, other.id]);
 }

@@ -57,3 +57,33 @@ async fn endpoint_secrets_are_encrypted_at_rest_and_read_back_with_the_key() {
     let b64 = exposed.trim_start_matches("whsec_");
     assert!(!String::from_utf8_lossy(&raw).contains(b64));
 }
+
+#[tokio::test]
+async fn deleting_a_keyed_run_deletes_its_key_and_frees_it() {
+    let f = Sqlite::new();
+    let first = run("h", 10);
+    assert!(
+        f.store
+            .create_keyed_run("k", first.clone(), None)
+            .await
+            .expect("create")
+    );
+    // As a retention purge would: on a connection with foreign keys on, as the store's writer
+    // has them.
+    let raw = rusqlite::Connection::open(f.dir.path().join("db.sqlite")).expect("open");
+    raw.execute_batch("PRAGMA foreign_keys = ON")
+        .expect("foreign keys");
+    raw.execute("DELETE FROM runs WHERE id = ?", [first.id.as_str()])
+        .expect("delete");
+    let keys: i64 = raw
+        .query_row("SELECT COUNT(*) FROM run_keys", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(keys, 0, "no key outlives its run");
+    assert!(
+        f.store
+            .create_keyed_run("k", run("h", 20), None)
+            .await
+            .expect("create"),
+        "the key is free again"
+    );
+}

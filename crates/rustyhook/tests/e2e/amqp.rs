@@ -1,5 +1,5 @@
 //! RabbitMQ sources against the machine's broker: messages reach endpoints once each and are
-//! acked, poison messages are dead-lettered and listed, a handler runs per message, and a
+//! acked, poison messages are dead-lettered and listed, a handler runs once per message id, and a
 //! restart mid-stream loses nothing. Each test uses queues of its own, deleted when it ends.
 
 use std::collections::BTreeSet;
@@ -160,10 +160,15 @@ async fn a_poison_message_is_dead_lettered_with_its_reason_and_listed_while_the_
     rabbit.wait_counts(&queue, |c| c == Some((0, 0))).await;
 }
 
-#[tokio::test]
-async fn a_rabbitmq_source_with_a_handler_runs_its_command_per_message() {
-    let rabbit = Rabbit::connect().await;
-    let (queue, dead) = rabbit.queues("handler");
+/// A server whose handler `consume` runs `shell` for each message of a fresh queue named after
+/// `prefix`; `{dir}` in `shell` is the returned folder. Returns the queue and its dead-letter
+/// queue too.
+async fn consuming(
+    rabbit: &Rabbit,
+    prefix: &str,
+    shell: &str,
+) -> (TestApp, String, String, tempfile::TempDir) {
+    let (queue, dead) = rabbit.queues(prefix);
     rabbit.declare_expiring(&queue).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let yaml = format!(
@@ -171,7 +176,7 @@ async fn a_rabbitmq_source_with_a_handler_runs_its_command_per_message() {
 handlers:
   - type: Custom
     name: Consume
-    shell: 'printf "%s %s %s %s\n" "$(cat)" "$MESSAGE_ID" "$RUSTYHOOK_EVENT_TYPE" "$RUSTYHOOK_SOURCE" >> {{dir}}/out'
+    shell: '{shell}'
 sources:
   - type: rabbitmq
     url: '{{url}}'
@@ -180,6 +185,18 @@ sources:
 "#
     );
     let app = TestApp::spawn_with(with_sources(&yaml, dir.path())).await;
+    (app, queue, dead, dir)
+}
+
+#[tokio::test]
+async fn a_rabbitmq_source_with_a_handler_runs_its_command_per_message() {
+    let rabbit = Rabbit::connect().await;
+    let (app, queue, dead, dir) = consuming(
+        &rabbit,
+        "handler",
+        r#"printf "%s %s %s %s\n" "$(cat)" "$MESSAGE_ID" "$RUSTYHOOK_EVENT_TYPE" "$RUSTYHOOK_SOURCE" >> {dir}/out"#,
+    )
+    .await;
     for n in 1..=3 {
         let props = BasicProperties::default().with_message_id(format!("m-{n}").into());
         rabbit
@@ -200,6 +217,35 @@ sources:
         Some((0, 0)),
         "nothing was rejected"
     );
+    rabbit.wait_counts(&queue, |c| c == Some((0, 0))).await;
+}
+
+#[tokio::test]
+async fn a_rabbitmq_message_sent_again_with_its_message_id_runs_the_handler_once() {
+    let rabbit = Rabbit::connect().await;
+    let (app, queue, _dead, dir) = consuming(
+        &rabbit,
+        "handler-once",
+        r#"printf "%s %s\n" "$(cat)" "$MESSAGE_ID" >> {dir}/out"#,
+    )
+    .await;
+    // One message twice (as a producer retrying its publish sends it, or RabbitMQ redelivers
+    // one whose ack was lost), then another.
+    for (body, id) in [("hello", "m-1"), ("hello", "m-1"), ("bye", "m-2")] {
+        let props = BasicProperties::default().with_message_id(id.into());
+        rabbit.publish(&queue, body.as_bytes(), props).await;
+    }
+    let out = dir.path().join("out");
+    wait_file(&out, |t| t.lines().count() >= 2).await;
+    let runs = app.get("/api/v1/handler/consume/run").await;
+    assert_eq!(runs["data"].as_array().map(Vec::len), Some(2), "{runs}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let text = std::fs::read_to_string(&out).expect("out");
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(lines, ["bye m-2", "hello m-1"]);
+    // Once the server stops, a message it had not acked would be back in the queue.
+    app.shut_down().await;
     rabbit.wait_counts(&queue, |c| c == Some((0, 0))).await;
 }
 

@@ -15,6 +15,7 @@ mod pgdb;
 mod rabbit;
 mod receiver;
 mod redis_source;
+mod sqs;
 mod svix_sdk;
 mod triggers;
 mod validation;

@@ -1,7 +1,7 @@
 //! Redis stream sources against the machine's Redis: native messages fan out to an app, poison
-//! entries are dead-lettered and listed, a handler runs per entry, sendhooks entries are
-//! delivered to their own URL with the secret header and their status is written back, and a
-//! restart mid-stream loses nothing.
+//! entries are dead-lettered and listed, a handler runs per entry (once, however often the entry
+//! is delivered), sendhooks entries are delivered to their own URL with the secret header and
+//! their status is written back, and a restart mid-stream loses nothing.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -220,6 +220,115 @@ async fn a_handler_source_runs_the_command_per_entry() {
     xadd(&mut conn, &stream.0, &[("job", "resize")]).await;
     let text = wait_file(&dir.path().join("ingested"), |t| t.ends_with('\n')).await;
     assert_eq!(text, format!("{{\"job\":\"resize\"}} redis-{}\n", stream.0));
+}
+
+/// A Redis user of this test's own that may do everything but `XACK`, so that an entry the
+/// source stored is never acknowledged, as if each acknowledgement were lost in a crash; deleted
+/// at the end.
+struct NoAckUser {
+    name: String,
+    password: String,
+}
+
+impl NoAckUser {
+    async fn create(conn: &mut MultiplexedConnection) -> Self {
+        let suffix = Alphanumeric.sample_string(&mut rand::rng(), 10);
+        let user = Self {
+            name: format!("rh-test-{suffix}"),
+            password: format!("pw-{suffix}"),
+        };
+        user.set(conn, &["reset", "on", &format!(">{}", user.password)])
+            .await;
+        user.set(conn, &["~*", "&*", "+@all", "-xack"]).await;
+        user
+    }
+
+    /// The source's URL, as this user.
+    fn url(&self) -> String {
+        format!("redis://{}:{}@127.0.0.1:6379", self.name, self.password)
+    }
+
+    /// Lets acknowledgements through from now on.
+    async fn allow_acks(&self, conn: &mut MultiplexedConnection) {
+        self.set(conn, &["+xack"]).await;
+    }
+
+    async fn set(&self, conn: &mut MultiplexedConnection, rules: &[&str]) {
+        redis::cmd("ACL")
+            .arg("SETUSER")
+            .arg(&self.name)
+            .arg(rules)
+            .exec_async(conn)
+            .await
+            .expect("acl setuser");
+    }
+}
+
+impl Drop for NoAckUser {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let client = redis::Client::open(REDIS).ok()?;
+            let mut conn = client.get_connection().ok()?;
+            redis::cmd("ACL")
+                .arg("DELUSER")
+                .arg(&name)
+                .exec(&mut conn)
+                .ok()
+        })
+        .join();
+    }
+}
+
+/// How many times the group has delivered the entry `id` (0 once it is acknowledged).
+async fn deliveries(conn: &mut MultiplexedConnection, stream: &str, id: &str) -> i64 {
+    let reply: Value = redis::cmd("XPENDING")
+        .arg(stream)
+        .arg("rustyhook")
+        .arg(id)
+        .arg(id)
+        .arg(1)
+        .query_async(conn)
+        .await
+        .map(|v: redis::Value| redis_to_json(&v))
+        .expect("xpending");
+    reply[0][3].as_i64().unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_handler_entry_delivered_again_after_its_ack_was_lost_runs_the_command_once() {
+    let stream = Stream::new();
+    let dir = tempfile::tempdir().expect("dir");
+    let mut conn = redis().await;
+    let user = NoAckUser::create(&mut conn).await;
+    let yaml = format!(
+        "handlers:\n  - type: Custom\n    name: Ingest\n    shell: 'echo \"$RUSTYHOOK_RUN_ID\" >> {{dir}}/ran'\nsources:\n  - {{type: redis, url: \"{}\", stream: {}, handler: ingest, claim_after: 200ms}}\n",
+        user.url(),
+        stream.0
+    );
+    let app = spawn(&yaml, dir.path(), None).await;
+    let id = xadd(&mut conn, &stream.0, &[("job", "resize")]).await;
+    let ran = dir.path().join("ran");
+    wait_file(&ran, |t| t.ends_with('\n')).await;
+    // Each refused XACK makes the source reconnect and take the entry over again.
+    eventually("the entry is delivered three times", async || {
+        deliveries(&mut conn, &stream.0, &id).await >= 3
+    })
+    .await;
+    user.allow_acks(&mut conn).await;
+    eventually("the group has nothing pending", async || {
+        pending(&mut conn, &stream.0).await == 0
+    })
+    .await;
+    let runs = app.get("/api/v1/handler/ingest/run").await;
+    let runs = runs["data"].as_array().expect("runs");
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        std::fs::read_to_string(&ran).expect("ran"),
+        format!("{}\n", runs[0]["id"].as_str().expect("run id")),
+        "the command ran once"
+    );
 }
 
 #[tokio::test]

@@ -25,6 +25,8 @@ mod rabbit;
 mod receiver;
 #[path = "../e2e/redis_source.rs"]
 mod redis_source;
+#[path = "../e2e/sqs.rs"]
+mod sqs;
 #[path = "../e2e/svix_sdk.rs"]
 mod svix_sdk;
 #[path = "../e2e/triggers.rs"]
