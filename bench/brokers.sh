@@ -188,7 +188,7 @@ broker_limits_text() {
         pub=$(val "$p" PUBLISH_SECS 0)
         rec=$(val "$p" RECORDED_SECS 0)
         if [ "$(calc "$rec > 0 && $pub >= 0.5 * $rec")" = 1 ]; then
-            echo "  Publishing alone took ${pub} s of the run's ${rec} s: the broker confirmed" \
+            echo "  Publishing alone took ${pub} s of the ${rec} s until every attempt was recorded: the broker confirmed" \
                 "$(val "$p" PUBLISH_RATE) messages/s while rustyhook consumed them on the same cores," \
                 "so the publisher's pace bounds this figure as well as rustyhook's."
         fi
