@@ -377,29 +377,40 @@ limits_text() {
 }
 
 # A warning when processes outside the benchmark took more than 10% of the machine's CPU
-# during phase 1, the median run of phase 2 or the median runs of phases 6 and 7 (where
-# PostgreSQL's processes count as the benchmark's, except connections to other databases).
+# during phase 1, the median run of phase 2 or the median runs of phases 6, 7 and 8 (where
+# PostgreSQL's processes count as the benchmark's, except connections to other databases); and
+# one when the hypervisor held back (steal) more than 5% of the machine's CPU in any of them.
 interference_note() {
-    local others avail high=0 parts="" p label k
-    others=$(calc "$RAW_BUSY_CPU - $RAW_RECV_CPU - $RAW_WRK_CPU" .1f)
-    avail=$(calc "$NPROC * $RAW_WALL" .1f)
-    [ "$(calc "$others > 0.1 * $avail")" = 0 ] || high=1
-    parts="phase 1: ${others} s of ${avail}"
-    for p in E2E PG1 PG3 $(for k in $BROKERS; do echo "BK_${k^^}"; done); do
+    local others avail steal high=0 stolen=0 parts="" steals="" p label k
+    for p in RAW E2E PG1 PG3 $(for k in $BROKERS; do echo "BK_${k^^}"; done); do
         has "$p" WALL || continue
         case $p in
-            E2E) label="phase 2" ;; PG1) label="phase 6" ;; PG3) label="phase 7" ;;
-            *) k=${p#BK_}; label="phase 8, $(broker_label "${k,,}")" ;;
+            RAW) label="phase 1" ;; E2E) label="phase 2, median run" ;;
+            PG1) label="phase 6, median run" ;; PG3) label="phase 7, median run" ;;
+            *) k=${p#BK_}; label="phase 8, $(broker_label "${k,,}"), median run" ;;
         esac
-        others=$(outside_cpu "$p")
+        if [ "$p" = RAW ]; then
+            others=$(calc "$RAW_BUSY_CPU - $RAW_RECV_CPU - $RAW_WRK_CPU" .1f)
+        else
+            others=$(outside_cpu "$p")
+        fi
         avail=$(calc "$NPROC * $(val "$p" WALL)" .1f)
+        steal=$(val "$p" STEAL_CPU 0)
         [ "$(calc "$others > 0.1 * $avail")" = 0 ] || high=1
-        parts+="; ${label}, median run: ${others} s of ${avail}"
+        [ "$(calc "$steal > 0.05 * $avail")" = 0 ] || stolen=1
+        parts+="${parts:+; }${label}: ${others} s of ${avail}"
+        steals+="${steals:+; }${label}: ${steal} s of ${avail}"
     done
     if [ "$high" = 1 ]; then
         echo "> **Warning:** CPU time outside the benchmark's processes was high during this run"
         echo "> (${parts}). Something else was running;"
         echo "> the figures below are lower than this machine can do. Rerun on a quiet machine."
+        echo
+    fi
+    if [ "$stolen" = 1 ]; then
+        echo "> **Warning:** the hypervisor held back part of this virtual machine's CPU during this run"
+        echo "> (steal: ${steals}). Other guests on the same host were busy, so the absolute"
+        echo "> figures are lower than this machine can do; the ratios, each measured within one run, hold better."
         echo
     fi
 }
