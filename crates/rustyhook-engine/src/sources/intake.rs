@@ -11,6 +11,7 @@ use rustyhook_core::run::{Event, RunKey};
 use rustyhook_core::sources::{BrokerEvent, Format, SourceConfig};
 use rustyhook_core::time::now_millis;
 use rustyhook_store::RejectedMessage;
+use sha2::{Digest, Sha256};
 
 use crate::automation::{Automation, Publication, PublishError, TriggerError};
 use crate::observe;
@@ -231,21 +232,38 @@ fn broker_kind(config: &SourceConfig) -> &'static str {
     }
 }
 
-/// An `eventId` for a message that carries none: the source and the broker's stable id, in
-/// the characters an event id allows.
+/// An `eventId` for a message that carries none, made from the source's name and the broker's
+/// stable id so that two different messages never get the same one (the second would be taken
+/// for a redelivery of the first and dropped).
+///
+/// The readable form `<source>.<stable>` is used when both are made of the characters an event
+/// id allows, the source's name has no `.` (so the first `.` splits the two) and it fits;
+/// otherwise the id is a readable prefix and a SHA-256 of both, with no `.` in it, so it cannot
+/// equal a readable one.
 fn derived_event_id(source: &str, stable: &str) -> String {
-    let raw = format!("{source}.{stable}");
-    let clean: String = raw
+    const MAX: usize = 256;
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    let readable = !source.is_empty()
+        && !stable.is_empty()
+        && source.chars().all(|c| allowed(c) && c != '.')
+        && stable.chars().all(allowed)
+        && source.len() + 1 + stable.len() <= MAX;
+    if readable {
+        return format!("{source}.{stable}");
+    }
+    let mut digest = Sha256::new();
+    digest.update(source.len().to_be_bytes());
+    digest.update(source.as_bytes());
+    digest.update(stable.as_bytes());
+    let prefix: String = source
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if allowed(c) && c != '.' { c } else { '_' })
         .collect();
-    truncate(clean, 256)
+    format!(
+        "{}_{}",
+        truncate(prefix, 100),
+        hex::encode(digest.finalize())
+    )
 }
 
 fn truncate(mut s: String, max: usize) -> String {
@@ -369,10 +387,57 @@ mod tests {
     }
 
     #[test]
-    fn a_derived_event_id_is_a_valid_uid() {
-        let id = derived_event_id("redis-orders", "1700000000000-0");
-        assert_eq!(id, "redis-orders.1700000000000-0");
-        assert!(rustyhook_core::names::Uid::parse(derived_event_id("a b", "x:y/z")).is_ok());
-        assert_eq!(derived_event_id("s", &"9".repeat(400)).len(), 256);
+    fn a_derived_event_id_is_readable_when_it_can_be_and_always_a_valid_uid() {
+        assert_eq!(
+            derived_event_id("redis-orders", "1700000000000-0"),
+            "redis-orders.1700000000000-0"
+        );
+        for (source, stable) in [
+            ("a b", "x:y/z"),
+            ("s", &"9".repeat(400)),
+            ("rabbitmq-in.q", "id"),
+            ("", ""),
+        ] {
+            let id = derived_event_id(source, stable);
+            assert!(
+                rustyhook_core::names::Uid::parse(id.clone()).is_ok(),
+                "{id}"
+            );
+            assert!(id.len() <= 256, "{id}");
+        }
+    }
+
+    #[test]
+    fn different_messages_never_share_a_derived_event_id() {
+        let long = "7".repeat(300);
+        let longer = format!("{long}8");
+        let pairs = [
+            // A `.` in the source's name, and one in the stable id.
+            (("q.a", "b"), ("q", "a.b")),
+            // Characters an event id does not allow, which the readable form would replace.
+            (("q", "order:1"), ("q", "order/1")),
+            (("q", "order:1"), ("q", "order_1")),
+            // Long ids that share their first 256 characters.
+            (("q", long.as_str()), ("q", longer.as_str())),
+            // Two that both need hashing.
+            (("q", "x:y"), ("q", "")),
+        ];
+        for ((s1, i1), (s2, i2)) in pairs {
+            assert_ne!(
+                derived_event_id(s1, i1),
+                derived_event_id(s2, i2),
+                "{s1:?}+{i1:?} vs {s2:?}+{i2:?}"
+            );
+        }
+        // A hashed id has no `.`, so no readable one equals it, even one made from its text.
+        let hashed = derived_event_id("q", "x:y");
+        assert!(!hashed.contains('.'), "{hashed}");
+        let suffix = hashed.strip_prefix("q_").expect("prefixed by the source");
+        assert_ne!(derived_event_id("q", suffix), hashed);
+        assert_eq!(
+            derived_event_id("q", "x:y"),
+            hashed,
+            "the same message, the same id"
+        );
     }
 }
