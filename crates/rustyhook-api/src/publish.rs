@@ -9,7 +9,7 @@ use rustyhook_core::id::MessageId;
 use rustyhook_core::model::Message;
 use rustyhook_core::names::{Channel, EventTypeName, Uid};
 use rustyhook_core::time::now_millis;
-use rustyhook_engine::automation::{Publication, PublishError, Publisher};
+use rustyhook_engine::automation::{Publication, PublishError, Published, Publisher};
 
 use crate::http::error::ApiError;
 use crate::routes::message::publish;
@@ -20,7 +20,7 @@ pub struct ApiPublisher(pub ApiState);
 
 #[async_trait]
 impl Publisher for ApiPublisher {
-    async fn publish(&self, p: Publication<'_>) -> Result<String, PublishError> {
+    async fn publish(&self, p: Publication<'_>) -> Result<Published, PublishError> {
         let state = &self.0;
         let invalid = |what: String| PublishError::Invalid(what);
         let app = state
@@ -73,6 +73,9 @@ impl Publisher for ApiPublisher {
                         .join("; "),
                 ),
             })?;
-        Ok(created.message.id.to_string())
+        Ok(Published {
+            message_id: created.message.id.to_string(),
+            existing: created.existing,
+        })
     }
 }

@@ -200,9 +200,9 @@ async fn main_step(
             None => Err("publishing is not available in this process".to_owned()),
         };
         match published {
-            Ok(msg_id) => output.push_str(&format!(
-                "[rustyhook] published {msg_id} to app {}\n",
-                p.app
+            Ok(published) => output.push_str(&format!(
+                "[rustyhook] published {} to app {}\n",
+                published.message_id, p.app
             )),
             Err(e) => {
                 return StepResult {

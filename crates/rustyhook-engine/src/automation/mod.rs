@@ -31,9 +31,18 @@ use crate::targets::groups::GroupLedger;
 /// message. Implemented by the API, which owns message creation and fan-out.
 #[async_trait]
 pub trait Publisher: Send + Sync + 'static {
-    /// Publishes `p` as a message, idempotently under its `event_id`. Returns the message id
-    /// once it is stored.
-    async fn publish(&self, p: Publication<'_>) -> Result<String, PublishError>;
+    /// Publishes `p` as a message, idempotently under its `event_id`. Returns once it is
+    /// stored.
+    async fn publish(&self, p: Publication<'_>) -> Result<Published, PublishError>;
+}
+
+/// A message [`Publisher::publish`] stored, or found stored under the same `event_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// The message's id.
+    pub message_id: String,
+    /// Whether it was stored before, by an earlier publish with the same `event_id`.
+    pub existing: bool,
 }
 
 /// A message to publish.

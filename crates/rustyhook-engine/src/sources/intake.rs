@@ -98,7 +98,7 @@ impl Intake {
                 Ok(Taken::Stored)
             }
             Ok(Kept::Again) => {
-                tracing::debug!(source = %self.name, broker_id = %msg.id, "a message delivered again; its run is already stored");
+                tracing::debug!(source = %self.name, broker_id = %msg.id, "a message delivered again; what it carries is already stored");
                 observe::source_message(&self.name, "duplicate");
                 Ok(Taken::Stored)
             }
@@ -135,8 +135,7 @@ impl Intake {
         Ok(())
     }
 
-    /// Publishes `msg`. A repeated `eventId` stores nothing new, but the publisher does not say
-    /// so: it counts as [`Kept::New`].
+    /// Publishes `msg`. A repeated `eventId` stores nothing new: [`Kept::Again`].
     async fn publish(&self, msg: &Incoming) -> Result<Kept, Refused> {
         let event =
             BrokerEvent::parse(msg.body.as_deref(), &msg.fields, self.config.app.as_deref())
@@ -162,7 +161,7 @@ impl Intake {
                 endpoint: None,
             })
             .await
-            .map(|_| Kept::New)
+            .map(|p| if p.existing { Kept::Again } else { Kept::New })
             .map_err(|e| match e {
                 PublishError::Invalid(why) => Refused::Invalid(why),
                 PublishError::Unavailable(why) => Refused::Unavailable(why),
@@ -288,7 +287,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::automation::AutomationConfig;
+    use crate::automation::{AutomationConfig, Published, Publisher};
 
     /// An automation over a fresh SQLite store with one handler, `ingest`, that only stores
     /// runs (it runs no commands), and a Redis source named `name` that runs it.
@@ -384,6 +383,50 @@ mod tests {
         intake.take(&msg).await.expect("taken");
         intake.take(&msg).await.expect("taken");
         assert_eq!(runs(&automation).await, ["jobs:7", "jobs:7"]);
+    }
+
+    /// Stores each event id once, as the API's publisher does, and lists what it was asked.
+    #[derive(Default)]
+    struct OncePublisher(std::sync::Mutex<Vec<String>>);
+
+    #[async_trait::async_trait]
+    impl Publisher for OncePublisher {
+        async fn publish(&self, p: Publication<'_>) -> Result<Published, PublishError> {
+            let mut seen = self.0.lock().expect("lock");
+            let existing = seen.iter().any(|id| id == p.event_id);
+            seen.push(p.event_id.to_owned());
+            Ok(Published {
+                message_id: format!("msg-{}", p.event_id),
+                existing,
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_native_message_delivered_again_is_kept_once_and_counted_as_a_duplicate() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (_, automation) = handler_source(dir.path(), "jobs");
+        let publisher = Arc::new(OncePublisher::default());
+        automation.set_publisher(publisher.clone());
+        let config = serde_json::from_value(json!({
+            "type": "redis", "name": "orders", "url": "redis://127.0.0.1", "stream": "orders",
+            "app": "acme",
+        }))
+        .expect("source");
+        let intake = Intake::new(config, automation.clone());
+        let mut msg = entry("1700000000000-0", true);
+        msg.fields = BTreeMap::from([
+            ("eventType".into(), "order.paid".into()),
+            ("payload".into(), r#"{"n":1}"#.into()),
+        ]);
+        assert!(matches!(intake.publish(&msg).await, Ok(Kept::New)));
+        assert!(
+            matches!(intake.publish(&msg).await, Ok(Kept::Again)),
+            "the second delivery is reported as a duplicate, not as stored"
+        );
+        assert_eq!(intake.take(&msg).await.expect("taken"), Taken::Stored);
+        let asked = publisher.0.lock().expect("lock").clone();
+        assert_eq!(asked, ["orders.1700000000000-0"; 3]);
     }
 
     #[test]

@@ -129,6 +129,17 @@ async fn native_entries_reach_the_app_s_endpoint_once_and_are_acknowledged() {
         ],
     )
     .await;
+    // A producer's retry of the second: the same eventId, another entry.
+    xadd(
+        &mut conn,
+        &stream.0,
+        &[
+            ("eventType", "order.paid"),
+            ("payload", r#"{"n":2}"#),
+            ("eventId", "ord-2"),
+        ],
+    )
+    .await;
     let got = receiver.wait_for(2, Duration::from_secs(20)).await;
     let bodies: HashSet<String> = got.iter().map(|r| r.json()["n"].to_string()).collect();
     assert_eq!(bodies, HashSet::from(["1".to_owned(), "2".to_owned()]));
