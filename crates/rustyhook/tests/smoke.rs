@@ -486,14 +486,7 @@ async fn redis_entries_read_but_not_stored_at_a_sigkill_are_taken_over_after_res
     const ENTRIES: usize = 2000;
     let dir = tempfile::tempdir().expect("dir");
     let stream = format!("rh-smoke-{}", std::process::id());
-    let mut redis = redis::Client::open("redis://127.0.0.1:6379")
-        .expect("url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("the machine's Redis");
-    let _: () = redis::AsyncCommands::del(&mut redis, &stream)
-        .await
-        .expect("del");
+    let mut redis = empty_stream(&stream).await;
     let receiver = Receiver::start().await;
     receiver.set_default(Reply {
         delay: Duration::from_millis(5),
@@ -577,6 +570,19 @@ async fn redis_entries_read_but_not_stored_at_a_sigkill_are_taken_over_after_res
     drop(server);
 }
 
+/// A connection to the machine's Redis, with `stream` deleted.
+async fn empty_stream(stream: &str) -> redis::aio::MultiplexedConnection {
+    let mut redis = redis::Client::open("redis://127.0.0.1:6379")
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("the machine's Redis");
+    let _: () = redis::AsyncCommands::del(&mut redis, stream)
+        .await
+        .expect("del");
+    redis
+}
+
 /// How many entries of `stream` are pending in rustyhook's group: read by a consumer and not
 /// acknowledged. 0 while the group does not exist.
 async fn pending_entries(redis: &mut redis::aio::MultiplexedConnection, stream: &str) -> u64 {
@@ -658,4 +664,74 @@ async fn a_sigkill_while_consuming_rabbitmq_loses_no_message_as_rabbitmq_redeliv
     server.child.wait().expect("reaped");
     rabbit.wait_counts(&queue, |c| c == Some((0, 0))).await;
     assert_eq!(missing, 0, "messages published to RabbitMQ never arrived");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn metrics_count_each_source_entry_as_stored_duplicate_or_rejected() {
+    let dir = tempfile::tempdir().expect("dir");
+    let stream = format!("rh-smoke-metrics-{}", std::process::id());
+    let mut redis = empty_stream(&stream).await;
+    let receiver = Receiver::start().await;
+    std::fs::write(
+        dir.path().join("rustyhook.yaml"),
+        format!(
+            "sources:\n  - {{name: legacy, type: redis, url: \"redis://127.0.0.1:6379\", stream: {stream}, format: sendhooks, batch: 1}}\n"
+        ),
+    )
+    .expect("config");
+    let port = free_port();
+    let server = start(dir.path(), port, &[("RUSTYHOOK_ADMIN_TOKEN", TOKEN)]);
+    wait_healthy(&server.base).await;
+    let entry = json!({"url": receiver.url("/hook"), "webhookId": "wh_once", "data": {"n": 1},
+                       "secretHash": "s3cr3t", "metaData": {}})
+    .to_string();
+    // The entry, a sendhooks producer's retry of it (the same webhookId), and one that is not
+    // sendhooks JSON.
+    for data in [entry.as_str(), entry.as_str(), "{not json"] {
+        let _: String = redis::AsyncCommands::xadd(&mut redis, &stream, "*", &[("data", data)])
+            .await
+            .expect("xadd");
+    }
+    receiver.wait_for(1, Duration::from_secs(20)).await;
+    let want = [("stored", 1), ("duplicate", 1), ("rejected", 1)];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let counts = loop {
+        let text = reqwest::get(format!("{}/metrics", server.base))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("body");
+        let counts: Vec<(&str, u64)> = want
+            .iter()
+            .map(|(outcome, _)| (*outcome, source_count(&text, "legacy", outcome)))
+            .collect();
+        if counts == want || Instant::now() > deadline {
+            break counts;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(counts, want, "rustyhook_source_messages_total by outcome");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "the retry was delivered again"
+    );
+    let _: () = redis::AsyncCommands::del(&mut redis, &stream)
+        .await
+        .expect("del");
+}
+
+/// `rustyhook_source_messages_total{source, outcome}` in a Prometheus text page, 0 when absent.
+fn source_count(text: &str, source: &str, outcome: &str) -> u64 {
+    text.lines()
+        .filter(|l| l.starts_with("rustyhook_source_messages_total{"))
+        .filter(|l| {
+            l.contains(&format!("source=\"{source}\""))
+                && l.contains(&format!("outcome=\"{outcome}\""))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .map(|v| v as u64)
+        .sum()
 }

@@ -93,13 +93,8 @@ impl Intake {
             )),
         };
         match outcome {
-            Ok(Kept::New) => {
-                observe::source_message(&self.name, "stored");
-                Ok(Taken::Stored)
-            }
-            Ok(Kept::Again) => {
-                tracing::debug!(source = %self.name, broker_id = %msg.id, "a message delivered again; what it carries is already stored");
-                observe::source_message(&self.name, "duplicate");
+            Ok(kept) => {
+                self.count_kept(msg, matches!(kept, Kept::Again));
                 Ok(Taken::Stored)
             }
             Err(Refused::Invalid(reason)) => {
@@ -107,6 +102,16 @@ impl Intake {
                 Ok(Taken::Rejected(reason))
             }
             Err(Refused::Unavailable(why)) => Err(Unavailable(why)),
+        }
+    }
+
+    /// Counts `msg` as stored now, or, when `again`, as found stored by an earlier delivery.
+    pub(crate) fn count_kept(&self, msg: &Incoming, again: bool) {
+        if again {
+            tracing::debug!(source = %self.name, broker_id = %msg.id, "a message delivered again; what it carries is already stored");
+            observe::source_message(&self.name, "duplicate");
+        } else {
+            observe::source_message(&self.name, "stored");
         }
     }
 

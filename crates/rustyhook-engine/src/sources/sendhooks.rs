@@ -26,7 +26,7 @@ use rustyhook_store::{Store, StoreError};
 use sha2::{Digest, Sha256};
 
 use super::intake::{Incoming, Intake, Taken, Unavailable};
-use crate::automation::{Publication, PublishError};
+use crate::automation::{Publication, PublishError, Published};
 use crate::dispatcher::{DeliveryObserver, FinishedDelivery};
 
 /// The event type of sendhooks messages.
@@ -80,7 +80,10 @@ impl Sendhooks {
             }
         };
         match self.store_event(intake, &event).await {
-            Ok(()) => Ok(Taken::Stored),
+            Ok(published) => {
+                intake.count_kept(msg, published.existing);
+                Ok(Taken::Stored)
+            }
             Err(PublishError::Invalid(reason)) => {
                 intake.reject(msg, &reason).await?;
                 Ok(Taken::Rejected(reason))
@@ -93,7 +96,7 @@ impl Sendhooks {
         &self,
         intake: &Intake,
         event: &SendhooksEvent,
-    ) -> Result<(), PublishError> {
+    ) -> Result<Published, PublishError> {
         let app = self.app().await?;
         let endpoint = self.endpoint(&app, event).await?;
         let event_id = match Uid::parse(event.webhook_id.clone()) {
@@ -113,7 +116,6 @@ impl Sendhooks {
                 endpoint: Some(&endpoint),
             })
             .await
-            .map(|_| ())
     }
 
     /// The source's app, created if missing. The source calls it before reading, so statuses
