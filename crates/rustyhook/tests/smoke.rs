@@ -718,7 +718,9 @@ async fn metrics_count_each_source_entry_as_stored_duplicate_or_rejected() {
         1,
         "the retry was delivered again"
     );
-    let _: () = redis::AsyncCommands::del(&mut redis, &stream)
+    // The bad entry was dead-lettered to `<stream>.dead`.
+    let dead = format!("{stream}.dead");
+    let _: () = redis::AsyncCommands::del(&mut redis, &[stream.as_str(), dead.as_str()])
         .await
         .expect("del");
 }
