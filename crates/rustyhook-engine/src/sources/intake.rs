@@ -13,7 +13,7 @@ use rustyhook_core::time::now_millis;
 use rustyhook_store::RejectedMessage;
 use sha2::{Digest, Sha256};
 
-use crate::automation::{Automation, Publication, PublishError, TriggerError};
+use crate::automation::{Automation, Publication, PublishError, Published, TriggerError};
 use crate::observe;
 
 /// The most of a rejected message's body kept for the operator.
@@ -94,7 +94,7 @@ impl Intake {
         };
         match outcome {
             Ok(kept) => {
-                self.count_kept(msg, matches!(kept, Kept::Again));
+                self.count_kept(msg, kept);
                 Ok(Taken::Stored)
             }
             Err(Refused::Invalid(reason)) => {
@@ -105,13 +105,14 @@ impl Intake {
         }
     }
 
-    /// Counts `msg` as stored now, or, when `again`, as found stored by an earlier delivery.
-    pub(crate) fn count_kept(&self, msg: &Incoming, again: bool) {
-        if again {
-            tracing::debug!(source = %self.name, broker_id = %msg.id, "a message delivered again; what it carries is already stored");
-            observe::source_message(&self.name, "duplicate");
-        } else {
-            observe::source_message(&self.name, "stored");
+    /// Counts `msg` as stored, or as a duplicate of one stored before.
+    pub(super) fn count_kept(&self, msg: &Incoming, kept: Kept) {
+        match kept {
+            Kept::New => observe::source_message(&self.name, "stored"),
+            Kept::Again => {
+                tracing::debug!(source = %self.name, broker_id = %msg.id, "a message delivered again; what it carries is already stored");
+                observe::source_message(&self.name, "duplicate");
+            }
         }
     }
 
@@ -166,7 +167,7 @@ impl Intake {
                 endpoint: None,
             })
             .await
-            .map(|p| if p.existing { Kept::Again } else { Kept::New })
+            .map(|p| Kept::of(&p))
             .map_err(|e| match e {
                 PublishError::Invalid(why) => Refused::Invalid(why),
                 PublishError::Unavailable(why) => Refused::Unavailable(why),
@@ -216,11 +217,22 @@ impl Intake {
 }
 
 /// What storing a message did.
-enum Kept {
+pub(super) enum Kept {
     /// Stored it now.
     New,
     /// Found it stored for an earlier delivery of the same message.
     Again,
+}
+
+impl Kept {
+    /// What publishing did.
+    pub(super) fn of(published: &Published) -> Self {
+        if published.existing {
+            Self::Again
+        } else {
+            Self::New
+        }
+    }
 }
 
 enum Refused {
@@ -242,8 +254,8 @@ fn broker_kind(config: &SourceConfig) -> &'static str {
 ///
 /// The readable form `<source>.<stable>` is used when both are made of the characters an event
 /// id allows, the source's name has no `.` (so the first `.` splits the two) and it fits;
-/// otherwise the id is a readable prefix and a SHA-256 of both, with no `.` in it, so it cannot
-/// equal a readable one.
+/// otherwise the id is a readable prefix and a [`digest`] of both, with no `.` in it, so it
+/// cannot equal a readable one.
 fn derived_event_id(source: &str, stable: &str) -> String {
     const MAX: usize = 256;
     let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
@@ -255,19 +267,21 @@ fn derived_event_id(source: &str, stable: &str) -> String {
     if readable {
         return format!("{source}.{stable}");
     }
-    let mut digest = Sha256::new();
-    digest.update(source.len().to_be_bytes());
-    digest.update(source.as_bytes());
-    digest.update(stable.as_bytes());
     let prefix: String = source
         .chars()
         .map(|c| if allowed(c) && c != '.' { c } else { '_' })
         .collect();
-    format!(
-        "{}_{}",
-        truncate(prefix, 100),
-        hex::encode(digest.finalize())
-    )
+    format!("{}_{}", truncate(prefix, 100), digest(&[source, stable]))
+}
+
+/// A short hex digest of `parts`, for ids and uids made from text they cannot hold as it is.
+pub(super) fn digest(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(&h.finalize()[..12])
 }
 
 fn truncate(mut s: String, max: usize) -> String {
@@ -292,7 +306,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::automation::{AutomationConfig, Published, Publisher};
+    use crate::automation::{AutomationConfig, Publisher};
 
     /// An automation over a fresh SQLite store with one handler, `ingest`, that only stores
     /// runs (it runs no commands), and a Redis source named `name` that runs it.

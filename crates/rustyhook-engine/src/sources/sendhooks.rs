@@ -23,9 +23,8 @@ use rustyhook_core::signing::SigningSecret;
 use rustyhook_core::sources::{RedisSource, SendhooksEvent};
 use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_store::{Store, StoreError};
-use sha2::{Digest, Sha256};
 
-use super::intake::{Incoming, Intake, Taken, Unavailable};
+use super::intake::{Incoming, Intake, Kept, Taken, Unavailable, digest};
 use crate::automation::{Publication, PublishError, Published};
 use crate::dispatcher::{DeliveryObserver, FinishedDelivery};
 
@@ -81,7 +80,7 @@ impl Sendhooks {
         };
         match self.store_event(intake, &event).await {
             Ok(published) => {
-                intake.count_kept(msg, published.existing);
+                intake.count_kept(msg, Kept::of(&published));
                 Ok(Taken::Stored)
             }
             Err(PublishError::Invalid(reason)) => {
@@ -320,16 +319,6 @@ impl std::fmt::Debug for Sendhooks {
 
 fn unavailable(e: StoreError) -> PublishError {
     PublishError::Unavailable(e.to_string())
-}
-
-/// A short hex digest of `parts`, for uids.
-fn digest(parts: &[&str]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update([0]);
-    }
-    hex::encode(&h.finalize()[..12])
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
