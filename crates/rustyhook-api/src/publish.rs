@@ -63,6 +63,11 @@ impl Publisher for ApiPublisher {
             .await
             .map_err(|e| match e {
                 ApiError::Internal(detail) => PublishError::Unavailable(detail),
+                // Not the message's fault: it is taken again once the store is back.
+                ApiError::Store { state } => PublishError::Unavailable(format!(
+                    "the store cannot be written ({})",
+                    state.as_str()
+                )),
                 // The same words an API caller would read, not the error's debug form.
                 ApiError::Http { detail, .. } => invalid(detail),
                 ApiError::Validation(items) => invalid(

@@ -7,6 +7,7 @@ use rustyhook_core::settings::LimitSettings;
 use rustyhook_core::sources::SourceConfig;
 use rustyhook_engine::Dispatcher;
 use rustyhook_engine::automation::Automation;
+use rustyhook_engine::health::StoreHealth;
 use rustyhook_store::Store;
 
 use crate::http::auth::Auth;
@@ -30,4 +31,6 @@ pub struct ApiState {
     pub default_max_in_flight: u32,
     /// The configured broker sources.
     pub sources: Arc<[SourceConfig]>,
+    /// The store's health as this node sees it: the store gate and the health routes read it.
+    pub health: StoreHealth,
 }

@@ -155,6 +155,10 @@ pub struct DatabaseSettings {
     pub fast_unsafe_sync: bool,
     /// PostgreSQL connections this node keeps open at most.
     pub max_connections: u32,
+    /// PostgreSQL: how long a request waits for a connection before it fails as "the database
+    /// cannot be reached" (503). Short, so an outage is told quickly rather than waited out.
+    #[serde(deserialize_with = "duration")]
+    pub acquire_timeout: Duration,
 }
 
 impl Default for DatabaseSettings {
@@ -163,6 +167,7 @@ impl Default for DatabaseSettings {
             url: None,
             fast_unsafe_sync: false,
             max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
         }
     }
 }

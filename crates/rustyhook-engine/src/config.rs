@@ -6,8 +6,9 @@ use std::time::Duration;
 use rustyhook_core::retry::RetrySchedule;
 use rustyhook_core::settings::Settings;
 
-use crate::cluster::SharedRateLimiter;
+use crate::cluster::{Fence, SharedRateLimiter};
 use crate::dispatcher::DeliveryObserver;
+use crate::health::StoreHealth;
 
 /// What the dispatcher and its targets need to know.
 #[derive(Debug, Clone)]
@@ -39,6 +40,10 @@ pub struct EngineConfig {
     pub shared_limits: Option<Arc<dyn SharedRateLimiter>>,
     /// Told of deliveries that reached a final state.
     pub observers: Vec<Arc<dyn DeliveryObserver>>,
+    /// Whether this node may act on its leases; attempts start only while it is up.
+    pub fence: Fence,
+    /// The store's health, told of write failures; results wait on it while the store is down.
+    pub health: StoreHealth,
 }
 
 impl EngineConfig {
@@ -59,6 +64,8 @@ impl EngineConfig {
             dispatches: settings.cluster.role.works(),
             shared_limits: None,
             observers: Vec::new(),
+            fence: Fence::new(),
+            health: StoreHealth::new(),
         }
     }
 }

@@ -10,13 +10,17 @@
 //!   state of a delivery.
 //! - [`automation`]: handler runs: queued durably, run as commands, retried, chained.
 //! - [`sources`]: in-process triggers: cron, watched folders, plugins.
-//! - [`cluster`]: several nodes: liveness, schedule leadership, rate limits shared via Redis.
+//! - [`cluster`]: several nodes: liveness and the fence that stops a node that cannot
+//!   heartbeat, schedule leadership, rate limits shared via Redis.
+//! - [`health`]: the store's health (up, down, full), probed every second, and the retrying
+//!   write that keeps results in memory until the store takes them.
 //! - [`observe`]: the metrics the engine emits, named in one place.
 
 pub mod automation;
 pub mod cluster;
 pub mod config;
 pub mod dispatcher;
+pub mod health;
 pub mod observe;
 pub mod sources;
 pub mod targets;

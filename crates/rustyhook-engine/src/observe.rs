@@ -41,3 +41,37 @@ pub fn source_message(source: &str, outcome: &'static str) {
     metrics::counter!("rustyhook_source_messages_total", "source" => source.to_owned(), "outcome" => outcome)
         .increment(1);
 }
+
+/// This node found it had been taken for dead and dropped the work it held.
+pub fn node_revoked() {
+    metrics::counter!("rustyhook_node_revoked_total").increment(1);
+}
+
+/// A delivery or run held in memory was dropped unsent because this node no longer holds it.
+pub fn dropped_not_held(n: usize) {
+    metrics::counter!("rustyhook_work_dropped_not_held_total").increment(n as u64);
+}
+
+/// A write of results to the store failed and will be tried again: `what` is `attempts` or
+/// `runs`, `kind` the error's kind.
+pub fn store_write_retried(what: &'static str, kind: &'static str) {
+    metrics::counter!("rustyhook_store_write_retries_total", "what" => what, "kind" => kind)
+        .increment(1);
+}
+
+/// The store's state as the health monitor last saw it: one gauge per state, 1 for the
+/// current one.
+pub fn store_state(state: &'static str) {
+    for s in ["up", "down", "full"] {
+        metrics::gauge!("rustyhook_store_state", "state" => s).set(if s == state {
+            1.0
+        } else {
+            0.0
+        });
+    }
+}
+
+/// A call to the store failed: `kind` is `unavailable`, `full` or `other`.
+pub fn store_error(kind: &'static str) {
+    metrics::counter!("rustyhook_store_errors_total", "kind" => kind).increment(1);
+}

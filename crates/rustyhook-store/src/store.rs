@@ -32,6 +32,37 @@ pub enum StoreError {
     /// The store has shut down.
     #[error("the store is closed")]
     Closed,
+    /// The database cannot be reached now (stopped, restarting, network cut, no free
+    /// connection in time). Transient: the same call may succeed later.
+    #[error("the database cannot be reached")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The database's disk is full: nothing can be written until space is freed. Transient:
+    /// reads still work, and writes succeed again once there is room.
+    #[error("the database's disk is full")]
+    Full(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// Whether the same call may succeed later unchanged: the database was unreachable, full,
+    /// or failed in a way that is not about the data (a lock, an I/O error). Conflicts, missing
+    /// rows, unreadable data and a closed store are not.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Unavailable(_) | Self::Full(_) | Self::Database(_)
+        )
+    }
+}
+
+/// What a heartbeat found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Beat {
+    /// The database's clock when the heartbeat was written: every node judges liveness by this
+    /// one clock, never by its own.
+    pub at: Millis,
+    /// False when the node had no heartbeat on record: its first, or the node had been taken
+    /// for dead and its leases released (it must then drop the work it holds in memory).
+    pub known: bool,
 }
 
 /// A shorthand for store results.
@@ -83,6 +114,10 @@ pub struct AttemptRecord {
     pub next_attempt_at: Option<Millis>,
     /// Disable the endpoint (a `410 Gone`).
     pub disable_endpoint: bool,
+    /// The node whose lease the attempt was made under. When set, the attempt is always stored
+    /// but the delivery moves on only while that node, or no one, holds it: a node that was
+    /// taken for dead must not overwrite the state of a delivery another node took over.
+    pub leased_to: Option<String>,
 }
 
 /// A run attempt's result and what follows, written in one transaction.
@@ -394,16 +429,20 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
 
     // --- several nodes ---
-    /// Records that `node` is alive at `now`. A node calls it on start, before it claims or
-    /// creates leased work, and then well within the dead-node timeout. A backend used by one
-    /// process only keeps nothing.
-    async fn heartbeat(&self, node: &str, now: Millis) -> StoreResult<()>;
+    /// Records that `node` is alive, by the database's clock. A node calls it on start, before
+    /// it claims or creates leased work, and then well within the dead-node timeout. A backend
+    /// used by one process only keeps nothing and answers `known: true`.
+    async fn heartbeat(&self, node: &str) -> StoreResult<Beat>;
     /// Releases every delivery and run leased to a node whose last heartbeat is older than
-    /// `dead_before`, or that never sent one, as a restart releases its own leases (a run that
+    /// `timeout` by the database's clock, or that never sent one, as a restart releases its own leases (a run that
     /// was running is due again), and forgets those nodes. Returns how many deliveries and runs
     /// were released. Safe to call from several nodes at once. A backend used by one process
     /// only releases its leases on open instead, and returns 0 here.
-    async fn release_dead_nodes(&self, dead_before: Millis) -> StoreResult<u64>;
+    async fn release_dead_nodes(&self, timeout: Millis) -> StoreResult<u64>;
+    /// A cheap check that the store can be used now, run every second by the health monitor:
+    /// a round trip to the database, and where a full disk shows only on writes (SQLite), a
+    /// small write. Errors are [`StoreError::Unavailable`] or [`StoreError::Full`] when so.
+    async fn probe(&self) -> StoreResult<()>;
     /// Signals for work that another node made due, if the backend can tell (several nodes
     /// sharing a database); `None` when nothing but this process writes to the store.
     fn wakeups(&self) -> Option<Wakeups>;

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use base64::Engine;
@@ -135,6 +136,10 @@ pub async fn open_store(
         Backend::Postgres(url) => {
             let options = PgOptions {
                 max_connections: settings.database.max_connections,
+                acquire_timeout: settings
+                    .database
+                    .acquire_timeout
+                    .max(Duration::from_millis(100)),
             };
             let store = PostgresStore::connect(&url, options, sbox.clone())
                 .await

@@ -99,6 +99,7 @@ pub const ENV_VARS: &[&str] = &[
     "RUSTYHOOK_DATABASE_URL",
     "RUSTYHOOK_SQLITE_FAST_UNSAFE_SYNC",
     "RUSTYHOOK_DATABASE_MAX_CONNECTIONS",
+    "RUSTYHOOK_DATABASE_ACQUIRE_TIMEOUT",
     "RUSTYHOOK_ROLE",
     "RUSTYHOOK_NODE_ID",
     "RUSTYHOOK_COORDINATOR",
@@ -144,6 +145,9 @@ fn apply_one(s: &mut Settings, name: &str, v: &str) -> anyhow::Result<()> {
         }
         "RUSTYHOOK_DATABASE_MAX_CONNECTIONS" => {
             s.database.max_connections = number(v)?.clamp(1, 1000) as u32
+        }
+        "RUSTYHOOK_DATABASE_ACQUIRE_TIMEOUT" => {
+            s.database.acquire_timeout = parse_duration(v).map_err(anyhow::Error::msg)?
         }
         "RUSTYHOOK_ROLE" => s.cluster.role = v.parse().map_err(anyhow::Error::msg)?,
         "RUSTYHOOK_NODE_ID" => s.cluster.node_id = Some(text(v)?).filter(|n| !n.is_empty()),

@@ -15,11 +15,11 @@ use rustyhook_api::hooks::HooksState;
 use rustyhook_api::publish::ApiPublisher;
 use rustyhook_core::settings::{ClusterSettings, Role, Settings};
 use rustyhook_core::sources::SourceConfig;
-use rustyhook_core::time::now_millis;
 use rustyhook_engine::automation::{Automation, AutomationConfig};
 use rustyhook_engine::cluster::redis::{self, RedisCoordinator, RedisRateLimiter};
-use rustyhook_engine::cluster::{self, Coordinator, SharedRateLimiter, StoreCoordinator};
+use rustyhook_engine::cluster::{self, Coordinator, Fence, SharedRateLimiter, StoreCoordinator};
 use rustyhook_engine::dispatcher::{DeliveryObserver, Runner};
+use rustyhook_engine::health::StoreHealth;
 use rustyhook_engine::sources::brokers;
 use rustyhook_engine::sources::sendhooks::Sendhooks;
 use rustyhook_engine::{Dispatcher, EngineConfig};
@@ -50,6 +50,10 @@ pub struct Application {
     cluster: ClusterSettings,
     sources: Vec<SourceConfig>,
     sendhooks: BTreeMap<String, Sendhooks>,
+    /// Whether this node may act on its leases (see [`Fence`]).
+    fence: Fence,
+    /// The store's health, probed by a monitor this server runs.
+    health: StoreHealth,
 }
 
 /// Who decides leadership, and where rate limits are kept across nodes.
@@ -121,9 +125,11 @@ impl Application {
             Alphanumeric.sample_string(&mut rand::rng(), 8)
         );
         store
-            .heartbeat(&node_id, now_millis())
+            .heartbeat(&node_id)
             .await
             .context("could not register this node")?;
+        let fence = Fence::new();
+        let health = StoreHealth::new();
         let coordination = Coordination::connect(&settings, store.clone(), &node_id).await?;
         let automation = Automation::new(
             store.clone(),
@@ -135,10 +141,14 @@ impl Application {
                 max_output_bytes: settings.limits.max_response_bytes,
                 ledger: Some(ledger),
                 runs_here: role.works(),
+                fence: fence.clone(),
+                health: health.clone(),
             },
         );
         let mut engine = EngineConfig::from_settings(&settings, node_id.clone());
         engine.shared_limits = coordination.rate_limits.clone();
+        engine.fence = fence.clone();
+        engine.health = health.clone();
         let sendhooks = brokers::sendhooks(&settings.sources, &store);
         engine.observers = sendhooks
             .values()
@@ -155,6 +165,7 @@ impl Application {
             limits: settings.limits.clone(),
             default_max_in_flight: settings.delivery.max_in_flight_per_endpoint,
             sources: settings.sources.clone().into(),
+            health: health.clone(),
         };
         automation.set_publisher(Arc::new(ApiPublisher(state.clone())));
         let hooks = HooksState::new(automation.clone(), settings.limits.max_payload_bytes);
@@ -193,6 +204,8 @@ impl Application {
             cluster: settings.cluster.clone(),
             sources: settings.sources.clone(),
             sendhooks,
+            fence,
+            health,
         })
     }
 
@@ -227,11 +240,19 @@ impl Application {
     pub async fn run_until_stopped(self, token: CancellationToken) -> anyhow::Result<()> {
         let liveness = tokio::spawn(cluster::run_liveness(
             self.store.clone(),
-            self.node_id.clone(),
-            self.cluster.heartbeat_interval,
-            self.cluster.node_timeout,
+            cluster::Liveness {
+                node: self.node_id.clone(),
+                interval: self.cluster.heartbeat_interval,
+                timeout: self.cluster.node_timeout,
+                fence: self.fence.clone(),
+            },
             token.clone(),
         ));
+        let monitor = tokio::spawn(
+            self.health
+                .clone()
+                .monitor(self.store.clone(), token.clone()),
+        );
         let works = self.role.works();
         let sources = if works {
             let leader = cluster::lead(
@@ -277,6 +298,7 @@ impl Application {
         }
         sources.wait().await;
         let _ = liveness.await;
+        let _ = monitor.await;
         self.automation.detach_publisher();
         tracing::info!("rustyhook stopped");
         Ok(())

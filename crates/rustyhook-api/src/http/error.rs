@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use rustyhook_engine::health::StoreState;
 use rustyhook_store::StoreError;
 use serde::Serialize;
 
@@ -45,9 +46,21 @@ pub enum ApiError {
     },
     /// 422 with one item per problem.
     Validation(Vec<ValidationItem>),
+    /// The store cannot serve the request now: 503 while the database cannot be reached, 507
+    /// while its disk is full. Nothing was stored; the caller may send the same request again
+    /// after `Retry-After`.
+    Store {
+        /// [`StoreState::Down`] or [`StoreState::Full`].
+        state: StoreState,
+    },
     /// A fault of ours; logged, answered with a generic 500.
     Internal(String),
 }
+
+/// Seconds a client is asked to wait while the database cannot be reached.
+const RETRY_DOWN_SECS: u32 = 5;
+/// Seconds a client is asked to wait while the database's disk is full.
+const RETRY_FULL_SECS: u32 = 30;
 
 /// Route handlers' result type.
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -93,6 +106,12 @@ impl From<StoreError> for ApiError {
                 Self::conflict("a resource with this uid or name already exists")
             }
             StoreError::NotFound => Self::not_found("entity"),
+            StoreError::Unavailable(_) | StoreError::Full(_) => {
+                tracing::debug!(error = %e, "request refused: the store cannot serve it now");
+                Self::Store {
+                    state: StoreState::of_error(&e).unwrap_or(StoreState::Down),
+                }
+            }
             other => {
                 let mut text = other.to_string();
                 let mut source = std::error::Error::source(&other);
@@ -138,6 +157,32 @@ impl IntoResponse for ApiError {
                 Json(ValidationOut { detail: &items }),
             )
                 .into_response(),
+            Self::Store { state } => {
+                let (status, code, detail, retry) = if state == StoreState::Full {
+                    (
+                        StatusCode::INSUFFICIENT_STORAGE,
+                        "store_full",
+                        "the store's disk is full: nothing was stored; send again once space is freed",
+                        RETRY_FULL_SECS,
+                    )
+                } else {
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "store_unavailable",
+                        "the database cannot be reached: nothing was stored; send again shortly",
+                        RETRY_DOWN_SECS,
+                    )
+                };
+                let mut response = (
+                    status,
+                    [(axum::http::header::RETRY_AFTER, retry.to_string())],
+                    Json(HttpErrorOut { code, detail }),
+                )
+                    .into_response();
+                // For the store gate, which keeps the node's view of the store current.
+                response.extensions_mut().insert(state);
+                response
+            }
             Self::Internal(cause) => {
                 tracing::error!(error = %cause, "request failed");
                 (

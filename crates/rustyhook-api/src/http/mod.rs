@@ -6,3 +6,4 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod list;
+pub mod store_gate;

@@ -1,9 +1,21 @@
-//! Health: `/api/v1/health` answers 204 when the store answers, 503 when it does not. No auth.
+//! Health, answered from the store monitor's last probe (at most a second old), so a probe
+//! never waits on the database. No auth.
+//!
+//! - `/api/v1/health/ping`: liveness. 204 while the process serves HTTP at all; restart the
+//!   process only when this fails.
+//! - `/api/v1/health`: Svix's health route. 204 while the store can be read and written, 503
+//!   while it cannot (down or full).
+//! - `/api/v1/health/ready`: readiness, for a load balancer. 200 with the store's state, or 503
+//!   with `Retry-After` and what is wrong, while the database cannot be reached or its disk is
+//!   full.
 
-use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Json, Router};
+use rustyhook_engine::health::StoreState;
+use serde::Serialize;
 
 use crate::state::ApiState;
 
@@ -12,18 +24,63 @@ pub fn router() -> Router<ApiState> {
     Router::new()
         .route("/api/v1/health", get(health).head(health))
         .route("/api/v1/health/ping", get(ping).head(ping))
+        .route("/api/v1/health/ready", get(ready).head(ready))
 }
 
 async fn health(State(state): State<ApiState>) -> StatusCode {
-    match state.store.get_meta("schema").await {
-        Ok(_) => StatusCode::NO_CONTENT,
-        Err(e) => {
-            tracing::error!(error = %e, "health check: store unavailable");
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+    match state.health.state() {
+        StoreState::Up => StatusCode::NO_CONTENT,
+        StoreState::Down | StoreState::Full => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
 async fn ping() -> StatusCode {
     StatusCode::NO_CONTENT
+}
+
+/// What the readiness route answers.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Readiness {
+    /// Whether this node can take requests now.
+    ready: bool,
+    /// `up`, `down` or `full`.
+    store: &'static str,
+    /// For how long the store has been in that state, in milliseconds.
+    store_since_ms: u64,
+    /// What is wrong, when something is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+}
+
+async fn ready(State(state): State<ApiState>) -> Response {
+    let (store, since, last_error) = state.health.get();
+    let ready = store == StoreState::Up;
+    let detail = match store {
+        StoreState::Up => None,
+        StoreState::Down => Some(format!(
+            "the database cannot be reached{}",
+            last_error.map(|e| format!(": {e}")).unwrap_or_default()
+        )),
+        StoreState::Full => Some(
+            "the store's disk is full: requests that write are refused with 507 until space is freed"
+                .to_owned(),
+        ),
+    };
+    let body = Json(Readiness {
+        ready,
+        store: store.as_str(),
+        store_since_ms: since.as_millis() as u64,
+        detail,
+    });
+    if ready {
+        (StatusCode::OK, body).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "5")],
+            body,
+        )
+            .into_response()
+    }
 }

@@ -15,7 +15,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 
-use crate::http::{auth, idempotency};
+use crate::http::{auth, idempotency, store_gate};
 use crate::state::ApiState;
 
 /// The whole API. Paths are matched with or without a trailing slash (the caller strips it; see
@@ -41,6 +41,10 @@ pub fn router(state: ApiState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.auth.clone(),
             auth::require_token,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.health.clone(),
+            store_gate::store_gate,
         ));
     Router::new()
         .merge(protected)

@@ -59,7 +59,12 @@ pub(crate) async fn attempt(shared: &Shared, run: Run) {
             .unwrap_or(true);
         if busy {
             let until = now_millis() + DEPENDENCY_WAIT.as_millis() as i64;
-            if let Err(e) = shared.store.postpone_run(node, &run.id, until).await {
+            let postponed = shared
+                .config
+                .health
+                .keep_trying("runs", || shared.store.postpone_run(node, &run.id, until))
+                .await;
+            if let Err(e) = postponed {
                 tracing::warn!(run_id = %run.id, error = %e, "could not postpone a waiting run");
             }
             return;
@@ -143,9 +148,23 @@ async fn finish(
         follow_ups,
         exports,
     };
-    if let Err(e) = shared.store.record_run(record).await {
-        // The lease stays; the run is tried again on the next start.
-        tracing::error!(run_id = %run.id, error = %e, "could not record a handler run's attempt");
+    // Waits out an outage: the command ran, and running it again is what an unrecorded
+    // result would cost.
+    let recorded = shared
+        .config
+        .health
+        .keep_trying("runs", || shared.store.record_run(record.clone()))
+        .await;
+    if let Err(e) = recorded {
+        tracing::error!(run_id = %run.id, error = %e,
+            "the store refused a handler run's result; releasing the run to be tried again");
+        if let Err(e) = shared
+            .store
+            .release_runs(&shared.config.node_id, vec![run.id.clone()])
+            .await
+        {
+            tracing::error!(run_id = %run.id, error = %e, "could not release a run");
+        }
         return;
     }
     run.status = status;

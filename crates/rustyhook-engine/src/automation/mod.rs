@@ -90,6 +90,11 @@ pub struct AutomationConfig {
     /// Whether this node runs commands. An `api` node only stores runs, unleased, for the
     /// workers.
     pub runs_here: bool,
+    /// Whether this node may act on its leases; runs start only while it is up (shared with
+    /// the dispatcher).
+    pub fence: crate::cluster::Fence,
+    /// The store's health; run results wait on it while the store is down.
+    pub health: crate::health::StoreHealth,
 }
 
 /// The result of a run's attempt, for a caller waiting on it (`response: wait`).
@@ -320,11 +325,16 @@ impl Automation {
         let elsewhere = shared.store.wakeups().map(|w| w.runs);
         loop {
             let now = now_millis();
-            match shared
-                .store
-                .claim_due_runs(&shared.config.node_id, now, 64)
-                .await
-            {
+            let store_up = shared.config.health.state() == crate::health::StoreState::Up;
+            let claimed = if store_up && shared.config.fence.is_up() {
+                shared
+                    .store
+                    .claim_due_runs(&shared.config.node_id, now, 64)
+                    .await
+            } else {
+                Ok(Vec::new())
+            };
+            match claimed {
                 Ok(runs) => {
                     let full = runs.len() == 64;
                     for run in runs {
@@ -334,7 +344,10 @@ impl Automation {
                         continue;
                     }
                 }
-                Err(e) => tracing::error!(error = %e, "could not claim due handler runs"),
+                Err(e) => {
+                    shared.config.health.report(&e);
+                    tracing::error!(error = %e, "could not claim due handler runs");
+                }
             }
             let wait = match shared.store.next_run_due().await {
                 Ok(Some(at)) => {
@@ -401,14 +414,27 @@ fn spawn_run(shared: &Arc<Shared>, run: Run) {
     };
     let shared = shared.clone();
     let tasks = shared.tasks.clone();
+    let fence = shared.config.fence.clone();
+    let epoch = fence.epoch();
     tasks.spawn(async move {
         let permit = tokio::select! {
             p = permits.acquire_owned() => p,
             () = shared.hard_stop.cancelled() => return release(&shared, &run).await,
         };
+        if !fence.is_up() {
+            tokio::select! {
+                () = fence.up() => {}
+                () = shared.accepting.cancelled() => {}
+            }
+        }
         if shared.accepting.is_cancelled() {
             // Never started: give it back for the next start.
             return release(&shared, &run).await;
+        }
+        if !fence.holds(epoch) {
+            // This node was taken for dead meanwhile: another node holds the run now.
+            crate::observe::dropped_not_held(1);
+            return;
         }
         tokio::select! {
             () = execute::attempt(&shared, run.clone()) => {}

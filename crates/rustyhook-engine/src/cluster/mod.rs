@@ -3,7 +3,8 @@
 //!
 //! - Liveness: each node heartbeats into the store and, on the same beat, releases the leases of
 //!   nodes that went silent ([`run_liveness`]), so a killed node's deliveries and runs go to the
-//!   others.
+//!   others. A node that cannot heartbeat stops starting attempts ([`Fence`]), so no two live
+//!   nodes work on one lease.
 //! - Leadership: cron schedules (and handlers marked `cluster: {mode: leader}`) run on one node
 //!   at a time. A [`Coordinator`] decides — the store (a PostgreSQL advisory lock; SQLite always
 //!   leads) or Redis ([`redis::RedisCoordinator`]) — and a [`Leader`] handle carries the answer
@@ -12,17 +13,20 @@
 //! - Rate limits: with Redis configured, an endpoint's limit is one GCRA cell in Redis shared by
 //!   every node ([`redis::RedisRateLimiter`]); without it, each node limits on its own.
 
+mod fence;
 pub mod redis;
 
 use std::fmt::Debug;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use rustyhook_core::time::now_millis;
 use rustyhook_store::Store;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+
+pub use self::fence::Fence;
+use crate::observe;
 
 /// The name under which schedules are led.
 pub const SCHEDULES: &str = "schedules";
@@ -106,29 +110,83 @@ pub async fn lead(
     Leader(rx)
 }
 
-/// Heartbeats for `node` every `interval` and releases the leases of nodes silent for longer
-/// than `timeout`, until `token` is cancelled.
-pub async fn run_liveness(
-    store: Arc<dyn Store>,
-    node: String,
-    interval: Duration,
-    timeout: Duration,
-    token: CancellationToken,
-) {
+/// How long a node may go without a heartbeat before it stops starting attempts: half the
+/// node timeout, so it stops well before another node can take its leases.
+fn fence_after(timeout: Duration) -> Duration {
+    timeout / 2
+}
+
+/// What [`run_liveness`] needs.
+#[derive(Debug, Clone)]
+pub struct Liveness {
+    /// This process's lease name.
+    pub node: String,
+    /// How often to heartbeat.
+    pub interval: Duration,
+    /// A node silent for this long (by the database's clock) is taken for dead.
+    pub timeout: Duration,
+    /// Lowered while this node cannot heartbeat; revoked when it finds it was taken for dead.
+    pub fence: Fence,
+}
+
+/// Heartbeats every `interval` and releases the leases of nodes silent for longer than
+/// `timeout`, until `token` is cancelled.
+///
+/// Two rules keep live nodes from taking each other's work after an outage of the database:
+/// - silence is judged on the database's clock, and only by a node whose own heartbeats have
+///   gone through for a whole `timeout`: after an outage every node first beats again, and
+///   only a node still silent after that is dead;
+/// - a node whose heartbeats fail lowers its [`Fence`] after half the timeout, so it starts
+///   nothing it might no longer hold, and if a later heartbeat shows it was taken for dead,
+///   it drops what it held.
+pub async fn run_liveness(store: Arc<dyn Store>, liveness: Liveness, token: CancellationToken) {
+    let Liveness {
+        node,
+        interval,
+        timeout,
+        fence,
+    } = liveness;
+    let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+    // The server registered this node just before starting this task.
+    let mut last_beat = Instant::now();
+    let mut healthy_since: Option<Instant> = Some(last_beat);
     loop {
         tokio::select! {
             () = token.cancelled() => return,
             () = tokio::time::sleep(interval) => {}
         }
-        let now = now_millis();
-        if let Err(e) = store.heartbeat(&node, now).await {
-            tracing::warn!(error = %e, "could not send a heartbeat");
+        let beat = match store.heartbeat(&node).await {
+            Ok(beat) => beat,
+            Err(e) => {
+                healthy_since = None;
+                let silent = last_beat.elapsed();
+                if silent >= fence_after(timeout) && fence.is_up() {
+                    tracing::warn!(error = %e, silent_ms = silent.as_millis() as u64,
+                        "no heartbeat for half the node timeout; starting no attempts until one goes through");
+                    fence.lower();
+                } else {
+                    tracing::warn!(error = %e, "could not send a heartbeat");
+                }
+                continue;
+            }
+        };
+        last_beat = Instant::now();
+        if !beat.known {
+            tracing::warn!(
+                "this node was taken for dead while it could not heartbeat; dropping the work it held, which other nodes took over"
+            );
+            observe::node_revoked();
+            fence.revoke();
+        } else if !fence.is_up() {
+            tracing::info!("heartbeats go through again; attempts resume");
+            fence.raise();
+        }
+        let healthy = *healthy_since.get_or_insert(last_beat);
+        if healthy.elapsed() < timeout {
+            // Peers may still be coming back from the same outage.
             continue;
         }
-        match store
-            .release_dead_nodes(now - timeout.as_millis() as i64)
-            .await
-        {
+        match store.release_dead_nodes(timeout_ms).await {
             Ok(0) => {}
             Ok(released) => {
                 tracing::warn!(released, "took over the work of a node that went silent")

@@ -1,6 +1,13 @@
 //! One endpoint's lane: applies its rate limit and in-flight bound, then spawns each attempt.
 //! Lanes retire after idling and are started again by the router on demand.
+//!
+//! Within a lane the delivery due longest ago goes first (not the one that arrived first), so
+//! a retry or a delivery taken over from a dead node does not wait behind fresh messages.
+//! Before each attempt the lane waits for this node's [`Fence`](crate::cluster::Fence) and
+//! drops a delivery taken under an older epoch: another node holds it now.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -16,7 +23,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::decide::{build_request, decide};
-use super::{FinishedDelivery, Job, Shared};
+use super::{FinishedDelivery, Held, Job, Shared};
 use crate::observe;
 use crate::targets::http::SendResult;
 
@@ -31,10 +38,41 @@ struct CachedEndpoint {
     loaded: Instant,
 }
 
+/// A held job in a lane's heap: earliest due first, then first come.
+struct Waiting {
+    due: i64,
+    seq: u64,
+    held: Held,
+}
+
+impl PartialEq for Waiting {
+    fn eq(&self, other: &Self) -> bool {
+        (self.due, self.seq) == (other.due, other.seq)
+    }
+}
+
+impl Eq for Waiting {}
+
+impl PartialOrd for Waiting {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Waiting {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.due, self.seq).cmp(&(other.due, other.seq))
+    }
+}
+
 pub(super) struct Lane {
     shared: Arc<Shared>,
     endpoint_id: EndpointId,
-    rx: mpsc::UnboundedReceiver<Job>,
+    rx: mpsc::UnboundedReceiver<Held>,
+    /// Jobs taken from `rx`, waiting for their turn.
+    waiting: BinaryHeap<Reverse<Waiting>>,
+    /// Arrival order, to break ties in `waiting`.
+    seq: u64,
     cached: Option<CachedEndpoint>,
     limiter: Option<Gcra>,
     /// Bounds this endpoint's requests in flight; sized from the endpoint's `max_in_flight`.
@@ -46,12 +84,14 @@ impl Lane {
     pub(super) fn new(
         shared: Arc<Shared>,
         endpoint_id: EndpointId,
-        rx: mpsc::UnboundedReceiver<Job>,
+        rx: mpsc::UnboundedReceiver<Held>,
     ) -> Self {
         Self {
             shared,
             endpoint_id,
             rx,
+            waiting: BinaryHeap::new(),
+            seq: 0,
             cached: None,
             limiter: None,
             permits: None,
@@ -61,48 +101,80 @@ impl Lane {
 
     pub(super) async fn run(mut self, token: CancellationToken) {
         loop {
-            let next = tokio::select! {
-                biased;
-                () = token.cancelled() => break,
-                next = tokio::time::timeout(IDLE, self.rx.recv()) => next,
-            };
-            let job = match next {
-                Ok(Some(job)) => job,
-                Ok(None) => return,
-                Err(_idle) => {
-                    // Retire; anything that raced in is handled before leaving.
-                    self.rx.close();
-                    let mut left = Vec::new();
-                    while let Ok(job) = self.rx.try_recv() {
-                        left.push(job);
-                    }
-                    if left.is_empty() {
+            if self.waiting.is_empty() {
+                let next = tokio::select! {
+                    biased;
+                    () = token.cancelled() => break,
+                    next = tokio::time::timeout(IDLE, self.rx.recv()) => next,
+                };
+                match next {
+                    Ok(Some(held)) => self.wait(held),
+                    Ok(None) => return,
+                    Err(_idle) => {
+                        // Retire; anything that raced in is handled before leaving.
+                        self.rx.close();
+                        self.take_arrived();
+                        while let Some(Reverse(w)) = self.waiting.pop() {
+                            if let Err(held) = self.process(w.held, &token).await {
+                                release(&self.shared, vec![held.job.delivery.id]).await;
+                            }
+                        }
                         return;
                     }
-                    for job in left {
-                        if let Err(job) = self.process(job, &token).await {
-                            release(&self.shared, vec![job.delivery.id]).await;
-                        }
-                    }
-                    return;
                 }
+            }
+            self.take_arrived();
+            let Some(Reverse(next)) = self.waiting.pop() else {
+                continue;
             };
-            if let Err(job) = self.process(job, &token).await {
-                release(&self.shared, vec![job.delivery.id]).await;
+            if let Err(held) = self.process(next.held, &token).await {
+                release(&self.shared, vec![held.job.delivery.id]).await;
                 break;
             }
         }
         self.rx.close();
-        let mut unstarted = Vec::new();
-        while let Ok(job) = self.rx.try_recv() {
-            unstarted.push(job.delivery.id);
-        }
+        self.take_arrived();
+        let unstarted = self
+            .waiting
+            .drain()
+            .map(|Reverse(w)| w.held.job.delivery.id)
+            .collect();
         release(&self.shared, unstarted).await;
+    }
+
+    fn wait(&mut self, held: Held) {
+        self.seq += 1;
+        self.waiting.push(Reverse(Waiting {
+            due: held.due(),
+            seq: self.seq,
+            held,
+        }));
+    }
+
+    /// Moves every job that arrived into the heap.
+    fn take_arrived(&mut self) {
+        while let Ok(held) = self.rx.try_recv() {
+            self.wait(held);
+        }
     }
 
     /// Waits for the rate limit and a permit, then spawns the attempt. Gives the job back if
     /// shutdown interrupts the wait.
-    async fn process(&mut self, job: Job, token: &CancellationToken) -> Result<(), Job> {
+    async fn process(&mut self, held: Held, token: &CancellationToken) -> Result<(), Held> {
+        let fence = self.shared.fence().clone();
+        if !fence.is_up() {
+            tokio::select! {
+                () = token.cancelled() => return Err(held),
+                () = fence.up() => {}
+            }
+        }
+        if !fence.holds(held.epoch) {
+            // This node was taken for dead meanwhile: another node holds the delivery now.
+            observe::dropped_not_held(1);
+            self.shared.finished_one();
+            return Ok(());
+        }
+        let job = held.job;
         let Some(endpoint) = self.endpoint().await else {
             // Deleted: the store has already canceled its deliveries.
             release(&self.shared, vec![job.delivery.id]).await;
@@ -112,11 +184,14 @@ impl Lane {
             && let Some(limit) = endpoint.rate_limit.filter(|r| *r > 0)
             && self.wait_for_rate(limit, token).await.is_err()
         {
-            return Err(job);
+            return Err(Held {
+                job,
+                epoch: held.epoch,
+            });
         }
         let endpoint_permits = self.permits(endpoint.max_in_flight);
         let permits = tokio::select! {
-            () = token.cancelled() => return Err(job),
+            () = token.cancelled() => return Err(Held { job, epoch: held.epoch }),
             p = acquire_both(endpoint_permits, self.shared.global.clone()) => p,
         };
         let shared = self.shared.clone();
@@ -325,6 +400,7 @@ async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) {
         status: decision.status,
         next_attempt_at: decision.next_attempt_at,
         disable_endpoint: decision.disable_endpoint,
+        leased_to: Some(shared.config.node_id.clone()),
     };
     let (done, recorded) = tokio::sync::oneshot::channel();
     if shared.recorder.send((record, done)).is_ok() {

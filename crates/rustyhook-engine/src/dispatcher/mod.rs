@@ -86,6 +86,21 @@ pub struct FinishedDelivery {
     pub finished_at: rustyhook_core::time::Millis,
 }
 
+/// A job in memory, with the fence epoch it was taken under.
+struct Held {
+    job: Job,
+    epoch: u64,
+}
+
+impl Held {
+    /// When the delivery fell due: a lane sends the longest-waiting first, so work taken over
+    /// from a dead node, or a retry, does not queue behind fresh messages.
+    fn due(&self) -> rustyhook_core::time::Millis {
+        let d = &self.job.delivery;
+        d.next_attempt_at.unwrap_or(d.created_at)
+    }
+}
+
 /// State shared by the router, lanes, poller and attempt tasks.
 struct Shared {
     store: Arc<dyn Store>,
@@ -108,6 +123,10 @@ struct Shared {
 }
 
 impl Shared {
+    fn fence(&self) -> &crate::cluster::Fence {
+        &self.config.fence
+    }
+
     fn finished_one(&self) {
         let before = self.queued.fetch_sub(1, Ordering::AcqRel);
         observe::in_memory_queue(before.saturating_sub(1));
@@ -122,7 +141,7 @@ impl Shared {
 #[derive(Clone)]
 pub struct Dispatcher {
     shared: Arc<Shared>,
-    router: mpsc::UnboundedSender<Job>,
+    router: mpsc::UnboundedSender<Held>,
 }
 
 /// The dispatcher's tasks, run until shutdown by [`Runner::run`].
@@ -130,7 +149,7 @@ pub struct Runner {
     shared: Arc<Shared>,
     /// The recorder's queue, drained by the task [`Runner::run`] starts.
     records: mpsc::UnboundedReceiver<recorder::Request>,
-    inbox: mpsc::UnboundedReceiver<Job>,
+    inbox: mpsc::UnboundedReceiver<Held>,
     /// Handed to the poller, which submits what it claims like the API does.
     dispatcher: Dispatcher,
 }
@@ -173,17 +192,25 @@ impl Dispatcher {
 
     /// Whether `n` more deliveries fit in memory. When not, create them unleased and let the
     /// poller bring them in later.
+    ///
+    /// New messages may fill memory only up to a reserve below the capacity: the rest is kept
+    /// for the poller, so that work already late (retries, work taken over from a dead node)
+    /// is not locked out of memory by a steady stream of new messages.
     pub fn has_room(&self, n: usize) -> bool {
+        let capacity = self.shared.config.queue_capacity;
+        let reserve = capacity / 10;
         self.shared.config.dispatches
-            && self.shared.queued.load(Ordering::Acquire) + n <= self.shared.config.queue_capacity
+            && self.shared.fence().is_up()
+            && self.shared.queued.load(Ordering::Acquire) + n <= capacity - reserve
     }
 
     /// Hands over deliveries leased to this node.
     pub fn submit(&self, jobs: impl IntoIterator<Item = Job>) {
+        let epoch = self.shared.fence().epoch();
         for job in jobs {
             let queued = self.shared.queued.fetch_add(1, Ordering::AcqRel) + 1;
             observe::in_memory_queue(queued);
-            if self.router.send(job).is_err() {
+            if self.router.send(Held { job, epoch }).is_err() {
                 // Shutting down: the lease stays and is released on the next start.
                 self.shared.queued.fetch_sub(1, Ordering::AcqRel);
             }
@@ -212,10 +239,14 @@ impl Runner {
     /// Routes deliveries to lanes and runs the poller until `token` is cancelled, then waits (up
     /// to the shutdown grace) for attempts in flight. Deliveries not yet started are released.
     pub async fn run(mut self, token: CancellationToken) {
-        let recorder = tokio::spawn(recorder::run(self.shared.store.clone(), self.records));
+        let recorder = tokio::spawn(recorder::run(
+            self.shared.store.clone(),
+            self.shared.config.health.clone(),
+            self.records,
+        ));
         let poller = tokio::spawn(poller::run(self.dispatcher.clone(), token.clone()));
         let lanes_tracker = TaskTracker::new();
-        let mut lanes: HashMap<EndpointId, mpsc::UnboundedSender<Job>> = HashMap::new();
+        let mut lanes: HashMap<EndpointId, mpsc::UnboundedSender<Held>> = HashMap::new();
         loop {
             let job = tokio::select! {
                 () = token.cancelled() => break,
@@ -224,7 +255,7 @@ impl Runner {
                     None => break,
                 },
             };
-            let endpoint = job.delivery.endpoint_id.clone();
+            let endpoint = job.job.delivery.endpoint_id.clone();
             let mut job = job;
             loop {
                 let sender = lanes.entry(endpoint.clone()).or_insert_with(|| {
@@ -246,8 +277,8 @@ impl Runner {
         // Deliveries still in the router's inbox were never started: release them.
         self.inbox.close();
         let mut unstarted = Vec::new();
-        while let Ok(job) = self.inbox.try_recv() {
-            unstarted.push(job.delivery.id);
+        while let Ok(held) = self.inbox.try_recv() {
+            unstarted.push(held.job.delivery.id);
         }
         drop(lanes);
         lanes_tracker.close();

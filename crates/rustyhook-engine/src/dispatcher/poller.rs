@@ -22,7 +22,11 @@ pub(super) async fn run(dispatcher: Dispatcher, token: CancellationToken) {
             .queue_capacity
             .saturating_sub(queued)
             .min(BATCH);
-        if room > 0 && !token.is_cancelled() {
+        // A node that cannot heartbeat takes nothing it might not be able to keep.
+        // Nor does it ask a store known to be down or full: the health monitor's probe says
+        // when it can be asked again.
+        let store_up = shared.config.health.state() == crate::health::StoreState::Up;
+        if room > 0 && !token.is_cancelled() && shared.fence().is_up() && store_up {
             match shared
                 .store
                 .claim_due(&shared.config.node_id, now_millis(), room)
@@ -36,7 +40,10 @@ pub(super) async fn run(dispatcher: Dispatcher, token: CancellationToken) {
                         continue;
                     }
                 }
-                Err(e) => tracing::error!(error = %e, "could not claim due deliveries"),
+                Err(e) => {
+                    shared.config.health.report(&e);
+                    tracing::error!(error = %e, "could not claim due deliveries");
+                }
             }
         }
         tokio::select! {

@@ -1,11 +1,18 @@
 //! Records attempts in batches: attempt tasks hand their record over and wait for it to be
 //! durable; the recorder writes everything waiting in one store call. Under load this turns
 //! thousands of small writes (each with its own wake-ups) into a few large ones.
+//!
+//! A record is never dropped because the store is down or full: it waits, with its attempt
+//! task, until it can be written (see [`StoreHealth::keep_trying`]). What waits is bounded by
+//! the dispatcher's queue capacity, since a delivery's room is freed only once its attempt is
+//! recorded.
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use rustyhook_store::{AttemptRecord, Store};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::health::StoreHealth;
 
 /// Most records written in one call.
 const BATCH: usize = 512;
@@ -15,7 +22,8 @@ pub(super) type Request = (AttemptRecord, oneshot::Sender<()>);
 
 /// Runs until every sender is gone.
 pub(super) async fn run(
-    store: std::sync::Arc<dyn Store>,
+    store: Arc<dyn Store>,
+    health: StoreHealth,
     mut rx: mpsc::UnboundedReceiver<Request>,
 ) {
     let mut batch: Vec<Request> = Vec::with_capacity(BATCH);
@@ -28,25 +36,38 @@ pub(super) async fn run(
             }
         }
         let records: Vec<AttemptRecord> = batch.iter().map(|(r, _)| r.clone()).collect();
-        write_with_retries(store.as_ref(), records).await;
+        write(store.as_ref(), &health, records).await;
         for (_, done) in batch.drain(..) {
             let _ = done.send(());
         }
     }
 }
 
-/// The store may be briefly unavailable; an unrecorded attempt keeps its lease and is sent again
-/// after the next start, so a few tries here avoid needless duplicates.
-async fn write_with_retries(store: &dyn Store, records: Vec<AttemptRecord>) {
-    let mut delay = Duration::from_millis(100);
-    for _ in 0..5 {
-        match store.record_attempts(records.clone()).await {
-            Ok(()) => return,
-            Err(e) => {
-                tracing::error!(error = %e, attempts = records.len(), "could not record attempts; retrying");
-                tokio::time::sleep(delay).await;
-                delay *= 2;
+/// Writes `records`, waiting out outages. A batch refused for its content (a delivery deleted
+/// meanwhile) is written record by record, so one bad record holds back no other; a record
+/// refused alone has its lease released, so its delivery is claimed again rather than stranded.
+async fn write(store: &dyn Store, health: &StoreHealth, records: Vec<AttemptRecord>) {
+    let all = health
+        .keep_trying("attempts", || store.record_attempts(records.clone()))
+        .await;
+    let Err(e) = all else { return };
+    if records.len() == 1 {
+        let r = &records[0];
+        tracing::error!(delivery_id = %r.attempt.delivery_id, error = %e,
+            "the store refused an attempt's record; releasing its delivery to be tried again");
+        if let Some(node) = &r.leased_to {
+            let released = health
+                .keep_trying("attempts", || {
+                    store.release(node, vec![r.attempt.delivery_id.clone()])
+                })
+                .await;
+            if let Err(e) = released {
+                tracing::error!(delivery_id = %r.attempt.delivery_id, error = %e, "could not release a delivery");
             }
         }
+        return;
+    }
+    for record in records {
+        Box::pin(write(store, health, vec![record])).await;
     }
 }

@@ -334,6 +334,8 @@ mod tests {
                 max_output_bytes: 1024,
                 ledger: None,
                 runs_here: false,
+                fence: crate::cluster::Fence::new(),
+                health: crate::health::StoreHealth::new(),
             },
         );
         (source(name, &automation), automation)

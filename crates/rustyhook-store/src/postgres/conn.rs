@@ -32,13 +32,32 @@ pub(crate) fn fault(what: impl Into<String>, source: sqlx::Error) -> StoreError 
 
 /// Maps a driver error: unique and foreign-key violations (SQLSTATE 23505, 23503: a row that
 /// now exists, or one that no longer does, such as an endpoint for an app deleted meanwhile) are
-/// [`StoreError::Conflict`], as SQLite reports them; a closed pool is [`StoreError::Closed`];
-/// anything else is [`StoreError::Database`].
+/// [`StoreError::Conflict`], as SQLite reports them; a full disk is [`StoreError::Full`]; a
+/// server that cannot be reached or went away, and a pool with no connection in time, are
+/// [`StoreError::Unavailable`]; a closed pool is [`StoreError::Closed`]; anything else is
+/// [`StoreError::Database`].
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("23505" | "23503")) => {
             StoreError::Conflict(d.message().to_owned())
         }
+        // disk_full, out_of_memory: the server is up but cannot write.
+        sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("53100" | "53200")) => {
+            StoreError::Full(Box::new(e))
+        }
+        // Connection failures and the server going away (class 08, admin shutdown 57P01-03).
+        sqlx::Error::Database(d)
+            if d.code()
+                .as_deref()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")) =>
+        {
+            StoreError::Unavailable(Box::new(e))
+        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(Box::new(e)),
         sqlx::Error::PoolClosed => StoreError::Closed,
         _ => StoreError::Database(Box::new(e)),
     }

@@ -98,6 +98,7 @@ pub(crate) async fn record_attempts(pool: &PgPool, records: &[AttemptRecord]) ->
                 SET status = $13, attempts = attempts + 1, next_attempt_at = $14, manual = FALSE,
                     lease_owner = NULL, updated_at = $12
                 WHERE id = $2
+                  AND ($16::TEXT IS NULL OR lease_owner IS NULL OR lease_owner = $16)
             )
             UPDATE endpoints
             SET disabled = TRUE, updated_at = $12
@@ -118,6 +119,7 @@ pub(crate) async fn record_attempts(pool: &PgPool, records: &[AttemptRecord]) ->
         .bind(rec.status.as_str())
         .bind(rec.next_attempt_at)
         .bind(rec.disable_endpoint)
+        .bind(rec.leased_to.as_deref())
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;

@@ -43,12 +43,17 @@ use crate::*;
 pub struct PgOptions {
     /// Most connections in the pool (the listener and the leadership connection are extra).
     pub max_connections: u32,
+    /// How long a call waits for a connection before it fails as unavailable. Short, so that
+    /// while the server is down callers hear so quickly instead of hanging (sqlx's default is
+    /// 30 s).
+    pub acquire_timeout: std::time::Duration,
 }
 
 impl Default for PgOptions {
     fn default() -> Self {
         Self {
             max_connections: 10,
+            acquire_timeout: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -89,6 +94,7 @@ impl PostgresStore {
         let _ = first.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(opts.clone());
         let stop = CancellationToken::new();
         let wakeups = listen::start(&opts, stop.clone()).await?;
@@ -357,12 +363,20 @@ impl Store for PostgresStore {
         runs::create_keyed(&self.pool, key, &run, lease_to.as_deref()).await
     }
 
-    async fn heartbeat(&self, node: &str, now: Millis) -> StoreResult<()> {
-        nodes::heartbeat(&self.pool, node, now).await
+    async fn heartbeat(&self, node: &str) -> StoreResult<Beat> {
+        nodes::heartbeat(&self.pool, node).await
     }
 
-    async fn release_dead_nodes(&self, dead_before: Millis) -> StoreResult<u64> {
-        nodes::release_dead(&self.pool, dead_before).await
+    async fn release_dead_nodes(&self, timeout: Millis) -> StoreResult<u64> {
+        nodes::release_dead(&self.pool, timeout).await
+    }
+
+    async fn probe(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(conn::db_err)?;
+        Ok(())
     }
 
     fn wakeups(&self) -> Option<Wakeups> {

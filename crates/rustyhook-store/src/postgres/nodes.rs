@@ -6,28 +6,39 @@ use rustyhook_core::time::Millis;
 use sqlx::{PgConnection, PgPool};
 
 use super::conn::{DELIVERIES_CHANNEL, RUNS_CHANNEL, db_err, notify};
-use crate::StoreResult;
+use crate::{Beat, StoreResult};
 
-pub(crate) async fn heartbeat(pool: &PgPool, node: &str, now: Millis) -> StoreResult<()> {
-    sqlx::query(
+/// The database's clock in milliseconds: the one clock every node's liveness is judged by.
+const DB_NOW: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
+
+/// Writes `node`'s heartbeat at the database's time. `known` is false when there was no row:
+/// the node's first beat, or it had been taken for dead and forgotten.
+pub(crate) async fn heartbeat(pool: &PgPool, node: &str) -> StoreResult<Beat> {
+    let sql = format!(
         r#"INSERT INTO nodes (id, started_at, heartbeat_at)
-        VALUES ($1, $2, $2)
-        ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at"#,
-    )
-    .bind(node)
-    .bind(now)
-    .execute(pool)
-    .await
-    .map_err(db_err)?;
-    Ok(())
+        VALUES ($1, {DB_NOW}, {DB_NOW})
+        ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at
+        RETURNING heartbeat_at, xmax::TEXT <> '0'"#
+    );
+    let (at, known): (i64, bool) = sqlx::query_as(&sql)
+        .bind(node)
+        .fetch_one(pool)
+        .await
+        .map_err(db_err)?;
+    Ok(Beat { at, known })
 }
 
-/// Releases the leases of dead nodes (a heartbeat older than `dead_before`, or none at all) and
-/// forgets them, in one transaction. Every row is locked with `SKIP LOCKED`: a lease row that a
+/// Releases the leases of dead nodes (a heartbeat older than `timeout` by the database's clock,
+/// or none at all) and forgets them, in one transaction. Every row is locked with `SKIP LOCKED`: a lease row that a
 /// live node is recording right now, or that another reaper has taken, is left alone, so two
 /// nodes reaping at once release each lease once between them.
-pub(crate) async fn release_dead(pool: &PgPool, dead_before: Millis) -> StoreResult<u64> {
+pub(crate) async fn release_dead(pool: &PgPool, timeout: Millis) -> StoreResult<u64> {
     let mut tx = pool.begin().await.map_err(db_err)?;
+    let now: i64 = sqlx::query_scalar(&format!("SELECT {DB_NOW}"))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    let dead_before = now - timeout;
     let deliveries = release_leases_of_dead(&mut tx, "deliveries", "", dead_before).await?;
     // A run that was running is due again, as on a restart.
     let runs = release_leases_of_dead(

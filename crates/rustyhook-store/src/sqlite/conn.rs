@@ -20,17 +20,51 @@ const MAX_BATCH: usize = 1024;
 /// load cost more than the queries themselves.
 const READERS: usize = 4;
 
-type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// A failed commit, as every job of its group hears it.
+#[derive(Debug, Clone)]
+struct CommitFailed {
+    full: bool,
+    text: String,
+}
+
+impl CommitFailed {
+    fn of(e: &rusqlite::Error) -> Self {
+        Self {
+            full: is_full(e),
+            text: e.to_string(),
+        }
+    }
+
+    fn into_store_error(self) -> StoreError {
+        if self.full {
+            StoreError::Full(self.text.into())
+        } else {
+            StoreError::Database(self.text.into())
+        }
+    }
+}
+
+type Reply = Box<dyn FnOnce(Result<(), CommitFailed>) + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> Reply + Send>;
 
-/// Maps a SQLite error, turning unique violations into [`StoreError::Conflict`].
+/// Maps a SQLite error, turning unique violations into [`StoreError::Conflict`] and a full disk
+/// into [`StoreError::Full`].
 pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
     if let rusqlite::Error::SqliteFailure(f, msg) = &e
         && f.code == rusqlite::ErrorCode::ConstraintViolation
     {
         return StoreError::Conflict(msg.clone().unwrap_or_else(|| "constraint".into()));
     }
+    if is_full(&e) {
+        return StoreError::Full(Box::new(e));
+    }
     StoreError::Database(Box::new(e))
+}
+
+/// SQLITE_FULL: SQLite's answer when a write to the database, its WAL or a temporary file
+/// fails for want of space (ENOSPC).
+fn is_full(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull)
 }
 
 /// How the database file is opened.
@@ -115,16 +149,23 @@ impl Db {
         let (tx, rx) = oneshot::channel::<StoreResult<T>>();
         let job: Job = Box::new(move |conn| {
             let result = in_savepoint(conn, f);
-            Box::new(move |commit: Result<(), String>| {
+            Box::new(move |commit: Result<(), CommitFailed>| {
                 let outcome = match (commit, result) {
                     (Ok(()), r) => r,
-                    (Err(e), _) => Err(StoreError::Database(e.into())),
+                    (Err(e), _) => Err(e.into_store_error()),
                 };
                 let _ = tx.send(outcome);
             })
         });
         self.jobs.send(job).map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        match rx.await {
+            Ok(outcome) => outcome,
+            // The writer dropped the job unrun: it could not begin a transaction.
+            Err(_) if !self.jobs.is_closed() => Err(StoreError::Unavailable(
+                "the database could not begin a transaction".into(),
+            )),
+            Err(_) => Err(StoreError::Closed),
+        }
     }
 
     /// Runs `f` on a reader connection, off the async threads.
@@ -207,7 +248,7 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, on_rollba
             let _ = conn.execute_batch("ROLLBACK");
             on_rollback();
             tracing::error!(error = %e, "sqlite group commit failed");
-            e.to_string()
+            CommitFailed::of(&e)
         });
         metrics::histogram!("rustyhook_store_commit_batch_size").record(replies.len() as f64);
         for reply in replies {

@@ -119,14 +119,17 @@ pub(crate) fn record_attempt(conn: &Connection, rec: &AttemptRecord) -> StoreRes
         r#"UPDATE deliveries
         SET status = ?, attempts = attempts + 1, next_attempt_at = ?, manual = 0,
             lease_owner = NULL, updated_at = ?
-        WHERE id = ?"#,
+        WHERE id = ?
+          AND (? IS NULL OR lease_owner IS NULL OR lease_owner = ?)"#,
     )
     .and_then(|mut s| {
         s.execute(params![
             rec.status.as_str(),
             rec.next_attempt_at,
             a.created_at,
-            a.delivery_id.as_str()
+            a.delivery_id.as_str(),
+            rec.leased_to,
+            rec.leased_to
         ])
     })
     .map_err(db_err)?;

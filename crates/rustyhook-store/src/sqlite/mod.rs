@@ -136,13 +136,24 @@ impl Store for SqliteStore {
     }
 
     /// One process owns the file: there are no other nodes to tell about.
-    async fn heartbeat(&self, _node: &str, _now: Millis) -> StoreResult<()> {
-        Ok(())
+    async fn heartbeat(&self, _node: &str) -> StoreResult<Beat> {
+        Ok(Beat {
+            at: now_millis(),
+            known: true,
+        })
     }
 
     /// Leases of a previous process were released on open; no other process can hold one.
-    async fn release_dead_nodes(&self, _dead_before: Millis) -> StoreResult<u64> {
+    async fn release_dead_nodes(&self, _timeout: Millis) -> StoreResult<u64> {
         Ok(0)
+    }
+
+    /// A write, through the group commit like every other: a full disk shows only on writes.
+    async fn probe(&self) -> StoreResult<()> {
+        let now = now_millis();
+        self.db
+            .write(move |c| apps::set_meta(c, "probe", &now.to_string()))
+            .await
     }
 
     /// Only this process writes: its own code knows when it made work due.

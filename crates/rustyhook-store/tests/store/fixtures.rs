@@ -156,9 +156,16 @@ impl Postgres {
 
 /// Connects a store to `url` with a small pool (tests run side by side on one server).
 pub async fn connect(url: &str, key: &[u8; 32]) -> PostgresStore {
-    PostgresStore::connect(url, PgOptions { max_connections: 4 }, SecretBox::new(key))
-        .await
-        .unwrap_or_else(|e| panic!("the PostgreSQL store opens at {url}: {}", chain(&e)))
+    PostgresStore::connect(
+        url,
+        PgOptions {
+            max_connections: 4,
+            ..PgOptions::default()
+        },
+        SecretBox::new(key),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the PostgreSQL store opens at {url}: {}", chain(&e)))
 }
 
 /// An error with its sources, as one line.

@@ -117,6 +117,7 @@ async fn attempts_filter_by_outcome_status_class_and_channel(store: Arc<dyn Stor
             status: DeliveryStatus::Succeeded,
             next_attempt_at: None,
             disable_endpoint: false,
+            leased_to: None,
         });
     }
     store.record_attempts(records).await.expect("record");
@@ -165,6 +166,7 @@ async fn an_endpoint_counts_and_lists_what_it_was_sent(store: Arc<dyn Store>) {
             status: DeliveryStatus::Dead,
             next_attempt_at: None,
             disable_endpoint: true,
+            leased_to: None,
         })
         .await
         .expect("record");
@@ -340,6 +342,7 @@ async fn expunged_payloads_and_responses_read_back_empty(store: Arc<dyn Store>) 
             status: DeliveryStatus::Failed,
             next_attempt_at: Some(100),
             disable_endpoint: false,
+            leased_to: None,
         })
         .await
         .expect("record");

@@ -132,6 +132,7 @@ async fn due_deliveries_are_claimed_once_and_a_failure_schedules_the_next_attemp
             status: DeliveryStatus::Failed,
             next_attempt_at: Some(5_000),
             disable_endpoint: false,
+            leased_to: None,
         })
         .await
         .expect("record");
@@ -197,6 +198,7 @@ async fn recover_brings_dead_deliveries_back_as_manual_attempts(store: Arc<dyn S
             status: DeliveryStatus::Dead,
             next_attempt_at: None,
             disable_endpoint: false,
+            leased_to: None,
         })
         .await
         .expect("record");
@@ -342,14 +344,15 @@ async fn a_tick_key_that_is_not_a_number_counts_as_no_tick_yet(store: Arc<dyn St
 
 async fn releasing_dead_nodes_leaves_a_live_nodes_leases_alone(store: Arc<dyn Store>) {
     let a = app_with_endpoints(&store, 1).await;
-    store.heartbeat("node-1", 1_000).await.expect("heartbeat");
+    store.heartbeat("node-1").await.expect("heartbeat");
     send(&store, &a.id, "a", None, 10, Some("node-1")).await;
     store
         .create_runs(vec![run("h", 10)], Some("node-1".into()))
         .await
         .expect("runs");
-    store.heartbeat("node-1", 2_000).await.expect("heartbeat");
-    assert_eq!(store.release_dead_nodes(1_500).await.expect("reap"), 0);
+    let beat = store.heartbeat("node-1").await.expect("heartbeat");
+    assert!(beat.known, "a node that beat before is known");
+    assert_eq!(store.release_dead_nodes(60_000).await.expect("reap"), 0);
     assert!(
         store
             .claim_due("node-2", 10_000, 10)

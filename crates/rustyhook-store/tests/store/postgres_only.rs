@@ -86,8 +86,9 @@ async fn releasing_dead_nodes_frees_a_dead_nodes_leases_but_not_a_live_ones() {
     let f = Postgres::new().await;
     let other = f.another_node().await;
     let app_id = app_with_endpoints(&f.store, 1).await.id;
-    f.store.heartbeat("node-a", 1_000).await.expect("beat");
-    other.heartbeat("node-b", 1_000).await.expect("beat");
+    let first = f.store.heartbeat("node-a").await.expect("beat");
+    assert!(!first.known, "a first heartbeat finds no record");
+    other.heartbeat("node-b").await.expect("beat");
     send(&f.store, &app_id, "a", None, 10, Some("node-a")).await;
     send(&other, &app_id, "a", None, 10, Some("node-b")).await;
     // A lease whose owner never sent a heartbeat at all.
@@ -98,8 +99,13 @@ async fn releasing_dead_nodes_frees_a_dead_nodes_leases_but_not_a_live_ones() {
         .await
         .expect("run");
     f.store.start_run(&running.id, 20).await.expect("start");
-    // node-b lives on; node-a stops beating.
-    other.heartbeat("node-b", 9_000).await.expect("beat");
+    // node-b lives on; node-a stopped beating a minute ago, by the database's clock.
+    let mut raw = f.raw().await;
+    sqlx::query("UPDATE nodes SET heartbeat_at = heartbeat_at - 60000 WHERE id = 'node-a'")
+        .execute(&mut raw)
+        .await
+        .expect("age node-a");
+    assert!(other.heartbeat("node-b").await.expect("beat").known);
 
     let (x, y) = tokio::join!(
         other.release_dead_nodes(5_000),
@@ -124,12 +130,68 @@ async fn releasing_dead_nodes_frees_a_dead_nodes_leases_but_not_a_live_ones() {
         "a running run is due again"
     );
 
-    let mut raw = f.raw().await;
     let nodes: Vec<String> = sqlx::query_scalar("SELECT id FROM nodes ORDER BY id")
         .fetch_all(&mut raw)
         .await
         .expect("nodes");
     assert_eq!(nodes, ["node-b"], "the dead node is forgotten");
+    let back = f.store.heartbeat("node-a").await.expect("beat");
+    assert!(
+        !back.known,
+        "a node taken for dead finds so at its next heartbeat"
+    );
+}
+
+#[tokio::test]
+async fn a_late_attempt_of_a_node_taken_for_dead_is_kept_but_moves_nothing_another_node_holds() {
+    let f = Postgres::new().await;
+    let app_id = app_with_endpoints(&f.store, 1).await.id;
+    send(&f.store, &app_id, "a", None, 10, Some("node-a")).await;
+    // node-a is taken for dead; node-b claims the delivery.
+    let mut raw = f.raw().await;
+    sqlx::query("UPDATE deliveries SET lease_owner = NULL")
+        .execute(&mut raw)
+        .await
+        .expect("release");
+    let claimed = f.store.claim_due("node-b", 1_000, 10).await.expect("claim");
+    assert_eq!(claimed.len(), 1);
+    let delivery = claimed[0].delivery.clone();
+    // node-a's attempt, made before it knew, arrives late.
+    let record = |node: &str| AttemptRecord {
+        attempt: failed_attempt(&delivery, 2_000),
+        status: DeliveryStatus::Succeeded,
+        next_attempt_at: None,
+        disable_endpoint: false,
+        leased_to: Some(node.into()),
+    };
+    f.store
+        .record_attempt(record("node-a"))
+        .await
+        .expect("record");
+    let owner: Option<String> =
+        sqlx::query_scalar("SELECT lease_owner FROM deliveries WHERE id = $1")
+            .bind(delivery.id.as_str())
+            .fetch_one(&mut raw)
+            .await
+            .expect("owner");
+    assert_eq!(owner.as_deref(), Some("node-b"), "node-b still holds it");
+    let attempts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts WHERE delivery_id = $1")
+        .bind(delivery.id.as_str())
+        .fetch_one(&mut raw)
+        .await
+        .expect("attempts");
+    assert_eq!(attempts, 1, "the attempt that was made is on record");
+    // node-b's own attempt moves it on.
+    f.store
+        .record_attempt(record("node-b"))
+        .await
+        .expect("record");
+    let status: String = sqlx::query_scalar("SELECT status FROM deliveries WHERE id = $1")
+        .bind(delivery.id.as_str())
+        .fetch_one(&mut raw)
+        .await
+        .expect("status");
+    assert_eq!(status, "succeeded");
 }
 
 #[tokio::test]
