@@ -232,6 +232,12 @@ impl Application {
             self.cluster.node_timeout,
             token.clone(),
         ));
+        let purge = self.role.serves_api().then(|| {
+            tokio::spawn(rustyhook_api::http::idempotency::purge_expired(
+                self.store.clone(),
+                token.clone().cancelled_owned(),
+            ))
+        });
         let works = self.role.works();
         let sources = if works {
             let leader = cluster::lead(
@@ -277,6 +283,9 @@ impl Application {
         }
         sources.wait().await;
         let _ = liveness.await;
+        if let Some(purge) = purge {
+            let _ = purge.await;
+        }
         self.automation.detach_publisher();
         tracing::info!("rustyhook stopped");
         Ok(())
