@@ -171,8 +171,35 @@ impl Default for DatabaseSettings {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
-    /// Use this admin token instead of generating one. Never logged.
+    /// Use this admin token instead of generating one. Never logged. At least
+    /// [`MIN_ADMIN_TOKEN_LEN`] characters, whether it comes from the file or the environment.
+    #[serde(deserialize_with = "admin_token")]
     pub admin_token: Option<String>,
+}
+
+/// The shortest admin token accepted: a short token can be guessed over the network.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
+
+/// Checks an admin token, trimmed, against [`MIN_ADMIN_TOKEN_LEN`]. The error never repeats the
+/// token: it may be a real secret with a typo, and errors end up in logs.
+pub fn parse_admin_token(text: &str) -> Result<String, String> {
+    let token = text.trim();
+    let len = token.chars().count();
+    if len < MIN_ADMIN_TOKEN_LEN {
+        return Err(format!(
+            "the admin token must be at least {MIN_ADMIN_TOKEN_LEN} characters (the one given has {len})"
+        ));
+    }
+    Ok(token.to_owned())
+}
+
+fn admin_token<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        Some(text) => parse_admin_token(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+        None => Ok(None),
+    }
 }
 
 /// The default retry schedule.
@@ -193,6 +220,11 @@ pub struct DeliverySettings {
     pub request_timeout: Duration,
     /// Let endpoints on loopback, private and link-local addresses receive.
     pub allow_private_networks: bool,
+    /// Send every outgoing request through this proxy (`http://host:port`). Unset, requests go
+    /// direct and `HTTP_PROXY`/`HTTPS_PROXY` are ignored, because a proxy resolves names out of
+    /// reach of the private-address guard; set, each target's name is checked before sending.
+    #[serde(deserialize_with = "proxy_url")]
+    pub proxy: Option<String>,
     /// Default maximum requests in flight per endpoint.
     pub max_in_flight_per_endpoint: u32,
     /// Maximum requests in flight across all endpoints.
@@ -212,6 +244,7 @@ impl Default for DeliverySettings {
         Self {
             request_timeout: Duration::from_secs(10),
             allow_private_networks: false,
+            proxy: None,
             max_in_flight_per_endpoint: 32,
             max_in_flight_total: 1024,
             queue_capacity: 20_000,
@@ -284,6 +317,29 @@ pub fn parse_bool(text: &str) -> Result<bool, String> {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" | "" => Ok(false),
         _ => Err(format!("{text:?} is not true or false")),
+    }
+}
+
+/// Checks a proxy URL: `http://` or `https://` with a host. An empty text means no proxy.
+pub fn parse_proxy(text: &str) -> Result<Option<String>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let url = url::Url::parse(text)
+        .map_err(|e| format!("{text:?} is not a proxy URL like http://proxy:3128: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!(
+            "{text:?} is not a proxy URL like http://proxy:3128: expected http:// or https:// and a host"
+        ));
+    }
+    Ok(Some(text.to_owned()))
+}
+
+fn proxy_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        Some(text) => parse_proxy(&text).map_err(serde::de::Error::custom),
+        None => Ok(None),
     }
 }
 

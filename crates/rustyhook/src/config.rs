@@ -5,9 +5,12 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use rustyhook_core::crypto::redact_url;
 use rustyhook_core::handlers::{HandlerSet, Warnings};
 use rustyhook_core::retry::RetrySchedule;
-use rustyhook_core::settings::{LogFormat, Settings, parse_bool, parse_duration};
+use rustyhook_core::settings::{
+    LogFormat, Settings, parse_admin_token, parse_bool, parse_duration, parse_proxy,
+};
 
 /// The file used when none is named.
 pub const DEFAULT_FILE: &str = "rustyhook.yaml";
@@ -106,6 +109,7 @@ pub const ENV_VARS: &[&str] = &[
     "RUSTYHOOK_RETRY_SCHEDULE",
     "RUSTYHOOK_REQUEST_TIMEOUT",
     "RUSTYHOOK_ALLOW_PRIVATE_NETWORKS",
+    "RUSTYHOOK_DELIVERY_PROXY",
     "RUSTYHOOK_MAX_IN_FLIGHT_PER_ENDPOINT",
     "RUSTYHOOK_MAX_IN_FLIGHT_TOTAL",
     "RUSTYHOOK_QUEUE_CAPACITY",
@@ -122,9 +126,20 @@ pub fn apply_env(s: &mut Settings, get: impl Fn(&str) -> Option<String>) -> anyh
     for name in ENV_VARS {
         let Some(value) = get(name) else { continue };
         apply_one(s, name, &value)
-            .with_context(|| format!("environment variable {name}={value:?}"))?;
+            .with_context(|| format!("environment variable {name}={}", shown(name, &value)))?;
     }
     Ok(())
+}
+
+/// A variable's value as an error may show it: never a token, and a URL without its password.
+fn shown(name: &str, value: &str) -> String {
+    match name {
+        "RUSTYHOOK_ADMIN_TOKEN" => "(hidden)".into(),
+        "RUSTYHOOK_DATABASE_URL" | "RUSTYHOOK_COORDINATOR" | "RUSTYHOOK_DELIVERY_PROXY" => {
+            format!("{:?}", redact_url(value))
+        }
+        _ => format!("{value:?}"),
+    }
 }
 
 fn apply_one(s: &mut Settings, name: &str, v: &str) -> anyhow::Result<()> {
@@ -149,10 +164,7 @@ fn apply_one(s: &mut Settings, name: &str, v: &str) -> anyhow::Result<()> {
         "RUSTYHOOK_NODE_ID" => s.cluster.node_id = Some(text(v)?).filter(|n| !n.is_empty()),
         "RUSTYHOOK_COORDINATOR" => s.cluster.coordinator = Some(text(v)?).filter(|u| !u.is_empty()),
         "RUSTYHOOK_ADMIN_TOKEN" => {
-            if v.trim().len() < 16 {
-                bail!("the admin token must be at least 16 characters");
-            }
-            s.auth.admin_token = Some(v.trim().to_owned());
+            s.auth.admin_token = Some(parse_admin_token(v).map_err(anyhow::Error::msg)?)
         }
         "RUSTYHOOK_RETRY_SCHEDULE" => s.retry.schedule = RetrySchedule::parse_list(v)?,
         "RUSTYHOOK_REQUEST_TIMEOUT" => {
@@ -160,6 +172,9 @@ fn apply_one(s: &mut Settings, name: &str, v: &str) -> anyhow::Result<()> {
         }
         "RUSTYHOOK_ALLOW_PRIVATE_NETWORKS" => {
             s.delivery.allow_private_networks = parse_bool(v).map_err(anyhow::Error::msg)?
+        }
+        "RUSTYHOOK_DELIVERY_PROXY" => {
+            s.delivery.proxy = parse_proxy(v).map_err(anyhow::Error::msg)?
         }
         "RUSTYHOOK_MAX_IN_FLIGHT_PER_ENDPOINT" => {
             s.delivery.max_in_flight_per_endpoint = number(v)?.max(1) as u32
@@ -229,6 +244,31 @@ mod tests {
         assert_eq!(s.retry.schedule.max_attempts(), 4);
         assert!(s.delivery.allow_private_networks);
         assert_eq!(s.listen.port(), 0);
+    }
+
+    #[test]
+    fn a_short_admin_token_is_refused_from_the_file_and_the_environment_without_echoing_it() {
+        let err = parse("auth:\n  admin_token: short-secret\n", "test.yaml").expect_err("short");
+        let text = format!("{err:#}");
+        assert!(text.contains("at least 16 characters"), "{text}");
+        assert!(!text.contains("short-secret"), "{text}");
+        let mut s = Settings::default();
+        let err = apply_env(&mut s, |k| {
+            (k == "RUSTYHOOK_ADMIN_TOKEN").then(|| "short-secret".into())
+        })
+        .expect_err("short");
+        let text = format!("{err:#}");
+        assert!(text.contains("RUSTYHOOK_ADMIN_TOKEN"), "{text}");
+        assert!(!text.contains("short-secret"), "{text}");
+        let ok = parse(
+            "auth:\n  admin_token: ' long-enough-token-1234 '\n",
+            "t.yaml",
+        )
+        .expect("long enough");
+        assert_eq!(
+            ok.auth.admin_token.as_deref(),
+            Some("long-enough-token-1234")
+        );
     }
 
     #[test]

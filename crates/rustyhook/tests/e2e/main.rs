@@ -12,9 +12,12 @@ mod harness;
 mod jetstream;
 mod nats;
 mod pgdb;
+#[path = "../support/proxy.rs"]
+mod proxy;
 mod rabbit;
 mod receiver;
 mod redis_source;
+mod security;
 mod sqs;
 mod svix_sdk;
 mod triggers;

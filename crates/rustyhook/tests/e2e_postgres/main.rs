@@ -19,12 +19,16 @@ mod jetstream;
 mod nats;
 #[path = "../e2e/pgdb.rs"]
 mod pgdb;
+#[path = "../support/proxy.rs"]
+mod proxy;
 #[path = "../e2e/rabbit.rs"]
 mod rabbit;
 #[path = "../e2e/receiver.rs"]
 mod receiver;
 #[path = "../e2e/redis_source.rs"]
 mod redis_source;
+#[path = "../e2e/security.rs"]
+mod security;
 #[path = "../e2e/sqs.rs"]
 mod sqs;
 #[path = "../e2e/svix_sdk.rs"]
