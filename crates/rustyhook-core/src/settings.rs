@@ -254,7 +254,7 @@ impl Default for DeliverySettings {
     }
 }
 
-/// Size caps.
+/// Size caps, and how long and how many connections the listeners keep open.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitSettings {
@@ -262,6 +262,20 @@ pub struct LimitSettings {
     pub max_payload_bytes: usize,
     /// Largest stored response body per attempt, in bytes; longer ones are truncated.
     pub max_response_bytes: usize,
+    /// Time a connection has to send a complete request head; a silent or trickling client is
+    /// disconnected after it.
+    #[serde(deserialize_with = "duration")]
+    pub header_read_timeout: Duration,
+    /// Time a kept-alive connection may wait for its next request.
+    #[serde(deserialize_with = "duration")]
+    pub idle_timeout: Duration,
+    /// Time a request has to send its whole body, counted from its head.
+    #[serde(deserialize_with = "duration")]
+    pub body_read_timeout: Duration,
+    /// Connections open at once, across the API listener and handlers' own ports. At the cap
+    /// the oldest idle connection is closed to make room; lowered at start to fit the
+    /// open-file limit.
+    pub max_connections: usize,
 }
 
 impl Default for LimitSettings {
@@ -269,7 +283,30 @@ impl Default for LimitSettings {
         Self {
             max_payload_bytes: 1024 * 1024,
             max_response_bytes: 64 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            body_read_timeout: Duration::from_secs(30),
+            max_connections: 4096,
         }
+    }
+}
+
+impl LimitSettings {
+    /// Checks values serde cannot: no zero timeout or cap (either would refuse every request).
+    pub fn check(&self) -> Result<(), String> {
+        for (key, value) in [
+            ("limits.header_read_timeout", self.header_read_timeout),
+            ("limits.idle_timeout", self.idle_timeout),
+            ("limits.body_read_timeout", self.body_read_timeout),
+        ] {
+            if value < Duration::from_millis(100) {
+                return Err(format!("{key} must be at least 100ms, not {value:?}"));
+            }
+        }
+        if self.max_connections == 0 {
+            return Err("limits.max_connections must be at least 1".into());
+        }
+        Ok(())
     }
 }
 

@@ -46,6 +46,7 @@ pub struct Config {
 impl Config {
     /// Checks the handlers of `settings`.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.limits.check().map_err(anyhow::Error::msg)?;
         let (handlers, warnings) = HandlerSet::build(settings.handlers.clone())
             .map_err(anyhow::Error::msg)
             .context("the handlers are not valid")?;
@@ -117,6 +118,10 @@ pub const ENV_VARS: &[&str] = &[
     "RUSTYHOOK_SHUTDOWN_GRACE",
     "RUSTYHOOK_MAX_PAYLOAD_BYTES",
     "RUSTYHOOK_MAX_RESPONSE_BYTES",
+    "RUSTYHOOK_HEADER_READ_TIMEOUT",
+    "RUSTYHOOK_IDLE_TIMEOUT",
+    "RUSTYHOOK_BODY_READ_TIMEOUT",
+    "RUSTYHOOK_MAX_CONNECTIONS",
     "RUSTYHOOK_LOG_FORMAT",
     "RUSTYHOOK_LOG_LEVEL",
 ];
@@ -191,6 +196,16 @@ fn apply_one(s: &mut Settings, name: &str, v: &str) -> anyhow::Result<()> {
         }
         "RUSTYHOOK_MAX_PAYLOAD_BYTES" => s.limits.max_payload_bytes = number(v)? as usize,
         "RUSTYHOOK_MAX_RESPONSE_BYTES" => s.limits.max_response_bytes = number(v)? as usize,
+        "RUSTYHOOK_HEADER_READ_TIMEOUT" => {
+            s.limits.header_read_timeout = parse_duration(v).map_err(anyhow::Error::msg)?
+        }
+        "RUSTYHOOK_IDLE_TIMEOUT" => {
+            s.limits.idle_timeout = parse_duration(v).map_err(anyhow::Error::msg)?
+        }
+        "RUSTYHOOK_BODY_READ_TIMEOUT" => {
+            s.limits.body_read_timeout = parse_duration(v).map_err(anyhow::Error::msg)?
+        }
+        "RUSTYHOOK_MAX_CONNECTIONS" => s.limits.max_connections = number(v)? as usize,
         "RUSTYHOOK_LOG_FORMAT" => {
             s.logging.format = match v.trim() {
                 "auto" => LogFormat::Auto,

@@ -14,6 +14,8 @@ mod rabbit;
 #[path = "e2e/receiver.rs"]
 #[allow(dead_code)]
 mod receiver;
+#[path = "smoke/security.rs"]
+mod security;
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -23,7 +25,6 @@ use std::time::{Duration, Instant};
 
 use binary::{free_port, signal, start, wait_healthy};
 use jetstream::TestStream;
-use proxy::TinyProxy;
 use rabbit::Rabbit;
 use receiver::{Receiver, Reply};
 use serde_json::json;
@@ -739,55 +740,4 @@ fn source_count(text: &str, source: &str, outcome: &str) -> u64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .map(|v| v as u64)
         .sum()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn proxy_environment_variables_do_not_carry_requests_past_the_private_address_guard() {
-    let proxy = TinyProxy::start().await;
-    let dir = tempfile::tempdir().expect("dir");
-    let port = free_port();
-    let env = [
-        ("RUSTYHOOK_ADMIN_TOKEN", TOKEN),
-        ("RUSTYHOOK_ALLOW_PRIVATE_NETWORKS", "false"),
-        ("HTTP_PROXY", proxy.url.as_str()),
-        ("http_proxy", proxy.url.as_str()),
-        ("HTTPS_PROXY", proxy.url.as_str()),
-        ("ALL_PROXY", proxy.url.as_str()),
-    ];
-    let server = start(dir.path(), port, &env);
-    wait_healthy(&server.base).await;
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
-    setup_app(&client, &server.base, "http://localhost:9/hook", 1).await;
-    let r = client
-        .post(format!("{}/api/v1/app/crash/msg", server.base))
-        .bearer_auth(TOKEN)
-        .json(&json!({"eventType": "a.b", "payload": {}}))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(r.status(), 202);
-    let msg: serde_json::Value = r.json().await.expect("json");
-    let id = msg["id"].as_str().expect("id");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let attempt = loop {
-        let list: serde_json::Value = client
-            .get(format!("{}/api/v1/app/crash/attempt/msg/{id}", server.base))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .expect("sent")
-            .json()
-            .await
-            .expect("json");
-        if let Some(first) = list["data"].get(0) {
-            break first.clone();
-        }
-        assert!(Instant::now() < deadline, "no attempt was made");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert_eq!(attempt["outcome"], "E_BLOCKED_ADDRESS", "{attempt}");
-    assert!(proxy.requests().is_empty(), "{:?}", proxy.requests());
 }

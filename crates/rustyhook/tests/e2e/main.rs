@@ -5,6 +5,7 @@
 mod amqp;
 mod api;
 mod compat;
+mod connections;
 mod delivery;
 mod handlers;
 mod harness;

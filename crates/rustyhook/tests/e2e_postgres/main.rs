@@ -7,6 +7,8 @@ mod amqp;
 mod api;
 #[path = "../e2e/compat.rs"]
 mod compat;
+#[path = "../e2e/connections.rs"]
+mod connections;
 #[path = "../e2e/delivery.rs"]
 mod delivery;
 #[path = "../e2e/handlers.rs"]
