@@ -276,6 +276,11 @@ pub struct LimitSettings {
     /// the oldest idle connection is closed to make room; lowered at start to fit the
     /// open-file limit.
     pub max_connections: usize,
+    /// API requests a second per token (past it: 429 with `Retry-After`); 0 turns the limit
+    /// off. Health and metrics are never limited.
+    pub api_rate_limit: u32,
+    /// Requests a token may send at once after a quiet spell, above its rate.
+    pub api_burst: u32,
 }
 
 impl Default for LimitSettings {
@@ -287,6 +292,8 @@ impl Default for LimitSettings {
             idle_timeout: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(30),
             max_connections: 4096,
+            api_rate_limit: 0,
+            api_burst: 50,
         }
     }
 }

@@ -122,6 +122,8 @@ pub const ENV_VARS: &[&str] = &[
     "RUSTYHOOK_IDLE_TIMEOUT",
     "RUSTYHOOK_BODY_READ_TIMEOUT",
     "RUSTYHOOK_MAX_CONNECTIONS",
+    "RUSTYHOOK_API_RATE_LIMIT",
+    "RUSTYHOOK_API_BURST",
     "RUSTYHOOK_LOG_FORMAT",
     "RUSTYHOOK_LOG_LEVEL",
 ];
@@ -206,6 +208,8 @@ fn apply_one(s: &mut Settings, name: &str, v: &str) -> anyhow::Result<()> {
             s.limits.body_read_timeout = parse_duration(v).map_err(anyhow::Error::msg)?
         }
         "RUSTYHOOK_MAX_CONNECTIONS" => s.limits.max_connections = number(v)? as usize,
+        "RUSTYHOOK_API_RATE_LIMIT" => s.limits.api_rate_limit = number(v)?.min(1_000_000) as u32,
+        "RUSTYHOOK_API_BURST" => s.limits.api_burst = number(v)?.clamp(1, 1_000_000) as u32,
         "RUSTYHOOK_LOG_FORMAT" => {
             s.logging.format = match v.trim() {
                 "auto" => LogFormat::Auto,

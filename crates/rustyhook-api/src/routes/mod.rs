@@ -15,13 +15,14 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 
+use crate::http::ratelimit::{self, ApiRateLimit};
 use crate::http::{auth, idempotency};
 use crate::state::ApiState;
 
 /// The whole API. Paths are matched with or without a trailing slash (the caller strips it; see
 /// [`crate::http`]), so Svix's SDKs, which use both, work.
 pub fn router(state: ApiState) -> Router {
-    let protected = Router::new()
+    let mut protected = Router::new()
         .merge(app::router())
         .merge(endpoint::router())
         .merge(endpoint_extras::router())
@@ -37,11 +38,18 @@ pub fn router(state: ApiState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.store.clone(),
             idempotency::idempotency,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.auth.clone(),
-            auth::require_token,
         ));
+    if let Some(limit) = ApiRateLimit::new(state.limits.api_rate_limit, state.limits.api_burst) {
+        protected = protected.layer(middleware::from_fn_with_state(
+            limit,
+            ratelimit::limit_per_token,
+        ));
+    }
+    // Outermost: authentication runs first, so only valid tokens reach the rate limit.
+    let protected = protected.layer(middleware::from_fn_with_state(
+        state.auth.clone(),
+        auth::require_token,
+    ));
     Router::new()
         .merge(protected)
         .merge(health::router())

@@ -209,3 +209,42 @@ async fn endpoint_headers_and_a_rotated_secret_are_not_stored_in_clear() {
     assert!(!text.contains("sekrit-header-value"), "a header in clear");
     assert!(!text.contains(secret_part), "the rotated secret in clear");
 }
+
+#[tokio::test]
+async fn a_token_over_its_api_rate_gets_429_with_retry_after_and_health_still_answers() {
+    let mut s = harness::settings();
+    s.limits.api_rate_limit = 1;
+    s.limits.api_burst = 3;
+    let app = TestApp::spawn_with(s).await;
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..5 {
+        let r = app
+            .client
+            .get(format!("{}/api/v1/app", app.base))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("sent");
+        statuses.push(r.status().as_u16());
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            retry_after = r
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            let body: Value = r.json().await.expect("json");
+            assert_eq!(body["code"], "rate_limited");
+        }
+    }
+    assert_eq!(&statuses[..3], &[200, 200, 200], "{statuses:?}");
+    assert!(statuses[3..].contains(&429), "{statuses:?}");
+    assert!(retry_after.is_some_and(|s| s >= 1), "{retry_after:?}");
+    let health = app
+        .client
+        .get(format!("{}/api/v1/health", app.base))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(health.status(), StatusCode::NO_CONTENT);
+}
