@@ -54,6 +54,26 @@ async fn a_silent_connection_and_a_half_sent_request_head_are_closed_after_the_h
 }
 
 #[tokio::test]
+async fn a_webhook_handler_s_own_port_closes_a_silent_connection_after_the_header_timeout() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let dir = tempfile::tempdir().expect("dir");
+    let yaml = format!(
+        "handlers:\n  - type: Webhook\n    name: Own\n    options:\n      type: http\n      \
+         port: {port}\n      path: /own\n    shell: 'true'\n"
+    );
+    let mut s = crate::handlers::with_handlers(&yaml, dir.path());
+    s.limits.header_read_timeout = Duration::from_millis(300);
+    let _app = TestApp::spawn_with(s).await;
+    let mut silent = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    closed_within(&mut silent, Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let app = app_with(10_000, 500, 60_000, 100).await;
     let mut conn = TcpStream::connect(addr(&app)).await.expect("connect");
