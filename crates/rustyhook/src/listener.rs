@@ -463,12 +463,12 @@ mod tests {
         let (_, first) = c.admit().expect("room");
         let (_, second) = c.admit().expect("room");
         first.active.store(1, Ordering::Release);
-        let (_, _third) = c.admit().expect("the idle second makes room");
+        let (_, third) = c.admit().expect("the idle second makes room");
         assert!(second.evict.is_cancelled());
         assert!(!first.evict.is_cancelled());
         second.active.store(0, Ordering::Release);
-        // `_third` is idle; make it busy too: now nobody can make room.
-        _third.active.store(1, Ordering::Release);
+        // The third is idle; make it busy too: now nobody can make room.
+        third.active.store(1, Ordering::Release);
         assert!(c.admit().is_none());
     }
 
