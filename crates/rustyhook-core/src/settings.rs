@@ -176,8 +176,35 @@ impl Default for DatabaseSettings {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
-    /// Use this admin token instead of generating one. Never logged.
+    /// Use this admin token instead of generating one. Never logged. At least
+    /// [`MIN_ADMIN_TOKEN_LEN`] characters, whether it comes from the file or the environment.
+    #[serde(deserialize_with = "admin_token")]
     pub admin_token: Option<String>,
+}
+
+/// The shortest admin token accepted: a short token can be guessed over the network.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
+
+/// Checks an admin token, trimmed, against [`MIN_ADMIN_TOKEN_LEN`]. The error never repeats the
+/// token: it may be a real secret with a typo, and errors end up in logs.
+pub fn parse_admin_token(text: &str) -> Result<String, String> {
+    let token = text.trim();
+    let len = token.chars().count();
+    if len < MIN_ADMIN_TOKEN_LEN {
+        return Err(format!(
+            "the admin token must be at least {MIN_ADMIN_TOKEN_LEN} characters (the one given has {len})"
+        ));
+    }
+    Ok(token.to_owned())
+}
+
+fn admin_token<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        Some(text) => parse_admin_token(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+        None => Ok(None),
+    }
 }
 
 /// The default retry schedule.
@@ -198,6 +225,11 @@ pub struct DeliverySettings {
     pub request_timeout: Duration,
     /// Let endpoints on loopback, private and link-local addresses receive.
     pub allow_private_networks: bool,
+    /// Send every outgoing request through this proxy (`http://host:port`). Unset, requests go
+    /// direct and `HTTP_PROXY`/`HTTPS_PROXY` are ignored, because a proxy resolves names out of
+    /// reach of the private-address guard; set, each target's name is checked before sending.
+    #[serde(deserialize_with = "proxy_url")]
+    pub proxy: Option<String>,
     /// Default maximum requests in flight per endpoint.
     pub max_in_flight_per_endpoint: u32,
     /// Maximum requests in flight across all endpoints.
@@ -217,6 +249,7 @@ impl Default for DeliverySettings {
         Self {
             request_timeout: Duration::from_secs(10),
             allow_private_networks: false,
+            proxy: None,
             max_in_flight_per_endpoint: 32,
             max_in_flight_total: 1024,
             queue_capacity: 20_000,
@@ -226,7 +259,7 @@ impl Default for DeliverySettings {
     }
 }
 
-/// Size caps.
+/// Size caps, and how long and how many connections the listeners keep open.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitSettings {
@@ -234,6 +267,25 @@ pub struct LimitSettings {
     pub max_payload_bytes: usize,
     /// Largest stored response body per attempt, in bytes; longer ones are truncated.
     pub max_response_bytes: usize,
+    /// Time a connection has to send a complete request head; a silent or trickling client is
+    /// disconnected after it.
+    #[serde(deserialize_with = "duration")]
+    pub header_read_timeout: Duration,
+    /// Time a kept-alive connection may wait for its next request.
+    #[serde(deserialize_with = "duration")]
+    pub idle_timeout: Duration,
+    /// Time a request has to send its whole body, counted from its head.
+    #[serde(deserialize_with = "duration")]
+    pub body_read_timeout: Duration,
+    /// Connections open at once, across the API listener and handlers' own ports. At the cap
+    /// the oldest idle connection is closed to make room; lowered at start to fit the
+    /// open-file limit.
+    pub max_connections: usize,
+    /// API requests a second per token (past it: 429 with `Retry-After`); 0 turns the limit
+    /// off. Health and metrics are never limited.
+    pub api_rate_limit: u32,
+    /// Requests a token may send at once after a quiet spell, above its rate.
+    pub api_burst: u32,
 }
 
 impl Default for LimitSettings {
@@ -241,7 +293,32 @@ impl Default for LimitSettings {
         Self {
             max_payload_bytes: 1024 * 1024,
             max_response_bytes: 64 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            body_read_timeout: Duration::from_secs(30),
+            max_connections: 4096,
+            api_rate_limit: 0,
+            api_burst: 50,
         }
+    }
+}
+
+impl LimitSettings {
+    /// Checks values serde cannot: no zero timeout or cap (either would refuse every request).
+    pub fn check(&self) -> Result<(), String> {
+        for (key, value) in [
+            ("limits.header_read_timeout", self.header_read_timeout),
+            ("limits.idle_timeout", self.idle_timeout),
+            ("limits.body_read_timeout", self.body_read_timeout),
+        ] {
+            if value < Duration::from_millis(100) {
+                return Err(format!("{key} must be at least 100ms, not {value:?}"));
+            }
+        }
+        if self.max_connections == 0 {
+            return Err("limits.max_connections must be at least 1".into());
+        }
+        Ok(())
     }
 }
 
@@ -289,6 +366,29 @@ pub fn parse_bool(text: &str) -> Result<bool, String> {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" | "" => Ok(false),
         _ => Err(format!("{text:?} is not true or false")),
+    }
+}
+
+/// Checks a proxy URL: `http://` or `https://` with a host. An empty text means no proxy.
+pub fn parse_proxy(text: &str) -> Result<Option<String>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let url = url::Url::parse(text)
+        .map_err(|e| format!("{text:?} is not a proxy URL like http://proxy:3128: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!(
+            "{text:?} is not a proxy URL like http://proxy:3128: expected http:// or https:// and a host"
+        ));
+    }
+    Ok(Some(text.to_owned()))
+}
+
+fn proxy_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        Some(text) => parse_proxy(&text).map_err(serde::de::Error::custom),
+        None => Ok(None),
     }
 }
 

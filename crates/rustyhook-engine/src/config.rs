@@ -21,6 +21,9 @@ pub struct EngineConfig {
     pub request_timeout: Duration,
     /// Whether loopback, private and link-local destinations may be reached.
     pub allow_private_networks: bool,
+    /// The proxy outgoing requests go through, if the operator set one (proxy environment
+    /// variables are ignored).
+    pub proxy: Option<String>,
     /// Default maximum requests in flight per endpoint.
     pub max_in_flight_per_endpoint: u32,
     /// Maximum requests in flight overall.
@@ -55,6 +58,7 @@ impl EngineConfig {
             retry: settings.retry.schedule.clone(),
             request_timeout: d.request_timeout,
             allow_private_networks: d.allow_private_networks,
+            proxy: d.proxy.clone(),
             max_in_flight_per_endpoint: d.max_in_flight_per_endpoint,
             max_in_flight_total: d.max_in_flight_total,
             queue_capacity: d.queue_capacity,

@@ -17,7 +17,7 @@ use rustyhook_core::outcome::OutcomeCode;
 use rustyhook_core::run::{Run, RunAttempt, RunStep};
 use rustyhook_core::signing::{HeaderStyle, SigningSecret};
 
-use crate::Claimed;
+use crate::{Claimed, IdempotencyBegin};
 
 pub(crate) const APP_COLS: &str = "id, uid, name, rate_limit, metadata, created_at, updated_at";
 pub(crate) const EVENT_TYPE_COLS: &str =
@@ -189,6 +189,53 @@ fn open_secrets<R: Columns>(
         .collect()
 }
 
+/// Seals an endpoint's headers for storage: they often carry an `Authorization` value, which
+/// must no more be readable from a copied database than a signing secret.
+pub(crate) fn seal_headers(headers: &BTreeMap<String, String>, sbox: &SecretBox) -> String {
+    sbox.seal(to_json(headers).as_bytes())
+}
+
+/// Opens what [`seal_headers`] stored. A JSON object in clear is a row written before headers
+/// were sealed (no released version did, but development databases may hold one); it is read
+/// as is and sealed at the endpoint's next update.
+fn open_headers<R: Columns>(
+    sealed: &str,
+    sbox: &SecretBox,
+) -> Result<BTreeMap<String, String>, R::Error> {
+    if sealed.starts_with('{') {
+        return serde_json::from_str(sealed).map_err(|_| R::corrupt("endpoint headers"));
+    }
+    let plain = sbox
+        .open(sealed)
+        .map_err(|_| R::corrupt("endpoint headers (is the encryption key the right one?)"))?;
+    serde_json::from_slice(&plain).map_err(|_| R::corrupt("endpoint headers"))
+}
+
+/// Seals a saved idempotent response: it may hold a secret (the new key of a rotation).
+pub(crate) fn seal_response(body: &[u8], sbox: &SecretBox) -> Vec<u8> {
+    sbox.seal(body).into_bytes()
+}
+
+/// Opens the saved response inside `found`, if it holds one.
+pub(crate) fn open_response(
+    found: IdempotencyBegin,
+    sbox: &SecretBox,
+) -> crate::StoreResult<IdempotencyBegin> {
+    match found {
+        IdempotencyBegin::Completed { status, body } => {
+            let text = std::str::from_utf8(&body)
+                .map_err(|_| crate::StoreError::Corrupt("a saved idempotent response".into()))?;
+            let body = sbox.open(text).map_err(|_| {
+                crate::StoreError::Corrupt(
+                    "a saved idempotent response (is the encryption key the right one?)".into(),
+                )
+            })?;
+            Ok(IdempotencyBegin::Completed { status, body })
+        }
+        other => Ok(other),
+    }
+}
+
 /// Reads an endpoint from [`ENDPOINT_COLS`] starting at `at`.
 pub(crate) fn endpoint_at<R: Columns>(
     row: &R,
@@ -207,7 +254,7 @@ pub(crate) fn endpoint_at<R: Columns>(
         filter_types: row.opt_json::<Vec<EventTypeName>>(at + 8)?,
         channels: row.opt_json::<Vec<Channel>>(at + 9)?,
         metadata: row.json::<BTreeMap<String, String>>(at + 10)?,
-        headers: row.json::<BTreeMap<String, String>>(at + 11)?,
+        headers: open_headers::<R>(&row.text(at + 11)?, sbox)?,
         secrets: open_secrets::<R>(&row.text(at + 12)?, sbox)?,
         header_style: HeaderStyle::parse(&row.text(at + 13)?),
         max_in_flight: row.num(at + 14)?,

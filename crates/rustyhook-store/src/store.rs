@@ -370,10 +370,14 @@ pub trait Store: Send + Sync + 'static {
         stale_before: Millis,
         expire_before: Millis,
     ) -> StoreResult<IdempotencyBegin>;
-    /// Saves the response of the request that claimed `key`.
+    /// Saves the response of the request that claimed `key`, sealed like a signing secret
+    /// (a rotation's response carries the new secret).
     async fn idempotency_complete(&self, key: &str, status: u16, body: Vec<u8>) -> StoreResult<()>;
     /// Forgets a claimed key whose request failed in a way worth retrying.
     async fn idempotency_abandon(&self, key: &str) -> StoreResult<()>;
+    /// Deletes keys created before `expire_before`: past their window they can only be taken
+    /// over, so keeping them only keeps old responses around. Returns how many went.
+    async fn idempotency_purge(&self, expire_before: Millis) -> StoreResult<u64>;
 
     // --- handler runs ---
     /// Stores new runs, leased to `lease_to` when given (for this node's runner).

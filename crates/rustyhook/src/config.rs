@@ -5,9 +5,12 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use rustyhook_core::crypto::redact_url;
 use rustyhook_core::handlers::{HandlerSet, Warnings};
 use rustyhook_core::retry::RetrySchedule;
-use rustyhook_core::settings::{LogFormat, Settings, parse_bool, parse_duration};
+use rustyhook_core::settings::{
+    LogFormat, Settings, parse_admin_token, parse_bool, parse_duration, parse_proxy,
+};
 
 /// The file used when none is named.
 pub const DEFAULT_FILE: &str = "rustyhook.yaml";
@@ -43,6 +46,7 @@ pub struct Config {
 impl Config {
     /// Checks the handlers of `settings`.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.limits.check().map_err(anyhow::Error::msg)?;
         let (handlers, warnings) = HandlerSet::build(settings.handlers.clone())
             .map_err(anyhow::Error::msg)
             .context("the handlers are not valid")?;
@@ -107,6 +111,7 @@ pub const ENV_VARS: &[&str] = &[
     "RUSTYHOOK_RETRY_SCHEDULE",
     "RUSTYHOOK_REQUEST_TIMEOUT",
     "RUSTYHOOK_ALLOW_PRIVATE_NETWORKS",
+    "RUSTYHOOK_DELIVERY_PROXY",
     "RUSTYHOOK_MAX_IN_FLIGHT_PER_ENDPOINT",
     "RUSTYHOOK_MAX_IN_FLIGHT_TOTAL",
     "RUSTYHOOK_QUEUE_CAPACITY",
@@ -114,6 +119,12 @@ pub const ENV_VARS: &[&str] = &[
     "RUSTYHOOK_SHUTDOWN_GRACE",
     "RUSTYHOOK_MAX_PAYLOAD_BYTES",
     "RUSTYHOOK_MAX_RESPONSE_BYTES",
+    "RUSTYHOOK_HEADER_READ_TIMEOUT",
+    "RUSTYHOOK_IDLE_TIMEOUT",
+    "RUSTYHOOK_BODY_READ_TIMEOUT",
+    "RUSTYHOOK_MAX_CONNECTIONS",
+    "RUSTYHOOK_API_RATE_LIMIT",
+    "RUSTYHOOK_API_BURST",
     "RUSTYHOOK_LOG_FORMAT",
     "RUSTYHOOK_LOG_LEVEL",
 ];
@@ -123,9 +134,20 @@ pub fn apply_env(s: &mut Settings, get: impl Fn(&str) -> Option<String>) -> anyh
     for name in ENV_VARS {
         let Some(value) = get(name) else { continue };
         apply_one(s, name, &value)
-            .with_context(|| format!("environment variable {name}={value:?}"))?;
+            .with_context(|| format!("environment variable {name}={}", shown(name, &value)))?;
     }
     Ok(())
+}
+
+/// A variable's value as an error may show it: never a token, and a URL without its password.
+fn shown(name: &str, value: &str) -> String {
+    match name {
+        "RUSTYHOOK_ADMIN_TOKEN" => "(hidden)".into(),
+        "RUSTYHOOK_DATABASE_URL" | "RUSTYHOOK_COORDINATOR" | "RUSTYHOOK_DELIVERY_PROXY" => {
+            format!("{:?}", redact_url(value))
+        }
+        _ => format!("{value:?}"),
+    }
 }
 
 fn apply_one(s: &mut Settings, name: &str, v: &str) -> anyhow::Result<()> {
@@ -153,10 +175,7 @@ fn apply_one(s: &mut Settings, name: &str, v: &str) -> anyhow::Result<()> {
         "RUSTYHOOK_NODE_ID" => s.cluster.node_id = Some(text(v)?).filter(|n| !n.is_empty()),
         "RUSTYHOOK_COORDINATOR" => s.cluster.coordinator = Some(text(v)?).filter(|u| !u.is_empty()),
         "RUSTYHOOK_ADMIN_TOKEN" => {
-            if v.trim().len() < 16 {
-                bail!("the admin token must be at least 16 characters");
-            }
-            s.auth.admin_token = Some(v.trim().to_owned());
+            s.auth.admin_token = Some(parse_admin_token(v).map_err(anyhow::Error::msg)?)
         }
         "RUSTYHOOK_RETRY_SCHEDULE" => s.retry.schedule = RetrySchedule::parse_list(v)?,
         "RUSTYHOOK_REQUEST_TIMEOUT" => {
@@ -164,6 +183,9 @@ fn apply_one(s: &mut Settings, name: &str, v: &str) -> anyhow::Result<()> {
         }
         "RUSTYHOOK_ALLOW_PRIVATE_NETWORKS" => {
             s.delivery.allow_private_networks = parse_bool(v).map_err(anyhow::Error::msg)?
+        }
+        "RUSTYHOOK_DELIVERY_PROXY" => {
+            s.delivery.proxy = parse_proxy(v).map_err(anyhow::Error::msg)?
         }
         "RUSTYHOOK_MAX_IN_FLIGHT_PER_ENDPOINT" => {
             s.delivery.max_in_flight_per_endpoint = number(v)?.max(1) as u32
@@ -180,6 +202,18 @@ fn apply_one(s: &mut Settings, name: &str, v: &str) -> anyhow::Result<()> {
         }
         "RUSTYHOOK_MAX_PAYLOAD_BYTES" => s.limits.max_payload_bytes = number(v)? as usize,
         "RUSTYHOOK_MAX_RESPONSE_BYTES" => s.limits.max_response_bytes = number(v)? as usize,
+        "RUSTYHOOK_HEADER_READ_TIMEOUT" => {
+            s.limits.header_read_timeout = parse_duration(v).map_err(anyhow::Error::msg)?
+        }
+        "RUSTYHOOK_IDLE_TIMEOUT" => {
+            s.limits.idle_timeout = parse_duration(v).map_err(anyhow::Error::msg)?
+        }
+        "RUSTYHOOK_BODY_READ_TIMEOUT" => {
+            s.limits.body_read_timeout = parse_duration(v).map_err(anyhow::Error::msg)?
+        }
+        "RUSTYHOOK_MAX_CONNECTIONS" => s.limits.max_connections = number(v)? as usize,
+        "RUSTYHOOK_API_RATE_LIMIT" => s.limits.api_rate_limit = number(v)?.min(1_000_000) as u32,
+        "RUSTYHOOK_API_BURST" => s.limits.api_burst = number(v)?.clamp(1, 1_000_000) as u32,
         "RUSTYHOOK_LOG_FORMAT" => {
             s.logging.format = match v.trim() {
                 "auto" => LogFormat::Auto,
@@ -233,6 +267,31 @@ mod tests {
         assert_eq!(s.retry.schedule.max_attempts(), 4);
         assert!(s.delivery.allow_private_networks);
         assert_eq!(s.listen.port(), 0);
+    }
+
+    #[test]
+    fn a_short_admin_token_is_refused_from_the_file_and_the_environment_without_echoing_it() {
+        let err = parse("auth:\n  admin_token: short-secret\n", "test.yaml").expect_err("short");
+        let text = format!("{err:#}");
+        assert!(text.contains("at least 16 characters"), "{text}");
+        assert!(!text.contains("short-secret"), "{text}");
+        let mut s = Settings::default();
+        let err = apply_env(&mut s, |k| {
+            (k == "RUSTYHOOK_ADMIN_TOKEN").then(|| "short-secret".into())
+        })
+        .expect_err("short");
+        let text = format!("{err:#}");
+        assert!(text.contains("RUSTYHOOK_ADMIN_TOKEN"), "{text}");
+        assert!(!text.contains("short-secret"), "{text}");
+        let ok = parse(
+            "auth:\n  admin_token: ' long-enough-token-1234 '\n",
+            "t.yaml",
+        )
+        .expect("long enough");
+        assert_eq!(
+            ok.auth.admin_token.as_deref(),
+            Some("long-enough-token-1234")
+        );
     }
 
     #[test]

@@ -9,10 +9,12 @@
 //! - [`bootstrap`]: the data directory, the encryption key and the admin token.
 //! - [`telemetry`]: logs and the metrics recorder.
 //! - [`server`]: [`server::Application`]: bind, then run until stopped.
+//! - [`listener`]: serving HTTP with header, idle and body timeouts and a connection cap.
 
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+pub mod listener;
 pub mod report;
 pub mod selftest;
 pub mod server;

@@ -6,8 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use axum::ServiceExt;
-use axum::extract::Request;
 use metrics_exporter_prometheus::PrometheusHandle;
 use rand::distr::{Alphanumeric, SampleString};
 use rustyhook_api::ApiState;
@@ -27,11 +25,10 @@ use rustyhook_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower::Layer;
-use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::bootstrap;
 use crate::config::Config;
+use crate::listener::{self, ConnectionLimits, Connections};
 
 /// A server that has bound its port and opened its store.
 pub struct Application {
@@ -54,6 +51,8 @@ pub struct Application {
     fence: Fence,
     /// The store's health, probed by a monitor this server runs.
     health: StoreHealth,
+    /// Every listener's connections, held to one set of limits.
+    connections: Connections,
 }
 
 /// Who decides leadership, and where rate limits are kept across nodes.
@@ -169,6 +168,9 @@ impl Application {
         };
         automation.set_publisher(Arc::new(ApiPublisher(state.clone())));
         let hooks = HooksState::new(automation.clone(), settings.limits.max_payload_bytes);
+        let fd_limit = listener::raise_fd_limit();
+        let connections =
+            Connections::new(ConnectionLimits::from_settings(&settings.limits, fd_limit));
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("could not listen on {}", settings.listen))?;
@@ -206,6 +208,7 @@ impl Application {
             sendhooks,
             fence,
             health,
+            connections,
         })
     }
 
@@ -253,6 +256,12 @@ impl Application {
                 .clone()
                 .monitor(self.store.clone(), token.clone()),
         );
+        let purge = self.role.serves_api().then(|| {
+            tokio::spawn(rustyhook_api::http::idempotency::purge_expired(
+                self.store.clone(),
+                token.clone().cancelled_owned(),
+            ))
+        });
         let works = self.role.works();
         let sources = if works {
             let leader = cluster::lead(
@@ -277,9 +286,13 @@ impl Application {
         sources.close();
         let mut ports = tokio::task::JoinSet::new();
         for (listener, router) in self.hook_ports {
-            ports.spawn(serve(listener, router, token.clone()));
+            let connections = self.connections.clone();
+            let token = token.clone();
+            ports.spawn(async move { connections.serve(listener, router, token).await });
         }
-        let server = serve(self.listener, self.router, token.clone());
+        let server = self
+            .connections
+            .serve(self.listener, self.router, token.clone());
         let dispatcher = async {
             if works {
                 self.runner.run(token.clone()).await;
@@ -299,24 +312,11 @@ impl Application {
         sources.wait().await;
         let _ = liveness.await;
         let _ = monitor.await;
+        if let Some(purge) = purge {
+            let _ = purge.await;
+        }
         self.automation.detach_publisher();
         tracing::info!("rustyhook stopped");
         Ok(())
     }
-}
-
-/// Serves `router` on `listener` until `token` fires, paths with or without a trailing slash,
-/// with the peer address available to handlers.
-async fn serve(
-    listener: TcpListener,
-    router: axum::Router,
-    token: CancellationToken,
-) -> std::io::Result<()> {
-    let app = NormalizePathLayer::trim_trailing_slash().layer(router);
-    axum::serve(
-        listener,
-        ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
-    )
-    .with_graceful_shutdown(token.cancelled_owned())
-    .await
 }

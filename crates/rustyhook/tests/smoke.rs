@@ -6,12 +6,16 @@ mod binary;
 #[path = "support/jetstream.rs"]
 #[allow(dead_code)]
 mod jetstream;
+#[path = "support/proxy.rs"]
+mod proxy;
 #[path = "e2e/rabbit.rs"]
 #[allow(dead_code)]
 mod rabbit;
 #[path = "e2e/receiver.rs"]
 #[allow(dead_code)]
 mod receiver;
+#[path = "smoke/security.rs"]
+mod security;
 
 use std::collections::HashMap;
 use std::process::Command;

@@ -34,15 +34,29 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 }
 
 /// Parses a body: syntax errors are 400, shape errors 422 with the path of the bad field.
+///
+/// Every request body of the API is a JSON object, and nothing may follow it but whitespace:
+/// serde would otherwise read a struct from an array (`[]` as "no fields") and stop at the
+/// end of the first value, accepting `{...} garbage`.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let syntax = |inner: &serde_json::Error| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!("the body is not valid JSON: {inner}"),
+        )
+    };
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| matches!(b, b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n')) {
+        return Err(ApiError::invalid(
+            &["body"],
+            "the body must be a JSON object",
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let inner = e.inner();
         if inner.is_syntax() || inner.is_eof() {
-            return ApiError::bad_request(
-                "invalid_json",
-                format!("the body is not valid JSON: {inner}"),
-            );
+            return syntax(inner);
         }
         let mut loc = vec!["body".to_owned()];
         let path = e.path().to_string();
@@ -54,7 +68,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             msg: strip_position(&inner.to_string()),
             kind: "value_error.jsondecode".into(),
         }])
-    })
+    })?;
+    de.end().map_err(|e| syntax(&e))?;
+    Ok(parsed)
 }
 
 /// serde_json appends " at line 1 column 17"; the path already says where.

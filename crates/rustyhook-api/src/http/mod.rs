@@ -1,9 +1,10 @@
 //! The HTTP plumbing every route shares: errors in Svix's shapes, extractors that reject bad
-//! input with field-level detail, pagination, authentication and idempotency keys.
+//! input with field-level detail, pagination, authentication, per-token rate limits and idempotency keys.
 
 pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod list;
+pub mod ratelimit;
 pub mod store_gate;

@@ -154,17 +154,27 @@ fn check_lists(
     }
 }
 
-/// Checks headers users may set.
+/// Checks headers users may set: a name rustyhook does not set itself, and a value that can
+/// go on the wire. A value with CR, LF or another control character would make every later
+/// request to the endpoint fail, so it is refused here, naming the header.
 pub(super) fn check_headers<'a>(
-    names: impl IntoIterator<Item = &'a String>,
+    headers: impl IntoIterator<Item = (&'a String, Option<&'a String>)>,
     errors: &mut Vec<ValidationItem>,
 ) {
-    for name in names {
+    for (name, value) in headers {
         if is_reserved_header(name) || http::HeaderName::try_from(name.as_str()).is_err() {
             errors.push(ValidationItem::new(
                 &["body", "headers", name],
                 format!(
                     "{name:?} cannot be set: it is not a valid header name or rustyhook sets it"
+                ),
+            ));
+        } else if value.is_some_and(|v| http::HeaderValue::try_from(v.as_str()).is_err()) {
+            errors.push(ValidationItem::new(
+                &["body", "headers", name],
+                format!(
+                    "the value of header {name:?} contains a line break or another control \
+                     character, which a header cannot carry"
                 ),
             ));
         }
@@ -177,7 +187,7 @@ impl EndpointIn {
         check_lists(&self.filter_types, &self.channels, &mut errors);
         check_rate_limit(self.rate_limit, &mut errors);
         if let Some(h) = &self.headers {
-            check_headers(h.keys(), &mut errors);
+            check_headers(h.iter().map(|(k, v)| (k, Some(v))), &mut errors);
         }
         if self.version == Some(0) {
             errors.push(ValidationItem::new(

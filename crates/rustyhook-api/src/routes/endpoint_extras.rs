@@ -88,7 +88,7 @@ async fn put_headers(
     JsonBody(body): JsonBody<EndpointHeadersIn>,
 ) -> ApiResult<StatusCode> {
     let mut errors = Vec::new();
-    check_headers(body.headers.keys(), &mut errors);
+    check_headers(body.headers.iter().map(|(k, v)| (k, Some(v))), &mut errors);
     super::common::finish(errors)?;
     let app = load_app(&state, &app_id).await?;
     let mut e = load_endpoint(&state, &app, &endpoint_id).await?;
@@ -105,7 +105,10 @@ async fn patch_headers(
     JsonBody(body): JsonBody<EndpointHeadersPatchIn>,
 ) -> ApiResult<StatusCode> {
     let mut errors = Vec::new();
-    check_headers(body.headers.keys(), &mut errors);
+    check_headers(
+        body.headers.iter().map(|(k, v)| (k, v.as_ref())),
+        &mut errors,
+    );
     super::common::finish(errors)?;
     let app = load_app(&state, &app_id).await?;
     let mut e = load_endpoint(&state, &app, &endpoint_id).await?;

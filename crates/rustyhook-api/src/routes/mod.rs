@@ -15,13 +15,14 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 
+use crate::http::ratelimit::{self, ApiRateLimit};
 use crate::http::{auth, idempotency, store_gate};
 use crate::state::ApiState;
 
 /// The whole API. Paths are matched with or without a trailing slash (the caller strips it; see
 /// [`crate::http`]), so Svix's SDKs, which use both, work.
 pub fn router(state: ApiState) -> Router {
-    let protected = Router::new()
+    let mut protected = Router::new()
         .merge(app::router())
         .merge(endpoint::router())
         .merge(endpoint_extras::router())
@@ -37,7 +38,16 @@ pub fn router(state: ApiState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.store.clone(),
             idempotency::idempotency,
-        ))
+        ));
+    if let Some(limit) = ApiRateLimit::new(state.limits.api_rate_limit, state.limits.api_burst) {
+        protected = protected.layer(middleware::from_fn_with_state(
+            limit,
+            ratelimit::limit_per_token,
+        ));
+    }
+    // Authentication runs before the rate limit, so only valid tokens reach it; the store gate
+    // is outermost, answering at once while the store is known to be down.
+    let protected = protected
         .layer(middleware::from_fn_with_state(
             state.auth.clone(),
             auth::require_token,

@@ -29,7 +29,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::EngineConfig;
 use crate::observe;
-use crate::targets::http::{BuildError, HttpTarget};
+use crate::targets::http::{BuildError, HttpTarget, TargetPolicy};
 
 /// One delivery to attempt, with what is needed to send it.
 #[derive(Debug, Clone)]
@@ -157,7 +157,11 @@ pub struct Runner {
 impl Dispatcher {
     /// A dispatcher over `store`, and the runner that drives it.
     pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Result<(Self, Runner), BuildError> {
-        let target = HttpTarget::new(config.allow_private_networks, config.max_response_bytes)?;
+        let target = HttpTarget::new(TargetPolicy {
+            allow_private: config.allow_private_networks,
+            proxy: config.proxy.clone(),
+            max_response_bytes: config.max_response_bytes,
+        })?;
         let (recorder, records) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             store,

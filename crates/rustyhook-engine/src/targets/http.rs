@@ -42,11 +42,30 @@ pub struct SendResult {
 
 /// A shared HTTP client that refuses private destinations unless allowed, never follows
 /// redirects, and keeps connections alive per host.
+///
+/// Proxy environment variables (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`) are ignored: a proxy
+/// resolves the target's name itself, out of reach of the guarded resolver, so honouring them
+/// silently would let `localhost` or an internal name through. A proxy is used only when
+/// [`TargetPolicy::proxy`] names one, and then the target's host is resolved and checked here
+/// before the request goes to the proxy.
 #[derive(Clone)]
 pub struct HttpTarget {
     client: reqwest::Client,
     allow_private: bool,
+    proxied: bool,
     max_response_bytes: usize,
+}
+
+/// How the HTTP target reaches endpoints.
+#[derive(Debug, Clone, Default)]
+pub struct TargetPolicy {
+    /// Whether loopback, private and link-local destinations may be reached.
+    pub allow_private: bool,
+    /// The proxy every request goes through (`http://host:port`), or `None` for direct
+    /// connections. The proxy's own address is the operator's choice and is not checked.
+    pub proxy: Option<String>,
+    /// Response bodies longer than this are truncated.
+    pub max_response_bytes: usize,
 }
 
 /// The client could not be built (TLS roots unreadable).
@@ -56,10 +75,26 @@ pub struct BuildError(#[source] reqwest::Error);
 
 impl HttpTarget {
     /// A target with the given policy.
-    pub fn new(allow_private: bool, max_response_bytes: usize) -> Result<Self, BuildError> {
-        let client = reqwest::Client::builder()
+    pub fn new(policy: TargetPolicy) -> Result<Self, BuildError> {
+        let TargetPolicy {
+            allow_private,
+            proxy,
+            max_response_bytes,
+        } = policy;
+        let proxy_host = proxy
+            .as_deref()
+            .and_then(|p| url::Url::parse(p).ok())
+            .and_then(|u| u.host_str().map(str::to_owned));
+        let mut builder = reqwest::Client::builder().no_proxy();
+        if let Some(p) = &proxy {
+            builder = builder.proxy(reqwest::Proxy::all(p.as_str()).map_err(BuildError)?);
+        }
+        let client = builder
             .redirect(Policy::none())
-            .dns_resolver(Arc::new(GuardedResolver { allow_private }))
+            .dns_resolver(Arc::new(GuardedResolver {
+                allow_private,
+                trusted_host: proxy_host,
+            }))
             .user_agent(concat!("rustyhook/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             .pool_idle_timeout(Duration::from_secs(60))
@@ -70,6 +105,7 @@ impl HttpTarget {
         Ok(Self {
             client,
             allow_private,
+            proxied: proxy.is_some(),
             max_response_bytes,
         })
     }
@@ -79,6 +115,13 @@ impl HttpTarget {
         let started = Instant::now();
         if let Some(reason) = self.refuse_literal(&req.url) {
             return failure(OutcomeCode::BlockedAddress, reason, started);
+        }
+        if let Err(e) = self.check_proxied_host(&req.url).await {
+            let code = match e {
+                ResolveError::Blocked { .. } => OutcomeCode::BlockedAddress,
+                ResolveError::Lookup { .. } => OutcomeCode::Dns,
+            };
+            return failure(code, e.to_string(), started);
         }
         let mut builder = self
             .client
@@ -126,6 +169,34 @@ impl HttpTarget {
             body: String::from_utf8_lossy(&body).into_owned(),
             retry_after,
             took: started.elapsed(),
+        }
+    }
+
+    /// Through a proxy, the guarded resolver sees only the proxy's name, so the target's name is
+    /// resolved here and refused if any of its addresses is restricted (the proxy may pick any
+    /// of them). A name that changes its answer between this check and the proxy's own lookup
+    /// (DNS rebinding) is out of reach: a proxy that must never reach internal hosts should
+    /// enforce that itself, as docs/security.md says.
+    async fn check_proxied_host(&self, url: &str) -> Result<(), ResolveError> {
+        if !self.proxied || self.allow_private {
+            return Ok(());
+        }
+        let Some(host) = url::Url::parse(url).ok().and_then(|u| match u.host()? {
+            url::Host::Domain(d) => Some(d.to_owned()),
+            _ => None,
+        }) else {
+            return Ok(());
+        };
+        let found = tokio::net::lookup_host((host.as_str(), 0))
+            .await
+            .map_err(|source| ResolveError::Lookup {
+                host: host.clone(),
+                source,
+            })?;
+        let found: Vec<_> = found.collect();
+        match found.iter().find(|a| is_restricted(a.ip())) {
+            Some(a) => Err(ResolveError::Blocked { host, ip: a.ip() }),
+            None => Ok(()),
         }
     }
 

@@ -37,13 +37,17 @@ pub enum ResolveError {
 pub struct GuardedResolver {
     /// Whether restricted addresses are allowed.
     pub allow_private: bool,
+    /// The configured proxy's host name: the operator chose it, so it may be internal. With a
+    /// proxy, this is the only name the client resolves; targets are checked before sending.
+    pub trusted_host: Option<String>,
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let allow_private = self.allow_private;
+        let host = name.as_str().to_owned();
+        let allow_private =
+            self.allow_private || self.trusted_host.as_deref() == Some(host.as_str());
         Box::pin(async move {
-            let host = name.as_str().to_owned();
             let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
                 .await
                 .map_err(|source| ResolveError::Lookup {

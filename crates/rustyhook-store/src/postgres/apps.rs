@@ -292,3 +292,15 @@ pub(crate) async fn idempotency_abandon(pool: &PgPool, key: &str) -> StoreResult
     .map_err(db_err)?;
     Ok(())
 }
+
+pub(crate) async fn idempotency_purge(pool: &PgPool, expire_before: Millis) -> StoreResult<u64> {
+    let done = sqlx::query(
+        r#"DELETE FROM idempotency
+        WHERE created_at < $1"#,
+    )
+    .bind(expire_before)
+    .execute(pool)
+    .await
+    .map_err(db_err)?;
+    Ok(done.rows_affected())
+}

@@ -11,7 +11,7 @@ use super::conn::db_err;
 use super::list::PgPage;
 use crate::page::{Listed, Page};
 use crate::query::Query;
-use crate::rows::{self, ENDPOINT_COLS, seal_secrets, to_json};
+use crate::rows::{self, ENDPOINT_COLS, seal_headers, seal_secrets, to_json};
 use crate::{EndpointStats, StoreResult, rules};
 
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
@@ -29,7 +29,7 @@ fn bind_settings<'q>(query: PgQuery<'q>, ep: &'q Endpoint, sbox: &SecretBox) -> 
         .bind(ep.filter_types.as_ref().map(to_json))
         .bind(ep.channels.as_ref().map(to_json))
         .bind(to_json(&ep.metadata))
-        .bind(to_json(&ep.headers))
+        .bind(seal_headers(&ep.headers, sbox))
         .bind(seal_secrets(&ep.secrets, sbox))
         .bind(ep.header_style.as_str())
         .bind(i64::from(ep.max_in_flight))

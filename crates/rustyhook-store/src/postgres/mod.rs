@@ -285,15 +285,22 @@ impl Store for PostgresStore {
         stale_before: Millis,
         expire_before: Millis,
     ) -> StoreResult<IdempotencyBegin> {
-        apps::idempotency_begin(&self.pool, key, now, stale_before, expire_before).await
+        let found =
+            apps::idempotency_begin(&self.pool, key, now, stale_before, expire_before).await?;
+        crate::rows::open_response(found, &self.sbox)
     }
 
     async fn idempotency_complete(&self, key: &str, status: u16, body: Vec<u8>) -> StoreResult<()> {
+        let body = crate::rows::seal_response(&body, &self.sbox);
         apps::idempotency_complete(&self.pool, key, status, &body).await
     }
 
     async fn idempotency_abandon(&self, key: &str) -> StoreResult<()> {
         apps::idempotency_abandon(&self.pool, key).await
+    }
+
+    async fn idempotency_purge(&self, expire_before: Millis) -> StoreResult<u64> {
+        apps::idempotency_purge(&self.pool, expire_before).await
     }
 
     async fn create_runs(&self, new: Vec<Run>, lease_to: Option<String>) -> StoreResult<()> {

@@ -213,3 +213,14 @@ pub(crate) fn idempotency_abandon(conn: &Connection, key: &str) -> StoreResult<(
     .map_err(db_err)?;
     Ok(())
 }
+
+pub(crate) fn idempotency_purge(conn: &Connection, expire_before: Millis) -> StoreResult<u64> {
+    let n = conn
+        .execute(
+            r#"DELETE FROM idempotency
+            WHERE created_at < ?"#,
+            [expire_before],
+        )
+        .map_err(db_err)?;
+    Ok(n as u64)
+}

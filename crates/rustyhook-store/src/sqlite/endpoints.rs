@@ -10,7 +10,7 @@ use super::conn::db_err;
 use super::list::SqlitePage;
 use crate::page::{Listed, Page};
 use crate::query::Query;
-use crate::rows::{self, ENDPOINT_COLS, seal_secrets, to_json};
+use crate::rows::{self, ENDPOINT_COLS, seal_headers, seal_secrets, to_json};
 use crate::{EndpointStats, StoreError, StoreResult, rules};
 
 pub(crate) fn insert(conn: &Connection, ep: &Endpoint, sbox: &SecretBox) -> StoreResult<()> {
@@ -31,7 +31,7 @@ pub(crate) fn insert(conn: &Connection, ep: &Endpoint, sbox: &SecretBox) -> Stor
             ep.filter_types.as_ref().map(to_json),
             ep.channels.as_ref().map(to_json),
             to_json(&ep.metadata),
-            to_json(&ep.headers),
+            seal_headers(&ep.headers, sbox),
             seal_secrets(&ep.secrets, sbox),
             ep.header_style.as_str(),
             ep.max_in_flight,
@@ -63,7 +63,7 @@ pub(crate) fn update(conn: &Connection, ep: &Endpoint, sbox: &SecretBox) -> Stor
                 ep.filter_types.as_ref().map(to_json),
                 ep.channels.as_ref().map(to_json),
                 to_json(&ep.metadata),
-                to_json(&ep.headers),
+                seal_headers(&ep.headers, sbox),
                 seal_secrets(&ep.secrets, sbox),
                 ep.header_style.as_str(),
                 ep.max_in_flight,

@@ -486,13 +486,16 @@ impl Store for SqliteStore {
         expire_before: Millis,
     ) -> StoreResult<IdempotencyBegin> {
         let key = key.to_owned();
-        self.db
+        let found = self
+            .db
             .write(move |c| apps::idempotency_begin(c, &key, now, stale_before, expire_before))
-            .await
+            .await?;
+        crate::rows::open_response(found, &self.sbox)
     }
 
     async fn idempotency_complete(&self, key: &str, status: u16, body: Vec<u8>) -> StoreResult<()> {
         let key = key.to_owned();
+        let body = crate::rows::seal_response(&body, &self.sbox);
         self.db
             .write(move |c| apps::idempotency_complete(c, &key, status, &body))
             .await
@@ -502,6 +505,12 @@ impl Store for SqliteStore {
         let key = key.to_owned();
         self.db
             .write(move |c| apps::idempotency_abandon(c, &key))
+            .await
+    }
+
+    async fn idempotency_purge(&self, expire_before: Millis) -> StoreResult<u64> {
+        self.db
+            .write(move |c| apps::idempotency_purge(c, expire_before))
             .await
     }
 

@@ -174,6 +174,12 @@ CREATE TABLE run_keys (
 );
 CREATE INDEX run_keys_run ON run_keys (run_id);
 "#,
+    r#"
+-- Saved idempotent responses are sealed from this version on; any saved in clear are dropped
+-- (they would have expired within 12 hours). The index serves the purge of expired keys.
+DELETE FROM idempotency;
+CREATE INDEX idempotency_created ON idempotency (created_at);
+"#,
 ];
 
 /// Brings the schema up to date.

@@ -27,6 +27,7 @@ macro_rules! on_every_backend {
     };
 }
 
+mod at_rest;
 mod fixtures;
 mod lists;
 mod postgres_only;
@@ -51,6 +52,7 @@ on_every_backend!(
     pages_walk_forwards_and_back_without_gaps,
     recover_brings_dead_deliveries_back_as_manual_attempts,
     idempotency_keys_replay_completed_responses_and_expire,
+    expired_idempotency_keys_are_purged_and_recent_ones_kept,
     fan_out_follows_endpoint_changes_made_between_messages,
     endpoint_secrets_read_back_as_they_were_stored,
     a_tick_stores_its_runs_once_and_never_for_an_earlier_tick,
@@ -243,6 +245,25 @@ async fn idempotency_keys_replay_completed_responses_and_expire(store: Arc<dyn S
         s.idempotency_begin("k", 200, 0, 150).await.expect("b"),
         IdempotencyBegin::Started
     );
+}
+
+async fn expired_idempotency_keys_are_purged_and_recent_ones_kept(store: Arc<dyn Store>) {
+    for (key, created) in [("old", 100), ("new", 300)] {
+        store
+            .idempotency_begin(key, created, 0, 0)
+            .await
+            .expect("begin");
+        store
+            .idempotency_complete(key, 200, b"{}".to_vec())
+            .await
+            .expect("complete");
+    }
+    assert_eq!(store.idempotency_purge(200).await.expect("purge"), 1);
+    assert_eq!(store.idempotency_purge(200).await.expect("purge"), 0);
+    assert!(matches!(
+        store.idempotency_begin("new", 301, 0, 0).await.expect("b"),
+        IdempotencyBegin::Completed { .. }
+    ));
 }
 
 async fn fan_out_follows_endpoint_changes_made_between_messages(store: Arc<dyn Store>) {

@@ -5,6 +5,7 @@
 mod amqp;
 mod api;
 mod compat;
+mod connections;
 mod delivery;
 mod handlers;
 mod harness;
@@ -12,9 +13,12 @@ mod harness;
 mod jetstream;
 mod nats;
 mod pgdb;
+#[path = "../support/proxy.rs"]
+mod proxy;
 mod rabbit;
 mod receiver;
 mod redis_source;
+mod security;
 mod sqs;
 mod svix_sdk;
 mod triggers;

@@ -7,6 +7,8 @@ mod amqp;
 mod api;
 #[path = "../e2e/compat.rs"]
 mod compat;
+#[path = "../e2e/connections.rs"]
+mod connections;
 #[path = "../e2e/delivery.rs"]
 mod delivery;
 #[path = "../e2e/handlers.rs"]
@@ -19,12 +21,16 @@ mod jetstream;
 mod nats;
 #[path = "../e2e/pgdb.rs"]
 mod pgdb;
+#[path = "../support/proxy.rs"]
+mod proxy;
 #[path = "../e2e/rabbit.rs"]
 mod rabbit;
 #[path = "../e2e/receiver.rs"]
 mod receiver;
 #[path = "../e2e/redis_source.rs"]
 mod redis_source;
+#[path = "../e2e/security.rs"]
+mod security;
 #[path = "../e2e/sqs.rs"]
 mod sqs;
 #[path = "../e2e/svix_sdk.rs"]
