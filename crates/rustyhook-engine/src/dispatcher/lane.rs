@@ -427,3 +427,60 @@ pub(super) async fn release(shared: &Shared, ids: Vec<DeliveryId>) {
         shared.finished_one();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rustyhook_core::id::{AppId, MessageId};
+    use rustyhook_core::model::{Delivery, TriggerType};
+    use rustyhook_core::names::EventTypeName;
+
+    use super::*;
+
+    fn held(created_at: i64, next_attempt_at: Option<i64>) -> Held {
+        Held {
+            job: Job {
+                delivery: Delivery {
+                    id: DeliveryId::generate(created_at),
+                    msg_id: MessageId::generate(created_at),
+                    endpoint_id: EndpointId::generate(created_at),
+                    app_id: AppId::generate(created_at),
+                    status: DeliveryStatus::Pending,
+                    attempts: 0,
+                    next_attempt_at,
+                    created_at,
+                    updated_at: created_at,
+                },
+                event_type: EventTypeName::parse("a.b").expect("name"),
+                payload: None,
+                trigger: TriggerType::Scheduled,
+            },
+            epoch: 0,
+        }
+    }
+
+    #[test]
+    fn the_delivery_due_longest_ago_leaves_a_lane_first_whatever_its_arrival() {
+        let mut heap = BinaryHeap::new();
+        // Fresh messages arrive first; then a retry and work taken over from a dead node.
+        let arrivals = [
+            held(5_000, None),
+            held(5_001, Some(5_001)),
+            held(900, Some(1_000)),
+            held(1_000, None),
+            held(3_000, Some(4_000)),
+        ];
+        for (seq, h) in arrivals.into_iter().enumerate() {
+            heap.push(Reverse(Waiting {
+                due: h.due(),
+                seq: seq as u64,
+                held: h,
+            }));
+        }
+        let order: Vec<u64> = std::iter::from_fn(|| heap.pop().map(|Reverse(w)| w.seq)).collect();
+        assert_eq!(
+            order,
+            [2, 3, 4, 0, 1],
+            "earliest due first, ties in arrival order"
+        );
+    }
+}
