@@ -93,9 +93,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
         serde_path_to_error::deserialize(de)
             .map(QueryParams)
             .map_err(|e| {
+                // A field inside a flattened struct has no path of its own ("."): its message
+                // names the bad value instead.
                 let field = e.path().to_string();
+                let mut loc = vec!["query".to_owned()];
+                if field != "." {
+                    loc.push(field);
+                }
                 ApiError::Validation(vec![ValidationItem {
-                    loc: vec!["query".into(), field],
+                    loc,
                     msg: e.inner().to_string(),
                     kind: "type_error".into(),
                 }])

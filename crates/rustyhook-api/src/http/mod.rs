@@ -6,5 +6,6 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod list;
+pub mod query;
 pub mod ratelimit;
 pub mod store_gate;

@@ -118,7 +118,7 @@ impl From<App> for ApplicationOut {
 
 #[derive(Debug, Deserialize)]
 struct CreateParams {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::http::query::flag")]
     get_if_exists: bool,
 }
 

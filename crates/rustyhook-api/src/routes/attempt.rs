@@ -19,6 +19,7 @@ use super::message::{ListMessagesParams, payload_json};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::QueryParams;
 use crate::http::list::{ListParams, ListResponse};
+use crate::http::query;
 use crate::state::ApiState;
 
 /// `MessageAttemptOut`, plus rustyhook's stable `outcome` code.
@@ -100,10 +101,6 @@ impl MessageEndpointOut {
     }
 }
 
-fn default_true() -> bool {
-    true
-}
-
 #[derive(Debug, Deserialize)]
 struct AttemptParams {
     #[serde(flatten)]
@@ -114,9 +111,9 @@ struct AttemptParams {
     endpoint_id: Option<String>,
     before: Option<String>,
     after: Option<String>,
-    #[serde(default = "default_true")]
+    #[serde(default = "query::yes", deserialize_with = "query::flag")]
     with_content: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "query::list")]
     event_types: Option<Vec<EventTypeName>>,
 }
 

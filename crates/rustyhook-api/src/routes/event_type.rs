@@ -15,6 +15,7 @@ use super::common::nullable;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{JsonBody, QueryParams};
 use crate::http::list::{ListParams, ListResponse};
+use crate::http::query;
 use crate::state::ApiState;
 
 /// `EventTypeIn` (with `name`) and `EventTypeUpdate` (name from the path).
@@ -80,15 +81,15 @@ impl EventTypeOut {
 struct ListEventTypes {
     #[serde(flatten)]
     page: ListParams,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "query::flag")]
     include_archived: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "query::flag")]
     with_content: bool,
 }
 
 #[derive(Debug, Deserialize)]
 struct DeleteParams {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "query::flag")]
     expunge: bool,
 }
 

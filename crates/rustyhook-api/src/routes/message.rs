@@ -21,6 +21,7 @@ use super::common::{finish, load_app, load_message, time_param};
 use crate::http::error::{ApiError, ApiResult, ValidationItem};
 use crate::http::extract::{JsonBody, QueryParams};
 use crate::http::list::{ListParams, ListResponse};
+use crate::http::query;
 use crate::state::ApiState;
 
 /// `MessageIn`.
@@ -113,13 +114,9 @@ impl MessageOut {
     }
 }
 
-fn default_true() -> bool {
-    true
-}
-
 #[derive(Debug, Deserialize)]
 struct WithContent {
-    #[serde(default = "default_true")]
+    #[serde(default = "query::yes", deserialize_with = "query::flag")]
     with_content: bool,
 }
 
@@ -131,9 +128,9 @@ pub(super) struct ListMessagesParams {
     pub channel: Option<Channel>,
     pub before: Option<String>,
     pub after: Option<String>,
-    #[serde(default = "default_true")]
+    #[serde(default = "query::yes", deserialize_with = "query::flag")]
     pub with_content: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "query::list")]
     pub event_types: Option<Vec<EventTypeName>>,
 }
 

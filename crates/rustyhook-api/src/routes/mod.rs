@@ -15,6 +15,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 
+use crate::http::error::ApiError;
 use crate::http::ratelimit::{self, ApiRateLimit};
 use crate::http::{auth, idempotency, store_gate};
 use crate::state::ApiState;
@@ -60,8 +61,29 @@ pub fn router(state: ApiState) -> Router {
         .merge(protected)
         .merge(health::router())
         .route("/metrics", axum::routing::get(crate::metrics::serve))
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(state.limits.max_payload_bytes))
         .with_state(state)
+}
+
+/// A path no route serves: a JSON error like every other, so an SDK raises its API error
+/// rather than failing to decode an empty body.
+async fn unknown_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::Http {
+        status: axum::http::StatusCode::NOT_FOUND,
+        code: "not_found",
+        detail: format!("no route serves {}", uri.path()),
+    }
+}
+
+/// A served path asked with a method it does not take.
+async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::Http {
+        status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        code: "method_not_allowed",
+        detail: format!("{} does not take {method}", uri.path()),
+    }
 }
 
 /// What a `worker` node serves: health and metrics, no API.
@@ -69,5 +91,6 @@ pub fn worker_router(state: ApiState) -> Router {
     Router::new()
         .merge(health::router())
         .route("/metrics", axum::routing::get(crate::metrics::serve))
+        .fallback(unknown_route)
         .with_state(state)
 }

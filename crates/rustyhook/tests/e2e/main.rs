@@ -18,6 +18,7 @@ mod proxy;
 mod rabbit;
 mod receiver;
 mod redis_source;
+mod sdk_queries;
 mod security;
 mod sqs;
 mod svix_sdk;

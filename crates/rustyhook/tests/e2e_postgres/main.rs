@@ -29,6 +29,8 @@ mod rabbit;
 mod receiver;
 #[path = "../e2e/redis_source.rs"]
 mod redis_source;
+#[path = "../e2e/sdk_queries.rs"]
+mod sdk_queries;
 #[path = "../e2e/security.rs"]
 mod security;
 #[path = "../e2e/sqs.rs"]
