@@ -7,6 +7,7 @@ mod api;
 mod compat;
 mod connections;
 mod delivery;
+mod fuzz;
 mod handlers;
 mod harness;
 #[path = "../support/jetstream.rs"]

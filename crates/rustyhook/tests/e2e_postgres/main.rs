@@ -11,6 +11,8 @@ mod compat;
 mod connections;
 #[path = "../e2e/delivery.rs"]
 mod delivery;
+#[path = "../e2e/fuzz.rs"]
+mod fuzz;
 #[path = "../e2e/handlers.rs"]
 mod handlers;
 #[path = "../e2e/harness.rs"]
