@@ -13,6 +13,7 @@ use rand::distr::{Alphanumeric, SampleString};
 use rustyhook_api::http::auth::{Auth, token_hash};
 use rustyhook_core::crypto::{SecretBox, redact_url};
 use rustyhook_core::settings::Settings;
+use rustyhook_engine::targets::child_env::{BaseEnv, url_secrets};
 use rustyhook_engine::targets::groups::GroupLedger;
 use rustyhook_store::Store;
 use rustyhook_store::postgres::{PgOptions, PostgresStore};
@@ -210,4 +211,20 @@ pub async fn admin_auth(
     let hash = token_hash(&token);
     store.set_meta(ADMIN_HASH, &hex::encode(hash)).await?;
     Ok((Auth::new(hash), Some(token)))
+}
+
+/// What commands and plugins start from: this process's environment without rustyhook's own
+/// settings (`RUSTYHOOK_*`) and without any variable holding a secret the server was given —
+/// the admin token, the secret key, the database and coordinator URLs and their passwords.
+pub fn child_env(settings: &Settings) -> BaseEnv {
+    let mut secrets = Vec::new();
+    secrets.extend(settings.auth.admin_token.clone());
+    secrets.extend(std::env::var("RUSTYHOOK_SECRET_KEY").ok());
+    for url in [&settings.database.url, &settings.cluster.coordinator]
+        .into_iter()
+        .flatten()
+    {
+        secrets.extend(url_secrets(url));
+    }
+    BaseEnv::from_process(&secrets)
 }

@@ -135,6 +135,7 @@ impl Application {
                 max_output_bytes: settings.limits.max_response_bytes,
                 ledger: Some(ledger),
                 runs_here: role.works(),
+                base_env: Arc::new(bootstrap::child_env(&settings)),
             },
         );
         let mut engine = EngineConfig::from_settings(&settings, node_id.clone());

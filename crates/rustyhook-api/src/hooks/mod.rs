@@ -19,7 +19,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use rustyhook_core::handlers::options::{ResponseMode, WebhookOptions};
 use rustyhook_core::handlers::{Handler, Trigger};
 use rustyhook_core::ratelimit::{Gcra, Rate};
-use rustyhook_core::run::Event;
+use rustyhook_core::run::{Event, env_name_part};
 use rustyhook_engine::automation::{Automation, TriggerError};
 use serde_json::json;
 
@@ -288,10 +288,8 @@ fn event(method: &Method, uri: &Uri, headers: &HeaderMap, peer: SocketAddr, body
             continue;
         }
         if let Ok(v) = value.to_str() {
-            let key = format!(
-                "RUSTYHOOK_HEADER_{}",
-                name.as_str().to_ascii_uppercase().replace('-', "_")
-            );
+            // Header names may hold `.`, `~`, `!` …: only letters, digits and `_` remain.
+            let key = format!("RUSTYHOOK_HEADER_{}", env_name_part(name.as_str(), true));
             vars.insert(key, v.to_owned());
         }
     }

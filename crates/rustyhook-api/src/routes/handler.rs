@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use rustyhook_core::handlers::{Command, Handler, Trigger};
-use rustyhook_core::run::{Event, Run, RunAttempt, is_settable_var};
+use rustyhook_core::run::{Event, Run, RunAttempt, caller_var, is_settable_var};
 use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_engine::automation::TriggerError;
 use rustyhook_store::Order;
@@ -171,7 +171,7 @@ pub struct RunIn {
     payload: String,
     /// `RUSTYHOOK_EVENT_TYPE`; `api` unless set.
     event_type: Option<String>,
-    /// Extra environment variables.
+    /// Extra environment variables, given to the command as `RUSTYHOOK_VAR_<NAME>`.
     #[serde(default)]
     vars: BTreeMap<String, String>,
 }
@@ -283,7 +283,12 @@ async fn start(
         id: format!("api:{}", rustyhook_core::id::RunId::generate(now_millis())),
         event_type: input.event_type.unwrap_or_else(|| "api".into()),
         payload: input.payload,
-        vars: input.vars,
+        // Never under their own names: `BASH_ENV`, `PATH` or `LD_PRELOAD` would take the command.
+        vars: input
+            .vars
+            .into_iter()
+            .map(|(k, v)| (caller_var(&k), v))
+            .collect(),
         files: Vec::new(),
     };
     let run = state

@@ -8,8 +8,10 @@
 //! claims retries that fell due and runs released by a crash.
 //!
 //! - [`execute`]: one attempt of one run, and what follows from its result.
+//! - `substitute`: `$NAME` in argv commands, expanded once.
 
 pub mod execute;
+mod substitute;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,6 +27,7 @@ use tokio::sync::{Notify, Semaphore, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::targets::child_env::BaseEnv;
 use crate::targets::groups::GroupLedger;
 
 /// Turns an event into a message for an app: a handler's `publish:`, or a broker source's
@@ -90,6 +93,8 @@ pub struct AutomationConfig {
     /// Whether this node runs commands. An `api` node only stores runs, unleased, for the
     /// workers.
     pub runs_here: bool,
+    /// What commands and plugins start from: the server's environment without its secrets.
+    pub base_env: Arc<BaseEnv>,
 }
 
 /// The result of a run's attempt, for a caller waiting on it (`response: wait`).
@@ -173,6 +178,11 @@ impl Automation {
     /// The configured handlers.
     pub fn handlers(&self) -> &HandlerSet {
         &self.shared.handlers
+    }
+
+    /// What child processes start from (see [`BaseEnv`]).
+    pub fn base_env(&self) -> &BaseEnv {
+        &self.shared.config.base_env
     }
 
     /// Durably queues a run of `handler` for `event` and starts it. Returns once it is stored.

@@ -334,6 +334,7 @@ mod tests {
                 max_output_bytes: 1024,
                 ledger: None,
                 runs_here: false,
+                base_env: Default::default(),
             },
         );
         (source(name, &automation), automation)

@@ -6,6 +6,7 @@ mod amqp;
 mod api;
 mod compat;
 mod delivery;
+mod handler_security;
 mod handlers;
 mod harness;
 #[path = "../support/jetstream.rs"]

@@ -9,6 +9,8 @@ mod api;
 mod compat;
 #[path = "../e2e/delivery.rs"]
 mod delivery;
+#[path = "../e2e/handler_security.rs"]
+mod handler_security;
 #[path = "../e2e/handlers.rs"]
 mod handlers;
 #[path = "../e2e/harness.rs"]
