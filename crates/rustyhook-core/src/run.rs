@@ -100,6 +100,12 @@ impl RunKey {
         Self::scoped("sqs", handler, message_id)
     }
 
+    /// A signed webhook delivery to the handler `handler`, by the sender's id for it
+    /// (`webhook-id`, `svix-id`, `X-GitHub-Delivery`): a replay of it queues nothing.
+    pub fn webhook_delivery(handler: &str, delivery_id: &str) -> Self {
+        Self::scoped("webhook", handler, delivery_id)
+    }
+
     fn scoped(kind: &str, name: &str, id: &str) -> Self {
         // The length makes the split between name and id unambiguous.
         Self(format!("{kind}:{}:{name}:{id}", name.len()))

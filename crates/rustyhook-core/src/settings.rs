@@ -229,6 +229,13 @@ pub struct LimitSettings {
     pub max_payload_bytes: usize,
     /// Largest stored response body per attempt, in bytes; longer ones are truncated.
     pub max_response_bytes: usize,
+    /// Runs of one handler not yet finished (queued, running, waiting to retry) beyond which
+    /// a new trigger is refused (`429` to a webhook): a flood of requests cannot fill the disk.
+    pub max_queued_runs_per_handler: u64,
+    /// The same bound over all handlers together.
+    pub max_queued_runs: u64,
+    /// Handler commands running at once on this node, whatever their handlers' `concurrency`.
+    pub max_running_commands: u32,
 }
 
 impl Default for LimitSettings {
@@ -236,6 +243,9 @@ impl Default for LimitSettings {
         Self {
             max_payload_bytes: 1024 * 1024,
             max_response_bytes: 64 * 1024,
+            max_queued_runs_per_handler: 1000,
+            max_queued_runs: 10_000,
+            max_running_commands: 32,
         }
     }
 }

@@ -113,6 +113,9 @@ pub const ENV_VARS: &[&str] = &[
     "RUSTYHOOK_SHUTDOWN_GRACE",
     "RUSTYHOOK_MAX_PAYLOAD_BYTES",
     "RUSTYHOOK_MAX_RESPONSE_BYTES",
+    "RUSTYHOOK_MAX_QUEUED_RUNS_PER_HANDLER",
+    "RUSTYHOOK_MAX_QUEUED_RUNS",
+    "RUSTYHOOK_MAX_RUNNING_COMMANDS",
     "RUSTYHOOK_LOG_FORMAT",
     "RUSTYHOOK_LOG_LEVEL",
 ];
@@ -176,6 +179,14 @@ fn apply_one(s: &mut Settings, name: &str, v: &str) -> anyhow::Result<()> {
         }
         "RUSTYHOOK_MAX_PAYLOAD_BYTES" => s.limits.max_payload_bytes = number(v)? as usize,
         "RUSTYHOOK_MAX_RESPONSE_BYTES" => s.limits.max_response_bytes = number(v)? as usize,
+        "RUSTYHOOK_MAX_QUEUED_RUNS_PER_HANDLER" => {
+            s.limits.max_queued_runs_per_handler = number(v)?
+        }
+        "RUSTYHOOK_MAX_QUEUED_RUNS" => s.limits.max_queued_runs = number(v)?,
+        "RUSTYHOOK_MAX_RUNNING_COMMANDS" => {
+            s.limits.max_running_commands = u32::try_from(number(v)?.max(1))
+                .context("expected a number of commands up to 4294967295")?
+        }
         "RUSTYHOOK_LOG_FORMAT" => {
             s.logging.format = match v.trim() {
                 "auto" => LogFormat::Auto,

@@ -16,7 +16,7 @@ use rustyhook_api::publish::ApiPublisher;
 use rustyhook_core::settings::{ClusterSettings, Role, Settings};
 use rustyhook_core::sources::SourceConfig;
 use rustyhook_core::time::now_millis;
-use rustyhook_engine::automation::{Automation, AutomationConfig};
+use rustyhook_engine::automation::{Automation, AutomationConfig, Backlog};
 use rustyhook_engine::cluster::redis::{self, RedisCoordinator, RedisRateLimiter};
 use rustyhook_engine::cluster::{self, Coordinator, SharedRateLimiter, StoreCoordinator};
 use rustyhook_engine::dispatcher::{DeliveryObserver, Runner};
@@ -136,6 +136,11 @@ impl Application {
                 ledger: Some(ledger),
                 runs_here: role.works(),
                 base_env: Arc::new(bootstrap::child_env(&settings)),
+                backlog: Backlog {
+                    per_handler: settings.limits.max_queued_runs_per_handler,
+                    total: settings.limits.max_queued_runs,
+                },
+                max_running_commands: settings.limits.max_running_commands.max(1),
             },
         );
         let mut engine = EngineConfig::from_settings(&settings, node_id.clone());

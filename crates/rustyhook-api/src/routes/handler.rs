@@ -62,7 +62,8 @@ impl HandlerOut {
     fn new(h: &Handler) -> Self {
         let trigger = match &h.trigger {
             Trigger::Webhook(w) => serde_json::json!({
-                "hookPath": format!("/hooks/{}", h.id), "port": w.port, "path": w.path,
+                "hookPath": w.on_main_listener().then(|| format!("/hooks/{}", h.id)),
+                "port": w.port, "path": w.path, "methods": w.methods,
             }),
             Trigger::Cron(c) => serde_json::json!({"cronExpression": c.cron_expression.as_str()}),
             Trigger::Filesystem(f) => serde_json::json!({"path": f.path}),
@@ -319,6 +320,11 @@ fn trigger_error(e: TriggerError) -> ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             code: "shutting_down",
             detail: "the server is shutting down".into(),
+        },
+        TriggerError::Backlogged { why, .. } => ApiError::Http {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "backlog_full",
+            detail: why,
         },
         TriggerError::Store(e) => e.into(),
     }

@@ -335,6 +335,8 @@ mod tests {
                 ledger: None,
                 runs_here: false,
                 base_env: Default::default(),
+                backlog: Default::default(),
+                max_running_commands: 4,
             },
         );
         (source(name, &automation), automation)

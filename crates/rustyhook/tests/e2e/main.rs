@@ -20,3 +20,4 @@ mod sqs;
 mod svix_sdk;
 mod triggers;
 mod validation;
+mod webhook_security;

@@ -35,3 +35,5 @@ mod svix_sdk;
 mod triggers;
 #[path = "../e2e/validation.rs"]
 mod validation;
+#[path = "../e2e/webhook_security.rs"]
+mod webhook_security;
