@@ -243,8 +243,8 @@ impl Default for LimitSettings {
         Self {
             max_payload_bytes: 1024 * 1024,
             max_response_bytes: 64 * 1024,
-            max_queued_runs_per_handler: 1000,
-            max_queued_runs: 10_000,
+            max_queued_runs_per_handler: 100,
+            max_queued_runs: 1000,
             max_running_commands: 32,
         }
     }

@@ -25,8 +25,8 @@ impl Default for Backlog {
     /// The defaults of `limits.max_queued_runs_per_handler` and `limits.max_queued_runs`.
     fn default() -> Self {
         Self {
-            per_handler: 1000,
-            total: 10_000,
+            per_handler: 100,
+            total: 1000,
         }
     }
 }
