@@ -51,6 +51,10 @@ async fn a_command_never_sees_the_servers_token_key_or_database_password() {
     env_passthrough: [PATH, PGPASSWORD]
     env: {OWN: mine}
     shell: env
+  - type: Webhook
+    name: guarded
+    options: {auth_token: hook-token-abcdef123}
+    shell: 'true'
 ",
     )
     .expect("config");
@@ -64,6 +68,7 @@ async fn a_command_never_sees_the_servers_token_key_or_database_password() {
             ("RUSTYHOOK_DATABASE_URL", &db_url),
             ("PGPASSWORD", DB_PASSWORD),
             ("APP_DATABASE_URL", &db_url),
+            ("HOOK_TOKEN_COPY", "hook-token-abcdef123"),
             ("ZZ_PLAIN", "visible"),
         ],
     );
@@ -76,6 +81,7 @@ async fn a_command_never_sees_the_servers_token_key_or_database_password() {
         DB_PASSWORD,
         "RUSTYHOOK_DATABASE_URL",
         "RUSTYHOOK_LISTEN",
+        "hook-token-abcdef123",
     ] {
         assert!(
             !env.contains(secret),
