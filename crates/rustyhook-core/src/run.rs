@@ -33,11 +33,52 @@ pub struct Event {
 }
 
 /// Whether `name` may be given as an event variable from outside (an API caller, a plugin):
-/// letters, digits and `_`, and not one of rustyhook's own `RUSTYHOOK_*` names.
+/// letters, digits and `_`, and not one of rustyhook's own `RUSTYHOOK_*` names. Such a variable
+/// reaches the command as [`caller_var`]`(name)`, never under its own name.
 pub fn is_settable_var(name: &str) -> bool {
     !name.is_empty()
+        && name.len() <= 128
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !name.starts_with("RUSTYHOOK_")
+}
+
+/// Where variables set from outside (the run API's `vars`, a plugin's `vars`) land in a
+/// command's environment. A fixed prefix, so that no caller can set `PATH`, `BASH_ENV`,
+/// `LD_PRELOAD`, `GIT_CONFIG_*` or any other name a shell, loader or tool acts on.
+pub const CALLER_VAR_PREFIX: &str = "RUSTYHOOK_VAR_";
+
+/// Event variables that triggers set under names of their own, outside `RUSTYHOOK_*`: the
+/// roadmap's names. Their values come from outside; their names never do.
+const PLAIN_TRIGGER_VARS: &[&str] = &["MESSAGE_ID", "MESSAGE_BODY"];
+
+/// The environment name a variable set from outside is given: `RUSTYHOOK_VAR_<name>`.
+pub fn caller_var(name: &str) -> String {
+    format!("{CALLER_VAR_PREFIX}{}", env_name_part(name, false))
+}
+
+/// Text made fit for the inside of an environment variable name: ASCII letters (upper-cased
+/// when `upper`), digits and `_`; anything else becomes `_`. For names built from what a
+/// sender controls (header names, SQS attribute names).
+pub fn env_name_part(raw: &str, upper: bool) -> String {
+    raw.chars()
+        .map(|c| match c {
+            c if c.is_ascii_alphanumeric() && upper => c.to_ascii_uppercase(),
+            c if c.is_ascii_alphanumeric() => c,
+            _ => '_',
+        })
+        .collect()
+}
+
+/// The name an event variable is given in the command's environment, whatever stored event
+/// it comes from (runs queued before this rule, re-runs, a future trigger that forgets it):
+/// rustyhook's own `RUSTYHOOK_*` names and `MESSAGE_ID`/`MESSAGE_BODY` as they are, anything
+/// else under [`CALLER_VAR_PREFIX`]. Characters outside `[A-Za-z0-9_]` become `_`.
+pub fn env_name_of(var: &str) -> String {
+    if var.starts_with("RUSTYHOOK_") || PLAIN_TRIGGER_VARS.contains(&var) {
+        env_name_part(var, false)
+    } else {
+        caller_var(var)
+    }
 }
 
 /// The key under which a trigger's run is stored at most once: a broker message's id, scoped to
@@ -57,6 +98,12 @@ impl RunKey {
     /// An SQS message received by the handler `handler`, by its SQS `MessageId`.
     pub fn sqs_message(handler: &str, message_id: &str) -> Self {
         Self::scoped("sqs", handler, message_id)
+    }
+
+    /// A signed webhook delivery to the handler `handler`, by the sender's id for it
+    /// (`webhook-id`, `svix-id`, `X-GitHub-Delivery`): a replay of it queues nothing.
+    pub fn webhook_delivery(handler: &str, delivery_id: &str) -> Self {
+        Self::scoped("webhook", handler, delivery_id)
     }
 
     fn scoped(kind: &str, name: &str, id: &str) -> Self {
@@ -202,5 +249,23 @@ mod tests {
             RunKey::source_message("h", "m-1"),
             RunKey::sqs_message("h", "m-1")
         );
+    }
+
+    #[test]
+    fn variables_from_outside_never_reach_the_command_under_their_own_names() {
+        for name in ["BASH_ENV", "PATH", "LD_PRELOAD", "GIT_CONFIG_COUNT", "ENV"] {
+            assert_eq!(env_name_of(name), format!("RUSTYHOOK_VAR_{name}"));
+        }
+        assert_eq!(env_name_of("MESSAGE_BODY"), "MESSAGE_BODY");
+        assert_eq!(
+            env_name_of("RUSTYHOOK_HEADER_X_NAME"),
+            "RUSTYHOOK_HEADER_X_NAME"
+        );
+        assert_eq!(env_name_of("RUSTYHOOK_HEADER_A.B"), "RUSTYHOOK_HEADER_A_B");
+        assert_eq!(env_name_of("a=b;c"), "RUSTYHOOK_VAR_a_b_c");
+        assert_eq!(env_name_part("x-hub.sig~1", true), "X_HUB_SIG_1");
+        assert!(!is_settable_var("RUSTYHOOK_ADMIN_TOKEN"));
+        assert!(!is_settable_var("A-B"));
+        assert!(is_settable_var("BASH_ENV"));
     }
 }

@@ -286,6 +286,13 @@ pub struct LimitSettings {
     pub api_rate_limit: u32,
     /// Requests a token may send at once after a quiet spell, above its rate.
     pub api_burst: u32,
+    /// Runs of one handler not yet finished (queued, running, waiting to retry) beyond which
+    /// a new trigger is refused (`429` to a webhook): a flood of requests cannot fill the disk.
+    pub max_queued_runs_per_handler: u64,
+    /// The same bound over all handlers together.
+    pub max_queued_runs: u64,
+    /// Handler commands running at once on this node, whatever their handlers' `concurrency`.
+    pub max_running_commands: u32,
 }
 
 impl Default for LimitSettings {
@@ -299,6 +306,9 @@ impl Default for LimitSettings {
             max_connections: 4096,
             api_rate_limit: 0,
             api_burst: 50,
+            max_queued_runs_per_handler: 100,
+            max_queued_runs: 1000,
+            max_running_commands: 32,
         }
     }
 }

@@ -120,6 +120,15 @@ pub struct AttemptRecord {
     pub leased_to: Option<String>,
 }
 
+/// How many runs are not yet finished, for backlog limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenRuns {
+    /// Of the handler asked about.
+    pub handler: u64,
+    /// Of every handler.
+    pub total: u64,
+}
+
 /// A run attempt's result and what follows, written in one transaction.
 #[derive(Debug, Clone)]
 pub struct RunRecord {
@@ -404,6 +413,9 @@ pub trait Store: Send + Sync + 'static {
     /// Whether any of `handlers` has a run queued, running or waiting to retry, other than
     /// `except`.
     async fn handlers_busy(&self, handlers: Vec<String>, except: &RunId) -> StoreResult<bool>;
+    /// Runs not yet finished (queued, running or waiting to retry): `handler`'s, and all
+    /// handlers' together. What a handler's backlog limit is held to.
+    async fn count_open_runs(&self, handler: &str) -> StoreResult<OpenRuns>;
     /// Values exported by runs, by name.
     async fn exports(&self) -> StoreResult<Vec<(String, String)>>;
 

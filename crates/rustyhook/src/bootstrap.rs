@@ -13,7 +13,10 @@ use base64::engine::general_purpose::STANDARD;
 use rand::distr::{Alphanumeric, SampleString};
 use rustyhook_api::http::auth::{Auth, token_hash};
 use rustyhook_core::crypto::{SecretBox, redact_url};
+use rustyhook_core::handlers::Trigger;
 use rustyhook_core::settings::Settings;
+use rustyhook_core::sources::Broker;
+use rustyhook_engine::targets::child_env::{BaseEnv, url_secrets};
 use rustyhook_engine::targets::groups::GroupLedger;
 use rustyhook_store::Store;
 use rustyhook_store::postgres::{PgOptions, PostgresStore};
@@ -215,4 +218,38 @@ pub async fn admin_auth(
     let hash = token_hash(&token);
     store.set_meta(ADMIN_HASH, &hex::encode(hash)).await?;
     Ok((Auth::new(hash), Some(token)))
+}
+
+/// What commands and plugins start from: this process's environment without rustyhook's own
+/// settings (`RUSTYHOOK_*`) and without any variable holding a secret the server was given —
+/// the admin token, the secret key, the database, coordinator and broker URLs and their
+/// passwords, webhook handlers' tokens, passwords and signing secrets.
+pub fn child_env(settings: &Settings) -> BaseEnv {
+    let mut secrets = Vec::new();
+    secrets.extend(settings.auth.admin_token.clone());
+    secrets.extend(std::env::var("RUSTYHOOK_SECRET_KEY").ok());
+    for url in [&settings.database.url, &settings.cluster.coordinator]
+        .into_iter()
+        .flatten()
+    {
+        secrets.extend(url_secrets(url));
+    }
+    for source in &settings.sources {
+        let url = match &source.broker {
+            Broker::Redis(r) => &r.url,
+            Broker::Rabbitmq(a) => &a.url,
+            Broker::Nats(n) => &n.url,
+        };
+        secrets.extend(url_secrets(url));
+    }
+    // A webhook handler's credentials: another handler's command must not print them.
+    for h in &settings.handlers {
+        if let Trigger::Webhook(w) = &h.trigger {
+            secrets.extend(w.auth_token.clone());
+            secrets.extend(w.hmac_secret.clone());
+            secrets.extend(w.signing_secret.clone());
+            secrets.extend(w.basic_auth.as_ref().map(|b| b.password.clone()));
+        }
+    }
+    BaseEnv::from_process(&secrets)
 }

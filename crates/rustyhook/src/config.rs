@@ -125,6 +125,9 @@ pub const ENV_VARS: &[&str] = &[
     "RUSTYHOOK_MAX_CONNECTIONS",
     "RUSTYHOOK_API_RATE_LIMIT",
     "RUSTYHOOK_API_BURST",
+    "RUSTYHOOK_MAX_QUEUED_RUNS_PER_HANDLER",
+    "RUSTYHOOK_MAX_QUEUED_RUNS",
+    "RUSTYHOOK_MAX_RUNNING_COMMANDS",
     "RUSTYHOOK_LOG_FORMAT",
     "RUSTYHOOK_LOG_LEVEL",
 ];
@@ -214,6 +217,14 @@ fn apply_one(s: &mut Settings, name: &str, v: &str) -> anyhow::Result<()> {
         "RUSTYHOOK_MAX_CONNECTIONS" => s.limits.max_connections = number(v)? as usize,
         "RUSTYHOOK_API_RATE_LIMIT" => s.limits.api_rate_limit = number(v)?.min(1_000_000) as u32,
         "RUSTYHOOK_API_BURST" => s.limits.api_burst = number(v)?.clamp(1, 1_000_000) as u32,
+        "RUSTYHOOK_MAX_QUEUED_RUNS_PER_HANDLER" => {
+            s.limits.max_queued_runs_per_handler = number(v)?
+        }
+        "RUSTYHOOK_MAX_QUEUED_RUNS" => s.limits.max_queued_runs = number(v)?,
+        "RUSTYHOOK_MAX_RUNNING_COMMANDS" => {
+            s.limits.max_running_commands = u32::try_from(number(v)?.max(1))
+                .context("expected a number of commands up to 4294967295")?
+        }
         "RUSTYHOOK_LOG_FORMAT" => {
             s.logging.format = match v.trim() {
                 "auto" => LogFormat::Auto,

@@ -35,9 +35,11 @@ pub fn describe(config: &Config) -> String {
 
 fn trigger(h: &Handler) -> String {
     match &h.trigger {
-        Trigger::Webhook(w) => match w.port {
-            Some(port) => format!("port {port} {} and /hooks/{}", w.path, h.id),
-            None => format!("/hooks/{}", h.id),
+        Trigger::Webhook(w) => match (w.port, w.on_main_listener()) {
+            (Some(port), true) => format!("port {port} {} and /hooks/{}", w.path, h.id),
+            (Some(port), false) => format!("port {port} {}", w.path),
+            (None, true) => format!("/hooks/{}", h.id),
+            (None, false) => "no listener (forwards and the API only)".into(),
         },
         Trigger::Cron(c) => format!("cron {:?}", c.cron_expression.as_str()),
         Trigger::Filesystem(f) => format!("watches {}", f.path.display()),

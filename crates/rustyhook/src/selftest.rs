@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use rustyhook_core::handlers::{Handler, TestCase};
 use rustyhook_core::outcome::OutcomeCode;
-use rustyhook_core::run::{Event, Run, RunStep};
+use rustyhook_core::run::{Event, Run, RunStep, env_name_part};
 use rustyhook_core::time::now_millis;
-use rustyhook_engine::automation::execute::environment;
+use rustyhook_engine::automation::execute::{command_env, environment};
+use rustyhook_engine::targets::child_env::BaseEnv;
 use rustyhook_engine::targets::command::{self, CommandSpec};
 
 use crate::config::Config;
@@ -17,9 +18,10 @@ use crate::config::Config;
 /// Runs every case; exit code 1 if any failed, 0 otherwise (also when there are none).
 pub async fn run(config: &Config) -> ExitCode {
     let (mut passed, mut failed) = (0, 0);
+    let base = crate::bootstrap::child_env(&config.settings);
     for h in config.handlers.iter() {
         for case in &h.tests {
-            match run_case(h, case).await {
+            match run_case(h, case, &base).await {
                 Ok(()) => {
                     passed += 1;
                     println!("PASS  {} / {}", h.name, case.name);
@@ -39,21 +41,18 @@ pub async fn run(config: &Config) -> ExitCode {
     }
 }
 
-async fn run_case(h: &Handler, case: &TestCase) -> Result<(), String> {
+async fn run_case(h: &Handler, case: &TestCase, base: &BaseEnv) -> Result<(), String> {
     let Some(cmd) = &h.action.command else {
         return Err("the handler has no command to test".into());
     };
     let input = &case.input;
-    let mut vars: BTreeMap<String, String> = input.env.clone();
+    let mut vars: BTreeMap<String, String> = BTreeMap::new();
     if let Some(m) = &input.method {
         vars.insert("RUSTYHOOK_HTTP_METHOD".into(), m.to_ascii_uppercase());
     }
     for (k, v) in &input.headers {
         vars.insert(
-            format!(
-                "RUSTYHOOK_HEADER_{}",
-                k.to_ascii_uppercase().replace('-', "_")
-            ),
+            format!("RUSTYHOOK_HEADER_{}", env_name_part(k, true)),
             v.clone(),
         );
     }
@@ -65,13 +64,15 @@ async fn run_case(h: &Handler, case: &TestCase) -> Result<(), String> {
         files: input.file.iter().cloned().collect(),
     };
     let run = Run::new(&h.id, RunStep::Main, event, "test", None, now_millis());
-    let env = environment(h, &run, &[]);
+    let mut env = environment(h, &run, &[]);
+    // The case's own `env` is the operator's, like the handler's: set as written.
+    env.extend(input.env.clone());
     let result = command::run(CommandSpec {
         command: cmd.clone(),
         shell_program: h.action.shell_program.clone(),
         working_dir: h.action.working_dir.clone(),
         timeout: h.action.timeout.min(Duration::from_secs(300)),
-        env: env.into_iter().collect(),
+        env: command_env(base, h, &env),
         stdin: run.event.payload.into_bytes(),
         max_output: 64 * 1024,
         ledger: None,

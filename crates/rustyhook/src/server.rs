@@ -13,7 +13,7 @@ use rustyhook_api::hooks::HooksState;
 use rustyhook_api::publish::ApiPublisher;
 use rustyhook_core::settings::{ClusterSettings, Role, Settings};
 use rustyhook_core::sources::SourceConfig;
-use rustyhook_engine::automation::{Automation, AutomationConfig};
+use rustyhook_engine::automation::{Automation, AutomationConfig, Backlog};
 use rustyhook_engine::cluster::redis::{self, RedisCoordinator, RedisRateLimiter};
 use rustyhook_engine::cluster::{self, Coordinator, Fence, SharedRateLimiter, StoreCoordinator};
 use rustyhook_engine::dispatcher::{DeliveryObserver, Runner};
@@ -142,6 +142,12 @@ impl Application {
                 runs_here: role.works(),
                 fence: fence.clone(),
                 health: health.clone(),
+                base_env: Arc::new(bootstrap::child_env(&settings)),
+                backlog: Backlog {
+                    per_handler: settings.limits.max_queued_runs_per_handler,
+                    total: settings.limits.max_queued_runs,
+                },
+                max_running_commands: settings.limits.max_running_commands.max(1),
             },
         );
         let mut engine = EngineConfig::from_settings(&settings, node_id.clone());

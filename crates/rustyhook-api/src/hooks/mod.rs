@@ -11,15 +11,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use rustyhook_core::handlers::options::{ResponseMode, WebhookOptions};
 use rustyhook_core::handlers::{Handler, Trigger};
 use rustyhook_core::ratelimit::{Gcra, Rate};
-use rustyhook_core::run::Event;
+use rustyhook_core::run::{Event, Run, RunKey, env_name_part};
 use rustyhook_engine::automation::{Automation, TriggerError};
 use serde_json::json;
 
@@ -51,14 +51,6 @@ impl HooksState {
             origin: Instant::now(),
         }
     }
-
-    fn body_cap(&self) -> usize {
-        self.automation
-            .handlers()
-            .iter()
-            .filter_map(|h| webhook(h).and_then(|w| w.max_body_bytes))
-            .fold(self.max_body, usize::max)
-    }
 }
 
 fn webhook(h: &Handler) -> Option<&WebhookOptions> {
@@ -71,10 +63,8 @@ fn webhook(h: &Handler) -> Option<&WebhookOptions> {
 /// `/hooks/{handler-id}` (any method) for the main listener. Needs the peer address
 /// (`into_make_service_with_connect_info::<SocketAddr>`).
 pub fn router(state: HooksState) -> Router {
-    let cap = state.body_cap();
     Router::new()
         .route("/hooks/{id}", any(by_id))
-        .layer(DefaultBodyLimit::max(cap))
         .with_state(state)
 }
 
@@ -90,7 +80,14 @@ pub fn port_routers(state: &HooksState) -> BTreeMap<u16, Router> {
             any(
                 move |State(s): State<HooksState>, peer, method, uri, headers, body| {
                     let id = id.clone();
-                    async move { receive(&s, &id, peer, method, uri, headers, body).await }
+                    let request = Incoming {
+                        peer,
+                        method,
+                        uri,
+                        headers,
+                        main_listener: false,
+                    };
+                    async move { receive(&s, &id, request, body).await }
                 },
             ),
         );
@@ -102,16 +99,9 @@ pub fn port_routers(state: &HooksState) -> BTreeMap<u16, Router> {
         }
         by_port.insert(port, r);
     }
-    let cap = state.body_cap();
     by_port
         .into_iter()
-        .map(|(p, r)| {
-            (
-                p,
-                r.layer(DefaultBodyLimit::max(cap))
-                    .with_state(state.clone()),
-            )
-        })
+        .map(|(p, r)| (p, r.with_state(state.clone())))
         .collect()
 }
 
@@ -122,9 +112,16 @@ async fn by_id(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    receive(&s, &id, peer, method, uri, headers, body).await
+    let request = Incoming {
+        peer,
+        method,
+        uri,
+        headers,
+        main_listener: true,
+    };
+    receive(&s, &id, request, body).await
 }
 
 fn problem(status: StatusCode, code: &str, detail: impl Into<String>) -> Response {
@@ -135,15 +132,26 @@ fn problem(status: StatusCode, code: &str, detail: impl Into<String>) -> Respons
         .into_response()
 }
 
-async fn receive(
-    s: &HooksState,
-    id: &str,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+fn with_header(mut resp: Response, name: &'static str, value: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        resp.headers_mut().insert(name, v);
+    }
+    resp
+}
+
+/// A request's head: everything checked before its body is read.
+struct Incoming {
+    peer: ConnectInfo<SocketAddr>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+    /// Came through `/hooks/{id}` on the main listener, not the handler's own port.
+    main_listener: bool,
+}
+
+/// Checks the head (handler, listener, method, address, credentials, rate, backlog) before the
+/// body is read, then the body (size, signature, replay), then queues the run.
+async fn receive(s: &HooksState, id: &str, req: Incoming, body: Body) -> Response {
     let Some(handler) = s.automation.handlers().get(id).cloned() else {
         return problem(
             StatusCode::NOT_FOUND,
@@ -151,53 +159,88 @@ async fn receive(
             format!("no webhook handler {id:?}"),
         );
     };
-    let Some(opts) = webhook(&handler) else {
+    let Some(opts) = webhook(&handler).filter(|o| !req.main_listener || o.on_main_listener())
+    else {
+        // Own-port handlers are not on the main listener unless `main_listener: true`.
         return problem(
             StatusCode::NOT_FOUND,
             "not_found",
-            format!("handler {id:?} is not a webhook"),
+            format!("no webhook handler {id:?} on this listener"),
         );
     };
-    let now = chrono::Utc::now().timestamp();
-    if let Err(r) = verify::check(opts, peer.ip(), &headers, &body, now) {
+    let ConnectInfo(peer) = req.peer;
+    if !opts.allows(req.method.as_str()) {
+        let resp = problem(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("this hook takes {}", opts.methods.join(", ")),
+        );
+        return with_header(resp, "allow", &opts.methods.join(", "));
+    }
+    if let Err(r) = verify::check_caller(opts, peer.ip(), &req.headers) {
         tracing::info!(handler = %id, peer = %peer, reason = r.reason, "webhook refused");
         return problem(r.status, "unauthorized", r.reason);
     }
     if let Some(limit) = opts.rate_limit
         && let Err(wait) = s.limit(id, limit)
     {
-        let mut resp = problem(
+        let resp = problem(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
             "too many requests",
         );
         let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-            resp.headers_mut().insert("retry-after", v);
-        }
-        return resp;
+        return with_header(resp, "retry-after", &secs.to_string());
+    }
+    if let Err(e) = s.automation.admit(id).await {
+        return trigger_failed(id, e);
     }
     let cap = opts.max_body_bytes.unwrap_or(s.max_body);
-    if body.len() > cap {
+    let Ok(body) = axum::body::to_bytes(body, cap).await else {
         return problem(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
-            format!("the body is over {cap} bytes"),
+            format!("the body is over {cap} bytes, or was not received whole"),
         );
-    }
-    let event = event(&method, &uri, &headers, peer, &body);
+    };
+    let now = chrono::Utc::now().timestamp();
+    let delivery = match verify::check_signature(opts, &req.headers, &body, now) {
+        Ok(d) => d,
+        Err(r) => {
+            tracing::info!(handler = %id, peer = %peer, reason = r.reason, "webhook refused");
+            return problem(r.status, "unauthorized", r.reason);
+        }
+    };
+    // A signed delivery is run once: its replay (by anyone who saw it) runs nothing.
+    let key = delivery.map(|d| RunKey::webhook_delivery(id, &d));
+    let event = event(&req.method, &req.uri, &req.headers, peer, &body);
+    let accepted = |run: &Run| {
+        (
+            StatusCode::ACCEPTED,
+            axum::Json(json!({"runId": run.id, "handler": id, "status": "queued"})),
+        )
+            .into_response()
+    };
     match opts.response {
-        ResponseMode::Accepted => match s.automation.trigger(id, event, "webhook").await {
-            Ok(run) => (
-                StatusCode::ACCEPTED,
-                axum::Json(json!({"runId": run.id, "handler": id, "status": "queued"})),
-            )
-                .into_response(),
-            Err(e) => trigger_failed(id, e),
-        },
+        ResponseMode::Accepted => {
+            let queued = match &key {
+                Some(k) => s.automation.trigger_once(id, event, "webhook", k).await,
+                None => s.automation.trigger(id, event, "webhook").await.map(Some),
+            };
+            match queued {
+                Ok(Some(run)) => accepted(&run),
+                Ok(None) => duplicate(id),
+                Err(e) => trigger_failed(id, e),
+            }
+        }
         ResponseMode::Wait => {
-            let (run, done) = match s.automation.trigger_and_wait(id, event, "webhook").await {
-                Ok(x) => x,
+            let (run, done) = match s
+                .automation
+                .trigger_and_wait(id, event, "webhook", key.as_ref())
+                .await
+            {
+                Ok(Some(x)) => x,
+                Ok(None) => return duplicate(id),
                 Err(e) => return trigger_failed(id, e),
             };
             let limit = handler.action.timeout + Duration::from_secs(10);
@@ -208,20 +251,24 @@ async fn receive(
                     } else {
                         StatusCode::INTERNAL_SERVER_ERROR
                     };
-                    let mut resp = (status, attempt.output).into_response();
-                    if let Ok(v) = HeaderValue::from_str(run.id.as_str()) {
-                        resp.headers_mut().insert("x-rustyhook-run-id", v);
-                    }
-                    resp
+                    let resp = (status, attempt.output).into_response();
+                    with_header(resp, "x-rustyhook-run-id", run.id.as_str())
                 }
-                _ => (
-                    StatusCode::ACCEPTED,
-                    axum::Json(json!({"runId": run.id, "handler": id, "status": "queued"})),
-                )
-                    .into_response(),
+                _ => accepted(&run),
             }
         }
     }
+}
+
+/// A signed delivery seen before: `200`, so that the sender (whose retry it may be) stops, and
+/// nothing runs.
+fn duplicate(id: &str) -> Response {
+    tracing::info!(handler = %id, "a signed webhook delivery seen before; nothing runs");
+    (
+        StatusCode::OK,
+        axum::Json(json!({"handler": id, "status": "duplicate"})),
+    )
+        .into_response()
 }
 
 fn trigger_failed(id: &str, e: TriggerError) -> Response {
@@ -234,6 +281,11 @@ fn trigger_failed(id: &str, e: TriggerError) -> Response {
         TriggerError::UnknownHandler(_) => {
             problem(StatusCode::NOT_FOUND, "not_found", e.to_string())
         }
+        TriggerError::Backlogged { why, retry_after } => with_header(
+            problem(StatusCode::TOO_MANY_REQUESTS, "backlog_full", why),
+            "retry-after",
+            &retry_after.as_secs().max(1).to_string(),
+        ),
         TriggerError::Store(err) => {
             tracing::error!(handler = %id, error = %err, "could not queue a webhook run");
             problem(
@@ -288,10 +340,8 @@ fn event(method: &Method, uri: &Uri, headers: &HeaderMap, peer: SocketAddr, body
             continue;
         }
         if let Ok(v) = value.to_str() {
-            let key = format!(
-                "RUSTYHOOK_HEADER_{}",
-                name.as_str().to_ascii_uppercase().replace('-', "_")
-            );
+            // Header names may hold `.`, `~`, `!` …: only letters, digits and `_` remain.
+            let key = format!("RUSTYHOOK_HEADER_{}", env_name_part(name.as_str(), true));
             vars.insert(key, v.to_owned());
         }
     }

@@ -19,18 +19,13 @@ pub struct Refused {
     pub reason: &'static str,
 }
 
-fn refuse(status: StatusCode, reason: &'static str) -> Result<(), Refused> {
+fn refuse<T>(status: StatusCode, reason: &'static str) -> Result<T, Refused> {
     Err(Refused { status, reason })
 }
 
-/// Checks everything the options ask for.
-pub fn check(
-    o: &WebhookOptions,
-    peer: IpAddr,
-    headers: &HeaderMap,
-    body: &[u8],
-    now_secs: i64,
-) -> Result<(), Refused> {
+/// The checks that need no body (address, basic auth, token): made before the body is read, so
+/// a caller refused by them costs no more than its headers.
+pub fn check_caller(o: &WebhookOptions, peer: IpAddr, headers: &HeaderMap) -> Result<(), Refused> {
     let peer = match peer {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer, IpAddr::V4),
         v4 => v4,
@@ -60,6 +55,19 @@ pub fn check(
             "the X-Auth-Token header is missing or wrong",
         );
     }
+    Ok(())
+}
+
+/// The signature checks, over the body. Returns the delivery id the signature vouches for, by
+/// which a replay is recognised: Standard Webhooks' `webhook-id` (or `svix-id`), signed with the
+/// body; else, with an HMAC, GitHub's `X-GitHub-Delivery`; `None` without a signature.
+pub fn check_signature(
+    o: &WebhookOptions,
+    headers: &HeaderMap,
+    body: &[u8],
+    now_secs: i64,
+) -> Result<Option<String>, Refused> {
+    let mut delivery = None;
     if let Some(secret) = &o.hmac_secret {
         let name = o.hmac_header.as_deref().unwrap_or("x-hub-signature-256");
         let Some(given) = header(headers, name) else {
@@ -71,21 +79,23 @@ pub fn check(
                 "the signature does not match the body",
             );
         }
+        delivery = header(headers, "x-github-delivery").map(str::to_owned);
     }
     if let Some(secret) = &o.signing_secret {
         let secret = SigningSecret::parse(secret).map_err(|_| Refused {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             reason: "bad signing secret",
         })?;
-        standard_webhooks(
+        let id = standard_webhooks(
             &secret,
             headers,
             body,
             now_secs,
-            o.signature_tolerance.as_secs() as i64,
+            o.signature_tolerance.as_secs(),
         )?;
+        delivery = Some(id);
     }
-    Ok(())
+    Ok(delivery.filter(|d| !d.is_empty() && d.len() <= 256))
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -133,14 +143,15 @@ fn hmac_matches(
 }
 
 /// `webhook-id`/`-timestamp`/`-signature` (or the `svix-` names): one of the space-separated
-/// `v1,<base64>` signatures must match, and the timestamp must be within the tolerance.
+/// `v1,<base64>` signatures must match, and the timestamp must be within the tolerance, either
+/// side of now. Returns the `webhook-id`.
 fn standard_webhooks(
     secret: &SigningSecret,
     headers: &HeaderMap,
     body: &[u8],
     now: i64,
-    tolerance: i64,
-) -> Result<(), Refused> {
+    tolerance: u64,
+) -> Result<String, Refused> {
     let get = |n: &str| {
         header(headers, &format!("webhook-{n}")).or_else(|| header(headers, &format!("svix-{n}")))
     };
@@ -156,7 +167,8 @@ fn standard_webhooks(
             "the webhook-timestamp header is not a number",
         );
     };
-    if (now - ts).abs() > tolerance {
+    // abs_diff: no overflow for timestamps near i64::MIN or i64::MAX.
+    if now.abs_diff(ts) > tolerance {
         return refuse(
             StatusCode::UNAUTHORIZED,
             "the webhook-timestamp is too far from now",
@@ -167,7 +179,7 @@ fn standard_webhooks(
         .split_whitespace()
         .any(|s| ct_eq(s.as_bytes(), expected.as_bytes()))
     {
-        Ok(())
+        Ok(id.to_owned())
     } else {
         refuse(
             StatusCode::UNAUTHORIZED,

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use rustyhook_core::handlers::{Command, Handler, Trigger};
-use rustyhook_core::run::{Event, Run, RunAttempt, is_settable_var};
+use rustyhook_core::run::{Event, Run, RunAttempt, caller_var, is_settable_var};
 use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_engine::automation::TriggerError;
 use rustyhook_store::Order;
@@ -62,7 +62,8 @@ impl HandlerOut {
     fn new(h: &Handler) -> Self {
         let trigger = match &h.trigger {
             Trigger::Webhook(w) => serde_json::json!({
-                "hookPath": format!("/hooks/{}", h.id), "port": w.port, "path": w.path,
+                "hookPath": w.on_main_listener().then(|| format!("/hooks/{}", h.id)),
+                "port": w.port, "path": w.path, "methods": w.methods,
             }),
             Trigger::Cron(c) => serde_json::json!({"cronExpression": c.cron_expression.as_str()}),
             Trigger::Filesystem(f) => serde_json::json!({"path": f.path}),
@@ -171,7 +172,7 @@ pub struct RunIn {
     payload: String,
     /// `RUSTYHOOK_EVENT_TYPE`; `api` unless set.
     event_type: Option<String>,
-    /// Extra environment variables.
+    /// Extra environment variables, given to the command as `RUSTYHOOK_VAR_<NAME>`.
     #[serde(default)]
     vars: BTreeMap<String, String>,
 }
@@ -283,7 +284,12 @@ async fn start(
         id: format!("api:{}", rustyhook_core::id::RunId::generate(now_millis())),
         event_type: input.event_type.unwrap_or_else(|| "api".into()),
         payload: input.payload,
-        vars: input.vars,
+        // Never under their own names: `BASH_ENV`, `PATH` or `LD_PRELOAD` would take the command.
+        vars: input
+            .vars
+            .into_iter()
+            .map(|(k, v)| (caller_var(&k), v))
+            .collect(),
         files: Vec::new(),
     };
     let run = state
@@ -314,6 +320,11 @@ fn trigger_error(e: TriggerError) -> ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             code: "shutting_down",
             detail: "the server is shutting down".into(),
+        },
+        TriggerError::Backlogged { why, .. } => ApiError::Http {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "backlog_full",
+            detail: why,
         },
         TriggerError::Store(e) => e.into(),
     }

@@ -38,6 +38,12 @@ pub struct Handler {
     pub publish: Option<Publish>,
     /// Extra environment variables for the command.
     pub env: BTreeMap<String, String>,
+    /// Whether the command starts from the server's environment (minus rustyhook's own
+    /// settings and secrets, which no command ever gets). `inherit_env: false` starts it from
+    /// nothing but [`Self::env_passthrough`], rustyhook's variables and `env`.
+    pub inherit_env: bool,
+    /// With `inherit_env: false`: the server's variables still passed on (`PATH`, `HOME`).
+    pub env_passthrough: Vec<String>,
     /// Runs of this handler at once (1: one after another, in order).
     pub concurrency: u32,
     /// `cluster: {mode: leader}`: run only on the leader node.
@@ -133,6 +139,8 @@ enum Key {
     Timeout,
     Retry,
     Env,
+    InheritEnv,
+    EnvPassthrough,
     ForwardTo,
     OnSuccess,
     OnFailure,
@@ -178,6 +186,8 @@ impl<'de> Visitor<'de> for HandlerVisitor {
         let mut timeout = None;
         let mut retry = None;
         let mut env = BTreeMap::new();
+        let mut inherit_env = true;
+        let mut env_passthrough = Vec::new();
         let mut forward_to = Vec::new();
         let mut on_success = None;
         let mut on_failure = None;
@@ -216,6 +226,8 @@ impl<'de> Visitor<'de> for HandlerVisitor {
                 Key::Timeout => timeout = Some(map.next_value::<Timeout>()?.0),
                 Key::Retry => retry = Some(map.next_value()?),
                 Key::Env => env = map.next_value()?,
+                Key::InheritEnv => inherit_env = map.next_value()?,
+                Key::EnvPassthrough => env_passthrough = map.next_value::<VarNames>()?.0,
                 Key::ForwardTo => forward_to = map.next_value::<Names>()?.0,
                 Key::OnSuccess => on_success = Some(map.next_value()?),
                 Key::OnFailure => on_failure = Some(map.next_value()?),
@@ -257,6 +269,12 @@ impl<'de> Visitor<'de> for HandlerVisitor {
             }
             (t, None) => t,
         };
+        if inherit_env && !env_passthrough.is_empty() {
+            return Err(de::Error::custom(format!(
+                "handler {name:?}: `env_passthrough` applies only with `inherit_env: false` \
+                 (the whole environment is passed on otherwise)"
+            )));
+        }
         let id = id.unwrap_or_else(|| slug(&name));
         Ok(Handler {
             name,
@@ -277,6 +295,8 @@ impl<'de> Visitor<'de> for HandlerVisitor {
             exports,
             publish,
             env,
+            inherit_env,
+            env_passthrough,
             concurrency,
             leader_only,
             tests,
@@ -381,6 +401,25 @@ impl<'de> Deserialize<'de> for Names {
     }
 }
 
+/// Environment variable names: letters, digits and `_`, not starting with a digit.
+struct VarNames(Vec<String>);
+
+impl<'de> Deserialize<'de> for VarNames {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let names = one_or_many(d)?;
+        for n in &names {
+            let ok = n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && n.chars().next().is_some_and(|c| !c.is_ascii_digit());
+            if !ok {
+                return Err(de::Error::custom(format!(
+                    "{n:?} is not an environment variable name (letters, digits and _)"
+                )));
+            }
+        }
+        Ok(Self(names))
+    }
+}
+
 struct Concurrency(u32);
 
 impl<'de> Deserialize<'de> for Concurrency {
@@ -402,5 +441,24 @@ mod tests {
         assert_eq!(slug("Deploy Webhook"), "deploy-webhook");
         assert_eq!(slug("SQS Message Handler"), "sqs-message-handler");
         assert_eq!(slug("  --  "), "handler");
+    }
+
+    fn handler(yaml: &str) -> Result<Handler, String> {
+        serde_norway::from_str(&format!("type: Custom\nname: h\nshell: env\n{yaml}"))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_clean_environment_is_asked_for_with_inherit_env_false_and_a_passthrough_list() {
+        let h = handler("inherit_env: false\nenv_passthrough: [PATH, HOME]").expect("valid");
+        assert!(!h.inherit_env);
+        assert_eq!(h.env_passthrough, ["PATH", "HOME"]);
+        assert!(handler("").expect("valid").inherit_env);
+        let err = handler("env_passthrough: [PATH]").expect_err("needs inherit_env: false");
+        assert!(err.contains("inherit_env: false"), "{err}");
+        let err = handler("inherit_env: false\nenv_passthrough: [\"A=B\"]").expect_err("bad name");
+        assert!(err.contains("\"A=B\""), "{err}");
+        let err = handler("inherit_envs: false").expect_err("unknown key");
+        assert!(err.contains("inherit_envs"), "{err}");
     }
 }

@@ -158,6 +158,51 @@ pub struct WebhookOptions {
     /// `accepted` (default) or `wait`.
     #[serde(default)]
     pub response: ResponseMode,
+    /// The HTTP methods that start a run, upper-cased; any other gets `405`. `[POST]` unless
+    /// set: a `GET` from a crawler, a link preview or a prefetch must not deploy anything.
+    #[serde(default = "default_methods", deserialize_with = "methods")]
+    pub methods: Vec<String>,
+    /// Whether `/hooks/{id}` on the main listener answers for this handler too. Unless set:
+    /// yes without a `port`, no with one, so a handler given its own port (often the one
+    /// exposed to the internet) is not also reachable where the API is.
+    pub main_listener: Option<bool>,
+}
+
+impl WebhookOptions {
+    /// Whether `/hooks/{id}` on the main listener runs this handler.
+    pub fn on_main_listener(&self) -> bool {
+        self.main_listener.unwrap_or(self.port.is_none())
+    }
+
+    /// Whether a request with `method` starts a run.
+    pub fn allows(&self, method: &str) -> bool {
+        self.methods.iter().any(|m| m == method)
+    }
+}
+
+fn default_methods() -> Vec<String> {
+    vec!["POST".into()]
+}
+
+fn methods<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let names = super::action::one_or_many(d)?;
+    if names.is_empty() {
+        return Err(serde::de::Error::custom(
+            "methods must name at least one HTTP method (POST unless set)",
+        ));
+    }
+    names
+        .into_iter()
+        .map(|m| {
+            if !m.is_empty() && m.len() <= 16 && m.chars().all(|c| c.is_ascii_alphabetic()) {
+                Ok(m.to_ascii_uppercase())
+            } else {
+                Err(serde::de::Error::custom(format!(
+                    "{m:?} is not an HTTP method (POST, PUT, GET, …)"
+                )))
+            }
+        })
+        .collect()
 }
 
 fn default_path() -> String {

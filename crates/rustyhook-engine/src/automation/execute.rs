@@ -9,11 +9,13 @@ use rustyhook_core::handlers::{Command, Handler, OnError, RetryPolicy, RouteActi
 use rustyhook_core::id::AttemptId;
 use rustyhook_core::model::DeliveryStatus;
 use rustyhook_core::outcome::OutcomeCode;
-use rustyhook_core::run::{Event, Run, RunAttempt, RunStep};
+use rustyhook_core::run::{Event, Run, RunAttempt, RunStep, env_name_of};
 use rustyhook_core::time::now_millis;
 use rustyhook_store::RunRecord;
 
+use super::substitute::substitute;
 use super::{Publication, Shared};
+use crate::targets::child_env::BaseEnv;
 use crate::targets::command::{self, CommandResult, CommandSpec};
 
 /// How long a run waiting on a dependency sleeps before looking again.
@@ -410,6 +412,18 @@ async fn follow_up_step(
     }
 }
 
+/// The whole environment of a handler's command: what it inherits of the server's (all of it
+/// without the secrets, or only `env_passthrough`), then the run's variables.
+pub fn command_env(
+    base: &BaseEnv,
+    handler: &Handler,
+    env: &BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    let mut all = base.select(handler.inherit_env, &handler.env_passthrough);
+    all.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    all
+}
+
 fn spec(
     shared: &Shared,
     handler: &Handler,
@@ -423,35 +437,15 @@ fn spec(
         shell_program: handler.action.shell_program.clone(),
         working_dir: handler.action.working_dir.clone(),
         timeout,
-        env: env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        env: command_env(&shared.config.base_env, handler, env),
         stdin: event.payload.as_bytes().to_vec(),
         max_output: shared.config.max_output_bytes,
         ledger: shared.config.ledger.clone(),
     }
 }
 
-/// `$NAME` and `${NAME}` in an argv command, which no shell expands.
-fn substitute(c: &Command, env: &BTreeMap<String, String>) -> Command {
-    match c {
-        Command::Shell(_) => c.clone(),
-        Command::Argv(argv) => Command::Argv(
-            argv.iter()
-                .map(|a| {
-                    let mut a = a.clone();
-                    for (k, v) in env {
-                        a = a
-                            .replace(&format!("${{{k}}}"), v)
-                            .replace(&format!("${k}"), v);
-                    }
-                    a
-                })
-                .collect(),
-        ),
-    }
-}
-
 /// The command's environment: defaults, then values exported by earlier runs, then the
-/// event's own variables, then rustyhook's, then the handler's `env`.
+/// event's own variables (see [`env_name_of`]), then rustyhook's, then the handler's `env`.
 pub fn environment(
     handler: &Handler,
     run: &Run,
@@ -462,7 +456,8 @@ pub fn environment(
     env.insert("MESSAGE_ID".into(), e.id.clone());
     env.insert("MESSAGE_BODY".into(), cap(&e.payload));
     env.extend(exports.iter().cloned());
-    env.extend(e.vars.iter().map(|(k, v)| (k.clone(), cap(v))));
+    // Names from outside land under RUSTYHOOK_VAR_, whatever stored the event.
+    env.extend(e.vars.iter().map(|(k, v)| (env_name_of(k), cap(v))));
     env.insert("EVENT".into(), e.event_type.clone());
     env.insert("RUSTYHOOK_EVENT_ID".into(), e.id.clone());
     env.insert("RUSTYHOOK_EVENT_TYPE".into(), e.event_type.clone());

@@ -8,8 +8,12 @@
 //! claims retries that fell due and runs released by a crash.
 //!
 //! - [`execute`]: one attempt of one run, and what follows from its result.
+//! - `substitute`: `$NAME` in argv commands, expanded once.
+//! - `backlog`: how many runs may wait, per handler and in all.
 
+mod backlog;
 pub mod execute;
+mod substitute;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,10 +25,12 @@ use rustyhook_core::id::RunId;
 use rustyhook_core::run::{Event, Run, RunAttempt, RunKey, RunStep};
 use rustyhook_core::time::now_millis;
 use rustyhook_store::{Store, StoreResult};
-use tokio::sync::{Notify, Semaphore, oneshot};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use self::backlog::Backlog;
+use crate::targets::child_env::BaseEnv;
 use crate::targets::groups::GroupLedger;
 
 /// Turns an event into a message for an app: a handler's `publish:`, or a broker source's
@@ -95,6 +101,12 @@ pub struct AutomationConfig {
     pub fence: crate::cluster::Fence,
     /// The store's health; run results wait on it while the store is down.
     pub health: crate::health::StoreHealth,
+    /// What commands and plugins start from: the server's environment without its secrets.
+    pub base_env: Arc<BaseEnv>,
+    /// How many runs may wait before triggers are refused.
+    pub backlog: Backlog,
+    /// Commands running at once on this node, over all handlers.
+    pub max_running_commands: u32,
 }
 
 /// The result of a run's attempt, for a caller waiting on it (`response: wait`).
@@ -108,6 +120,8 @@ pub(crate) struct Shared {
     wake: Notify,
     waiters: Mutex<HashMap<RunId, oneshot::Sender<Finished>>>,
     lanes: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// `max_running_commands` permits, taken after the handler's lane.
+    commands: Arc<Semaphore>,
     tasks: TaskTracker,
     /// Cancelled when the shutdown grace is over: running commands are killed.
     hard_stop: CancellationToken,
@@ -132,6 +146,14 @@ pub enum TriggerError {
     /// The store failed; nothing was queued.
     #[error("the run could not be stored")]
     Store(#[from] rustyhook_store::StoreError),
+    /// Too many runs are waiting already; nothing was queued.
+    #[error("too many runs are waiting: {why}")]
+    Backlogged {
+        /// Which limit, and how far it is reached.
+        why: String,
+        /// When to try again.
+        retry_after: Duration,
+    },
 }
 
 impl Automation {
@@ -141,14 +163,15 @@ impl Automation {
             shared: Arc::new(Shared {
                 store,
                 handlers,
-                config,
                 publisher: Mutex::new(None),
                 wake: Notify::new(),
                 waiters: Mutex::new(HashMap::new()),
                 lanes: Mutex::new(HashMap::new()),
+                commands: Arc::new(Semaphore::new(config.max_running_commands.max(1) as usize)),
                 tasks: TaskTracker::new(),
                 hard_stop: CancellationToken::new(),
                 accepting: CancellationToken::new(),
+                config,
             }),
         }
     }
@@ -180,6 +203,11 @@ impl Automation {
         &self.shared.handlers
     }
 
+    /// What child processes start from (see [`BaseEnv`]).
+    pub fn base_env(&self) -> &BaseEnv {
+        &self.shared.config.base_env
+    }
+
     /// Durably queues a run of `handler` for `event` and starts it. Returns once it is stored.
     pub async fn trigger(
         &self,
@@ -191,29 +219,60 @@ impl Automation {
         self.queue(run).await
     }
 
-    /// Queues a run like [`Self::trigger`] and waits for its first attempt to finish.
+    /// Queues a run like [`Self::trigger`] (or, under `key`, like [`Self::trigger_once`]:
+    /// `None` when a run was stored under it before) and waits for its first attempt to finish.
     pub async fn trigger_and_wait(
         &self,
         handler: &str,
         event: Event,
         triggered_by: &str,
-    ) -> Result<(Run, oneshot::Receiver<Finished>), TriggerError> {
+        key: Option<&RunKey>,
+    ) -> Result<Option<(Run, oneshot::Receiver<Finished>)>, TriggerError> {
         let run = self.new_run(handler, event, triggered_by, None)?;
         let (tx, rx) = oneshot::channel();
         if !self.shared.config.runs_here {
             // Another node runs it: watch the store for its first attempt.
-            let run = self.queue(run).await?;
+            let Some(run) = self.store_once(run, key).await? else {
+                return Ok(None);
+            };
             tokio::spawn(watch_first_attempt(self.shared.clone(), run.clone(), tx));
-            return Ok((run, rx));
+            return Ok(Some((run, rx)));
         }
         lock(&self.shared.waiters).insert(run.id.clone(), tx);
-        match self.queue(run.clone()).await {
-            Ok(run) => Ok((run, rx)),
-            Err(e) => {
-                lock(&self.shared.waiters).remove(&run.id);
-                Err(e)
-            }
+        let stored = self.store_once(run.clone(), key).await;
+        if !matches!(stored, Ok(Some(_))) {
+            lock(&self.shared.waiters).remove(&run.id);
         }
+        Ok(stored?.map(|run| (run, rx)))
+    }
+
+    /// `Ok` when one more run of `handler` fits in the backlog (see [`Backlog`]): for a caller
+    /// that wants to refuse before reading a request's body. Triggering checks it again.
+    pub async fn admit(&self, handler: &str) -> Result<(), TriggerError> {
+        self.shared
+            .config
+            .backlog
+            .admit(self.shared.store.as_ref(), handler)
+            .await
+    }
+
+    /// Stores and starts `run`; under `key`, only if nothing was stored under it before
+    /// (`None` then).
+    async fn store_once(
+        &self,
+        run: Run,
+        key: Option<&RunKey>,
+    ) -> Result<Option<Run>, TriggerError> {
+        self.admit(&run.handler_id).await?;
+        let Some(key) = key else {
+            return self.queue(run).await.map(Some);
+        };
+        let stored = self
+            .shared
+            .store
+            .create_keyed_run(key.as_str(), run.clone(), self.lease())
+            .await?;
+        Ok(stored.then(|| self.start_here(run)))
     }
 
     /// Queues a new run with the same event as `original` (the API's re-run).
@@ -281,12 +340,7 @@ impl Automation {
         key: &RunKey,
     ) -> Result<Option<Run>, TriggerError> {
         let run = self.new_run(handler, event, triggered_by, None)?;
-        let stored = self
-            .shared
-            .store
-            .create_keyed_run(key.as_str(), run.clone(), self.lease())
-            .await?;
-        Ok(stored.then(|| self.start_here(run)))
+        self.store_once(run, Some(key)).await
     }
 
     /// Starts a run just stored, when it was leased to this node (see [`Self::lease`]).
@@ -306,6 +360,7 @@ impl Automation {
     }
 
     async fn queue(&self, run: Run) -> Result<Run, TriggerError> {
+        self.admit(&run.handler_id).await?;
         self.shared
             .store
             .create_runs(vec![run.clone()], self.lease())
@@ -400,9 +455,11 @@ async fn watch_first_attempt(shared: Arc<Shared>, run: Run, tx: oneshot::Sender<
     }
 }
 
-/// Starts a leased run in the background, behind its handler's concurrency bound.
+/// Starts a leased run in the background, behind its handler's concurrency bound and the
+/// node's cap on running commands. A run that must wait keeps only its id in memory: it is read
+/// back from the store, payload and all, when its turn comes.
 fn spawn_run(shared: &Arc<Shared>, run: Run) {
-    let permits = {
+    let lane = {
         let limit = shared
             .handlers
             .get(&run.handler_id)
@@ -412,14 +469,35 @@ fn spawn_run(shared: &Arc<Shared>, run: Run) {
             .or_insert_with(|| Arc::new(Semaphore::new(limit)))
             .clone()
     };
+    let commands = shared.commands.clone();
+    let now = lane
+        .clone()
+        .try_acquire_owned()
+        .ok()
+        .and_then(|l| Some((l, commands.clone().try_acquire_owned().ok()?)));
+    let id = run.id.clone();
+    let ready = now.map(|permits| (permits, run));
     let shared = shared.clone();
     let tasks = shared.tasks.clone();
     let fence = shared.config.fence.clone();
     let epoch = fence.epoch();
     tasks.spawn(async move {
-        let permit = tokio::select! {
-            p = permits.acquire_owned() => p,
-            () = shared.hard_stop.cancelled() => return release(&shared, &run).await,
+        let (permits, run) = match ready {
+            Some(ready) => ready,
+            None => {
+                let permits = tokio::select! {
+                    p = take_permits(lane, commands) => p,
+                    () = shared.hard_stop.cancelled() => return release(&shared, &id).await,
+                };
+                match shared.store.get_run(id.as_str()).await {
+                    Ok(Some(run)) => (permits, run),
+                    Ok(None) => return,
+                    Err(e) => {
+                        tracing::warn!(run_id = %id, error = %e, "could not read a queued run back");
+                        return release(&shared, &id).await;
+                    }
+                }
+            }
         };
         if !fence.is_up() {
             tokio::select! {
@@ -429,7 +507,7 @@ fn spawn_run(shared: &Arc<Shared>, run: Run) {
         }
         if shared.accepting.is_cancelled() {
             // Never started: give it back for the next start.
-            return release(&shared, &run).await;
+            return release(&shared, &id).await;
         }
         if !fence.holds(epoch) {
             // This node was taken for dead meanwhile: another node holds the run now.
@@ -437,23 +515,37 @@ fn spawn_run(shared: &Arc<Shared>, run: Run) {
             return;
         }
         tokio::select! {
-            () = execute::attempt(&shared, run.clone()) => {}
+            () = execute::attempt(&shared, run) => {}
             () = shared.hard_stop.cancelled() => {
                 // The command is killed as its future is dropped; the lease stays and is
                 // released on the next start, so the run is not lost.
             }
         }
-        drop(permit);
+        drop(permits);
     });
 }
 
-async fn release(shared: &Shared, run: &Run) {
+/// The handler's lane, then a command slot: always in that order, so no two runs each hold
+/// what the other waits for.
+async fn take_permits(
+    lane: Arc<Semaphore>,
+    commands: Arc<Semaphore>,
+) -> (OwnedSemaphorePermit, OwnedSemaphorePermit) {
+    let lane = lane.acquire_owned().await.expect("lanes are never closed");
+    let command = commands
+        .acquire_owned()
+        .await
+        .expect("the command semaphore is never closed");
+    (lane, command)
+}
+
+async fn release(shared: &Shared, id: &RunId) {
     if let Err(e) = shared
         .store
-        .release_runs(&shared.config.node_id, vec![run.id.clone()])
+        .release_runs(&shared.config.node_id, vec![id.clone()])
         .await
     {
-        tracing::warn!(run_id = %run.id, error = %e, "could not release a run; it is released on the next start");
+        tracing::warn!(run_id = %id, error = %e, "could not release a run; it is released on the next start");
     }
 }
 

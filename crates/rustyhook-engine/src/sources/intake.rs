@@ -336,6 +336,9 @@ mod tests {
                 runs_here: false,
                 fence: crate::cluster::Fence::new(),
                 health: crate::health::StoreHealth::new(),
+                base_env: Default::default(),
+                backlog: Default::default(),
+                max_running_commands: 4,
             },
         );
         (source(name, &automation), automation)

@@ -7,7 +7,7 @@
 //!   same JSON as the first line on its stdin.
 //! - Each line it writes to stdout is one event, a JSON object:
 //!   `{"id": "…", "type": "…", "payload": … , "vars": {"NAME": "value"}}`. Every key is
-//!   optional; a `payload` that is not a string is passed on as JSON text.
+//!   optional; each of `vars` reaches the command as `RUSTYHOOK_VAR_NAME`; a `payload` that is not a string is passed on as JSON text.
 //! - Once the event's run is durably queued, rustyhook writes `{"ack": "<id>", "run_id": "…"}`
 //!   to the plugin's stdin, so the plugin can commit its own offset then and not before.
 //! - A line that is not such an object is logged and skipped; stderr goes to rustyhook's log.
@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustyhook_core::handlers::{Handler, Trigger};
-use rustyhook_core::run::{Event, is_settable_var};
+use rustyhook_core::run::{Event, caller_var, is_settable_var};
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio_util::sync::CancellationToken;
@@ -80,7 +80,12 @@ async fn run_once(
     if let Some(dir) = &handler.action.working_dir {
         cmd.current_dir(dir);
     }
+    let base = automation
+        .base_env()
+        .select(handler.inherit_env, &handler.env_passthrough);
     let mut child = cmd
+        .env_clear()
+        .envs(base)
         .env("RUSTYHOOK_PLUGIN_OPTIONS", options)
         .env("RUSTYHOOK_HANDLER", &handler.id)
         .stdin(Stdio::piped())
@@ -144,6 +149,7 @@ async fn run_once(
                 .vars
                 .into_iter()
                 .filter(|(k, _)| is_settable_var(k))
+                .map(|(k, v)| (caller_var(&k), v))
                 .collect(),
             files: Vec::new(),
         };

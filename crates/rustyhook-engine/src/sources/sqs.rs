@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustyhook_core::handlers::{Handler, Trigger};
-use rustyhook_core::run::{Event, RunKey};
+use rustyhook_core::run::{Event, RunKey, env_name_part};
 use tokio_util::sync::CancellationToken;
 
 use super::sqs_client::{SqsClient, SqsConfig, SqsMessage};
@@ -79,16 +79,7 @@ async fn take(automation: &Automation, handler: &Handler, client: &SqsClient, m:
     event.vars.insert("MESSAGE_ID".into(), m.message_id.clone());
     event.vars.insert("MESSAGE_BODY".into(), m.body);
     for (k, v) in m.attributes {
-        let name: String = k
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_uppercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let name = env_name_part(&k, true);
         event.vars.insert(format!("RUSTYHOOK_SQS_{name}"), v);
     }
     let key = RunKey::sqs_message(&handler.id, &m.message_id);

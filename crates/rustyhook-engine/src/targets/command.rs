@@ -30,7 +30,8 @@ pub struct CommandSpec {
     pub working_dir: Option<PathBuf>,
     /// Killed with its process group after this long.
     pub timeout: Duration,
-    /// Added to the server's environment.
+    /// The whole environment: nothing is inherited from the server beyond what is here (see
+    /// [`super::child_env::BaseEnv`] for what a command may get of it).
     pub env: Vec<(String, String)>,
     /// Written to stdin, which is then closed.
     pub stdin: Vec<u8>,
@@ -72,7 +73,8 @@ pub async fn run(spec: CommandSpec) -> CommandResult {
     if let Some(dir) = &spec.working_dir {
         cmd.current_dir(dir);
     }
-    cmd.envs(spec.env.iter().map(|(k, v)| (k, v)))
+    cmd.env_clear()
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -271,7 +273,10 @@ mod tests {
             shell_program: None,
             working_dir: None,
             timeout: Duration::from_secs(10),
-            env: vec![("GREETING".into(), "hello".into())],
+            env: vec![
+                ("GREETING".into(), "hello".into()),
+                ("PATH".into(), "/usr/bin:/bin".into()),
+            ],
             stdin: b"the payload".to_vec(),
             max_output: 1024,
             ledger: None,
@@ -284,6 +289,13 @@ mod tests {
         assert_eq!(r.outcome, OutcomeCode::ExitCode);
         assert_eq!(r.exit_code, Some(3));
         assert_eq!(r.output, "hello\nthe payload");
+    }
+
+    #[tokio::test]
+    async fn a_command_inherits_nothing_beyond_its_spec() {
+        // HOME is set in any test process; the command must not see it.
+        let r = run(spec("env | cut -d= -f1 | sort | tr '\\n' ' '")).await;
+        assert_eq!(r.output.trim(), "GREETING PATH PWD", "{}", r.output);
     }
 
     #[tokio::test]

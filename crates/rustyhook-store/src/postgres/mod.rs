@@ -347,6 +347,10 @@ impl Store for PostgresStore {
         runs::busy(&self.pool, &handlers, except).await
     }
 
+    async fn count_open_runs(&self, handler: &str) -> StoreResult<OpenRuns> {
+        runs::count_open(&self.pool, handler).await
+    }
+
     async fn exports(&self) -> StoreResult<Vec<(String, String)>> {
         runs::exports(&self.pool).await
     }

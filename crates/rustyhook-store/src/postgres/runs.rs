@@ -15,7 +15,7 @@ use super::queue::{self, Queue};
 use crate::page::{Listed, Page};
 use crate::query::Query;
 use crate::rows::{self, RUN_ATTEMPT_COLS, RUN_COLS, to_json};
-use crate::{RunRecord, StoreResult, rules};
+use crate::{OpenRuns, RunRecord, StoreResult, rules};
 
 /// Inserts runs, one statement each, inside the caller's transaction.
 async fn insert_each(
@@ -327,6 +327,25 @@ pub(crate) async fn busy(pool: &PgPool, handlers: &[String], except: &RunId) -> 
     .await
     .map_err(db_err)?;
     row.try_get(0).map_err(db_err)
+}
+
+pub(crate) async fn count_open(pool: &PgPool, handler: &str) -> StoreResult<OpenRuns> {
+    let row = sqlx::query(
+        r#"SELECT
+            COUNT(*) FILTER (WHERE handler_id = $1),
+            COUNT(*)
+        FROM runs
+        WHERE status IN ('pending', 'sending', 'failed')"#,
+    )
+    .bind(handler)
+    .fetch_one(pool)
+    .await
+    .map_err(db_err)?;
+    let count = |i: usize| row.try_get::<i64, _>(i).map(|n| n.max(0) as u64);
+    Ok(OpenRuns {
+        handler: count(0).map_err(db_err)?,
+        total: count(1).map_err(db_err)?,
+    })
 }
 
 pub(crate) async fn exports(pool: &PgPool) -> StoreResult<Vec<(String, String)>> {

@@ -221,6 +221,11 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn count_open_runs(&self, handler: &str) -> StoreResult<OpenRuns> {
+        let handler = handler.to_owned();
+        self.db.read(move |c| runs::count_open(c, &handler)).await
+    }
+
     async fn exports(&self) -> StoreResult<Vec<(String, String)>> {
         self.db.read(runs::exports).await
     }

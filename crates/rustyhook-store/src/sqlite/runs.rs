@@ -13,7 +13,7 @@ use super::list::SqlitePage;
 use crate::page::{Listed, Page};
 use crate::query::Query;
 use crate::rows::{self, RUN_ATTEMPT_COLS, RUN_COLS, to_json};
-use crate::{RunRecord, StoreResult, rules};
+use crate::{OpenRuns, RunRecord, StoreResult, rules};
 
 pub(crate) fn insert(conn: &Connection, r: &Run, lease_owner: Option<&str>) -> StoreResult<()> {
     conn.prepare_cached(&format!(
@@ -282,6 +282,25 @@ pub(crate) fn busy(conn: &Connection, handlers: &[String], except: &RunId) -> St
         }
     }
     Ok(false)
+}
+
+pub(crate) fn count_open(conn: &Connection, handler: &str) -> StoreResult<OpenRuns> {
+    conn.prepare_cached(
+        r#"SELECT
+            COUNT(*) FILTER (WHERE handler_id = ?),
+            COUNT(*)
+        FROM runs
+        WHERE status IN ('pending', 'sending', 'failed')"#,
+    )
+    .and_then(|mut s| {
+        s.query_row([handler], |r| {
+            Ok(OpenRuns {
+                handler: r.get::<_, i64>(0)?.max(0) as u64,
+                total: r.get::<_, i64>(1)?.max(0) as u64,
+            })
+        })
+    })
+    .map_err(db_err)
 }
 
 pub(crate) fn exports(conn: &Connection) -> StoreResult<Vec<(String, String)>> {

@@ -14,6 +14,7 @@ on_every_backend!(
     a_run_is_claimed_once_and_its_record_starts_what_follows,
     released_and_postponed_runs_fall_due_again,
     handlers_are_busy_while_any_of_their_runs_is_unfinished,
+    open_runs_are_counted_per_handler_and_in_all_until_they_finish,
     a_keyed_run_is_stored_once_and_a_repeated_key_stores_nothing,
 );
 
@@ -183,6 +184,52 @@ async fn handlers_are_busy_while_any_of_their_runs_is_unfinished(store: Arc<dyn 
         .await
         .expect("record");
     assert!(!busy(a).await, "a finished run keeps no one busy");
+}
+
+async fn open_runs_are_counted_per_handler_and_in_all_until_they_finish(store: Arc<dyn Store>) {
+    let (a, b, c) = (run("h", 10), run("h", 11), run("other", 12));
+    store
+        .create_runs(vec![a.clone(), b.clone(), c], None)
+        .await
+        .expect("create");
+    let count = || async { store.count_open_runs("h").await.expect("count") };
+    assert_eq!(
+        count().await,
+        OpenRuns {
+            handler: 2,
+            total: 3
+        }
+    );
+    store
+        .record_run(record(&a, DeliveryStatus::Failed, Vec::new()))
+        .await
+        .expect("record");
+    assert_eq!(
+        count().await,
+        OpenRuns {
+            handler: 2,
+            total: 3
+        },
+        "a run waiting to retry still counts"
+    );
+    store
+        .record_run(record(&b, DeliveryStatus::Succeeded, Vec::new()))
+        .await
+        .expect("record");
+    assert_eq!(
+        count().await,
+        OpenRuns {
+            handler: 1,
+            total: 2
+        }
+    );
+    assert_eq!(
+        store.count_open_runs("none").await.expect("count"),
+        OpenRuns {
+            handler: 0,
+            total: 2
+        }
+    );
 }
 
 async fn a_keyed_run_is_stored_once_and_a_repeated_key_stores_nothing(store: Arc<dyn Store>) {

@@ -8,6 +8,7 @@ mod compat;
 mod connections;
 mod delivery;
 mod fuzz;
+mod handler_security;
 mod handlers;
 mod harness;
 #[path = "../support/jetstream.rs"]
@@ -25,3 +26,4 @@ mod sqs;
 mod svix_sdk;
 mod triggers;
 mod validation;
+mod webhook_security;

@@ -14,7 +14,7 @@ use crate::harness::{TestApp, database};
 use crate::pgdb::TempDatabase;
 
 /// A port free on loopback right now.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -35,6 +35,7 @@ handlers:
       path: /build
       health_path: /healthz
       basic_auth: {{username: ci, password: s3cret}}
+      main_listener: true
     shell: 'cat >> {{dir}}/out; echo >> {{dir}}/out'
 "#
     ))
@@ -76,7 +77,7 @@ handlers:
         .await
         .expect("request");
     assert_eq!(accepted.status(), StatusCode::ACCEPTED);
-    // The same handler is also mounted on the main listener.
+    // With `main_listener: true`, the same handler is also mounted on the main listener.
     let main = app
         .client
         .post(format!("{}/hooks/build", app.base))

@@ -13,6 +13,8 @@ mod connections;
 mod delivery;
 #[path = "../e2e/fuzz.rs"]
 mod fuzz;
+#[path = "../e2e/handler_security.rs"]
+mod handler_security;
 #[path = "../e2e/handlers.rs"]
 mod handlers;
 #[path = "../e2e/harness.rs"]
@@ -43,3 +45,5 @@ mod svix_sdk;
 mod triggers;
 #[path = "../e2e/validation.rs"]
 mod validation;
+#[path = "../e2e/webhook_security.rs"]
+mod webhook_security;
