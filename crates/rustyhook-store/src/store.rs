@@ -77,6 +77,9 @@ pub struct NewMessage {
     pub lease_to: Option<String>,
     /// When set, only this endpoint receives the message (an example sent to one endpoint).
     pub only_endpoint: Option<EndpointId>,
+    /// When set, the deliveries fall due then rather than at once (Svix's `deliverAt`); create
+    /// them unleased, so the poller claims them when they are due.
+    pub deliver_at: Option<Millis>,
 }
 
 /// What storing a message produced.

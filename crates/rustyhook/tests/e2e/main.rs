@@ -20,6 +20,7 @@ mod proxy;
 mod rabbit;
 mod receiver;
 mod redis_source;
+mod scheduled;
 mod sdk_clients;
 mod sdk_queries;
 mod security;

@@ -33,6 +33,8 @@ mod rabbit;
 mod receiver;
 #[path = "../e2e/redis_source.rs"]
 mod redis_source;
+#[path = "../e2e/scheduled.rs"]
+mod scheduled;
 #[path = "../e2e/sdk_clients.rs"]
 mod sdk_clients;
 #[path = "../e2e/sdk_queries.rs"]
