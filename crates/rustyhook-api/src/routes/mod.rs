@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod attempt;
+pub mod audit;
 mod common;
 pub mod endpoint;
 mod endpoint_extras;
@@ -10,13 +11,14 @@ pub mod handler;
 pub mod health;
 pub mod message;
 pub mod source;
+pub mod token;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 
 use crate::http::ratelimit::{self, ApiRateLimit};
-use crate::http::{auth, idempotency, store_gate};
+use crate::http::{audit as audit_log, auth, idempotency, store_gate};
 use crate::state::ApiState;
 
 /// The whole API. Paths are matched with or without a trailing slash (the caller strips it; see
@@ -31,6 +33,8 @@ pub fn router(state: ApiState) -> Router {
         .merge(event_type::router())
         .merge(handler::router())
         .merge(source::router())
+        .merge(token::router())
+        .merge(audit::router())
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(crate::openapi::serve),
@@ -45,11 +49,16 @@ pub fn router(state: ApiState) -> Router {
             ratelimit::limit_per_token,
         ));
     }
-    // Authentication runs before the rate limit, so only valid tokens reach it; the store gate
-    // is outermost, answering at once while the store is known to be down.
+    // Authentication runs before the rate limit, so only valid tokens reach it, and before the
+    // audit log, which records who; the store gate is outermost, answering at once while the
+    // store is known to be down.
     let protected = protected
         .layer(middleware::from_fn_with_state(
-            state.auth.clone(),
+            state.clone(),
+            audit_log::record_writes,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             auth::require_token,
         ))
         .layer(middleware::from_fn_with_state(

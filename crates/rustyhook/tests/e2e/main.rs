@@ -21,5 +21,6 @@ mod redis_source;
 mod security;
 mod sqs;
 mod svix_sdk;
+mod tokens;
 mod triggers;
 mod validation;

@@ -35,6 +35,8 @@ mod security;
 mod sqs;
 #[path = "../e2e/svix_sdk.rs"]
 mod svix_sdk;
+#[path = "../e2e/tokens.rs"]
+mod tokens;
 #[path = "../e2e/triggers.rs"]
 mod triggers;
 #[path = "../e2e/validation.rs"]
