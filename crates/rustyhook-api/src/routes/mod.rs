@@ -10,6 +10,7 @@ pub mod event_type;
 pub mod handler;
 pub mod health;
 pub mod message;
+pub mod portal;
 pub mod source;
 pub mod token;
 
@@ -34,6 +35,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(handler::router())
         .merge(source::router())
         .merge(token::router())
+        .merge(portal::router())
         .merge(audit::router())
         .route(
             "/api/v1/openapi.json",

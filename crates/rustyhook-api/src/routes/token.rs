@@ -94,6 +94,13 @@ impl From<ApiToken> for TokenOut {
     }
 }
 
+impl TokenOut {
+    /// The secret, present only in the answer to the token's creation.
+    pub fn secret(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+}
+
 /// A new random secret: 43 alphanumeric characters (over 250 bits), so a plain SHA-256 of it
 /// cannot be reversed by guessing.
 pub fn new_secret() -> String {

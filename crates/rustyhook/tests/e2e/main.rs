@@ -4,6 +4,7 @@
 
 mod amqp;
 mod api;
+mod app_portal;
 mod compat;
 mod connections;
 mod delivery;

@@ -5,6 +5,8 @@
 mod amqp;
 #[path = "../e2e/api.rs"]
 mod api;
+#[path = "../e2e/app_portal.rs"]
+mod app_portal;
 #[path = "../e2e/compat.rs"]
 mod compat;
 #[path = "../e2e/connections.rs"]
