@@ -115,6 +115,11 @@ impl Auth {
         if self.is_admin(token) {
             return Ok(Some(Principal::Admin));
         }
+        // Only what could be one of ours costs a query: garbage from the network is refused
+        // in memory.
+        if !is_token_shaped(token) {
+            return Ok(None);
+        }
         let Some(found) = store.find_token(&hex::encode(token_hash(token))).await? else {
             return Ok(None);
         };
@@ -131,6 +136,18 @@ impl Auth {
         }
         Ok(Some(Principal::Token(Arc::new(found))))
     }
+}
+
+/// The prefix of every secret of a stored token.
+pub const TOKEN_PREFIX: &str = "rh_tok_";
+/// Random characters after [`TOKEN_PREFIX`].
+pub const TOKEN_RANDOM_LEN: usize = 43;
+
+/// Whether `token` has the form of a stored token's secret.
+fn is_token_shaped(token: &str) -> bool {
+    token.strip_prefix(TOKEN_PREFIX).is_some_and(|rest| {
+        rest.len() == TOKEN_RANDOM_LEN && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
 }
 
 /// The bearer token of a request, if it has one.
@@ -193,5 +210,18 @@ async fn check_app(
     match state.store.get_app(id_or_uid).await? {
         Some(app) if &app.id == own => Ok(()),
         _ => Err(ApiError::not_found("application")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_token_of_our_shape_is_looked_up() {
+        assert!(is_token_shaped(&format!("rh_tok_{}", "a".repeat(43))));
+        assert!(!is_token_shaped(&format!("rh_tok_{}", "a".repeat(42))));
+        assert!(!is_token_shaped(&format!("rh_tok_{}!", "a".repeat(42))));
+        assert!(!is_token_shaped("Bearer whatever"));
     }
 }

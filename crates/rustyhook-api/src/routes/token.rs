@@ -13,7 +13,7 @@ use rustyhook_store::{ApiToken, Order, StoreError, TokenRole};
 use serde::{Deserialize, Serialize};
 
 use super::common::{finish, load_app};
-use crate::http::auth::token_hash;
+use crate::http::auth::{TOKEN_PREFIX, TOKEN_RANDOM_LEN, token_hash};
 use crate::http::error::{ApiError, ApiResult, ValidationItem};
 use crate::http::extract::{JsonBody, QueryParams};
 use crate::http::list::{ListParams, ListResponse};
@@ -105,8 +105,8 @@ impl TokenOut {
 /// cannot be reversed by guessing.
 pub fn new_secret() -> String {
     format!(
-        "rh_tok_{}",
-        Alphanumeric.sample_string(&mut rand::rng(), 43)
+        "{TOKEN_PREFIX}{}",
+        Alphanumeric.sample_string(&mut rand::rng(), TOKEN_RANDOM_LEN)
     )
 }
 
