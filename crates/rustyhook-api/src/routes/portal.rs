@@ -35,7 +35,6 @@ pub fn router() -> Router<ApiState> {
 pub struct AppPortalAccessIn {
     /// Accepted for Svix's SDKs; rustyhook has no feature flags, so they change nothing.
     #[serde(default)]
-    #[allow(dead_code)]
     feature_flags: Vec<String>,
     /// Seconds the token is valid for.
     #[serde(default)]
@@ -72,6 +71,9 @@ async fn access(
         ));
     }
     let app = load_app(&state, &app_id).await?;
+    if !body.feature_flags.is_empty() {
+        tracing::debug!(flags = ?body.feature_flags, "app portal feature flags ignored");
+    }
     let expires_at = now_millis() + i64::try_from(expiry * 1000).unwrap_or(i64::MAX);
     let out = issue(
         &state,
