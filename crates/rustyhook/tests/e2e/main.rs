@@ -4,6 +4,7 @@
 
 mod amqp;
 mod api;
+mod app_portal;
 mod compat;
 mod connections;
 mod delivery;
@@ -26,6 +27,7 @@ mod sdk_queries;
 mod security;
 mod sqs;
 mod svix_sdk;
+mod tokens;
 mod triggers;
 mod validation;
 mod webhook_security;

@@ -5,6 +5,8 @@
 mod amqp;
 #[path = "../e2e/api.rs"]
 mod api;
+#[path = "../e2e/app_portal.rs"]
+mod app_portal;
 #[path = "../e2e/compat.rs"]
 mod compat;
 #[path = "../e2e/connections.rs"]
@@ -45,6 +47,8 @@ mod security;
 mod sqs;
 #[path = "../e2e/svix_sdk.rs"]
 mod svix_sdk;
+#[path = "../e2e/tokens.rs"]
+mod tokens;
 #[path = "../e2e/triggers.rs"]
 mod triggers;
 #[path = "../e2e/validation.rs"]
