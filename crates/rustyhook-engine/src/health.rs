@@ -99,7 +99,7 @@ impl StoreHealth {
         };
         observe::store_error(kind);
         if let Some(state) = StoreState::of_error(e) {
-            self.set(state, Some(error_text(e)));
+            self.set(state, Some(e.with_causes()));
         }
     }
 
@@ -143,9 +143,9 @@ impl StoreHealth {
             let state = match tokio::time::timeout(PROBE_TIMEOUT, store.probe()).await {
                 Ok(Ok(())) => (StoreState::Up, None),
                 Ok(Err(e)) => match StoreState::of_error(&e) {
-                    Some(state) => (state, Some(error_text(&e))),
+                    Some(state) => (state, Some(e.with_causes())),
                     // A fault that is not about reaching the database: still usable.
-                    None => (StoreState::Up, Some(error_text(&e))),
+                    None => (StoreState::Up, Some(e.with_causes())),
                 },
                 Err(_) => (
                     StoreState::Down,
@@ -196,7 +196,7 @@ impl StoreHealth {
                         StoreState::of_error(&e).map_or("other", StoreState::as_str),
                     );
                     if tries == 0 {
-                        tracing::error!(what, error = %error_text(&e),
+                        tracing::error!(what, error = %e.with_causes(),
                             "could not write results to the store; they are kept in memory and written when it can be");
                     }
                     tries += 1;
@@ -213,18 +213,6 @@ impl StoreHealth {
 const RETRY_FIRST: Duration = Duration::from_millis(100);
 /// The longest pause between tries.
 const RETRY_MAX: Duration = Duration::from_secs(2);
-
-/// An error with its causes, as one line.
-fn error_text(e: &StoreError) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
 
 #[cfg(test)]
 mod tests {

@@ -53,6 +53,19 @@ impl StoreError {
             Self::Unavailable(_) | Self::Full(_) | Self::Database(_)
         )
     }
+
+    /// The error and its causes, as one line, for logs and operators (store errors name no
+    /// password or secret).
+    pub fn with_causes(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(s) = source {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            source = s.source();
+        }
+        text
+    }
 }
 
 /// What a heartbeat found.

@@ -112,16 +112,7 @@ impl From<StoreError> for ApiError {
                     state: StoreState::of_error(&e).unwrap_or(StoreState::Down),
                 }
             }
-            other => {
-                let mut text = other.to_string();
-                let mut source = std::error::Error::source(&other);
-                while let Some(s) = source {
-                    text.push_str(": ");
-                    text.push_str(&s.to_string());
-                    source = s.source();
-                }
-                Self::Internal(text)
-            }
+            other => Self::Internal(other.with_causes()),
         }
     }
 }
