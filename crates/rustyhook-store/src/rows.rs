@@ -19,9 +19,10 @@ use rustyhook_core::signing::{HeaderStyle, SigningSecret};
 
 use crate::{Claimed, IdempotencyBegin};
 
-pub(crate) const APP_COLS: &str = "id, uid, name, rate_limit, metadata, created_at, updated_at";
-pub(crate) const EVENT_TYPE_COLS: &str =
-    "name, description, schemas, archived, deprecated, feature_flag, created_at, updated_at";
+pub(crate) const APP_COLS: &str =
+    "id, uid, name, rate_limit, metadata, created_at, updated_at, header_style";
+pub(crate) const EVENT_TYPE_COLS: &str = "name, description, schemas, archived, deprecated, \
+     feature_flag, created_at, updated_at, feature_flags, group_name";
 pub(crate) const ENDPOINT_COLS: &str = "id, app_id, uid, url, description, version, disabled, \
      rate_limit, filter_types, channels, metadata, headers, secrets, header_style, max_in_flight, \
      created_at, updated_at";
@@ -135,6 +136,7 @@ pub(crate) fn app<R: Columns>(row: &R) -> Result<App, R::Error> {
         metadata: row.json(4)?,
         created_at: row.int(5)?,
         updated_at: row.int(6)?,
+        header_style: row.opt_text(7)?.map(|s| HeaderStyle::parse(&s)),
     })
 }
 
@@ -148,6 +150,8 @@ pub(crate) fn event_type<R: Columns>(row: &R) -> Result<EventType, R::Error> {
         feature_flag: row.opt_text(5)?,
         created_at: row.int(6)?,
         updated_at: row.int(7)?,
+        feature_flags: row.opt_json(8)?,
+        group_name: row.opt_text(9)?,
     })
 }
 
@@ -256,7 +260,7 @@ pub(crate) fn endpoint_at<R: Columns>(
         metadata: row.json::<BTreeMap<String, String>>(at + 10)?,
         headers: open_headers::<R>(&row.text(at + 11)?, sbox)?,
         secrets: open_secrets::<R>(&row.text(at + 12)?, sbox)?,
-        header_style: HeaderStyle::parse(&row.text(at + 13)?),
+        header_style: row.opt_text(at + 13)?.map(|s| HeaderStyle::parse(&s)),
         max_in_flight: row.num(at + 14)?,
         created_at: row.int(at + 15)?,
         updated_at: row.int(at + 16)?,

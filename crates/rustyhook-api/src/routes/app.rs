@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use rustyhook_core::id::AppId;
 use rustyhook_core::model::App;
 use rustyhook_core::names::Uid;
+use rustyhook_core::signing::HeaderStyle;
 use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_store::Order;
 use serde::{Deserialize, Serialize};
@@ -20,7 +21,9 @@ use crate::http::extract::{JsonBody, QueryParams};
 use crate::http::list::{ListParams, ListResponse};
 use crate::state::ApiState;
 
-/// `ApplicationIn`.
+/// `ApplicationIn`, plus rustyhook's `headerStyle`: the signature header names of this app's
+/// endpoints that choose none (Svix's SDKs drop it, so it is set with plain HTTP; absent on a
+/// PUT, the app keeps its current style).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationIn {
@@ -31,6 +34,8 @@ pub struct ApplicationIn {
     rate_limit: Option<u32>,
     #[serde(default)]
     metadata: BTreeMap<String, String>,
+    #[serde(default)]
+    header_style: Option<HeaderStyle>,
 }
 
 impl ApplicationIn {
@@ -68,6 +73,7 @@ impl ApplicationIn {
             name: self.name,
             rate_limit: self.rate_limit,
             metadata: self.metadata,
+            header_style: self.header_style,
             created_at: now,
             updated_at: now,
         })
@@ -84,6 +90,9 @@ struct ApplicationPatch {
     #[serde(default, alias = "throttleRate", deserialize_with = "nullable")]
     rate_limit: Option<Option<u32>>,
     metadata: Option<BTreeMap<String, String>>,
+    /// `null` returns the app to the server's default.
+    #[serde(default, deserialize_with = "nullable")]
+    header_style: Option<Option<HeaderStyle>>,
 }
 
 /// `ApplicationOut`.
@@ -97,6 +106,8 @@ pub struct ApplicationOut {
     /// The newer Svix API's name for `rateLimit`.
     throttle_rate: Option<u32>,
     metadata: BTreeMap<String, String>,
+    /// The app's own header style; `null` follows the server's `delivery.header_style`.
+    header_style: Option<HeaderStyle>,
     created_at: String,
     updated_at: String,
 }
@@ -110,6 +121,7 @@ impl From<App> for ApplicationOut {
             rate_limit: a.rate_limit,
             throttle_rate: a.rate_limit,
             metadata: a.metadata,
+            header_style: a.header_style,
             created_at: to_rfc3339(a.created_at),
             updated_at: to_rfc3339(a.updated_at),
         }
@@ -188,6 +200,9 @@ async fn update(
             app.uid = body.uid;
             app.rate_limit = body.rate_limit;
             app.metadata = body.metadata;
+            if let Some(style) = body.header_style {
+                app.header_style = Some(style);
+            }
             app.updated_at = now;
             let app = state.store.update_app(app).await?;
             Ok((StatusCode::OK, Json(ApplicationOut::from(app))).into_response())
@@ -221,6 +236,9 @@ async fn patch(
     }
     if let Some(metadata) = body.metadata {
         app.metadata = metadata;
+    }
+    if let Some(style) = body.header_style {
+        app.header_style = style;
     }
     app.updated_at = now_millis();
     Ok(Json(state.store.update_app(app).await?.into()))

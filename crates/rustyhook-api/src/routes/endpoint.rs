@@ -74,7 +74,9 @@ struct EndpointPatch {
     #[serde(default, deserialize_with = "nullable")]
     uid: Option<Option<Uid>>,
     version: Option<u16>,
-    header_style: Option<HeaderStyle>,
+    /// `null` returns the endpoint to its app's style (then the server's).
+    #[serde(default, deserialize_with = "nullable")]
+    header_style: Option<Option<HeaderStyle>>,
     max_in_flight: Option<u32>,
 }
 
@@ -95,7 +97,8 @@ pub struct EndpointOut {
     event_types: Option<Vec<EventTypeName>>,
     channels: Option<Vec<Channel>>,
     metadata: BTreeMap<String, String>,
-    header_style: HeaderStyle,
+    /// The endpoint's own choice; `null` follows its app, then the server.
+    header_style: Option<HeaderStyle>,
     max_in_flight: u32,
     created_at: String,
     updated_at: String,
@@ -222,7 +225,7 @@ impl EndpointIn {
                 secret: self.secret.unwrap_or_else(SigningSecret::generate),
                 expires_at: None,
             }],
-            header_style: self.header_style.unwrap_or_default(),
+            header_style: self.header_style,
             max_in_flight: self.max_in_flight.unwrap_or(default_max_in_flight),
             created_at: now,
             updated_at: now,
@@ -244,7 +247,7 @@ impl EndpointIn {
             e.headers = h;
         }
         if let Some(s) = self.header_style {
-            e.header_style = s;
+            e.header_style = Some(s);
         }
         if let Some(m) = self.max_in_flight {
             e.max_in_flight = m;

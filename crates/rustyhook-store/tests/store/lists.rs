@@ -257,6 +257,8 @@ async fn event_types_are_replaced_by_name_and_archived_ones_hidden(store: Arc<dy
         archived,
         deprecated: false,
         feature_flag: None,
+        feature_flags: Some(vec!["beta".into()]),
+        group_name: Some(format!("{name} group")),
         created_at: 1,
         updated_at: 1,
     };

@@ -18,6 +18,7 @@ pub fn app(uid: Option<&str>) -> App {
         name: "Acme".into(),
         rate_limit: None,
         metadata: BTreeMap::new(),
+        header_style: None,
         created_at: 1,
         updated_at: 1,
     }
@@ -49,7 +50,7 @@ pub fn endpoint(app: &AppId, types: Option<&[&str]>, channels: Option<&[&str]>) 
             secret: SigningSecret::generate(),
             expires_at: None,
         }],
-        header_style: HeaderStyle::Standard,
+        header_style: Some(HeaderStyle::Standard),
         max_in_flight: 32,
         created_at: 2,
         updated_at: 2,

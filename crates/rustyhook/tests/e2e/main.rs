@@ -23,6 +23,7 @@ mod redis_source;
 mod sdk_queries;
 mod security;
 mod sqs;
+mod svix_details;
 mod svix_sdk;
 mod triggers;
 mod validation;
