@@ -21,6 +21,10 @@ use crate::{Claimed, IdempotencyBegin};
 
 pub(crate) const APP_COLS: &str =
     "id, uid, name, rate_limit, metadata, created_at, updated_at, header_style";
+/// The condition on `apps` that keeps only apps with at least one endpoint (Svix's
+/// `exclude_apps_with_no_endpoints`); the same SQL on both backends.
+pub(crate) const APP_HAS_ENDPOINTS: &str =
+    "EXISTS (SELECT 1 FROM endpoints WHERE endpoints.app_id = apps.id)";
 pub(crate) const EVENT_TYPE_COLS: &str = "name, description, schemas, archived, deprecated, \
      feature_flag, created_at, updated_at, feature_flags, group_name";
 pub(crate) const ENDPOINT_COLS: &str = "id, app_id, uid, url, description, version, disabled, \

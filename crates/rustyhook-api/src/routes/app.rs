@@ -15,7 +15,7 @@ use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_store::Order;
 use serde::{Deserialize, Serialize};
 
-use super::common::{check_rate_limit, finish, load_app, nullable};
+use super::common::{check_rate_limit, finish, load_app, nullable, one_rate};
 use crate::http::error::{ApiError, ApiResult, ValidationItem};
 use crate::http::extract::{JsonBody, QueryParams};
 use crate::http::list::{ListParams, ListResponse};
@@ -30,8 +30,11 @@ pub struct ApplicationIn {
     name: String,
     #[serde(default)]
     uid: Option<Uid>,
-    #[serde(default, alias = "throttleRate")]
+    #[serde(default)]
     rate_limit: Option<u32>,
+    /// The newer SDKs' name for `rateLimit`.
+    #[serde(default)]
+    throttle_rate: Option<u32>,
     #[serde(default)]
     metadata: BTreeMap<String, String>,
     #[serde(default)]
@@ -60,7 +63,10 @@ impl ApplicationIn {
                 "name must not be empty",
             ));
         }
-        check_rate_limit(self.rate_limit, &mut errors);
+        check_rate_limit(
+            one_rate(self.rate_limit, self.throttle_rate, &mut errors),
+            &mut errors,
+        );
         finish(errors)
     }
 
@@ -71,7 +77,7 @@ impl ApplicationIn {
             id: AppId::generate(now),
             uid: self.uid,
             name: self.name,
-            rate_limit: self.rate_limit,
+            rate_limit: self.rate_limit.or(self.throttle_rate),
             metadata: self.metadata,
             header_style: self.header_style,
             created_at: now,
@@ -87,8 +93,10 @@ struct ApplicationPatch {
     name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     uid: Option<Option<Uid>>,
-    #[serde(default, alias = "throttleRate", deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable")]
     rate_limit: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "nullable")]
+    throttle_rate: Option<Option<u32>>,
     metadata: Option<BTreeMap<String, String>>,
     /// `null` returns the app to the server's default.
     #[serde(default, deserialize_with = "nullable")]
@@ -128,6 +136,15 @@ impl From<App> for ApplicationOut {
     }
 }
 
+/// `GET /app`'s query: the page, and Svix's `exclude_apps_with_no_endpoints`.
+#[derive(Debug, Deserialize)]
+struct ListAppsParams {
+    #[serde(flatten)]
+    page: ListParams,
+    #[serde(default, deserialize_with = "crate::http::query::flag")]
+    exclude_apps_with_no_endpoints: bool,
+}
+
 #[derive(Debug, Deserialize)]
 struct CreateParams {
     #[serde(default, deserialize_with = "crate::http::query::flag")]
@@ -146,11 +163,14 @@ pub fn router() -> Router<ApiState> {
 
 async fn list(
     State(state): State<ApiState>,
-    QueryParams(params): QueryParams<ListParams>,
+    QueryParams(params): QueryParams<ListAppsParams>,
 ) -> ApiResult<Json<ListResponse<ApplicationOut>>> {
+    let page = params
+        .page
+        .page(Order::Ascending, |k| AppId::parse(k).is_some())?;
     let listed = state
         .store
-        .list_apps(params.page(Order::Ascending)?)
+        .list_apps(page, params.exclude_apps_with_no_endpoints)
         .await?;
     Ok(Json(ListResponse::from_listed(
         listed,
@@ -198,7 +218,7 @@ async fn update(
         Some(mut app) => {
             app.name = body.name;
             app.uid = body.uid;
-            app.rate_limit = body.rate_limit;
+            app.rate_limit = body.rate_limit.or(body.throttle_rate);
             app.metadata = body.metadata;
             if let Some(style) = body.header_style {
                 app.header_style = Some(style);
@@ -224,6 +244,9 @@ async fn patch(
     Path(app_id): Path<String>,
     JsonBody(body): JsonBody<ApplicationPatch>,
 ) -> ApiResult<Json<ApplicationOut>> {
+    let mut errors = Vec::new();
+    let rate = one_rate(body.rate_limit, body.throttle_rate, &mut errors);
+    finish(errors)?;
     let mut app = load_app(&state, &app_id).await?;
     if let Some(name) = body.name {
         app.name = name;
@@ -231,7 +254,7 @@ async fn patch(
     if let Some(uid) = body.uid {
         app.uid = uid;
     }
-    if let Some(rate_limit) = body.rate_limit {
+    if let Some(rate_limit) = rate {
         app.rate_limit = rate_limit.filter(|r| *r > 0);
     }
     if let Some(metadata) = body.metadata {

@@ -137,7 +137,12 @@ async fn list(
 ) -> ApiResult<Json<ListResponse<EventTypeOut>>> {
     let listed = state
         .store
-        .list_event_types(params.page.page(Order::Ascending)?, params.include_archived)
+        .list_event_types(
+            params
+                .page
+                .page(Order::Ascending, |k| EventTypeName::parse(k).is_ok())?,
+            params.include_archived,
+        )
         .await?;
     let with_content = params.with_content;
     Ok(Json(ListResponse::from_listed(

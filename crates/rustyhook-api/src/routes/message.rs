@@ -92,11 +92,18 @@ fn empty_object() -> Box<RawValue> {
     RawValue::from_string("{}".into()).expect("{} is valid JSON")
 }
 
-/// The stored payload as raw JSON, or `{}` when absent or not wanted.
+/// What Svix shows in place of a payload that was expunged (or purged by retention).
+const EXPIRED: &str = r#"{"expired":true}"#;
+
+/// The stored payload as raw JSON; `{"expired": true}` once expunged, as Svix answers; `{}`
+/// when not wanted.
 pub(super) fn payload_json(m: &Message, with_content: bool) -> Box<RawValue> {
     match (&m.payload, with_content) {
+        (_, false) => empty_object(),
         (Some(p), true) => RawValue::from_string(p.to_string()).unwrap_or_else(|_| empty_object()),
-        _ => empty_object(),
+        (None, true) => {
+            RawValue::from_string(EXPIRED.into()).expect("the expired marker is valid JSON")
+        }
     }
 }
 
@@ -250,7 +257,9 @@ async fn list(
         .list_messages(
             &app.id,
             params.filter()?,
-            params.page.page(Order::Descending)?,
+            params
+                .page
+                .page(Order::Descending, |k| MessageId::parse(k).is_some())?,
         )
         .await?;
     let with_content = params.with_content;

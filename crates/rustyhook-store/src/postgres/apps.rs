@@ -83,10 +83,16 @@ pub(crate) async fn get_app(pool: &PgPool, id_or_uid: &str) -> StoreResult<Optio
     row.as_ref().map(rows::app).transpose()
 }
 
-pub(crate) async fn list_apps(pool: &PgPool, page: &Page) -> StoreResult<Listed<App>> {
-    Query::new(format!("SELECT {APP_COLS}\nFROM apps"))
-        .page(pool, "id", page, rows::app)
-        .await
+pub(crate) async fn list_apps(
+    pool: &PgPool,
+    page: &Page,
+    with_endpoints_only: bool,
+) -> StoreResult<Listed<App>> {
+    let mut q = Query::new(format!("SELECT {APP_COLS}\nFROM apps"));
+    if with_endpoints_only {
+        q = q.and(rows::APP_HAS_ENDPOINTS, []);
+    }
+    q.page(pool, "id", page, rows::app).await
 }
 
 pub(crate) async fn delete_app(pool: &PgPool, id: &AppId) -> StoreResult<()> {

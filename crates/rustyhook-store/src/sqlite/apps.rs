@@ -68,8 +68,16 @@ pub(crate) fn get_app(conn: &Connection, id_or_uid: &str) -> StoreResult<Option<
     .map_err(db_err)
 }
 
-pub(crate) fn list_apps(conn: &Connection, page: &Page) -> StoreResult<Listed<App>> {
-    Query::new(format!("SELECT {APP_COLS}\nFROM apps")).page(conn, "id", page, |r| rows::app(r))
+pub(crate) fn list_apps(
+    conn: &Connection,
+    page: &Page,
+    with_endpoints_only: bool,
+) -> StoreResult<Listed<App>> {
+    let mut q = Query::new(format!("SELECT {APP_COLS}\nFROM apps"));
+    if with_endpoints_only {
+        q = q.and(rows::APP_HAS_ENDPOINTS, []);
+    }
+    q.page(conn, "id", page, |r| rows::app(r))
 }
 
 pub(crate) fn delete_app(conn: &Connection, id: &AppId) -> StoreResult<()> {

@@ -91,11 +91,14 @@ pub async fn send(
 /// The ids of one page of apps.
 pub async fn app_page(store: &Arc<dyn Store>, cursor: Option<Cursor>) -> (Vec<AppId>, bool) {
     let listed = store
-        .list_apps(Page {
-            limit: 2,
-            order: Order::Ascending,
-            cursor,
-        })
+        .list_apps(
+            Page {
+                limit: 2,
+                order: Order::Ascending,
+                cursor,
+            },
+            false,
+        )
         .await
         .expect("page");
     (

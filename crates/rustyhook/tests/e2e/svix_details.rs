@@ -139,3 +139,161 @@ async fn event_type_group_name_and_feature_flags_are_stored_and_returned() {
     let fetched = app.get("/api/v1/event-type/invoice.paid").await;
     assert_eq!(fetched["groupName"], "billing");
 }
+
+/// The `msg` of the first validation problem in a 422 answer, and its location.
+fn problem(body: &Value) -> (String, Value) {
+    let item = &body["detail"][0];
+    (
+        item["msg"].as_str().unwrap_or_default().to_owned(),
+        item["loc"].clone(),
+    )
+}
+
+/// An app `acme` with one endpoint that answers 200, and one message attempted once.
+async fn one_attempt(app: &TestApp, receiver: &Receiver) -> (String, String, String) {
+    app.create_app("acme").await;
+    let ep = app
+        .create_endpoint("acme", json!({"url": receiver.url("/")}))
+        .await;
+    let msg = app.send("acme", "a.b", json!({"secret": 1})).await;
+    let msg_id = msg["id"].as_str().expect("id").to_owned();
+    let attempts = app
+        .wait_attempts("acme", &msg_id, WAIT, |a| !a.is_empty())
+        .await;
+    let attempt_id = attempts[0]["id"].as_str().expect("id").to_owned();
+    (
+        ep["id"].as_str().expect("id").to_owned(),
+        msg_id,
+        attempt_id,
+    )
+}
+
+#[tokio::test]
+async fn expunged_content_reads_as_svix_shows_it() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    let (_, msg_id, attempt_id) = one_attempt(&app, &receiver).await;
+    let msg_path = format!("/api/v1/app/acme/msg/{msg_id}");
+    let attempt_path = format!("{msg_path}/attempt/{attempt_id}");
+    let (status, _) = app
+        .call(Method::DELETE, &format!("{msg_path}/content"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app
+        .call(Method::DELETE, &format!("{attempt_path}/content"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get(&msg_path).await["payload"],
+        json!({"expired": true})
+    );
+    assert_eq!(app.get(&attempt_path).await["response"], "EXPUNGED");
+}
+
+#[tokio::test]
+async fn rate_limit_and_throttle_rate_together_are_accepted_when_equal_and_refused_when_not() {
+    let app = TestApp::spawn().await;
+    let created = app
+        .post(
+            "/api/v1/app",
+            json!({"name": "Acme", "uid": "acme", "rateLimit": 5, "throttleRate": 5}),
+        )
+        .await;
+    assert_eq!(created["throttleRate"], 5);
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/app/acme/endpoint",
+            Some(json!({"url": "https://example.com/", "rateLimit": 5, "throttleRate": 7})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (msg, _) = problem(&body);
+    assert!(
+        msg.contains("rateLimit") && msg.contains("throttleRate"),
+        "{msg}"
+    );
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            "/api/v1/app/acme",
+            Some(json!({"rateLimit": 1, "throttleRate": 2})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(app.get("/api/v1/app/acme").await["rateLimit"], 5);
+}
+
+#[tokio::test]
+async fn limit_zero_and_a_foreign_iterator_are_refused_naming_the_parameter() {
+    let app = TestApp::spawn().await;
+    app.create_app("a1").await;
+    app.create_app("a2").await;
+    let (status, body) = app.call(Method::GET, "/api/v1/app?limit=0", None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(problem(&body).1, json!(["query", "limit"]));
+    for path in [
+        "/api/v1/app?iterator=garbage",
+        "/api/v1/app/a1/msg?iterator=app_not_a_message",
+        "/api/v1/event-type?iterator=-%20",
+    ] {
+        let (status, body) = app.call(Method::GET, path, None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {body}");
+        assert_eq!(problem(&body).1, json!(["query", "iterator"]), "{path}");
+    }
+    let first = app.get("/api/v1/app?limit=1").await;
+    let next = first["iterator"].as_str().expect("iterator");
+    let second = app
+        .get(&format!("/api/v1/app?limit=1&iterator={next}"))
+        .await;
+    assert_eq!(second["data"][0]["uid"], "a2");
+}
+
+#[tokio::test]
+async fn with_msg_includes_each_attempts_message() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    let (ep_id, msg_id, _) = one_attempt(&app, &receiver).await;
+    // What `svix.message_attempt.list_by_endpoint(..., with_msg=True)` sends.
+    let path = format!("/api/v1/app/acme/attempt/endpoint/{ep_id}?with_content=true&with_msg=true");
+    let listed = app.get(&path).await;
+    assert_eq!(listed["data"][0]["msg"]["id"], msg_id.as_str());
+    assert_eq!(listed["data"][0]["msg"]["payload"], json!({"secret": 1}));
+    let by_msg = app
+        .get(&format!(
+            "/api/v1/app/acme/attempt/msg/{msg_id}?with_msg=true"
+        ))
+        .await;
+    assert_eq!(by_msg["data"][0]["msg"]["eventType"], "a.b");
+    let plain = app
+        .get(&format!(
+            "/api/v1/app/acme/attempt/endpoint/{ep_id}?with_msg=false"
+        ))
+        .await;
+    assert!(plain["data"][0].get("msg").is_none(), "{plain}");
+}
+
+#[tokio::test]
+async fn exclude_apps_with_no_endpoints_lists_only_apps_that_have_one() {
+    let app = TestApp::spawn().await;
+    app.create_app("empty").await;
+    app.create_app("busy").await;
+    app.create_endpoint("busy", json!({"url": "https://example.com/"}))
+        .await;
+    let uids = |v: Value| -> Vec<String> {
+        v["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .map(|a| a["uid"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let only = app
+        .get("/api/v1/app?exclude_apps_with_no_endpoints=true")
+        .await;
+    assert_eq!(uids(only), ["busy"]);
+    let all = app
+        .get("/api/v1/app?exclude_apps_with_no_endpoints=false")
+        .await;
+    assert_eq!(uids(all), ["empty", "busy"]);
+}
