@@ -71,6 +71,7 @@ mod tests {
                     .map(|s| Channel::parse(*s).expect("valid"))
                     .collect()
             }),
+            tags: None,
             created_at: 0,
         }
     }

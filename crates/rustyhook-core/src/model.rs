@@ -133,6 +133,8 @@ pub struct Message {
     pub payload: Option<Arc<str>>,
     /// Channels it was sent on.
     pub channels: Option<Vec<Channel>>,
+    /// Svix's `tags`: labels for finding messages again (`GET …/msg?tag=…`), each once.
+    pub tags: Option<Vec<String>>,
     /// Creation time.
     pub created_at: Millis,
 }

@@ -31,7 +31,9 @@ pub(crate) const ENDPOINT_COLS: &str = "id, app_id, uid, url, description, versi
      rate_limit, filter_types, channels, metadata, headers, secrets, header_style, max_in_flight, \
      created_at, updated_at";
 pub(crate) const MESSAGE_COLS: &str =
-    "m.id, m.app_id, m.event_id, m.event_type, m.payload, m.channels, m.created_at";
+    "m.id, m.app_id, m.event_id, m.event_type, m.payload, m.channels, m.created_at, m.tags";
+/// How many columns [`MESSAGE_COLS`] has, for reading what follows them in a join.
+pub(crate) const MESSAGE_COL_COUNT: usize = 8;
 pub(crate) const DELIVERY_COLS: &str = "d.id, d.msg_id, d.endpoint_id, d.app_id, d.status, \
      d.attempts, d.next_attempt_at, d.created_at, d.updated_at";
 pub(crate) const ATTEMPT_COLS: &str = "a.id, a.delivery_id, a.msg_id, a.endpoint_id, a.app_id, \
@@ -281,6 +283,7 @@ pub(crate) fn message_at<R: Columns>(row: &R, at: usize) -> Result<Message, R::E
         payload: row.opt_text(at + 4)?.map(Arc::from),
         channels: row.opt_json::<Vec<Channel>>(at + 5)?,
         created_at: row.int(at + 6)?,
+        tags: row.opt_json::<Vec<String>>(at + 7)?,
     })
 }
 

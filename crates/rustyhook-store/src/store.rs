@@ -149,6 +149,8 @@ pub struct RunRecord {
 pub struct MessageFilter {
     /// Only messages on this channel.
     pub channel: Option<Channel>,
+    /// Only messages carrying at least one of these tags.
+    pub tags: Option<Vec<String>>,
     /// Only these event types.
     pub event_types: Option<Vec<EventTypeName>>,
     /// Only messages created before this time.

@@ -35,6 +35,8 @@ struct MessageIn {
     #[serde(default)]
     channels: Option<Vec<Channel>>,
     #[serde(default)]
+    tags: Option<Vec<String>>,
+    #[serde(default)]
     payload_retention_period: Option<i64>,
     #[serde(default)]
     application: Option<ApplicationIn>,
@@ -63,6 +65,9 @@ impl MessageIn {
                 ));
             }
         }
+        if let Some(tags) = &self.tags {
+            check_tags(tags, &mut errors);
+        }
         if let Some(p) = self.payload_retention_period
             && !(5..=90).contains(&p)
         {
@@ -75,6 +80,30 @@ impl MessageIn {
     }
 }
 
+/// Svix's tag rule: 1 to 128 characters of letters, digits and `-_./\#`. A comma can then
+/// never be part of a tag, so `tag=a,b` in a list query is unambiguous.
+fn check_tags(tags: &[String], errors: &mut Vec<ValidationItem>) {
+    let ok = |t: &String| {
+        (1..=128).contains(&t.len())
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_./\\#".contains(&b))
+    };
+    if let Some(bad) = tags.iter().find(|t| !ok(t)) {
+        errors.push(ValidationItem::new(
+            &["body", "tags"],
+            format!("tag {bad:?} must be 1 to 128 letters, digits or any of - _ . / \\ #"),
+        ));
+    }
+}
+
+/// Tags as stored: each once, in the order first given.
+fn unique_tags(tags: Vec<String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    tags.into_iter()
+        .filter(|t| seen.insert(t.clone()))
+        .collect()
+}
+
 /// `MessageOut`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -83,6 +112,7 @@ pub struct MessageOut {
     event_type: String,
     event_id: Option<String>,
     channels: Option<Vec<Channel>>,
+    tags: Option<Vec<String>>,
     payload: Box<RawValue>,
     timestamp: String,
 }
@@ -116,6 +146,7 @@ impl MessageOut {
             event_type: m.event_type.into(),
             event_id: m.event_id.map(String::from),
             channels: m.channels,
+            tags: m.tags,
             timestamp: to_rfc3339(m.created_at),
         }
     }
@@ -133,6 +164,9 @@ pub(super) struct ListMessagesParams {
     #[serde(flatten)]
     pub page: ListParams,
     pub channel: Option<Channel>,
+    /// Svix's `tag`; also taken as a list (commas or repeated), matching any.
+    #[serde(default, deserialize_with = "query::list")]
+    pub tag: Option<Vec<String>>,
     pub before: Option<String>,
     pub after: Option<String>,
     #[serde(default = "query::yes", deserialize_with = "query::flag")]
@@ -146,6 +180,7 @@ impl ListMessagesParams {
     pub fn filter(&self) -> ApiResult<MessageFilter> {
         Ok(MessageFilter {
             channel: self.channel.clone(),
+            tags: self.tag.clone().filter(|t| !t.is_empty()),
             event_types: self.event_types.clone().filter(|t| !t.is_empty()),
             before: time_param("before", self.before.as_deref())?,
             after: time_param("after", self.after.as_deref())?,
@@ -237,6 +272,7 @@ async fn create(
         event_type: body.event_type,
         payload: Some(body.payload.get().into()),
         channels: body.channels,
+        tags: body.tags.map(unique_tags),
         created_at: now,
     };
     let created = publish(&state, message, None).await?;

@@ -213,6 +213,10 @@ WHERE header_style = 'standard';
 ALTER TABLE event_types ADD COLUMN feature_flags TEXT;
 ALTER TABLE event_types ADD COLUMN group_name TEXT;
 "#,
+    r#"
+-- Svix's message tags, a JSON list of text like channels, filtered on with GET …/msg?tag=….
+ALTER TABLE messages ADD COLUMN tags TEXT;
+"#,
 ];
 
 /// Brings the schema up to date, in one transaction that holds [`MIGRATION_LOCK`]: a node

@@ -218,6 +218,10 @@ CREATE INDEX endpoints_app ON endpoints (app_id, id);
 ALTER TABLE event_types ADD COLUMN feature_flags TEXT;
 ALTER TABLE event_types ADD COLUMN group_name TEXT;
 "#,
+    r#"
+-- Svix's message tags, a JSON list of text like channels, filtered on with GET …/msg?tag=….
+ALTER TABLE messages ADD COLUMN tags TEXT;
+"#,
 ];
 
 /// Brings the schema up to date.

@@ -92,7 +92,12 @@ async fn messages_filter_by_channel_event_type_and_time(store: Arc<dyn Store>) {
         before: Some(30),
         ..MessageFilter::default()
     };
-    assert_eq!(ids(middle).await, [us.message.id]);
+    assert_eq!(ids(middle).await, std::slice::from_ref(&us.message.id));
+    let tagged = MessageFilter {
+        tags: Some(vec!["user.signup-tag".into(), "no-such-tag".into()]),
+        ..MessageFilter::default()
+    };
+    assert_eq!(ids(tagged).await, [us.message.id]);
 }
 
 async fn attempts_filter_by_outcome_status_class_and_channel(store: Arc<dyn Store>) {

@@ -65,6 +65,7 @@ pub fn message(app: &AppId, event_type: &str, event_id: Option<&str>, now: i64) 
         event_type: EventTypeName::parse(event_type).expect("valid"),
         payload: Some(Arc::from(r#"{"n":1}"#)),
         channels: None,
+        tags: Some(vec![format!("{event_type}-tag")]),
         created_at: now,
     }
 }

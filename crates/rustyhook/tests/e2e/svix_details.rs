@@ -297,3 +297,47 @@ async fn exclude_apps_with_no_endpoints_lists_only_apps_that_have_one() {
         .await;
     assert_eq!(uids(all), ["empty", "busy"]);
 }
+
+#[tokio::test]
+async fn message_tags_are_stored_returned_and_filter_the_message_list() {
+    let app = TestApp::spawn().await;
+    app.create_app("acme").await;
+    let mut ids = Vec::new();
+    for tags in [json!(["vip", "eu"]), json!(["eu", "eu"]), json!(null)] {
+        // What `svix.message.create(app, MessageIn(..., tags=[...]))` sends.
+        let msg = app
+            .post(
+                "/api/v1/app/acme/msg",
+                json!({"eventType": "a.b", "payload": {}, "tags": tags}),
+            )
+            .await;
+        ids.push(msg["id"].as_str().expect("id").to_owned());
+    }
+    let first = app.get(&format!("/api/v1/app/acme/msg/{}", ids[0])).await;
+    assert_eq!(first["tags"], json!(["vip", "eu"]));
+    let second = app.get(&format!("/api/v1/app/acme/msg/{}", ids[1])).await;
+    assert_eq!(second["tags"], json!(["eu"]), "each tag once");
+    let listed_ids = |v: Value| -> Vec<String> {
+        v["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .map(|m| m["id"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let vip = app.get("/api/v1/app/acme/msg?tag=vip").await;
+    assert_eq!(listed_ids(vip), [ids[0].clone()]);
+    let eu = app.get("/api/v1/app/acme/msg?tag=eu").await;
+    assert_eq!(listed_ids(eu), [ids[1].clone(), ids[0].clone()]);
+    let any = app.get("/api/v1/app/acme/msg?tag=vip&tag=none").await;
+    assert_eq!(listed_ids(any), [ids[0].clone()]);
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/app/acme/msg",
+            Some(json!({"eventType": "a.b", "payload": {}, "tags": ["a,b"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(problem(&body).1, json!(["body", "tags"]));
+}
