@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of rustyhook, as CI does, on a fresh machine too: installs (from Debian's
-# packages and PyPI, where missing) and starts what the tests talk to — PostgreSQL, Redis, NATS
-# with JetStream, RabbitMQ and a local SQS-compatible server (moto) — then runs the whole suite.
+# packages, PyPI and npm, where missing) and starts what the tests talk to — PostgreSQL, Redis,
+# NATS with JetStream, RabbitMQ and a local SQS-compatible server (moto) — and Svix's Python and
+# JavaScript SDKs for the client tests, then runs the whole suite.
 #
 #   ./test.sh                  everything (unit, store, end-to-end, smoke, cluster, faults)
 #   ./test.sh -p rustyhook-core   any arguments are passed on to `cargo test`
@@ -13,15 +14,31 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 need() { command -v "$1" >/dev/null 2>&1; }
+apt_install() {
+    if [ -z "${APT_UPDATED:-}" ]; then apt-get update -qq; APT_UPDATED=1; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
 if ! need cc || ! need python3; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential python3 python3-venv >/dev/null
+    apt_install build-essential python3 python3-venv
 fi
 
 echo "== services: PostgreSQL, Redis, NATS, RabbitMQ"
 .ci/services.sh
 echo "== a local SQS-compatible server (moto)"
 .ci/moto.sh
+
+echo "== Svix's official SDKs, for the client tests: Python (PyPI) and JavaScript (npm)"
+SDK_VENV="${RUSTYHOOK_SDK_VENV:-$HOME/.cache/rustyhook/sdk-venv}"
+if ! "$SDK_VENV/bin/python" -c 'import svix' 2>/dev/null; then
+    python3 -m venv "$SDK_VENV" || {
+        apt_install python3-venv
+        python3 -m venv "$SDK_VENV"
+    }
+    "$SDK_VENV/bin/pip" install -q 'svix==2.9.1'
+fi
+export RUSTYHOOK_TEST_PYTHON="$SDK_VENV/bin/python"
+need node && need npm || apt_install nodejs npm
+(cd crates/rustyhook/tests/sdk/js && npm ci --no-audit --no-fund --silent)
 
 echo "== cargo test"
 if [ "$#" -eq 0 ]; then

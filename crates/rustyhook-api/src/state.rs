@@ -10,6 +10,7 @@ use rustyhook_engine::automation::Automation;
 use rustyhook_engine::health::StoreHealth;
 use rustyhook_store::Store;
 
+use crate::http::audit::AuditLog;
 use crate::http::auth::Auth;
 
 /// Shared by all handlers; cheap to clone.
@@ -33,4 +34,6 @@ pub struct ApiState {
     pub sources: Arc<[SourceConfig]>,
     /// The store's health as this node sees it: the store gate and the health routes read it.
     pub health: StoreHealth,
+    /// Where successful writes are queued for the audit log.
+    pub audit: AuditLog,
 }

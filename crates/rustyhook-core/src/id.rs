@@ -138,6 +138,18 @@ typed_id!(
 );
 
 typed_id!(
+    /// An API token other than the admin token.
+    TokenId,
+    "tok_"
+);
+
+typed_id!(
+    /// One entry of the audit log of API writes.
+    AuditId,
+    "aud_"
+);
+
+typed_id!(
     /// A broker message that could not be stored, kept for the operator.
     RejectedId,
     "rej_"

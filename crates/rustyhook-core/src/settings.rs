@@ -173,14 +173,31 @@ impl Default for DatabaseSettings {
     }
 }
 
-/// API authentication.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// API authentication and the audit log of API writes.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
     /// Use this admin token instead of generating one. Never logged. At least
     /// [`MIN_ADMIN_TOKEN_LEN`] characters, whether it comes from the file or the environment.
     #[serde(deserialize_with = "admin_token")]
     pub admin_token: Option<String>,
+    /// Record the caller's address in the audit log from `X-Forwarded-For` (its last entry)
+    /// rather than the peer's. Only when a proxy you run sets that header: otherwise any client
+    /// could write whatever address it likes there.
+    pub trust_forwarded_for: bool,
+    /// How long audit log entries are kept; older ones are deleted by a background task.
+    #[serde(deserialize_with = "duration")]
+    pub audit_retention: Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            admin_token: None,
+            trust_forwarded_for: false,
+            audit_retention: Duration::from_secs(90 * 24 * 3600),
+        }
+    }
 }
 
 /// The shortest admin token accepted: a short token can be guessed over the network.

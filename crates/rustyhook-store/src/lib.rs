@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`Store`]: the trait, and the request/response types its methods use.
+//! - [`access`]: API tokens with roles, and the audit log of writes.
 //! - [`page`]: keyset pagination shared by every list.
 //! - `query`: the keyset-paginated list query and the list filters, written once for both
 //!   backends.
@@ -13,6 +14,7 @@
 //! - [`postgres`]: the shared implementation (a connection pool, `SKIP LOCKED` claims,
 //!   heartbeats, `LISTEN`/`NOTIFY` wake-ups, advisory-lock leadership), for several nodes.
 
+pub mod access;
 pub mod page;
 pub mod postgres;
 mod query;
@@ -21,5 +23,6 @@ mod rules;
 pub mod sqlite;
 mod store;
 
+pub use access::{ApiToken, AuditEntry, AuditFilter, TokenRole};
 pub use page::{Cursor, Order, Page};
 pub use store::*;

@@ -27,7 +27,7 @@ pub(crate) fn fan_out<'a>(
             app_id: m.app_id.clone(),
             status: DeliveryStatus::Pending,
             attempts: 0,
-            next_attempt_at: Some(m.created_at),
+            next_attempt_at: Some(new.deliver_at.unwrap_or(m.created_at)),
             created_at: m.created_at,
             updated_at: m.created_at,
         })

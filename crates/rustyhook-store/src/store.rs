@@ -12,6 +12,7 @@ use rustyhook_core::run::{Run, RunAttempt};
 use rustyhook_core::time::Millis;
 use tokio::sync::Notify;
 
+use crate::access::{ApiToken, AuditEntry, AuditFilter};
 use crate::page::{Listed, Page};
 
 /// A fault of the store itself, or a request it cannot satisfy.
@@ -77,6 +78,9 @@ pub struct NewMessage {
     pub lease_to: Option<String>,
     /// When set, only this endpoint receives the message (an example sent to one endpoint).
     pub only_endpoint: Option<EndpointId>,
+    /// When set, the deliveries fall due then rather than at once (Svix's `deliverAt`); create
+    /// them unleased, so the poller claims them when they are due.
+    pub deliver_at: Option<Millis>,
 }
 
 /// What storing a message produced.
@@ -479,6 +483,31 @@ pub trait Store: Send + Sync + 'static {
         source: Option<String>,
         page: Page,
     ) -> StoreResult<Listed<RejectedMessage>>;
+
+    // --- API tokens ---
+    /// Stores a new token; `Conflict` if its hash is taken (a token made twice).
+    async fn create_token(&self, token: ApiToken) -> StoreResult<()>;
+    /// Finds a token by the hex SHA-256 of its secret, revoked and expired ones included (the
+    /// caller judges): one indexed lookup, made on every request such a token sends, so a
+    /// revocation holds at once on every node.
+    async fn find_token(&self, token_hash: &str) -> StoreResult<Option<ApiToken>>;
+    /// Finds a token by id.
+    async fn get_token(&self, id: &str) -> StoreResult<Option<ApiToken>>;
+    /// Lists tokens, revoked ones included.
+    async fn list_tokens(&self, page: Page) -> StoreResult<Listed<ApiToken>>;
+    /// Revokes a token at `now`; `NotFound` if there is no such token. Revoking twice keeps
+    /// the first time.
+    async fn revoke_token(&self, id: &str, now: Millis) -> StoreResult<()>;
+    /// Records that a token was used at `now` (callers throttle this: it is a write).
+    async fn touch_token(&self, id: &str, now: Millis) -> StoreResult<()>;
+
+    // --- audit log ---
+    /// Appends entries to the audit log, in one transaction.
+    async fn record_audit(&self, entries: Vec<AuditEntry>) -> StoreResult<()>;
+    /// Lists the audit log, newest first by default.
+    async fn list_audit(&self, filter: AuditFilter, page: Page) -> StoreResult<Listed<AuditEntry>>;
+    /// Deletes entries made before `before`. Returns how many went.
+    async fn audit_purge(&self, before: Millis) -> StoreResult<u64>;
 
     // --- installation metadata ---
     /// Reads a metadata value (such as the admin token's hash).

@@ -108,6 +108,8 @@ pub const ENV_VARS: &[&str] = &[
     "RUSTYHOOK_NODE_ID",
     "RUSTYHOOK_COORDINATOR",
     "RUSTYHOOK_ADMIN_TOKEN",
+    "RUSTYHOOK_TRUST_FORWARDED_FOR",
+    "RUSTYHOOK_AUDIT_RETENTION",
     "RUSTYHOOK_RETRY_SCHEDULE",
     "RUSTYHOOK_REQUEST_TIMEOUT",
     "RUSTYHOOK_ALLOW_PRIVATE_NETWORKS",
@@ -180,6 +182,12 @@ fn apply_one(s: &mut Settings, name: &str, v: &str) -> anyhow::Result<()> {
         "RUSTYHOOK_COORDINATOR" => s.cluster.coordinator = Some(text(v)?).filter(|u| !u.is_empty()),
         "RUSTYHOOK_ADMIN_TOKEN" => {
             s.auth.admin_token = Some(parse_admin_token(v).map_err(anyhow::Error::msg)?)
+        }
+        "RUSTYHOOK_TRUST_FORWARDED_FOR" => {
+            s.auth.trust_forwarded_for = parse_bool(v).map_err(anyhow::Error::msg)?
+        }
+        "RUSTYHOOK_AUDIT_RETENTION" => {
+            s.auth.audit_retention = parse_duration(v).map_err(anyhow::Error::msg)?
         }
         "RUSTYHOOK_RETRY_SCHEDULE" => s.retry.schedule = RetrySchedule::parse_list(v)?,
         "RUSTYHOOK_REQUEST_TIMEOUT" => {

@@ -10,6 +10,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use rand::distr::{Alphanumeric, SampleString};
 use rustyhook_api::ApiState;
 use rustyhook_api::hooks::HooksState;
+use rustyhook_api::http::audit::{AuditLog, AuditWriter};
 use rustyhook_api::publish::ApiPublisher;
 use rustyhook_core::settings::{ClusterSettings, Role, Settings};
 use rustyhook_core::sources::SourceConfig;
@@ -32,6 +33,10 @@ use crate::listener::{self, ConnectionLimits, Connections};
 
 /// A server that has bound its port and opened its store.
 pub struct Application {
+    /// Stores the audit log the API queues; runs until the server has stopped.
+    audit_writer: AuditWriter,
+    /// How long audit entries are kept.
+    audit_retention: std::time::Duration,
     listener: TcpListener,
     router: axum::Router,
     /// Webhook handlers' own ports, bound at build time.
@@ -161,6 +166,7 @@ impl Application {
             .collect();
         let (dispatcher, runner) =
             Dispatcher::new(store.clone(), engine).context("could not start the dispatcher")?;
+        let (audit, audit_writer) = AuditLog::new(store.clone(), settings.auth.trust_forwarded_for);
         let state = ApiState {
             store: store.clone(),
             automation: automation.clone(),
@@ -171,6 +177,7 @@ impl Application {
             default_max_in_flight: settings.delivery.max_in_flight_per_endpoint,
             sources: settings.sources.clone().into(),
             health: health.clone(),
+            audit,
         };
         automation.set_publisher(Arc::new(ApiPublisher(state.clone())));
         let hooks = HooksState::new(automation.clone(), settings.limits.max_payload_bytes);
@@ -199,6 +206,8 @@ impl Application {
             rustyhook_api::worker_router(state)
         };
         Ok(Self {
+            audit_writer,
+            audit_retention: settings.auth.audit_retention,
             listener,
             router,
             hook_ports,
@@ -262,6 +271,16 @@ impl Application {
                 .clone()
                 .monitor(self.store.clone(), token.clone()),
         );
+        // Stopped only once the server has, so it stores every entry the last requests queued.
+        let audit_stop = CancellationToken::new();
+        let audit_writer = tokio::spawn(self.audit_writer.run(audit_stop.clone()));
+        let audit_purge = self.role.serves_api().then(|| {
+            tokio::spawn(rustyhook_api::http::audit::purge_expired(
+                self.store.clone(),
+                self.audit_retention,
+                token.clone(),
+            ))
+        });
         let purge = self.role.serves_api().then(|| {
             tokio::spawn(rustyhook_api::http::idempotency::purge_expired(
                 self.store.clone(),
@@ -310,6 +329,11 @@ impl Application {
             }
         };
         let (served, (), ()) = tokio::join!(server, dispatcher, automation);
+        audit_stop.cancel();
+        let _ = audit_writer.await;
+        if let Some(purge) = audit_purge {
+            let _ = purge.await;
+        }
         served.context("the HTTP server failed")?;
         while let Some(r) = ports.join_next().await {
             r.context("a webhook listener panicked")?

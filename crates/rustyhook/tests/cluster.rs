@@ -1,5 +1,6 @@
 //! Several nodes of the real binary on one PostgreSQL database: they share the work, take over
-//! a killed node's, fire each cron tick once, and (with Redis) hold a rate limit together.
+//! a killed node's, fire each cron tick once, (with Redis) hold a rate limit together, and refuse
+//! a token revoked on any of them at once.
 
 #[path = "support/binary.rs"]
 mod binary;
@@ -337,6 +338,55 @@ async fn an_api_node_stores_work_that_a_worker_node_delivers_and_runs() {
     assert_eq!(
         std::fs::read_to_string(&out).expect("ran").trim(),
         "from echo"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_token_revoked_on_one_node_is_refused_by_the_other_at_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = TempDatabase::create().await;
+    let cluster = Cluster::start(dir.path(), &db, 2, FAST).await;
+    let (a, b) = (cluster.base(0), cluster.base(1));
+    let client = reqwest::Client::new();
+    let made: serde_json::Value = client
+        .post(format!("{a}/api/v1/token"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"name": "shared", "role": "read-only"}))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let (id, secret) = (
+        made["id"].as_str().expect("id"),
+        made["token"].as_str().expect("secret"),
+    );
+    let status_on_b = || async {
+        client
+            .get(format!("{b}/api/v1/app"))
+            .bearer_auth(secret)
+            .send()
+            .await
+            .expect("sent")
+            .status()
+    };
+    assert_eq!(
+        status_on_b().await,
+        200,
+        "a token made on one node works on the other"
+    );
+    let r = client
+        .delete(format!("{a}/api/v1/token/{id}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        status_on_b().await,
+        401,
+        "revoked on one node, refused on the other at once"
     );
 }
 

@@ -707,3 +707,135 @@ async fn a_redis_server_restarted_mid_stream_loses_no_entry() {
         "an entry stored before is recognised when read again"
     );
 }
+
+/// The machine's RabbitMQ (its restart is what this test is about: the faults suite is the
+/// only one that stops it, and no other test of this binary uses it).
+fn amqp_url() -> String {
+    std::env::var("RUSTYHOOK_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// A publisher with confirms that reconnects after the broker went away.
+#[derive(Default)]
+struct AmqpPublisher {
+    open: Option<(lapin::Connection, lapin::Channel)>,
+}
+
+impl AmqpPublisher {
+    /// Publishes `body` persistently to `queue`, trying again until the broker confirms that
+    /// the queue took it.
+    async fn publish(&mut self, queue: &str, body: &[u8]) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match self.try_publish(queue, body).await {
+                Ok(true) => return,
+                Ok(false) => {}
+                Err(_) => self.open = None,
+            }
+            assert!(Instant::now() < deadline, "RabbitMQ never took a message");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn try_publish(&mut self, queue: &str, body: &[u8]) -> Result<bool, lapin::Error> {
+        if self.open.is_none() {
+            let conn =
+                lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+                    .await?;
+            let channel = conn.create_channel().await?;
+            channel
+                .confirm_select(lapin::options::ConfirmSelectOptions::default())
+                .await?;
+            self.open = Some((conn, channel));
+        }
+        let Some((_, channel)) = &self.open else {
+            return Ok(false);
+        };
+        let confirm = channel
+            .basic_publish(
+                "".into(),
+                queue.into(),
+                lapin::options::BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                body,
+                lapin::BasicProperties::default().with_delivery_mode(2),
+            )
+            .await?
+            .await?;
+        // Unroutable (the queue not declared yet) comes back with the message.
+        Ok(confirm.is_ack() && confirm.take_message().is_none())
+    }
+
+    async fn delete(&mut self, queues: &[&str]) {
+        if let Some((_, channel)) = &self.open {
+            for q in queues {
+                let _ = channel
+                    .queue_delete((*q).into(), lapin::options::QueueDeleteOptions::default())
+                    .await;
+            }
+        }
+    }
+}
+
+fn rabbitmqctl(command: &str) {
+    let ok = Command::new("rabbitmqctl")
+        .args(["-q", command])
+        .status()
+        .expect("rabbitmqctl runs (.ci/services.sh installs RabbitMQ)")
+        .success();
+    assert!(ok, "rabbitmqctl {command} failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rabbitmq_broker_restarted_mid_stream_loses_no_message() {
+    const MESSAGES: usize = 200;
+    let dir = tempfile::tempdir().expect("dir");
+    let queue = format!("rustyhook-faults-{:016x}", rand::random::<u64>());
+    let receiver = Receiver::start(false, Duration::ZERO).await;
+    let config = format!(
+        "sources:\n  - {{type: rabbitmq, name: orders-in, url: '{}', queue: {queue}, app: faults, prefetch: 10}}\n",
+        amqp_url()
+    );
+    let node = start_node(&dir.path().join("node"), &config, &node_env(None));
+    wait_healthy(&node.base).await;
+    make_app(&node.base, &receiver, 8).await;
+    let mut publisher = AmqpPublisher::default();
+    let message = |i: usize| {
+        json!({"eventType": "fault.test", "eventId": format!("order-{i}"), "payload": {"i": i}})
+            .to_string()
+            .into_bytes()
+    };
+    for i in 0..MESSAGES / 2 {
+        publisher.publish(&queue, &message(i)).await;
+    }
+    receiver
+        .wait_numbered(
+            (MESSAGES / 4) as i64,
+            Duration::from_secs(30),
+            "before the restart",
+        )
+        .await;
+    tokio::task::spawn_blocking(|| {
+        rabbitmqctl("stop_app");
+        std::thread::sleep(Duration::from_secs(2));
+        rabbitmqctl("start_app");
+    })
+    .await
+    .expect("restart");
+    for i in MESSAGES / 2..MESSAGES {
+        publisher.publish(&queue, &message(i)).await;
+    }
+    let twice = receiver
+        .wait_numbered(MESSAGES as i64, Duration::from_secs(90), "rabbitmq restart")
+        .await;
+    publisher
+        .delete(&[queue.as_str(), format!("{queue}.dead").as_str()])
+        .await;
+    eprintln!("rabbitmq restarted mid-stream: {MESSAGES} published, all delivered, {twice} twice");
+    assert_eq!(
+        twice, 0,
+        "a message stored before is recognised when delivered again"
+    );
+}

@@ -6,16 +6,18 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use rustyhook_core::id::AppId;
 use rustyhook_core::model::App;
 use rustyhook_core::names::Uid;
 use rustyhook_core::signing::HeaderStyle;
 use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_store::Order;
+use rustyhook_store::page::Listed;
 use serde::{Deserialize, Serialize};
 
 use super::common::{check_rate_limit, finish, load_app, nullable, one_rate};
+use crate::http::auth::Principal;
 use crate::http::error::{ApiError, ApiResult, ValidationItem};
 use crate::http::extract::{JsonBody, QueryParams};
 use crate::http::list::{ListParams, ListResponse};
@@ -163,15 +165,29 @@ pub fn router() -> Router<ApiState> {
 
 async fn list(
     State(state): State<ApiState>,
+    principal: Option<Extension<Principal>>,
     QueryParams(params): QueryParams<ListAppsParams>,
 ) -> ApiResult<Json<ListResponse<ApplicationOut>>> {
     let page = params
         .page
         .page(Order::Ascending, |k| AppId::parse(k).is_some())?;
-    let listed = state
-        .store
-        .list_apps(page, params.exclude_apps_with_no_endpoints)
-        .await?;
+    let listed = match principal.as_ref().and_then(|p| p.app_scope()) {
+        // A token limited to one app sees that app alone.
+        Some(own) => {
+            let app = state.store.get_app(own.as_str()).await?;
+            let past_cursor = page.cursor.is_some();
+            Listed {
+                items: app.into_iter().filter(|_| !past_cursor).collect(),
+                done: true,
+            }
+        }
+        None => {
+            state
+                .store
+                .list_apps(page, params.exclude_apps_with_no_endpoints)
+                .await?
+        }
+    };
     Ok(Json(ListResponse::from_listed(
         listed,
         |a| a.id.to_string(),

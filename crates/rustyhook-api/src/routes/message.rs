@@ -40,7 +40,13 @@ struct MessageIn {
     payload_retention_period: Option<i64>,
     #[serde(default)]
     application: Option<ApplicationIn>,
+    /// When to deliver (RFC 3339), at most [`MAX_DELAY`] ahead; absent or past means now.
+    #[serde(default)]
+    deliver_at: Option<String>,
 }
+
+/// How far ahead `deliverAt` may be: Svix's limit.
+const MAX_DELAY: i64 = 24 * 60 * 60 * 1000;
 
 impl MessageIn {
     fn validate(&self) -> ApiResult<()> {
@@ -67,6 +73,19 @@ impl MessageIn {
         }
         if let Some(tags) = &self.tags {
             check_tags(tags, &mut errors);
+        }
+        if let Some(at) = self.deliver_at.as_deref() {
+            match rustyhook_core::time::parse_rfc3339(at) {
+                None => errors.push(ValidationItem::new(
+                    &["body", "deliverAt"],
+                    format!("{at:?} is not an RFC 3339 date-time"),
+                )),
+                Some(t) if t > now_millis() + MAX_DELAY => errors.push(ValidationItem::new(
+                    &["body", "deliverAt"],
+                    "deliverAt must be no more than 24 hours in the future",
+                )),
+                Some(_) => {}
+            }
         }
         if let Some(p) = self.payload_retention_period
             && !(5..=90).contains(&p)
@@ -203,13 +222,26 @@ pub(crate) async fn publish(
     message: Message,
     only_endpoint: Option<EndpointId>,
 ) -> ApiResult<MessageCreated> {
-    let lease = state.dispatcher.has_room(1);
+    publish_at(state, message, only_endpoint, None).await
+}
+
+/// As [`publish`], for deliveries due at `deliver_at`: a time still ahead leaves them unleased
+/// in the store, where the poller claims them once due.
+async fn publish_at(
+    state: &ApiState,
+    message: Message,
+    only_endpoint: Option<EndpointId>,
+    deliver_at: Option<rustyhook_core::time::Millis>,
+) -> ApiResult<MessageCreated> {
+    let deliver_at = deliver_at.filter(|t| *t > message.created_at);
+    let lease = deliver_at.is_none() && state.dispatcher.has_room(1);
     let created = state
         .store
         .create_message(NewMessage {
             message,
             lease_to: lease.then(|| state.dispatcher.node_id().to_owned()),
             only_endpoint,
+            deliver_at,
         })
         .await?;
     if created.existing {
@@ -227,7 +259,7 @@ pub(crate) async fn publish(
                 payload: m.payload.clone(),
                 trigger: rustyhook_core::model::TriggerType::Scheduled,
             }));
-    } else {
+    } else if deliver_at.is_none() {
         state.dispatcher.wake();
     }
     Ok(created)
@@ -265,6 +297,10 @@ async fn create(
     body.validate()?;
     let app = app_for_message(&state, &app_id, &mut body).await?;
     let now = now_millis();
+    let deliver_at = body
+        .deliver_at
+        .as_deref()
+        .and_then(rustyhook_core::time::parse_rfc3339);
     let message = Message {
         id: MessageId::generate(now),
         app_id: app.id,
@@ -275,7 +311,7 @@ async fn create(
         tags: body.tags.map(unique_tags),
         created_at: now,
     };
-    let created = publish(&state, message, None).await?;
+    let created = publish_at(&state, message, None, deliver_at).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(MessageOut::new(created.message, params.with_content)),

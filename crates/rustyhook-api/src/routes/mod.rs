@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod attempt;
+pub mod audit;
 mod common;
 pub mod endpoint;
 mod endpoint_extras;
@@ -9,7 +10,9 @@ pub mod event_type;
 pub mod handler;
 pub mod health;
 pub mod message;
+pub mod portal;
 pub mod source;
+pub mod token;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -17,7 +20,7 @@ use axum::middleware;
 
 use crate::http::error::ApiError;
 use crate::http::ratelimit::{self, ApiRateLimit};
-use crate::http::{auth, idempotency, store_gate};
+use crate::http::{audit as audit_log, auth, idempotency, store_gate};
 use crate::state::ApiState;
 
 /// The whole API. Paths are matched with or without a trailing slash (the caller strips it; see
@@ -32,6 +35,9 @@ pub fn router(state: ApiState) -> Router {
         .merge(event_type::router())
         .merge(handler::router())
         .merge(source::router())
+        .merge(token::router())
+        .merge(portal::router())
+        .merge(audit::router())
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(crate::openapi::serve),
@@ -46,11 +52,16 @@ pub fn router(state: ApiState) -> Router {
             ratelimit::limit_per_token,
         ));
     }
-    // Authentication runs before the rate limit, so only valid tokens reach it; the store gate
-    // is outermost, answering at once while the store is known to be down.
+    // Authentication runs before the rate limit, so only valid tokens reach it, and before the
+    // audit log, which records who; the store gate is outermost, answering at once while the
+    // store is known to be down.
     let protected = protected
         .layer(middleware::from_fn_with_state(
-            state.auth.clone(),
+            state.clone(),
+            audit_log::record_writes,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             auth::require_token,
         ))
         .layer(middleware::from_fn_with_state(

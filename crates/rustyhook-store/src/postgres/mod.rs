@@ -8,6 +8,7 @@
 //! unleased work due `NOTIFY` the other nodes ([`Store::wakeups`]); and an advisory lock elects
 //! a leader per name ([`Store::hold_leadership`]).
 
+mod access;
 mod apps;
 mod attempts;
 mod conn;
@@ -408,6 +409,42 @@ impl Store for PostgresStore {
         page: Page,
     ) -> StoreResult<Listed<RejectedMessage>> {
         rejected::list(&self.pool, source, &page).await
+    }
+
+    async fn create_token(&self, token: ApiToken) -> StoreResult<()> {
+        access::insert_token(&self.pool, &token).await
+    }
+
+    async fn find_token(&self, token_hash: &str) -> StoreResult<Option<ApiToken>> {
+        access::token_where(&self.pool, "token_hash", token_hash).await
+    }
+
+    async fn get_token(&self, id: &str) -> StoreResult<Option<ApiToken>> {
+        access::token_where(&self.pool, "id", id).await
+    }
+
+    async fn list_tokens(&self, page: Page) -> StoreResult<Listed<ApiToken>> {
+        access::list_tokens(&self.pool, &page).await
+    }
+
+    async fn revoke_token(&self, id: &str, now: Millis) -> StoreResult<()> {
+        access::revoke(&self.pool, id, now).await
+    }
+
+    async fn touch_token(&self, id: &str, now: Millis) -> StoreResult<()> {
+        access::touch(&self.pool, id, now).await
+    }
+
+    async fn record_audit(&self, entries: Vec<AuditEntry>) -> StoreResult<()> {
+        access::insert_audit(&self.pool, &entries).await
+    }
+
+    async fn list_audit(&self, filter: AuditFilter, page: Page) -> StoreResult<Listed<AuditEntry>> {
+        access::list_audit(&self.pool, filter, &page).await
+    }
+
+    async fn audit_purge(&self, before: Millis) -> StoreResult<u64> {
+        access::purge_audit(&self.pool, before).await
     }
 
     async fn get_meta(&self, key: &str) -> StoreResult<Option<String>> {

@@ -201,6 +201,36 @@ DELETE FROM idempotency;
 CREATE INDEX idempotency_created ON idempotency (created_at);
 "#,
     r#"
+-- API tokens besides the admin token (only the secret's SHA-256 is kept; the unique index is
+-- the lookup every request with such a token makes), and the audit log of API writes.
+CREATE TABLE api_tokens (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    app_id TEXT COLLATE "C" REFERENCES apps (id) ON DELETE CASCADE,
+    read_only BOOLEAN NOT NULL DEFAULT FALSE,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT,
+    last_used_at BIGINT,
+    revoked_at BIGINT
+);
+CREATE INDEX api_tokens_app ON api_tokens (app_id);
+
+CREATE TABLE audit_log (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    actor TEXT COLLATE "C" NOT NULL,
+    method TEXT NOT NULL,
+    route TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    address TEXT NOT NULL,
+    status BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX audit_log_created ON audit_log (created_at);
+CREATE INDEX audit_log_actor ON audit_log (actor, id);
+"#,
+    r#"
 -- Header style inherits: an endpoint's NULL follows its app's, an app's NULL the server's
 -- delivery.header_style. 'standard' was the only default so far, so stored 'standard' becomes
 -- NULL and nothing changes until an operator picks another default.

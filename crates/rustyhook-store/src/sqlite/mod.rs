@@ -4,6 +4,7 @@
 //! that), so on open every delivery lease left by a previous process — one that crashed mid-flight
 //! — is released and its deliveries become due again. That is what makes a `kill -9` lose nothing.
 
+mod access;
 mod apps;
 mod attempts;
 mod conn;
@@ -533,6 +534,56 @@ impl Store for SqliteStore {
         self.db
             .read(move |c| rejected::list(c, source, &page))
             .await
+    }
+
+    async fn create_token(&self, token: ApiToken) -> StoreResult<()> {
+        self.db
+            .write(move |c| access::insert_token(c, &token))
+            .await
+    }
+
+    async fn find_token(&self, token_hash: &str) -> StoreResult<Option<ApiToken>> {
+        let hash = token_hash.to_owned();
+        self.db
+            .read(move |c| access::token_where(c, "token_hash", &hash))
+            .await
+    }
+
+    async fn get_token(&self, id: &str) -> StoreResult<Option<ApiToken>> {
+        let id = id.to_owned();
+        self.db
+            .read(move |c| access::token_where(c, "id", &id))
+            .await
+    }
+
+    async fn list_tokens(&self, page: Page) -> StoreResult<Listed<ApiToken>> {
+        self.db.read(move |c| access::list_tokens(c, &page)).await
+    }
+
+    async fn revoke_token(&self, id: &str, now: Millis) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.db.write(move |c| access::revoke(c, &id, now)).await
+    }
+
+    async fn touch_token(&self, id: &str, now: Millis) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.db.write(move |c| access::touch(c, &id, now)).await
+    }
+
+    async fn record_audit(&self, entries: Vec<AuditEntry>) -> StoreResult<()> {
+        self.db
+            .write(move |c| access::insert_audit(c, &entries))
+            .await
+    }
+
+    async fn list_audit(&self, filter: AuditFilter, page: Page) -> StoreResult<Listed<AuditEntry>> {
+        self.db
+            .read(move |c| access::list_audit(c, filter, &page))
+            .await
+    }
+
+    async fn audit_purge(&self, before: Millis) -> StoreResult<u64> {
+        self.db.write(move |c| access::purge_audit(c, before)).await
     }
 
     async fn get_meta(&self, key: &str) -> StoreResult<Option<String>> {

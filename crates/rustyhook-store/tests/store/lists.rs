@@ -44,6 +44,7 @@ async fn send_on(
             message: m,
             lease_to: None,
             only_endpoint: None,
+            deliver_at: None,
         })
         .await
         .expect("message")
@@ -326,6 +327,7 @@ async fn resend_schedules_a_manual_attempt_and_creates_a_missing_delivery(store:
             message: message(&a.id, "a", None, 10),
             lease_to: Some("n".into()),
             only_endpoint: Some(one.id.clone()),
+            deliver_at: None,
         })
         .await
         .expect("message");

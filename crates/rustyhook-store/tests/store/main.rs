@@ -27,6 +27,7 @@ macro_rules! on_every_backend {
     };
 }
 
+mod access;
 mod at_rest;
 mod fixtures;
 mod lists;

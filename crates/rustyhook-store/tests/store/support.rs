@@ -84,6 +84,7 @@ pub async fn send(
             message: message(app, event_type, event_id, now),
             lease_to: lease.map(str::to_owned),
             only_endpoint: None,
+            deliver_at: None,
         })
         .await
         .expect("message is stored")

@@ -165,10 +165,32 @@ impl TestApp {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> (StatusCode, Value) {
+        self.call_as_with(TOKEN, method, path, body, headers).await
+    }
+
+    /// Sends a request with `token` instead of the admin token.
+    pub async fn call_as(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.call_as_with(token, method, path, body, &[]).await
+    }
+
+    async fn call_as_with(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
         let mut req = self
             .client
             .request(method, format!("{}{path}", self.base))
-            .bearer_auth(TOKEN);
+            .bearer_auth(token);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }

@@ -4,6 +4,7 @@
 
 mod amqp;
 mod api;
+mod app_portal;
 mod compat;
 mod connections;
 mod delivery;
@@ -20,11 +21,14 @@ mod proxy;
 mod rabbit;
 mod receiver;
 mod redis_source;
+mod scheduled;
+mod sdk_clients;
 mod sdk_queries;
 mod security;
 mod sqs;
 mod svix_details;
 mod svix_sdk;
+mod tokens;
 mod triggers;
 mod validation;
 mod webhook_security;

@@ -5,6 +5,8 @@
 mod amqp;
 #[path = "../e2e/api.rs"]
 mod api;
+#[path = "../e2e/app_portal.rs"]
+mod app_portal;
 #[path = "../e2e/compat.rs"]
 mod compat;
 #[path = "../e2e/connections.rs"]
@@ -33,6 +35,10 @@ mod rabbit;
 mod receiver;
 #[path = "../e2e/redis_source.rs"]
 mod redis_source;
+#[path = "../e2e/scheduled.rs"]
+mod scheduled;
+#[path = "../e2e/sdk_clients.rs"]
+mod sdk_clients;
 #[path = "../e2e/sdk_queries.rs"]
 mod sdk_queries;
 #[path = "../e2e/security.rs"]
@@ -43,6 +49,8 @@ mod sqs;
 mod svix_details;
 #[path = "../e2e/svix_sdk.rs"]
 mod svix_sdk;
+#[path = "../e2e/tokens.rs"]
+mod tokens;
 #[path = "../e2e/triggers.rs"]
 mod triggers;
 #[path = "../e2e/validation.rs"]

@@ -1,0 +1,113 @@
+//! Svix's app portal: `POST /api/v1/auth/app-portal-access/{app_id}` issues a token limited to
+//! one app (read-only if asked, expiring after `expiry` seconds), with a `url` to open for that
+//! app; `POST /api/v1/auth/logout` revokes the token it is called with. The tokens are ordinary
+//! `app` tokens ([`super::token`]): listed and revocable like any other.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::post;
+use axum::{Extension, Json, Router};
+use rustyhook_core::time::now_millis;
+use rustyhook_store::TokenRole;
+use serde::{Deserialize, Serialize};
+
+use super::common::load_app;
+use super::token::{NewToken, issue};
+use crate::http::auth::Principal;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::JsonBody;
+use crate::state::ApiState;
+
+/// Shortest and longest `expiry`, in seconds (Svix's: one hour to seven days); the default is
+/// the longest.
+const EXPIRY_SECS: std::ops::RangeInclusive<u64> = 3600..=7 * 24 * 3600;
+
+/// The routes.
+pub fn router() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/auth/app-portal-access/{app_id}", post(access))
+        .route("/api/v1/auth/logout", post(logout))
+}
+
+/// `AppPortalAccessIn`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppPortalAccessIn {
+    /// Accepted for Svix's SDKs; rustyhook has no feature flags, so they change nothing.
+    #[serde(default)]
+    feature_flags: Vec<String>,
+    /// Seconds the token is valid for.
+    #[serde(default)]
+    expiry: Option<u64>,
+    /// A token that may only read.
+    #[serde(default)]
+    read_only: bool,
+}
+
+/// `AppPortalAccessOut`.
+#[derive(Debug, Serialize)]
+pub struct AppPortalAccessOut {
+    /// Where to open the app's pages (for now the API reference, for this app).
+    url: String,
+    /// The token, limited to the app.
+    token: String,
+}
+
+async fn access(
+    State(state): State<ApiState>,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<AppPortalAccessIn>,
+) -> ApiResult<Json<AppPortalAccessOut>> {
+    let expiry = body.expiry.unwrap_or(*EXPIRY_SECS.end());
+    if !EXPIRY_SECS.contains(&expiry) {
+        return Err(ApiError::invalid(
+            &["body", "expiry"],
+            format!(
+                "expiry must be between {} and {} seconds (one hour to seven days)",
+                EXPIRY_SECS.start(),
+                EXPIRY_SECS.end()
+            ),
+        ));
+    }
+    let app = load_app(&state, &app_id).await?;
+    if !body.feature_flags.is_empty() {
+        tracing::debug!(flags = ?body.feature_flags, "app portal feature flags ignored");
+    }
+    let expires_at = now_millis() + i64::try_from(expiry * 1000).unwrap_or(i64::MAX);
+    let out = issue(
+        &state,
+        NewToken {
+            name: format!("app portal: {}", app.id.as_str()),
+            role: TokenRole::App,
+            app_id: Some(app.id.clone()),
+            read_only: body.read_only,
+            expires_at: Some(expires_at),
+        },
+    )
+    .await?;
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    Ok(Json(AppPortalAccessOut {
+        url: format!("http://{host}/api/docs?app={}", app.id.as_str()),
+        token: out.secret().unwrap_or_default().to_owned(),
+    }))
+}
+
+async fn logout(
+    State(state): State<ApiState>,
+    Extension(principal): Extension<Principal>,
+) -> ApiResult<StatusCode> {
+    match principal {
+        Principal::Admin => Err(ApiError::bad_request(
+            "admin_token",
+            "the admin token cannot be logged out; change auth.admin_token to replace it",
+        )),
+        Principal::Token(token) => {
+            state.store.revoke_token(&token.id, now_millis()).await?;
+            Ok(StatusCode::NO_CONTENT)
+        }
+    }
+}
