@@ -149,6 +149,16 @@ fn problem(body: &Value) -> (String, Value) {
     )
 }
 
+/// One text field of each item of a list answer, in order.
+fn field_of_each(list: &Value, field: &str) -> Vec<String> {
+    list["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|item| item[field].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
 /// An app `acme` with one endpoint that answers 200, and one message attempted once.
 async fn one_attempt(app: &TestApp, receiver: &Receiver) -> (String, String, String) {
     app.create_app("acme").await;
@@ -280,14 +290,7 @@ async fn exclude_apps_with_no_endpoints_lists_only_apps_that_have_one() {
     app.create_app("busy").await;
     app.create_endpoint("busy", json!({"url": "https://example.com/"}))
         .await;
-    let uids = |v: Value| -> Vec<String> {
-        v["data"]
-            .as_array()
-            .expect("data")
-            .iter()
-            .map(|a| a["uid"].as_str().unwrap_or_default().to_owned())
-            .collect()
-    };
+    let uids = |v: Value| field_of_each(&v, "uid");
     let only = app
         .get("/api/v1/app?exclude_apps_with_no_endpoints=true")
         .await;
@@ -317,14 +320,7 @@ async fn message_tags_are_stored_returned_and_filter_the_message_list() {
     assert_eq!(first["tags"], json!(["vip", "eu"]));
     let second = app.get(&format!("/api/v1/app/acme/msg/{}", ids[1])).await;
     assert_eq!(second["tags"], json!(["eu"]), "each tag once");
-    let listed_ids = |v: Value| -> Vec<String> {
-        v["data"]
-            .as_array()
-            .expect("data")
-            .iter()
-            .map(|m| m["id"].as_str().unwrap_or_default().to_owned())
-            .collect()
-    };
+    let listed_ids = |v: Value| field_of_each(&v, "id");
     let vip = app.get("/api/v1/app/acme/msg?tag=vip").await;
     assert_eq!(listed_ids(vip), [ids[0].clone()]);
     let eu = app.get("/api/v1/app/acme/msg?tag=eu").await;
