@@ -72,10 +72,18 @@ pub fn router(state: ApiState) -> Router {
         .merge(protected)
         .merge(health::router())
         .route("/metrics", axum::routing::get(crate::metrics::serve))
+        .route("/api/docs", axum::routing::get(api_docs))
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(state.limits.max_payload_bytes))
         .with_state(state)
+}
+
+/// A browsable reference of the API, written here and embedded (no CDN): it asks for a token,
+/// keeps it in the browser session, and lists the operations of `/api/v1/openapi.json`; with
+/// `?app=<id>` (the `url` app-portal-access returns) it shows that app's routes.
+async fn api_docs() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("../../assets/api-docs.html"))
 }
 
 /// A path no route serves: a JSON error like every other, so an SDK raises its API error

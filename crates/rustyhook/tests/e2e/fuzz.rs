@@ -109,6 +109,7 @@ async fn snapshot(app: &TestApp, at: &impl Fn(&str) -> String) -> Vec<Value> {
         "/api/v1/app/fz/endpoint/ep/headers",
         "/api/v1/app/fz/endpoint/ep/secret",
         "/api/v1/app/fz/msg?limit=250&with_content=false",
+        "/api/v1/token?limit=250",
     ] {
         let path = at(path);
         let (status, mut body) = app.call(Method::GET, &path, None).await;
@@ -203,6 +204,16 @@ async fn no_random_or_mutated_body_gets_a_5xx_and_a_refused_one_changes_nothing(
             Method::POST,
             "/api/v1/app/fz/msg",
             json!({"eventType": "a.b", "payload": {"x": 1}, "channels": ["c"], "eventId": "e1"}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/token",
+            json!({"name": "ci", "role": "app", "appId": "fz", "readOnly": true, "expiresAt": "2099-01-01T00:00:00Z"}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/auth/app-portal-access/fz",
+            json!({"featureFlags": ["a"], "expiry": 3600, "readOnly": true}),
         ),
     ];
     let client = reqwest::Client::builder()

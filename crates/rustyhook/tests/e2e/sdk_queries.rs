@@ -129,3 +129,25 @@ async fn unserved_paths_and_methods_answer_json_errors() {
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
     assert_eq!(body["code"], "method_not_allowed", "{body}");
 }
+
+#[tokio::test]
+async fn the_api_reference_page_is_served_without_a_token_and_reads_the_document_with_one() {
+    let app = TestApp::spawn().await;
+    let page = reqwest::get(format!("{}/api/docs?app=app_x", app.base))
+        .await
+        .expect("sent");
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .is_ok_and(|t| t.starts_with("text/html"))
+    );
+    let html = page.text().await.expect("text");
+    assert!(html.contains("rustyhook API reference"));
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "nothing is loaded from elsewhere"
+    );
+    let doc = app.get("/api/v1/openapi.json").await;
+    assert!(doc["paths"].as_object().is_some_and(|p| p.len() > 20));
+}
