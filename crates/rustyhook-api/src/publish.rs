@@ -57,6 +57,7 @@ impl Publisher for ApiPublisher {
             event_type,
             payload: Some(Arc::from(payload)),
             channels: (!channels.is_empty()).then_some(channels),
+            tags: None,
             created_at: now,
         };
         let created = publish(state, message, p.endpoint.cloned())

@@ -52,7 +52,7 @@ mod tests {
             metadata: BTreeMap::new(),
             headers: BTreeMap::new(),
             secrets: vec![],
-            header_style: HeaderStyle::Standard,
+            header_style: Some(HeaderStyle::Standard),
             max_in_flight: 32,
             created_at: 0,
             updated_at: 0,
@@ -71,6 +71,7 @@ mod tests {
                     .map(|s| Channel::parse(*s).expect("valid"))
                     .collect()
             }),
+            tags: None,
             created_at: 0,
         }
     }

@@ -23,6 +23,10 @@ pub struct App {
     pub rate_limit: Option<u32>,
     /// Free-form labels.
     pub metadata: BTreeMap<String, String>,
+    /// Signature header names for this app's endpoints that choose none; `None` leaves it to
+    /// the server's `delivery.header_style`. Lets a migrating Svix user keep `svix-*` headers
+    /// per tenant, since Svix's SDKs cannot send an endpoint's `headerStyle`.
+    pub header_style: Option<HeaderStyle>,
     /// Creation time.
     pub created_at: Millis,
     /// Last change.
@@ -42,8 +46,13 @@ pub struct EventType {
     pub archived: bool,
     /// Marked deprecated.
     pub deprecated: bool,
-    /// Feature flag gating visibility.
+    /// Feature flag gating visibility (Svix's older, single `featureFlag`).
     pub feature_flag: Option<String>,
+    /// Feature flags gating visibility (Svix's `featureFlags`), kept so a client reads back
+    /// what it wrote.
+    pub feature_flags: Option<Vec<String>>,
+    /// The group the event type is shown under (Svix's `groupName`).
+    pub group_name: Option<String>,
     /// Creation time.
     pub created_at: Millis,
     /// Last change.
@@ -88,8 +97,9 @@ pub struct Endpoint {
     pub headers: BTreeMap<String, String>,
     /// The current secret first, then secrets in their rotation grace period.
     pub secrets: Vec<EndpointSecret>,
-    /// Which header names carry the signature.
-    pub header_style: HeaderStyle,
+    /// Which header names carry the signature; `None` follows the app, then the server
+    /// (see [`HeaderStyle::effective`]).
+    pub header_style: Option<HeaderStyle>,
     /// Most requests in flight to this endpoint at once.
     pub max_in_flight: u32,
     /// Creation time.
@@ -123,6 +133,8 @@ pub struct Message {
     pub payload: Option<Arc<str>>,
     /// Channels it was sent on.
     pub channels: Option<Vec<Channel>>,
+    /// Svix's `tags`: labels for finding messages again (`GET …/msg?tag=…`), each once.
+    pub tags: Option<Vec<String>>,
     /// Creation time.
     pub created_at: Millis,
 }

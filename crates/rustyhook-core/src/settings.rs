@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::handlers::Handler;
 use crate::retry::RetrySchedule;
+use crate::signing::HeaderStyle;
 use crate::sources::SourceConfig;
 
 /// Everything the server needs to start. Defaults give a working single-node server.
@@ -259,6 +260,10 @@ pub struct DeliverySettings {
     /// How long shutdown waits for in-flight attempts.
     #[serde(deserialize_with = "duration")]
     pub shutdown_grace: Duration,
+    /// Signature header names for endpoints and apps that choose none: `standard`
+    /// (`webhook-*`, the Standard Webhooks default) or `svix` (`svix-*`, what Svix's server
+    /// sends), so a whole Svix installation can move over without touching its receivers.
+    pub header_style: HeaderStyle,
 }
 
 impl Default for DeliverySettings {
@@ -272,6 +277,7 @@ impl Default for DeliverySettings {
             queue_capacity: 20_000,
             poll_interval: Duration::from_millis(500),
             shutdown_grace: Duration::from_secs(10),
+            header_style: HeaderStyle::Standard,
         }
     }
 }

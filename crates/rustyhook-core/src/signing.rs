@@ -131,11 +131,45 @@ impl HeaderStyle {
             Self::Standard
         }
     }
+
+    /// The style a delivery uses: the endpoint's own choice wins, then its app's, then the
+    /// server's default. Kept in one place so the dispatcher and the docs cannot disagree.
+    pub fn effective(endpoint: Option<Self>, app: Option<Self>, server: Self) -> Self {
+        endpoint.or(app).unwrap_or(server)
+    }
+}
+
+impl std::str::FromStr for HeaderStyle {
+    type Err = String;
+
+    /// The strict form, for settings: a typo is an error, not the standard names.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "standard" => Ok(Self::Standard),
+            "svix" => Ok(Self::Svix),
+            other => Err(format!(
+                "unknown header style {other:?}: expected \"standard\" or \"svix\""
+            )),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_endpoint_style_wins_over_the_app_and_the_app_over_the_server() {
+        use HeaderStyle::{Standard, Svix};
+        assert_eq!(
+            HeaderStyle::effective(Some(Standard), Some(Svix), Svix),
+            Standard
+        );
+        assert_eq!(HeaderStyle::effective(None, Some(Svix), Standard), Svix);
+        assert_eq!(HeaderStyle::effective(None, None, Svix), Svix);
+        assert_eq!("svix".parse::<HeaderStyle>(), Ok(Svix));
+        assert!("svx".parse::<HeaderStyle>().is_err());
+    }
 
     #[test]
     fn signs_the_standard_webhooks_test_vector() {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use rustyhook_core::retry::RetrySchedule;
 use rustyhook_core::settings::Settings;
+use rustyhook_core::signing::HeaderStyle;
 
 use crate::cluster::{Fence, SharedRateLimiter};
 use crate::dispatcher::DeliveryObserver;
@@ -47,6 +48,8 @@ pub struct EngineConfig {
     pub fence: Fence,
     /// The store's health, told of write failures; results wait on it while the store is down.
     pub health: StoreHealth,
+    /// Signature header names for endpoints whose app and own settings choose none.
+    pub header_style: HeaderStyle,
 }
 
 impl EngineConfig {
@@ -70,6 +73,7 @@ impl EngineConfig {
             observers: Vec::new(),
             fence: Fence::new(),
             health: StoreHealth::new(),
+            header_style: d.header_style,
         }
     }
 }

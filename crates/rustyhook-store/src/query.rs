@@ -43,6 +43,8 @@ impl From<i64> for Arg {
 pub(crate) struct Dialect {
     /// A condition, with one `?`, that the JSON list of text in `m.channels` holds the value.
     pub channels_hold: &'static str,
+    /// The same for `m.tags`.
+    pub tags_hold: &'static str,
 }
 
 /// A `SELECT … WHERE …` under construction: conditions and their values.
@@ -122,6 +124,14 @@ impl Query {
 
 /// Adds a message filter's conditions on the messages aliased `m`.
 pub(crate) fn filter_messages(q: Query, filter: MessageFilter, dialect: &Dialect) -> Query {
+    let q = match filter.tags.filter(|t| !t.is_empty()) {
+        // Any of the tags: one test per tag, joined with OR.
+        Some(tags) => {
+            let any = vec![dialect.tags_hold; tags.len()].join(" OR ");
+            q.and(&format!("({any})"), tags.into_iter().map(Arg::Text))
+        }
+        None => q,
+    };
     q.and_opt(dialect.channels_hold, filter.channel.map(String::from))
         .and_in(
             "m.event_type",

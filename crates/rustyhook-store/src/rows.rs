@@ -19,14 +19,21 @@ use rustyhook_core::signing::{HeaderStyle, SigningSecret};
 
 use crate::{Claimed, IdempotencyBegin};
 
-pub(crate) const APP_COLS: &str = "id, uid, name, rate_limit, metadata, created_at, updated_at";
-pub(crate) const EVENT_TYPE_COLS: &str =
-    "name, description, schemas, archived, deprecated, feature_flag, created_at, updated_at";
+pub(crate) const APP_COLS: &str =
+    "id, uid, name, rate_limit, metadata, created_at, updated_at, header_style";
+/// The condition on `apps` that keeps only apps with at least one endpoint (Svix's
+/// `exclude_apps_with_no_endpoints`); the same SQL on both backends.
+pub(crate) const APP_HAS_ENDPOINTS: &str =
+    "EXISTS (SELECT 1 FROM endpoints WHERE endpoints.app_id = apps.id)";
+pub(crate) const EVENT_TYPE_COLS: &str = "name, description, schemas, archived, deprecated, \
+     feature_flag, created_at, updated_at, feature_flags, group_name";
 pub(crate) const ENDPOINT_COLS: &str = "id, app_id, uid, url, description, version, disabled, \
      rate_limit, filter_types, channels, metadata, headers, secrets, header_style, max_in_flight, \
      created_at, updated_at";
 pub(crate) const MESSAGE_COLS: &str =
-    "m.id, m.app_id, m.event_id, m.event_type, m.payload, m.channels, m.created_at";
+    "m.id, m.app_id, m.event_id, m.event_type, m.payload, m.channels, m.created_at, m.tags";
+/// How many columns [`MESSAGE_COLS`] has, for reading what follows them in a join.
+pub(crate) const MESSAGE_COL_COUNT: usize = 8;
 pub(crate) const DELIVERY_COLS: &str = "d.id, d.msg_id, d.endpoint_id, d.app_id, d.status, \
      d.attempts, d.next_attempt_at, d.created_at, d.updated_at";
 pub(crate) const ATTEMPT_COLS: &str = "a.id, a.delivery_id, a.msg_id, a.endpoint_id, a.app_id, \
@@ -135,6 +142,7 @@ pub(crate) fn app<R: Columns>(row: &R) -> Result<App, R::Error> {
         metadata: row.json(4)?,
         created_at: row.int(5)?,
         updated_at: row.int(6)?,
+        header_style: row.opt_text(7)?.map(|s| HeaderStyle::parse(&s)),
     })
 }
 
@@ -148,6 +156,8 @@ pub(crate) fn event_type<R: Columns>(row: &R) -> Result<EventType, R::Error> {
         feature_flag: row.opt_text(5)?,
         created_at: row.int(6)?,
         updated_at: row.int(7)?,
+        feature_flags: row.opt_json(8)?,
+        group_name: row.opt_text(9)?,
     })
 }
 
@@ -256,7 +266,7 @@ pub(crate) fn endpoint_at<R: Columns>(
         metadata: row.json::<BTreeMap<String, String>>(at + 10)?,
         headers: open_headers::<R>(&row.text(at + 11)?, sbox)?,
         secrets: open_secrets::<R>(&row.text(at + 12)?, sbox)?,
-        header_style: HeaderStyle::parse(&row.text(at + 13)?),
+        header_style: row.opt_text(at + 13)?.map(|s| HeaderStyle::parse(&s)),
         max_in_flight: row.num(at + 14)?,
         created_at: row.int(at + 15)?,
         updated_at: row.int(at + 16)?,
@@ -273,6 +283,7 @@ pub(crate) fn message_at<R: Columns>(row: &R, at: usize) -> Result<Message, R::E
         payload: row.opt_text(at + 4)?.map(Arc::from),
         channels: row.opt_json::<Vec<Channel>>(at + 5)?,
         created_at: row.int(at + 6)?,
+        tags: row.opt_json::<Vec<String>>(at + 7)?,
     })
 }
 

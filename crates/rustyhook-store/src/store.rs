@@ -166,6 +166,8 @@ pub struct RunRecord {
 pub struct MessageFilter {
     /// Only messages on this channel.
     pub channel: Option<Channel>,
+    /// Only messages carrying at least one of these tags.
+    pub tags: Option<Vec<String>>,
     /// Only these event types.
     pub event_types: Option<Vec<EventTypeName>>,
     /// Only messages created before this time.
@@ -274,7 +276,7 @@ pub trait Store: Send + Sync + 'static {
     /// Finds an app by id or uid.
     async fn get_app(&self, id_or_uid: &str) -> StoreResult<Option<App>>;
     /// Lists apps.
-    async fn list_apps(&self, page: Page) -> StoreResult<Listed<App>>;
+    async fn list_apps(&self, page: Page, with_endpoints_only: bool) -> StoreResult<Listed<App>>;
     /// Replaces an app's fields; `Conflict` if the new uid is taken.
     async fn update_app(&self, app: App) -> StoreResult<App>;
     /// Deletes an app with its endpoints, messages, deliveries and attempts.

@@ -119,6 +119,7 @@ pub const ENV_VARS: &[&str] = &[
     "RUSTYHOOK_QUEUE_CAPACITY",
     "RUSTYHOOK_POLL_INTERVAL",
     "RUSTYHOOK_SHUTDOWN_GRACE",
+    "RUSTYHOOK_HEADER_STYLE",
     "RUSTYHOOK_MAX_PAYLOAD_BYTES",
     "RUSTYHOOK_MAX_RESPONSE_BYTES",
     "RUSTYHOOK_HEADER_READ_TIMEOUT",
@@ -210,6 +211,9 @@ fn apply_one(s: &mut Settings, name: &str, v: &str) -> anyhow::Result<()> {
         }
         "RUSTYHOOK_SHUTDOWN_GRACE" => {
             s.delivery.shutdown_grace = parse_duration(v).map_err(anyhow::Error::msg)?
+        }
+        "RUSTYHOOK_HEADER_STYLE" => {
+            s.delivery.header_style = v.parse().map_err(anyhow::Error::msg)?
         }
         "RUSTYHOOK_MAX_PAYLOAD_BYTES" => s.limits.max_payload_bytes = number(v)? as usize,
         "RUSTYHOOK_MAX_RESPONSE_BYTES" => s.limits.max_response_bytes = number(v)? as usize,
@@ -310,6 +314,32 @@ mod tests {
         assert_eq!(
             ok.auth.admin_token.as_deref(),
             Some("long-enough-token-1234")
+        );
+    }
+
+    #[test]
+    fn the_default_header_style_is_read_from_the_file_and_the_environment_and_checked() {
+        use rustyhook_core::signing::HeaderStyle;
+        assert_eq!(
+            Settings::default().delivery.header_style,
+            HeaderStyle::Standard
+        );
+        let mut s = parse("delivery:\n  header_style: svix\n", "t.yaml").expect("valid");
+        assert_eq!(s.delivery.header_style, HeaderStyle::Svix);
+        let err = parse("delivery:\n  header_style: sivx\n", "t.yaml").expect_err("typo");
+        assert!(format!("{err:#}").contains("sivx"), "{err:#}");
+        apply_env(&mut s, |k| {
+            (k == "RUSTYHOOK_HEADER_STYLE").then(|| "standard".into())
+        })
+        .expect("valid env");
+        assert_eq!(s.delivery.header_style, HeaderStyle::Standard);
+        let err = apply_env(&mut s, |k| {
+            (k == "RUSTYHOOK_HEADER_STYLE").then(|| "svx".into())
+        })
+        .expect_err("bad");
+        assert!(
+            format!("{err:#}").contains("RUSTYHOOK_HEADER_STYLE"),
+            "{err:#}"
         );
     }
 

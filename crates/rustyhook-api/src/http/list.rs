@@ -55,8 +55,14 @@ pub enum OrderParam {
 }
 
 impl ListParams {
-    /// The page to read, with `default_order` unless the caller chose one.
-    pub fn page(&self, default_order: Order) -> Result<Page, ApiError> {
+    /// The page to read, with `default_order` unless the caller chose one. `is_key` says
+    /// whether a value could be a cursor of this list (an id of its kind): an `iterator` that
+    /// could not is a 422 naming it, not a silently empty page.
+    pub fn page(
+        &self,
+        default_order: Order,
+        is_key: impl Fn(&str) -> bool,
+    ) -> Result<Page, ApiError> {
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if limit > MAX_LIMIT {
             return Err(ApiError::invalid(
@@ -64,21 +70,37 @@ impl ListParams {
                 format!("Given limit must not exceed {MAX_LIMIT}"),
             ));
         }
+        if limit == 0 {
+            return Err(ApiError::invalid(
+                &["query", "limit"],
+                format!("limit must be between 1 and {MAX_LIMIT}"),
+            ));
+        }
         let order = match self.order {
             Some(OrderParam::Ascending) => Order::Ascending,
             Some(OrderParam::Descending) => Order::Descending,
             None => default_order,
         };
-        let cursor = self
-            .iterator
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .map(|it| match it.strip_prefix('-') {
-                Some(id) => Cursor::Before(id.to_owned()),
-                None => Cursor::After(it.to_owned()),
-            });
+        let cursor = match self.iterator.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(it) => {
+                let cursor = match it.strip_prefix('-') {
+                    Some(id) => Cursor::Before(id.to_owned()),
+                    None => Cursor::After(it.to_owned()),
+                };
+                let (Cursor::Before(key) | Cursor::After(key)) = &cursor;
+                if !is_key(key) {
+                    return Err(ApiError::invalid(
+                        &["query", "iterator"],
+                        "iterator is not one this list returned: pass a previous answer's \
+                         iterator or prevIterator unchanged",
+                    ));
+                }
+                Some(cursor)
+            }
+        };
         Ok(Page {
-            limit: limit.max(1),
+            limit,
             order,
             cursor,
         })

@@ -10,29 +10,37 @@ use axum::{Extension, Json, Router};
 use rustyhook_core::id::AppId;
 use rustyhook_core::model::App;
 use rustyhook_core::names::Uid;
+use rustyhook_core::signing::HeaderStyle;
 use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_store::Order;
 use rustyhook_store::page::Listed;
 use serde::{Deserialize, Serialize};
 
-use super::common::{check_rate_limit, finish, load_app, nullable};
+use super::common::{check_rate_limit, finish, load_app, nullable, one_rate};
 use crate::http::auth::Principal;
 use crate::http::error::{ApiError, ApiResult, ValidationItem};
 use crate::http::extract::{JsonBody, QueryParams};
 use crate::http::list::{ListParams, ListResponse};
 use crate::state::ApiState;
 
-/// `ApplicationIn`.
+/// `ApplicationIn`, plus rustyhook's `headerStyle`: the signature header names of this app's
+/// endpoints that choose none (Svix's SDKs drop it, so it is set with plain HTTP; absent on a
+/// PUT, the app keeps its current style).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationIn {
     name: String,
     #[serde(default)]
     uid: Option<Uid>,
-    #[serde(default, alias = "throttleRate")]
+    #[serde(default)]
     rate_limit: Option<u32>,
+    /// The newer SDKs' name for `rateLimit`.
+    #[serde(default)]
+    throttle_rate: Option<u32>,
     #[serde(default)]
     metadata: BTreeMap<String, String>,
+    #[serde(default)]
+    header_style: Option<HeaderStyle>,
 }
 
 impl ApplicationIn {
@@ -57,7 +65,10 @@ impl ApplicationIn {
                 "name must not be empty",
             ));
         }
-        check_rate_limit(self.rate_limit, &mut errors);
+        check_rate_limit(
+            one_rate(self.rate_limit, self.throttle_rate, &mut errors),
+            &mut errors,
+        );
         finish(errors)
     }
 
@@ -68,8 +79,9 @@ impl ApplicationIn {
             id: AppId::generate(now),
             uid: self.uid,
             name: self.name,
-            rate_limit: self.rate_limit,
+            rate_limit: self.rate_limit.or(self.throttle_rate),
             metadata: self.metadata,
+            header_style: self.header_style,
             created_at: now,
             updated_at: now,
         })
@@ -83,9 +95,14 @@ struct ApplicationPatch {
     name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     uid: Option<Option<Uid>>,
-    #[serde(default, alias = "throttleRate", deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable")]
     rate_limit: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "nullable")]
+    throttle_rate: Option<Option<u32>>,
     metadata: Option<BTreeMap<String, String>>,
+    /// `null` returns the app to the server's default.
+    #[serde(default, deserialize_with = "nullable")]
+    header_style: Option<Option<HeaderStyle>>,
 }
 
 /// `ApplicationOut`.
@@ -99,6 +116,8 @@ pub struct ApplicationOut {
     /// The newer Svix API's name for `rateLimit`.
     throttle_rate: Option<u32>,
     metadata: BTreeMap<String, String>,
+    /// The app's own header style; `null` follows the server's `delivery.header_style`.
+    header_style: Option<HeaderStyle>,
     created_at: String,
     updated_at: String,
 }
@@ -112,10 +131,20 @@ impl From<App> for ApplicationOut {
             rate_limit: a.rate_limit,
             throttle_rate: a.rate_limit,
             metadata: a.metadata,
+            header_style: a.header_style,
             created_at: to_rfc3339(a.created_at),
             updated_at: to_rfc3339(a.updated_at),
         }
     }
+}
+
+/// `GET /app`'s query: the page, and Svix's `exclude_apps_with_no_endpoints`.
+#[derive(Debug, Deserialize)]
+struct ListAppsParams {
+    #[serde(flatten)]
+    page: ListParams,
+    #[serde(default, deserialize_with = "crate::http::query::flag")]
+    exclude_apps_with_no_endpoints: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -137,9 +166,11 @@ pub fn router() -> Router<ApiState> {
 async fn list(
     State(state): State<ApiState>,
     principal: Option<Extension<Principal>>,
-    QueryParams(params): QueryParams<ListParams>,
+    QueryParams(params): QueryParams<ListAppsParams>,
 ) -> ApiResult<Json<ListResponse<ApplicationOut>>> {
-    let page = params.page(Order::Ascending)?;
+    let page = params
+        .page
+        .page(Order::Ascending, |k| AppId::parse(k).is_some())?;
     let listed = match principal.as_ref().and_then(|p| p.app_scope()) {
         // A token limited to one app sees that app alone.
         Some(own) => {
@@ -150,7 +181,12 @@ async fn list(
                 done: true,
             }
         }
-        None => state.store.list_apps(page).await?,
+        None => {
+            state
+                .store
+                .list_apps(page, params.exclude_apps_with_no_endpoints)
+                .await?
+        }
     };
     Ok(Json(ListResponse::from_listed(
         listed,
@@ -198,8 +234,11 @@ async fn update(
         Some(mut app) => {
             app.name = body.name;
             app.uid = body.uid;
-            app.rate_limit = body.rate_limit;
+            app.rate_limit = body.rate_limit.or(body.throttle_rate);
             app.metadata = body.metadata;
+            if let Some(style) = body.header_style {
+                app.header_style = Some(style);
+            }
             app.updated_at = now;
             let app = state.store.update_app(app).await?;
             Ok((StatusCode::OK, Json(ApplicationOut::from(app))).into_response())
@@ -221,6 +260,9 @@ async fn patch(
     Path(app_id): Path<String>,
     JsonBody(body): JsonBody<ApplicationPatch>,
 ) -> ApiResult<Json<ApplicationOut>> {
+    let mut errors = Vec::new();
+    let rate = one_rate(body.rate_limit, body.throttle_rate, &mut errors);
+    finish(errors)?;
     let mut app = load_app(&state, &app_id).await?;
     if let Some(name) = body.name {
         app.name = name;
@@ -228,11 +270,14 @@ async fn patch(
     if let Some(uid) = body.uid {
         app.uid = uid;
     }
-    if let Some(rate_limit) = body.rate_limit {
+    if let Some(rate_limit) = rate {
         app.rate_limit = rate_limit.filter(|r| *r > 0);
     }
     if let Some(metadata) = body.metadata {
         app.metadata = metadata;
+    }
+    if let Some(style) = body.header_style {
+        app.header_style = style;
     }
     app.updated_at = now_millis();
     Ok(Json(state.store.update_app(app).await?.into()))

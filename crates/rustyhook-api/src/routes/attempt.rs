@@ -2,11 +2,14 @@
 //! `…/msg/{msg_id}/attempt…`, `…/msg/{msg_id}/endpoint…` (with resend), and
 //! `…/endpoint/{endpoint_id}/msg`.
 
+use std::collections::HashMap;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use rustyhook_core::model::{Attempt, Delivery, Endpoint};
+use rustyhook_core::id::{AttemptId, EndpointId, MessageId};
+use rustyhook_core::model::{Attempt, Delivery, Endpoint, Message};
 use rustyhook_core::names::{Channel, EventTypeName};
 use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_store::{AttemptFilter, Order};
@@ -15,12 +18,15 @@ use serde_json::value::RawValue;
 
 use super::common::{load_app, load_endpoint, load_message, time_param};
 use super::endpoint::EndpointOut;
-use super::message::{ListMessagesParams, payload_json};
+use super::message::{ListMessagesParams, MessageOut, payload_json};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::QueryParams;
 use crate::http::list::{ListParams, ListResponse};
 use crate::http::query;
 use crate::state::ApiState;
+
+/// What Svix shows as the response of an attempt whose content was expunged.
+const EXPUNGED: &str = "EXPUNGED";
 
 /// `MessageAttemptOut`, plus rustyhook's stable `outcome` code.
 #[derive(Debug, Serialize)]
@@ -38,6 +44,9 @@ struct MessageAttemptOut {
     trigger_type: u8,
     timestamp: String,
     outcome: &'static str,
+    /// The attempted message, when the list was asked `with_msg=true` (Svix's `msg`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    msg: Option<MessageOut>,
 }
 
 impl MessageAttemptOut {
@@ -49,7 +58,7 @@ impl MessageAttemptOut {
             endpoint_id: a.endpoint_id.into(),
             url: a.url,
             response: if with_content {
-                a.response.unwrap_or_default()
+                a.response.unwrap_or_else(|| EXPUNGED.into())
             } else {
                 String::new()
             },
@@ -60,6 +69,7 @@ impl MessageAttemptOut {
             trigger_type: a.trigger as u8,
             timestamp: to_rfc3339(a.created_at),
             outcome: a.outcome.as_str(),
+            msg: None,
         }
     }
 }
@@ -72,6 +82,7 @@ struct EndpointMessageOut {
     event_type: String,
     event_id: Option<String>,
     channels: Option<Vec<Channel>>,
+    tags: Option<Vec<String>>,
     payload: Box<RawValue>,
     timestamp: String,
     status: u8,
@@ -113,6 +124,9 @@ struct AttemptParams {
     after: Option<String>,
     #[serde(default = "query::yes", deserialize_with = "query::flag")]
     with_content: bool,
+    /// Include each attempt's message (Svix's `with_msg`).
+    #[serde(default, deserialize_with = "query::flag")]
+    with_msg: bool,
     #[serde(default, deserialize_with = "query::list")]
     event_types: Option<Vec<EventTypeName>>,
 }
@@ -186,14 +200,45 @@ async fn list_attempts(
 ) -> ApiResult<Json<ListResponse<MessageAttemptOut>>> {
     let listed = state
         .store
-        .list_attempts(&app.id, filter, params.page.page(Order::Descending)?)
+        .list_attempts(
+            &app.id,
+            filter,
+            params
+                .page
+                .page(Order::Descending, |k| AttemptId::parse(k).is_some())?,
+        )
         .await?;
     let with_content = params.with_content;
-    Ok(Json(ListResponse::from_listed(
+    let mut out = ListResponse::from_listed(
         listed,
         |a| a.id.to_string(),
         |a| MessageAttemptOut::new(a, with_content),
-    )))
+    );
+    if params.with_msg {
+        attach_messages(state, app, &mut out.data, with_content).await?;
+    }
+    Ok(Json(out))
+}
+
+/// Fills in each attempt's `msg`, reading each message once per page.
+async fn attach_messages(
+    state: &ApiState,
+    app: &rustyhook_core::model::App,
+    attempts: &mut [MessageAttemptOut],
+    with_content: bool,
+) -> ApiResult<()> {
+    let mut seen: HashMap<String, Option<Message>> = HashMap::new();
+    for a in attempts.iter_mut() {
+        if !seen.contains_key(&a.msg_id) {
+            let m = state.store.get_message(&app.id, &a.msg_id).await?;
+            seen.insert(a.msg_id.clone(), m);
+        }
+        a.msg = seen
+            .get(&a.msg_id)
+            .and_then(|m| m.clone())
+            .map(|m| MessageOut::new(m, with_content));
+    }
+    Ok(())
 }
 
 async fn by_endpoint(
@@ -285,7 +330,10 @@ async fn destinations(
     let m = load_message(&state, &app, &msg_id).await?;
     let listed = state
         .store
-        .list_message_deliveries(&m.id, params.page(Order::Ascending)?)
+        .list_message_deliveries(
+            &m.id,
+            params.page(Order::Ascending, |k| EndpointId::parse(k).is_some())?,
+        )
         .await?;
     Ok(Json(ListResponse::from_listed(
         listed,
@@ -315,7 +363,8 @@ async fn endpoint_messages(
             &e.id,
             params.status,
             p.filter()?,
-            p.page.page(Order::Descending)?,
+            p.page
+                .page(Order::Descending, |k| MessageId::parse(k).is_some())?,
         )
         .await?;
     let with_content = p.with_content;
@@ -328,6 +377,7 @@ async fn endpoint_messages(
             event_type: em.message.event_type.into(),
             event_id: em.message.event_id.map(String::from),
             channels: em.message.channels,
+            tags: em.message.tags,
             timestamp: to_rfc3339(em.message.created_at),
             status: em.delivery.status.svix_status(),
             status_text: em.delivery.status.svix_status_text(),

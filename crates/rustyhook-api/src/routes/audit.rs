@@ -5,6 +5,7 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use rustyhook_core::id::AuditId;
 use rustyhook_core::time::to_rfc3339;
 use rustyhook_store::{AuditEntry, AuditFilter, Order};
 use serde::{Deserialize, Serialize};
@@ -76,7 +77,12 @@ async fn list(
     };
     let listed = state
         .store
-        .list_audit(filter, params.list.page(Order::Descending)?)
+        .list_audit(
+            filter,
+            params
+                .list
+                .page(Order::Descending, |k| AuditId::parse(k).is_some())?,
+        )
         .await?;
     Ok(Json(ListResponse::from_listed(
         listed,

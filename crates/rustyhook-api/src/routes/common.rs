@@ -69,6 +69,28 @@ pub fn check_rate_limit(value: Option<u32>, errors: &mut Vec<crate::http::error:
     }
 }
 
+/// `rateLimit` and `throttleRate` name one setting (Svix's server schema and its newer SDKs).
+/// Both may be sent when they agree; when they differ the request is refused naming both,
+/// rather than one silently winning. Returns the value to use.
+pub fn one_rate<T: PartialEq + Copy + std::fmt::Debug>(
+    rate_limit: Option<T>,
+    throttle_rate: Option<T>,
+    errors: &mut Vec<crate::http::error::ValidationItem>,
+) -> Option<T> {
+    if let (Some(a), Some(b)) = (rate_limit, throttle_rate)
+        && a != b
+    {
+        errors.push(crate::http::error::ValidationItem::new(
+            &["body", "throttleRate"],
+            format!(
+                "rateLimit ({a:?}) and throttleRate ({b:?}) are two names for one setting and \
+                 differ: send one of them, or the same value in both"
+            ),
+        ));
+    }
+    rate_limit.or(throttle_rate)
+}
+
 /// Ends validation: `Ok` if nothing was found wrong, else 422 with every problem.
 pub fn finish(errors: Vec<crate::http::error::ValidationItem>) -> ApiResult<()> {
     if errors.is_empty() {

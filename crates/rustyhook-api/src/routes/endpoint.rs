@@ -17,7 +17,7 @@ use rustyhook_engine::dispatcher::decide::is_reserved_header;
 use rustyhook_store::Order;
 use serde::{Deserialize, Serialize};
 
-use super::common::{check_rate_limit, finish, load_app, load_endpoint, nullable};
+use super::common::{check_rate_limit, finish, load_app, load_endpoint, nullable, one_rate};
 use crate::http::error::{ApiError, ApiResult, ValidationItem};
 use crate::http::extract::{JsonBody, QueryParams};
 use crate::http::list::{ListParams, ListResponse};
@@ -39,8 +39,11 @@ struct EndpointIn {
     channels: Option<Vec<Channel>>,
     #[serde(default)]
     metadata: BTreeMap<String, String>,
-    #[serde(default, alias = "throttleRate")]
+    #[serde(default)]
     rate_limit: Option<u32>,
+    /// The newer SDKs' name for `rateLimit`.
+    #[serde(default)]
+    throttle_rate: Option<u32>,
     #[serde(default)]
     secret: Option<SigningSecret>,
     #[serde(default)]
@@ -67,14 +70,18 @@ struct EndpointPatch {
     #[serde(default, deserialize_with = "nullable")]
     channels: Option<Option<Vec<Channel>>>,
     metadata: Option<BTreeMap<String, String>>,
-    #[serde(default, alias = "throttleRate", deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable")]
     rate_limit: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "nullable")]
+    throttle_rate: Option<Option<u32>>,
     #[serde(default, deserialize_with = "nullable")]
     secret: Option<Option<SigningSecret>>,
     #[serde(default, deserialize_with = "nullable")]
     uid: Option<Option<Uid>>,
     version: Option<u16>,
-    header_style: Option<HeaderStyle>,
+    /// `null` returns the endpoint to its app's style (then the server's).
+    #[serde(default, deserialize_with = "nullable")]
+    header_style: Option<Option<HeaderStyle>>,
     max_in_flight: Option<u32>,
 }
 
@@ -95,7 +102,8 @@ pub struct EndpointOut {
     event_types: Option<Vec<EventTypeName>>,
     channels: Option<Vec<Channel>>,
     metadata: BTreeMap<String, String>,
-    header_style: HeaderStyle,
+    /// The endpoint's own choice; `null` follows its app, then the server.
+    header_style: Option<HeaderStyle>,
     max_in_flight: u32,
     created_at: String,
     updated_at: String,
@@ -185,7 +193,10 @@ impl EndpointIn {
     fn validate(&self) -> ApiResult<()> {
         let mut errors = Vec::new();
         check_lists(&self.filter_types, &self.channels, &mut errors);
-        check_rate_limit(self.rate_limit, &mut errors);
+        check_rate_limit(
+            one_rate(self.rate_limit, self.throttle_rate, &mut errors),
+            &mut errors,
+        );
         if let Some(h) = &self.headers {
             check_headers(h.iter().map(|(k, v)| (k, Some(v))), &mut errors);
         }
@@ -213,7 +224,7 @@ impl EndpointIn {
             description: self.description,
             version: self.version.unwrap_or(1),
             disabled: self.disabled,
-            rate_limit: self.rate_limit.or(app.rate_limit),
+            rate_limit: self.rate_limit.or(self.throttle_rate).or(app.rate_limit),
             filter_types: self.filter_types,
             channels: self.channels,
             metadata: self.metadata,
@@ -222,7 +233,7 @@ impl EndpointIn {
                 secret: self.secret.unwrap_or_else(SigningSecret::generate),
                 expires_at: None,
             }],
-            header_style: self.header_style.unwrap_or_default(),
+            header_style: self.header_style,
             max_in_flight: self.max_in_flight.unwrap_or(default_max_in_flight),
             created_at: now,
             updated_at: now,
@@ -237,14 +248,14 @@ impl EndpointIn {
         e.filter_types = self.filter_types;
         e.channels = self.channels;
         e.metadata = self.metadata;
-        e.rate_limit = self.rate_limit;
+        e.rate_limit = self.rate_limit.or(self.throttle_rate);
         e.uid = self.uid;
         e.version = self.version.unwrap_or(e.version);
         if let Some(h) = self.headers {
             e.headers = h;
         }
         if let Some(s) = self.header_style {
-            e.header_style = s;
+            e.header_style = Some(s);
         }
         if let Some(m) = self.max_in_flight {
             e.max_in_flight = m;
@@ -270,7 +281,10 @@ async fn list(
     let app = load_app(&state, &app_id).await?;
     let listed = state
         .store
-        .list_endpoints(&app.id, params.page(Order::Ascending)?)
+        .list_endpoints(
+            &app.id,
+            params.page(Order::Ascending, |k| EndpointId::parse(k).is_some())?,
+        )
         .await?;
     Ok(Json(ListResponse::from_listed(
         listed,
@@ -362,7 +376,8 @@ async fn patch(
         &body.channels.clone().flatten(),
         &mut errors,
     );
-    check_rate_limit(body.rate_limit.flatten().filter(|r| *r > 0), &mut errors);
+    let rate = one_rate(body.rate_limit, body.throttle_rate, &mut errors);
+    check_rate_limit(rate.flatten().filter(|r| *r > 0), &mut errors);
     if body.max_in_flight == Some(0) {
         errors.push(ValidationItem::new(
             &["body", "maxInFlight"],
@@ -388,7 +403,7 @@ async fn patch(
     if let Some(m) = body.metadata {
         e.metadata = m;
     }
-    if let Some(r) = body.rate_limit {
+    if let Some(r) = rate {
         e.rate_limit = r.filter(|r| *r > 0);
     }
     if let Some(Some(secret)) = body.secret {

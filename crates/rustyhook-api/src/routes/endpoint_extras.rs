@@ -310,6 +310,7 @@ async fn send_example(
             example_payload(event_type.schemas.as_ref(), body.event_type.as_str()).into(),
         ),
         channels: None,
+        tags: None,
         created_at: now,
     };
     let created = publish(&state, message, Some(e.id)).await?;

@@ -31,6 +31,10 @@ struct EventTypeIn {
     #[serde(default)]
     feature_flag: Option<Uid>,
     #[serde(default)]
+    feature_flags: Option<Vec<Uid>>,
+    #[serde(default)]
+    group_name: Option<String>,
+    #[serde(default)]
     schemas: Option<serde_json::Value>,
 }
 
@@ -44,6 +48,10 @@ struct EventTypePatch {
     #[serde(default, deserialize_with = "nullable")]
     feature_flag: Option<Option<Uid>>,
     #[serde(default, deserialize_with = "nullable")]
+    feature_flags: Option<Option<Vec<Uid>>>,
+    #[serde(default, deserialize_with = "nullable")]
+    group_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
     schemas: Option<Option<serde_json::Value>>,
 }
 
@@ -56,6 +64,8 @@ struct EventTypeOut {
     archived: bool,
     deprecated: bool,
     feature_flag: Option<String>,
+    feature_flags: Option<Vec<String>>,
+    group_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     schemas: Option<serde_json::Value>,
     created_at: String,
@@ -70,6 +80,8 @@ impl EventTypeOut {
             archived: et.archived,
             deprecated: et.deprecated,
             feature_flag: et.feature_flag,
+            feature_flags: et.feature_flags,
+            group_name: et.group_name,
             schemas: if with_schemas { et.schemas } else { None },
             created_at: to_rfc3339(et.created_at),
             updated_at: to_rfc3339(et.updated_at),
@@ -103,6 +115,12 @@ pub fn router() -> Router<ApiState> {
         )
 }
 
+/// Feature flags as stored: checked names, each once, in a stable order (Svix's is a set).
+fn flag_names(flags: Vec<Uid>) -> Vec<String> {
+    let set: std::collections::BTreeSet<String> = flags.into_iter().map(String::from).collect();
+    set.into_iter().collect()
+}
+
 fn check_schemas(schemas: &Option<serde_json::Value>) -> ApiResult<()> {
     match schemas {
         Some(v) if !v.is_object() => Err(ApiError::invalid(
@@ -119,7 +137,12 @@ async fn list(
 ) -> ApiResult<Json<ListResponse<EventTypeOut>>> {
     let listed = state
         .store
-        .list_event_types(params.page.page(Order::Ascending)?, params.include_archived)
+        .list_event_types(
+            params
+                .page
+                .page(Order::Ascending, |k| EventTypeName::parse(k).is_ok())?,
+            params.include_archived,
+        )
         .await?;
     let with_content = params.with_content;
     Ok(Json(ListResponse::from_listed(
@@ -148,6 +171,8 @@ async fn store_event_type(
         archived: body.archived,
         deprecated: body.deprecated,
         feature_flag: body.feature_flag.map(String::from),
+        feature_flags: body.feature_flags.map(flag_names),
+        group_name: body.group_name,
         created_at,
         updated_at: now,
     };
@@ -226,6 +251,12 @@ async fn patch(
     }
     if let Some(f) = body.feature_flag {
         et.feature_flag = f.map(String::from);
+    }
+    if let Some(f) = body.feature_flags {
+        et.feature_flags = f.map(flag_names);
+    }
+    if let Some(g) = body.group_name {
+        et.group_name = g;
     }
     et.updated_at = now_millis();
     state.store.upsert_event_type(et.clone()).await?;

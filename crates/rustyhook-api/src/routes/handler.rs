@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use rustyhook_core::handlers::{Command, Handler, Trigger};
+use rustyhook_core::id::{AttemptId, RunId};
 use rustyhook_core::run::{Event, Run, RunAttempt, caller_var, is_settable_var};
 use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_engine::automation::TriggerError;
@@ -214,7 +215,10 @@ async fn list_runs(
     let h = handler(&state, &id)?;
     let listed = state
         .store
-        .list_runs(Some(h.id.clone()), params.page(Order::Descending)?)
+        .list_runs(
+            Some(h.id.clone()),
+            params.page(Order::Descending, |k| RunId::parse(k).is_some())?,
+        )
         .await?;
     Ok(Json(ListResponse::from_listed(
         listed,
@@ -246,7 +250,10 @@ async fn list_attempts(
     let run = load_run(&state, &handler_id, &run_id).await?;
     let listed = state
         .store
-        .list_run_attempts(&run.id, params.page(Order::Ascending)?)
+        .list_run_attempts(
+            &run.id,
+            params.page(Order::Ascending, |k| AttemptId::parse(k).is_some())?,
+        )
         .await?;
     Ok(Json(ListResponse::from_listed(
         listed,

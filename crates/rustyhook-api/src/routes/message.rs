@@ -35,6 +35,8 @@ struct MessageIn {
     #[serde(default)]
     channels: Option<Vec<Channel>>,
     #[serde(default)]
+    tags: Option<Vec<String>>,
+    #[serde(default)]
     payload_retention_period: Option<i64>,
     #[serde(default)]
     application: Option<ApplicationIn>,
@@ -69,6 +71,9 @@ impl MessageIn {
                 ));
             }
         }
+        if let Some(tags) = &self.tags {
+            check_tags(tags, &mut errors);
+        }
         if let Some(at) = self.deliver_at.as_deref() {
             match rustyhook_core::time::parse_rfc3339(at) {
                 None => errors.push(ValidationItem::new(
@@ -94,6 +99,30 @@ impl MessageIn {
     }
 }
 
+/// Svix's tag rule: 1 to 128 characters of letters, digits and `-_./\#`. A comma can then
+/// never be part of a tag, so `tag=a,b` in a list query is unambiguous.
+fn check_tags(tags: &[String], errors: &mut Vec<ValidationItem>) {
+    let ok = |t: &String| {
+        (1..=128).contains(&t.len())
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_./\\#".contains(&b))
+    };
+    if let Some(bad) = tags.iter().find(|t| !ok(t)) {
+        errors.push(ValidationItem::new(
+            &["body", "tags"],
+            format!("tag {bad:?} must be 1 to 128 letters, digits or any of - _ . / \\ #"),
+        ));
+    }
+}
+
+/// Tags as stored: each once, in the order first given.
+fn unique_tags(tags: Vec<String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    tags.into_iter()
+        .filter(|t| seen.insert(t.clone()))
+        .collect()
+}
+
 /// `MessageOut`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -102,6 +131,7 @@ pub struct MessageOut {
     event_type: String,
     event_id: Option<String>,
     channels: Option<Vec<Channel>>,
+    tags: Option<Vec<String>>,
     payload: Box<RawValue>,
     timestamp: String,
 }
@@ -111,11 +141,18 @@ fn empty_object() -> Box<RawValue> {
     RawValue::from_string("{}".into()).expect("{} is valid JSON")
 }
 
-/// The stored payload as raw JSON, or `{}` when absent or not wanted.
+/// What Svix shows in place of a payload that was expunged (or purged by retention).
+const EXPIRED: &str = r#"{"expired":true}"#;
+
+/// The stored payload as raw JSON; `{"expired": true}` once expunged, as Svix answers; `{}`
+/// when not wanted.
 pub(super) fn payload_json(m: &Message, with_content: bool) -> Box<RawValue> {
     match (&m.payload, with_content) {
+        (_, false) => empty_object(),
         (Some(p), true) => RawValue::from_string(p.to_string()).unwrap_or_else(|_| empty_object()),
-        _ => empty_object(),
+        (None, true) => {
+            RawValue::from_string(EXPIRED.into()).expect("the expired marker is valid JSON")
+        }
     }
 }
 
@@ -128,6 +165,7 @@ impl MessageOut {
             event_type: m.event_type.into(),
             event_id: m.event_id.map(String::from),
             channels: m.channels,
+            tags: m.tags,
             timestamp: to_rfc3339(m.created_at),
         }
     }
@@ -145,6 +183,9 @@ pub(super) struct ListMessagesParams {
     #[serde(flatten)]
     pub page: ListParams,
     pub channel: Option<Channel>,
+    /// Svix's `tag`; also taken as a list (commas or repeated), matching any.
+    #[serde(default, deserialize_with = "query::list")]
+    pub tag: Option<Vec<String>>,
     pub before: Option<String>,
     pub after: Option<String>,
     #[serde(default = "query::yes", deserialize_with = "query::flag")]
@@ -158,6 +199,7 @@ impl ListMessagesParams {
     pub fn filter(&self) -> ApiResult<MessageFilter> {
         Ok(MessageFilter {
             channel: self.channel.clone(),
+            tags: self.tag.clone().filter(|t| !t.is_empty()),
             event_types: self.event_types.clone().filter(|t| !t.is_empty()),
             before: time_param("before", self.before.as_deref())?,
             after: time_param("after", self.after.as_deref())?,
@@ -266,6 +308,7 @@ async fn create(
         event_type: body.event_type,
         payload: Some(body.payload.get().into()),
         channels: body.channels,
+        tags: body.tags.map(unique_tags),
         created_at: now,
     };
     let created = publish_at(&state, message, None, deliver_at).await?;
@@ -286,7 +329,9 @@ async fn list(
         .list_messages(
             &app.id,
             params.filter()?,
-            params.page.page(Order::Descending)?,
+            params
+                .page
+                .page(Order::Descending, |k| MessageId::parse(k).is_some())?,
         )
         .await?;
     let with_content = params.with_content;

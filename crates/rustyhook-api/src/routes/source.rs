@@ -4,6 +4,7 @@
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use rustyhook_core::id::RejectedId;
 use rustyhook_core::sources::{Broker, Format, SourceConfig};
 use rustyhook_core::time::to_rfc3339;
 use rustyhook_store::{Order, RejectedMessage};
@@ -100,7 +101,10 @@ async fn list_rejected(
     }
     let listed = state
         .store
-        .list_rejected(Some(name), params.page(Order::Descending)?)
+        .list_rejected(
+            Some(name),
+            params.page(Order::Descending, |k| RejectedId::parse(k).is_some())?,
+        )
         .await?;
     Ok(Json(ListResponse::from_listed(
         listed,

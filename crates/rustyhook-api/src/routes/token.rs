@@ -231,7 +231,7 @@ async fn list(
 ) -> ApiResult<Json<ListResponse<TokenOut>>> {
     let listed = state
         .store
-        .list_tokens(params.page(Order::Ascending)?)
+        .list_tokens(params.page(Order::Ascending, |k| TokenId::parse(k).is_some())?)
         .await?;
     Ok(Json(ListResponse::from_listed(
         listed,

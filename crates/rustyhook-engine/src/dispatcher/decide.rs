@@ -31,7 +31,9 @@ pub fn is_reserved_header(name: &str) -> bool {
     RESERVED.contains(&name.to_ascii_lowercase().as_str())
 }
 
-/// The signed POST of `payload` for message `msg_id` to `endpoint` at `now` (ms).
+/// The signed POST of `payload` for message `msg_id` to `endpoint` at `now` (ms). The caller
+/// resolves the endpoint's header style first (the lane fills in its app's or the server's);
+/// one still unset gets the Standard Webhooks names.
 pub fn build_request(
     endpoint: &Endpoint,
     msg_id: &str,
@@ -41,7 +43,7 @@ pub fn build_request(
 ) -> SendRequest {
     let timestamp = now / 1000;
     let body = Bytes::copy_from_slice(payload.as_bytes());
-    let [id_name, ts_name, sig_name] = endpoint.header_style.names();
+    let [id_name, ts_name, sig_name] = endpoint.header_style.unwrap_or_default().names();
     let mut headers: Vec<(String, String)> = endpoint
         .headers
         .iter()
@@ -223,7 +225,7 @@ mod tests {
                     expires_at: Some(5_000),
                 },
             ],
-            header_style: HeaderStyle::Standard,
+            header_style: Some(HeaderStyle::Standard),
             max_in_flight: 1,
             created_at: 0,
             updated_at: 0,

@@ -17,6 +17,7 @@ use rustyhook_core::id::{AttemptId, DeliveryId, EndpointId};
 use rustyhook_core::model::{Attempt, DeliveryStatus, Endpoint};
 use rustyhook_core::outcome::OutcomeCode;
 use rustyhook_core::ratelimit::{Gcra, Rate};
+use rustyhook_core::signing::HeaderStyle;
 use rustyhook_core::time::now_millis;
 use rustyhook_store::AttemptRecord;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
@@ -259,6 +260,10 @@ impl Lane {
                 .await
             {
                 Ok(endpoint) => {
+                    let endpoint = match endpoint {
+                        Some(e) => Some(self.resolve_header_style(e).await),
+                        None => None,
+                    };
                     self.cached = Some(CachedEndpoint {
                         endpoint,
                         generation,
@@ -271,6 +276,28 @@ impl Lane {
             }
         }
         self.cached.as_ref().and_then(|c| c.endpoint.clone())
+    }
+
+    /// The endpoint with the header style it is sent with filled in: its own, else its app's,
+    /// else the server's. Resolved with each reload, so an app's change shows within
+    /// [`ENDPOINT_TTL`]; if the app cannot be read, the server's default is used for now.
+    async fn resolve_header_style(&self, mut endpoint: Endpoint) -> Endpoint {
+        if endpoint.header_style.is_some() {
+            return endpoint;
+        }
+        let app_style = match self.shared.store.get_app(endpoint.app_id.as_str()).await {
+            Ok(app) => app.and_then(|a| a.header_style),
+            Err(e) => {
+                tracing::warn!(endpoint_id = %self.endpoint_id, error = %e, "could not load the endpoint's app; using the server's header style");
+                None
+            }
+        };
+        endpoint.header_style = Some(HeaderStyle::effective(
+            None,
+            app_style,
+            self.shared.config.header_style,
+        ));
+        endpoint
     }
 }
 

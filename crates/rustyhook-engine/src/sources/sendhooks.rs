@@ -138,6 +138,7 @@ impl Sendhooks {
                     name: format!("sendhooks ({uid})"),
                     rate_limit: None,
                     metadata: BTreeMap::from([("source".into(), "sendhooks".into())]),
+                    header_style: None,
                     created_at: now,
                     updated_at: now,
                 };
@@ -198,7 +199,7 @@ impl Sendhooks {
                         secret: SigningSecret::generate(),
                         expires_at: None,
                     }],
-                    header_style: Default::default(),
+                    header_style: None,
                     max_in_flight: 32,
                     created_at: now,
                     updated_at: now,

@@ -34,8 +34,8 @@ pub(crate) async fn change_one(pool: &PgPool, sql: &str, key: &str) -> StoreResu
 
 pub(crate) async fn insert_app(pool: &PgPool, app: &App) -> StoreResult<()> {
     sqlx::query(
-        r#"INSERT INTO apps (id, uid, name, rate_limit, metadata, created_at, updated_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)"#,
+        r#"INSERT INTO apps (id, uid, name, rate_limit, metadata, created_at, updated_at, header_style)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"#,
     )
     .bind(app.id.as_str())
     .bind(app.uid.as_ref().map(|u| u.as_str()))
@@ -44,6 +44,7 @@ pub(crate) async fn insert_app(pool: &PgPool, app: &App) -> StoreResult<()> {
     .bind(to_json(&app.metadata))
     .bind(app.created_at)
     .bind(app.updated_at)
+    .bind(app.header_style.map(|h| h.as_str()))
     .execute(pool)
     .await
     .map_err(db_err)?;
@@ -53,14 +54,16 @@ pub(crate) async fn insert_app(pool: &PgPool, app: &App) -> StoreResult<()> {
 pub(crate) async fn update_app(pool: &PgPool, app: &App) -> StoreResult<()> {
     let done = sqlx::query(
         r#"UPDATE apps
-        SET uid = $1, name = $2, rate_limit = $3, metadata = $4, updated_at = $5
-        WHERE id = $6"#,
+        SET uid = $1, name = $2, rate_limit = $3, metadata = $4, updated_at = $5,
+            header_style = $6
+        WHERE id = $7"#,
     )
     .bind(app.uid.as_ref().map(|u| u.as_str()))
     .bind(&app.name)
     .bind(app.rate_limit.map(i64::from))
     .bind(to_json(&app.metadata))
     .bind(app.updated_at)
+    .bind(app.header_style.map(|h| h.as_str()))
     .bind(app.id.as_str())
     .execute(pool)
     .await
@@ -80,10 +83,16 @@ pub(crate) async fn get_app(pool: &PgPool, id_or_uid: &str) -> StoreResult<Optio
     row.as_ref().map(rows::app).transpose()
 }
 
-pub(crate) async fn list_apps(pool: &PgPool, page: &Page) -> StoreResult<Listed<App>> {
-    Query::new(format!("SELECT {APP_COLS}\nFROM apps"))
-        .page(pool, "id", page, rows::app)
-        .await
+pub(crate) async fn list_apps(
+    pool: &PgPool,
+    page: &Page,
+    with_endpoints_only: bool,
+) -> StoreResult<Listed<App>> {
+    let mut q = Query::new(format!("SELECT {APP_COLS}\nFROM apps"));
+    if with_endpoints_only {
+        q = q.and(rows::APP_HAS_ENDPOINTS, []);
+    }
+    q.page(pool, "id", page, rows::app).await
 }
 
 pub(crate) async fn delete_app(pool: &PgPool, id: &AppId) -> StoreResult<()> {
@@ -103,15 +112,18 @@ pub(crate) async fn delete_app(pool: &PgPool, id: &AppId) -> StoreResult<()> {
 pub(crate) async fn upsert_event_type(pool: &PgPool, et: &EventType) -> StoreResult<bool> {
     let row = sqlx::query(
         r#"INSERT INTO event_types
-            (name, description, schemas, archived, deprecated, feature_flag, created_at, updated_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            (name, description, schemas, archived, deprecated, feature_flag, created_at, updated_at,
+            feature_flags, group_name)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
         ON CONFLICT (name) DO UPDATE SET
             description = EXCLUDED.description,
             schemas = EXCLUDED.schemas,
             archived = EXCLUDED.archived,
             deprecated = EXCLUDED.deprecated,
             feature_flag = EXCLUDED.feature_flag,
-            updated_at = EXCLUDED.updated_at
+            updated_at = EXCLUDED.updated_at,
+            feature_flags = EXCLUDED.feature_flags,
+            group_name = EXCLUDED.group_name
         RETURNING (xmax = 0) AS inserted"#,
     )
     .bind(et.name.as_str())
@@ -122,6 +134,8 @@ pub(crate) async fn upsert_event_type(pool: &PgPool, et: &EventType) -> StoreRes
     .bind(&et.feature_flag)
     .bind(et.created_at)
     .bind(et.updated_at)
+    .bind(et.feature_flags.as_ref().map(to_json))
+    .bind(&et.group_name)
     .fetch_one(pool)
     .await
     .map_err(db_err)?;

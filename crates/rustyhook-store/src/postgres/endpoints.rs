@@ -31,7 +31,7 @@ fn bind_settings<'q>(query: PgQuery<'q>, ep: &'q Endpoint, sbox: &SecretBox) -> 
         .bind(to_json(&ep.metadata))
         .bind(seal_headers(&ep.headers, sbox))
         .bind(seal_secrets(&ep.secrets, sbox))
-        .bind(ep.header_style.as_str())
+        .bind(ep.header_style.map(|h| h.as_str()))
         .bind(i64::from(ep.max_in_flight))
 }
 

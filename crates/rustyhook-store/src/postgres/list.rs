@@ -14,6 +14,7 @@ use crate::query::{Arg, Dialect, Paged, Query, render_marks};
 /// How PostgreSQL writes the shared filters' conditions.
 pub(crate) const DIALECT: Dialect = Dialect {
     channels_hold: "jsonb_exists(m.channels::jsonb, ?)",
+    tags_hold: "jsonb_exists(m.tags::jsonb, ?)",
 };
 
 /// A [`Query`] run as one page on the pool.

@@ -36,8 +36,8 @@ pub(crate) async fn create(
         return Ok(existing(first));
     }
     let inserted = sqlx::query(
-        r#"INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        r#"INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, tags)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
         ON CONFLICT (app_id, event_id) DO NOTHING"#,
     )
     .bind(m.id.as_str())
@@ -47,6 +47,7 @@ pub(crate) async fn create(
     .bind(m.payload.as_deref())
     .bind(m.channels.as_ref().map(to_json))
     .bind(m.created_at)
+    .bind(m.tags.as_ref().map(to_json))
     .execute(&mut *tx)
     .await
     .map_err(db_err)?;
@@ -118,7 +119,7 @@ pub(crate) async fn list_for_endpoint(
         .page(pool, "m.id", page, |r| {
             Ok(EndpointMessage {
                 message: rows::message_at(r, 0)?,
-                delivery: rows::delivery_at(r, 7)?,
+                delivery: rows::delivery_at(r, rows::MESSAGE_COL_COUNT)?,
             })
         })
         .await

@@ -119,8 +119,8 @@ impl Store for PostgresStore {
         apps::get_app(&self.pool, id_or_uid).await
     }
 
-    async fn list_apps(&self, page: Page) -> StoreResult<Listed<App>> {
-        apps::list_apps(&self.pool, &page).await
+    async fn list_apps(&self, page: Page, with_endpoints_only: bool) -> StoreResult<Listed<App>> {
+        apps::list_apps(&self.pool, &page, with_endpoints_only).await
     }
 
     async fn update_app(&self, app: App) -> StoreResult<App> {

@@ -230,6 +230,23 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_created ON audit_log (created_at);
 CREATE INDEX audit_log_actor ON audit_log (actor, id);
 "#,
+    r#"
+-- Header style inherits: an endpoint's NULL follows its app's, an app's NULL the server's
+-- delivery.header_style. 'standard' was the only default so far, so stored 'standard' becomes
+-- NULL and nothing changes until an operator picks another default.
+ALTER TABLE apps ADD COLUMN header_style TEXT;
+ALTER TABLE endpoints ALTER COLUMN header_style DROP NOT NULL;
+UPDATE endpoints
+SET header_style = NULL
+WHERE header_style = 'standard';
+-- Svix's event type fields that were dropped before.
+ALTER TABLE event_types ADD COLUMN feature_flags TEXT;
+ALTER TABLE event_types ADD COLUMN group_name TEXT;
+"#,
+    r#"
+-- Svix's message tags, a JSON list of text like channels, filtered on with GET …/msg?tag=….
+ALTER TABLE messages ADD COLUMN tags TEXT;
+"#,
 ];
 
 /// Brings the schema up to date, in one transaction that holds [`MIGRATION_LOCK`]: a node

@@ -16,8 +16,8 @@ use crate::{IdempotencyBegin, StoreError, StoreResult};
 
 pub(crate) fn insert_app(conn: &Connection, app: &App) -> StoreResult<()> {
     conn.prepare_cached(
-        r#"INSERT INTO apps (id, uid, name, rate_limit, metadata, created_at, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?)"#,
+        r#"INSERT INTO apps (id, uid, name, rate_limit, metadata, created_at, updated_at, header_style)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)"#,
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -27,7 +27,8 @@ pub(crate) fn insert_app(conn: &Connection, app: &App) -> StoreResult<()> {
             app.rate_limit,
             to_json(&app.metadata),
             app.created_at,
-            app.updated_at
+            app.updated_at,
+            app.header_style.map(|h| h.as_str())
         ])
     })
     .map_err(db_err)?;
@@ -38,7 +39,7 @@ pub(crate) fn update_app(conn: &Connection, app: &App) -> StoreResult<()> {
     let changed = conn
         .prepare_cached(
             r#"UPDATE apps
-            SET uid = ?, name = ?, rate_limit = ?, metadata = ?, updated_at = ?
+            SET uid = ?, name = ?, rate_limit = ?, metadata = ?, updated_at = ?, header_style = ?
             WHERE id = ?"#,
         )
         .and_then(|mut s| {
@@ -48,6 +49,7 @@ pub(crate) fn update_app(conn: &Connection, app: &App) -> StoreResult<()> {
                 app.rate_limit,
                 to_json(&app.metadata),
                 app.updated_at,
+                app.header_style.map(|h| h.as_str()),
                 app.id.as_str()
             ])
         })
@@ -66,8 +68,16 @@ pub(crate) fn get_app(conn: &Connection, id_or_uid: &str) -> StoreResult<Option<
     .map_err(db_err)
 }
 
-pub(crate) fn list_apps(conn: &Connection, page: &Page) -> StoreResult<Listed<App>> {
-    Query::new(format!("SELECT {APP_COLS}\nFROM apps")).page(conn, "id", page, |r| rows::app(r))
+pub(crate) fn list_apps(
+    conn: &Connection,
+    page: &Page,
+    with_endpoints_only: bool,
+) -> StoreResult<Listed<App>> {
+    let mut q = Query::new(format!("SELECT {APP_COLS}\nFROM apps"));
+    if with_endpoints_only {
+        q = q.and(rows::APP_HAS_ENDPOINTS, []);
+    }
+    q.page(conn, "id", page, |r| rows::app(r))
 }
 
 pub(crate) fn delete_app(conn: &Connection, id: &AppId) -> StoreResult<()> {
@@ -91,15 +101,18 @@ pub(crate) fn upsert_event_type(conn: &Connection, et: &EventType) -> StoreResul
         .map_err(db_err)?;
     conn.execute(
         r#"INSERT INTO event_types
-            (name, description, schemas, archived, deprecated, feature_flag, created_at, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            (name, description, schemas, archived, deprecated, feature_flag, created_at, updated_at,
+            feature_flags, group_name)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (name) DO UPDATE SET
             description = excluded.description,
             schemas = excluded.schemas,
             archived = excluded.archived,
             deprecated = excluded.deprecated,
             feature_flag = excluded.feature_flag,
-            updated_at = excluded.updated_at"#,
+            updated_at = excluded.updated_at,
+            feature_flags = excluded.feature_flags,
+            group_name = excluded.group_name"#,
         params![
             et.name.as_str(),
             et.description,
@@ -108,7 +121,9 @@ pub(crate) fn upsert_event_type(conn: &Connection, et: &EventType) -> StoreResul
             et.deprecated,
             et.feature_flag,
             et.created_at,
-            et.updated_at
+            et.updated_at,
+            et.feature_flags.as_ref().map(to_json),
+            et.group_name
         ],
     )
     .map_err(db_err)?;

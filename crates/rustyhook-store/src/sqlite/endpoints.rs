@@ -33,7 +33,7 @@ pub(crate) fn insert(conn: &Connection, ep: &Endpoint, sbox: &SecretBox) -> Stor
             to_json(&ep.metadata),
             seal_headers(&ep.headers, sbox),
             seal_secrets(&ep.secrets, sbox),
-            ep.header_style.as_str(),
+            ep.header_style.map(|h| h.as_str()),
             ep.max_in_flight,
             ep.created_at,
             ep.updated_at
@@ -65,7 +65,7 @@ pub(crate) fn update(conn: &Connection, ep: &Endpoint, sbox: &SecretBox) -> Stor
                 to_json(&ep.metadata),
                 seal_headers(&ep.headers, sbox),
                 seal_secrets(&ep.secrets, sbox),
-                ep.header_style.as_str(),
+                ep.header_style.map(|h| h.as_str()),
                 ep.max_in_flight,
                 ep.updated_at,
                 ep.id.as_str()

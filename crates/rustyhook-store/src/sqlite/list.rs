@@ -11,6 +11,7 @@ use crate::query::{Arg, Dialect, Query, render_marks};
 /// How SQLite writes the shared filters' conditions.
 pub(crate) const DIALECT: Dialect = Dialect {
     channels_hold: "EXISTS (SELECT 1 FROM json_each(m.channels) WHERE json_each.value = ?)",
+    tags_hold: "EXISTS (SELECT 1 FROM json_each(m.tags) WHERE json_each.value = ?)",
 };
 
 /// A [`Query`] run as one page on a SQLite connection.

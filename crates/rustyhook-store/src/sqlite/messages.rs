@@ -33,8 +33,8 @@ pub(crate) fn create(
         });
     }
     conn.prepare_cached(
-        r#"INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?)"#,
+        r#"INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, created_at, tags)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)"#,
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -44,7 +44,8 @@ pub(crate) fn create(
             m.event_type.as_str(),
             m.payload.as_deref(),
             m.channels.as_ref().map(to_json),
-            m.created_at
+            m.created_at,
+            m.tags.as_ref().map(to_json)
         ])
     })
     .map_err(db_err)?;
@@ -103,7 +104,7 @@ pub(crate) fn list_for_endpoint(
     filter_messages(q, filter, &DIALECT).page(conn, "m.id", page, |r| {
         Ok(EndpointMessage {
             message: rows::message_at(r, 0)?,
-            delivery: rows::delivery_at(r, 7)?,
+            delivery: rows::delivery_at(r, rows::MESSAGE_COL_COUNT)?,
         })
     })
 }

@@ -242,8 +242,10 @@ impl Store for SqliteStore {
         self.db.read(move |c| apps::get_app(c, &key)).await
     }
 
-    async fn list_apps(&self, page: Page) -> StoreResult<Listed<App>> {
-        self.db.read(move |c| apps::list_apps(c, &page)).await
+    async fn list_apps(&self, page: Page, with_endpoints_only: bool) -> StoreResult<Listed<App>> {
+        self.db
+            .read(move |c| apps::list_apps(c, &page, with_endpoints_only))
+            .await
     }
 
     async fn update_app(&self, app: App) -> StoreResult<App> {

@@ -210,6 +210,48 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_created ON audit_log (created_at);
 CREATE INDEX audit_log_actor ON audit_log (actor, id);
 "#,
+    r#"
+-- Header style inherits: an endpoint's NULL follows its app's, an app's NULL the server's
+-- delivery.header_style. 'standard' was the only default so far, so stored 'standard' becomes
+-- NULL and nothing changes until an operator picks another default. SQLite cannot drop NOT NULL,
+-- hence the rebuild (no table references endpoints).
+ALTER TABLE apps ADD COLUMN header_style TEXT;
+CREATE TABLE endpoints_new (
+    id TEXT PRIMARY KEY,
+    app_id TEXT NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+    uid TEXT,
+    url TEXT NOT NULL,
+    description TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    disabled INTEGER NOT NULL,
+    rate_limit INTEGER,
+    filter_types TEXT,
+    channels TEXT,
+    metadata TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    secrets TEXT NOT NULL,
+    header_style TEXT,
+    max_in_flight INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (app_id, uid)
+);
+INSERT INTO endpoints_new
+SELECT id, app_id, uid, url, description, version, disabled, rate_limit, filter_types, channels,
+    metadata, headers, secrets, NULLIF(header_style, 'standard'), max_in_flight, created_at,
+    updated_at
+FROM endpoints;
+DROP TABLE endpoints;
+ALTER TABLE endpoints_new RENAME TO endpoints;
+CREATE INDEX endpoints_app ON endpoints (app_id, id);
+-- Svix's event type fields that were dropped before.
+ALTER TABLE event_types ADD COLUMN feature_flags TEXT;
+ALTER TABLE event_types ADD COLUMN group_name TEXT;
+"#,
+    r#"
+-- Svix's message tags, a JSON list of text like channels, filtered on with GET …/msg?tag=….
+ALTER TABLE messages ADD COLUMN tags TEXT;
+"#,
 ];
 
 /// Brings the schema up to date.

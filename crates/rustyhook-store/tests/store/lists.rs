@@ -93,7 +93,12 @@ async fn messages_filter_by_channel_event_type_and_time(store: Arc<dyn Store>) {
         before: Some(30),
         ..MessageFilter::default()
     };
-    assert_eq!(ids(middle).await, [us.message.id]);
+    assert_eq!(ids(middle).await, std::slice::from_ref(&us.message.id));
+    let tagged = MessageFilter {
+        tags: Some(vec!["user.signup-tag".into(), "no-such-tag".into()]),
+        ..MessageFilter::default()
+    };
+    assert_eq!(ids(tagged).await, [us.message.id]);
 }
 
 async fn attempts_filter_by_outcome_status_class_and_channel(store: Arc<dyn Store>) {
@@ -258,6 +263,8 @@ async fn event_types_are_replaced_by_name_and_archived_ones_hidden(store: Arc<dy
         archived,
         deprecated: false,
         feature_flag: None,
+        feature_flags: Some(vec!["beta".into()]),
+        group_name: Some(format!("{name} group")),
         created_at: 1,
         updated_at: 1,
     };

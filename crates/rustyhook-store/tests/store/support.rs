@@ -18,6 +18,7 @@ pub fn app(uid: Option<&str>) -> App {
         name: "Acme".into(),
         rate_limit: None,
         metadata: BTreeMap::new(),
+        header_style: None,
         created_at: 1,
         updated_at: 1,
     }
@@ -49,7 +50,7 @@ pub fn endpoint(app: &AppId, types: Option<&[&str]>, channels: Option<&[&str]>) 
             secret: SigningSecret::generate(),
             expires_at: None,
         }],
-        header_style: HeaderStyle::Standard,
+        header_style: Some(HeaderStyle::Standard),
         max_in_flight: 32,
         created_at: 2,
         updated_at: 2,
@@ -64,6 +65,7 @@ pub fn message(app: &AppId, event_type: &str, event_id: Option<&str>, now: i64) 
         event_type: EventTypeName::parse(event_type).expect("valid"),
         payload: Some(Arc::from(r#"{"n":1}"#)),
         channels: None,
+        tags: Some(vec![format!("{event_type}-tag")]),
         created_at: now,
     }
 }
@@ -91,11 +93,14 @@ pub async fn send(
 /// The ids of one page of apps.
 pub async fn app_page(store: &Arc<dyn Store>, cursor: Option<Cursor>) -> (Vec<AppId>, bool) {
     let listed = store
-        .list_apps(Page {
-            limit: 2,
-            order: Order::Ascending,
-            cursor,
-        })
+        .list_apps(
+            Page {
+                limit: 2,
+                order: Order::Ascending,
+                cursor,
+            },
+            false,
+        )
         .await
         .expect("page");
     (

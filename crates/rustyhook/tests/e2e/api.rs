@@ -357,7 +357,7 @@ async fn endpoint_stats_and_message_lists_reflect_deliveries() {
             msg["id"].as_str().expect("id")
         ))
         .await["payload"],
-        json!({})
+        json!({"expired": true})
     );
 }
 

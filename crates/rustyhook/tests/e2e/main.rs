@@ -26,6 +26,7 @@ mod sdk_clients;
 mod sdk_queries;
 mod security;
 mod sqs;
+mod svix_details;
 mod svix_sdk;
 mod tokens;
 mod triggers;
