@@ -52,6 +52,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "the body must be a JSON object",
         ));
     }
+    if let Some(loc) = nul_in_text(bytes) {
+        return Err(ApiError::Validation(vec![ValidationItem {
+            loc,
+            msg: "text may not contain the NUL character (\\u0000)".into(),
+            kind: "value_error".into(),
+        }]));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let parsed = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let inner = e.inner();
@@ -71,6 +78,45 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })?;
     de.end().map_err(|e| syntax(&e))?;
     Ok(parsed)
+}
+
+/// Where a JSON string of the body, outside a message's `payload` (kept as JSON text), holds a
+/// NUL character: no text column of PostgreSQL can store one, so it is refused up front on both
+/// backends alike. Only a body that has the escape at all is parsed a second time.
+fn nul_in_text(bytes: &[u8]) -> Option<Vec<String>> {
+    const ESCAPE: &[u8] = b"\\u0000";
+    if !bytes.windows(ESCAPE.len()).any(|w| w == ESCAPE) {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let mut loc = vec!["body".to_owned()];
+    find_nul(&value, &mut loc).then_some(loc)
+}
+
+fn find_nul(value: &serde_json::Value, loc: &mut Vec<String>) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().enumerate().any(|(i, v)| {
+            loc.push(i.to_string());
+            let found = find_nul(v, loc);
+            if !found {
+                loc.pop();
+            }
+            found
+        }),
+        serde_json::Value::Object(fields) => fields.iter().any(|(k, v)| {
+            if loc.len() == 1 && k == "payload" {
+                return false;
+            }
+            loc.push(k.clone());
+            let found = k.contains('\0') || find_nul(v, loc);
+            if !found {
+                loc.pop();
+            }
+            found
+        }),
+        _ => false,
+    }
 }
 
 /// serde_json appends " at line 1 column 17"; the path already says where.

@@ -75,6 +75,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/docs", axum::routing::get(api_docs))
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
+        .layer(middleware::from_fn(refuse_nul))
         .layer(DefaultBodyLimit::max(state.limits.max_payload_bytes))
         .with_state(state)
 }
@@ -84,6 +85,25 @@ pub fn router(state: ApiState) -> Router {
 /// `?app=<id>` (the `url` app-portal-access returns) it shows that app's routes.
 async fn api_docs() -> axum::response::Html<&'static str> {
     axum::response::Html(include_str!("../../assets/api-docs.html"))
+}
+
+/// A NUL character (`%00`) in the path or query: no id, name or filter can hold one, and
+/// PostgreSQL refuses it in text, so it is a 400 here rather than a fault of the store.
+async fn refuse_nul(
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let uri = req.uri();
+    let nul = |s: &str| s.contains("%00");
+    if nul(uri.path()) || uri.query().is_some_and(nul) {
+        return ApiError::bad_request(
+            "invalid_request",
+            "the path or query contains a NUL character (%00)",
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 /// A path no route serves: a JSON error like every other, so an SDK raises its API error

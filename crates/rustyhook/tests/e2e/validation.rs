@@ -151,3 +151,52 @@ async fn a_message_with_an_application_block_creates_the_app_on_first_use() {
     assert!(msg["id"].as_str().expect("id").starts_with("msg_"));
     assert_eq!(app.get("/api/v1/app/newco").await["name"], "New Co");
 }
+
+#[tokio::test]
+async fn a_nul_character_in_text_is_a_422_on_every_backend_but_a_payload_may_carry_one() {
+    let app = crate::harness::TestApp::spawn().await;
+    app.create_app("acme").await;
+    let (status, body) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/app/acme/endpoint",
+            Some(serde_json::json!({"url": "http://127.0.0.1:9/x", "description": "a\u{0}b"})),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["detail"][0]["loc"],
+        serde_json::json!(["body", "description"])
+    );
+    assert_eq!(
+        app.get("/api/v1/app/acme/endpoint").await["data"],
+        serde_json::json!([])
+    );
+    let msg = app
+        .send("acme", "a.b", serde_json::json!({"note": "a\u{0}b"}))
+        .await;
+    let stored = app
+        .get(&format!(
+            "/api/v1/app/acme/msg/{}",
+            msg["id"].as_str().expect("id")
+        ))
+        .await;
+    assert_eq!(stored["payload"]["note"], "a\u{0}b");
+}
+
+#[tokio::test]
+async fn a_nul_character_in_a_path_or_query_is_a_4xx_not_a_5xx() {
+    let app = crate::harness::TestApp::spawn().await;
+    app.create_app("acme").await;
+    for path in [
+        "/api/v1/app/a%00b",
+        "/api/v1/app/acme/endpoint/e%00p",
+        "/api/v1/app/acme/msg/m%00g",
+        "/api/v1/event-type/a%00b",
+        "/api/v1/app/acme/msg?channel=a%00b",
+        "/api/v1/app/acme/msg?iterator=msg_%00",
+    ] {
+        let (status, body) = app.call(reqwest::Method::GET, path, None).await;
+        assert!(status.is_client_error(), "GET {path}: {status} {body}");
+    }
+}
