@@ -81,6 +81,27 @@ impl fmt::Debug for SigningSecret {
     }
 }
 
+/// Headers a user may not set on an endpoint, because rustyhook sets them on every delivery
+/// (the signature headers of either style among them).
+const RESERVED: &[&str] = &[
+    "content-type",
+    "content-length",
+    "host",
+    "user-agent",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "svix-id",
+    "svix-timestamp",
+    "svix-signature",
+];
+
+/// Whether users may set `name` as an endpoint header: the API refuses a reserved one, and the
+/// dispatcher drops one stored before the rule.
+pub fn is_reserved_header(name: &str) -> bool {
+    RESERVED.contains(&name.to_ascii_lowercase().as_str())
+}
+
 /// The value of the signature header for a request signed with every live secret.
 pub fn signature_header<'a>(
     secrets: impl IntoIterator<Item = &'a SigningSecret>,

@@ -11,9 +11,9 @@ use axum::{Json, Router};
 use rustyhook_core::id::EndpointId;
 use rustyhook_core::model::{App, Endpoint, EndpointSecret};
 use rustyhook_core::names::{Channel, EndpointUrl, EventTypeName, Uid};
+use rustyhook_core::signing::is_reserved_header;
 use rustyhook_core::signing::{HeaderStyle, SigningSecret};
 use rustyhook_core::time::{now_millis, to_rfc3339};
-use rustyhook_engine::dispatcher::decide::is_reserved_header;
 use rustyhook_store::Order;
 use serde::{Deserialize, Serialize};
 

@@ -7,29 +7,10 @@ use bytes::Bytes;
 use rustyhook_core::model::{DeliveryStatus, Endpoint};
 use rustyhook_core::outcome::OutcomeCode;
 use rustyhook_core::retry::{RetrySchedule, apply_retry_after, parse_retry_after};
-use rustyhook_core::signing::signature_header;
+use rustyhook_core::signing::{is_reserved_header, signature_header};
 use rustyhook_core::time::Millis;
 
 use crate::targets::http::{SendRequest, SendResult};
-
-/// Headers a user may not set on an endpoint, because rustyhook owns them.
-const RESERVED: &[&str] = &[
-    "content-type",
-    "content-length",
-    "host",
-    "user-agent",
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-    "svix-id",
-    "svix-timestamp",
-    "svix-signature",
-];
-
-/// Whether users may set `name` as an endpoint header.
-pub fn is_reserved_header(name: &str) -> bool {
-    RESERVED.contains(&name.to_ascii_lowercase().as_str())
-}
 
 /// The signed POST of `payload` for message `msg_id` to `endpoint` at `now` (ms). The caller
 /// resolves the endpoint's header style first (the lane fills in its app's or the server's);

@@ -10,7 +10,7 @@
 //! Memory is bounded: at most `queue_capacity` deliveries are held; beyond that the API leaves
 //! new deliveries unleased in the store and the poller picks them up as room frees.
 
-pub mod decide;
+mod decide;
 mod lane;
 mod poller;
 mod recorder;
