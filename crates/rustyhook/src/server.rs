@@ -274,17 +274,11 @@ impl Application {
         // Stopped only once the server has, so it stores every entry the last requests queued.
         let audit_stop = CancellationToken::new();
         let audit_writer = tokio::spawn(self.audit_writer.run(audit_stop.clone()));
-        let audit_purge = self.role.serves_api().then(|| {
-            tokio::spawn(rustyhook_api::http::audit::purge_expired(
+        let purge = self.role.serves_api().then(|| {
+            tokio::spawn(rustyhook_api::http::retention::purge_expired(
                 self.store.clone(),
                 self.audit_retention,
                 token.clone(),
-            ))
-        });
-        let purge = self.role.serves_api().then(|| {
-            tokio::spawn(rustyhook_api::http::idempotency::purge_expired(
-                self.store.clone(),
-                token.clone().cancelled_owned(),
             ))
         });
         let works = self.role.works();
@@ -331,9 +325,6 @@ impl Application {
         let (served, (), ()) = tokio::join!(server, dispatcher, automation);
         audit_stop.cancel();
         let _ = audit_writer.await;
-        if let Some(purge) = audit_purge {
-            let _ = purge.await;
-        }
         served.context("the HTTP server failed")?;
         while let Some(r) = ports.join_next().await {
             r.context("a webhook listener panicked")?

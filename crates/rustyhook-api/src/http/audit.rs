@@ -6,7 +6,7 @@
 //! queued entries in batches, one transaction each. Creating a message
 //! (`POST /api/v1/app/{app_id}/msg`, the hot path) is not audited: the message is its own record,
 //! and an audit row per message would double the writes of the busiest route. Entries older
-//! than `auth.audit_retention` are deleted by [`purge_expired`].
+//! than `auth.audit_retention` are deleted by [`super::retention`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -175,25 +175,6 @@ pub async fn record_writes(State(state): State<ApiState>, req: Request, next: Ne
         tracing::error!("the audit writer has stopped; an API write went unrecorded");
     }
     response
-}
-
-/// How often expired audit entries are deleted.
-const PURGE_EVERY: Duration = Duration::from_secs(3600);
-
-/// Deletes audit entries older than `retention`, at start and every hour, until `stop` fires.
-pub async fn purge_expired(store: Arc<dyn Store>, retention: Duration, stop: CancellationToken) {
-    loop {
-        let before = now_millis() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
-        match store.audit_purge(before).await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(purged = n, "deleted expired audit entries"),
-            Err(e) => tracing::warn!(error = %e, "could not delete expired audit entries"),
-        }
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(PURGE_EVERY) => {}
-        }
-    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! answer is saved; a repeat within 12 hours gets the saved answer byte for byte and changes
 //! nothing; a repeat while the first still runs waits for it. A 5xx answer is not saved, so the
 //! client's retry runs again. Keys are scoped by token and URL. Saved answers are sealed by the
-//! store, and [`purge_expired`] deletes them once their window has passed.
+//! store, and [`super::retention`] deletes them once their window has passed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +22,6 @@ use super::error::ApiError;
 /// How long a key's answer is replayed.
 pub const KEEP: Duration = Duration::from_secs(12 * 60 * 60);
 /// How often expired keys are deleted.
-const PURGE_EVERY: Duration = Duration::from_secs(10 * 60);
 /// A started key older than this belongs to a request that died; a repeat takes it over.
 const STALE: Duration = Duration::from_secs(30);
 const WAIT: Duration = Duration::from_secs(20);
@@ -106,23 +105,4 @@ fn replay(status: u16, body: Vec<u8>) -> Response {
         HeaderValue::from_static("application/json"),
     );
     response
-}
-
-/// Deletes idempotency keys older than [`KEEP`] at start and every ten minutes, until `stop`
-/// completes. An expired key is only ever taken over, so its saved answer (which may hold a secret,
-/// sealed or not) has no reason to stay in the database.
-pub async fn purge_expired(store: Arc<dyn Store>, stop: impl Future<Output = ()>) {
-    let mut stop = std::pin::pin!(stop);
-    loop {
-        let before = now_millis() - KEEP.as_millis() as i64;
-        match store.idempotency_purge(before).await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(purged = n, "deleted expired idempotency keys"),
-            Err(e) => tracing::warn!(error = %e, "could not delete expired idempotency keys"),
-        }
-        tokio::select! {
-            () = &mut stop => return,
-            () = tokio::time::sleep(PURGE_EVERY) => {}
-        }
-    }
 }

@@ -10,4 +10,5 @@ pub mod idempotency;
 pub mod list;
 pub mod query;
 pub mod ratelimit;
+pub mod retention;
 pub mod store_gate;

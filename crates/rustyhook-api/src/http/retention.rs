@@ -1,0 +1,47 @@
+//! Deletes what has outlived its window, at start and every ten minutes: idempotency keys past
+//! [`idempotency::KEEP`] (their saved answers may hold secrets) and audit entries past
+//! `auth.audit_retention`. One loop for both, so each new kind of expiring record is one more
+//! line here, not one more task.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustyhook_core::time::now_millis;
+use rustyhook_store::Store;
+use tokio_util::sync::CancellationToken;
+
+use super::idempotency;
+
+/// How often expired records are deleted.
+const EVERY: Duration = Duration::from_secs(10 * 60);
+
+/// Runs until `stop` is cancelled.
+pub async fn purge_expired(
+    store: Arc<dyn Store>,
+    audit_retention: Duration,
+    stop: CancellationToken,
+) {
+    let ago = |d: Duration| now_millis() - i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    loop {
+        report(
+            "idempotency keys",
+            store.idempotency_purge(ago(idempotency::KEEP)).await,
+        );
+        report(
+            "audit entries",
+            store.audit_purge(ago(audit_retention)).await,
+        );
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(EVERY) => {}
+        }
+    }
+}
+
+fn report(what: &'static str, purged: rustyhook_store::StoreResult<u64>) {
+    match purged {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(purged = n, what, "deleted expired records"),
+        Err(e) => tracing::warn!(error = %e, what, "could not delete expired records"),
+    }
+}
