@@ -297,7 +297,6 @@ fn truncate(mut s: String, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use rustyhook_core::crypto::SecretBox;
     use rustyhook_core::handlers::{Handler, HandlerSet};
@@ -306,7 +305,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::automation::{AutomationConfig, Publisher};
+    use rustyhook_core::settings::Settings;
+
+    use crate::automation::{Executor, ExecutorConfig, Publisher};
+    use crate::{Dispatcher, EngineConfig};
 
     /// An automation over a fresh SQLite store with one handler, `ingest`, that only stores
     /// runs (it runs no commands), and a Redis source named `name` that runs it.
@@ -324,23 +326,19 @@ mod tests {
         )
         .expect("handler");
         let (handlers, _) = HandlerSet::build(vec![handler]).expect("handlers");
-        let automation = Automation::new(
-            store,
+        let executor = Executor::new(
+            store.clone(),
             handlers,
-            AutomationConfig {
-                node_id: "node-1".into(),
-                poll_interval: Duration::from_secs(1),
-                shutdown_grace: Duration::from_secs(1),
+            ExecutorConfig {
+                base_env: Default::default(),
                 max_output_bytes: 1024,
                 ledger: None,
-                runs_here: false,
-                fence: crate::cluster::Fence::new(),
-                health: crate::health::StoreHealth::new(),
-                base_env: Default::default(),
-                backlog: Default::default(),
-                max_running_commands: 4,
             },
         );
+        let mut config = EngineConfig::from_settings(&Settings::default(), "node-1".into());
+        config.dispatches = false;
+        let (dispatcher, _runner) = Dispatcher::new(store, config, executor).expect("dispatcher");
+        let automation = Automation::new(dispatcher, Default::default());
         (source(name, &automation), automation)
     }
 
@@ -356,7 +354,11 @@ mod tests {
     async fn runs(automation: &Automation) -> Vec<String> {
         let listed = automation
             .store()
-            .list_runs(Some("ingest".into()), Page::first(10, Order::Ascending))
+            .list_runs(
+                Some("ingest".into()),
+                None,
+                Page::first(10, Order::Ascending),
+            )
             .await
             .expect("runs");
         listed.items.into_iter().map(|r| r.event.id).collect()

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use rustyhook::server::Application;
-use rustyhook_core::retry::RetrySchedule;
+use rustyhook_core::retry::RetryPolicy;
 use rustyhook_core::settings::Settings;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -49,7 +49,7 @@ pub fn settings() -> Settings {
     s.delivery.allow_private_networks = true;
     s.delivery.poll_interval = Duration::from_millis(50);
     s.delivery.request_timeout = Duration::from_secs(2);
-    s.retry.schedule = RetrySchedule::parse_list("100ms,200ms").expect("valid");
+    s.retry.schedule = RetryPolicy::parse_list("100ms,200ms").expect("valid");
     s.database.fast_unsafe_sync = true;
     s
 }
