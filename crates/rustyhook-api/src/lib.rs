@@ -13,7 +13,6 @@ pub mod hooks;
 pub mod http;
 pub mod metrics;
 pub mod openapi;
-pub mod publish;
 pub mod routes;
 pub mod state;
 

@@ -1,7 +1,9 @@
-//! rustyhook's engine: takes deliveries from the store, sends them to their targets, and records
-//! every attempt.
+//! rustyhook's engine: takes messages in, stores them with their deliveries, sends those to their
+//! targets, and records every attempt.
 //!
 //! # Layout
+//! - [`ingest`]: creating a message (fan-out, idempotency by `eventId`, hand-over to this node's
+//!   dispatcher), for the API, broker sources and handlers' `publish:` alike.
 //! - [`config`]: the engine's settings, built from the server's.
 //! - [`targets`]: where deliveries go: [`targets::http`] (signed webhooks) with its SSRF-safe
 //!   resolver, and [`targets::command`] (handler commands).
@@ -21,9 +23,11 @@ pub mod cluster;
 pub mod config;
 pub mod dispatcher;
 pub mod health;
+pub mod ingest;
 pub mod observe;
 pub mod sources;
 pub mod targets;
 
 pub use config::EngineConfig;
 pub use dispatcher::{Dispatcher, Job};
+pub use ingest::Ingest;

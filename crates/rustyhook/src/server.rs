@@ -11,7 +11,6 @@ use rand::distr::{Alphanumeric, SampleString};
 use rustyhook_api::ApiState;
 use rustyhook_api::hooks::HooksState;
 use rustyhook_api::http::audit::{AuditLog, AuditWriter};
-use rustyhook_api::publish::ApiPublisher;
 use rustyhook_core::settings::{ClusterSettings, Role, Settings};
 use rustyhook_core::sources::SourceConfig;
 use rustyhook_engine::automation::{Automation, AutomationConfig, Backlog};
@@ -21,7 +20,7 @@ use rustyhook_engine::dispatcher::{DeliveryObserver, Runner};
 use rustyhook_engine::health::StoreHealth;
 use rustyhook_engine::sources::brokers;
 use rustyhook_engine::sources::sendhooks::Sendhooks;
-use rustyhook_engine::{Dispatcher, EngineConfig};
+use rustyhook_engine::{Dispatcher, EngineConfig, Ingest};
 use rustyhook_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -135,8 +134,25 @@ impl Application {
         let fence = Fence::new();
         let health = StoreHealth::new();
         let coordination = Coordination::connect(&settings, store.clone(), &node_id).await?;
+        let mut engine = EngineConfig::from_settings(&settings, node_id.clone());
+        engine.shared_limits = coordination.rate_limits.clone();
+        engine.fence = fence.clone();
+        engine.health = health.clone();
+        let sendhooks = brokers::sendhooks(&settings.sources, &store);
+        engine.observers = sendhooks
+            .values()
+            .map(|s| Arc::new(s.clone()) as Arc<dyn DeliveryObserver>)
+            .collect();
+        let (dispatcher, runner) =
+            Dispatcher::new(store.clone(), engine).context("could not start the dispatcher")?;
+        let ingest = Ingest::new(
+            store.clone(),
+            dispatcher.clone(),
+            settings.limits.max_payload_bytes,
+        );
         let automation = Automation::new(
             store.clone(),
+            ingest.clone(),
             config.handlers,
             AutomationConfig {
                 node_id: node_id.clone(),
@@ -155,21 +171,11 @@ impl Application {
                 max_running_commands: settings.limits.max_running_commands.max(1),
             },
         );
-        let mut engine = EngineConfig::from_settings(&settings, node_id.clone());
-        engine.shared_limits = coordination.rate_limits.clone();
-        engine.fence = fence.clone();
-        engine.health = health.clone();
-        let sendhooks = brokers::sendhooks(&settings.sources, &store);
-        engine.observers = sendhooks
-            .values()
-            .map(|s| Arc::new(s.clone()) as Arc<dyn DeliveryObserver>)
-            .collect();
-        let (dispatcher, runner) =
-            Dispatcher::new(store.clone(), engine).context("could not start the dispatcher")?;
         let (audit, audit_writer) = AuditLog::new(store.clone(), settings.auth.trust_forwarded_for);
         let state = ApiState {
             store: store.clone(),
             automation: automation.clone(),
+            ingest,
             dispatcher,
             auth: Arc::new(auth),
             metrics,
@@ -179,7 +185,6 @@ impl Application {
             health: health.clone(),
             audit,
         };
-        automation.set_publisher(Arc::new(ApiPublisher(state.clone())));
         let hooks = HooksState::new(automation.clone(), settings.limits.max_payload_bytes);
         let fd_limit = listener::raise_fd_limit();
         let connections =
@@ -336,7 +341,6 @@ impl Application {
         if let Some(purge) = purge {
             let _ = purge.await;
         }
-        self.automation.detach_publisher();
         tracing::info!("rustyhook stopped");
         Ok(())
     }

@@ -13,8 +13,9 @@ use rustyhook_core::run::{Event, Run, RunAttempt, RunStep, env_name_of};
 use rustyhook_core::time::now_millis;
 use rustyhook_store::RunRecord;
 
+use super::Shared;
 use super::substitute::substitute;
-use super::{Publication, Shared};
+use crate::ingest::Publication;
 use crate::targets::child_env::BaseEnv;
 use crate::targets::command::{self, CommandResult, CommandSpec};
 
@@ -204,22 +205,18 @@ async fn main_step(
     let mut output = String::new();
     let took = std::time::Instant::now();
     if let Some(p) = &handler.publish {
-        let publisher = super::lock(&shared.publisher).clone();
         let event_type = p.event_type.as_deref().unwrap_or(&run.event.event_type);
-        let published = match publisher {
-            Some(publisher) => publisher
-                .publish(Publication {
-                    app: &p.app,
-                    event_type,
-                    channels: &p.channels,
-                    payload: &run.event.payload,
-                    event_id: run.id.as_str(),
-                    endpoint: None,
-                })
-                .await
-                .map_err(|e| e.to_string()),
-            None => Err("publishing is not available in this process".to_owned()),
-        };
+        let published = shared
+            .ingest
+            .publish(Publication {
+                app: &p.app,
+                event_type,
+                channels: &p.channels,
+                payload: &run.event.payload,
+                event_id: run.id.as_str(),
+                endpoint: None,
+            })
+            .await;
         match published {
             Ok(published) => output.push_str(&format!(
                 "[rustyhook] published {} to app {}\n",

@@ -19,7 +19,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use rustyhook_core::handlers::HandlerSet;
 use rustyhook_core::id::RunId;
 use rustyhook_core::run::{Event, Run, RunAttempt, RunKey, RunStep};
@@ -30,54 +29,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use self::backlog::Backlog;
+use crate::ingest::Ingest;
 use crate::targets::child_env::BaseEnv;
 use crate::targets::groups::GroupLedger;
-
-/// Turns an event into a message for an app: a handler's `publish:`, or a broker source's
-/// message. Implemented by the API, which owns message creation and fan-out.
-#[async_trait]
-pub trait Publisher: Send + Sync + 'static {
-    /// Publishes `p` as a message, idempotently under its `event_id`. Returns once it is
-    /// stored.
-    async fn publish(&self, p: Publication<'_>) -> Result<Published, PublishError>;
-}
-
-/// A message [`Publisher::publish`] stored, or found stored under the same `event_id`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Published {
-    /// The message's id.
-    pub message_id: String,
-    /// Whether it was stored before, by an earlier publish with the same `event_id`.
-    pub existing: bool,
-}
-
-/// A message to publish.
-#[derive(Debug, Clone, Copy)]
-pub struct Publication<'a> {
-    /// The app, by id or uid.
-    pub app: &'a str,
-    /// The event type.
-    pub event_type: &'a str,
-    /// Channels.
-    pub channels: &'a [String],
-    /// The payload; text that is not JSON is sent as a JSON string.
-    pub payload: &'a str,
-    /// The idempotency key: the same id never makes a second message.
-    pub event_id: &'a str,
-    /// Only this endpoint receives it (instead of every subscribed endpoint).
-    pub endpoint: Option<&'a rustyhook_core::id::EndpointId>,
-}
-
-/// Why a publication was not stored.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum PublishError {
-    /// It can never be stored as it is (no such app, a bad event type): give up on it.
-    #[error("{0}")]
-    Invalid(String),
-    /// The store failed: try again later.
-    #[error("the store is unavailable: {0}")]
-    Unavailable(String),
-}
 
 /// What the automation runner needs to know.
 #[derive(Debug, Clone)]
@@ -116,7 +70,8 @@ pub(crate) struct Shared {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) handlers: HandlerSet,
     pub(crate) config: AutomationConfig,
-    pub(crate) publisher: Mutex<Option<Arc<dyn Publisher>>>,
+    /// Where `publish:` steps create their messages.
+    pub(crate) ingest: Ingest,
     wake: Notify,
     waiters: Mutex<HashMap<RunId, oneshot::Sender<Finished>>>,
     lanes: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -157,13 +112,19 @@ pub enum TriggerError {
 }
 
 impl Automation {
-    /// A runner over `store` for `handlers`.
-    pub fn new(store: Arc<dyn Store>, handlers: HandlerSet, config: AutomationConfig) -> Self {
+    /// A runner over `store` for `handlers`, whose `publish:` steps create messages through
+    /// `ingest`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        ingest: Ingest,
+        handlers: HandlerSet,
+        config: AutomationConfig,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 store,
                 handlers,
-                publisher: Mutex::new(None),
+                ingest,
                 wake: Notify::new(),
                 waiters: Mutex::new(HashMap::new()),
                 lanes: Mutex::new(HashMap::new()),
@@ -176,21 +137,9 @@ impl Automation {
         }
     }
 
-    /// Sets where `publish:` handlers send their messages.
-    pub fn set_publisher(&self, publisher: Arc<dyn Publisher>) {
-        *lock(&self.shared.publisher) = Some(publisher);
-    }
-
-    /// Forgets the publisher. The API's publisher holds this runner (through the API state), so
-    /// the two keep each other alive until one lets go: the server does at shutdown, which lets
-    /// the store close (and, for SQLite, its lock go) without the process exiting.
-    pub fn detach_publisher(&self) {
-        *lock(&self.shared.publisher) = None;
-    }
-
-    /// Where messages are published, once the API has set it.
-    pub fn publisher(&self) -> Option<Arc<dyn Publisher>> {
-        lock(&self.shared.publisher).clone()
+    /// Where messages are created (for broker sources run beside this runner).
+    pub fn ingest(&self) -> &Ingest {
+        &self.shared.ingest
     }
 
     /// The store runs are kept in.
