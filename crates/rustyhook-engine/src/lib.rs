@@ -11,7 +11,10 @@
 //!   poller that claims retries falling due, and the step that turns a response into the next
 //!   state of a delivery.
 //! - [`automation`]: handler runs: queued durably, run as commands, retried, chained.
-//! - [`sources`]: in-process triggers: cron, watched folders, plugins.
+//! - [`sources`]: brokers that store messages (or runs): Redis streams (and sendhooks-engine's
+//!   format), RabbitMQ, NATS JetStream, each acknowledged once what it read is stored.
+//! - [`triggers`]: what starts handler runs in-process: cron, watched folders, SQS, plugins
+//!   (inbound webhooks are the API crate's `hooks`).
 //! - [`cluster`]: several nodes: liveness and the fence that stops a node that cannot
 //!   heartbeat, schedule leadership, rate limits shared via Redis.
 //! - [`health`]: the store's health (up, down, full), probed every second, and the retrying
@@ -27,6 +30,7 @@ pub mod ingest;
 pub mod observe;
 pub mod sources;
 pub mod targets;
+pub mod triggers;
 
 pub use config::EngineConfig;
 pub use dispatcher::{Dispatcher, Job};

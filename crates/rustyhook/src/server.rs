@@ -294,7 +294,7 @@ impl Application {
                 token.clone(),
             )
             .await;
-            let tasks = rustyhook_engine::sources::start(&self.automation, &leader, &token);
+            let tasks = rustyhook_engine::triggers::start(&self.automation, &leader, &token);
             brokers::start(
                 &tasks,
                 &self.sources,
