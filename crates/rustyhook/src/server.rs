@@ -11,7 +11,6 @@ use rand::distr::{Alphanumeric, SampleString};
 use rustyhook_api::ApiState;
 use rustyhook_api::hooks::HooksState;
 use rustyhook_api::http::audit::{AuditLog, AuditWriter};
-use rustyhook_api::publish::ApiPublisher;
 use rustyhook_core::settings::{ClusterSettings, Role, Settings};
 use rustyhook_core::sources::SourceConfig;
 use rustyhook_engine::automation::{Automation, Backlog, Executor, ExecutorConfig};
@@ -21,7 +20,7 @@ use rustyhook_engine::dispatcher::{DeliveryObserver, Runner};
 use rustyhook_engine::health::StoreHealth;
 use rustyhook_engine::sources::brokers;
 use rustyhook_engine::sources::sendhooks::Sendhooks;
-use rustyhook_engine::{Dispatcher, EngineConfig};
+use rustyhook_engine::{Dispatcher, EngineConfig, Ingest};
 use rustyhook_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -150,13 +149,20 @@ impl Application {
             ExecutorConfig {
                 base_env: Arc::new(bootstrap::child_env(&settings)),
                 max_output_bytes: settings.limits.max_response_bytes,
+                max_payload_bytes: settings.limits.max_payload_bytes,
                 ledger: Some(ledger),
             },
         );
         let (dispatcher, runner) = Dispatcher::new(store.clone(), engine, executor)
             .context("could not start the dispatcher")?;
+        let ingest = Ingest::new(
+            store.clone(),
+            dispatcher.clone(),
+            settings.limits.max_payload_bytes,
+        );
         let automation = Automation::new(
             dispatcher.clone(),
+            ingest.clone(),
             Backlog {
                 per_handler: settings.limits.max_queued_runs_per_handler,
                 total: settings.limits.max_queued_runs,
@@ -166,6 +172,7 @@ impl Application {
         let state = ApiState {
             store: store.clone(),
             automation: automation.clone(),
+            ingest,
             dispatcher,
             auth: Arc::new(auth),
             metrics,
@@ -175,7 +182,6 @@ impl Application {
             health: health.clone(),
             audit,
         };
-        automation.set_publisher(Arc::new(ApiPublisher(state.clone())));
         let hooks = HooksState::new(automation.clone(), settings.limits.max_payload_bytes);
         let fd_limit = listener::raise_fd_limit();
         let connections =
@@ -285,7 +291,7 @@ impl Application {
                 token.clone(),
             )
             .await;
-            let tasks = rustyhook_engine::sources::start(&self.automation, &leader, &token);
+            let tasks = rustyhook_engine::triggers::start(&self.automation, &leader, &token);
             brokers::start(
                 &tasks,
                 &self.sources,
@@ -327,7 +333,6 @@ impl Application {
         if let Some(purge) = purge {
             let _ = purge.await;
         }
-        self.automation.detach_publisher();
         tracing::info!("rustyhook stopped");
         Ok(())
     }

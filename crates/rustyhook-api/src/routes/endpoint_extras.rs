@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{load_app, load_endpoint, time_param};
 use super::endpoint::check_headers;
-use super::message::{MessageOut, publish};
+use super::message::MessageOut;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{JsonBody, QueryParams};
 use crate::state::ApiState;
@@ -323,6 +323,6 @@ async fn send_example(
         tags: None,
         created_at: now,
     };
-    let created = publish(&state, message, Some(e.id)).await?;
+    let created = state.ingest.create(message, Some(e.id), None).await?;
     Ok(Json(MessageOut::new(created.message, true)))
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustyhook_core::handlers::{Command, Handler, HandlerSet, OnError, RetryPolicy, RouteAction};
@@ -15,9 +15,10 @@ use rustyhook_core::run::{Event, Run, RunAttempt, RunStep, env_name_of};
 use rustyhook_core::time::{Millis, now_millis};
 use rustyhook_store::{AttemptRecord, Attempted, Store};
 
+use super::Waiters;
 use super::substitute::substitute;
-use super::{Publication, Publisher, Waiters, lock};
 use crate::dispatcher::{Tried, decide};
+use crate::ingest::{Ingest, Publication};
 use crate::targets::child_env::BaseEnv;
 use crate::targets::command::{self, CommandResult, CommandSpec};
 use crate::targets::groups::GroupLedger;
@@ -34,6 +35,8 @@ pub struct ExecutorConfig {
     pub base_env: Arc<BaseEnv>,
     /// Output beyond this is dropped before it is stored.
     pub max_output_bytes: usize,
+    /// The largest payload a `publish:` step may turn into a message.
+    pub max_payload_bytes: usize,
     /// Where running commands' process groups are written down (see [`GroupLedger`]); `None`
     /// leaves commands orphaned if the server is killed.
     pub ledger: Option<Arc<GroupLedger>>,
@@ -45,7 +48,6 @@ pub struct Executor {
     handlers: HandlerSet,
     config: ExecutorConfig,
     waiters: Waiters,
-    publisher: Mutex<Option<Arc<dyn Publisher>>>,
 }
 
 /// What an attempt of a run came to.
@@ -58,9 +60,9 @@ pub(crate) enum Step {
     /// It ran (or could not): record this, then tell waiters about `run` as it now is.
     Done {
         /// The attempt and the run's next state, with what follows.
-        record: AttemptRecord,
+        record: Box<AttemptRecord>,
         /// The run as the record leaves it.
-        run: Run,
+        run: Box<Run>,
     },
 }
 
@@ -78,7 +80,6 @@ impl Executor {
             handlers,
             config,
             waiters: Waiters::default(),
-            publisher: Mutex::new(None),
         }
     }
 
@@ -101,21 +102,19 @@ impl Executor {
         &self.waiters
     }
 
-    pub(crate) fn set_publisher(&self, publisher: Option<Arc<dyn Publisher>>) {
-        *lock(&self.publisher) = publisher;
-    }
-
-    pub(crate) fn publisher(&self) -> Option<Arc<dyn Publisher>> {
-        lock(&self.publisher).clone()
-    }
-
     /// Tells whoever waits on `run` (on this node) how its attempt ended, once it is recorded.
     pub(crate) fn finished(&self, run: &Run, attempt: &RunAttempt) {
         self.waiters.finished(run, attempt);
     }
 
-    /// One attempt of `run`, leased to `node`.
-    pub(crate) async fn attempt(&self, run: Run, node: &str) -> Step {
+    /// The largest payload a `publish:` step may turn into a message.
+    pub(crate) fn max_payload_bytes(&self) -> usize {
+        self.config.max_payload_bytes
+    }
+
+    /// One attempt of `run`, leased to `node`; a `publish:` step creates its message through
+    /// `ingest`.
+    pub(crate) async fn attempt(&self, run: Run, node: &str, ingest: &Ingest) -> Step {
         let Some(handler) = self.handlers.get(&run.handler_id) else {
             let result = CommandResult {
                 outcome: OutcomeCode::Spawn,
@@ -157,7 +156,7 @@ impl Executor {
         });
         let env = environment(handler, &run, &exports);
         let step = match run.step {
-            RunStep::Main => self.main_step(handler, &run, &env).await,
+            RunStep::Main => self.main_step(handler, &run, &env, ingest).await,
             RunStep::OnSuccess | RunStep::OnFailure => {
                 self.follow_up_step(handler, &run, &env).await
             }
@@ -231,7 +230,7 @@ fn done(
     run.exit_code = attempt.exit_code;
     run.output = Some(attempt.output.clone());
     Step::Done {
-        record: AttemptRecord {
+        record: Box::new(AttemptRecord {
             attempt: Attempted::Handler {
                 attempt,
                 follow_ups,
@@ -241,8 +240,8 @@ fn done(
             next_attempt_at,
             disable_endpoint: false,
             leased_to: Some(node.to_owned()),
-        },
-        run,
+        }),
+        run: Box::new(run),
     }
 }
 
@@ -267,26 +266,23 @@ impl Executor {
         handler: &Handler,
         run: &Run,
         env: &BTreeMap<String, String>,
+        ingest: &Ingest,
     ) -> StepResult {
         let mut output = String::new();
         let took = std::time::Instant::now();
         if let Some(p) = &handler.publish {
-            let publisher = self.publisher();
             let event_type = p.event_type.as_deref().unwrap_or(&run.event.event_type);
-            let published = match publisher {
-                Some(publisher) => publisher
-                    .publish(Publication {
-                        app: &p.app,
-                        event_type,
-                        channels: &p.channels,
-                        payload: &run.event.payload,
-                        event_id: run.id.as_str(),
-                        endpoint: None,
-                    })
-                    .await
-                    .map_err(|e| e.to_string()),
-                None => Err("publishing is not available in this process".to_owned()),
-            };
+            let published = ingest
+                .publish(Publication {
+                    app: &p.app,
+                    event_type,
+                    channels: &p.channels,
+                    payload: &run.event.payload,
+                    event_id: run.id.as_str(),
+                    endpoint: None,
+                })
+                .await
+                .map_err(|e| e.to_string());
             match published {
                 Ok(published) => output.push_str(&format!(
                     "[rustyhook] published {} to app {}\n",

@@ -21,7 +21,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use rustyhook_core::handlers::HandlerSet;
 use rustyhook_core::id::RunId;
 use rustyhook_core::run::{Event, Run, RunAttempt, RunKey, RunStep};
@@ -32,53 +31,8 @@ use tokio::sync::oneshot;
 pub use self::backlog::Backlog;
 pub use self::execute::{Executor, ExecutorConfig};
 use crate::dispatcher::Dispatcher;
+use crate::ingest::Ingest;
 use crate::targets::child_env::BaseEnv;
-
-/// Turns an event into a message for an app: a handler's `publish:`, or a broker source's
-/// message. Implemented by the API, which owns message creation and fan-out.
-#[async_trait]
-pub trait Publisher: Send + Sync + 'static {
-    /// Publishes `p` as a message, idempotently under its `event_id`. Returns once it is
-    /// stored.
-    async fn publish(&self, p: Publication<'_>) -> Result<Published, PublishError>;
-}
-
-/// A message [`Publisher::publish`] stored, or found stored under the same `event_id`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Published {
-    /// The message's id.
-    pub message_id: String,
-    /// Whether it was stored before, by an earlier publish with the same `event_id`.
-    pub existing: bool,
-}
-
-/// A message to publish.
-#[derive(Debug, Clone, Copy)]
-pub struct Publication<'a> {
-    /// The app, by id or uid.
-    pub app: &'a str,
-    /// The event type.
-    pub event_type: &'a str,
-    /// Channels.
-    pub channels: &'a [String],
-    /// The payload; text that is not JSON is sent as a JSON string.
-    pub payload: &'a str,
-    /// The idempotency key: the same id never makes a second message.
-    pub event_id: &'a str,
-    /// Only this endpoint receives it (instead of every subscribed endpoint).
-    pub endpoint: Option<&'a rustyhook_core::id::EndpointId>,
-}
-
-/// Why a publication was not stored.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum PublishError {
-    /// It can never be stored as it is (no such app, a bad event type): give up on it.
-    #[error("{0}")]
-    Invalid(String),
-    /// The store failed: try again later.
-    #[error("the store is unavailable: {0}")]
-    Unavailable(String),
-}
 
 /// The result of a run's attempt, for a caller waiting on it (`response: wait`).
 pub type Finished = (Run, RunAttempt);
@@ -108,6 +62,7 @@ impl Waiters {
 #[derive(Clone)]
 pub struct Automation {
     dispatcher: Dispatcher,
+    ingest: Ingest,
     backlog: Backlog,
 }
 
@@ -135,33 +90,22 @@ pub enum TriggerError {
 
 impl Automation {
     /// Starts runs through `dispatcher`, whose executor knows the handlers, holding triggers
-    /// to `backlog`.
-    pub fn new(dispatcher: Dispatcher, backlog: Backlog) -> Self {
+    /// to `backlog`; `ingest` is what broker sources store messages with.
+    pub fn new(dispatcher: Dispatcher, ingest: Ingest, backlog: Backlog) -> Self {
         Self {
             dispatcher,
+            ingest,
             backlog,
         }
     }
 
+    /// Where messages are created, for sources that turn broker messages into messages.
+    pub fn ingest(&self) -> &Ingest {
+        &self.ingest
+    }
+
     fn executor(&self) -> &Executor {
         self.dispatcher.executor()
-    }
-
-    /// Sets where `publish:` handlers send their messages.
-    pub fn set_publisher(&self, publisher: Arc<dyn Publisher>) {
-        self.executor().set_publisher(Some(publisher));
-    }
-
-    /// Forgets the publisher. The API's publisher holds this runner (through the API state), so
-    /// the two keep each other alive until one lets go: the server does at shutdown, which lets
-    /// the store close (and, for SQLite, its lock go) without the process exiting.
-    pub fn detach_publisher(&self) {
-        self.executor().set_publisher(None);
-    }
-
-    /// Where messages are published, once the API has set it.
-    pub fn publisher(&self) -> Option<Arc<dyn Publisher>> {
-        self.executor().publisher()
     }
 
     /// The store runs are kept in.

@@ -30,8 +30,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::decide::{Tried, build_request, decide};
-use super::{FinishedDelivery, Held, Job, Shared, Work};
+use super::{Dispatcher, FinishedDelivery, Held, Job, Shared, Work};
 use crate::automation::execute::Step;
+use crate::ingest::Ingest;
 use crate::observe;
 use crate::targets::http::SendResult;
 
@@ -494,8 +495,17 @@ async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) {
 async fn run_step(shared: &Arc<Shared>, run: Run) {
     let node = &shared.config.node_id;
     let id = run.id.clone();
+    // Made here, not kept: the executor lives in the dispatcher, and an ingest it held would
+    // hold the dispatcher in turn.
+    let ingest = Ingest::new(
+        shared.store.clone(),
+        Dispatcher {
+            shared: shared.clone(),
+        },
+        shared.executor.max_payload_bytes(),
+    );
     let step = tokio::select! {
-        step = shared.executor.attempt(run, node) => step,
+        step = shared.executor.attempt(run, node, &ingest) => step,
         () = shared.hard_stop.cancelled() => return,
     };
     match step {
@@ -533,7 +543,7 @@ async fn run_step(shared: &Arc<Shared>, run: Run) {
             let retry = record.next_attempt_at.is_some();
             let attempted = record.attempt.clone();
             let (done, recorded) = tokio::sync::oneshot::channel();
-            if shared.recorder.send((record, done)).is_ok() {
+            if shared.recorder.send((*record, done)).is_ok() {
                 let _ = recorded.await;
             }
             if let Attempted::Handler { attempt, .. } = &attempted {

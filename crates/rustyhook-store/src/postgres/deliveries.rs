@@ -85,8 +85,11 @@ pub(crate) async fn record_attempts(pool: &PgPool, records: &[AttemptRecord]) ->
                 follow_ups,
                 exports,
             } => {
-                super::runs::record(&mut tx, rec, attempt).await?;
-                super::runs::follow_on(&mut tx, attempt, follow_ups, exports).await?;
+                // A late result of a node taken for dead is kept, but what follows is left to
+                // the node that holds the run now.
+                if super::runs::record(&mut tx, rec, attempt).await? {
+                    super::runs::follow_on(&mut tx, attempt, follow_ups, exports).await?;
+                }
             }
         }
     }

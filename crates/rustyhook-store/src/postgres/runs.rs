@@ -196,13 +196,14 @@ pub(crate) async fn start(pool: &PgPool, id: &RunId, now: Millis) -> StoreResult
 }
 
 /// Stores a run's attempt (its output in `response`) and moves the run on, inside the
-/// caller's transaction.
+/// caller's transaction. False when the run is leased to another node now (the attempt is kept,
+/// the run left as it is).
 pub(crate) async fn record(
     conn: &mut PgConnection,
     rec: &AttemptRecord,
     a: &RunAttempt,
-) -> StoreResult<()> {
-    sqlx::query(
+) -> StoreResult<bool> {
+    let done = sqlx::query(
         r#"WITH attempt AS (
             INSERT INTO attempts (id, delivery_id, handler_id, outcome, exit_code, response,
                 duration_ms, created_at, status_code, trigger_type)
@@ -229,7 +230,7 @@ pub(crate) async fn record(
     .execute(conn)
     .await
     .map_err(db_err)?;
-    Ok(())
+    Ok(done.rows_affected() > 0)
 }
 
 /// What follows a run's attempt, in its transaction: the runs it starts, created unleased, and

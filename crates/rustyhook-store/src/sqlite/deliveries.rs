@@ -116,27 +116,29 @@ pub(crate) fn record_attempt(conn: &Connection, rec: &AttemptRecord) -> StoreRes
         Attempted::Handler { attempt: a, .. } => (a.exit_code, Some(a.output.as_str())),
         Attempted::Endpoint(_) => (None, None),
     };
-    conn.prepare_cached(
-        r#"UPDATE deliveries
+    let moved_on = conn
+        .prepare_cached(
+            r#"UPDATE deliveries
         SET status = ?, attempts = attempts + 1, next_attempt_at = ?, manual = 0,
             lease_owner = NULL, updated_at = ?,
-            exit_code = COALESCE(?, exit_code), output = COALESCE(?, output)
+            exit_code = ?, output = ?
         WHERE id = ?
           AND (? IS NULL OR lease_owner IS NULL OR lease_owner = ?)"#,
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            rec.status.as_str(),
-            rec.next_attempt_at,
-            finished_at,
-            exit_code,
-            output,
-            id,
-            rec.leased_to,
-            rec.leased_to
-        ])
-    })
-    .map_err(db_err)?;
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                rec.status.as_str(),
+                rec.next_attempt_at,
+                finished_at,
+                exit_code,
+                output,
+                id,
+                rec.leased_to,
+                rec.leased_to
+            ])
+        })
+        .map_err(db_err)?
+        > 0;
     match &rec.attempt {
         Attempted::Endpoint(a) if rec.disable_endpoint => {
             conn.execute(
@@ -145,11 +147,14 @@ pub(crate) fn record_attempt(conn: &Connection, rec: &AttemptRecord) -> StoreRes
             )
             .map_err(db_err)?;
         }
+        // A late result of a node taken for dead is kept, but what follows is left to the node
+        // that holds the run now.
         Attempted::Handler {
             attempt,
             follow_ups,
             exports,
-        } => super::runs::follow_on(conn, attempt, follow_ups, exports)?,
+        } if moved_on => super::runs::follow_on(conn, attempt, follow_ups, exports)?,
+        Attempted::Handler { .. } => {}
         Attempted::Endpoint(_) => {}
     }
     Ok(())

@@ -436,7 +436,7 @@ handlers:
 
 #[tokio::test]
 async fn sqs_messages_run_the_handler_and_are_deleted_once_queued() {
-    use rustyhook_engine::sources::sqs_client::{SqsClient, SqsConfig, create_queue};
+    use rustyhook_engine::triggers::sqs_client::{SqsClient, SqsConfig, create_queue};
     let endpoint = std::env::var("RUSTYHOOK_TEST_SQS_ENDPOINT")
         .unwrap_or_else(|_| "http://127.0.0.1:5000".into());
     let creds = Some(("test".to_owned(), "test".to_owned()));

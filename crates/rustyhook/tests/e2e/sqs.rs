@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use rustyhook_engine::sources::sqs_client::{SqsClient, SqsConfig, create_queue};
+use rustyhook_engine::triggers::sqs_client::{SqsClient, SqsConfig, create_queue};
 
 use crate::handlers::{spawn, wait_file};
 
