@@ -9,6 +9,7 @@ mod compat;
 mod connections;
 mod delivery;
 mod fuzz;
+mod handler_lanes;
 mod handler_security;
 mod handlers;
 mod harness;
