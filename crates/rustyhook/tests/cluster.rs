@@ -9,6 +9,9 @@ mod pgdb;
 #[path = "e2e/receiver.rs"]
 #[allow(dead_code)]
 mod receiver;
+#[path = "support/wait.rs"]
+#[allow(dead_code)]
+mod wait;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

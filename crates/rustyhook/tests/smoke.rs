@@ -16,6 +16,9 @@ mod rabbit;
 mod receiver;
 #[path = "smoke/security.rs"]
 mod security;
+#[path = "support/wait.rs"]
+#[allow(dead_code)]
+mod wait;
 
 use std::collections::HashMap;
 use std::process::Command;
