@@ -34,19 +34,18 @@ pub async fn until<T, S: Debug>(
 /// Checks `check` until it holds; panics after `within`, naming `what` was awaited.
 pub async fn eventually(what: &str, within: Duration, mut check: impl AsyncFnMut() -> bool) {
     until(what, within, async || {
-        if check().await {
-            Ok(())
-        } else {
-            Err("not yet")
-        }
+        if check().await { Ok(()) } else { Err(false) }
     })
     .await;
 }
 
 /// Checks `check` through `window` and panics as soon as it fails, naming `what` stopped
-/// holding. For a test whose point is that something does not happen (no second delivery, a
-/// refused request running nothing): `window` is how long that thing would take to show up had
-/// it been set off, so keep it as short as still proves the point.
+/// holding. For a test whose point is that something does not happen and no stored state
+/// rules it out (a dead delivery claimed again, a poison message redelivered after its
+/// `ack_wait`): `window` is how long that thing would take to show up had it been set off, so
+/// keep it as short as still proves the point. Where the store does rule it out (deliveries
+/// and runs are stored before their request is answered), check that instead: it is exact and
+/// takes no time.
 pub async fn throughout(what: &str, window: Duration, mut check: impl AsyncFnMut() -> bool) {
     let end = Instant::now() + window;
     loop {
