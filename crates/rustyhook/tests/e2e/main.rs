@@ -32,4 +32,6 @@ mod svix_sdk;
 mod tokens;
 mod triggers;
 mod validation;
+#[path = "../support/wait.rs"]
+mod wait;
 mod webhook_security;

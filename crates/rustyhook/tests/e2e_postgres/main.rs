@@ -57,5 +57,7 @@ mod tokens;
 mod triggers;
 #[path = "../e2e/validation.rs"]
 mod validation;
+#[path = "../support/wait.rs"]
+mod wait;
 #[path = "../e2e/webhook_security.rs"]
 mod webhook_security;
