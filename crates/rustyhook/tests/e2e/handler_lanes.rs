@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::handlers::{spawn, wait_file};
 use crate::harness::TestApp;
+use crate::wait::until;
 
 /// Starts a run of `handler` through the API and returns its id.
 async fn start(app: &TestApp, handler: &str) -> String {
@@ -19,20 +20,21 @@ async fn start(app: &TestApp, handler: &str) -> String {
     run["id"].as_str().expect("a run id").to_owned()
 }
 
-/// Polls `path` until `done` holds for its body, or fails after 20 s naming what it saw.
-async fn wait_for(app: &TestApp, path: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let start = Instant::now();
-    loop {
-        let body = app.get(path).await;
-        if done(&body) {
-            return body;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "{path} never got there: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+/// Polls run `path` until its status is `status`, and returns it.
+async fn wait_status(app: &TestApp, path: &str, status: &str) -> Value {
+    until(
+        &format!("{path} to be {status}"),
+        Duration::from_secs(20),
+        async || {
+            let run = app.get(path).await;
+            if run["status"] == status {
+                Ok(run)
+            } else {
+                Err(run)
+            }
+        },
+    )
+    .await
 }
 
 /// The most `+` lines not yet matched by a `-` line, reading `log` in order: how many runs
@@ -138,7 +140,7 @@ handlers:
     let since = rustyhook_core::time::to_rfc3339(rustyhook_core::time::now_millis() - 60_000);
     let id = start(&app, "flaky").await;
     let run_path = format!("/api/v1/handler/flaky/run/{id}");
-    let run = wait_for(&app, &run_path, |r| r["status"] == "dead").await;
+    let run = wait_status(&app, &run_path, "dead").await;
     assert_eq!(run["attempts"], 2, "one try and one retry: {run}");
     let dead = app.get("/api/v1/handler/flaky/run?status=dead").await;
     assert_eq!(dead["data"][0]["id"], id.as_str(), "{dead}");
@@ -152,7 +154,7 @@ handlers:
         .post("/api/v1/handler/flaky/recover", json!({"since": since}))
         .await;
     assert_eq!(recovered["recovered"], 1, "{recovered}");
-    let run = wait_for(&app, &run_path, |r| r["status"] == "succeeded").await;
+    let run = wait_status(&app, &run_path, "succeeded").await;
     assert_eq!(run["attempts"], 3, "{run}");
     let attempts = app.get(&format!("{run_path}/attempt")).await;
     let outcomes: Vec<&str> = attempts["data"]

@@ -86,8 +86,14 @@ async fn native_messages_on_a_stream_reach_the_endpoint_once_and_leave_nothing_p
         format!("{}.orders", stream.subject)
     );
     // Every delivery takes a consumer sequence: 20 for 20 messages means none came twice.
-    assert_eq!(info.delivered.stream_sequence, 20);
+    // (The stream sequence delivered may read 21: the server may move it past the refund,
+    // which the subject filter skips, without delivering it.)
     assert_eq!(info.delivered.consumer_sequence, 20);
+    assert!(
+        (20..=21).contains(&info.delivered.stream_sequence),
+        "{:?}",
+        info.delivered
+    );
     // The messages of a pull are taken at once, so they may arrive in any order.
     let received = receiver.received();
     let first = received
