@@ -536,9 +536,9 @@ async fn run_step(shared: &Arc<Shared>, run: Run) {
                 ),
                 Attempted::Endpoint(_) => unreachable!("a handler step records a run attempt"),
             };
-            observe::attempt_finished(outcome, took);
+            observe::run_attempt_finished(outcome, took);
             if record.status == DeliveryStatus::Dead {
-                observe::delivery_dead();
+                observe::run_dead();
             }
             let retry = record.next_attempt_at.is_some();
             let attempted = record.attempt.clone();
