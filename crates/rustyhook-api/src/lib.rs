@@ -8,12 +8,13 @@
 //! - [`openapi`]: the document served at `/api/v1/openapi.json`.
 //! - [`metrics`]: the Prometheus exposition at `/metrics`.
 //! - [`state`]: what handlers share.
+//! - [`hooks`]: inbound webhooks for handlers (the webhook trigger): `/hooks/{handler-id}` and
+//!   handlers' own ports, each request queued as a run.
 
 pub mod hooks;
 pub mod http;
 pub mod metrics;
 pub mod openapi;
-pub mod publish;
 pub mod routes;
 pub mod state;
 

@@ -337,6 +337,13 @@ const OPERATIONS: &[Operation] = &[
         "202",
     ),
     op(
+        "post",
+        "/api/v1/handler/{handler_id}/recover",
+        "v1.handler.recover",
+        "Recover Dead Handler Runs",
+        "202",
+    ),
+    op(
         "get",
         "/api/v1/source",
         "v1.source.list",

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use metrics_exporter_prometheus::PrometheusHandle;
 use rustyhook_core::settings::LimitSettings;
 use rustyhook_core::sources::SourceConfig;
-use rustyhook_engine::Dispatcher;
 use rustyhook_engine::automation::Automation;
 use rustyhook_engine::health::StoreHealth;
+use rustyhook_engine::{Dispatcher, Ingest};
 use rustyhook_store::Store;
 
 use crate::http::audit::AuditLog;
@@ -20,7 +20,9 @@ pub struct ApiState {
     pub store: Arc<dyn Store>,
     /// Handlers and their runs.
     pub automation: Automation,
-    /// Where new deliveries are handed for sending.
+    /// Where messages are created (and their deliveries handed for sending).
+    pub ingest: Ingest,
+    /// Told when endpoints change and woken when deliveries are due again.
     pub dispatcher: Dispatcher,
     /// Accepted tokens.
     pub auth: Arc<Auth>,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use crate::handlers::Handler;
-use crate::retry::RetrySchedule;
+use crate::retry::RetryPolicy;
 use crate::signing::HeaderStyle;
 use crate::sources::SourceConfig;
 
@@ -231,7 +231,7 @@ fn admin_token<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Err
 pub struct RetrySettings {
     /// Delays between attempts, as a list or a comma-separated string (`1s,2s,5m`).
     #[serde(deserialize_with = "schedule")]
-    pub schedule: RetrySchedule,
+    pub schedule: RetryPolicy,
 }
 
 /// Outgoing request policy.
@@ -430,7 +430,7 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     parse_duration(&text).map_err(serde::de::Error::custom)
 }
 
-fn schedule<'de, D: Deserializer<'de>>(d: D) -> Result<RetrySchedule, D::Error> {
+fn schedule<'de, D: Deserializer<'de>>(d: D) -> Result<RetryPolicy, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Form {
@@ -441,5 +441,5 @@ fn schedule<'de, D: Deserializer<'de>>(d: D) -> Result<RetrySchedule, D::Error> 
         Form::List(items) => items.join(","),
         Form::Text(text) => text,
     };
-    RetrySchedule::parse_list(&text).map_err(serde::de::Error::custom)
+    RetryPolicy::parse_list(&text).map_err(serde::de::Error::custom)
 }

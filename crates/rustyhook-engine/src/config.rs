@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustyhook_core::retry::RetrySchedule;
+use rustyhook_core::retry::RetryPolicy;
 use rustyhook_core::settings::Settings;
 use rustyhook_core::signing::HeaderStyle;
 
@@ -16,8 +16,8 @@ use crate::health::StoreHealth;
 pub struct EngineConfig {
     /// This process's name in delivery leases.
     pub node_id: String,
-    /// Retry schedule for endpoints without their own.
-    pub retry: RetrySchedule,
+    /// Retry policy for endpoints without their own.
+    pub retry: RetryPolicy,
     /// Per-attempt timeout.
     pub request_timeout: Duration,
     /// Whether loopback, private and link-local destinations may be reached.
@@ -29,6 +29,8 @@ pub struct EngineConfig {
     pub max_in_flight_per_endpoint: u32,
     /// Maximum requests in flight overall.
     pub max_in_flight_total: u32,
+    /// Maximum handler commands running at once on this node, over all handlers.
+    pub max_running_commands: u32,
     /// Deliveries held in memory before new ones are left in the store for the poller.
     pub queue_capacity: usize,
     /// Longest pause between scans for due retries.
@@ -64,6 +66,7 @@ impl EngineConfig {
             proxy: d.proxy.clone(),
             max_in_flight_per_endpoint: d.max_in_flight_per_endpoint,
             max_in_flight_total: d.max_in_flight_total,
+            max_running_commands: settings.limits.max_running_commands,
             queue_capacity: d.queue_capacity,
             poll_interval: d.poll_interval,
             shutdown_grace: d.shutdown_grace,

@@ -1,15 +1,25 @@
-//! rustyhook's engine: takes deliveries from the store, sends them to their targets, and records
-//! every attempt.
+//! rustyhook's engine: takes messages in, stores them with their deliveries, sends those to their
+//! targets, and records every attempt.
 //!
 //! # Layout
+//! - [`ingest`]: creating a message (fan-out, idempotency by `eventId`, hand-over to this node's
+//!   dispatcher), for the API, broker sources and handlers' `publish:` alike.
 //! - [`config`]: the engine's settings, built from the server's.
 //! - [`targets`]: where deliveries go: [`targets::http`] (signed webhooks) with its SSRF-safe
 //!   resolver, and [`targets::command`] (handler commands).
-//! - [`dispatcher`]: the queue in memory: per-endpoint lanes (rate limit, max in flight), the
-//!   poller that claims retries falling due, and the step that turns a response into the next
-//!   state of a delivery.
-//! - [`automation`]: handler runs: queued durably, run as commands, retried, chained.
-//! - [`sources`]: in-process triggers: cron, watched folders, plugins.
+//! - [`dispatcher`]: the one queue in memory, for deliveries to endpoints and handler runs
+//!   alike: a lane per target (an endpoint's rate limit and max in flight, a handler's
+//!   `run_rate` and `concurrency`), the one poller that claims work falling due, the recorder
+//!   that writes attempts in batches, and `decide`, which turns any attempt's result into the
+//!   next state under the one retry policy type.
+//! - [`automation`]: what a handler means on that queue: starting runs (triggers, keys, ticks,
+//!   backlog limits), and the [`automation::Executor`] that runs a step (dependencies, the
+//!   command, routes, publish) and says what follows (forwards, `on_success`/`on_failure`,
+//!   exports).
+//! - [`sources`]: brokers that store messages (or runs): Redis streams (and sendhooks-engine's
+//!   format), RabbitMQ, NATS JetStream, each acknowledged once what it read is stored.
+//! - [`triggers`]: what starts handler runs in-process: cron, watched folders, SQS, plugins
+//!   (inbound webhooks are the API crate's `hooks`).
 //! - [`cluster`]: several nodes: liveness and the fence that stops a node that cannot
 //!   heartbeat, schedule leadership, rate limits shared via Redis.
 //! - [`health`]: the store's health (up, down, full), probed every second, and the retrying
@@ -21,9 +31,12 @@ pub mod cluster;
 pub mod config;
 pub mod dispatcher;
 pub mod health;
+pub mod ingest;
 pub mod observe;
 pub mod sources;
 pub mod targets;
+pub mod triggers;
 
 pub use config::EngineConfig;
 pub use dispatcher::{Dispatcher, Job};
+pub use ingest::Ingest;

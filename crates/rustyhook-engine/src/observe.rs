@@ -16,6 +16,18 @@ pub fn attempt_finished(outcome: OutcomeCode, took: Duration) {
     metrics::histogram!("rustyhook_attempt_duration_seconds").record(took.as_secs_f64());
 }
 
+/// A handler run's attempt finished with `outcome` after `took`: counted apart from webhook
+/// attempts, so that each keeps its own rates.
+pub fn run_attempt_finished(outcome: OutcomeCode, took: Duration) {
+    metrics::counter!("rustyhook_run_attempts_total", "outcome" => outcome.as_str()).increment(1);
+    metrics::histogram!("rustyhook_run_duration_seconds").record(took.as_secs_f64());
+}
+
+/// A handler run failed its last retry: a dead letter of its handler.
+pub fn run_dead() {
+    metrics::counter!("rustyhook_runs_dead_total").increment(1);
+}
+
 /// A delivery succeeded `latency` after its message was accepted.
 pub fn delivered(latency: Duration) {
     metrics::histogram!("rustyhook_delivery_latency_seconds").record(latency.as_secs_f64());

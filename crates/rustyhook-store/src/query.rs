@@ -3,10 +3,11 @@
 //! numbers the marks its own way and runs it (`sqlite::list`, `postgres::list`). So no
 //! condition may hold a literal `?` (on PostgreSQL, use `jsonb_exists`, not the `?` operator).
 
-use rustyhook_core::id::{AppId, MessageId};
+use rustyhook_core::id::{AppId, MessageId, RunId};
+use rustyhook_core::model::DeliveryStatus;
 
 use crate::page::Page;
-use crate::rows::{DELIVERY_COLS, endpoint_cols_of_e};
+use crate::rows::{DELIVERY_COLS, RUN_ATTEMPT_COLS, RUN_COLS, endpoint_cols_of_e};
 use crate::{AttemptFilter, MessageFilter};
 
 /// A value bound to a `?`.
@@ -196,6 +197,21 @@ pub(crate) fn deliveries_of_message(msg: &MessageId) -> Query {
         endpoint_cols_of_e()
     ))
     .and("d.msg_id = ?", [msg.as_str().into()])
+}
+
+/// The query listing runs (deliveries whose target is a handler step), of one handler or all,
+/// in one status or all.
+pub(crate) fn runs(handler: Option<String>, status: Option<DeliveryStatus>) -> Query {
+    Query::new(format!("SELECT {RUN_COLS}\nFROM deliveries"))
+        .and("handler_id IS NOT NULL", [])
+        .and_opt("handler_id = ?", handler)
+        .and_opt("status = ?", status.map(|s| s.as_str().to_owned()))
+}
+
+/// The query listing a run's attempts.
+pub(crate) fn run_attempts(run: &RunId) -> Query {
+    Query::new(format!("SELECT {RUN_ATTEMPT_COLS}\nFROM attempts"))
+        .and("delivery_id = ?", [run.as_str().into()])
 }
 
 /// Replaces each `?` of `sql` in turn with what `mark` writes for the value it stands for.

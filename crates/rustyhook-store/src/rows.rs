@@ -17,7 +17,7 @@ use rustyhook_core::outcome::OutcomeCode;
 use rustyhook_core::run::{Run, RunAttempt, RunStep};
 use rustyhook_core::signing::{HeaderStyle, SigningSecret};
 
-use crate::{Claimed, IdempotencyBegin};
+use crate::{Claimed, Due, IdempotencyBegin};
 
 pub(crate) const APP_COLS: &str =
     "id, uid, name, rate_limit, metadata, created_at, updated_at, header_style";
@@ -38,10 +38,18 @@ pub(crate) const DELIVERY_COLS: &str = "d.id, d.msg_id, d.endpoint_id, d.app_id,
      d.attempts, d.next_attempt_at, d.created_at, d.updated_at";
 pub(crate) const ATTEMPT_COLS: &str = "a.id, a.delivery_id, a.msg_id, a.endpoint_id, a.app_id, \
      a.url, a.outcome, a.status_code, a.response, a.duration_ms, a.trigger_type, a.created_at";
+/// A run's columns: a delivery row whose target is a handler step.
 pub(crate) const RUN_COLS: &str = "id, handler_id, step, status, attempts, next_attempt_at, \
      triggered_by, parent_id, event, exit_code, output, created_at, updated_at";
+/// What a claim reads of due work of either kind: [`DELIVERY_COLS`], the message's event type
+/// and payload (none for a run), the `manual` flag, then the run's own columns (none for a
+/// delivery to an endpoint). The claim joins the message as `m`, if any.
+pub(crate) const DUE_COLS: &str = "d.id, d.msg_id, d.endpoint_id, d.app_id, d.status, \
+     d.attempts, d.next_attempt_at, d.created_at, d.updated_at, m.event_type, m.payload, \
+     d.manual, d.handler_id, d.step, d.triggered_by, d.parent_id, d.event, d.exit_code, d.output";
+/// A run attempt's columns: an attempt row of a handler step, its output kept in `response`.
 pub(crate) const RUN_ATTEMPT_COLS: &str =
-    "id, run_id, handler_id, outcome, exit_code, output, duration_ms, created_at";
+    "id, delivery_id, handler_id, outcome, exit_code, response, duration_ms, created_at";
 
 pub(crate) const REJECTED_COLS: &str = "id, source, broker_id, reason, body, created_at";
 
@@ -302,15 +310,35 @@ pub(crate) fn delivery_at<R: Columns>(row: &R, at: usize) -> Result<Delivery, R:
     })
 }
 
-/// Reads claimed work: [`DELIVERY_COLS`], then the message's event type and payload, then the
-/// delivery's `manual` flag.
-pub(crate) fn claimed<R: Columns>(row: &R) -> Result<Claimed, R::Error> {
-    Ok(Claimed {
-        delivery: delivery_at(row, 0)?,
-        event_type: row.event_type(9)?,
-        payload: row.opt_text(10)?.map(Arc::from),
-        trigger: trigger(row.flag(11)?),
-    })
+/// Reads claimed work of either kind from [`DUE_COLS`].
+pub(crate) fn due<R: Columns>(row: &R) -> Result<Due, R::Error> {
+    let Some(handler_id) = row.opt_text(12)? else {
+        return Ok(Due::Endpoint(Claimed {
+            delivery: delivery_at(row, 0)?,
+            event_type: row.event_type(9)?,
+            payload: row.opt_text(10)?.map(Arc::from),
+            trigger: trigger(row.flag(11)?),
+        }));
+    };
+    Ok(Due::Handler(Run {
+        id: RunId::from_trusted(row.text(0)?),
+        handler_id,
+        step: step::<_, R>(&row.opt_text(13)?.unwrap_or_default())?,
+        status: row.status(4)?,
+        attempts: row.num(5)?,
+        next_attempt_at: row.opt_int(6)?,
+        triggered_by: row.opt_text(14)?.unwrap_or_default(),
+        parent_id: row.opt_text(15)?.map(RunId::from_trusted),
+        event: row.json(16)?,
+        exit_code: row.opt_num(17)?,
+        output: row.opt_text(18)?,
+        created_at: row.int(7)?,
+        updated_at: row.int(8)?,
+    }))
+}
+
+fn step<E, R: Columns<Error = E>>(text: &str) -> Result<RunStep, E> {
+    RunStep::parse(text).ok_or_else(|| R::corrupt("a run step"))
 }
 
 pub(crate) fn attempt<R: Columns>(row: &R) -> Result<Attempt, R::Error> {
@@ -334,7 +362,7 @@ pub(crate) fn run<R: Columns>(row: &R) -> Result<Run, R::Error> {
     Ok(Run {
         id: RunId::from_trusted(row.text(0)?),
         handler_id: row.text(1)?,
-        step: RunStep::parse(&row.text(2)?).ok_or_else(|| R::corrupt("a run step"))?,
+        step: step::<_, R>(&row.text(2)?)?,
         status: row.status(3)?,
         attempts: row.num(4)?,
         next_attempt_at: row.opt_int(5)?,
@@ -355,7 +383,7 @@ pub(crate) fn run_attempt<R: Columns>(row: &R) -> Result<RunAttempt, R::Error> {
         handler_id: row.text(2)?,
         outcome: row.outcome(3)?,
         exit_code: row.opt_num(4)?,
-        output: row.text(5)?,
+        output: row.opt_text(5)?.unwrap_or_default(),
         duration_ms: row.int(6)?,
         created_at: row.int(7)?,
     })

@@ -108,6 +108,15 @@ pub(crate) fn idempotency_taken(found: Option<IdempotencyRow>) -> IdempotencyBeg
     }
 }
 
+/// The column of `deliveries` that names `target`, and its value: what recovers and lanes
+/// select by.
+pub(crate) fn target_column(target: &crate::Target) -> (&'static str, &str) {
+    match target {
+        crate::Target::Endpoint(id) => ("endpoint_id", id.as_str()),
+        crate::Target::Handler(id) => ("handler_id", id.as_str()),
+    }
+}
+
 /// Whether `tick` is later than the last tick stored (`current`): an absent or unreadable value
 /// counts as no tick yet.
 pub(crate) fn tick_is_new(current: Option<&str>, tick: Millis) -> bool {

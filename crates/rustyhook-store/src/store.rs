@@ -107,7 +107,7 @@ pub struct MessageCreated {
     pub deliveries: Vec<Delivery>,
 }
 
-/// Work handed to a dispatcher: a delivery with what is needed to send it.
+/// A delivery to an endpoint handed to a dispatcher, with what is needed to send it.
 #[derive(Debug, Clone)]
 pub struct Claimed {
     /// The delivery, leased to the claiming node.
@@ -120,12 +120,83 @@ pub struct Claimed {
     pub trigger: TriggerType,
 }
 
-/// The result of an attempt and what follows for its delivery.
+/// Work that fell due in the one queue: a delivery to an endpoint, or a handler run (a
+/// delivery whose target is a handler step). Both are claimed, leased, released and recorded
+/// alike.
+#[derive(Debug, Clone)]
+pub enum Due {
+    /// A message to an endpoint.
+    Endpoint(Claimed),
+    /// A handler step.
+    Handler(Run),
+}
+
+/// The id of queued work of either kind, for leases.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum WorkId {
+    /// A delivery to an endpoint.
+    Delivery(DeliveryId),
+    /// A handler run.
+    Run(RunId),
+}
+
+impl WorkId {
+    /// The stored id.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Delivery(id) => id.as_str(),
+            Self::Run(id) => id.as_str(),
+        }
+    }
+}
+
+impl std::fmt::Display for WorkId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where work goes: the lane it waits in, and what a recover names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// An HTTP endpoint.
+    Endpoint(EndpointId),
+    /// A handler, by id (each of its steps).
+    Handler(String),
+}
+
+/// What one attempt did, by target.
+#[derive(Debug, Clone)]
+pub enum Attempted {
+    /// An HTTP request to an endpoint.
+    Endpoint(Attempt),
+    /// A handler step's command (and routes, and publish).
+    Handler {
+        /// The attempt.
+        attempt: RunAttempt,
+        /// Runs this result starts (forwards, `on_success`/`on_failure`), created unleased.
+        follow_ups: Vec<Run>,
+        /// Values exported for later runs.
+        exports: Vec<(String, String)>,
+    },
+}
+
+impl Attempted {
+    /// The work the attempt was of.
+    pub fn work_id(&self) -> WorkId {
+        match self {
+            Self::Endpoint(a) => WorkId::Delivery(a.delivery_id.clone()),
+            Self::Handler { attempt, .. } => WorkId::Run(attempt.run_id.clone()),
+        }
+    }
+}
+
+/// The result of an attempt and what follows for its delivery, written in one transaction.
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
     /// The attempt to store.
-    pub attempt: Attempt,
-    /// The delivery's new status.
+    pub attempt: Attempted,
+    /// The delivery's (or run's) new status.
     pub status: DeliveryStatus,
     /// When the next attempt is due, if one is scheduled.
     pub next_attempt_at: Option<Millis>,
@@ -144,21 +215,6 @@ pub struct OpenRuns {
     pub handler: u64,
     /// Of every handler.
     pub total: u64,
-}
-
-/// A run attempt's result and what follows, written in one transaction.
-#[derive(Debug, Clone)]
-pub struct RunRecord {
-    /// The attempt to store.
-    pub attempt: RunAttempt,
-    /// The run's new status.
-    pub status: DeliveryStatus,
-    /// When the next attempt is due, if one is scheduled.
-    pub next_attempt_at: Option<Millis>,
-    /// Runs this result starts (forwards, `on_success`/`on_failure`), created unleased.
-    pub follow_ups: Vec<Run>,
-    /// Values exported for later runs.
-    pub exports: Vec<(String, String)>,
 }
 
 /// Filters for listing messages.
@@ -260,10 +316,9 @@ pub struct RejectedMessage {
 /// says "look now", and the poller still claims through the store.
 #[derive(Debug, Clone)]
 pub struct Wakeups {
-    /// Notified when deliveries became due unleased (a new message, a resend, a release).
-    pub deliveries: Arc<Notify>,
-    /// Notified when runs became due unleased (new or follow-up runs, a postpone, a release).
-    pub runs: Arc<Notify>,
+    /// Notified when work became due unleased (a new message or run, a follow-up, a resend,
+    /// a recover, a release).
+    pub due: Arc<Notify>,
 }
 
 /// The durable state of rustyhook. Implementations must make every acknowledged write survive a
@@ -347,31 +402,41 @@ pub trait Store: Send + Sync + 'static {
         msg: &MessageId,
         page: Page,
     ) -> StoreResult<Listed<(Delivery, Endpoint)>>;
-    /// Leases up to `limit` deliveries that are due at `now` and leased to no one.
-    async fn claim_due(&self, node: &str, now: Millis, limit: usize) -> StoreResult<Vec<Claimed>>;
-    /// The earliest time an unleased delivery falls due, if any.
+    /// Leases up to `limit` deliveries and runs that are due at `now` and leased to no one,
+    /// earliest due first.
+    async fn claim_due(&self, node: &str, now: Millis, limit: usize) -> StoreResult<Vec<Due>>;
+    /// The earliest time unleased work falls due, if any.
     async fn next_due(&self) -> StoreResult<Option<Millis>>;
     /// Stores an attempt and moves its delivery on, releasing the lease.
     async fn record_attempt(&self, record: AttemptRecord) -> StoreResult<()> {
         self.record_attempts(vec![record]).await
     }
-    /// Stores many attempts in one transaction, each moving its delivery on.
+    /// Stores many attempts in one transaction, each moving its delivery (or run) on and
+    /// creating what follows it.
     async fn record_attempts(&self, records: Vec<AttemptRecord>) -> StoreResult<()>;
-    /// Releases deliveries leased to `node` without recording an attempt (shutdown).
-    async fn release(&self, node: &str, deliveries: Vec<DeliveryId>) -> StoreResult<()>;
+    /// Gives work leased to `node` back without recording an attempt (shutdown, a deleted
+    /// endpoint, a run waiting on a dependency): a run that was running is pending again, and
+    /// with `due_at` the work falls due then.
+    async fn release(
+        &self,
+        node: &str,
+        ids: Vec<WorkId>,
+        due_at: Option<Millis>,
+    ) -> StoreResult<()>;
     /// Schedules one manual attempt of a message to an endpoint now, creating the delivery if
     /// the message never went there.
     async fn resend(&self, msg: &Message, endpoint: &Endpoint, now: Millis) -> StoreResult<()>;
-    /// Schedules a manual attempt for each dead delivery of the endpoint created in
-    /// `[since, until)`. Returns how many.
+    /// Schedules a manual attempt for each dead delivery (or run) of the target created in
+    /// `[since, until)`: an endpoint's dead letters, or a handler's. Returns how many.
     async fn recover(
         &self,
-        endpoint: &EndpointId,
+        target: &Target,
         since: Millis,
         until: Option<Millis>,
         now: Millis,
     ) -> StoreResult<u64>;
-    /// Deliveries waiting to be sent (pending or failed with a retry scheduled).
+    /// Work waiting to be attempted (pending or failed with a retry scheduled), deliveries and
+    /// runs alike.
     async fn queue_depth(&self) -> StoreResult<i64>;
 
     // --- attempts ---
@@ -412,23 +477,18 @@ pub trait Store: Send + Sync + 'static {
     async fn create_runs(&self, runs: Vec<Run>, lease_to: Option<String>) -> StoreResult<()>;
     /// Finds a run by id.
     async fn get_run(&self, id: &str) -> StoreResult<Option<Run>>;
-    /// Lists runs, of one handler or all.
-    async fn list_runs(&self, handler: Option<String>, page: Page) -> StoreResult<Listed<Run>>;
+    /// Lists runs, of one handler or all, in one status or all (`Dead`: a handler's dead
+    /// letters).
+    async fn list_runs(
+        &self,
+        handler: Option<String>,
+        status: Option<DeliveryStatus>,
+        page: Page,
+    ) -> StoreResult<Listed<Run>>;
     /// Lists a run's attempts.
     async fn list_run_attempts(&self, run: &RunId, page: Page) -> StoreResult<Listed<RunAttempt>>;
-    /// Leases up to `limit` runs that are due at `now` and leased to no one.
-    async fn claim_due_runs(&self, node: &str, now: Millis, limit: usize) -> StoreResult<Vec<Run>>;
-    /// The earliest time an unleased run falls due, if any.
-    async fn next_run_due(&self) -> StoreResult<Option<Millis>>;
     /// Marks a leased run as running (`sending`).
     async fn start_run(&self, id: &RunId, now: Millis) -> StoreResult<()>;
-    /// Stores an attempt, moves its run on and creates what follows, releasing the lease.
-    async fn record_run(&self, record: RunRecord) -> StoreResult<()>;
-    /// Gives a leased run back without an attempt, due again at `until` (waiting on a
-    /// dependency).
-    async fn postpone_run(&self, node: &str, id: &RunId, until: Millis) -> StoreResult<()>;
-    /// Gives leased runs back without an attempt (shutdown).
-    async fn release_runs(&self, node: &str, runs: Vec<RunId>) -> StoreResult<()>;
     /// Whether any of `handlers` has a run queued, running or waiting to retry, other than
     /// `except`.
     async fn handlers_busy(&self, handlers: Vec<String>, except: &RunId) -> StoreResult<bool>;

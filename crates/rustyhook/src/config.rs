@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use rustyhook_core::crypto::redact_url;
 use rustyhook_core::handlers::{HandlerSet, Warnings};
-use rustyhook_core::retry::RetrySchedule;
+use rustyhook_core::retry::RetryPolicy;
 use rustyhook_core::settings::{
     LogFormat, Settings, parse_admin_token, parse_bool, parse_duration, parse_proxy,
 };
@@ -189,7 +189,7 @@ fn apply_one(s: &mut Settings, name: &str, v: &str) -> anyhow::Result<()> {
         "RUSTYHOOK_AUDIT_RETENTION" => {
             s.auth.audit_retention = parse_duration(v).map_err(anyhow::Error::msg)?
         }
-        "RUSTYHOOK_RETRY_SCHEDULE" => s.retry.schedule = RetrySchedule::parse_list(v)?,
+        "RUSTYHOOK_RETRY_SCHEDULE" => s.retry.schedule = RetryPolicy::parse_list(v)?,
         "RUSTYHOOK_REQUEST_TIMEOUT" => {
             s.delivery.request_timeout = parse_duration(v).map_err(anyhow::Error::msg)?
         }

@@ -11,17 +11,16 @@ use rand::distr::{Alphanumeric, SampleString};
 use rustyhook_api::ApiState;
 use rustyhook_api::hooks::HooksState;
 use rustyhook_api::http::audit::{AuditLog, AuditWriter};
-use rustyhook_api::publish::ApiPublisher;
 use rustyhook_core::settings::{ClusterSettings, Role, Settings};
 use rustyhook_core::sources::SourceConfig;
-use rustyhook_engine::automation::{Automation, AutomationConfig, Backlog};
+use rustyhook_engine::automation::{Automation, Backlog, Executor, ExecutorConfig};
 use rustyhook_engine::cluster::redis::{self, RedisCoordinator, RedisRateLimiter};
 use rustyhook_engine::cluster::{self, Coordinator, Fence, SharedRateLimiter, StoreCoordinator};
 use rustyhook_engine::dispatcher::{DeliveryObserver, Runner};
 use rustyhook_engine::health::StoreHealth;
 use rustyhook_engine::sources::brokers;
 use rustyhook_engine::sources::sendhooks::Sendhooks;
-use rustyhook_engine::{Dispatcher, EngineConfig};
+use rustyhook_engine::{Dispatcher, EngineConfig, Ingest};
 use rustyhook_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -135,26 +134,6 @@ impl Application {
         let fence = Fence::new();
         let health = StoreHealth::new();
         let coordination = Coordination::connect(&settings, store.clone(), &node_id).await?;
-        let automation = Automation::new(
-            store.clone(),
-            config.handlers,
-            AutomationConfig {
-                node_id: node_id.clone(),
-                poll_interval: settings.delivery.poll_interval,
-                shutdown_grace: settings.delivery.shutdown_grace,
-                max_output_bytes: settings.limits.max_response_bytes,
-                ledger: Some(ledger),
-                runs_here: role.works(),
-                fence: fence.clone(),
-                health: health.clone(),
-                base_env: Arc::new(bootstrap::child_env(&settings)),
-                backlog: Backlog {
-                    per_handler: settings.limits.max_queued_runs_per_handler,
-                    total: settings.limits.max_queued_runs,
-                },
-                max_running_commands: settings.limits.max_running_commands.max(1),
-            },
-        );
         let mut engine = EngineConfig::from_settings(&settings, node_id.clone());
         engine.shared_limits = coordination.rate_limits.clone();
         engine.fence = fence.clone();
@@ -164,12 +143,36 @@ impl Application {
             .values()
             .map(|s| Arc::new(s.clone()) as Arc<dyn DeliveryObserver>)
             .collect();
-        let (dispatcher, runner) =
-            Dispatcher::new(store.clone(), engine).context("could not start the dispatcher")?;
+        let executor = Executor::new(
+            store.clone(),
+            config.handlers,
+            ExecutorConfig {
+                base_env: Arc::new(bootstrap::child_env(&settings)),
+                max_output_bytes: settings.limits.max_response_bytes,
+                max_payload_bytes: settings.limits.max_payload_bytes,
+                ledger: Some(ledger),
+            },
+        );
+        let (dispatcher, runner) = Dispatcher::new(store.clone(), engine, executor)
+            .context("could not start the dispatcher")?;
+        let ingest = Ingest::new(
+            store.clone(),
+            dispatcher.clone(),
+            settings.limits.max_payload_bytes,
+        );
+        let automation = Automation::new(
+            dispatcher.clone(),
+            ingest.clone(),
+            Backlog {
+                per_handler: settings.limits.max_queued_runs_per_handler,
+                total: settings.limits.max_queued_runs,
+            },
+        );
         let (audit, audit_writer) = AuditLog::new(store.clone(), settings.auth.trust_forwarded_for);
         let state = ApiState {
             store: store.clone(),
             automation: automation.clone(),
+            ingest,
             dispatcher,
             auth: Arc::new(auth),
             metrics,
@@ -179,7 +182,6 @@ impl Application {
             health: health.clone(),
             audit,
         };
-        automation.set_publisher(Arc::new(ApiPublisher(state.clone())));
         let hooks = HooksState::new(automation.clone(), settings.limits.max_payload_bytes);
         let fd_limit = listener::raise_fd_limit();
         let connections =
@@ -289,7 +291,7 @@ impl Application {
                 token.clone(),
             )
             .await;
-            let tasks = rustyhook_engine::sources::start(&self.automation, &leader, &token);
+            let tasks = rustyhook_engine::triggers::start(&self.automation, &leader, &token);
             brokers::start(
                 &tasks,
                 &self.sources,
@@ -317,12 +319,7 @@ impl Application {
                 self.runner.run(token.clone()).await;
             }
         };
-        let automation = async {
-            if works {
-                self.automation.clone().run(token.clone()).await;
-            }
-        };
-        let (served, (), ()) = tokio::join!(server, dispatcher, automation);
+        let (served, ()) = tokio::join!(server, dispatcher);
         audit_stop.cancel();
         let _ = audit_writer.await;
         served.context("the HTTP server failed")?;
@@ -336,7 +333,6 @@ impl Application {
         if let Some(purge) = purge {
             let _ = purge.await;
         }
-        self.automation.detach_publisher();
         tracing::info!("rustyhook stopped");
         Ok(())
     }

@@ -410,6 +410,7 @@ async fn a_store_full_for_20_s_loses_no_acknowledged_message_and_needs_no_restar
     let body: serde_json::Value = r.json().await.expect("json");
     assert_eq!(body["code"], "store_full");
 
+    // The fault itself, not a wait: the disk stays full for the 20 s the test is named for.
     tokio::time::sleep(Duration::from_secs(20).saturating_sub(full_at.elapsed())).await;
     std::fs::remove_file(&filler).expect("free the disk");
     wait_store_state(&node.base, "up", Duration::from_secs(10)).await;
@@ -476,6 +477,7 @@ async fn a_database_stopped_mid_load_loses_nothing_and_clients_hear_503_at_once(
         .await
         .expect("health");
     assert_eq!(health.status(), 503);
+    // The fault itself, not a wait: the database stays down past the node timeout.
     tokio::time::sleep(OUTAGE).await;
     pg.resume();
 
@@ -517,6 +519,7 @@ async fn three_nodes_through_a_database_outage_longer_than_the_node_timeout_take
     let (backlog, _) = receiver.tally(&acked);
 
     pg.stop();
+    // The fault itself, not a wait: the database stays down past the node timeout.
     tokio::time::sleep(OUTAGE).await;
     pg.resume();
 
@@ -560,6 +563,7 @@ async fn one_node_of_three_killed_again_and_again_loses_nothing() {
         load.wait_acked(400 * (kill + 1)).await;
         signal(&nodes[1].child, "-KILL");
         nodes[1].child.wait().expect("reaped");
+        // The fault itself, not a wait: the victim stays down a moment before it restarts.
         tokio::time::sleep(Duration::from_millis(500)).await;
         nodes[1] = start_node_on(&home(1), ports[1], FAST, &env);
         wait_healthy(&nodes[1].base).await;
@@ -695,6 +699,7 @@ async fn a_redis_server_restarted_mid_stream_loses_no_entry() {
             }
         }
     });
+    // The fault itself, not a wait: Redis stays down while the publisher retries.
     tokio::time::sleep(Duration::from_secs(2)).await;
     redis.resume();
     restarting.await.expect("publisher");
@@ -819,6 +824,7 @@ async fn a_rabbitmq_broker_restarted_mid_stream_loses_no_message() {
         .await;
     tokio::task::spawn_blocking(|| {
         rabbitmqctl("stop_app");
+        // The fault itself, not a wait: RabbitMQ stays down for a while.
         std::thread::sleep(Duration::from_secs(2));
         rabbitmqctl("start_app");
     })

@@ -16,6 +16,9 @@ mod rabbit;
 mod receiver;
 #[path = "smoke/security.rs"]
 mod security;
+#[path = "support/wait.rs"]
+#[allow(dead_code)]
+mod wait;
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -28,6 +31,7 @@ use jetstream::TestStream;
 use rabbit::Rabbit;
 use receiver::{Receiver, Reply};
 use serde_json::json;
+use wait::{eventually, until};
 
 const TOKEN: &str = "smoke-admin-token-0123456789";
 
@@ -173,15 +177,30 @@ async fn sigterm_lets_an_attempt_in_flight_finish_and_exits_zero() {
         .await
         .expect("sent");
     assert_eq!(r.status(), 202);
+    let msg: serde_json::Value = r.json().await.expect("json");
+    let id = msg["id"].as_str().expect("id");
     receiver.wait_for(1, Duration::from_secs(10)).await;
     signal(&server.child, "-TERM");
     let status = server.child.wait().expect("exits");
     assert!(status.success(), "exit status {status}");
 
-    // The attempt was recorded before exit: a restart does not send it again.
+    // The attempt was recorded before exit, as a success (Svix status 0): a restart does not
+    // send it again. Asked of the restarted server, where the test slept 800 ms for a resend.
     let mut server = start(dir.path(), port, &env);
     wait_healthy(&server.base).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    let dests: serde_json::Value = client
+        .get(format!(
+            "{}/api/v1/app/crash/msg/{id}/endpoint",
+            server.base
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(dests["data"][0]["status"], 0, "{dests}");
     assert_eq!(receiver.received().len(), 1);
     signal(&server.child, "-TERM");
     assert!(server.child.wait().expect("exits").success());
@@ -267,39 +286,59 @@ async fn a_handler_run_survives_a_sigkill_between_queued_and_finished_and_runs_o
         .expect("hook");
     assert_eq!(resp.status(), 202);
     let pid_file = dir.path().join("pid");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !pid_file.exists() {
-        assert!(Instant::now() < deadline, "the command never started");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The command has written its pid (a whole line), so it is in its `sleep`.
+    eventually(
+        "the command to start",
+        Duration::from_secs(10),
+        async || std::fs::read_to_string(&pid_file).is_ok_and(|t| t.ends_with('\n')),
+    )
+    .await;
     signal(&server.child, "-KILL");
     drop(server);
     // The command outlives the server (it is in its own process group) until the restart.
     let orphan = std::fs::read_to_string(&pid_file).expect("pid");
     let orphan = orphan.trim();
-    assert!(alive(orphan), "the command died with the server");
+    assert!(group_alive(orphan), "the command died with the server");
     std::fs::remove_file(&pid_file).expect("remove pid");
     let finished = dir.path().join("finished");
     assert!(!finished.exists(), "the command finished before the kill");
     let server = start(dir.path(), port, &[("RUSTYHOOK_ADMIN_TOKEN", TOKEN)]);
     wait_healthy(&server.base).await;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(&finished)
-            && !text.is_empty()
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the run never ran after the restart"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(!alive(orphan), "the restart left the old command running");
-    // Long enough for the old command to have finished, had it been left running.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    eventually(
+        "the run to finish after the restart",
+        Duration::from_secs(15),
+        async || std::fs::read_to_string(&finished).is_ok_and(|t| !t.is_empty()),
+    )
+    .await;
+    // Nothing else can write `finished`: no process of the old command is left (where the test
+    // slept 3 s for it to write, had it been left running), and the one run has finished.
+    assert!(
+        !group_alive(orphan),
+        "the restart left the old command running"
+    );
+    let client = reqwest::Client::new();
+    let runs = until(
+        "the run to be recorded",
+        Duration::from_secs(10),
+        async || {
+            let listed: serde_json::Value = client
+                .get(format!("{}/api/v1/handler/job/run", server.base))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .expect("sent")
+                .json()
+                .await
+                .expect("json");
+            match listed["data"][0]["status"].as_str() {
+                Some("succeeded" | "failed" | "dead") => Ok(listed),
+                _ => Err(listed),
+            }
+        },
+    )
+    .await;
+    assert_eq!(runs["data"].as_array().map(Vec::len), Some(1), "{runs}");
+    assert_eq!(runs["data"][0]["status"], "succeeded", "{runs}");
     assert_eq!(
         std::fs::read_to_string(&finished).expect("finished"),
         "payload-1\n",
@@ -430,14 +469,20 @@ async fn count_messages(client: &reqwest::Client, base: &str, app: &str) -> usiz
 }
 
 /// Whether process `pid` is running (a zombie waiting for its reaper is not).
-fn alive(pid: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        !stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z')
+/// Whether a process of the process group `pgid` is alive (not a zombie).
+fn group_alive(pgid: &str) -> bool {
+    let procs = std::fs::read_dir("/proc").expect("/proc");
+    procs.flatten().any(|p| {
+        std::fs::read_to_string(p.path().join("stat")).is_ok_and(|stat| {
+            // After the command's name: state, parent, process group.
+            let fields: Vec<&str> = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
+            fields.len() > 2 && fields[0] != "Z" && fields[2] == pgid
+        })
     })
 }
 
@@ -698,8 +743,8 @@ async fn metrics_count_each_source_entry_as_stored_duplicate_or_rejected() {
     }
     receiver.wait_for(1, Duration::from_secs(20)).await;
     let want = [("stored", 1), ("duplicate", 1), ("rejected", 1)];
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let counts = loop {
+    let what = "rustyhook_source_messages_total by outcome";
+    until(what, Duration::from_secs(20), async || {
         let text = reqwest::get(format!("{}/metrics", server.base))
             .await
             .expect("metrics")
@@ -710,13 +755,11 @@ async fn metrics_count_each_source_entry_as_stored_duplicate_or_rejected() {
             .iter()
             .map(|(outcome, _)| (*outcome, source_count(&text, "legacy", outcome)))
             .collect();
-        if counts == want || Instant::now() > deadline {
-            break counts;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert_eq!(counts, want, "rustyhook_source_messages_total by outcome");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+        if counts == want { Ok(()) } else { Err(counts) }
+    })
+    .await;
+    // Counted as a duplicate, the retry stored nothing to deliver: the one delivery that
+    // arrived is all there will be.
     assert_eq!(
         receiver.received().len(),
         1,

@@ -10,12 +10,13 @@ use rustyhook_core::id::MessageId;
 use rustyhook_core::model::{EndpointSecret, Message};
 use rustyhook_core::names::EventTypeName;
 use rustyhook_core::signing::SigningSecret;
-use rustyhook_core::time::{now_millis, parse_rfc3339};
+use rustyhook_core::time::{Millis, now_millis, parse_rfc3339};
+use rustyhook_store::Target;
 use serde::{Deserialize, Serialize};
 
 use super::common::{load_app, load_endpoint, time_param};
 use super::endpoint::check_headers;
-use super::message::{MessageOut, publish};
+use super::message::MessageOut;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{JsonBody, QueryParams};
 use crate::state::ApiState;
@@ -182,10 +183,26 @@ async fn rotate_secret(
 }
 
 #[derive(Debug, Deserialize)]
-struct RecoverIn {
+pub(super) struct RecoverIn {
     since: String,
     #[serde(default)]
     until: Option<String>,
+}
+
+impl RecoverIn {
+    /// The window `[since, until)` as milliseconds.
+    pub(super) fn window(&self) -> ApiResult<(Millis, Option<Millis>)> {
+        let since = parse_rfc3339(&self.since).ok_or_else(|| {
+            ApiError::invalid(&["body", "since"], "since must be an RFC 3339 date-time")
+        })?;
+        let until = match self.until.as_deref() {
+            Some(u) => Some(parse_rfc3339(u).ok_or_else(|| {
+                ApiError::invalid(&["body", "until"], "until must be an RFC 3339 date-time")
+            })?),
+            None => None,
+        };
+        Ok((since, until))
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -202,19 +219,12 @@ async fn recover(
     Path((app_id, endpoint_id)): EndpointPath,
     JsonBody(body): JsonBody<RecoverIn>,
 ) -> ApiResult<(StatusCode, Json<RecoverOut>)> {
-    let since = parse_rfc3339(&body.since).ok_or_else(|| {
-        ApiError::invalid(&["body", "since"], "since must be an RFC 3339 date-time")
-    })?;
-    let until = match body.until.as_deref() {
-        Some(u) => Some(parse_rfc3339(u).ok_or_else(|| {
-            ApiError::invalid(&["body", "until"], "until must be an RFC 3339 date-time")
-        })?),
-        None => None,
-    };
+    let (since, until) = body.window()?;
     let app = load_app(&state, &app_id).await?;
     let e = load_endpoint(&state, &app, &endpoint_id).await?;
     let now = now_millis();
-    let n = state.store.recover(&e.id, since, until, now).await?;
+    let target = Target::Endpoint(e.id.clone());
+    let n = state.store.recover(&target, since, until, now).await?;
     tracing::info!(endpoint_id = %e.id, recovered = n, "recovering dead deliveries");
     state.dispatcher.wake();
     Ok((
@@ -313,6 +323,6 @@ async fn send_example(
         tags: None,
         created_at: now,
     };
-    let created = publish(&state, message, Some(e.id)).await?;
+    let created = state.ingest.create(message, Some(e.id), None).await?;
     Ok(Json(MessageOut::new(created.message, true)))
 }

@@ -1,5 +1,6 @@
 //! `/api/v1/handler/...`: the configured handlers, their runs and each run's attempts; a run
-//! can be started by hand or re-run.
+//! can be started by hand or re-run, and a handler's dead runs (its dead letters: runs that
+//! failed their last retry) listed with `?status=dead` and recovered in bulk.
 
 use std::collections::BTreeMap;
 
@@ -9,14 +10,16 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use rustyhook_core::handlers::{Command, Handler, Trigger};
 use rustyhook_core::id::{AttemptId, RunId};
+use rustyhook_core::model::DeliveryStatus;
 use rustyhook_core::run::{Event, Run, RunAttempt, caller_var, is_settable_var};
 use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_engine::automation::TriggerError;
-use rustyhook_store::Order;
+use rustyhook_store::{Order, Target};
 use serde::{Deserialize, Serialize};
 
+use super::endpoint_extras::RecoverIn;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::QueryParams;
+use crate::http::extract::{JsonBody, QueryParams};
 use crate::http::list::{ListParams, ListResponse};
 use crate::state::ApiState;
 
@@ -38,6 +41,7 @@ pub fn router() -> Router<ApiState> {
             "/api/v1/handler/{handler_id}/run/{run_id}/rerun",
             post(rerun),
         )
+        .route("/api/v1/handler/{handler_id}/recover", post(recover))
 }
 
 /// A handler as listed.
@@ -52,6 +56,10 @@ pub struct HandlerOut {
     command: Option<serde_json::Value>,
     timeout_secs: f64,
     max_retries: u32,
+    /// Runs at once (its lane's most in flight).
+    concurrency: u32,
+    /// Runs started per second at most, if limited.
+    run_rate: Option<u32>,
     forward_to: Vec<String>,
     depends_on: Vec<String>,
     exports: Vec<String>,
@@ -82,7 +90,9 @@ impl HandlerOut {
                 Command::Argv(v) => serde_json::json!(v),
             }),
             timeout_secs: h.action.timeout.as_secs_f64(),
-            max_retries: h.action.retry.max_retries,
+            max_retries: h.action.retry.max_retries(),
+            concurrency: h.concurrency,
+            run_rate: h.run_rate,
             forward_to: h.forward_to.clone(),
             depends_on: h.depends_on.clone(),
             exports: h.exports.clone(),
@@ -207,17 +217,44 @@ async fn fetch(
     Ok(Json(HandlerOut::new(handler(&state, &id)?)))
 }
 
+/// Query parameters of a handler's run list.
+#[derive(Debug, Deserialize)]
+struct ListRunsParams {
+    #[serde(flatten)]
+    page: ListParams,
+    /// Only runs in this state: `pending`, `running`, `failed` (a retry is scheduled),
+    /// `succeeded`, `dead` (the handler's dead letters) or `canceled`.
+    status: Option<String>,
+}
+
 async fn list_runs(
     State(state): State<ApiState>,
     Path(id): Path<String>,
-    QueryParams(params): QueryParams<ListParams>,
+    QueryParams(params): QueryParams<ListRunsParams>,
 ) -> ApiResult<Json<ListResponse<RunOut>>> {
     let h = handler(&state, &id)?;
+    let status = match params.status.as_deref() {
+        None => None,
+        Some("running") => Some(DeliveryStatus::Sending),
+        Some(s) => Some(
+            DeliveryStatus::parse(s)
+                .filter(|s| *s != DeliveryStatus::Sending)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        &["query", "status"],
+                        "status is one of pending, running, failed, succeeded, dead, canceled",
+                    )
+                })?,
+        ),
+    };
     let listed = state
         .store
         .list_runs(
             Some(h.id.clone()),
-            params.page(Order::Descending, |k| RunId::parse(k).is_some())?,
+            status,
+            params
+                .page
+                .page(Order::Descending, |k| RunId::parse(k).is_some())?,
         )
         .await?;
     Ok(Json(ListResponse::from_listed(
@@ -318,6 +355,33 @@ async fn rerun(
         .await
         .map_err(trigger_error)?;
     Ok((StatusCode::ACCEPTED, Json(run.into())))
+}
+
+/// How many dead runs a recover made due again.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HandlerRecoverOut {
+    recovered: u64,
+}
+
+/// Makes every dead run of the handler created in `[since, until)` due again, as an
+/// endpoint's recover does its dead deliveries: each gets one more attempt, then its retry
+/// policy again.
+async fn recover(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<RecoverIn>,
+) -> ApiResult<(StatusCode, Json<HandlerRecoverOut>)> {
+    let h = handler(&state, &id)?;
+    let (since, until) = body.window()?;
+    let target = Target::Handler(h.id.clone());
+    let recovered = state
+        .store
+        .recover(&target, since, until, now_millis())
+        .await?;
+    tracing::info!(handler = %h.id, recovered, "recovering dead runs");
+    state.automation.wake();
+    Ok((StatusCode::ACCEPTED, Json(HandlerRecoverOut { recovered })))
 }
 
 fn trigger_error(e: TriggerError) -> ApiError {

@@ -1,5 +1,6 @@
-//! Messages: `/api/v1/app/{app_id}/msg`. Creating one stores it with its deliveries in one
-//! transaction and hands those deliveries straight to the dispatcher.
+//! Messages: `/api/v1/app/{app_id}/msg`. Creating one goes through the engine's
+//! [`Ingest`](rustyhook_engine::Ingest), which stores it with its deliveries in one transaction
+//! and hands those deliveries straight to the dispatcher.
 
 use std::collections::HashSet;
 
@@ -7,12 +8,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
-use rustyhook_core::id::{EndpointId, MessageId};
+use rustyhook_core::id::MessageId;
 use rustyhook_core::model::{App, Message};
 use rustyhook_core::names::{Channel, EventTypeName, Uid};
 use rustyhook_core::time::{now_millis, to_rfc3339};
-use rustyhook_engine::{Job, observe};
-use rustyhook_store::{MessageCreated, MessageFilter, NewMessage, Order};
+use rustyhook_store::{MessageFilter, Order};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -215,56 +215,6 @@ pub fn router() -> Router<ApiState> {
         .route("/api/v1/app/{app_id}/msg/{msg_id}/content", delete(expunge))
 }
 
-/// Stores a message with its deliveries and hands them to the dispatcher. Deliveries are leased
-/// to this node only while the dispatcher has room; otherwise the poller brings them in later.
-pub(crate) async fn publish(
-    state: &ApiState,
-    message: Message,
-    only_endpoint: Option<EndpointId>,
-) -> ApiResult<MessageCreated> {
-    publish_at(state, message, only_endpoint, None).await
-}
-
-/// As [`publish`], for deliveries due at `deliver_at`: a time still ahead leaves them unleased
-/// in the store, where the poller claims them once due.
-async fn publish_at(
-    state: &ApiState,
-    message: Message,
-    only_endpoint: Option<EndpointId>,
-    deliver_at: Option<rustyhook_core::time::Millis>,
-) -> ApiResult<MessageCreated> {
-    let deliver_at = deliver_at.filter(|t| *t > message.created_at);
-    let lease = deliver_at.is_none() && state.dispatcher.has_room(1);
-    let created = state
-        .store
-        .create_message(NewMessage {
-            message,
-            lease_to: lease.then(|| state.dispatcher.node_id().to_owned()),
-            only_endpoint,
-            deliver_at,
-        })
-        .await?;
-    if created.existing {
-        return Ok(created);
-    }
-    observe::message_accepted(created.deliveries.len());
-    tracing::debug!(msg_id = %created.message.id, deliveries = created.deliveries.len(), "message accepted");
-    if lease {
-        let m = &created.message;
-        state
-            .dispatcher
-            .submit(created.deliveries.iter().map(|d| Job {
-                delivery: d.clone(),
-                event_type: m.event_type.clone(),
-                payload: m.payload.clone(),
-                trigger: rustyhook_core::model::TriggerType::Scheduled,
-            }));
-    } else if deliver_at.is_none() {
-        state.dispatcher.wake();
-    }
-    Ok(created)
-}
-
 async fn app_for_message(state: &ApiState, app_id: &str, body: &mut MessageIn) -> ApiResult<App> {
     if let Some(app) = state.store.get_app(app_id).await? {
         return Ok(app);
@@ -311,7 +261,7 @@ async fn create(
         tags: body.tags.map(unique_tags),
         created_at: now,
     };
-    let created = publish_at(&state, message, None, deliver_at).await?;
+    let created = state.ingest.create(message, None, deliver_at).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(MessageOut::new(created.message, params.with_content)),

@@ -44,8 +44,12 @@ pub struct Handler {
     pub inherit_env: bool,
     /// With `inherit_env: false`: the server's variables still passed on (`PATH`, `HOME`).
     pub env_passthrough: Vec<String>,
-    /// Runs of this handler at once (1: one after another, in order).
+    /// Runs of this handler at once (1: one after another, in order): its lane's most in
+    /// flight, as `max_in_flight` is an endpoint's.
     pub concurrency: u32,
+    /// `run_rate`: runs started per second at most, as `rateLimit` is an endpoint's; `None`
+    /// for no limit.
+    pub run_rate: Option<u32>,
     /// `cluster: {mode: leader}`: run only on the leader node.
     pub leader_only: bool,
     /// Cases for `rustyhook test`.
@@ -149,6 +153,7 @@ enum Key {
     Exports,
     Publish,
     Concurrency,
+    RunRate,
     Cluster,
     Tests,
 }
@@ -196,6 +201,7 @@ impl<'de> Visitor<'de> for HandlerVisitor {
         let mut exports = Vec::new();
         let mut publish = None;
         let mut concurrency = 1;
+        let mut run_rate = None;
         let mut leader_only = false;
         let mut tests = Vec::new();
         while let Some(key) = map.next_key::<Key>()? {
@@ -236,6 +242,7 @@ impl<'de> Visitor<'de> for HandlerVisitor {
                 Key::Exports => exports = map.next_value::<Names>()?.0,
                 Key::Publish => publish = Some(map.next_value()?),
                 Key::Concurrency => concurrency = map.next_value::<Concurrency>()?.0,
+                Key::RunRate => run_rate = Some(map.next_value::<RunRate>()?.0),
                 Key::Cluster => {
                     leader_only = map.next_value::<HandlerCluster>()?.mode == ClusterMode::Leader
                 }
@@ -298,6 +305,7 @@ impl<'de> Visitor<'de> for HandlerVisitor {
             inherit_env,
             env_passthrough,
             concurrency,
+            run_rate,
             leader_only,
             tests,
         })
@@ -427,6 +435,20 @@ impl<'de> Deserialize<'de> for Concurrency {
         let n = u32::deserialize(d)?;
         if !(1..=1024).contains(&n) {
             return Err(de::Error::custom("concurrency must be between 1 and 1024"));
+        }
+        Ok(Self(n))
+    }
+}
+
+struct RunRate(u32);
+
+impl<'de> Deserialize<'de> for RunRate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = u32::deserialize(d)?;
+        if !(1..=100_000).contains(&n) {
+            return Err(de::Error::custom(
+                "run_rate (runs started per second) must be between 1 and 100000",
+            ));
         }
         Ok(Self(n))
     }

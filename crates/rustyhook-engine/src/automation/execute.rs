@@ -1,27 +1,70 @@
 //! One attempt of one run: wait for dependencies, run the step's command (and routes, and the
-//! publish), then record the result with the run's next state and what follows from it.
+//! publish), then turn the result into the run's next state and what follows from it, for the
+//! dispatcher to record.
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use rustyhook_core::handlers::{Command, Handler, OnError, RetryPolicy, RouteAction};
+use rustyhook_core::handlers::{Command, Handler, HandlerSet, OnError, RetryPolicy, RouteAction};
 use rustyhook_core::id::AttemptId;
 use rustyhook_core::model::DeliveryStatus;
 use rustyhook_core::outcome::OutcomeCode;
 use rustyhook_core::run::{Event, Run, RunAttempt, RunStep, env_name_of};
-use rustyhook_core::time::now_millis;
-use rustyhook_store::RunRecord;
+use rustyhook_core::time::{Millis, now_millis};
+use rustyhook_store::{AttemptRecord, Attempted, Store};
 
+use super::Waiters;
 use super::substitute::substitute;
-use super::{Publication, Shared};
+use crate::dispatcher::{Tried, decide};
+use crate::ingest::{Ingest, Publication};
 use crate::targets::child_env::BaseEnv;
 use crate::targets::command::{self, CommandResult, CommandSpec};
+use crate::targets::groups::GroupLedger;
 
 /// How long a run waiting on a dependency sleeps before looking again.
 const DEPENDENCY_WAIT: Duration = Duration::from_millis(250);
 /// The longest value passed in an environment variable (`MESSAGE_BODY`, previous output).
 const MAX_ENV_VALUE: usize = 32 * 1024;
+
+/// What a handler step needs besides the handlers themselves.
+#[derive(Debug, Clone)]
+pub struct ExecutorConfig {
+    /// What commands and plugins start from: the server's environment without its secrets.
+    pub base_env: Arc<BaseEnv>,
+    /// Output beyond this is dropped before it is stored.
+    pub max_output_bytes: usize,
+    /// The largest payload a `publish:` step may turn into a message.
+    pub max_payload_bytes: usize,
+    /// Where running commands' process groups are written down (see [`GroupLedger`]); `None`
+    /// leaves commands orphaned if the server is killed.
+    pub ledger: Option<Arc<GroupLedger>>,
+}
+
+/// Runs handler steps for the dispatcher: a handler's lane hands it each run whose turn came.
+pub struct Executor {
+    store: Arc<dyn Store>,
+    handlers: HandlerSet,
+    config: ExecutorConfig,
+    waiters: Waiters,
+}
+
+/// What an attempt of a run came to.
+pub(crate) enum Step {
+    /// It waits on a dependency: give it back, due again at `until`, without an attempt.
+    Wait {
+        /// When to look again.
+        until: Millis,
+    },
+    /// It ran (or could not): record this, then tell waiters about `run` as it now is.
+    Done {
+        /// The attempt and the run's next state, with what follows.
+        record: Box<AttemptRecord>,
+        /// The run as the record leaves it.
+        run: Box<Run>,
+    },
+}
 
 /// A step's result: the command's, plus handlers the routes forwarded to.
 pub(crate) struct StepResult {
@@ -29,107 +72,146 @@ pub(crate) struct StepResult {
     pub(crate) forwards: Vec<(String, Event)>,
 }
 
-pub(crate) async fn attempt(shared: &Shared, run: Run) {
-    let node = &shared.config.node_id;
-    let Some(handler) = shared.handlers.get(&run.handler_id).cloned() else {
-        let result = CommandResult {
-            outcome: OutcomeCode::Spawn,
-            exit_code: None,
-            output: format!(
-                "handler {:?} is no longer configured; the run is canceled",
-                run.handler_id
-            ),
-            took: Duration::ZERO,
+impl Executor {
+    /// An executor of `handlers`' steps over `store`.
+    pub fn new(store: Arc<dyn Store>, handlers: HandlerSet, config: ExecutorConfig) -> Self {
+        Self {
+            store,
+            handlers,
+            config,
+            waiters: Waiters::default(),
+        }
+    }
+
+    /// The configured handlers.
+    pub fn handlers(&self) -> &HandlerSet {
+        &self.handlers
+    }
+
+    /// A handler by id.
+    pub(crate) fn handler(&self, id: &str) -> Option<&Handler> {
+        self.handlers.get(id).map(|h| h.as_ref())
+    }
+
+    /// What child processes start from.
+    pub(crate) fn base_env(&self) -> &BaseEnv {
+        &self.config.base_env
+    }
+
+    pub(crate) fn waiters(&self) -> &Waiters {
+        &self.waiters
+    }
+
+    /// Tells whoever waits on `run` (on this node) how its attempt ended, once it is recorded.
+    pub(crate) fn finished(&self, run: &Run, attempt: &RunAttempt) {
+        self.waiters.finished(run, attempt);
+    }
+
+    /// The largest payload a `publish:` step may turn into a message.
+    pub(crate) fn max_payload_bytes(&self) -> usize {
+        self.config.max_payload_bytes
+    }
+
+    /// One attempt of `run`, leased to `node`; a `publish:` step creates its message through
+    /// `ingest`.
+    pub(crate) async fn attempt(&self, run: Run, node: &str, ingest: &Ingest) -> Step {
+        let Some(handler) = self.handlers.get(&run.handler_id) else {
+            let result = CommandResult {
+                outcome: OutcomeCode::Spawn,
+                exit_code: None,
+                output: format!(
+                    "handler {:?} is no longer configured; the run is canceled",
+                    run.handler_id
+                ),
+                took: Duration::ZERO,
+            };
+            return done(
+                run,
+                node,
+                result,
+                DeliveryStatus::Canceled,
+                None,
+                Vec::new(),
+                Vec::new(),
+            );
         };
-        finish(
-            shared,
-            run,
-            result,
-            DeliveryStatus::Canceled,
-            None,
-            Vec::new(),
-            Vec::new(),
-        )
-        .await;
-        return;
-    };
-    if run.step == RunStep::Main && !handler.depends_on.is_empty() {
-        let busy = shared
-            .store
-            .handlers_busy(handler.depends_on.clone(), &run.id)
-            .await
-            .unwrap_or(true);
-        if busy {
-            let until = now_millis() + DEPENDENCY_WAIT.as_millis() as i64;
-            let postponed = shared
-                .config
-                .health
-                .keep_trying("runs", || shared.store.postpone_run(node, &run.id, until))
-                .await;
-            if let Err(e) = postponed {
-                tracing::warn!(run_id = %run.id, error = %e, "could not postpone a waiting run");
+        if run.step == RunStep::Main && !handler.depends_on.is_empty() {
+            let busy = self
+                .store
+                .handlers_busy(handler.depends_on.clone(), &run.id)
+                .await
+                .unwrap_or(true);
+            if busy {
+                return Step::Wait {
+                    until: now_millis() + DEPENDENCY_WAIT.as_millis() as i64,
+                };
             }
-            return;
         }
-    }
-    if let Err(e) = shared.store.start_run(&run.id, now_millis()).await {
-        tracing::warn!(run_id = %run.id, error = %e, "could not mark a run as running");
-    }
-    let exports = shared.exports().await.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "could not read exported values");
-        Vec::new()
-    });
-    let env = environment(&handler, &run, &exports);
-    let step = match run.step {
-        RunStep::Main => main_step(shared, &handler, &run, &env).await,
-        RunStep::OnSuccess | RunStep::OnFailure => {
-            follow_up_step(shared, &handler, &run, &env).await
+        if let Err(e) = self.store.start_run(&run.id, now_millis()).await {
+            tracing::warn!(run_id = %run.id, error = %e, "could not mark a run as running");
         }
-    };
-    let policy = match run.step {
-        RunStep::Main => handler.action.retry,
-        RunStep::OnSuccess => handler
-            .on_success
-            .as_ref()
-            .and_then(|f| f.retry)
-            .unwrap_or(RetryPolicy::NONE),
-        RunStep::OnFailure => handler
-            .on_failure
-            .as_ref()
-            .and_then(|f| f.retry)
-            .unwrap_or(RetryPolicy::NONE),
-    };
-    let ok = step.result.outcome == OutcomeCode::Ok;
-    let finished_at = now_millis();
-    let (status, next) = if ok {
-        (DeliveryStatus::Succeeded, None)
-    } else if let Some(wait) = policy.delay_after(run.attempts + 1) {
-        (
-            DeliveryStatus::Failed,
-            Some(finished_at + wait.as_millis() as i64),
+        let exports = self.store.exports().await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not read exported values");
+            Vec::new()
+        });
+        let env = environment(handler, &run, &exports);
+        let step = match run.step {
+            RunStep::Main => self.main_step(handler, &run, &env, ingest).await,
+            RunStep::OnSuccess | RunStep::OnFailure => {
+                self.follow_up_step(handler, &run, &env).await
+            }
+        };
+        let policy = match run.step {
+            RunStep::Main => handler.action.retry.clone(),
+            RunStep::OnSuccess => handler
+                .on_success
+                .as_ref()
+                .and_then(|f| f.retry.clone())
+                .unwrap_or(RetryPolicy::NONE),
+            RunStep::OnFailure => handler
+                .on_failure
+                .as_ref()
+                .and_then(|f| f.retry.clone())
+                .unwrap_or(RetryPolicy::NONE),
+        };
+        let finished_at = now_millis();
+        let decision = decide(
+            Tried::from(step.result.outcome),
+            run.attempts,
+            &policy,
+            finished_at,
+            0.0,
+        );
+        let ok = decision.status == DeliveryStatus::Succeeded;
+        let follow_ups = follow_ups(handler, &run, &step, decision.status, finished_at);
+        let exported = if ok && run.step == RunStep::Main {
+            exported_values(handler, &env, &step.result.output)
+        } else {
+            Vec::new()
+        };
+        log_result(handler, &run, &step.result, decision.status);
+        done(
+            run,
+            node,
+            step.result,
+            decision.status,
+            decision.next_attempt_at,
+            follow_ups,
+            exported,
         )
-    } else {
-        (DeliveryStatus::Dead, None)
-    };
-    let follow_ups = follow_ups(&handler, &run, &step, status, finished_at);
-    let exported = if ok && run.step == RunStep::Main {
-        exported_values(&handler, &env, &step.result.output)
-    } else {
-        Vec::new()
-    };
-    log_result(&handler, &run, &step.result, status);
-    finish(shared, run, step.result, status, next, follow_ups, exported).await;
+    }
 }
 
-async fn finish(
-    shared: &Shared,
+/// The record of a finished attempt, and the run as it leaves it.
+fn done(
     mut run: Run,
+    node: &str,
     result: CommandResult,
     status: DeliveryStatus,
-    next_attempt_at: Option<i64>,
+    next_attempt_at: Option<Millis>,
     follow_ups: Vec<Run>,
     exports: Vec<(String, String)>,
-) {
+) -> Step {
     let took = result.took.as_millis() as i64;
     let started = now_millis() - took;
     let attempt = RunAttempt {
@@ -142,41 +224,24 @@ async fn finish(
         duration_ms: took,
         created_at: started,
     };
-    let more = !follow_ups.is_empty();
-    let record = RunRecord {
-        attempt: attempt.clone(),
-        status,
-        next_attempt_at,
-        follow_ups,
-        exports,
-    };
-    // Waits out an outage: the command ran, and running it again is what an unrecorded
-    // result would cost.
-    let recorded = shared
-        .config
-        .health
-        .keep_trying("runs", || shared.store.record_run(record.clone()))
-        .await;
-    if let Err(e) = recorded {
-        tracing::error!(run_id = %run.id, error = %e,
-            "the store refused a handler run's result; releasing the run to be tried again");
-        if let Err(e) = shared
-            .store
-            .release_runs(&shared.config.node_id, vec![run.id.clone()])
-            .await
-        {
-            tracing::error!(run_id = %run.id, error = %e, "could not release a run");
-        }
-        return;
-    }
     run.status = status;
     run.attempts += 1;
     run.next_attempt_at = next_attempt_at;
     run.exit_code = attempt.exit_code;
     run.output = Some(attempt.output.clone());
-    shared.finished(&run, &attempt);
-    if more || next_attempt_at.is_some() {
-        shared.wake();
+    Step::Done {
+        record: Box::new(AttemptRecord {
+            attempt: Attempted::Handler {
+                attempt,
+                follow_ups,
+                exports,
+            },
+            status,
+            next_attempt_at,
+            disable_endpoint: false,
+            leased_to: Some(node.to_owned()),
+        }),
+        run: Box::new(run),
     }
 }
 
@@ -195,19 +260,19 @@ fn log_result(handler: &Handler, run: &Run, r: &CommandResult, status: DeliveryS
     }
 }
 
-async fn main_step(
-    shared: &Shared,
-    handler: &Handler,
-    run: &Run,
-    env: &BTreeMap<String, String>,
-) -> StepResult {
-    let mut output = String::new();
-    let took = std::time::Instant::now();
-    if let Some(p) = &handler.publish {
-        let publisher = super::lock(&shared.publisher).clone();
-        let event_type = p.event_type.as_deref().unwrap_or(&run.event.event_type);
-        let published = match publisher {
-            Some(publisher) => publisher
+impl Executor {
+    async fn main_step(
+        &self,
+        handler: &Handler,
+        run: &Run,
+        env: &BTreeMap<String, String>,
+        ingest: &Ingest,
+    ) -> StepResult {
+        let mut output = String::new();
+        let took = std::time::Instant::now();
+        if let Some(p) = &handler.publish {
+            let event_type = p.event_type.as_deref().unwrap_or(&run.event.event_type);
+            let published = ingest
                 .publish(Publication {
                     app: &p.app,
                     event_type,
@@ -217,162 +282,203 @@ async fn main_step(
                     endpoint: None,
                 })
                 .await
-                .map_err(|e| e.to_string()),
-            None => Err("publishing is not available in this process".to_owned()),
-        };
-        match published {
-            Ok(published) => output.push_str(&format!(
-                "[rustyhook] published {} to app {}\n",
-                published.message_id, p.app
-            )),
-            Err(e) => {
-                return StepResult {
-                    result: CommandResult {
-                        outcome: OutcomeCode::Request,
-                        exit_code: None,
-                        output: format!("[rustyhook] could not publish to app {}: {e}", p.app),
-                        took: took.elapsed(),
-                    },
-                    forwards: Vec::new(),
-                };
-            }
-        }
-    }
-    let mut result = CommandResult {
-        outcome: OutcomeCode::Ok,
-        exit_code: None,
-        output: String::new(),
-        took: Duration::ZERO,
-    };
-    if let Some(c) = &handler.action.command {
-        result = command::run(spec(
-            shared,
-            handler,
-            c,
-            env,
-            &run.event,
-            handler.action.timeout,
-        ))
-        .await;
-        output.push_str(&result.output);
-        if result.outcome != OutcomeCode::Ok {
-            result.output = output;
-            return StepResult {
-                result,
-                forwards: Vec::new(),
-            };
-        }
-    }
-    let mut forwards = Vec::new();
-    if !handler.routes.is_empty() {
-        let routed = routes(shared, handler, run, env).await;
-        output.push_str(&routed.result.output);
-        forwards = routed.forwards;
-        result.outcome = routed.result.outcome;
-        result.exit_code = routed.result.exit_code.or(result.exit_code);
-    }
-    result.output = output;
-    result.took = took.elapsed();
-    StepResult { result, forwards }
-}
-
-/// Each subject (a changed file relative to the watched folder, or the event type) goes to
-/// the first route whose pattern matches it.
-async fn routes(
-    shared: &Shared,
-    handler: &Handler,
-    run: &Run,
-    env: &BTreeMap<String, String>,
-) -> StepResult {
-    let root = run.event.vars.get("RUSTYHOOK_WATCH_ROOT").map(Path::new);
-    let subjects: Vec<(String, Option<String>)> = if run.event.files.is_empty() {
-        vec![(run.event.event_type.clone(), None)]
-    } else {
-        run.event
-            .files
-            .iter()
-            .map(|f| {
-                let rel = root
-                    .and_then(|r| Path::new(f).strip_prefix(r).ok())
-                    .map_or_else(|| f.clone(), |p| p.to_string_lossy().into_owned());
-                (rel, Some(f.clone()))
-            })
-            .collect()
-    };
-    let mut out = String::new();
-    let mut exit_code = None;
-    let mut forwards = Vec::new();
-    for (subject, file) in subjects {
-        let Some(route) = handler.routes.iter().find(|r| r.pattern.matches(&subject)) else {
-            out.push_str(&format!("[route] {subject}: no route matches\n"));
-            continue;
-        };
-        let label = route.pattern.as_str();
-        match route.action() {
-            RouteAction::Ignore => out.push_str(&format!("[route {label}] {subject}: ignored\n")),
-            RouteAction::Forward => {
-                let mut event = run.event.clone();
-                if let Some(f) = &file {
-                    event.files = vec![f.clone()];
-                }
-                for target in &route.forward_to {
-                    forwards.push((target.clone(), event.clone()));
-                }
-                out.push_str(&format!(
-                    "[route {label}] {subject}: forwarded to {}\n",
-                    route.forward_to.join(", ")
-                ));
-            }
-            RouteAction::Run => {
-                let Some(c) = &route.shell else { continue };
-                let mut env = env.clone();
-                if let Some(f) = &file {
-                    env.insert("FILE".into(), f.clone());
-                    env.insert("RUSTYHOOK_FILE".into(), f.clone());
-                }
-                let c = substitute(c, &env);
-                let r = command::run(spec(
-                    shared,
-                    handler,
-                    &c,
-                    &env,
-                    &run.event,
-                    handler.action.timeout,
-                ))
-                .await;
-                out.push_str(&format!(
-                    "[route {label}] {subject}: {}\n{}",
-                    describe(&r),
-                    r.output
-                ));
-                if !r.output.is_empty() && !r.output.ends_with('\n') {
-                    out.push('\n');
-                }
-                if r.outcome != OutcomeCode::Ok && route.on_error == OnError::Fail {
+                .map_err(|e| e.to_string());
+            match published {
+                Ok(published) => output.push_str(&format!(
+                    "[rustyhook] published {} to app {}\n",
+                    published.message_id, p.app
+                )),
+                Err(e) => {
                     return StepResult {
                         result: CommandResult {
-                            outcome: r.outcome,
-                            exit_code: r.exit_code,
-                            output: out,
-                            took: Duration::ZERO,
+                            outcome: OutcomeCode::Request,
+                            exit_code: None,
+                            output: format!("[rustyhook] could not publish to app {}: {e}", p.app),
+                            took: took.elapsed(),
                         },
                         forwards: Vec::new(),
                     };
                 }
-                if r.outcome == OutcomeCode::Ok {
-                    exit_code = exit_code.or(r.exit_code);
+            }
+        }
+        let mut result = CommandResult {
+            outcome: OutcomeCode::Ok,
+            exit_code: None,
+            output: String::new(),
+            took: Duration::ZERO,
+        };
+        if let Some(c) = &handler.action.command {
+            result =
+                command::run(self.spec(handler, c, env, &run.event, handler.action.timeout)).await;
+            output.push_str(&result.output);
+            if result.outcome != OutcomeCode::Ok {
+                result.output = output;
+                return StepResult {
+                    result,
+                    forwards: Vec::new(),
+                };
+            }
+        }
+        let mut forwards = Vec::new();
+        if !handler.routes.is_empty() {
+            let routed = self.routes(handler, run, env).await;
+            output.push_str(&routed.result.output);
+            forwards = routed.forwards;
+            result.outcome = routed.result.outcome;
+            result.exit_code = routed.result.exit_code.or(result.exit_code);
+        }
+        result.output = output;
+        result.took = took.elapsed();
+        StepResult { result, forwards }
+    }
+
+    /// Each subject (a changed file relative to the watched folder, or the event type) goes to
+    /// the first route whose pattern matches it.
+    async fn routes(
+        &self,
+        handler: &Handler,
+        run: &Run,
+        env: &BTreeMap<String, String>,
+    ) -> StepResult {
+        let root = run.event.vars.get("RUSTYHOOK_WATCH_ROOT").map(Path::new);
+        let subjects: Vec<(String, Option<String>)> = if run.event.files.is_empty() {
+            vec![(run.event.event_type.clone(), None)]
+        } else {
+            run.event
+                .files
+                .iter()
+                .map(|f| {
+                    let rel = root
+                        .and_then(|r| Path::new(f).strip_prefix(r).ok())
+                        .map_or_else(|| f.clone(), |p| p.to_string_lossy().into_owned());
+                    (rel, Some(f.clone()))
+                })
+                .collect()
+        };
+        let mut out = String::new();
+        let mut exit_code = None;
+        let mut forwards = Vec::new();
+        for (subject, file) in subjects {
+            let Some(route) = handler.routes.iter().find(|r| r.pattern.matches(&subject)) else {
+                out.push_str(&format!("[route] {subject}: no route matches\n"));
+                continue;
+            };
+            let label = route.pattern.as_str();
+            match route.action() {
+                RouteAction::Ignore => {
+                    out.push_str(&format!("[route {label}] {subject}: ignored\n"))
+                }
+                RouteAction::Forward => {
+                    let mut event = run.event.clone();
+                    if let Some(f) = &file {
+                        event.files = vec![f.clone()];
+                    }
+                    for target in &route.forward_to {
+                        forwards.push((target.clone(), event.clone()));
+                    }
+                    out.push_str(&format!(
+                        "[route {label}] {subject}: forwarded to {}\n",
+                        route.forward_to.join(", ")
+                    ));
+                }
+                RouteAction::Run => {
+                    let Some(c) = &route.shell else { continue };
+                    let mut env = env.clone();
+                    if let Some(f) = &file {
+                        env.insert("FILE".into(), f.clone());
+                        env.insert("RUSTYHOOK_FILE".into(), f.clone());
+                    }
+                    let c = substitute(c, &env);
+                    let r = command::run(self.spec(
+                        handler,
+                        &c,
+                        &env,
+                        &run.event,
+                        handler.action.timeout,
+                    ))
+                    .await;
+                    out.push_str(&format!(
+                        "[route {label}] {subject}: {}\n{}",
+                        describe(&r),
+                        r.output
+                    ));
+                    if !r.output.is_empty() && !r.output.ends_with('\n') {
+                        out.push('\n');
+                    }
+                    if r.outcome != OutcomeCode::Ok && route.on_error == OnError::Fail {
+                        return StepResult {
+                            result: CommandResult {
+                                outcome: r.outcome,
+                                exit_code: r.exit_code,
+                                output: out,
+                                took: Duration::ZERO,
+                            },
+                            forwards: Vec::new(),
+                        };
+                    }
+                    if r.outcome == OutcomeCode::Ok {
+                        exit_code = exit_code.or(r.exit_code);
+                    }
                 }
             }
         }
+        StepResult {
+            result: CommandResult {
+                outcome: OutcomeCode::Ok,
+                exit_code,
+                output: out,
+                took: Duration::ZERO,
+            },
+            forwards,
+        }
     }
-    StepResult {
-        result: CommandResult {
-            outcome: OutcomeCode::Ok,
-            exit_code,
-            output: out,
-            took: Duration::ZERO,
-        },
-        forwards,
+
+    async fn follow_up_step(
+        &self,
+        handler: &Handler,
+        run: &Run,
+        env: &BTreeMap<String, String>,
+    ) -> StepResult {
+        let f = match run.step {
+            RunStep::OnSuccess => handler.on_success.as_ref(),
+            _ => handler.on_failure.as_ref(),
+        };
+        let result = match f.and_then(|f| f.shell.as_ref().map(|s| (f, s))) {
+            Some((f, shell)) => {
+                let timeout = f.timeout.unwrap_or(handler.action.timeout);
+                command::run(self.spec(handler, shell, env, &run.event, timeout)).await
+            }
+            None => CommandResult {
+                outcome: OutcomeCode::Ok,
+                exit_code: None,
+                output: String::new(),
+                took: Duration::ZERO,
+            },
+        };
+        StepResult {
+            result,
+            forwards: Vec::new(),
+        }
+    }
+
+    fn spec(
+        &self,
+        handler: &Handler,
+        command: &Command,
+        env: &BTreeMap<String, String>,
+        event: &Event,
+        timeout: Duration,
+    ) -> CommandSpec {
+        CommandSpec {
+            command: command.clone(),
+            shell_program: handler.action.shell_program.clone(),
+            working_dir: handler.action.working_dir.clone(),
+            timeout,
+            env: command_env(&self.config.base_env, handler, env),
+            stdin: event.payload.as_bytes().to_vec(),
+            max_output: self.config.max_output_bytes,
+            ledger: self.config.ledger.clone(),
+        }
     }
 }
 
@@ -381,34 +487,6 @@ fn describe(r: &CommandResult) -> String {
         (OutcomeCode::Ok, _) => "exit 0".into(),
         (_, Some(code)) => format!("exit {code}"),
         (o, None) => o.as_str().into(),
-    }
-}
-
-async fn follow_up_step(
-    shared: &Shared,
-    handler: &Handler,
-    run: &Run,
-    env: &BTreeMap<String, String>,
-) -> StepResult {
-    let f = match run.step {
-        RunStep::OnSuccess => handler.on_success.as_ref(),
-        _ => handler.on_failure.as_ref(),
-    };
-    let result = match f.and_then(|f| f.shell.as_ref().map(|s| (f, s))) {
-        Some((f, shell)) => {
-            let timeout = f.timeout.unwrap_or(handler.action.timeout);
-            command::run(spec(shared, handler, shell, env, &run.event, timeout)).await
-        }
-        None => CommandResult {
-            outcome: OutcomeCode::Ok,
-            exit_code: None,
-            output: String::new(),
-            took: Duration::ZERO,
-        },
-    };
-    StepResult {
-        result,
-        forwards: Vec::new(),
     }
 }
 
@@ -422,26 +500,6 @@ pub fn command_env(
     let mut all = base.select(handler.inherit_env, &handler.env_passthrough);
     all.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
     all
-}
-
-fn spec(
-    shared: &Shared,
-    handler: &Handler,
-    command: &Command,
-    env: &BTreeMap<String, String>,
-    event: &Event,
-    timeout: Duration,
-) -> CommandSpec {
-    CommandSpec {
-        command: command.clone(),
-        shell_program: handler.action.shell_program.clone(),
-        working_dir: handler.action.working_dir.clone(),
-        timeout,
-        env: command_env(&shared.config.base_env, handler, env),
-        stdin: event.payload.as_bytes().to_vec(),
-        max_output: shared.config.max_output_bytes,
-        ledger: shared.config.ledger.clone(),
-    }
 }
 
 /// The command's environment: defaults, then values exported by earlier runs, then the

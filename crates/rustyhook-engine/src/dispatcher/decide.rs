@@ -1,12 +1,13 @@
-//! The pure steps around an attempt: building the signed request, and turning what came back into
-//! the delivery's next state. No I/O, so both are tested exactly.
+//! The pure steps around an attempt: building the signed request, and turning what came back
+//! (from an endpoint or a handler's command) into the next state of the delivery or run. No
+//! I/O, so both are tested exactly.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use rustyhook_core::model::{DeliveryStatus, Endpoint};
 use rustyhook_core::outcome::OutcomeCode;
-use rustyhook_core::retry::{RetrySchedule, apply_retry_after, parse_retry_after};
+use rustyhook_core::retry::{RetryPolicy, apply_retry_after, parse_retry_after};
 use rustyhook_core::signing::{is_reserved_header, signature_header};
 use rustyhook_core::time::Millis;
 
@@ -57,12 +58,44 @@ pub struct Decision {
     pub disable_endpoint: bool,
 }
 
-/// Decides the next state of a delivery that had `attempts_before` attempts before this one.
-/// `jitter` is a sample from `[-1, 1]`.
+/// What an attempt came back with, whatever its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tried<'a> {
+    /// How it ended.
+    pub outcome: OutcomeCode,
+    /// The HTTP status (0 for no response, or a command).
+    pub status: u16,
+    /// The receiver's `Retry-After`, if it sent one.
+    pub retry_after: Option<&'a str>,
+}
+
+impl<'a> From<&'a SendResult> for Tried<'a> {
+    fn from(r: &'a SendResult) -> Self {
+        Self {
+            outcome: r.outcome,
+            status: r.status,
+            retry_after: r.retry_after.as_deref(),
+        }
+    }
+}
+
+impl From<OutcomeCode> for Tried<'_> {
+    /// A command's result: an outcome alone.
+    fn from(outcome: OutcomeCode) -> Self {
+        Self {
+            outcome,
+            status: 0,
+            retry_after: None,
+        }
+    }
+}
+
+/// Decides the next state of a delivery or run that had `attempts_before` attempts before
+/// this one, under `policy`. `jitter` is a sample from `[-1, 1]`.
 pub fn decide(
-    result: &SendResult,
+    result: Tried<'_>,
     attempts_before: u32,
-    schedule: &RetrySchedule,
+    policy: &RetryPolicy,
     now: Millis,
     jitter: f64,
 ) -> Decision {
@@ -83,13 +116,12 @@ pub fn decide(
     if !result.outcome.is_retryable() {
         return end(DeliveryStatus::Dead);
     }
-    let Some(delay) = schedule.next_delay(attempts_before + 1, jitter) else {
+    let Some(delay) = policy.next_delay(attempts_before + 1, jitter) else {
         return end(DeliveryStatus::Dead);
     };
     let asked = match result.status {
         429 | 503 => result
             .retry_after
-            .as_deref()
             .and_then(|v| parse_retry_after(v, now / 1000)),
         _ => None,
     };
@@ -121,13 +153,19 @@ mod tests {
         }
     }
 
-    fn schedule() -> RetrySchedule {
-        RetrySchedule::parse_list("1s,10s").expect("valid")
+    fn schedule() -> RetryPolicy {
+        RetryPolicy::parse_list("1s,10s").expect("valid")
     }
 
     #[test]
     fn success_ends_the_delivery() {
-        let d = decide(&result(OutcomeCode::Ok, 204, None), 0, &schedule(), 0, 0.0);
+        let d = decide(
+            Tried::from(&result(OutcomeCode::Ok, 204, None)),
+            0,
+            &schedule(),
+            0,
+            0.0,
+        );
         assert_eq!(d.status, DeliveryStatus::Succeeded);
         assert_eq!(d.next_attempt_at, None);
     }
@@ -136,15 +174,15 @@ mod tests {
     fn failures_follow_the_schedule_then_die() {
         let r = result(OutcomeCode::HttpStatus, 500, None);
         assert_eq!(
-            decide(&r, 0, &schedule(), 0, 0.0).next_attempt_at,
+            decide(Tried::from(&r), 0, &schedule(), 0, 0.0).next_attempt_at,
             Some(1_000)
         );
         assert_eq!(
-            decide(&r, 1, &schedule(), 0, 0.0).next_attempt_at,
+            decide(Tried::from(&r), 1, &schedule(), 0, 0.0).next_attempt_at,
             Some(10_000)
         );
         assert_eq!(
-            decide(&r, 2, &schedule(), 0, 0.0).status,
+            decide(Tried::from(&r), 2, &schedule(), 0, 0.0).status,
             DeliveryStatus::Dead
         );
     }
@@ -153,21 +191,51 @@ mod tests {
     fn retry_after_on_429_pushes_the_next_attempt_later() {
         let r = result(OutcomeCode::HttpStatus, 429, Some("7"));
         assert_eq!(
-            decide(&r, 0, &schedule(), 0, 0.0).next_attempt_at,
+            decide(Tried::from(&r), 0, &schedule(), 0, 0.0).next_attempt_at,
             Some(7_000)
         );
         // On a 500 the header is not honoured.
         let r = result(OutcomeCode::HttpStatus, 500, Some("7"));
         assert_eq!(
-            decide(&r, 0, &schedule(), 0, 0.0).next_attempt_at,
+            decide(Tried::from(&r), 0, &schedule(), 0, 0.0).next_attempt_at,
             Some(1_000)
         );
     }
 
     #[test]
+    fn a_command_failure_follows_a_backoff_exactly_then_dies() {
+        let backoff: RetryPolicy = serde_json::from_str(
+            r#"{"max_retries": 2, "delay_ms": 1000, "backoff_multiplier": 3.0}"#,
+        )
+        .expect("valid");
+        let failed = Tried::from(OutcomeCode::ExitCode);
+        let first = decide(failed, 0, &backoff, 0, 1.0);
+        assert_eq!(
+            (first.status, first.next_attempt_at),
+            (DeliveryStatus::Failed, Some(1_000))
+        );
+        assert_eq!(
+            decide(failed, 1, &backoff, 0, -1.0).next_attempt_at,
+            Some(3_000)
+        );
+        assert_eq!(
+            decide(failed, 2, &backoff, 0, 0.0).status,
+            DeliveryStatus::Dead
+        );
+        let timed_out = decide(
+            Tried::from(OutcomeCode::Timeout),
+            0,
+            &RetryPolicy::NONE,
+            0,
+            0.0,
+        );
+        assert_eq!(timed_out.status, DeliveryStatus::Dead);
+    }
+
+    #[test]
     fn gone_disables_the_endpoint_at_once() {
         let d = decide(
-            &result(OutcomeCode::HttpStatus, 410, None),
+            Tried::from(&result(OutcomeCode::HttpStatus, 410, None)),
             0,
             &schedule(),
             0,

@@ -1,10 +1,15 @@
-//! One endpoint's lane: applies its rate limit and in-flight bound, then spawns each attempt.
-//! Lanes retire after idling and are started again by the router on demand.
+//! One target's lane (an endpoint's, or a handler's): applies its rate limit and in-flight
+//! bound, then spawns each attempt. Lanes retire after idling and are started again by the
+//! router on demand.
 //!
-//! Within a lane the delivery due longest ago goes first (not the one that arrived first), so
-//! a retry or a delivery taken over from a dead node does not wait behind fresh messages.
-//! Before each attempt the lane waits for this node's [`Fence`](crate::cluster::Fence) and
-//! drops a delivery taken under an older epoch: another node holds it now.
+//! An endpoint's lane takes its `rateLimit` and `max_in_flight`, and each request also takes
+//! one of the node's `max_in_flight_total`; a handler's lane takes its `run_rate` and
+//! `concurrency`, and each command also one of the node's `max_running_commands`.
+//!
+//! Within a lane the work due longest ago goes first (not what arrived first), so a retry or
+//! work taken over from a dead node does not wait behind fresh work. Before each attempt the
+//! lane waits for this node's [`Fence`](crate::cluster::Fence) and drops work taken under an
+//! older epoch: another node holds it now.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -13,18 +18,21 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use rustyhook_core::id::{AttemptId, DeliveryId, EndpointId};
+use rustyhook_core::id::AttemptId;
 use rustyhook_core::model::{Attempt, DeliveryStatus, Endpoint};
 use rustyhook_core::outcome::OutcomeCode;
 use rustyhook_core::ratelimit::{Gcra, Rate};
+use rustyhook_core::run::Run;
 use rustyhook_core::signing::HeaderStyle;
 use rustyhook_core::time::now_millis;
-use rustyhook_store::AttemptRecord;
+use rustyhook_store::{AttemptRecord, Attempted, Target, WorkId};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use super::decide::{build_request, decide};
-use super::{FinishedDelivery, Held, Job, Shared};
+use super::decide::{Tried, build_request, decide};
+use super::{Dispatcher, FinishedDelivery, Held, Job, Shared, Work};
+use crate::automation::execute::Step;
+use crate::ingest::Ingest;
 use crate::observe;
 use crate::targets::http::SendResult;
 
@@ -68,7 +76,7 @@ impl Ord for Waiting {
 
 pub(super) struct Lane {
     shared: Arc<Shared>,
-    endpoint_id: EndpointId,
+    target: Target,
     rx: mpsc::UnboundedReceiver<Held>,
     /// Jobs taken from `rx`, waiting for their turn.
     waiting: BinaryHeap<Reverse<Waiting>>,
@@ -76,20 +84,36 @@ pub(super) struct Lane {
     seq: u64,
     cached: Option<CachedEndpoint>,
     limiter: Option<Gcra>,
-    /// Bounds this endpoint's requests in flight; sized from the endpoint's `max_in_flight`.
+    /// Bounds this target's attempts in flight; sized from the endpoint's `max_in_flight` or
+    /// the handler's `concurrency`.
     permits: Option<(u32, Arc<Semaphore>)>,
     origin: Instant,
+    /// The key of the cluster-wide rate limit.
+    limit_key: String,
+}
+
+/// What a lane holds its work to, read before each attempt.
+struct LaneLimits {
+    /// Attempts started per second at most.
+    rate: Option<u32>,
+    /// Attempts in flight at most.
+    max_in_flight: u32,
 }
 
 impl Lane {
     pub(super) fn new(
         shared: Arc<Shared>,
-        endpoint_id: EndpointId,
+        target: Target,
         rx: mpsc::UnboundedReceiver<Held>,
     ) -> Self {
+        let limit_key = match &target {
+            Target::Endpoint(id) => id.to_string(),
+            Target::Handler(id) => format!("handler:{id}"),
+        };
         Self {
             shared,
-            endpoint_id,
+            target,
+            limit_key,
             rx,
             waiting: BinaryHeap::new(),
             seq: 0,
@@ -117,7 +141,7 @@ impl Lane {
                         self.take_arrived();
                         while let Some(Reverse(w)) = self.waiting.pop() {
                             if let Err(held) = self.process(w.held, &token).await {
-                                release(&self.shared, vec![held.job.delivery.id]).await;
+                                release(&self.shared, vec![held.work.id()]).await;
                             }
                         }
                         return;
@@ -129,7 +153,7 @@ impl Lane {
                 continue;
             };
             if let Err(held) = self.process(next.held, &token).await {
-                release(&self.shared, vec![held.job.delivery.id]).await;
+                release(&self.shared, vec![held.work.id()]).await;
                 break;
             }
         }
@@ -138,7 +162,7 @@ impl Lane {
         let unstarted = self
             .waiting
             .drain()
-            .map(|Reverse(w)| w.held.job.delivery.id)
+            .map(|Reverse(w)| w.held.work.id())
             .collect();
         release(&self.shared, unstarted).await;
     }
@@ -146,7 +170,7 @@ impl Lane {
     fn wait(&mut self, held: Held) {
         self.seq += 1;
         self.waiting.push(Reverse(Waiting {
-            due: held.due(),
+            due: held.work.due(),
             seq: self.seq,
             held,
         }));
@@ -159,7 +183,7 @@ impl Lane {
         }
     }
 
-    /// Waits for the rate limit and a permit, then spawns the attempt. Gives the job back if
+    /// Waits for the rate limit and a permit, then spawns the attempt. Gives the work back if
     /// shutdown interrupts the wait.
     async fn process(&mut self, held: Held, token: &CancellationToken) -> Result<(), Held> {
         let fence = self.shared.fence().clone();
@@ -170,47 +194,71 @@ impl Lane {
             }
         }
         if !fence.holds(held.epoch) {
-            // This node was taken for dead meanwhile: another node holds the delivery now.
+            // This node was taken for dead meanwhile: another node holds the work now.
             observe::dropped_not_held(1);
             self.shared.finished_one();
             return Ok(());
         }
-        let job = held.job;
-        let Some(endpoint) = self.endpoint().await else {
-            // Deleted: the store has already canceled its deliveries.
-            release(&self.shared, vec![job.delivery.id]).await;
-            return Ok(());
+        let (limits, endpoint) = match &held.work {
+            Work::Endpoint(job) => {
+                let Some(endpoint) = self.endpoint().await else {
+                    // Deleted: the store has already canceled its deliveries.
+                    release(
+                        &self.shared,
+                        vec![WorkId::Delivery(job.delivery.id.clone())],
+                    )
+                    .await;
+                    return Ok(());
+                };
+                let limits = LaneLimits {
+                    rate: endpoint.rate_limit.filter(|_| !endpoint.disabled),
+                    max_in_flight: endpoint.max_in_flight,
+                };
+                (limits, Some(endpoint))
+            }
+            Work::Handler(run) => {
+                let handler = self.shared.executor.handler(&run.handler_id);
+                let limits = LaneLimits {
+                    rate: handler.and_then(|h| h.run_rate),
+                    max_in_flight: handler.map_or(1, |h| h.concurrency),
+                };
+                (limits, None)
+            }
         };
-        if !endpoint.disabled
-            && let Some(limit) = endpoint.rate_limit.filter(|r| *r > 0)
+        if let Some(limit) = limits.rate.filter(|r| *r > 0)
             && self.wait_for_rate(limit, token).await.is_err()
         {
-            return Err(Held {
-                job,
-                epoch: held.epoch,
-            });
+            return Err(held);
         }
-        let endpoint_permits = self.permits(endpoint.max_in_flight);
+        let own = self.permits(limits.max_in_flight);
+        let node_wide = match &held.work {
+            Work::Endpoint(_) => self.shared.global.clone(),
+            Work::Handler(_) => self.shared.commands.clone(),
+        };
         let permits = tokio::select! {
-            () = token.cancelled() => return Err(Held { job, epoch: held.epoch }),
-            p = acquire_both(endpoint_permits, self.shared.global.clone()) => p,
+            () = token.cancelled() => return Err(held),
+            p = acquire_both(own, node_wide) => p,
         };
         let shared = self.shared.clone();
         self.shared.attempts.spawn(async move {
-            attempt(&shared, job, endpoint).await;
+            match (held.work, endpoint) {
+                (Work::Endpoint(job), Some(endpoint)) => attempt(&shared, job, endpoint).await,
+                (Work::Handler(run), _) => run_step(&shared, run).await,
+                (Work::Endpoint(_), None) => unreachable!("an endpoint's work is sent with it"),
+            }
             drop(permits);
             shared.finished_one();
         });
         Ok(())
     }
 
-    /// Waits until the endpoint's rate limit lets one more request go: the cluster-wide limit
+    /// Waits until the target's rate limit lets one more attempt go: the cluster-wide limit
     /// when there is one (falling back to this node's while it is unreachable), else this
     /// node's. `Err` if shutdown came first.
     async fn wait_for_rate(&mut self, limit: u32, token: &CancellationToken) -> Result<(), ()> {
         loop {
             let verdict = match &self.shared.config.shared_limits {
-                Some(shared) => match shared.take(self.endpoint_id.as_str(), limit).await {
+                Some(shared) => match shared.take(&self.limit_key, limit).await {
                     Ok(()) => Ok(()),
                     Err(Some(wait)) => Err(wait),
                     Err(None) => self.local_limit(limit),
@@ -245,20 +293,20 @@ impl Lane {
         }
     }
 
-    /// The endpoint's current settings, re-read when changed or stale.
+    /// The endpoint's current settings, re-read when changed or stale (an endpoint's lane
+    /// only).
     async fn endpoint(&mut self) -> Option<Endpoint> {
+        let Target::Endpoint(endpoint_id) = &self.target else {
+            return None;
+        };
+        let endpoint_id = endpoint_id.clone();
         let generation = self.shared.endpoint_generation.load(Ordering::Acquire);
         let fresh = self
             .cached
             .as_ref()
             .is_some_and(|c| c.generation == generation && c.loaded.elapsed() < ENDPOINT_TTL);
         if !fresh {
-            match self
-                .shared
-                .store
-                .get_endpoint_by_id(&self.endpoint_id)
-                .await
-            {
+            match self.shared.store.get_endpoint_by_id(&endpoint_id).await {
                 Ok(endpoint) => {
                     let endpoint = match endpoint {
                         Some(e) => Some(self.resolve_header_style(e).await),
@@ -271,7 +319,7 @@ impl Lane {
                     });
                 }
                 Err(e) => {
-                    tracing::error!(endpoint_id = %self.endpoint_id, error = %e, "could not load endpoint; using the last copy");
+                    tracing::error!(endpoint_id = %endpoint_id, error = %e, "could not load endpoint; using the last copy");
                 }
             }
         }
@@ -288,7 +336,7 @@ impl Lane {
         let app_style = match self.shared.store.get_app(endpoint.app_id.as_str()).await {
             Ok(app) => app.and_then(|a| a.header_style),
             Err(e) => {
-                tracing::warn!(endpoint_id = %self.endpoint_id, error = %e, "could not load the endpoint's app; using the server's header style");
+                tracing::warn!(endpoint_id = %endpoint.id, error = %e, "could not load the endpoint's app; using the server's header style");
                 None
             }
         };
@@ -353,7 +401,7 @@ async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) {
     let finished = now_millis();
     let jitter = rand::rng().random_range(-1.0..=1.0);
     let decision = decide(
-        &result,
+        Tried::from(&result),
         job.delivery.attempts,
         &shared.config.retry,
         finished,
@@ -410,7 +458,7 @@ async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) {
         finished_at: finished,
     });
     let record = AttemptRecord {
-        attempt: Attempt {
+        attempt: Attempted::Endpoint(Attempt {
             id: AttemptId::generate(started),
             delivery_id: d.id.clone(),
             msg_id: d.msg_id.clone(),
@@ -423,7 +471,7 @@ async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) {
             duration_ms: result.took.as_millis() as i64,
             trigger: job.trigger,
             created_at: started,
-        },
+        }),
         status: decision.status,
         next_attempt_at: decision.next_attempt_at,
         disable_endpoint: decision.disable_endpoint,
@@ -441,13 +489,84 @@ async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) {
     }
 }
 
+/// Runs one handler step and records it with the run's next state (or gives the run back,
+/// due later, when it waits on a dependency). Killed with its command when the shutdown grace
+/// is over; its lease then stays, and the run runs again after the next start.
+async fn run_step(shared: &Arc<Shared>, run: Run) {
+    let node = &shared.config.node_id;
+    let id = run.id.clone();
+    // Made here, not kept: the executor lives in the dispatcher, and an ingest it held would
+    // hold the dispatcher in turn.
+    let ingest = Ingest::new(
+        shared.store.clone(),
+        Dispatcher {
+            shared: shared.clone(),
+        },
+        shared.executor.max_payload_bytes(),
+    );
+    let step = tokio::select! {
+        step = shared.executor.attempt(run, node, &ingest) => step,
+        () = shared.hard_stop.cancelled() => return,
+    };
+    match step {
+        Step::Wait { until } => {
+            let released = shared
+                .config
+                .health
+                .keep_trying("runs", || {
+                    shared
+                        .store
+                        .release(node, vec![WorkId::Run(id.clone())], Some(until))
+                })
+                .await;
+            if let Err(e) = released {
+                tracing::warn!(run_id = %id, error = %e, "could not postpone a waiting run");
+            }
+        }
+        Step::Done { record, run } => {
+            let (outcome, took, more) = match &record.attempt {
+                Attempted::Handler {
+                    attempt,
+                    follow_ups,
+                    ..
+                } => (
+                    attempt.outcome,
+                    Duration::from_millis(attempt.duration_ms.max(0) as u64),
+                    !follow_ups.is_empty(),
+                ),
+                Attempted::Endpoint(_) => unreachable!("a handler step records a run attempt"),
+            };
+            observe::run_attempt_finished(outcome, took);
+            if record.status == DeliveryStatus::Dead {
+                observe::run_dead();
+            }
+            let retry = record.next_attempt_at.is_some();
+            let attempted = record.attempt.clone();
+            let (done, recorded) = tokio::sync::oneshot::channel();
+            if shared.recorder.send((*record, done)).is_ok() {
+                let _ = recorded.await;
+            }
+            if let Attempted::Handler { attempt, .. } = &attempted {
+                shared.executor.finished(&run, attempt);
+            }
+            if more || retry {
+                shared.wake.notify_one();
+            }
+        }
+    }
+}
+
 /// Gives leases back without an attempt (shutdown, deleted endpoint) and frees their room.
-pub(super) async fn release(shared: &Shared, ids: Vec<DeliveryId>) {
+pub(super) async fn release(shared: &Shared, ids: Vec<WorkId>) {
     if ids.is_empty() {
         return;
     }
     let n = ids.len();
-    if let Err(e) = shared.store.release(&shared.config.node_id, ids).await {
+    if let Err(e) = shared
+        .store
+        .release(&shared.config.node_id, ids, None)
+        .await
+    {
         tracing::warn!(error = %e, "could not release leases; they are released on the next start");
     }
     for _ in 0..n {
@@ -457,7 +576,7 @@ pub(super) async fn release(shared: &Shared, ids: Vec<DeliveryId>) {
 
 #[cfg(test)]
 mod tests {
-    use rustyhook_core::id::{AppId, MessageId};
+    use rustyhook_core::id::{AppId, DeliveryId, EndpointId, MessageId};
     use rustyhook_core::model::{Delivery, TriggerType};
     use rustyhook_core::names::EventTypeName;
 
@@ -465,7 +584,7 @@ mod tests {
 
     fn held(created_at: i64, next_attempt_at: Option<i64>) -> Held {
         Held {
-            job: Job {
+            work: Work::Endpoint(Job {
                 delivery: Delivery {
                     id: DeliveryId::generate(created_at),
                     msg_id: MessageId::generate(created_at),
@@ -480,7 +599,7 @@ mod tests {
                 event_type: EventTypeName::parse("a.b").expect("name"),
                 payload: None,
                 trigger: TriggerType::Scheduled,
-            },
+            }),
             epoch: 0,
         }
     }
@@ -498,7 +617,7 @@ mod tests {
         ];
         for (seq, h) in arrivals.into_iter().enumerate() {
             heap.push(Reverse(Waiting {
-                due: h.due(),
+                due: h.work.due(),
                 seq: seq as u64,
                 held: h,
             }));

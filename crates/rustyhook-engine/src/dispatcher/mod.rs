@@ -1,19 +1,25 @@
-//! The dispatcher: the in-memory side of the queue.
+//! The dispatcher: the in-memory side of the one queue, for both kinds of target.
 //!
-//! Deliveries arrive two ways: straight from the API (created already leased to this node, in the
-//! message's transaction: the hot path, no polling) and from the [`poller`], which claims retries
-//! that fell due and deliveries left unleased when memory was full. A router hands each to its
-//! endpoint's [`lane`], which applies the endpoint's rate limit and in-flight bound and spawns the
-//! attempt; so a slow endpoint holds up only its own lane. Each attempt is recorded with the
-//! delivery's next state ([`decide`]) in the store, which releases the lease.
+//! Work is a delivery of a message to an endpoint, or a handler run (a delivery whose target
+//! is a handler step). It arrives two ways: straight from where it was created (already leased
+//! to this node, in the same transaction: the hot path, no polling) and from the [`poller`],
+//! which claims retries that fell due, work left unleased when memory was full, and work
+//! released by a dead node. A router hands each to its target's [`lane`], which applies the
+//! target's rate limit and in-flight bound (an endpoint's `rateLimit` and `max_in_flight`, a
+//! handler's `run_rate` and `concurrency`) and spawns the attempt; so a slow endpoint or
+//! handler holds up only its own lane. Each attempt is recorded through the [`recorder`] with
+//! the next state ([`decide`]), which releases the lease.
 //!
-//! Memory is bounded: at most `queue_capacity` deliveries are held; beyond that the API leaves
-//! new deliveries unleased in the store and the poller picks them up as room frees.
+//! Memory is bounded: at most `queue_capacity` deliveries and runs are held; beyond that new
+//! work is left unleased in the store and the poller picks it up as room frees.
 
 mod decide;
 mod lane;
 mod poller;
 mod recorder;
+
+pub use decide::Tried;
+pub(crate) use decide::decide;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,16 +28,19 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use rustyhook_core::id::EndpointId;
 use rustyhook_core::model::{Delivery, TriggerType};
 use rustyhook_core::names::EventTypeName;
-use rustyhook_store::{Claimed, Store};
+use rustyhook_core::run::Run;
+use rustyhook_core::time::Millis;
+use rustyhook_store::{Claimed, Due, Store, Target, WorkId};
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::automation::execute::Executor;
 use crate::config::EngineConfig;
 use crate::observe;
 use crate::targets::http::{BuildError, HttpTarget, TargetPolicy};
 
-/// One delivery to attempt, with what is needed to send it.
+/// One delivery to an endpoint to attempt, with what is needed to send it.
 #[derive(Debug, Clone)]
 pub struct Job {
     /// The delivery, leased to this node.
@@ -86,19 +95,54 @@ pub struct FinishedDelivery {
     pub finished_at: rustyhook_core::time::Millis,
 }
 
-/// A job in memory, with the fence epoch it was taken under.
-struct Held {
-    job: Job,
-    epoch: u64,
+/// Work of either kind.
+#[derive(Debug, Clone)]
+enum Work {
+    /// A delivery to an endpoint.
+    Endpoint(Job),
+    /// A handler run.
+    Handler(Run),
 }
 
-impl Held {
-    /// When the delivery fell due: a lane sends the longest-waiting first, so work taken over
-    /// from a dead node, or a retry, does not queue behind fresh messages.
-    fn due(&self) -> rustyhook_core::time::Millis {
-        let d = &self.job.delivery;
-        d.next_attempt_at.unwrap_or(d.created_at)
+impl From<Due> for Work {
+    fn from(due: Due) -> Self {
+        match due {
+            Due::Endpoint(c) => Self::Endpoint(c.into()),
+            Due::Handler(run) => Self::Handler(run),
+        }
     }
+}
+
+impl Work {
+    fn id(&self) -> WorkId {
+        match self {
+            Self::Endpoint(j) => WorkId::Delivery(j.delivery.id.clone()),
+            Self::Handler(r) => WorkId::Run(r.id.clone()),
+        }
+    }
+
+    /// The lane it waits in.
+    fn target(&self) -> Target {
+        match self {
+            Self::Endpoint(j) => Target::Endpoint(j.delivery.endpoint_id.clone()),
+            Self::Handler(r) => Target::Handler(r.handler_id.clone()),
+        }
+    }
+
+    /// When it fell due: a lane sends the longest-waiting first, so work taken over from a
+    /// dead node, or a retry, does not queue behind fresh work.
+    fn due(&self) -> Millis {
+        match self {
+            Self::Endpoint(j) => j.delivery.next_attempt_at.unwrap_or(j.delivery.created_at),
+            Self::Handler(r) => r.next_attempt_at.unwrap_or(r.created_at),
+        }
+    }
+}
+
+/// Work in memory, with the fence epoch it was taken under.
+struct Held {
+    work: Work,
+    epoch: u64,
 }
 
 /// State shared by the router, lanes, poller and attempt tasks.
@@ -106,12 +150,22 @@ struct Shared {
     store: Arc<dyn Store>,
     config: EngineConfig,
     target: HttpTarget,
-    /// Deliveries held in memory, from hand-over until their attempt is recorded.
+    /// Runs handler steps.
+    executor: Arc<Executor>,
+    /// Deliveries and runs held in memory, from hand-over until their attempt is recorded.
     queued: AtomicUsize,
     /// Attempts whose request is in flight.
     in_flight: AtomicUsize,
     /// Bounds requests in flight across all endpoints.
     global: Arc<Semaphore>,
+    /// Bounds commands running across all handlers.
+    commands: Arc<Semaphore>,
+    /// Where work handed over goes, to be routed to its lane.
+    router: mpsc::UnboundedSender<Held>,
+    /// Cancelled when the shutdown grace is over: running commands are killed.
+    hard_stop: CancellationToken,
+    /// Cancelled when the dispatcher stops: no new run is accepted.
+    stopping: CancellationToken,
     /// Bumped whenever an endpoint changes, so lanes reload their copy.
     endpoint_generation: AtomicU64,
     /// Wakes the poller early (recover, resend, room freed).
@@ -137,11 +191,10 @@ impl Shared {
     }
 }
 
-/// A handle for handing deliveries to the dispatcher. Cheap to clone.
+/// A handle for handing work to the dispatcher. Cheap to clone.
 #[derive(Clone)]
 pub struct Dispatcher {
     shared: Arc<Shared>,
-    router: mpsc::UnboundedSender<Held>,
 }
 
 /// The dispatcher's tasks, run until shutdown by [`Runner::run`].
@@ -155,30 +208,39 @@ pub struct Runner {
 }
 
 impl Dispatcher {
-    /// A dispatcher over `store`, and the runner that drives it.
-    pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Result<(Self, Runner), BuildError> {
+    /// A dispatcher over `store` that runs handler steps with `executor`, and the runner that
+    /// drives it.
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: EngineConfig,
+        executor: Executor,
+    ) -> Result<(Self, Runner), BuildError> {
         let target = HttpTarget::new(TargetPolicy {
             allow_private: config.allow_private_networks,
             proxy: config.proxy.clone(),
             max_response_bytes: config.max_response_bytes,
         })?;
         let (recorder, records) = mpsc::unbounded_channel();
+        let (router, inbox) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             store,
             global: Arc::new(Semaphore::new(config.max_in_flight_total.max(1) as usize)),
+            commands: Arc::new(Semaphore::new(config.max_running_commands.max(1) as usize)),
             config,
             target,
+            executor: Arc::new(executor),
             queued: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
+            router,
+            hard_stop: CancellationToken::new(),
+            stopping: CancellationToken::new(),
             endpoint_generation: AtomicU64::new(0),
             wake: Notify::new(),
             attempts: TaskTracker::new(),
             recorder,
         });
-        let (router, inbox) = mpsc::unbounded_channel();
         let dispatcher = Self {
             shared: shared.clone(),
-            router,
         };
         let runner = Runner {
             shared,
@@ -210,18 +272,42 @@ impl Dispatcher {
 
     /// Hands over deliveries leased to this node.
     pub fn submit(&self, jobs: impl IntoIterator<Item = Job>) {
+        self.hand_over(jobs.into_iter().map(Work::Endpoint));
+    }
+
+    /// Hands over a run leased to this node.
+    pub fn submit_run(&self, run: Run) {
+        self.hand_over(std::iter::once(Work::Handler(run)));
+    }
+
+    fn hand_over(&self, work: impl IntoIterator<Item = Work>) {
         let epoch = self.shared.fence().epoch();
-        for job in jobs {
+        for work in work {
             let queued = self.shared.queued.fetch_add(1, Ordering::AcqRel) + 1;
             observe::in_memory_queue(queued);
-            if self.router.send(Held { job, epoch }).is_err() {
+            if self.shared.router.send(Held { work, epoch }).is_err() {
                 // Shutting down: the lease stays and is released on the next start.
                 self.shared.queued.fetch_sub(1, Ordering::AcqRel);
             }
         }
     }
 
-    /// Asks the poller to look for due deliveries now (after a resend or recover).
+    /// Whether the dispatcher has stopped (or is stopping): no new work should be taken.
+    pub fn is_stopping(&self) -> bool {
+        self.shared.stopping.is_cancelled()
+    }
+
+    /// The store work is kept in.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.shared.store
+    }
+
+    /// What runs handler steps.
+    pub fn executor(&self) -> &Arc<Executor> {
+        &self.shared.executor
+    }
+
+    /// Asks the poller to look for due work now (after a resend or recover).
     pub fn wake(&self) {
         self.shared.wake.notify_one();
     }
@@ -240,8 +326,9 @@ impl Dispatcher {
 }
 
 impl Runner {
-    /// Routes deliveries to lanes and runs the poller until `token` is cancelled, then waits (up
-    /// to the shutdown grace) for attempts in flight. Deliveries not yet started are released.
+    /// Routes work to lanes and runs the poller until `token` is cancelled, then waits (up to
+    /// the shutdown grace) for attempts in flight, killing commands still running after it.
+    /// Work not yet started is released.
     pub async fn run(mut self, token: CancellationToken) {
         let recorder = tokio::spawn(recorder::run(
             self.shared.store.clone(),
@@ -250,39 +337,40 @@ impl Runner {
         ));
         let poller = tokio::spawn(poller::run(self.dispatcher.clone(), token.clone()));
         let lanes_tracker = TaskTracker::new();
-        let mut lanes: HashMap<EndpointId, mpsc::UnboundedSender<Held>> = HashMap::new();
+        let mut lanes: HashMap<Target, mpsc::UnboundedSender<Held>> = HashMap::new();
         loop {
-            let job = tokio::select! {
+            let held = tokio::select! {
                 () = token.cancelled() => break,
-                job = self.inbox.recv() => match job {
-                    Some(job) => job,
+                held = self.inbox.recv() => match held {
+                    Some(held) => held,
                     None => break,
                 },
             };
-            let endpoint = job.job.delivery.endpoint_id.clone();
-            let mut job = job;
+            let target = held.work.target();
+            let mut held = held;
             loop {
-                let sender = lanes.entry(endpoint.clone()).or_insert_with(|| {
+                let sender = lanes.entry(target.clone()).or_insert_with(|| {
                     let (tx, rx) = mpsc::unbounded_channel();
-                    let lane = lane::Lane::new(self.shared.clone(), endpoint.clone(), rx);
+                    let lane = lane::Lane::new(self.shared.clone(), target.clone(), rx);
                     lanes_tracker.spawn(lane.run(token.clone()));
                     tx
                 });
-                match sender.send(job) {
+                match sender.send(held) {
                     Ok(()) => break,
                     // The lane retired after idling; start a new one.
                     Err(mpsc::error::SendError(back)) => {
-                        lanes.remove(&endpoint);
-                        job = back;
+                        lanes.remove(&target);
+                        held = back;
                     }
                 }
             }
         }
-        // Deliveries still in the router's inbox were never started: release them.
+        self.shared.stopping.cancel();
+        // Work still in the router's inbox was never started: release it.
         self.inbox.close();
         let mut unstarted = Vec::new();
         while let Ok(held) = self.inbox.try_recv() {
-            unstarted.push(held.job.delivery.id);
+            unstarted.push(held.work.id());
         }
         drop(lanes);
         lanes_tracker.close();
@@ -297,8 +385,10 @@ impl Runner {
         {
             tracing::warn!(
                 in_flight = self.shared.in_flight.load(Ordering::Acquire),
-                "attempts still in flight after the shutdown grace; their leases are released on the next start"
+                "attempts still in flight after the shutdown grace; killing running commands (their leases are released on the next start)"
             );
+            self.shared.hard_stop.cancel();
+            let _ = tokio::time::timeout(grace, self.shared.attempts.wait()).await;
         }
         // Every finished attempt waited for its record, so nothing is left to write.
         recorder.abort();

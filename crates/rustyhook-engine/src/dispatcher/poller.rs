@@ -1,20 +1,23 @@
-//! The poller: claims deliveries that are due and leased to no one — retries whose time came,
-//! recovered and resent deliveries, and those left in the store while memory was full — as far
-//! as there is room in memory.
+//! The poller: claims work that is due and leased to no one (deliveries and handler runs
+//! alike): retries whose time came, recovered and resent deliveries, new runs and follow-ups
+//! stored unleased, what a dead node held, and what was left in the store while memory was
+//! full. As far as there is room in memory, and never before it is due: it sleeps until the
+//! earliest due time (at most the poll interval) unless woken.
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use rustyhook_core::time::now_millis;
 use tokio_util::sync::CancellationToken;
 
-use super::{Dispatcher, Job};
+use super::{Dispatcher, Work};
 
 /// Most deliveries claimed in one transaction.
 const BATCH: usize = 500;
 
 pub(super) async fn run(dispatcher: Dispatcher, token: CancellationToken) {
     let shared = dispatcher.shared.clone();
-    let elsewhere = shared.store.wakeups().map(|w| w.deliveries);
+    let elsewhere = shared.store.wakeups().map(|w| w.due);
     loop {
         let queued = shared.queued.load(Ordering::Acquire);
         let room = shared
@@ -26,6 +29,7 @@ pub(super) async fn run(dispatcher: Dispatcher, token: CancellationToken) {
         // Nor does it ask a store known to be down or full: the health monitor's probe says
         // when it can be asked again.
         let store_up = shared.config.health.state() == crate::health::StoreState::Up;
+        let mut wait = shared.config.poll_interval;
         if room > 0 && !token.is_cancelled() && shared.fence().is_up() && store_up {
             match shared
                 .store
@@ -34,15 +38,22 @@ pub(super) async fn run(dispatcher: Dispatcher, token: CancellationToken) {
             {
                 Ok(claimed) => {
                     let full = claimed.len() == room;
-                    dispatcher.submit(claimed.into_iter().map(Job::from));
+                    dispatcher.hand_over(claimed.into_iter().map(Work::from));
                     if full {
                         tokio::task::yield_now().await;
                         continue;
                     }
+                    // Until the earliest retry falls due, but never longer than the poll
+                    // interval (work released elsewhere without a wake-up is found then).
+                    // Without room, a wake-up comes when room frees.
+                    if let Ok(Some(at)) = shared.store.next_due().await {
+                        let until = (at - now_millis()).clamp(0, i64::MAX) as u64;
+                        wait = wait.min(Duration::from_millis(until));
+                    }
                 }
                 Err(e) => {
                     shared.config.health.report(&e);
-                    tracing::error!(error = %e, "could not claim due deliveries");
+                    tracing::error!(error = %e, "could not claim due work");
                 }
             }
         }
@@ -50,7 +61,7 @@ pub(super) async fn run(dispatcher: Dispatcher, token: CancellationToken) {
             () = token.cancelled() => return,
             () = shared.wake.notified() => {}
             () = crate::cluster::notified(elsewhere.as_deref()) => {}
-            () = tokio::time::sleep(shared.config.poll_interval) => {}
+            () = tokio::time::sleep(wait) => {}
         }
     }
 }

@@ -1,6 +1,7 @@
-//! Records attempts in batches: attempt tasks hand their record over and wait for it to be
-//! durable; the recorder writes everything waiting in one store call. Under load this turns
-//! thousands of small writes (each with its own wake-ups) into a few large ones.
+//! Records attempts, of deliveries and runs alike, in batches: attempt tasks hand their record
+//! over and wait for it to be durable; the recorder writes everything waiting in one store
+//! call. Under load this turns thousands of small writes (each with its own wake-ups) into a
+//! few large ones.
 //!
 //! A record is never dropped because the store is down or full: it waits, with its attempt
 //! task, until it can be written (see [`StoreHealth::keep_trying`]). What waits is bounded by
@@ -53,16 +54,15 @@ async fn write(store: &dyn Store, health: &StoreHealth, records: Vec<AttemptReco
     let Err(e) = all else { return };
     if records.len() == 1 {
         let r = &records[0];
-        tracing::error!(delivery_id = %r.attempt.delivery_id, error = %e,
+        let id = r.attempt.work_id();
+        tracing::error!(delivery_id = %id, error = %e,
             "the store refused an attempt's record; releasing its delivery to be tried again");
         if let Some(node) = &r.leased_to {
             let released = health
-                .keep_trying("attempts", || {
-                    store.release(node, vec![r.attempt.delivery_id.clone()])
-                })
+                .keep_trying("attempts", || store.release(node, vec![id.clone()], None))
                 .await;
             if let Err(e) = released {
-                tracing::error!(delivery_id = %r.attempt.delivery_id, error = %e, "could not release a delivery");
+                tracing::error!(delivery_id = %id, error = %e, "could not release a delivery");
             }
         }
         return;

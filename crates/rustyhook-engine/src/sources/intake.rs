@@ -13,7 +13,8 @@ use rustyhook_core::time::now_millis;
 use rustyhook_store::RejectedMessage;
 use sha2::{Digest, Sha256};
 
-use crate::automation::{Automation, Publication, PublishError, Published, TriggerError};
+use crate::automation::{Automation, TriggerError};
+use crate::ingest::{Ingest, Publication, PublishError, Published};
 use crate::observe;
 
 /// The most of a rejected message's body kept for the operator.
@@ -59,7 +60,8 @@ pub struct Intake {
 }
 
 impl Intake {
-    /// An intake for `config`, storing through `automation` (its store and publisher).
+    /// An intake for `config`, storing through `automation` (its store, and its [`Ingest`] for
+    /// messages).
     pub fn new(config: SourceConfig, automation: Automation) -> Self {
         Self {
             name: config.name().into(),
@@ -73,9 +75,9 @@ impl Intake {
         &self.name
     }
 
-    /// Where messages are published, once the API has set it.
-    pub fn publisher(&self) -> Option<std::sync::Arc<dyn crate::automation::Publisher>> {
-        self.automation.publisher()
+    /// Where messages are created.
+    pub fn ingest(&self) -> &Ingest {
+        self.automation.ingest()
     }
 
     /// The source's configuration.
@@ -154,10 +156,7 @@ impl Intake {
                 &rustyhook_core::id::MessageId::generate(now_millis()).to_string(),
             ),
         };
-        let publisher = self
-            .publisher()
-            .ok_or_else(|| Refused::Unavailable("publishing is not available yet".into()))?;
-        publisher
+        self.ingest()
             .publish(Publication {
                 app: &event.app,
                 event_type: &event.event_type,
@@ -297,7 +296,6 @@ fn truncate(mut s: String, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use rustyhook_core::crypto::SecretBox;
     use rustyhook_core::handlers::{Handler, HandlerSet};
@@ -306,7 +304,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::automation::{AutomationConfig, Publisher};
+    use crate::automation::{Executor, ExecutorConfig};
+    use crate::config::EngineConfig;
+    use crate::dispatcher::Dispatcher;
 
     /// An automation over a fresh SQLite store with one handler, `ingest`, that only stores
     /// runs (it runs no commands), and a Redis source named `name` that runs it.
@@ -324,23 +324,26 @@ mod tests {
         )
         .expect("handler");
         let (handlers, _) = HandlerSet::build(vec![handler]).expect("handlers");
-        let automation = Automation::new(
-            store,
+        let executor = Executor::new(
+            store.clone(),
             handlers,
-            AutomationConfig {
-                node_id: "node-1".into(),
-                poll_interval: Duration::from_secs(1),
-                shutdown_grace: Duration::from_secs(1),
-                max_output_bytes: 1024,
-                ledger: None,
-                runs_here: false,
-                fence: crate::cluster::Fence::new(),
-                health: crate::health::StoreHealth::new(),
+            ExecutorConfig {
                 base_env: Default::default(),
-                backlog: Default::default(),
-                max_running_commands: 4,
+                max_output_bytes: 1024,
+                max_payload_bytes: 1 << 20,
+                ledger: None,
             },
         );
+        let mut engine = EngineConfig::from_settings(
+            &rustyhook_core::settings::Settings::default(),
+            "node-1".into(),
+        );
+        // Nothing is sent: deliveries and runs stay in the store, unleased.
+        engine.dispatches = false;
+        let (dispatcher, _runner) =
+            Dispatcher::new(store.clone(), engine, executor).expect("dispatcher");
+        let ingest = Ingest::new(store, dispatcher.clone(), 1 << 20);
+        let automation = Automation::new(dispatcher, ingest, Default::default());
         (source(name, &automation), automation)
     }
 
@@ -356,7 +359,11 @@ mod tests {
     async fn runs(automation: &Automation) -> Vec<String> {
         let listed = automation
             .store()
-            .list_runs(Some("ingest".into()), Page::first(10, Order::Ascending))
+            .list_runs(
+                Some("ingest".into()),
+                None,
+                Page::first(10, Order::Ascending),
+            )
             .await
             .expect("runs");
         listed.items.into_iter().map(|r| r.event.id).collect()
@@ -409,29 +416,25 @@ mod tests {
         assert_eq!(runs(&automation).await, ["jobs:7", "jobs:7"]);
     }
 
-    /// Stores each event id once, as the API's publisher does, and lists what it was asked.
-    #[derive(Default)]
-    struct OncePublisher(std::sync::Mutex<Vec<String>>);
-
-    #[async_trait::async_trait]
-    impl Publisher for OncePublisher {
-        async fn publish(&self, p: Publication<'_>) -> Result<Published, PublishError> {
-            let mut seen = self.0.lock().expect("lock");
-            let existing = seen.iter().any(|id| id == p.event_id);
-            seen.push(p.event_id.to_owned());
-            Ok(Published {
-                message_id: format!("msg-{}", p.event_id),
-                existing,
-            })
-        }
-    }
-
     #[tokio::test]
     async fn a_native_message_delivered_again_is_kept_once_and_counted_as_a_duplicate() {
         let dir = tempfile::tempdir().expect("dir");
         let (_, automation) = handler_source(dir.path(), "jobs");
-        let publisher = Arc::new(OncePublisher::default());
-        automation.set_publisher(publisher.clone());
+        let now = now_millis();
+        automation
+            .store()
+            .create_app(rustyhook_core::model::App {
+                id: rustyhook_core::id::AppId::generate(now),
+                uid: Some(rustyhook_core::names::Uid::parse("acme").expect("uid")),
+                name: "Acme".into(),
+                rate_limit: None,
+                metadata: BTreeMap::new(),
+                header_style: None,
+                created_at: now,
+                updated_at: now,
+            })
+            .await
+            .expect("app");
         let config = serde_json::from_value(json!({
             "type": "redis", "name": "orders", "url": "redis://127.0.0.1", "stream": "orders",
             "app": "acme",
@@ -449,8 +452,27 @@ mod tests {
             "the second delivery is reported as a duplicate, not as stored"
         );
         assert_eq!(intake.take(&msg).await.expect("taken"), Taken::Stored);
-        let asked = publisher.0.lock().expect("lock").clone();
-        assert_eq!(asked, ["orders.1700000000000-0"; 3]);
+        let app = automation
+            .store()
+            .get_app("acme")
+            .await
+            .expect("read")
+            .expect("app");
+        let stored = automation
+            .store()
+            .list_messages(
+                &app.id,
+                Default::default(),
+                Page::first(10, Order::Ascending),
+            )
+            .await
+            .expect("messages");
+        let ids: Vec<_> = stored
+            .items
+            .into_iter()
+            .map(|m| m.event_id.map(String::from))
+            .collect();
+        assert_eq!(ids, [Some("orders.1700000000000-0".to_owned())]);
     }
 
     #[test]

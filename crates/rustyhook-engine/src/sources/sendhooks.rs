@@ -25,8 +25,8 @@ use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_store::{Store, StoreError};
 
 use super::intake::{Incoming, Intake, Kept, Taken, Unavailable, digest};
-use crate::automation::{Publication, PublishError, Published};
 use crate::dispatcher::{DeliveryObserver, FinishedDelivery};
+use crate::ingest::{Publication, PublishError, Published};
 
 /// The event type of sendhooks messages.
 const EVENT_TYPE: &str = "sendhooks.webhook";
@@ -102,10 +102,8 @@ impl Sendhooks {
             Ok(_) => event.webhook_id.clone(),
             Err(_) => format!("sh-{}", digest(&[&event.webhook_id])),
         };
-        let publisher = intake
-            .publisher()
-            .ok_or_else(|| PublishError::Unavailable("publishing is not available yet".into()))?;
-        publisher
+        intake
+            .ingest()
             .publish(Publication {
                 app: app.as_str(),
                 event_type: EVENT_TYPE,

@@ -8,10 +8,8 @@ use sqlx::postgres::PgConnectOptions;
 
 use crate::{StoreError, StoreResult};
 
-/// The channel notified when deliveries become due unleased.
-pub(crate) const DELIVERIES_CHANNEL: &str = "rustyhook_deliveries";
-/// The channel notified when runs become due unleased.
-pub(crate) const RUNS_CHANNEL: &str = "rustyhook_runs";
+/// The channel notified when work (deliveries and runs) becomes due unleased.
+pub(crate) const DUE_CHANNEL: &str = "rustyhook_due";
 
 /// A failure with what the store was doing when it happened; the driver's error is its source.
 #[derive(Debug, thiserror::Error)]

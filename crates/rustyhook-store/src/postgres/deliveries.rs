@@ -1,22 +1,24 @@
-//! Deliveries: the queue. Claiming due work, recording attempts, leases, resend and recover.
+//! Deliveries: the one queue, of deliveries to endpoints and of handler runs alike. Claiming
+//! due work, recording attempts, leases, resend and recover.
 //!
 //! A delivery is "leased" while a node's dispatcher holds it in memory (`lease_owner` set). Only
 //! unleased, due deliveries are claimed, and claiming locks the rows it takes with
 //! `FOR UPDATE SKIP LOCKED`, so two nodes never claim the same delivery.
 
 use rustyhook_core::crypto::SecretBox;
-use rustyhook_core::id::{DeliveryId, EndpointId, MessageId};
-use rustyhook_core::model::{Delivery, Endpoint, Message};
+use rustyhook_core::id::MessageId;
+use rustyhook_core::model::{Attempt, Delivery, Endpoint, Message};
 use rustyhook_core::time::Millis;
 use sqlx::{PgConnection, PgPool};
 
-use super::conn::{DELIVERIES_CHANNEL, db_err, notify};
+use super::conn::{DUE_CHANNEL, db_err, notify};
 use super::list::PgPage;
-use super::queue::{self, Queue};
+use super::queue;
 use crate::page::{Listed, Page};
 use crate::query::deliveries_of_message;
-use crate::rows::{self, DELIVERY_COLS};
-use crate::{AttemptRecord, Claimed, StoreResult, rules};
+use crate::rows;
+use crate::rules::target_column;
+use crate::{AttemptRecord, Attempted, Due, StoreResult, Target, WorkId, rules};
 
 /// Inserts deliveries in one statement, each column bound as an array.
 pub(crate) async fn insert_many(
@@ -56,92 +58,112 @@ pub(crate) async fn insert_many(
     Ok(())
 }
 
-/// The deliveries queue; a claim reads each delivery's message with it.
-const DELIVERIES: Queue = Queue {
-    table: "deliveries",
-    alias: "d",
-    join: "FROM messages m",
-    join_on: "AND m.id = d.msg_id",
-};
-
-/// Leases up to `limit` due deliveries to `node` in one statement.
+/// Leases up to `limit` due deliveries and runs to `node` in one statement.
 pub(crate) async fn claim_due(
     pool: &PgPool,
     node: &str,
     now: Millis,
     limit: usize,
-) -> StoreResult<Vec<Claimed>> {
-    let returning = format!("{DELIVERY_COLS}, m.event_type, m.payload, d.manual");
-    let found = queue::claim(pool, &DELIVERIES, &returning, node, now, limit).await?;
-    found.iter().map(rows::claimed).collect()
+) -> StoreResult<Vec<Due>> {
+    queue::claim(pool, node, now, limit).await
 }
 
 pub(crate) async fn next_due(pool: &PgPool) -> StoreResult<Option<Millis>> {
-    queue::next_due(pool, &DELIVERIES).await
+    queue::next_due(pool).await
 }
 
-/// Stores the attempts and moves their deliveries on, in one transaction with one statement per
-/// record: the attempt's insert, the delivery's update and the endpoint's disabling are one
-/// statement of data-modifying CTEs.
+/// Stores the attempts and moves their deliveries (and runs) on, in one transaction. An
+/// endpoint's attempt is one statement of data-modifying CTEs (the attempt's insert, the
+/// delivery's update, the endpoint's disabling); a run's adds its follow-ups and exports.
 pub(crate) async fn record_attempts(pool: &PgPool, records: &[AttemptRecord]) -> StoreResult<()> {
     let mut tx = pool.begin().await.map_err(db_err)?;
     for rec in records {
-        let a = &rec.attempt;
-        sqlx::query(
-            r#"WITH attempt AS (
-                INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, outcome,
-                    status_code, response, duration_ms, trigger_type, created_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-            ),
-            delivery AS (
-                UPDATE deliveries
-                SET status = $13, attempts = attempts + 1, next_attempt_at = $14, manual = FALSE,
-                    lease_owner = NULL, updated_at = $12
-                WHERE id = $2
-                  AND ($16::TEXT IS NULL OR lease_owner IS NULL OR lease_owner = $16)
-            )
-            UPDATE endpoints
-            SET disabled = TRUE, updated_at = $12
-            WHERE id = $4 AND $15"#,
-        )
-        .bind(a.id.as_str())
-        .bind(a.delivery_id.as_str())
-        .bind(a.msg_id.as_str())
-        .bind(a.endpoint_id.as_str())
-        .bind(a.app_id.as_str())
-        .bind(&a.url)
-        .bind(a.outcome.as_str())
-        .bind(i64::from(a.status_code))
-        .bind(&a.response)
-        .bind(a.duration_ms)
-        .bind(a.trigger as i64)
-        .bind(a.created_at)
-        .bind(rec.status.as_str())
-        .bind(rec.next_attempt_at)
-        .bind(rec.disable_endpoint)
-        .bind(rec.leased_to.as_deref())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        match &rec.attempt {
+            Attempted::Endpoint(a) => record_endpoint_attempt(&mut tx, rec, a).await?,
+            Attempted::Handler {
+                attempt,
+                follow_ups,
+                exports,
+            } => {
+                // A late result of a node taken for dead is kept, but what follows is left to
+                // the node that holds the run now.
+                if super::runs::record(&mut tx, rec, attempt).await? {
+                    super::runs::follow_on(&mut tx, attempt, follow_ups, exports).await?;
+                }
+            }
+        }
     }
     tx.commit().await.map_err(db_err)
 }
 
-pub(crate) async fn release(pool: &PgPool, node: &str, ids: &[DeliveryId]) -> StoreResult<()> {
-    let ids: Vec<&str> = ids.iter().map(DeliveryId::as_str).collect();
+async fn record_endpoint_attempt(
+    conn: &mut PgConnection,
+    rec: &AttemptRecord,
+    a: &Attempt,
+) -> StoreResult<()> {
+    sqlx::query(
+        r#"WITH attempt AS (
+            INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, outcome,
+                status_code, response, duration_ms, trigger_type, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        ),
+        delivery AS (
+            UPDATE deliveries
+            SET status = $13, attempts = attempts + 1, next_attempt_at = $14, manual = FALSE,
+                lease_owner = NULL, updated_at = $12
+            WHERE id = $2
+              AND ($16::TEXT IS NULL OR lease_owner IS NULL OR lease_owner = $16)
+        )
+        UPDATE endpoints
+        SET disabled = TRUE, updated_at = $12
+        WHERE id = $4 AND $15"#,
+    )
+    .bind(a.id.as_str())
+    .bind(a.delivery_id.as_str())
+    .bind(a.msg_id.as_str())
+    .bind(a.endpoint_id.as_str())
+    .bind(a.app_id.as_str())
+    .bind(&a.url)
+    .bind(a.outcome.as_str())
+    .bind(i64::from(a.status_code))
+    .bind(&a.response)
+    .bind(a.duration_ms)
+    .bind(a.trigger as i64)
+    .bind(a.created_at)
+    .bind(rec.status.as_str())
+    .bind(rec.next_attempt_at)
+    .bind(rec.disable_endpoint)
+    .bind(rec.leased_to.as_deref())
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// Gives work back: a run that was running is pending again; with `due_at`, it falls due then.
+pub(crate) async fn release(
+    pool: &PgPool,
+    node: &str,
+    ids: &[WorkId],
+    due_at: Option<Millis>,
+) -> StoreResult<()> {
+    let ids: Vec<&str> = ids.iter().map(WorkId::as_str).collect();
     let mut tx = pool.begin().await.map_err(db_err)?;
     let done = sqlx::query(
         r#"UPDATE deliveries
-        SET lease_owner = NULL
+        SET lease_owner = NULL,
+            next_attempt_at = COALESCE($3, next_attempt_at),
+            status = CASE status WHEN 'sending' THEN 'pending' ELSE status END
         WHERE id = ANY ($1) AND lease_owner = $2"#,
     )
     .bind(&ids)
     .bind(node)
+    .bind(due_at)
     .execute(&mut *tx)
     .await
     .map_err(db_err)?;
     if done.rows_affected() > 0 {
-        notify(&mut tx, DELIVERIES_CHANNEL).await?;
+        notify(&mut tx, DUE_CHANNEL).await?;
     }
     tx.commit().await.map_err(db_err)
 }
@@ -189,38 +211,40 @@ pub(crate) async fn resend(
             > 0
     };
     if due {
-        notify(&mut tx, DELIVERIES_CHANNEL).await?;
+        notify(&mut tx, DUE_CHANNEL).await?;
     }
     tx.commit().await.map_err(db_err)
 }
 
 pub(crate) async fn recover(
     pool: &PgPool,
-    endpoint: &EndpointId,
+    target: &Target,
     since: Millis,
     until: Option<Millis>,
     now: Millis,
 ) -> StoreResult<u64> {
+    let (column, id) = target_column(target);
     let mut tx = pool.begin().await.map_err(db_err)?;
-    let n = sqlx::query(
+    let sql = format!(
         r#"UPDATE deliveries
         SET status = 'pending', next_attempt_at = $1, manual = TRUE, updated_at = $1
-        WHERE endpoint_id = $2
+        WHERE {column} = $2
           AND status = 'dead'
           AND lease_owner IS NULL
           AND created_at >= $3
-          AND created_at < $4"#,
-    )
-    .bind(now)
-    .bind(endpoint.as_str())
-    .bind(since)
-    .bind(until.unwrap_or(i64::MAX))
-    .execute(&mut *tx)
-    .await
-    .map_err(db_err)?
-    .rows_affected();
+          AND created_at < $4"#
+    );
+    let n = sqlx::query(&sql)
+        .bind(now)
+        .bind(id)
+        .bind(since)
+        .bind(until.unwrap_or(i64::MAX))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
     if n > 0 {
-        notify(&mut tx, DELIVERIES_CHANNEL).await?;
+        notify(&mut tx, DUE_CHANNEL).await?;
     }
     tx.commit().await.map_err(db_err)?;
     Ok(n)

@@ -12,7 +12,7 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::conn::{DELIVERIES_CHANNEL, RUNS_CHANNEL, describe, fault};
+use super::conn::{DUE_CHANNEL, describe, fault};
 use crate::{StoreResult, Wakeups};
 
 /// The first wait before reconnecting; doubled after each failure.
@@ -39,8 +39,7 @@ pub(crate) async fn start(
         )
     })?;
     let wakeups = Wakeups {
-        deliveries: Arc::new(Notify::new()),
-        runs: Arc::new(Notify::new()),
+        due: Arc::new(Notify::new()),
     };
     tokio::spawn(run(pool, listener, wakeups.clone(), stop));
     Ok(wakeups)
@@ -51,9 +50,7 @@ async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     // Reconnection is this module's, with backoff and a wake-up afterwards.
     listener.eager_reconnect(false);
     listener.ignore_pool_close_event(true);
-    listener
-        .listen_all([DELIVERIES_CHANNEL, RUNS_CHANNEL])
-        .await?;
+    listener.listen(DUE_CHANNEL).await?;
     Ok(listener)
 }
 
@@ -71,8 +68,7 @@ async fn run(pool: PgPool, first: PgListener, wakeups: Wakeups, stop: Cancellati
                     tracing::info!("listening for other nodes' work again");
                     listener = Some(fresh);
                     backoff = FIRST_BACKOFF;
-                    wakeups.deliveries.notify_one();
-                    wakeups.runs.notify_one();
+                    wakeups.due.notify_one();
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, retry_in = ?backoff, "could not LISTEN on PostgreSQL");
@@ -86,8 +82,7 @@ async fn run(pool: PgPool, first: PgListener, wakeups: Wakeups, stop: Cancellati
             received = current.try_recv() => received,
         };
         match received {
-            Ok(Some(n)) if n.channel() == DELIVERIES_CHANNEL => wakeups.deliveries.notify_one(),
-            Ok(Some(n)) if n.channel() == RUNS_CHANNEL => wakeups.runs.notify_one(),
+            Ok(Some(n)) if n.channel() == DUE_CHANNEL => wakeups.due.notify_one(),
             Ok(Some(_)) => {}
             Ok(None) => {
                 tracing::warn!("lost the PostgreSQL connection that listens for other nodes");

@@ -6,7 +6,7 @@ use rustyhook_core::model::Message;
 use sqlx::{PgConnection, PgPool};
 
 use super::apps::change_one;
-use super::conn::{DELIVERIES_CHANNEL, db_err, notify};
+use super::conn::{DUE_CHANNEL, db_err, notify};
 use super::list::{DIALECT, PgPage};
 use super::{deliveries, endpoints};
 use crate::page::{Listed, Page};
@@ -62,7 +62,7 @@ pub(crate) async fn create(
     let created = rules::fan_out(new, &enabled);
     deliveries::insert_many(&mut tx, &created, new.lease_to.as_deref(), false).await?;
     if new.lease_to.is_none() && !created.is_empty() {
-        notify(&mut tx, DELIVERIES_CHANNEL).await?;
+        notify(&mut tx, DUE_CHANNEL).await?;
     }
     tx.commit().await.map_err(db_err)?;
     Ok(MessageCreated {

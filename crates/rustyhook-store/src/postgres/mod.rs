@@ -27,8 +27,8 @@ mod schema;
 
 use async_trait::async_trait;
 use rustyhook_core::crypto::SecretBox;
-use rustyhook_core::id::{AppId, AttemptId, DeliveryId, EndpointId, MessageId, RunId};
-use rustyhook_core::model::{App, Attempt, Delivery, Endpoint, EventType, Message};
+use rustyhook_core::id::{AppId, AttemptId, EndpointId, MessageId, RunId};
+use rustyhook_core::model::{App, Attempt, Delivery, DeliveryStatus, Endpoint, EventType, Message};
 use rustyhook_core::run::{Run, RunAttempt};
 use rustyhook_core::time::{Millis, now_millis};
 use sqlx::postgres::PgPoolOptions;
@@ -228,7 +228,7 @@ impl Store for PostgresStore {
         deliveries::list_for_message(&self.pool, msg, &page, &self.sbox).await
     }
 
-    async fn claim_due(&self, node: &str, now: Millis, limit: usize) -> StoreResult<Vec<Claimed>> {
+    async fn claim_due(&self, node: &str, now: Millis, limit: usize) -> StoreResult<Vec<Due>> {
         deliveries::claim_due(&self.pool, node, now, limit).await
     }
 
@@ -240,8 +240,13 @@ impl Store for PostgresStore {
         deliveries::record_attempts(&self.pool, &records).await
     }
 
-    async fn release(&self, node: &str, ids: Vec<DeliveryId>) -> StoreResult<()> {
-        deliveries::release(&self.pool, node, &ids).await
+    async fn release(
+        &self,
+        node: &str,
+        ids: Vec<WorkId>,
+        due_at: Option<Millis>,
+    ) -> StoreResult<()> {
+        deliveries::release(&self.pool, node, &ids, due_at).await
     }
 
     async fn resend(&self, msg: &Message, endpoint: &Endpoint, now: Millis) -> StoreResult<()> {
@@ -250,12 +255,12 @@ impl Store for PostgresStore {
 
     async fn recover(
         &self,
-        endpoint: &EndpointId,
+        target: &Target,
         since: Millis,
         until: Option<Millis>,
         now: Millis,
     ) -> StoreResult<u64> {
-        deliveries::recover(&self.pool, endpoint, since, until, now).await
+        deliveries::recover(&self.pool, target, since, until, now).await
     }
 
     async fn queue_depth(&self) -> StoreResult<i64> {
@@ -312,36 +317,21 @@ impl Store for PostgresStore {
         runs::get(&self.pool, id).await
     }
 
-    async fn list_runs(&self, handler: Option<String>, page: Page) -> StoreResult<Listed<Run>> {
-        runs::list(&self.pool, handler, &page).await
+    async fn list_runs(
+        &self,
+        handler: Option<String>,
+        status: Option<DeliveryStatus>,
+        page: Page,
+    ) -> StoreResult<Listed<Run>> {
+        runs::list(&self.pool, handler, status, &page).await
     }
 
     async fn list_run_attempts(&self, run: &RunId, page: Page) -> StoreResult<Listed<RunAttempt>> {
         runs::list_attempts(&self.pool, run, &page).await
     }
 
-    async fn claim_due_runs(&self, node: &str, now: Millis, limit: usize) -> StoreResult<Vec<Run>> {
-        runs::claim_due(&self.pool, node, now, limit).await
-    }
-
-    async fn next_run_due(&self) -> StoreResult<Option<Millis>> {
-        runs::next_due(&self.pool).await
-    }
-
     async fn start_run(&self, id: &RunId, now: Millis) -> StoreResult<()> {
         runs::start(&self.pool, id, now).await
-    }
-
-    async fn record_run(&self, record: RunRecord) -> StoreResult<()> {
-        runs::record(&self.pool, &record).await
-    }
-
-    async fn postpone_run(&self, node: &str, id: &RunId, until: Millis) -> StoreResult<()> {
-        runs::postpone(&self.pool, node, id, until).await
-    }
-
-    async fn release_runs(&self, node: &str, ids: Vec<RunId>) -> StoreResult<()> {
-        runs::release(&self.pool, node, &ids).await
     }
 
     async fn handlers_busy(&self, handlers: Vec<String>, except: &RunId) -> StoreResult<bool> {

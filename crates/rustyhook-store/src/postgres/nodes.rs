@@ -5,7 +5,7 @@
 use rustyhook_core::time::Millis;
 use sqlx::{PgConnection, PgPool};
 
-use super::conn::{DELIVERIES_CHANNEL, RUNS_CHANNEL, db_err, notify};
+use super::conn::{DUE_CHANNEL, db_err, notify};
 use crate::{Beat, StoreResult};
 
 /// The database's clock in milliseconds: the one clock every node's liveness is judged by.
@@ -39,15 +39,7 @@ pub(crate) async fn release_dead(pool: &PgPool, timeout: Millis) -> StoreResult<
         .await
         .map_err(db_err)?;
     let dead_before = now - timeout;
-    let deliveries = release_leases_of_dead(&mut tx, "deliveries", "", dead_before).await?;
-    // A run that was running is due again, as on a restart.
-    let runs = release_leases_of_dead(
-        &mut tx,
-        "runs",
-        ", status = CASE status WHEN 'sending' THEN 'pending' ELSE status END",
-        dead_before,
-    )
-    .await?;
+    let released = release_leases_of_dead(&mut tx, dead_before).await?;
     sqlx::query(
         r#"DELETE FROM nodes
         WHERE id IN (
@@ -61,63 +53,54 @@ pub(crate) async fn release_dead(pool: &PgPool, timeout: Millis) -> StoreResult<
     .execute(&mut *tx)
     .await
     .map_err(db_err)?;
-    if deliveries > 0 {
-        notify(&mut tx, DELIVERIES_CHANNEL).await?;
-    }
-    if runs > 0 {
-        notify(&mut tx, RUNS_CHANNEL).await?;
+    if released > 0 {
+        notify(&mut tx, DUE_CHANNEL).await?;
     }
     tx.commit().await.map_err(db_err)?;
-    if deliveries + runs > 0 {
-        tracing::info!(deliveries, runs, "released the leases of dead nodes");
+    if released > 0 {
+        tracing::info!(released, "released the leases of dead nodes");
     }
-    Ok(deliveries + runs)
+    Ok(released)
 }
 
-/// Clears the lease of every row of `table` (deliveries or runs) leased to a dead node, setting
-/// `also_set` too; rows locked by anyone else are skipped.
+/// Clears the lease of every delivery and run leased to a dead node (a run that was running is
+/// due again, as on a restart); rows locked by anyone else are skipped.
 ///
 /// Two steps, so the common case stays cheap on a large table: the owners of leased rows are
 /// read through the partial index on leased rows (only work in flight is leased), and only
 /// when one of them is dead are its rows updated, by owner, through the same index.
-async fn release_leases_of_dead(
-    conn: &mut PgConnection,
-    table: &str,
-    also_set: &str,
-    dead_before: Millis,
-) -> StoreResult<u64> {
-    let owners = format!(
+async fn release_leases_of_dead(conn: &mut PgConnection, dead_before: Millis) -> StoreResult<u64> {
+    let dead: Vec<String> = sqlx::query_scalar(
         r#"SELECT DISTINCT t.lease_owner
-        FROM {table} t
+        FROM deliveries t
         WHERE t.lease_owner IS NOT NULL
           AND NOT EXISTS (
             SELECT 1
             FROM nodes n
             WHERE n.id = t.lease_owner AND n.heartbeat_at >= $1
-          )"#
-    );
-    let dead: Vec<String> = sqlx::query_scalar(&owners)
-        .bind(dead_before)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_err)?;
+          )"#,
+    )
+    .bind(dead_before)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
     if dead.is_empty() {
         return Ok(0);
     }
-    let sql = format!(
-        r#"UPDATE {table}
-        SET lease_owner = NULL{also_set}
+    let done = sqlx::query(
+        r#"UPDATE deliveries
+        SET lease_owner = NULL,
+            status = CASE status WHEN 'sending' THEN 'pending' ELSE status END
         WHERE id IN (
             SELECT t.id
-            FROM {table} t
+            FROM deliveries t
             WHERE t.lease_owner = ANY($1)
             FOR UPDATE SKIP LOCKED
-        )"#
-    );
-    let done = sqlx::query(&sql)
-        .bind(&dead)
-        .execute(conn)
-        .await
-        .map_err(db_err)?;
+        )"#,
+    )
+    .bind(&dead)
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
     Ok(done.rows_affected())
 }

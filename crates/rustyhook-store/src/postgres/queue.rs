@@ -1,84 +1,62 @@
-//! What deliveries and runs share as queues. A row is due when it is leased to no one, pending
-//! or failed (a retry), and its next attempt is at or before now; claiming leases due rows under
-//! `FOR UPDATE SKIP LOCKED`, so rows another node is claiming at the same moment are skipped
-//! rather than waited for, and no row is claimed twice.
+//! The one queue: deliveries to endpoints and handler runs, in `deliveries`. A row is due when
+//! it is leased to no one, pending or failed (a retry), and its next attempt is at or before
+//! now; claiming leases due rows under `FOR UPDATE SKIP LOCKED`, so rows another node is
+//! claiming at the same moment are skipped rather than waited for, and no row is claimed twice.
 
 use rustyhook_core::time::Millis;
 use sqlx::PgPool;
-use sqlx::postgres::PgRow;
 
 use super::conn::db_err;
-use crate::StoreResult;
+use crate::rows::{self, DUE_COLS};
+use crate::{Due, StoreResult};
 
-/// A queue table, and how a claim reads it.
-pub(crate) struct Queue {
-    /// The table.
-    pub table: &'static str,
-    /// Its alias in the claim, which `returning` may use.
-    pub alias: &'static str,
-    /// A `FROM …` clause joined to the claimed rows, or empty.
-    pub join: &'static str,
-    /// `AND …` conditions of that join, or empty.
-    pub join_on: &'static str,
-}
-
-/// Leases up to `limit` rows of `queue` due at `now` to `node`, earliest due first, and returns
-/// the `returning` columns of each, in that order.
+/// Leases up to `limit` rows due at `now` to `node`, earliest due first, each read with its
+/// message when it has one.
 pub(crate) async fn claim(
     pool: &PgPool,
-    queue: &Queue,
-    returning: &str,
     node: &str,
     now: Millis,
     limit: usize,
-) -> StoreResult<Vec<PgRow>> {
-    let Queue {
-        table,
-        alias,
-        join,
-        join_on,
-    } = queue;
+) -> StoreResult<Vec<Due>> {
     let sql = format!(
-        r#"WITH claimed AS (
-            UPDATE {table} {alias}
+        r#"WITH d AS (
+            UPDATE deliveries
             SET lease_owner = $1
-            {join}
-            WHERE {alias}.id IN (
+            WHERE id IN (
                 SELECT id
-                FROM {table}
+                FROM deliveries
                 WHERE lease_owner IS NULL
                   AND status IN ('pending', 'failed')
                   AND next_attempt_at <= $2
                 ORDER BY next_attempt_at, id
                 LIMIT $3
                 FOR UPDATE SKIP LOCKED
-              )
-              {join_on}
-            RETURNING {returning}
+            )
+            RETURNING *
         )
-        SELECT *
-        FROM claimed
-        ORDER BY next_attempt_at, id"#
+        SELECT {DUE_COLS}
+        FROM d
+        LEFT JOIN messages m ON m.id = d.msg_id
+        ORDER BY d.next_attempt_at, d.id"#
     );
-    sqlx::query(&sql)
+    let found = sqlx::query(&sql)
         .bind(node)
         .bind(now)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(pool)
         .await
-        .map_err(db_err)
+        .map_err(db_err)?;
+    found.iter().map(rows::due).collect()
 }
 
-/// The earliest time an unleased row of `queue` falls due, if any.
-pub(crate) async fn next_due(pool: &PgPool, queue: &Queue) -> StoreResult<Option<Millis>> {
-    let sql = format!(
+/// The earliest time an unleased row falls due, if any.
+pub(crate) async fn next_due(pool: &PgPool) -> StoreResult<Option<Millis>> {
+    sqlx::query_scalar(
         r#"SELECT MIN(next_attempt_at)
-        FROM {}
+        FROM deliveries
         WHERE lease_owner IS NULL AND status IN ('pending', 'failed')"#,
-        queue.table
-    );
-    sqlx::query_scalar(&sql)
-        .fetch_one(pool)
-        .await
-        .map_err(db_err)
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(db_err)
 }

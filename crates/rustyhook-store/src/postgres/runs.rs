@@ -1,21 +1,24 @@
-//! Handler runs: the automation side's queue, leased and claimed like deliveries.
+//! Handler runs: deliveries whose target is a handler step, in the one queue (claimed, leased
+//! and released in [`super::deliveries`]). What only runs have lives here: keyed and
+//! scheduled creation, a run's attempts and what follows them, dependencies, backlog counts
+//! and exports.
 //!
 //! A run is `sending` while its command runs. Runs of a node that dies go back to `pending`
 //! when another node reaps it ([`super::nodes`]).
 
 use rustyhook_core::id::RunId;
+use rustyhook_core::model::DeliveryStatus;
 use rustyhook_core::run::{Run, RunAttempt};
 use rustyhook_core::time::Millis;
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::apps;
-use super::conn::{RUNS_CHANNEL, db_err, notify};
+use super::conn::{DUE_CHANNEL, db_err, notify};
 use super::list::PgPage;
-use super::queue::{self, Queue};
 use crate::page::{Listed, Page};
-use crate::query::Query;
-use crate::rows::{self, RUN_ATTEMPT_COLS, RUN_COLS, to_json};
-use crate::{OpenRuns, RunRecord, StoreResult, rules};
+use crate::query;
+use crate::rows::{self, RUN_COLS, to_json};
+use crate::{AttemptRecord, OpenRuns, StoreResult, rules};
 
 /// Inserts runs, one statement each, inside the caller's transaction.
 async fn insert_each(
@@ -24,7 +27,7 @@ async fn insert_each(
     lease_owner: Option<&str>,
 ) -> StoreResult<()> {
     let sql = format!(
-        "INSERT INTO runs ({RUN_COLS}, lease_owner)\n\
+        "INSERT INTO deliveries ({RUN_COLS}, lease_owner)\n\
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     );
     for r in runs {
@@ -58,7 +61,7 @@ async fn insert_due(
 ) -> StoreResult<()> {
     insert_each(conn, runs, lease_owner).await?;
     if lease_owner.is_none() && !runs.is_empty() {
-        notify(conn, RUNS_CHANNEL).await?;
+        notify(conn, DUE_CHANNEL).await?;
     }
     Ok(())
 }
@@ -147,7 +150,8 @@ pub(crate) async fn create_keyed(
 }
 
 pub(crate) async fn get(pool: &PgPool, id: &str) -> StoreResult<Option<Run>> {
-    let sql = format!("SELECT {RUN_COLS}\nFROM runs\nWHERE id = $1");
+    let sql =
+        format!("SELECT {RUN_COLS}\nFROM deliveries\nWHERE id = $1 AND handler_id IS NOT NULL");
     let row = sqlx::query(&sql)
         .bind(id)
         .fetch_optional(pool)
@@ -159,10 +163,10 @@ pub(crate) async fn get(pool: &PgPool, id: &str) -> StoreResult<Option<Run>> {
 pub(crate) async fn list(
     pool: &PgPool,
     handler: Option<String>,
+    status: Option<DeliveryStatus>,
     page: &Page,
 ) -> StoreResult<Listed<Run>> {
-    Query::new(format!("SELECT {RUN_COLS}\nFROM runs"))
-        .and_opt("handler_id = ?", handler)
+    query::runs(handler, status)
         .page(pool, "id", page, rows::run)
         .await
 }
@@ -172,38 +176,14 @@ pub(crate) async fn list_attempts(
     run_id: &RunId,
     page: &Page,
 ) -> StoreResult<Listed<RunAttempt>> {
-    Query::new(format!("SELECT {RUN_ATTEMPT_COLS}\nFROM run_attempts"))
-        .and("run_id = ?", [run_id.as_str().into()])
+    query::run_attempts(run_id)
         .page(pool, "id", page, rows::run_attempt)
         .await
 }
 
-/// The runs queue.
-const RUNS: Queue = Queue {
-    table: "runs",
-    alias: "r",
-    join: "",
-    join_on: "",
-};
-
-/// Leases up to `limit` due runs to `node`, skipping rows another node is claiming.
-pub(crate) async fn claim_due(
-    pool: &PgPool,
-    node: &str,
-    now: Millis,
-    limit: usize,
-) -> StoreResult<Vec<Run>> {
-    let found = queue::claim(pool, &RUNS, RUN_COLS, node, now, limit).await?;
-    found.iter().map(rows::run).collect()
-}
-
-pub(crate) async fn next_due(pool: &PgPool) -> StoreResult<Option<Millis>> {
-    queue::next_due(pool, &RUNS).await
-}
-
 pub(crate) async fn start(pool: &PgPool, id: &RunId, now: Millis) -> StoreResult<()> {
     sqlx::query(
-        r#"UPDATE runs
+        r#"UPDATE deliveries
         SET status = 'sending', updated_at = $1
         WHERE id = $2"#,
     )
@@ -215,19 +195,25 @@ pub(crate) async fn start(pool: &PgPool, id: &RunId, now: Millis) -> StoreResult
     Ok(())
 }
 
-pub(crate) async fn record(pool: &PgPool, rec: &RunRecord) -> StoreResult<()> {
-    let a = &rec.attempt;
-    let mut tx = pool.begin().await.map_err(db_err)?;
-    sqlx::query(
+/// Stores a run's attempt (its output in `response`) and moves the run on, inside the
+/// caller's transaction. False when the run is leased to another node now (the attempt is kept,
+/// the run left as it is).
+pub(crate) async fn record(
+    conn: &mut PgConnection,
+    rec: &AttemptRecord,
+    a: &RunAttempt,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
         r#"WITH attempt AS (
-            INSERT INTO run_attempts (id, run_id, handler_id, outcome, exit_code, output,
-                duration_ms, created_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            INSERT INTO attempts (id, delivery_id, handler_id, outcome, exit_code, response,
+                duration_ms, created_at, status_code, trigger_type)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 0)
         )
-        UPDATE runs
+        UPDATE deliveries
         SET status = $9, attempts = attempts + 1, next_attempt_at = $10, exit_code = $5,
-            output = $6, lease_owner = NULL, updated_at = $11
-        WHERE id = $2"#,
+            output = $6, manual = FALSE, lease_owner = NULL, updated_at = $11
+        WHERE id = $2
+          AND ($12::TEXT IS NULL OR lease_owner IS NULL OR lease_owner = $12)"#,
     )
     .bind(a.id.as_str())
     .bind(a.run_id.as_str())
@@ -240,82 +226,53 @@ pub(crate) async fn record(pool: &PgPool, rec: &RunRecord) -> StoreResult<()> {
     .bind(rec.status.as_str())
     .bind(rec.next_attempt_at)
     .bind(a.created_at + a.duration_ms)
-    .execute(&mut *tx)
+    .bind(rec.leased_to.as_deref())
+    .execute(conn)
     .await
     .map_err(db_err)?;
-    insert_due(&mut tx, &rec.follow_ups, None).await?;
-    if !rec.exports.is_empty() {
-        let (names, values): (Vec<&str>, Vec<&str>) = rec
-            .exports
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .unzip();
-        // Later values of a repeated name win, as the same statements one after another would.
-        sqlx::query(
-            r#"INSERT INTO exports (name, value, run_id, updated_at)
-            SELECT DISTINCT ON (e.name) e.name, e.value, $3, $4
-            FROM UNNEST($1::TEXT[], $2::TEXT[]) WITH ORDINALITY AS e (name, value, n)
-            ORDER BY e.name, e.n DESC
-            ON CONFLICT (name) DO UPDATE
-            SET value = EXCLUDED.value, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at"#,
-        )
-        .bind(&names)
-        .bind(&values)
-        .bind(a.run_id.as_str())
-        .bind(a.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-    }
-    tx.commit().await.map_err(db_err)
+    Ok(done.rows_affected() > 0)
 }
 
-/// Gives runs back: `sending` ones become `pending`; with `until`, they fall due then.
-async fn give_back(
-    pool: &PgPool,
-    node: &str,
-    ids: &[&str],
-    until: Option<Millis>,
+/// What follows a run's attempt, in its transaction: the runs it starts, created unleased, and
+/// the values it exports.
+pub(crate) async fn follow_on(
+    conn: &mut PgConnection,
+    a: &RunAttempt,
+    follow_ups: &[Run],
+    exports: &[(String, String)],
 ) -> StoreResult<()> {
-    let mut tx = pool.begin().await.map_err(db_err)?;
-    let done = sqlx::query(
-        r#"UPDATE runs
-        SET lease_owner = NULL,
-            next_attempt_at = COALESCE($3, next_attempt_at),
-            status = CASE status WHEN 'sending' THEN 'pending' ELSE status END
-        WHERE id = ANY ($1) AND lease_owner = $2"#,
+    insert_due(conn, follow_ups, None).await?;
+    if exports.is_empty() {
+        return Ok(());
+    }
+    let (names, values): (Vec<&str>, Vec<&str>) = exports
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .unzip();
+    // Later values of a repeated name win, as the same statements one after another would.
+    sqlx::query(
+        r#"INSERT INTO exports (name, value, run_id, updated_at)
+        SELECT DISTINCT ON (e.name) e.name, e.value, $3, $4
+        FROM UNNEST($1::TEXT[], $2::TEXT[]) WITH ORDINALITY AS e (name, value, n)
+        ORDER BY e.name, e.n DESC
+        ON CONFLICT (name) DO UPDATE
+        SET value = EXCLUDED.value, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at"#,
     )
-    .bind(ids)
-    .bind(node)
-    .bind(until)
-    .execute(&mut *tx)
+    .bind(&names)
+    .bind(&values)
+    .bind(a.run_id.as_str())
+    .bind(a.created_at)
+    .execute(conn)
     .await
     .map_err(db_err)?;
-    if done.rows_affected() > 0 {
-        notify(&mut tx, RUNS_CHANNEL).await?;
-    }
-    tx.commit().await.map_err(db_err)
-}
-
-pub(crate) async fn postpone(
-    pool: &PgPool,
-    node: &str,
-    id: &RunId,
-    until: Millis,
-) -> StoreResult<()> {
-    give_back(pool, node, &[id.as_str()], Some(until)).await
-}
-
-pub(crate) async fn release(pool: &PgPool, node: &str, ids: &[RunId]) -> StoreResult<()> {
-    let ids: Vec<&str> = ids.iter().map(RunId::as_str).collect();
-    give_back(pool, node, &ids, None).await
+    Ok(())
 }
 
 pub(crate) async fn busy(pool: &PgPool, handlers: &[String], except: &RunId) -> StoreResult<bool> {
     let row = sqlx::query(
         r#"SELECT EXISTS (
             SELECT 1
-            FROM runs
+            FROM deliveries
             WHERE handler_id = ANY ($1)
               AND status IN ('pending', 'sending', 'failed')
               AND id <> $2
@@ -334,8 +291,8 @@ pub(crate) async fn count_open(pool: &PgPool, handler: &str) -> StoreResult<Open
         r#"SELECT
             COUNT(*) FILTER (WHERE handler_id = $1),
             COUNT(*)
-        FROM runs
-        WHERE status IN ('pending', 'sending', 'failed')"#,
+        FROM deliveries
+        WHERE handler_id IS NOT NULL AND status IN ('pending', 'sending', 'failed')"#,
     )
     .bind(handler)
     .fetch_one(pool)

@@ -247,6 +247,54 @@ ALTER TABLE event_types ADD COLUMN group_name TEXT;
 -- Svix's message tags, a JSON list of text like channels, filtered on with GET …/msg?tag=….
 ALTER TABLE messages ADD COLUMN tags TEXT;
 "#,
+    r#"
+-- One queue, as SQLite's migration 9: a handler's run is a delivery whose target is a handler
+-- step. Runs move into deliveries, their attempts into attempts (output in `response`), and
+-- run keys follow them; the run tables go.
+ALTER TABLE deliveries
+    ALTER COLUMN msg_id DROP NOT NULL,
+    ALTER COLUMN endpoint_id DROP NOT NULL,
+    ALTER COLUMN app_id DROP NOT NULL,
+    ADD COLUMN handler_id TEXT COLLATE "C",
+    ADD COLUMN step TEXT,
+    ADD COLUMN triggered_by TEXT,
+    ADD COLUMN parent_id TEXT COLLATE "C",
+    ADD COLUMN event TEXT,
+    ADD COLUMN exit_code BIGINT,
+    ADD COLUMN output TEXT,
+    ADD CONSTRAINT deliveries_one_target CHECK ((endpoint_id IS NULL) <> (handler_id IS NULL));
+INSERT INTO deliveries (id, handler_id, step, triggered_by, parent_id, event, exit_code, output,
+    status, attempts, next_attempt_at, manual, lease_owner, created_at, updated_at)
+SELECT id, handler_id, step, triggered_by, parent_id, event, exit_code, output, status,
+    attempts, next_attempt_at, FALSE, lease_owner, created_at, updated_at
+FROM runs;
+
+ALTER TABLE attempts
+    ALTER COLUMN msg_id DROP NOT NULL,
+    ALTER COLUMN endpoint_id DROP NOT NULL,
+    ALTER COLUMN app_id DROP NOT NULL,
+    ALTER COLUMN url DROP NOT NULL,
+    ADD COLUMN handler_id TEXT COLLATE "C",
+    ADD COLUMN exit_code BIGINT;
+INSERT INTO attempts (id, delivery_id, handler_id, exit_code, outcome, status_code, response,
+    duration_ms, trigger_type, created_at)
+SELECT id, run_id, handler_id, exit_code, outcome, 0, output, duration_ms, 0, created_at
+FROM run_attempts;
+
+DROP TABLE run_attempts;
+-- CASCADE drops run_keys' reference to runs (not run_keys); it points at deliveries next.
+DROP TABLE runs CASCADE;
+ALTER TABLE run_keys
+    ADD CONSTRAINT run_keys_run_id_fkey FOREIGN KEY (run_id) REFERENCES deliveries (id)
+    ON DELETE CASCADE;
+
+CREATE INDEX deliveries_handler ON deliveries (handler_id, id)
+    WHERE handler_id IS NOT NULL;
+CREATE INDEX deliveries_busy ON deliveries (handler_id)
+    WHERE handler_id IS NOT NULL AND status IN ('pending', 'sending', 'failed');
+DROP INDEX attempts_delivery;
+CREATE INDEX attempts_delivery ON attempts (delivery_id, id);
+"#,
 ];
 
 /// Brings the schema up to date, in one transaction that holds [`MIGRATION_LOCK`]: a node

@@ -1,20 +1,22 @@
-//! Deliveries: the queue. Claiming due work, recording attempts, leases, resend and recover.
+//! Deliveries: the one queue, of deliveries to endpoints and of handler runs alike. Claiming
+//! due work, recording attempts, leases, resend and recover.
 //!
 //! A delivery is "leased" while a node's dispatcher holds it in memory (`lease_owner` set). Only
 //! unleased, due deliveries are claimed, so a delivery is in at most one dispatcher at a time.
 
 use rusqlite::{Connection, params};
 use rustyhook_core::crypto::SecretBox;
-use rustyhook_core::id::{DeliveryId, EndpointId, MessageId};
-use rustyhook_core::model::{Delivery, Endpoint, Message};
+use rustyhook_core::id::MessageId;
+use rustyhook_core::model::{Attempt, Delivery, Endpoint, Message};
 use rustyhook_core::time::Millis;
 
 use super::conn::db_err;
 use super::list::SqlitePage;
 use crate::page::{Listed, Page};
 use crate::query::deliveries_of_message;
-use crate::rows::{self, DELIVERY_COLS};
-use crate::{AttemptRecord, Claimed, StoreResult, rules};
+use crate::rows::{self, DUE_COLS};
+use crate::rules::target_column;
+use crate::{AttemptRecord, Attempted, Due, StoreResult, Target, WorkId, rules};
 
 pub(crate) fn insert(
     conn: &Connection,
@@ -51,33 +53,35 @@ pub(crate) fn claim_due(
     node: &str,
     now: Millis,
     limit: usize,
-) -> StoreResult<Vec<Claimed>> {
+) -> StoreResult<Vec<Due>> {
     let mut select = conn
         .prepare_cached(&format!(
-            "SELECT {DELIVERY_COLS}, m.event_type, m.payload, d.manual\n\
+            "SELECT {DUE_COLS}\n\
              FROM deliveries d\n\
-             JOIN messages m ON m.id = d.msg_id\n\
+             LEFT JOIN messages m ON m.id = d.msg_id\n\
              WHERE d.lease_owner IS NULL\n\
                AND d.status IN ('pending', 'failed')\n\
                AND d.next_attempt_at <= ?\n\
-             ORDER BY d.next_attempt_at\n\
+             ORDER BY d.next_attempt_at, d.id\n\
              LIMIT ?"
         ))
         .map_err(db_err)?;
-    let claimed = select
-        .query_map(params![now, limit as i64], |r| rows::claimed(r))
+    let due = select
+        .query_map(params![now, limit as i64], |r| rows::due(r))
         .map_err(db_err)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(db_err)?;
     let mut lease = conn
         .prepare_cached("UPDATE deliveries SET lease_owner = ? WHERE id = ?")
         .map_err(db_err)?;
-    for c in &claimed {
-        lease
-            .execute(params![node, c.delivery.id.as_str()])
-            .map_err(db_err)?;
+    for d in &due {
+        let id = match d {
+            Due::Endpoint(c) => c.delivery.id.as_str(),
+            Due::Handler(r) => r.id.as_str(),
+        };
+        lease.execute(params![node, id]).map_err(db_err)?;
     }
-    Ok(claimed)
+    Ok(due)
 }
 
 pub(crate) fn next_due(conn: &Connection) -> StoreResult<Option<Millis>> {
@@ -91,8 +95,72 @@ pub(crate) fn next_due(conn: &Connection) -> StoreResult<Option<Millis>> {
     .map_err(db_err)
 }
 
+/// Stores an attempt of either kind and moves its delivery on: one insert and one update for
+/// both, then what only one kind has (a disabled endpoint; a run's follow-ups and exports).
 pub(crate) fn record_attempt(conn: &Connection, rec: &AttemptRecord) -> StoreResult<()> {
-    let a = &rec.attempt;
+    let (id, created_at, finished_at) = match &rec.attempt {
+        Attempted::Endpoint(a) => {
+            insert_attempt(conn, a)?;
+            (a.delivery_id.as_str(), a.created_at, a.created_at)
+        }
+        Attempted::Handler { attempt: a, .. } => {
+            super::runs::insert_attempt(conn, a)?;
+            (
+                a.run_id.as_str(),
+                a.created_at,
+                a.created_at + a.duration_ms,
+            )
+        }
+    };
+    let (exit_code, output) = match &rec.attempt {
+        Attempted::Handler { attempt: a, .. } => (a.exit_code, Some(a.output.as_str())),
+        Attempted::Endpoint(_) => (None, None),
+    };
+    let moved_on = conn
+        .prepare_cached(
+            r#"UPDATE deliveries
+        SET status = ?, attempts = attempts + 1, next_attempt_at = ?, manual = 0,
+            lease_owner = NULL, updated_at = ?,
+            exit_code = ?, output = ?
+        WHERE id = ?
+          AND (? IS NULL OR lease_owner IS NULL OR lease_owner = ?)"#,
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                rec.status.as_str(),
+                rec.next_attempt_at,
+                finished_at,
+                exit_code,
+                output,
+                id,
+                rec.leased_to,
+                rec.leased_to
+            ])
+        })
+        .map_err(db_err)?
+        > 0;
+    match &rec.attempt {
+        Attempted::Endpoint(a) if rec.disable_endpoint => {
+            conn.execute(
+                "UPDATE endpoints SET disabled = 1, updated_at = ? WHERE id = ?",
+                params![created_at, a.endpoint_id.as_str()],
+            )
+            .map_err(db_err)?;
+        }
+        // A late result of a node taken for dead is kept, but what follows is left to the node
+        // that holds the run now.
+        Attempted::Handler {
+            attempt,
+            follow_ups,
+            exports,
+        } if moved_on => super::runs::follow_on(conn, attempt, follow_ups, exports)?,
+        Attempted::Handler { .. } => {}
+        Attempted::Endpoint(_) => {}
+    }
+    Ok(())
+}
+
+fn insert_attempt(conn: &Connection, a: &Attempt) -> StoreResult<()> {
     conn.prepare_cached(
         r#"INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, outcome,
             status_code, response, duration_ms, trigger_type, created_at)
@@ -115,47 +183,38 @@ pub(crate) fn record_attempt(conn: &Connection, rec: &AttemptRecord) -> StoreRes
         ])
     })
     .map_err(db_err)?;
-    conn.prepare_cached(
-        r#"UPDATE deliveries
-        SET status = ?, attempts = attempts + 1, next_attempt_at = ?, manual = 0,
-            lease_owner = NULL, updated_at = ?
-        WHERE id = ?
-          AND (? IS NULL OR lease_owner IS NULL OR lease_owner = ?)"#,
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            rec.status.as_str(),
-            rec.next_attempt_at,
-            a.created_at,
-            a.delivery_id.as_str(),
-            rec.leased_to,
-            rec.leased_to
-        ])
-    })
-    .map_err(db_err)?;
-    if rec.disable_endpoint {
-        conn.execute(
-            "UPDATE endpoints SET disabled = 1, updated_at = ? WHERE id = ?",
-            params![a.created_at, a.endpoint_id.as_str()],
+    Ok(())
+}
+
+/// Gives work back: a run that was running is pending again; with `due_at`, it falls due then.
+pub(crate) fn release(
+    conn: &Connection,
+    node: &str,
+    ids: &[WorkId],
+    due_at: Option<Millis>,
+) -> StoreResult<()> {
+    let mut stmt = conn
+        .prepare_cached(
+            r#"UPDATE deliveries
+            SET lease_owner = NULL, next_attempt_at = COALESCE(?, next_attempt_at),
+                status = CASE status WHEN 'sending' THEN 'pending' ELSE status END
+            WHERE id = ? AND lease_owner = ?"#,
         )
         .map_err(db_err)?;
-    }
-    Ok(())
-}
-
-pub(crate) fn release(conn: &Connection, node: &str, ids: &[DeliveryId]) -> StoreResult<()> {
-    let mut stmt = conn
-        .prepare_cached("UPDATE deliveries SET lease_owner = NULL WHERE id = ? AND lease_owner = ?")
-        .map_err(db_err)?;
     for id in ids {
-        stmt.execute(params![id.as_str(), node]).map_err(db_err)?;
+        stmt.execute(params![due_at, id.as_str(), node])
+            .map_err(db_err)?;
     }
     Ok(())
 }
 
+/// Releases every lease: called on open, when no other process can hold one. A run that was
+/// running when the process died runs again.
 pub(crate) fn release_all(conn: &Connection) -> StoreResult<u64> {
     conn.execute(
-        "UPDATE deliveries SET lease_owner = NULL WHERE lease_owner IS NOT NULL",
+        r#"UPDATE deliveries
+        SET lease_owner = NULL, status = CASE status WHEN 'sending' THEN 'pending' ELSE status END
+        WHERE lease_owner IS NOT NULL OR status = 'sending'"#,
         [],
     )
     .map(|n| n as u64)
@@ -200,26 +259,23 @@ pub(crate) fn resend(
 
 pub(crate) fn recover(
     conn: &Connection,
-    endpoint: &EndpointId,
+    target: &Target,
     since: Millis,
     until: Option<Millis>,
     now: Millis,
 ) -> StoreResult<u64> {
+    let (column, id) = target_column(target);
     conn.execute(
-        r#"UPDATE deliveries
-        SET status = 'pending', next_attempt_at = ?, manual = 1, updated_at = ?
-        WHERE endpoint_id = ?
-          AND status = 'dead'
-          AND lease_owner IS NULL
-          AND created_at >= ?
-          AND created_at < ?"#,
-        params![
-            now,
-            now,
-            endpoint.as_str(),
-            since,
-            until.unwrap_or(i64::MAX)
-        ],
+        &format!(
+            r#"UPDATE deliveries
+            SET status = 'pending', next_attempt_at = ?, manual = 1, updated_at = ?
+            WHERE {column} = ?
+              AND status = 'dead'
+              AND lease_owner IS NULL
+              AND created_at >= ?
+              AND created_at < ?"#
+        ),
+        params![now, now, id, since, until.unwrap_or(i64::MAX)],
     )
     .map(|n| n as u64)
     .map_err(db_err)

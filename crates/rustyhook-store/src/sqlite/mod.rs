@@ -23,8 +23,8 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use rustyhook_core::crypto::SecretBox;
-use rustyhook_core::id::{AppId, AttemptId, DeliveryId, EndpointId, MessageId, RunId};
-use rustyhook_core::model::{App, Attempt, Delivery, Endpoint, EventType, Message};
+use rustyhook_core::id::{AppId, AttemptId, EndpointId, MessageId, RunId};
+use rustyhook_core::model::{App, Attempt, Delivery, DeliveryStatus, Endpoint, EventType, Message};
 use rustyhook_core::run::{Run, RunAttempt};
 use rustyhook_core::time::{Millis, now_millis};
 
@@ -83,7 +83,7 @@ impl SqliteStore {
             options.full_sync,
             |conn| {
                 schema::migrate(conn)?;
-                let released = deliveries::release_all(conn)? + runs::release_all(conn)?;
+                let released = deliveries::release_all(conn)?;
                 if released > 0 {
                     tracing::info!(released, "released deliveries leased by a previous process");
                 }
@@ -172,8 +172,15 @@ impl Store for SqliteStore {
         self.db.read(move |c| runs::get(c, &id)).await
     }
 
-    async fn list_runs(&self, handler: Option<String>, page: Page) -> StoreResult<Listed<Run>> {
-        self.db.read(move |c| runs::list(c, handler, &page)).await
+    async fn list_runs(
+        &self,
+        handler: Option<String>,
+        status: Option<DeliveryStatus>,
+        page: Page,
+    ) -> StoreResult<Listed<Run>> {
+        self.db
+            .read(move |c| runs::list(c, handler, status, &page))
+            .await
     }
 
     async fn list_run_attempts(&self, run: &RunId, page: Page) -> StoreResult<Listed<RunAttempt>> {
@@ -183,36 +190,9 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn claim_due_runs(&self, node: &str, now: Millis, limit: usize) -> StoreResult<Vec<Run>> {
-        let node = node.to_owned();
-        self.db
-            .write(move |c| runs::claim_due(c, &node, now, limit))
-            .await
-    }
-
-    async fn next_run_due(&self) -> StoreResult<Option<Millis>> {
-        self.db.read(runs::next_due).await
-    }
-
     async fn start_run(&self, id: &RunId, now: Millis) -> StoreResult<()> {
         let id = id.clone();
         self.db.write(move |c| runs::start(c, &id, now)).await
-    }
-
-    async fn record_run(&self, record: RunRecord) -> StoreResult<()> {
-        self.db.write(move |c| runs::record(c, &record)).await
-    }
-
-    async fn postpone_run(&self, node: &str, id: &RunId, until: Millis) -> StoreResult<()> {
-        let (node, id) = (node.to_owned(), id.clone());
-        self.db
-            .write(move |c| runs::postpone(c, &node, &id, until))
-            .await
-    }
-
-    async fn release_runs(&self, node: &str, ids: Vec<RunId>) -> StoreResult<()> {
-        let node = node.to_owned();
-        self.db.write(move |c| runs::release(c, &node, &ids)).await
     }
 
     async fn handlers_busy(&self, handlers: Vec<String>, except: &RunId) -> StoreResult<bool> {
@@ -408,7 +388,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn claim_due(&self, node: &str, now: Millis, limit: usize) -> StoreResult<Vec<Claimed>> {
+    async fn claim_due(&self, node: &str, now: Millis, limit: usize) -> StoreResult<Vec<Due>> {
         let node = node.to_owned();
         self.db
             .write(move |c| deliveries::claim_due(c, &node, now, limit))
@@ -424,8 +404,10 @@ impl Store for SqliteStore {
         self.db
             .write(move |c| {
                 records.iter().try_for_each(|r| {
-                    if r.disable_endpoint {
-                        fanout.forget(&r.attempt.app_id);
+                    if let Attempted::Endpoint(a) = &r.attempt
+                        && r.disable_endpoint
+                    {
+                        fanout.forget(&a.app_id);
                     }
                     deliveries::record_attempt(c, r)
                 })
@@ -433,10 +415,15 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn release(&self, node: &str, ids: Vec<DeliveryId>) -> StoreResult<()> {
+    async fn release(
+        &self,
+        node: &str,
+        ids: Vec<WorkId>,
+        due_at: Option<Millis>,
+    ) -> StoreResult<()> {
         let node = node.to_owned();
         self.db
-            .write(move |c| deliveries::release(c, &node, &ids))
+            .write(move |c| deliveries::release(c, &node, &ids, due_at))
             .await
     }
 
@@ -449,14 +436,14 @@ impl Store for SqliteStore {
 
     async fn recover(
         &self,
-        endpoint: &EndpointId,
+        target: &Target,
         since: Millis,
         until: Option<Millis>,
         now: Millis,
     ) -> StoreResult<u64> {
-        let endpoint = endpoint.clone();
+        let target = target.clone();
         self.db
-            .write(move |c| deliveries::recover(c, &endpoint, since, until, now))
+            .write(move |c| deliveries::recover(c, &target, since, until, now))
             .await
     }
 

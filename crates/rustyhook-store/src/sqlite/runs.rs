@@ -1,23 +1,26 @@
-//! Handler runs: the automation side's queue, leased and claimed like deliveries.
+//! Handler runs: deliveries whose target is a handler step, in the one queue (claimed, leased,
+//! released and recorded in [`super::deliveries`]). What only runs have lives here: keyed and
+//! scheduled creation, a run's attempts, dependencies, backlog counts and exports.
 //!
 //! A run is `sending` while its command runs. On open, runs leased by a previous process go
 //! back to `pending` and run again: a crash between queueing and finishing loses nothing.
 
 use rusqlite::{Connection, params};
 use rustyhook_core::id::RunId;
+use rustyhook_core::model::DeliveryStatus;
 use rustyhook_core::run::{Run, RunAttempt};
 use rustyhook_core::time::Millis;
 
 use super::conn::db_err;
 use super::list::SqlitePage;
 use crate::page::{Listed, Page};
-use crate::query::Query;
+use crate::query;
 use crate::rows::{self, RUN_ATTEMPT_COLS, RUN_COLS, to_json};
-use crate::{OpenRuns, RunRecord, StoreResult, rules};
+use crate::{OpenRuns, StoreResult, rules};
 
 pub(crate) fn insert(conn: &Connection, r: &Run, lease_owner: Option<&str>) -> StoreResult<()> {
     conn.prepare_cached(&format!(
-        "INSERT INTO runs ({RUN_COLS}, lease_owner)\n\
+        "INSERT INTO deliveries ({RUN_COLS}, lease_owner)\n\
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ))
     .and_then(|mut s| {
@@ -93,7 +96,9 @@ pub(crate) fn create_keyed(
 
 pub(crate) fn get(conn: &Connection, id: &str) -> StoreResult<Option<Run>> {
     let mut stmt = conn
-        .prepare_cached(&format!("SELECT {RUN_COLS} FROM runs WHERE id = ?"))
+        .prepare_cached(&format!(
+            "SELECT {RUN_COLS} FROM deliveries WHERE id = ? AND handler_id IS NOT NULL"
+        ))
         .map_err(db_err)?;
     let mut found = stmt.query_map([id], |r| rows::run(r)).map_err(db_err)?;
     found.next().transpose().map_err(db_err)
@@ -102,11 +107,10 @@ pub(crate) fn get(conn: &Connection, id: &str) -> StoreResult<Option<Run>> {
 pub(crate) fn list(
     conn: &Connection,
     handler: Option<String>,
+    status: Option<DeliveryStatus>,
     page: &Page,
 ) -> StoreResult<Listed<Run>> {
-    Query::new(format!("SELECT {RUN_COLS} FROM runs"))
-        .and_opt("handler_id = ?", handler)
-        .page(conn, "id", page, |r| rows::run(r))
+    query::runs(handler, status).page(conn, "id", page, |r| rows::run(r))
 }
 
 pub(crate) fn list_attempts(
@@ -114,65 +118,21 @@ pub(crate) fn list_attempts(
     run_id: &RunId,
     page: &Page,
 ) -> StoreResult<Listed<RunAttempt>> {
-    Query::new(format!("SELECT {RUN_ATTEMPT_COLS} FROM run_attempts"))
-        .and("run_id = ?", [run_id.as_str().into()])
-        .page(conn, "id", page, |r| rows::run_attempt(r))
-}
-
-pub(crate) fn claim_due(
-    conn: &Connection,
-    node: &str,
-    now: Millis,
-    limit: usize,
-) -> StoreResult<Vec<Run>> {
-    let due = conn
-        .prepare_cached(&format!(
-            "SELECT {RUN_COLS}\n\
-             FROM runs\n\
-             WHERE lease_owner IS NULL\n\
-               AND status IN ('pending', 'failed')\n\
-               AND next_attempt_at <= ?\n\
-             ORDER BY next_attempt_at, id\n\
-             LIMIT ?"
-        ))
-        .and_then(|mut s| {
-            s.query_map(params![now, limit as i64], |r| rows::run(r))?
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .map_err(db_err)?;
-    let mut lease = conn
-        .prepare_cached("UPDATE runs SET lease_owner = ? WHERE id = ?")
-        .map_err(db_err)?;
-    for r in &due {
-        lease
-            .execute(params![node, r.id.as_str()])
-            .map_err(db_err)?;
-    }
-    Ok(due)
-}
-
-pub(crate) fn next_due(conn: &Connection) -> StoreResult<Option<Millis>> {
-    conn.query_row(
-        r#"SELECT MIN(next_attempt_at)
-        FROM runs
-        WHERE lease_owner IS NULL AND status IN ('pending', 'failed')"#,
-        [],
-        |r| r.get(0),
-    )
-    .map_err(db_err)
+    query::run_attempts(run_id).page(conn, "id", page, |r| rows::run_attempt(r))
 }
 
 pub(crate) fn start(conn: &Connection, id: &RunId, now: Millis) -> StoreResult<()> {
-    conn.prepare_cached("UPDATE runs SET status = 'sending', updated_at = ? WHERE id = ?")
+    conn.prepare_cached("UPDATE deliveries SET status = 'sending', updated_at = ? WHERE id = ?")
         .and_then(|mut s| s.execute(params![now, id.as_str()]))
         .map_err(db_err)?;
     Ok(())
 }
 
-pub(crate) fn record(conn: &Connection, rec: &RunRecord) -> StoreResult<()> {
-    let a = &rec.attempt;
+/// Stores a run's attempt (its output in `response`).
+pub(crate) fn insert_attempt(conn: &Connection, a: &RunAttempt) -> StoreResult<()> {
     conn.prepare_cached(&format!(
-        "INSERT INTO run_attempts ({RUN_ATTEMPT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO attempts ({RUN_ATTEMPT_COLS}, status_code, trigger_type)\n\
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0)"
     ))
     .and_then(|mut s| {
         s.execute(params![
@@ -187,24 +147,18 @@ pub(crate) fn record(conn: &Connection, rec: &RunRecord) -> StoreResult<()> {
         ])
     })
     .map_err(db_err)?;
-    conn.prepare_cached(
-        r#"UPDATE runs
-        SET status = ?, attempts = attempts + 1, next_attempt_at = ?, exit_code = ?, output = ?,
-            lease_owner = NULL, updated_at = ?
-        WHERE id = ?"#,
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            rec.status.as_str(),
-            rec.next_attempt_at,
-            a.exit_code,
-            a.output,
-            a.created_at + a.duration_ms,
-            a.run_id.as_str()
-        ])
-    })
-    .map_err(db_err)?;
-    for r in &rec.follow_ups {
+    Ok(())
+}
+
+/// What follows a run's attempt, in its transaction: the runs it starts, created unleased, and
+/// the values it exports.
+pub(crate) fn follow_on(
+    conn: &Connection,
+    a: &RunAttempt,
+    follow_ups: &[Run],
+    exports: &[(String, String)],
+) -> StoreResult<()> {
+    for r in follow_ups {
         insert(conn, r, None)?;
     }
     let mut export = conn
@@ -214,7 +168,7 @@ pub(crate) fn record(conn: &Connection, rec: &RunRecord) -> StoreResult<()> {
             SET value = excluded.value, run_id = excluded.run_id, updated_at = excluded.updated_at"#,
         )
         .map_err(db_err)?;
-    for (name, value) in &rec.exports {
+    for (name, value) in exports {
         export
             .execute(params![name, value, a.run_id.as_str(), a.created_at])
             .map_err(db_err)?;
@@ -222,53 +176,11 @@ pub(crate) fn record(conn: &Connection, rec: &RunRecord) -> StoreResult<()> {
     Ok(())
 }
 
-pub(crate) fn postpone(
-    conn: &Connection,
-    node: &str,
-    id: &RunId,
-    until: Millis,
-) -> StoreResult<()> {
-    conn.prepare_cached(
-        r#"UPDATE runs
-        SET lease_owner = NULL, next_attempt_at = ?, status = CASE status WHEN 'sending' THEN 'pending' ELSE status END
-        WHERE id = ? AND lease_owner = ?"#,
-    )
-    .and_then(|mut s| s.execute(params![until, id.as_str(), node]))
-    .map_err(db_err)?;
-    Ok(())
-}
-
-pub(crate) fn release(conn: &Connection, node: &str, ids: &[RunId]) -> StoreResult<()> {
-    let mut stmt = conn
-        .prepare_cached(
-            r#"UPDATE runs
-            SET lease_owner = NULL, status = CASE status WHEN 'sending' THEN 'pending' ELSE status END
-            WHERE id = ? AND lease_owner = ?"#,
-        )
-        .map_err(db_err)?;
-    for id in ids {
-        stmt.execute(params![id.as_str(), node]).map_err(db_err)?;
-    }
-    Ok(())
-}
-
-/// Releases every lease: called on open, when no other process can hold one.
-pub(crate) fn release_all(conn: &Connection) -> StoreResult<u64> {
-    conn.execute(
-        r#"UPDATE runs
-        SET lease_owner = NULL, status = CASE status WHEN 'sending' THEN 'pending' ELSE status END
-        WHERE lease_owner IS NOT NULL OR status = 'sending'"#,
-        [],
-    )
-    .map(|n| n as u64)
-    .map_err(db_err)
-}
-
 pub(crate) fn busy(conn: &Connection, handlers: &[String], except: &RunId) -> StoreResult<bool> {
     let mut stmt = conn
         .prepare_cached(
             r#"SELECT EXISTS (
-                SELECT 1 FROM runs
+                SELECT 1 FROM deliveries
                 WHERE handler_id = ? AND status IN ('pending', 'sending', 'failed') AND id != ?
             )"#,
         )
@@ -289,8 +201,8 @@ pub(crate) fn count_open(conn: &Connection, handler: &str) -> StoreResult<OpenRu
         r#"SELECT
             COUNT(*) FILTER (WHERE handler_id = ?),
             COUNT(*)
-        FROM runs
-        WHERE status IN ('pending', 'sending', 'failed')"#,
+        FROM deliveries
+        WHERE handler_id IS NOT NULL AND status IN ('pending', 'sending', 'failed')"#,
     )
     .and_then(|mut s| {
         s.query_row([handler], |r| {

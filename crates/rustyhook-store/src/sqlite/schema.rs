@@ -252,6 +252,101 @@ ALTER TABLE event_types ADD COLUMN group_name TEXT;
 -- Svix's message tags, a JSON list of text like channels, filtered on with GET …/msg?tag=….
 ALTER TABLE messages ADD COLUMN tags TEXT;
 "#,
+    r#"
+-- One queue. A handler's run is a delivery whose target is a handler step rather than an
+-- endpoint: runs move into deliveries and their attempts into attempts, so one claim, one
+-- lease and one record serve both. An endpoint delivery has msg_id, endpoint_id and app_id; a
+-- run has handler_id, step, triggered_by, event (and a parent, exit code and output). A run's
+-- attempt keeps its output in `response`. SQLite cannot relax NOT NULL, hence the rebuild;
+-- the old tables go only after every row is copied, children first so no cascade fires.
+CREATE TABLE deliveries_new (
+    id TEXT PRIMARY KEY,
+    msg_id TEXT REFERENCES messages (id) ON DELETE CASCADE,
+    endpoint_id TEXT,
+    app_id TEXT,
+    handler_id TEXT,
+    step TEXT,
+    triggered_by TEXT,
+    parent_id TEXT,
+    event TEXT,
+    exit_code INTEGER,
+    output TEXT,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_attempt_at INTEGER,
+    manual INTEGER NOT NULL DEFAULT 0,
+    lease_owner TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (msg_id, endpoint_id),
+    CHECK ((endpoint_id IS NULL) <> (handler_id IS NULL))
+);
+INSERT INTO deliveries_new (id, msg_id, endpoint_id, app_id, status, attempts, next_attempt_at,
+    manual, lease_owner, created_at, updated_at)
+SELECT id, msg_id, endpoint_id, app_id, status, attempts, next_attempt_at, manual, lease_owner,
+    created_at, updated_at
+FROM deliveries;
+INSERT INTO deliveries_new (id, handler_id, step, triggered_by, parent_id, event, exit_code,
+    output, status, attempts, next_attempt_at, lease_owner, created_at, updated_at)
+SELECT id, handler_id, step, triggered_by, parent_id, event, exit_code, output, status,
+    attempts, next_attempt_at, lease_owner, created_at, updated_at
+FROM runs;
+
+CREATE TABLE attempts_new (
+    id TEXT PRIMARY KEY,
+    delivery_id TEXT NOT NULL REFERENCES deliveries_new (id) ON DELETE CASCADE,
+    msg_id TEXT,
+    endpoint_id TEXT,
+    app_id TEXT,
+    url TEXT,
+    handler_id TEXT,
+    exit_code INTEGER,
+    outcome TEXT NOT NULL,
+    status_code INTEGER NOT NULL,
+    response TEXT,
+    duration_ms INTEGER NOT NULL,
+    trigger_type INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+INSERT INTO attempts_new (id, delivery_id, msg_id, endpoint_id, app_id, url, outcome,
+    status_code, response, duration_ms, trigger_type, created_at)
+SELECT id, delivery_id, msg_id, endpoint_id, app_id, url, outcome, status_code, response,
+    duration_ms, trigger_type, created_at
+FROM attempts;
+INSERT INTO attempts_new (id, delivery_id, handler_id, exit_code, outcome, status_code,
+    response, duration_ms, trigger_type, created_at)
+SELECT id, run_id, handler_id, exit_code, outcome, 0, output, duration_ms, 0, created_at
+FROM run_attempts;
+
+CREATE TABLE run_keys_new (
+    key TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES deliveries_new (id) ON DELETE CASCADE
+);
+INSERT INTO run_keys_new (key, run_id)
+SELECT key, run_id
+FROM run_keys;
+
+DROP TABLE run_keys;
+DROP TABLE run_attempts;
+DROP TABLE runs;
+DROP TABLE attempts;
+DROP TABLE deliveries;
+ALTER TABLE deliveries_new RENAME TO deliveries;
+ALTER TABLE attempts_new RENAME TO attempts;
+ALTER TABLE run_keys_new RENAME TO run_keys;
+
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at)
+    WHERE lease_owner IS NULL AND status IN ('pending', 'failed');
+CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, msg_id);
+CREATE INDEX deliveries_handler ON deliveries (handler_id, id)
+    WHERE handler_id IS NOT NULL;
+CREATE INDEX deliveries_busy ON deliveries (handler_id)
+    WHERE handler_id IS NOT NULL AND status IN ('pending', 'sending', 'failed');
+CREATE INDEX attempts_msg ON attempts (msg_id, id);
+CREATE INDEX attempts_endpoint ON attempts (endpoint_id, id);
+CREATE INDEX attempts_delivery ON attempts (delivery_id, id);
+CREATE INDEX run_keys_run ON run_keys (run_id);
+"#,
 ];
 
 /// Brings the schema up to date.

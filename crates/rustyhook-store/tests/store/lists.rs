@@ -109,7 +109,7 @@ async fn attempts_filter_by_outcome_status_class_and_channel(store: Arc<dyn Stor
         .expect("ep");
     send_on(&store, &a.id, "a", &["eu"], 10).await;
     send(&store, &a.id, "b", None, 11, None).await;
-    let claimed = store.claim_due("n", 20, 10).await.expect("claim");
+    let claimed = claim_deliveries(&store, "n", 20, 10).await;
     assert_eq!(claimed.len(), 2);
     let mut records = Vec::new();
     for (i, c) in claimed.iter().enumerate() {
@@ -119,7 +119,7 @@ async fn attempts_filter_by_outcome_status_class_and_channel(store: Arc<dyn Stor
             attempt.status_code = 204;
         }
         records.push(AttemptRecord {
-            attempt,
+            attempt: Attempted::Endpoint(attempt),
             status: DeliveryStatus::Succeeded,
             next_attempt_at: None,
             disable_endpoint: false,
@@ -165,10 +165,10 @@ async fn an_endpoint_counts_and_lists_what_it_was_sent(store: Arc<dyn Store>) {
         .expect("ep");
     let first = send(&store, &a.id, "a", None, 10, None).await;
     send(&store, &a.id, "a", None, 11, None).await;
-    let c = store.claim_due("n", 10, 1).await.expect("claim").remove(0);
+    let c = claim_deliveries(&store, "n", 10, 1).await.remove(0);
     store
         .record_attempt(AttemptRecord {
-            attempt: failed_attempt(&c.delivery, 20),
+            attempt: Attempted::Endpoint(failed_attempt(&c.delivery, 20)),
             status: DeliveryStatus::Dead,
             next_attempt_at: None,
             disable_endpoint: true,
@@ -334,7 +334,7 @@ async fn resend_schedules_a_manual_attempt_and_creates_a_missing_delivery(store:
     assert_eq!(sent.deliveries.len(), 1);
     store.resend(&sent.message, &one, 20).await.expect("resend");
     store.resend(&sent.message, &two, 20).await.expect("resend");
-    let claimed = store.claim_due("m", 20, 10).await.expect("claim");
+    let claimed = claim_deliveries(&store, "m", 20, 10).await;
     assert_eq!(claimed.len(), 1, "the leased delivery is left to its node");
     assert_eq!(claimed[0].delivery.endpoint_id, two.id);
     assert_eq!(claimed[0].trigger, TriggerType::Manual);
@@ -343,11 +343,11 @@ async fn resend_schedules_a_manual_attempt_and_creates_a_missing_delivery(store:
 async fn expunged_payloads_and_responses_read_back_empty(store: Arc<dyn Store>) {
     let a = app_with_endpoints(&store, 1).await;
     let sent = send(&store, &a.id, "a", None, 10, None).await;
-    let c = store.claim_due("n", 10, 1).await.expect("claim").remove(0);
+    let c = claim_deliveries(&store, "n", 10, 1).await.remove(0);
     let attempt = failed_attempt(&c.delivery, 20);
     store
         .record_attempt(AttemptRecord {
-            attempt: attempt.clone(),
+            attempt: Attempted::Endpoint(attempt.clone()),
             status: DeliveryStatus::Failed,
             next_attempt_at: Some(100),
             disable_endpoint: false,
@@ -379,7 +379,7 @@ async fn expunged_payloads_and_responses_read_back_empty(store: Arc<dyn Store>) 
         .expect("get")
         .expect("found");
     assert_eq!(back.response, None);
-    let later = store.claim_due("n", 100, 1).await.expect("claim");
+    let later = claim_deliveries(&store, "n", 100, 1).await;
     assert_eq!(later[0].payload, None);
     assert!(matches!(
         store

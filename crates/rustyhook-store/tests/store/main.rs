@@ -117,7 +117,7 @@ async fn due_deliveries_are_claimed_once_and_a_failure_schedules_the_next_attemp
     let a = app_with_endpoints(&store, 1).await;
     send(&store, &a.id, "a", None, 10, None).await;
 
-    let claimed = store.claim_due("n", 10, 10).await.expect("claim");
+    let claimed = claim_deliveries(&store, "n", 10, 10).await;
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].payload.as_deref(), Some(r#"{"n":1}"#));
     assert!(
@@ -131,7 +131,7 @@ async fn due_deliveries_are_claimed_once_and_a_failure_schedules_the_next_attemp
     let d = claimed[0].delivery.clone();
     store
         .record_attempt(AttemptRecord {
-            attempt: failed_attempt(&d, 20),
+            attempt: Attempted::Endpoint(failed_attempt(&d, 20)),
             status: DeliveryStatus::Failed,
             next_attempt_at: Some(5_000),
             disable_endpoint: false,
@@ -147,7 +147,7 @@ async fn due_deliveries_are_claimed_once_and_a_failure_schedules_the_next_attemp
             .is_empty()
     );
     assert_eq!(store.next_due().await.expect("next"), Some(5_000));
-    let again = store.claim_due("n", 5_000, 10).await.expect("claim");
+    let again = claim_deliveries(&store, "n", 5_000, 10).await;
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].delivery.attempts, 1);
 }
@@ -189,15 +189,13 @@ async fn recover_brings_dead_deliveries_back_as_manual_attempts(store: Arc<dyn S
         .await
         .expect("ep");
     send(&store, &a.id, "a", None, 10, None).await;
-    let d = store
-        .claim_due("n", 10, 1)
+    let d = claim_deliveries(&store, "n", 10, 1)
         .await
-        .expect("claim")
         .remove(0)
         .delivery;
     store
         .record_attempt(AttemptRecord {
-            attempt: failed_attempt(&d, 20),
+            attempt: Attempted::Endpoint(failed_attempt(&d, 20)),
             status: DeliveryStatus::Dead,
             next_attempt_at: None,
             disable_endpoint: false,
@@ -213,10 +211,13 @@ async fn recover_brings_dead_deliveries_back_as_manual_attempts(store: Arc<dyn S
             .is_empty()
     );
     assert_eq!(
-        store.recover(&ep.id, 0, None, 30).await.expect("recover"),
+        store
+            .recover(&Target::Endpoint(ep.id.clone()), 0, None, 30)
+            .await
+            .expect("recover"),
         1
     );
-    let back = store.claim_due("n", 30, 1).await.expect("claim");
+    let back = claim_deliveries(&store, "n", 30, 1).await;
     assert_eq!(back.len(), 1);
     assert_eq!(back[0].trigger, TriggerType::Manual);
 }
@@ -336,7 +337,11 @@ async fn a_tick_stores_its_runs_once_and_never_for_an_earlier_tick(store: Arc<dy
         Some("2000")
     );
     let runs = store
-        .list_runs(Some("nightly".into()), Page::first(10, Order::Ascending))
+        .list_runs(
+            Some("nightly".into()),
+            None,
+            Page::first(10, Order::Ascending),
+        )
         .await
         .expect("runs");
     assert_eq!(runs.items.len(), 2);
@@ -357,7 +362,7 @@ async fn a_tick_key_that_is_not_a_number_counts_as_no_tick_yet(store: Arc<dyn St
     // Leased to the node that stored the tick: no one else claims it.
     assert!(
         store
-            .claim_due_runs("node-2", 10, 10)
+            .claim_due("node-2", 10, 10)
             .await
             .expect("claim")
             .is_empty()
@@ -380,14 +385,8 @@ async fn releasing_dead_nodes_leaves_a_live_nodes_leases_alone(store: Arc<dyn St
             .claim_due("node-2", 10_000, 10)
             .await
             .expect("claim")
-            .is_empty()
-    );
-    assert!(
-        store
-            .claim_due_runs("node-2", 10_000, 10)
-            .await
-            .expect("claim")
-            .is_empty()
+            .is_empty(),
+        "neither the delivery nor the run is free"
     );
 }
 
@@ -405,16 +404,16 @@ async fn wakeups_when_offered_fire_for_unleased_work(store: Arc<dyn Store>) {
     };
     let a = app_with_endpoints(&store, 1).await;
     send(&store, &a.id, "a", None, 10, None).await;
-    tokio::time::timeout(Duration::from_secs(10), wakeups.deliveries.notified())
+    tokio::time::timeout(Duration::from_secs(10), wakeups.due.notified())
         .await
-        .expect("a new unleased message wakes the deliveries");
+        .expect("a new unleased message wakes the queue");
     store
         .create_runs(vec![run("h", 10)], None)
         .await
         .expect("runs");
-    tokio::time::timeout(Duration::from_secs(10), wakeups.runs.notified())
+    tokio::time::timeout(Duration::from_secs(10), wakeups.due.notified())
         .await
-        .expect("a new unleased run wakes the runs");
+        .expect("a new unleased run wakes the queue");
 }
 
 async fn rejected_broker_messages_are_kept_and_listed_by_source(store: Arc<dyn Store>) {

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustyhook_core::id::{DeliveryId, EndpointId};
 use rustyhook_core::model::DeliveryStatus;
 use rustyhook_store::postgres::{PgOptions, PostgresStore};
 use rustyhook_store::*;
@@ -53,7 +54,7 @@ async fn two_nodes_claiming_at_once_never_take_the_same_delivery() {
                 if got.is_empty() {
                     return ids;
                 }
-                ids.extend(got.into_iter().map(|c| c.delivery.id));
+                ids.extend(got.iter().map(due_id));
             }
         })
     };
@@ -118,12 +119,15 @@ async fn releasing_dead_nodes_frees_a_dead_nodes_leases_but_not_a_live_ones() {
     );
 
     let claimed = other.claim_due("node-c", 1_000, 10).await.expect("claim");
-    assert_eq!(claimed.len(), 2, "node-b's delivery stays leased");
-    let back = other
-        .claim_due_runs("node-c", 1_000, 10)
-        .await
-        .expect("runs");
-    assert_eq!(back.len(), 1);
+    assert_eq!(claimed.len(), 3, "node-b's delivery stays leased");
+    let back: Vec<_> = claimed
+        .into_iter()
+        .filter_map(|due| match due {
+            Due::Handler(r) => Some(r),
+            Due::Endpoint(_) => None,
+        })
+        .collect();
+    assert_eq!(back.len(), 1, "two deliveries and the run");
     assert_eq!(
         back[0].status,
         DeliveryStatus::Pending,
@@ -153,12 +157,12 @@ async fn a_late_attempt_of_a_node_taken_for_dead_is_kept_but_moves_nothing_anoth
         .execute(&mut raw)
         .await
         .expect("release");
-    let claimed = f.store.claim_due("node-b", 1_000, 10).await.expect("claim");
+    let claimed = claim_deliveries(&f.store, "node-b", 1_000, 10).await;
     assert_eq!(claimed.len(), 1);
     let delivery = claimed[0].delivery.clone();
     // node-a's attempt, made before it knew, arrives late.
     let record = |node: &str| AttemptRecord {
-        attempt: failed_attempt(&delivery, 2_000),
+        attempt: Attempted::Endpoint(failed_attempt(&delivery, 2_000)),
         status: DeliveryStatus::Succeeded,
         next_attempt_at: None,
         disable_endpoint: false,
@@ -202,13 +206,13 @@ async fn a_wakeup_fires_when_another_node_creates_an_unleased_message() {
     let app_id = app_with_endpoints(&other, 1).await.id;
     send(&other, &app_id, "a", None, 10, Some("node-b")).await;
     assert!(
-        tokio::time::timeout(Duration::from_millis(500), wakeups.deliveries.notified())
+        tokio::time::timeout(Duration::from_millis(500), wakeups.due.notified())
             .await
             .is_err(),
         "work leased to its creator wakes no one"
     );
     send(&other, &app_id, "a", None, 11, None).await;
-    tokio::time::timeout(Duration::from_secs(10), wakeups.deliveries.notified())
+    tokio::time::timeout(Duration::from_secs(10), wakeups.due.notified())
         .await
         .expect("the other node's unleased message wakes this node");
 }
@@ -255,7 +259,7 @@ async fn two_nodes_storing_the_same_tick_create_its_run_once() {
     let (x, y) = (x.expect("tick"), y.expect("tick"));
     assert!(x ^ y, "exactly one stores the tick ({x}, {y})");
     let runs = other
-        .list_runs(Some("h".into()), Page::first(10, Order::Ascending))
+        .list_runs(Some("h".into()), None, Page::first(10, Order::Ascending))
         .await
         .expect("runs");
     assert_eq!(runs.items.len(), 1);
@@ -310,7 +314,7 @@ async fn an_unreachable_server_is_named_in_the_error_without_the_password() {
 }
 
 #[tokio::test]
-async fn the_listener_reconnects_and_wakes_both_queues_after_losing_its_connection() {
+async fn the_listener_reconnects_and_wakes_the_queue_after_losing_its_connection() {
     let f = Postgres::new().await;
     let other = f.another_node().await;
     let wakeups = f.store.wakeups().expect("PostgreSQL offers wake-ups");
@@ -325,17 +329,14 @@ async fn the_listener_reconnects_and_wakes_both_queues_after_losing_its_connecti
     .expect("terminate");
     assert!(!terminated.is_empty(), "the listeners' sessions were found");
     let wait = Duration::from_secs(10);
-    tokio::time::timeout(wait, wakeups.deliveries.notified())
+    tokio::time::timeout(wait, wakeups.due.notified())
         .await
-        .expect("a reconnect wakes the deliveries: notifications may have been missed");
-    tokio::time::timeout(wait, wakeups.runs.notified())
-        .await
-        .expect("a reconnect wakes the runs");
+        .expect("a reconnect wakes the queue: notifications may have been missed");
     other
         .create_runs(vec![run("h", 10)], None)
         .await
         .expect("runs");
-    tokio::time::timeout(wait, wakeups.runs.notified())
+    tokio::time::timeout(wait, wakeups.due.notified())
         .await
         .expect("the new connection listens");
 }
@@ -385,7 +386,7 @@ async fn two_nodes_storing_under_one_key_at_once_store_one_run() {
         assert!(x ^ y, "exactly one stores under {key} ({x}, {y})");
     }
     let runs = other
-        .list_runs(Some("h".into()), Page::first(100, Order::Ascending))
+        .list_runs(Some("h".into()), None, Page::first(100, Order::Ascending))
         .await
         .expect("runs");
     assert_eq!(runs.items.len(), 20);
@@ -403,7 +404,7 @@ async fn a_repeated_key_wakes_no_one_and_deleting_its_run_frees_it() {
             .await
             .expect("create")
     );
-    tokio::time::timeout(Duration::from_secs(10), wakeups.runs.notified())
+    tokio::time::timeout(Duration::from_secs(10), wakeups.due.notified())
         .await
         .expect("an unleased keyed run wakes the other node");
     assert!(
@@ -413,14 +414,14 @@ async fn a_repeated_key_wakes_no_one_and_deleting_its_run_frees_it() {
             .expect("create")
     );
     assert!(
-        tokio::time::timeout(Duration::from_millis(500), wakeups.runs.notified())
+        tokio::time::timeout(Duration::from_millis(500), wakeups.due.notified())
             .await
             .is_err(),
         "a run that was not stored wakes no one"
     );
     // As a retention purge would.
     let mut raw = f.raw().await;
-    sqlx::query("DELETE FROM runs WHERE id = $1")
+    sqlx::query("DELETE FROM deliveries WHERE id = $1")
         .bind(first.id.as_str())
         .execute(&mut raw)
         .await
@@ -437,4 +438,153 @@ async fn a_repeated_key_wakes_no_one_and_deleting_its_run_frees_it() {
             .expect("create"),
         "the key is free again"
     );
+}
+
+#[tokio::test]
+async fn runs_of_a_database_from_before_the_one_queue_survive_in_deliveries() {
+    let migrations = released_migrations(include_str!("../../src/postgres/schema.rs"));
+    // Version 9 is the last with `runs` and `run_attempts` of their own.
+    const BEFORE_ONE_QUEUE: usize = 9;
+    assert!(
+        migrations.len() > BEFORE_ONE_QUEUE,
+        "the one queue's migration is released"
+    );
+    let db = TestDatabase::create().await;
+    let mut raw = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+        .await
+        .expect("connect");
+    sqlx::raw_sql(
+        r#"CREATE TABLE schema_migrations (
+            version BIGINT PRIMARY KEY,
+            applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )"#,
+    )
+    .execute(&mut raw)
+    .await
+    .expect("schema_migrations");
+    for (i, sql) in migrations[..BEFORE_ONE_QUEUE].iter().enumerate() {
+        sqlx::raw_sql(sql)
+            .execute(&mut raw)
+            .await
+            .expect("an old migration applies");
+        sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
+            .bind(i as i64 + 1)
+            .execute(&mut raw)
+            .await
+            .expect("version");
+    }
+    let old = OldRun::new();
+    let a = app(None);
+    let m = message(&a.id, "a", None, 10);
+    let delivery = DeliveryId::generate(10);
+    let endpoint_id = EndpointId::generate(2);
+    sqlx::query(
+        "INSERT INTO apps (id, name, metadata, created_at, updated_at) \
+         VALUES ($1, 'Acme', '{}', 1, 1)",
+    )
+    .bind(a.id.as_str())
+    .execute(&mut raw)
+    .await
+    .expect("app");
+    sqlx::query(
+        "INSERT INTO messages (id, app_id, event_type, payload, created_at) \
+         VALUES ($1, $2, 'a', $3, 10)",
+    )
+    .bind(m.id.as_str())
+    .bind(a.id.as_str())
+    .bind(m.payload.as_deref())
+    .execute(&mut raw)
+    .await
+    .expect("message");
+    sqlx::query(
+        "INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, \
+            next_attempt_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'failed', 1, 30, 10, 20)",
+    )
+    .bind(delivery.as_str())
+    .bind(m.id.as_str())
+    .bind(endpoint_id.as_str())
+    .bind(a.id.as_str())
+    .execute(&mut raw)
+    .await
+    .expect("delivery");
+    let r = &old.run;
+    sqlx::query(
+        "INSERT INTO runs (id, handler_id, step, status, attempts, next_attempt_at, \
+            triggered_by, parent_id, event, exit_code, output, lease_owner, created_at, \
+            updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12, $13)",
+    )
+    .bind(r.id.as_str())
+    .bind(&r.handler_id)
+    .bind(r.step.as_str())
+    .bind(r.status.as_str())
+    .bind(i64::from(r.attempts))
+    .bind(r.next_attempt_at)
+    .bind(&r.triggered_by)
+    .bind(r.parent_id.as_ref().map(|p| p.as_str()))
+    .bind(old.event_json())
+    .bind(r.exit_code.map(i64::from))
+    .bind(r.output.as_deref())
+    .bind(r.created_at)
+    .bind(r.updated_at)
+    .execute(&mut raw)
+    .await
+    .expect("run");
+    let ra = &old.attempt;
+    sqlx::query(
+        "INSERT INTO run_attempts (id, run_id, handler_id, outcome, exit_code, output, \
+            duration_ms, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(ra.id.as_str())
+    .bind(ra.run_id.as_str())
+    .bind(&ra.handler_id)
+    .bind(ra.outcome.as_str())
+    .bind(ra.exit_code.map(i64::from))
+    .bind(&ra.output)
+    .bind(ra.duration_ms)
+    .bind(ra.created_at)
+    .execute(&mut raw)
+    .await
+    .expect("run attempt");
+    sqlx::query("INSERT INTO run_keys (key, run_id) VALUES ($1, $2)")
+        .bind(old.key)
+        .bind(r.id.as_str())
+        .execute(&mut raw)
+        .await
+        .expect("run key");
+
+    let key = rustyhook_core::crypto::SecretBox::generate_key();
+    let store: Arc<dyn Store> = Arc::new(connect(&db.url, &key).await);
+    let latest: i64 = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+        .fetch_one(&mut raw)
+        .await
+        .expect("version");
+    assert_eq!(latest as usize, migrations.len(), "migrated to the latest");
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::TEXT FROM information_schema.tables \
+         WHERE table_schema = 'public' AND table_name LIKE 'run%' ORDER BY 1",
+    )
+    .fetch_all(&mut raw)
+    .await
+    .expect("tables");
+    assert_eq!(tables, ["run_keys"], "runs and run_attempts are gone");
+    old.check_survived(&store, &delivery).await;
+    // The key now follows its run in deliveries: deleting the run frees it.
+    sqlx::query("DELETE FROM deliveries WHERE id = $1")
+        .bind(r.id.as_str())
+        .execute(&mut raw)
+        .await
+        .expect("delete");
+    assert!(
+        store
+            .create_keyed_run(old.key, run("h", 60), None)
+            .await
+            .expect("create"),
+        "the key went with its run"
+    );
+    drop(raw);
+    drop(store);
+    drop(db);
 }

@@ -2,10 +2,9 @@
 
 use std::sync::Arc;
 
-use rustyhook_core::id::AttemptId;
 use rustyhook_core::model::DeliveryStatus;
 use rustyhook_core::outcome::OutcomeCode;
-use rustyhook_core::run::{Run, RunAttempt};
+use rustyhook_core::run::Run;
 use rustyhook_store::*;
 
 use crate::support::*;
@@ -16,29 +15,19 @@ on_every_backend!(
     handlers_are_busy_while_any_of_their_runs_is_unfinished,
     open_runs_are_counted_per_handler_and_in_all_until_they_finish,
     a_keyed_run_is_stored_once_and_a_repeated_key_stores_nothing,
+    one_claim_hands_out_due_deliveries_and_runs_earliest_first,
+    a_handlers_dead_runs_are_listed_and_recovered_with_their_attempts,
+    release_with_a_due_time_postpones_work_and_a_running_run_is_pending_again,
+    a_run_shows_its_last_attempts_exit_code_and_output_even_when_it_had_none,
 );
 
-fn record(r: &Run, status: DeliveryStatus, follow_ups: Vec<Run>) -> RunRecord {
-    RunRecord {
-        attempt: RunAttempt {
-            id: AttemptId::generate(30),
-            run_id: r.id.clone(),
-            handler_id: r.handler_id.clone(),
-            outcome: OutcomeCode::Ok,
-            exit_code: Some(0),
-            output: "done\n".into(),
-            duration_ms: 5,
-            created_at: 30,
-        },
-        status,
-        next_attempt_at: None,
-        follow_ups,
-        exports: vec![
-            ("A".into(), "1".into()),
-            ("B".into(), "2".into()),
-            ("A".into(), "3".into()),
-        ],
-    }
+fn record(r: &Run, status: DeliveryStatus, follow_ups: Vec<Run>) -> AttemptRecord {
+    let exports = vec![
+        ("A".into(), "1".into()),
+        ("B".into(), "2".into()),
+        ("A".into(), "3".into()),
+    ];
+    run_record(run_attempt(r, 30, follow_ups, exports), status, None)
 }
 
 async fn a_run_is_claimed_once_and_its_record_starts_what_follows(store: Arc<dyn Store>) {
@@ -47,12 +36,12 @@ async fn a_run_is_claimed_once_and_its_record_starts_what_follows(store: Arc<dyn
         .create_runs(vec![first.clone()], None)
         .await
         .expect("create");
-    assert_eq!(store.next_run_due().await.expect("next"), Some(10));
-    let claimed = store.claim_due_runs("n", 10, 10).await.expect("claim");
+    assert_eq!(store.next_due().await.expect("next"), Some(10));
+    let claimed = claim_runs(&store, "n", 10, 10).await;
     assert_eq!(claimed, vec![first.clone()]);
     assert!(
         store
-            .claim_due_runs("n", 10, 10)
+            .claim_due("n", 10, 10)
             .await
             .expect("claim")
             .is_empty()
@@ -70,7 +59,7 @@ async fn a_run_is_claimed_once_and_its_record_starts_what_follows(store: Arc<dyn
 
     let next = run("after", 30);
     store
-        .record_run(record(
+        .record_attempt(record(
             &first,
             DeliveryStatus::Succeeded,
             vec![next.clone()],
@@ -96,7 +85,7 @@ async fn a_run_is_claimed_once_and_its_record_starts_what_follows(store: Arc<dyn
         [("A".into(), "3".into()), ("B".into(), "2".into())],
         "the last value of a name wins"
     );
-    let follow = store.claim_due_runs("n", 30, 10).await.expect("claim");
+    let follow = claim_runs(&store, "n", 30, 10).await;
     assert_eq!(follow, vec![next]);
 }
 
@@ -106,30 +95,29 @@ async fn released_and_postponed_runs_fall_due_again(store: Arc<dyn Store>) {
         .create_runs(vec![a.clone(), b.clone()], Some("n".into()))
         .await
         .expect("create");
-    assert_eq!(
-        store.next_run_due().await.expect("next"),
-        None,
-        "all leased"
-    );
+    assert_eq!(store.next_due().await.expect("next"), None, "all leased");
     store.start_run(&a.id, 20).await.expect("start");
     store
-        .release_runs("someone-else", vec![a.id.clone()])
+        .release("someone-else", vec![WorkId::Run(a.id.clone())], None)
         .await
         .expect("release");
     assert!(
         store
-            .claim_due_runs("m", 100, 10)
+            .claim_due("m", 100, 10)
             .await
             .expect("claim")
             .is_empty()
     );
 
     store
-        .release_runs("n", vec![a.id.clone()])
+        .release("n", vec![WorkId::Run(a.id.clone())], None)
         .await
         .expect("release");
-    store.postpone_run("n", &b.id, 500).await.expect("postpone");
-    let back = store.claim_due_runs("m", 100, 10).await.expect("claim");
+    store
+        .release("n", vec![WorkId::Run(b.id.clone())], Some(500))
+        .await
+        .expect("postpone");
+    let back = claim_runs(&store, "m", 100, 10).await;
     assert_eq!(back.len(), 1);
     assert_eq!(back[0].id, a.id);
     assert_eq!(
@@ -137,22 +125,15 @@ async fn released_and_postponed_runs_fall_due_again(store: Arc<dyn Store>) {
         DeliveryStatus::Pending,
         "a running run is due again"
     );
-    assert_eq!(store.next_run_due().await.expect("next"), Some(500));
+    assert_eq!(store.next_due().await.expect("next"), Some(500));
     assert!(
         store
-            .claim_due_runs("m", 499, 10)
+            .claim_due("m", 499, 10)
             .await
             .expect("claim")
             .is_empty()
     );
-    assert_eq!(
-        store
-            .claim_due_runs("m", 500, 10)
-            .await
-            .expect("claim")
-            .len(),
-        1
-    );
+    assert_eq!(store.claim_due("m", 500, 10).await.expect("claim").len(), 1);
 }
 
 async fn handlers_are_busy_while_any_of_their_runs_is_unfinished(store: Arc<dyn Store>) {
@@ -180,7 +161,7 @@ async fn handlers_are_busy_while_any_of_their_runs_is_unfinished(store: Arc<dyn 
         .expect("create");
     assert!(busy(a.clone()).await);
     store
-        .record_run(record(&b, DeliveryStatus::Dead, Vec::new()))
+        .record_attempt(record(&b, DeliveryStatus::Dead, Vec::new()))
         .await
         .expect("record");
     assert!(!busy(a).await, "a finished run keeps no one busy");
@@ -201,7 +182,7 @@ async fn open_runs_are_counted_per_handler_and_in_all_until_they_finish(store: A
         }
     );
     store
-        .record_run(record(&a, DeliveryStatus::Failed, Vec::new()))
+        .record_attempt(record(&a, DeliveryStatus::Failed, Vec::new()))
         .await
         .expect("record");
     assert_eq!(
@@ -213,7 +194,7 @@ async fn open_runs_are_counted_per_handler_and_in_all_until_they_finish(store: A
         "a run waiting to retry still counts"
     );
     store
-        .record_run(record(&b, DeliveryStatus::Succeeded, Vec::new()))
+        .record_attempt(record(&b, DeliveryStatus::Succeeded, Vec::new()))
         .await
         .expect("record");
     assert_eq!(
@@ -252,7 +233,7 @@ async fn a_keyed_run_is_stored_once_and_a_repeated_key_stores_nothing(store: Arc
     );
     assert!(
         store
-            .claim_due_runs("m", 100, 10)
+            .claim_due("m", 100, 10)
             .await
             .expect("claim")
             .is_empty(),
@@ -260,7 +241,7 @@ async fn a_keyed_run_is_stored_once_and_a_repeated_key_stores_nothing(store: Arc
     );
     assert!(create("src:orders:2-0", other.clone(), None).await);
     let stored: Vec<_> = store
-        .list_runs(Some("h".into()), Page::first(10, Order::Ascending))
+        .list_runs(Some("h".into()), None, Page::first(10, Order::Ascending))
         .await
         .expect("runs")
         .items
@@ -268,4 +249,279 @@ async fn a_keyed_run_is_stored_once_and_a_repeated_key_stores_nothing(store: Arc
         .map(|r| r.id)
         .collect();
     assert_eq!(stored, [first.id, other.id]);
+}
+
+async fn one_claim_hands_out_due_deliveries_and_runs_earliest_first(store: Arc<dyn Store>) {
+    let a = app_with_endpoints(&store, 1).await;
+    let (early, late) = (run("h", 10), run("h", 30));
+    store
+        .create_runs(vec![late.clone(), early.clone()], None)
+        .await
+        .expect("create");
+    let sent = send(&store, &a.id, "a", None, 20, None).await;
+    let delivery = sent.deliveries[0].id.clone();
+    assert_eq!(store.next_due().await.expect("next"), Some(10));
+
+    let first = store.claim_due("n", 25, 10).await.expect("claim");
+    assert_eq!(
+        first.iter().map(due_id).collect::<Vec<_>>(),
+        [WorkId::Run(early.id.clone()), WorkId::Delivery(delivery)],
+        "the run due at 10, then the delivery due at 20; the run due at 30 is not due yet"
+    );
+    let Due::Handler(claimed_run) = &first[0] else {
+        panic!("a run is handed out as a run");
+    };
+    assert_eq!(claimed_run, &early);
+    let Due::Endpoint(claimed_delivery) = &first[1] else {
+        panic!("a delivery is handed out as a delivery");
+    };
+    assert_eq!(claimed_delivery.payload.as_deref(), Some(r#"{"n":1}"#));
+    assert_eq!(claimed_delivery.event_type.as_str(), "a");
+
+    assert!(
+        store
+            .claim_due("m", 25, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "both are leased to n"
+    );
+    assert_eq!(
+        store.next_due().await.expect("next"),
+        Some(30),
+        "only the later run is unleased"
+    );
+    let later = store.claim_due("m", 1_000, 10).await.expect("claim");
+    assert_eq!(
+        later.iter().map(due_id).collect::<Vec<_>>(),
+        [WorkId::Run(late.id)],
+        "what n holds is never handed out again"
+    );
+
+    // Both results are recorded in one call, as one batch of the one queue.
+    let mut delivered = run_record(
+        Attempted::Endpoint(failed_attempt(&claimed_delivery.delivery, 40)),
+        DeliveryStatus::Succeeded,
+        None,
+    );
+    delivered.leased_to = Some("n".into());
+    let mut ran = run_record(
+        run_attempt(&early, 40, Vec::new(), Vec::new()),
+        DeliveryStatus::Succeeded,
+        None,
+    );
+    ran.leased_to = Some("n".into());
+    store
+        .record_attempts(vec![delivered, ran])
+        .await
+        .expect("record");
+    let done = store
+        .get_run(early.id.as_str())
+        .await
+        .expect("get")
+        .expect("run");
+    assert_eq!((done.status, done.attempts), (DeliveryStatus::Succeeded, 1));
+    let stats = store
+        .endpoint_stats(&claimed_delivery.delivery.endpoint_id, None, None)
+        .await
+        .expect("stats");
+    assert_eq!((stats.success, stats.pending, stats.sending), (1, 0, 0));
+    assert_eq!(
+        store.queue_depth().await.expect("depth"),
+        1,
+        "only the later run, leased to m, still waits"
+    );
+}
+
+async fn a_handlers_dead_runs_are_listed_and_recovered_with_their_attempts(store: Arc<dyn Store>) {
+    let (dead, other_dead, alive) = (run("h", 10), run("other", 11), run("h", 12));
+    store
+        .create_runs(
+            vec![dead.clone(), other_dead.clone(), alive.clone()],
+            Some("n".into()),
+        )
+        .await
+        .expect("create");
+    for r in [&dead, &other_dead] {
+        let mut rec = run_record(
+            run_attempt(r, 20, Vec::new(), Vec::new()),
+            DeliveryStatus::Dead,
+            None,
+        );
+        rec.leased_to = Some("n".into());
+        store.record_attempt(rec).await.expect("record");
+    }
+    let dead_of = |handler: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .list_runs(
+                    Some(handler.into()),
+                    Some(DeliveryStatus::Dead),
+                    Page::first(10, Order::Ascending),
+                )
+                .await
+                .expect("list")
+                .items
+                .into_iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        dead_of("h").await,
+        std::slice::from_ref(&dead.id),
+        "h's dead letters"
+    );
+    assert_eq!(
+        store
+            .list_runs(Some("h".into()), None, Page::first(10, Order::Ascending))
+            .await
+            .expect("list")
+            .items
+            .len(),
+        2,
+        "without a status filter, every run of h"
+    );
+    assert!(
+        store
+            .claim_due("m", 1_000_000, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "a dead run is never due"
+    );
+
+    // A window that ends before the run was created recovers nothing.
+    let h = Target::Handler("h".into());
+    assert_eq!(
+        store.recover(&h, 0, Some(10), 30).await.expect("recover"),
+        0
+    );
+    assert_eq!(store.recover(&h, 0, None, 30).await.expect("recover"), 1);
+    assert!(dead_of("h").await.is_empty(), "no longer a dead letter");
+    assert_eq!(
+        dead_of("other").await,
+        std::slice::from_ref(&other_dead.id),
+        "another handler's dead run stays dead"
+    );
+
+    let back = claim_runs(&store, "m", 30, 10).await;
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].id, dead.id);
+    assert_eq!(back[0].status, DeliveryStatus::Pending);
+    assert_eq!(back[0].attempts, 1, "the attempt made before is counted");
+    let attempts = store
+        .list_run_attempts(&dead.id, Page::first(10, Order::Ascending))
+        .await
+        .expect("attempts");
+    assert_eq!(attempts.items.len(), 1, "the attempt made before is kept");
+    assert_eq!(attempts.items[0].output, "done\n");
+    assert_eq!(attempts.items[0].exit_code, Some(0));
+}
+
+async fn release_with_a_due_time_postpones_work_and_a_running_run_is_pending_again(
+    store: Arc<dyn Store>,
+) {
+    let a = app_with_endpoints(&store, 1).await;
+    let waiting = run("h", 10);
+    store
+        .create_runs(vec![waiting.clone()], Some("n".into()))
+        .await
+        .expect("create");
+    store.start_run(&waiting.id, 20).await.expect("start");
+    let sent = send(&store, &a.id, "a", None, 10, Some("n")).await;
+    let delivery = sent.deliveries[0].id.clone();
+    let ids = vec![
+        WorkId::Run(waiting.id.clone()),
+        WorkId::Delivery(delivery.clone()),
+    ];
+
+    store
+        .release("someone-else", ids.clone(), Some(50))
+        .await
+        .expect("release");
+    assert_eq!(
+        store
+            .get_run(waiting.id.as_str())
+            .await
+            .expect("get")
+            .expect("run")
+            .status,
+        DeliveryStatus::Sending,
+        "a node releases only what it holds"
+    );
+
+    store.release("n", ids, Some(500)).await.expect("release");
+    let released = store
+        .get_run(waiting.id.as_str())
+        .await
+        .expect("get")
+        .expect("run");
+    assert_eq!(released.status, DeliveryStatus::Pending);
+    assert_eq!(released.next_attempt_at, Some(500));
+    assert_eq!(released.attempts, 0, "a release is no attempt");
+    assert_eq!(store.next_due().await.expect("next"), Some(500));
+    assert!(
+        store
+            .claim_due("m", 499, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "neither is due before 500"
+    );
+    let back = store.claim_due("m", 500, 10).await.expect("claim");
+    let mut ids: Vec<_> = back.iter().map(due_id).collect();
+    ids.sort_by(|x, y| x.as_str().cmp(y.as_str()));
+    let mut expected = vec![WorkId::Run(waiting.id.clone()), WorkId::Delivery(delivery)];
+    expected.sort_by(|x, y| x.as_str().cmp(y.as_str()));
+    assert_eq!(ids, expected, "both fall due at 500");
+    for due in back {
+        if let Due::Handler(r) = due {
+            assert_eq!(r.status, DeliveryStatus::Pending, "the run runs again");
+        }
+    }
+}
+
+async fn a_run_shows_its_last_attempts_exit_code_and_output_even_when_it_had_none(
+    store: Arc<dyn Store>,
+) {
+    let r = run("h", 10);
+    store
+        .create_runs(vec![r.clone()], None)
+        .await
+        .expect("create");
+    let exited = run_attempt(&r, 20, Vec::new(), Vec::new());
+    store
+        .record_attempt(run_record(exited, DeliveryStatus::Failed, Some(100)))
+        .await
+        .expect("record");
+    let Attempted::Handler { mut attempt, .. } = run_attempt(&r, 200, Vec::new(), Vec::new())
+    else {
+        unreachable!("a run's attempt")
+    };
+    // The command was killed at its timeout: no exit code.
+    attempt.outcome = OutcomeCode::Timeout;
+    attempt.exit_code = None;
+    attempt.output = "partial".into();
+    let timed_out = Attempted::Handler {
+        attempt,
+        follow_ups: Vec::new(),
+        exports: Vec::new(),
+    };
+    store
+        .record_attempt(run_record(timed_out, DeliveryStatus::Dead, None))
+        .await
+        .expect("record");
+    let back = store
+        .get_run(r.id.as_str())
+        .await
+        .expect("get")
+        .expect("run");
+    assert_eq!(back.attempts, 2);
+    assert_eq!(
+        (back.exit_code, back.output.as_deref()),
+        (None, Some("partial")),
+        "the last attempt's, not an earlier one's"
+    );
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable};
@@ -12,9 +12,10 @@ use rustyhook_core::settings::Settings;
 use serde_json::json;
 
 use crate::handlers::wait_file;
-use crate::harness::{TestApp, database, settings};
+use crate::harness::{QUIET, TestApp, database, settings};
 use crate::rabbit::{Rabbit, url};
 use crate::receiver::{Received, Receiver};
+use crate::wait::{throughout, until};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -78,7 +79,8 @@ async fn native_messages_from_a_rabbitmq_queue_reach_the_endpoint_once_each_and_
             .await;
     }
     receiver.wait_for(30, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Deliveries are stored with their message: once settled, what arrived is all there is.
+    app.settled_app("shop").await;
     let (got, requests) = numbers(&receiver.received());
     assert_eq!(got, (0..30).collect());
     assert_eq!(requests, 30, "a message reached the endpoint twice");
@@ -237,9 +239,14 @@ async fn a_rabbitmq_message_sent_again_with_its_message_id_runs_the_handler_once
     }
     let out = dir.path().join("out");
     wait_file(&out, |t| t.lines().count() >= 2).await;
-    let runs = app.get("/api/v1/handler/consume/run").await;
-    assert_eq!(runs["data"].as_array().map(Vec::len), Some(2), "{runs}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The point: the repeated message makes no run. The source takes messages concurrently,
+    // so a run it made would be listed within a moment of the others'.
+    throughout("two runs for the three messages", QUIET, async || {
+        let runs = app.get("/api/v1/handler/consume/run").await;
+        runs["data"].as_array().map(Vec::len) == Some(2)
+    })
+    .await;
+    app.settled_runs("consume").await;
     let text = std::fs::read_to_string(&out).expect("out");
     let mut lines: Vec<&str> = text.lines().collect();
     lines.sort_unstable();
@@ -289,19 +296,15 @@ async fn restarting_the_server_mid_stream_loses_no_rabbitmq_message() {
     let second = TestApp::spawn_on(settings, dir, db).await;
     publishing.await.expect("the publisher finished");
 
-    let deadline = Instant::now() + WAIT;
-    loop {
+    until(&format!("all {MESSAGES} messages"), WAIT, async || {
         let (got, _) = numbers(&receiver.received());
         if got.len() == MESSAGES {
-            break;
+            Ok(())
+        } else {
+            Err(got.len())
         }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {MESSAGES} messages arrived",
-            got.len()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
     second.shut_down().await;
     rabbit.wait_counts(&queue, |c| c == Some((0, 0))).await;
     assert_eq!(rabbit.counts(&dead).await, Some((0, 0)));
@@ -363,12 +366,14 @@ async fn while_the_database_is_down_messages_wait_in_the_queue_and_none_is_dead_
             .publish(&queue, &native(i), BasicProperties::default())
             .await;
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(
-        receiver.received().len(),
-        1,
-        "a message got through the outage"
-    );
+    // The point: through an outage of some seconds, in which the source puts each message
+    // back after a growing pause, none gets through and none is dead-lettered.
+    throughout(
+        "no message through the outage",
+        Duration::from_secs(3),
+        async || receiver.received().len() == 1,
+    )
+    .await;
     assert_eq!(
         rabbit.counts(&dead).await,
         Some((0, 0)),

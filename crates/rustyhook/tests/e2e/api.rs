@@ -279,7 +279,8 @@ async fn send_example_delivers_the_schema_example_to_one_endpoint() {
     let ep = app
         .create_endpoint("acme", json!({"url": target.url("/")}))
         .await;
-    app.create_endpoint("acme", json!({"url": other.url("/")}))
+    let other_ep = app
+        .create_endpoint("acme", json!({"url": other.url("/")}))
         .await;
     let path = format!(
         "/api/v1/app/acme/endpoint/{}/send-example",
@@ -295,7 +296,14 @@ async fn send_example_delivers_the_schema_example_to_one_endpoint() {
     assert_eq!(status, StatusCode::OK, "{msg}");
     let got = target.wait_for(1, std::time::Duration::from_secs(10)).await;
     assert_eq!(got[0].json(), json!({"amount": 7}));
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The example made no delivery to the other endpoint (deliveries are stored with it).
+    let stats = app
+        .settled("acme", other_ep["id"].as_str().expect("id"))
+        .await;
+    assert_eq!(
+        stats,
+        json!({"success": 0, "pending": 0, "sending": 0, "fail": 0, "canceled": 0})
+    );
     assert!(other.received().is_empty());
 }
 

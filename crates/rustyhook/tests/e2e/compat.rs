@@ -43,8 +43,8 @@ fn the_roadmap_keys_are_understood() {
     assert_eq!(
         h.on_failure
             .as_ref()
-            .and_then(|f| f.retry)
-            .map(|r| r.max_retries),
+            .and_then(|f| f.retry.as_ref())
+            .map(|r| r.max_retries()),
         Some(3)
     );
     assert!(
@@ -58,7 +58,10 @@ fn the_roadmap_keys_are_understood() {
     assert!(h.routes[0].pattern.matches("cat.png"));
     let c = load(&compat_dir().join("readme-quickstart.yml")).expect("loads");
     let backup = c.handlers.get("daily-backup").expect("handler");
-    assert_eq!(backup.action.retry.delay, std::time::Duration::from_secs(1));
+    assert_eq!(
+        backup.action.retry.next_delay(1, 0.0),
+        Some(std::time::Duration::from_secs(1))
+    );
 }
 
 #[test]

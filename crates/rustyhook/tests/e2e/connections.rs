@@ -135,7 +135,9 @@ async fn at_the_cap_with_every_connection_busy_a_new_one_is_refused_at_once() {
         c.write_all(head.as_bytes()).await.expect("write");
         busy.push(c);
     }
-    // Let the three requests reach their handlers.
+    // Kept: let the server accept the three connections first. Nothing outside the server
+    // shows it has (a probe connection would take the place this test fills), and an extra
+    // connection accepted before them would be served.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut extra = TcpStream::connect(addr(&app)).await.expect("connect");
     let _ = extra

@@ -6,8 +6,9 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::{TestApp, settings};
+use crate::harness::{QUIET, TestApp, settings};
 use crate::receiver::{Receiver, Reply};
+use crate::wait::{throughout, until};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -20,15 +21,16 @@ async fn messages_fan_out_by_event_type_and_channel() {
         Receiver::start().await,
     );
     app.create_app("acme").await;
-    app.create_endpoint("acme", json!({"url": all.url("/all")}))
-        .await;
-    app.create_endpoint(
-        "acme",
+    let endpoints = [
+        json!({"url": all.url("/all")}),
         json!({"url": invoices.url("/i"), "filterTypes": ["invoice.paid"]}),
-    )
-    .await;
-    app.create_endpoint("acme", json!({"url": eu.url("/eu"), "channels": ["eu"]}))
-        .await;
+        json!({"url": eu.url("/eu"), "channels": ["eu"]}),
+    ];
+    let mut ids = Vec::new();
+    for body in endpoints {
+        let ep = app.create_endpoint("acme", body).await;
+        ids.push(ep["id"].as_str().expect("id").to_owned());
+    }
 
     app.post(
         "/api/v1/app/acme/msg",
@@ -42,10 +44,11 @@ async fn messages_fan_out_by_event_type_and_channel() {
     .await;
     app.send("acme", "user.signup", json!({"n": 3})).await;
 
-    let got = all.wait_for(3, WAIT).await;
-    invoices.wait_for(2, WAIT).await;
-    eu.wait_for(1, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A message's deliveries are stored with it: once every endpoint has settled, what arrived
+    // is the whole fan-out, and nothing more is on its way.
+    for id in &ids {
+        app.settled("acme", id).await;
+    }
     let numbers = |r: &Receiver| {
         let mut n: Vec<i64> = r
             .received()
@@ -55,7 +58,7 @@ async fn messages_fan_out_by_event_type_and_channel() {
         n.sort();
         n
     };
-    assert_eq!(got.len(), 3);
+    assert_eq!(numbers(&all), vec![1, 2, 3]);
     assert_eq!(numbers(&invoices), vec![1, 2]);
     assert_eq!(numbers(&eu), vec![1]);
 }
@@ -235,19 +238,22 @@ async fn an_exhausted_delivery_is_dead_until_recover_brings_it_back() {
 
     // Schedule 100ms,200ms: three attempts, then dead (Svix status 2 = Fail).
     app.wait_attempts("acme", id, WAIT, |a| a.len() == 3).await;
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let dests = app
-            .get(&format!("/api/v1/app/acme/msg/{id}/endpoint"))
-            .await;
+    let dests = format!("/api/v1/app/acme/msg/{id}/endpoint");
+    until("the delivery to be dead", WAIT, async || {
+        let dests = app.get(&dests).await;
         if dests["data"][0]["status"] == 2 {
-            break;
+            Ok(())
+        } else {
+            Err(dests)
         }
-        assert!(std::time::Instant::now() < deadline, "never dead: {dests}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(receiver.received().len(), 3, "no attempts after dead");
+    })
+    .await;
+    // The point: a dead delivery is not tried again. Nothing is due, so an attempt would be
+    // a dispatcher poll claiming it anyway.
+    throughout("no attempt after dead", QUIET, async || {
+        receiver.received().len() == 3
+    })
+    .await;
 
     receiver.set_default(Reply::status(200));
     let (status, out) = app
@@ -313,9 +319,15 @@ async fn a_410_gone_disables_the_endpoint_at_once() {
         ep["id"].as_str().expect("id")
     );
     assert_eq!(app.get(&path).await["disabled"], true);
-    // No retry, and new messages do not go to a disabled endpoint.
+    // No retry, and new messages do not go to a disabled endpoint: the endpoint's one
+    // delivery failed and nothing else is pending (deliveries are stored with their message).
     app.send("acme", "a", json!({})).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    let stats = app.settled("acme", ep["id"].as_str().expect("id")).await;
+    assert_eq!(
+        (&stats["success"], &stats["fail"]),
+        (&json!(0), &json!(1)),
+        "{stats}"
+    );
     assert_eq!(receiver.received().len(), 1);
 }
 
@@ -371,13 +383,15 @@ async fn deliveries_to_private_addresses_are_refused_by_default_with_the_reason(
     let app = TestApp::spawn_with(s).await;
     let receiver = Receiver::start().await;
     app.create_app("acme").await;
-    app.create_endpoint("acme", json!({"url": receiver.url("/literal")}))
+    let literal = app
+        .create_endpoint("acme", json!({"url": receiver.url("/literal")}))
         .await;
-    app.create_endpoint(
-        "acme",
-        json!({"url": format!("http://localhost:{}/named", receiver.addr.port())}),
-    )
-    .await;
+    let named = app
+        .create_endpoint(
+            "acme",
+            json!({"url": format!("http://localhost:{}/named", receiver.addr.port())}),
+        )
+        .await;
     let msg = app.send("acme", "a", json!({})).await;
     let attempts = app
         .wait_attempts("acme", msg["id"].as_str().expect("id"), WAIT, |a| {
@@ -394,6 +408,9 @@ async fn deliveries_to_private_addresses_are_refused_by_default_with_the_reason(
             "{a}"
         );
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Every attempt made, none reached the receiver.
+    for ep in [literal, named] {
+        app.settled("acme", ep["id"].as_str().expect("id")).await;
+    }
     assert!(receiver.received().is_empty());
 }

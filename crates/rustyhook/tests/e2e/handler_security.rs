@@ -2,8 +2,6 @@
 //! control never become arbitrary environment variables, substituted values are not expanded
 //! again.
 
-use std::time::Duration;
-
 use http::Method;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -47,7 +45,8 @@ handlers:
         "RUSTYHOOK_VAR_BASH_ENV=/dev/stdin\nRUSTYHOOK_VAR_GIT_CONFIG_COUNT=1\n\
          RUSTYHOOK_VAR_LD_PRELOAD=/nonexistent.so\nRUSTYHOOK_VAR_PATH=/nonexistent\n"
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The run has finished: had bash run the payload, it would have done so before the command.
+    app.settled_runs("build").await;
     assert!(!pwned.exists(), "the payload ran as a script");
 }
 

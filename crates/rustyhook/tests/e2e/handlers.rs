@@ -10,6 +10,10 @@ use serde_json::{Value, json};
 
 use crate::harness::{TestApp, settings};
 use crate::receiver::Receiver;
+use crate::wait::{eventually, until};
+
+/// How long a test waits for a handler's command to get somewhere.
+const WAIT: Duration = Duration::from_secs(15);
 
 /// A server running the handlers in `yaml`, with `{dir}` replaced by a fresh temp dir.
 pub async fn spawn(yaml: &str) -> (TestApp, tempfile::TempDir) {
@@ -32,21 +36,15 @@ pub fn with_handlers(yaml: &str, dir: &Path) -> rustyhook_core::settings::Settin
 
 /// Waits until `path` exists and `done` holds for its text.
 pub async fn wait_file(path: &Path, done: impl Fn(&str) -> bool) -> String {
-    let start = Instant::now();
-    loop {
-        if let Ok(text) = std::fs::read_to_string(path)
-            && done(&text)
-        {
-            return text;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "{} never got there; it holds {:?}",
-            path.display(),
-            std::fs::read_to_string(path).ok()
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    until(
+        &format!("{} to get there", path.display()),
+        WAIT,
+        async || match std::fs::read_to_string(path) {
+            Ok(text) if done(&text) => Ok(text),
+            seen => Err(seen.ok()),
+        },
+    )
+    .await
 }
 
 async fn hook(
@@ -68,20 +66,12 @@ async fn hook(
 
 /// Waits until the run reaches `status`.
 async fn wait_run(app: &TestApp, handler: &str, run: &str, status: &str) -> Value {
-    let start = Instant::now();
-    loop {
-        let r = app
-            .get(&format!("/api/v1/handler/{handler}/run/{run}"))
-            .await;
-        if r["status"] == status {
-            return r;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "run stuck at {r}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let path = format!("/api/v1/handler/{handler}/run/{run}");
+    until(&format!("run {run} to be {status}"), WAIT, async || {
+        let r = app.get(&path).await;
+        if r["status"] == status { Ok(r) } else { Err(r) }
+    })
+    .await
 }
 
 pub fn lines(p: &PathBuf) -> usize {
@@ -105,7 +95,8 @@ handlers:
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = hook(&app, "deploy", &[("x-auth-token", "wrong")], "{}").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A run is stored before its request is answered: none means the command never runs.
+    assert_eq!(app.settled_runs("deploy").await, Vec::<Value>::new());
     assert!(!out.exists(), "a refused request ran the command");
     let (status, body) = hook(
         &app,
@@ -295,7 +286,19 @@ handlers:
     .await;
     let up = dir.path().join("uploads");
     std::fs::create_dir_all(up.join("temp")).expect("dirs");
-    tokio::time::sleep(Duration::from_millis(2500)).await; // the watcher retries every 2 s until the folder exists
+    // The watcher looks for the folder every 2 s until it exists: write a probe (the last
+    // route's) until a run shows that the folder is watched. At most once a second, so that
+    // each write gets through the 300 ms debounce.
+    let (probe, other) = (up.join("probe.txt"), dir.path().join("other"));
+    let mut written: Option<Instant> = None;
+    eventually("the watcher to watch the new folder", WAIT, async || {
+        if written.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+            std::fs::write(&probe, "x").expect("write");
+            written = Some(Instant::now());
+        }
+        std::fs::read_to_string(&other).is_ok_and(|t| t.contains("probe.txt"))
+    })
+    .await;
     for f in [
         "cat.jpg",
         "dog.png",
@@ -332,14 +335,21 @@ handlers:
 "#,
     )
     .await;
-    let ticks = dir.path().join("ticks");
-    tokio::time::sleep(Duration::from_millis(3500)).await;
-    let text = std::fs::read_to_string(&ticks).unwrap_or_default();
-    let mut seen: Vec<&str> = text.lines().collect();
-    let n = seen.len();
-    seen.dedup();
-    assert!((2..=5).contains(&n), "{n} ticks in 3.5 s: {text}");
-    assert_eq!(seen.len(), n, "a tick ran twice: {text}");
+    let text = wait_file(&dir.path().join("ticks"), |t| t.lines().count() >= 3).await;
+    let ticks: Vec<chrono::DateTime<chrono::FixedOffset>> = text
+        .lines()
+        .map(|l| chrono::DateTime::parse_from_rfc3339(l).expect("a tick time"))
+        .collect();
+    assert!(
+        ticks.windows(2).all(|w| w[0] < w[1]),
+        "a tick ran twice: {text}"
+    );
+    // Every second; a slow machine may let one go by.
+    let span = ticks[2] - ticks[0];
+    assert!(
+        span <= chrono::Duration::seconds(3),
+        "three ticks in {span}: {text}"
+    );
     let _ = app;
 }
 
@@ -436,7 +446,7 @@ handlers:
 
 #[tokio::test]
 async fn sqs_messages_run_the_handler_and_are_deleted_once_queued() {
-    use rustyhook_engine::sources::sqs_client::{SqsClient, SqsConfig, create_queue};
+    use rustyhook_engine::triggers::sqs_client::{SqsClient, SqsConfig, create_queue};
     let endpoint = std::env::var("RUSTYHOOK_TEST_SQS_ENDPOINT")
         .unwrap_or_else(|_| "http://127.0.0.1:5000".into());
     let creds = Some(("test".to_owned(), "test".to_owned()));
@@ -487,8 +497,9 @@ handlers:
     let text = wait_file(&dir.path().join("processed"), |t| t.lines().count() >= 2).await;
     assert!(text.contains(&format!("{first} one")), "{text}");
     assert!(text.contains(&format!("{second} two")), "{text}");
-    // Deleted once queued: nothing comes back, even after the visibility timeout.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The point: deleted once queued, nothing comes back, even after the visibility timeout
+    // (1 s from the receive, which came before the runs). No sleep: this receive long-polls
+    // for 1 s (`wait_time_seconds`), past that timeout, and returns what comes back.
     assert!(client.receive().await.expect("receive").is_empty());
     // The roadmap's exports: the last message id reaches a later run of another handler.
     app.post("/api/v1/handler/status-reporter/run", json!({}))

@@ -1,17 +1,26 @@
 //! Starts a server for one test and talks to its API.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use rustyhook::server::Application;
-use rustyhook_core::retry::RetrySchedule;
+use rustyhook_core::retry::RetryPolicy;
 use rustyhook_core::settings::Settings;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::pgdb::TempDatabase;
+use crate::wait::until;
 
 pub const TOKEN: &str = "test-admin-token-0123456789";
+
+/// How long a test waits for deliveries to finish.
+const SETTLE: Duration = Duration::from_secs(10);
+
+/// How long a test watches for something that must not happen in the engine and that no
+/// stored state rules out (a dead delivery tried again, a repeated message making a run):
+/// four of the dispatcher's polls (`poll_interval` below), in which it would have shown up.
+pub const QUIET: Duration = Duration::from_millis(200);
 
 pub struct TestApp {
     pub base: String,
@@ -49,7 +58,7 @@ pub fn settings() -> Settings {
     s.delivery.allow_private_networks = true;
     s.delivery.poll_interval = Duration::from_millis(50);
     s.delivery.request_timeout = Duration::from_secs(2);
-    s.retry.schedule = RetrySchedule::parse_list("100ms,200ms").expect("valid");
+    s.retry.schedule = RetryPolicy::parse_list("100ms,200ms").expect("valid");
     s.database.fast_unsafe_sync = true;
     s
 }
@@ -134,13 +143,15 @@ impl TestApp {
         // A task the server spawned (leadership) lets go of the store a moment after the server
         // returns: wait until the SQLite lock is free, so the next server can open the database.
         let lock = self.data_dir.join("rustyhook.lock");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while let Ok(file) = std::fs::File::options().write(true).open(&lock)
-            && file.try_lock().is_err()
-        {
-            assert!(Instant::now() < deadline, "the database stayed locked");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        until(
+            "the SQLite lock to be free",
+            Duration::from_secs(10),
+            async || match std::fs::File::options().write(true).open(&lock) {
+                Ok(file) => file.try_lock().map_err(|e| e.to_string()),
+                Err(_) => Ok(()),
+            },
+        )
+        .await;
         let dir = self
             ._dir
             .take()
@@ -246,21 +257,64 @@ impl TestApp {
         timeout: Duration,
         done: impl Fn(&[Value]) -> bool,
     ) -> Vec<Value> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let list = self
-                .get(&format!("/api/v1/app/{app}/attempt/msg/{msg_id}"))
-                .await;
+        let path = format!("/api/v1/app/{app}/attempt/msg/{msg_id}");
+        until(&format!("the attempts of {msg_id}"), timeout, async || {
+            let list = self.get(&path).await;
             let items = list["data"].as_array().cloned().unwrap_or_default();
-            if done(&items) {
-                return items;
+            if done(&items) { Ok(items) } else { Err(items) }
+        })
+        .await
+    }
+
+    /// Waits until none of an endpoint's deliveries is pending or in flight, and returns its
+    /// stats (`success`, `fail`, `canceled`, …). A message's deliveries are stored with it, so a
+    /// settled endpoint gets no request until the next message: a test checks that nothing
+    /// else arrives there exactly, with no window to wait through.
+    pub async fn settled(&self, app: &str, endpoint_id: &str) -> Value {
+        let path = format!("/api/v1/app/{app}/endpoint/{endpoint_id}/stats");
+        until("the endpoint's deliveries to settle", SETTLE, async || {
+            let stats = self.get(&path).await;
+            if stats["pending"] == 0 && stats["sending"] == 0 {
+                Ok(stats)
+            } else {
+                Err(stats)
             }
-            assert!(
-                Instant::now() < deadline,
-                "attempts never got there: {items:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
+        })
+        .await
+    }
+
+    /// [`Self::settled`] for every endpoint of `app`.
+    pub async fn settled_app(&self, app: &str) {
+        let listed = self.get(&format!("/api/v1/app/{app}/endpoint")).await;
+        for ep in listed["data"].as_array().expect("a list of endpoints") {
+            self.settled(app, ep["id"].as_str().expect("id")).await;
         }
+    }
+
+    /// Waits until every run of `handler` has finished (none queued, running or due again),
+    /// and returns them. A run is stored before its trigger is answered, so once they are
+    /// settled no command runs until the next trigger: a test checks that a refused request
+    /// or a duplicate ran nothing exactly, with no window to wait through.
+    pub async fn settled_runs(&self, handler: &str) -> Vec<Value> {
+        let path = format!("/api/v1/handler/{handler}/run");
+        until(
+            &format!("the runs of {handler} to finish"),
+            SETTLE,
+            async || {
+                let listed = self.get(&path).await;
+                let runs = listed["data"].as_array().cloned().unwrap_or_default();
+                let busy = |r: &Value| {
+                    matches!(r["status"].as_str(), Some("pending" | "running"))
+                        || !r["nextAttempt"].is_null()
+                };
+                if runs.iter().any(busy) {
+                    Err(listed)
+                } else {
+                    Ok(runs)
+                }
+            },
+        )
+        .await
     }
 }
 

@@ -9,6 +9,7 @@ mod compat;
 mod connections;
 mod delivery;
 mod fuzz;
+mod handler_lanes;
 mod handler_security;
 mod handlers;
 mod harness;
@@ -31,4 +32,6 @@ mod svix_sdk;
 mod tokens;
 mod triggers;
 mod validation;
+#[path = "../support/wait.rs"]
+mod wait;
 mod webhook_security;

@@ -14,6 +14,7 @@ use crate::handlers::{lines, wait_file};
 use crate::harness::{TestApp, settings};
 use crate::jetstream::{PrivateServer, TestStream};
 use crate::receiver::{Received, Receiver};
+use crate::wait::{eventually, throughout, until};
 
 const SETTLE: Duration = Duration::from_secs(20);
 
@@ -43,19 +44,15 @@ fn counts(received: &[Received]) -> BTreeMap<u64, usize> {
 
 /// Waits until every `n` below `total` arrived at least once.
 async fn wait_all(receiver: &Receiver, total: usize, timeout: Duration) -> BTreeMap<u64, usize> {
-    let deadline = Instant::now() + timeout;
-    loop {
+    until(&format!("all {total} messages"), timeout, async || {
         let seen = counts(&receiver.received());
         if (0..total as u64).all(|n| seen.contains_key(&n)) {
-            return seen;
+            Ok(seen)
+        } else {
+            Err(format!("{} of them", seen.len()))
         }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {total} messages arrived",
-            seen.len()
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    })
+    .await
 }
 
 /// A running app `shop` whose endpoint is `receiver`.
@@ -79,8 +76,9 @@ async fn native_messages_on_a_stream_reach_the_endpoint_once_and_leave_nothing_p
     stream.publish("refunds", event(999)).await;
     let seen = wait_all(&receiver, 20, SETTLE).await;
     let info = stream.wait_settled("rustyhook", SETTLE).await;
-    // Time for a duplicate to show up, had any been made.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Every message is acknowledged, so stored, and deliveries are stored with their message:
+    // once they are settled, no duplicate is on its way.
+    app.settled_app("shop").await;
     assert!(seen.values().all(|n| *n == 1), "{seen:?}");
     assert_eq!(receiver.received().len(), 20);
     assert_eq!(
@@ -88,8 +86,14 @@ async fn native_messages_on_a_stream_reach_the_endpoint_once_and_leave_nothing_p
         format!("{}.orders", stream.subject)
     );
     // Every delivery takes a consumer sequence: 20 for 20 messages means none came twice.
-    assert_eq!(info.delivered.stream_sequence, 20);
+    // (The stream sequence delivered may read 21: the server may move it past the refund,
+    // which the subject filter skips, without delivering it.)
     assert_eq!(info.delivered.consumer_sequence, 20);
+    assert!(
+        (20..=21).contains(&info.delivered.stream_sequence),
+        "{:?}",
+        info.delivered
+    );
     // The messages of a pull are taken at once, so they may arrive in any order.
     let received = receiver.received();
     let first = received
@@ -118,17 +122,18 @@ async fn a_poison_message_is_terminated_and_listed_while_the_messages_around_it_
     wait_all(&receiver, 2, SETTLE).await;
     let info = stream.wait_settled("rustyhook", SETTLE).await;
     assert_eq!(info.delivered.stream_sequence, 4);
-    // Past `ack_wait`: a message answered with anything but TERM would have been delivered
-    // again by now, taking a fifth consumer sequence.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(
-        stream
-            .consumer("rustyhook")
-            .await
-            .delivered
-            .consumer_sequence,
-        4
-    );
+    // The point: a message answered with anything but TERM would be delivered again once
+    // its `ack_wait` (1 s, counted from its delivery, already past) is over, taking a fifth
+    // consumer sequence.
+    throughout(
+        "no message delivered again",
+        Duration::from_millis(1200),
+        async || {
+            let info = stream.consumer("rustyhook").await;
+            info.delivered.consumer_sequence == 4
+        },
+    )
+    .await;
     let listed = app
         .get(&format!("/api/v1/source/{}/rejected", stream.name))
         .await;
@@ -168,13 +173,14 @@ async fn a_handler_source_runs_the_handler_s_command_once_per_message() {
         stream.source("handler: note", ""),
         out.display()
     );
-    let _app = TestApp::spawn_with(with_sources(&yaml)).await;
+    let app = TestApp::spawn_with(with_sources(&yaml)).await;
     for word in ["one", "two", "three"] {
         stream.publish("jobs", word).await;
     }
     let text = wait_file(&out, |t| t.lines().count() >= 3).await;
     stream.wait_settled("rustyhook", SETTLE).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Every message is acknowledged, so has its run: once they finished, none runs again.
+    assert_eq!(app.settled_runs("note").await.len(), 3);
     assert_eq!(lines(&out), 3, "{text}");
     let s = &stream.name;
     for (seq, word) in [(1, "one"), (2, "two"), (3, "three")] {
@@ -235,13 +241,17 @@ async fn two_nodes_on_one_durable_consumer_share_its_messages_each_delivered_onc
         stream.publish("orders", event(n)).await;
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let deadline = Instant::now() + SETTLE;
-    while to_a.received().len() + to_b.received().len() < TOTAL {
-        assert!(Instant::now() < deadline, "messages went missing");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    eventually(
+        "every message at one node or the other",
+        SETTLE,
+        async || to_a.received().len() + to_b.received().len() >= TOTAL,
+    )
+    .await;
     stream.wait_settled("rustyhook", SETTLE).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Every message is acknowledged, so stored: once both nodes' deliveries are settled, no
+    // duplicate is on its way.
+    a.settled_app("shop").await;
+    b.settled_app("shop").await;
     let mut all = to_a.received();
     all.extend(to_b.received());
     let seen = counts(&all);
@@ -257,7 +267,9 @@ async fn a_source_whose_stream_is_missing_retries_and_reads_once_the_stream_exis
     let receiver = Receiver::start().await;
     let app = TestApp::spawn_with(with_sources(&stream.source("app: shop", ""))).await;
     shop(&app, &receiver).await;
-    // The source has found no stream and waits (1 s, then 2 s, …) before looking again.
+    // Kept: the source says nothing when it finds no stream, and this test needs it to have
+    // looked once (it then waits 1 s, then 2 s, … before looking again) before the stream is
+    // made.
     tokio::time::sleep(Duration::from_millis(300)).await;
     stream.make().await;
     stream.publish("orders", event(0)).await;
@@ -287,19 +299,16 @@ async fn a_source_carries_on_after_the_nats_server_restarts() {
     server.restart().await;
     let restarted = Instant::now();
     for n in 10..20 {
-        let deadline = Instant::now() + SETTLE;
-        while let Err(e) = stream.try_publish("orders", event(n)).await {
-            assert!(
-                Instant::now() < deadline,
-                "publishing after the restart: {e}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        until("a publish after the restart", SETTLE, async || {
+            stream.try_publish("orders", event(n)).await
+        })
+        .await;
     }
     wait_all(&receiver, 20, SETTLE).await;
     let recovered = restarted.elapsed();
     let info = stream.wait_settled("rustyhook", SETTLE).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Every message is acknowledged, so stored: once settled, no duplicate is on its way.
+    app.settled_app("shop").await;
     let seen = counts(&receiver.received());
     assert!(seen.values().all(|n| *n == 1), "{seen:?}");
     let again = info.delivered.consumer_sequence - info.delivered.stream_sequence;

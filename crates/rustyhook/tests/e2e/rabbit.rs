@@ -3,7 +3,7 @@
 //! failing test), publishes, counts and reads back.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lapin::options::{
     BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
@@ -11,6 +11,8 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+
+use crate::wait::until;
 
 /// The broker the tests use.
 pub fn url() -> String {
@@ -127,15 +129,12 @@ impl Rabbit {
 
     /// Waits until `queue`'s counts satisfy `done`.
     pub async fn wait_counts(&self, queue: &str, done: impl Fn(Option<(u32, u32)>) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
+        let what = format!("the counts of {queue}");
+        until(&what, Duration::from_secs(20), async || {
             let counts = self.counts(queue).await;
-            if done(counts) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "{queue} stuck at {counts:?}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            if done(counts) { Ok(()) } else { Err(counts) }
+        })
+        .await;
     }
 
     /// Takes the next message of `queue` (acked), if any.

@@ -10,6 +10,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use crate::wait::until;
+
 /// One request as received.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -106,40 +108,33 @@ impl Receiver {
     /// Waits until payloads `{"i": 0}` … `{"i": n - 1}` have all arrived (any number of times),
     /// or panics after `timeout` saying how many did.
     pub async fn wait_for_numbered(&self, n: usize, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
+        let what = format!("{n} numbered payloads");
+        until(&what, timeout, async || {
             let seen: std::collections::HashSet<i64> = self
                 .received()
                 .iter()
                 .filter_map(|r| r.json()["i"].as_i64())
                 .collect();
             if seen.len() == n {
-                return;
+                Ok(())
+            } else {
+                Err(format!("{} of them", seen.len()))
             }
-            assert!(
-                Instant::now() < deadline,
-                "{} of {n} numbered payloads arrived within {timeout:?}",
-                seen.len()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await;
     }
 
     /// Waits until at least `n` requests arrived, or panics after `timeout`.
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
-        let deadline = Instant::now() + timeout;
-        loop {
+        until(&format!("{n} requests"), timeout, async || {
             let got = self.received();
             if got.len() >= n {
-                return got;
+                Ok(got)
+            } else {
+                Err(format!("{} of them", got.len()))
             }
-            assert!(
-                Instant::now() < deadline,
-                "expected {n} requests within {timeout:?}, got {}",
-                got.len()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        })
+        .await
     }
 }
 

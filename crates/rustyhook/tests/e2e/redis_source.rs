@@ -15,8 +15,11 @@ use serde_json::{Value, json};
 use crate::handlers::{wait_file, with_handlers};
 use crate::harness::{TestApp, database};
 use crate::receiver::{Receiver, Reply};
+use crate::wait::eventually;
 
 const REDIS: &str = "redis://127.0.0.1:6379";
+/// How long a test waits for the source (and Redis) to get somewhere.
+const WAIT: Duration = Duration::from_secs(20);
 
 async fn redis() -> MultiplexedConnection {
     redis::Client::open(REDIS)
@@ -92,14 +95,6 @@ fn redis_to_json(v: &redis::Value) -> Value {
     }
 }
 
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check().await {
-        assert!(Instant::now() < deadline, "{what} never happened");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn native_entries_reach_the_app_s_endpoint_once_and_are_acknowledged() {
     let stream = Stream::new();
@@ -143,14 +138,16 @@ async fn native_entries_reach_the_app_s_endpoint_once_and_are_acknowledged() {
     let got = receiver.wait_for(2, Duration::from_secs(20)).await;
     let bodies: HashSet<String> = got.iter().map(|r| r.json()["n"].to_string()).collect();
     assert_eq!(bodies, HashSet::from(["1".to_owned(), "2".to_owned()]));
-    eventually("the group has nothing pending", async || {
+    eventually("the group has nothing pending", WAIT, async || {
         pending(&mut conn, &stream.0).await == 0
     })
     .await;
     // The second entry's eventId is kept: the message is found by it.
     let msg = app.get("/api/v1/app/acme/msg/ord-2").await;
     assert_eq!(msg["eventType"], "order.paid");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every entry is acknowledged, so stored, and deliveries are stored with their message:
+    // once they are settled, nothing else will arrive.
+    app.settled_app("acme").await;
     assert_eq!(receiver.received().len(), 2, "an entry was delivered twice");
 }
 
@@ -185,12 +182,12 @@ async fn a_poison_entry_is_dead_lettered_and_listed_and_the_rest_flow() {
     )
     .await;
     receiver.wait_for(2, Duration::from_secs(20)).await;
-    eventually("both poison entries are dead-lettered", async || {
+    eventually("both poison entries are dead-lettered", WAIT, async || {
         let n: usize = conn.xlen(format!("{}.dead", stream.0)).await.unwrap_or(0);
         n == 2
     })
     .await;
-    eventually("the group has nothing pending", async || {
+    eventually("the group has nothing pending", WAIT, async || {
         pending(&mut conn, &stream.0).await == 0
     })
     .await;
@@ -322,19 +319,19 @@ async fn a_handler_entry_delivered_again_after_its_ack_was_lost_runs_the_command
     let ran = dir.path().join("ran");
     wait_file(&ran, |t| t.ends_with('\n')).await;
     // Each refused XACK makes the source reconnect and take the entry over again.
-    eventually("the entry is delivered three times", async || {
+    eventually("the entry is delivered three times", WAIT, async || {
         deliveries(&mut conn, &stream.0, &id).await >= 3
     })
     .await;
     user.allow_acks(&mut conn).await;
-    eventually("the group has nothing pending", async || {
+    eventually("the group has nothing pending", WAIT, async || {
         pending(&mut conn, &stream.0).await == 0
     })
     .await;
-    let runs = app.get("/api/v1/handler/ingest/run").await;
-    let runs = runs["data"].as_array().expect("runs");
+    // Every delivery of the entry is acknowledged, so handled: with the one run finished,
+    // the command cannot run again.
+    let runs = app.settled_runs("ingest").await;
     assert_eq!(runs.len(), 1, "{runs:?}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         std::fs::read_to_string(&ran).expect("ran"),
         format!("{}\n", runs[0]["id"].as_str().expect("run id")),
@@ -378,7 +375,7 @@ async fn sendhooks_entries_go_to_their_url_with_the_secret_and_statuses_are_writ
     assert_eq!(got[0].json(), json!({"order": 42}));
     assert_eq!(got[0].header("x-secret-hash").as_deref(), Some("s3cr3t"));
     // The failing URL is tried three times (the test schedule), then its status is written.
-    eventually("two statuses are written", async || {
+    eventually("two statuses are written", WAIT, async || {
         let n: usize = conn.xlen(&status_stream).await.unwrap_or(0);
         n == 2
     })

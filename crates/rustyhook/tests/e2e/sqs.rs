@@ -4,15 +4,19 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use rustyhook_engine::sources::sqs_client::{SqsClient, SqsConfig, create_queue};
+use rustyhook_engine::triggers::sqs_client::{SqsClient, SqsConfig, create_queue};
 
 use crate::handlers::{spawn, wait_file};
+use crate::wait::eventually;
+
+/// How long a test waits for the handler (and moto) to get somewhere.
+const WAIT: Duration = Duration::from_secs(20);
 
 /// The SQS-compatible server the tests use.
 fn endpoint() -> String {
@@ -108,14 +112,6 @@ async fn pass_on(
     response
 }
 
-async fn eventually(what: &str, check: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check() {
-        assert!(Instant::now() < deadline, "{what} never happened");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn an_sqs_message_delivered_again_after_its_delete_failed_runs_the_command_once() {
     let creds = Some(("test".to_owned(), "test".to_owned()));
@@ -165,9 +161,15 @@ handlers:
     .expect("client");
     let message_id = sender.send("one").await.expect("send");
     // Each refused delete leaves the message to come back after its visibility timeout.
-    eventually("the message is delivered twice", || proxy.refused() >= 2).await;
+    eventually("the message to be delivered twice", WAIT, async || {
+        proxy.refused() >= 2
+    })
+    .await;
     proxy.allow_deletes();
-    eventually("the message is deleted", || proxy.deleted() >= 1).await;
+    eventually("the message to be deleted", WAIT, async || {
+        proxy.deleted() >= 1
+    })
+    .await;
     let runs = app.get("/api/v1/handler/queue-processor/run").await;
     let runs = runs["data"].as_array().expect("runs");
     assert_eq!(runs.len(), 1, "{runs:?}");

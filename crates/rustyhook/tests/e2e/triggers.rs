@@ -12,6 +12,7 @@ use rustyhook_core::settings::Settings;
 use crate::handlers::{lines, spawn, wait_file, with_handlers};
 use crate::harness::{TestApp, database};
 use crate::pgdb::TempDatabase;
+use crate::wait::throughout;
 
 /// A port free on loopback right now.
 pub fn free_port() -> u16 {
@@ -120,7 +121,8 @@ handlers:
     assert_eq!(send("office-only").await, StatusCode::FORBIDDEN);
     assert_eq!(send("local").await, StatusCode::ACCEPTED);
     wait_file(&dir.path().join("local"), |_| true).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A run is stored before its request is answered: none means the command never runs.
+    assert!(app.settled_runs("office-only").await.is_empty());
     assert!(
         !dir.path().join("office").exists(),
         "a refused address ran the command"
@@ -168,8 +170,10 @@ handlers:
         "{accepted} accepted, {limited} limited"
     );
     let out = dir.path().join("out");
-    wait_file(&out, |t| t.lines().count() == accepted).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A run is stored before its request is answered: once the accepted ones finished, no
+    // other can start.
+    let runs = app.settled_runs("limited").await;
+    assert_eq!(runs.len(), accepted, "a limited request queued a run");
     assert_eq!(lines(&out), accepted, "a limited request ran the command");
 }
 
@@ -224,8 +228,16 @@ handlers:
     let (s, data, db) = after_downtime(&yaml, files.path()).await;
     let _app = TestApp::spawn_on(s, data, db).await;
     let text = wait_file(&files.path().join("catch-up"), |t| t.ends_with('\n')).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(lines(&files.path().join("catch-up")), 1, "{text}");
+    // The point: the missed tick runs once, and the skipper's not at all. The scheduler looks
+    // again every second at most; half of one shows a second pass at start doing either.
+    throughout(
+        "one catch-up run and none skipped",
+        Duration::from_millis(500),
+        async || {
+            lines(&files.path().join("catch-up")) == 1 && !files.path().join("skipper").exists()
+        },
+    )
+    .await;
     // The run is the missed tick's, five minutes ago.
     let stamp = text.trim().split(' ').nth(1).expect("a tick time");
     let tick = chrono::DateTime::parse_from_rfc3339(stamp).expect("rfc3339");
@@ -244,8 +256,10 @@ handlers:
 async fn a_cron_schedule_with_a_timezone_fires_at_that_zone_s_wall_clock_time() {
     // Asia/Kolkata is UTC+05:30 all year, so its wall clock is half an hour off UTC's minutes.
     let kolkata = FixedOffset::east_opt(5 * 3600 + 1800).expect("offset");
-    if Utc::now().second() > 55 {
-        tokio::time::sleep(Duration::from_secs(5)).await;
+    // The schedule names this minute: near its end, wait for the next one to begin.
+    let second = Utc::now().second();
+    if second > 55 {
+        tokio::time::sleep(Duration::from_secs(u64::from(60 - second))).await;
     }
     let local = Utc::now().with_timezone(&kolkata);
     let schedule = format!("* {} {} * * *", local.minute(), local.hour());
@@ -290,12 +304,19 @@ handlers:
     );
     let _app = TestApp::spawn_with(with_handlers(&yaml, files.path())).await;
     let (kinds, paths) = (files.path().join("kinds"), files.path().join("paths"));
-    // Give the watcher a moment to start; a new file is neither removal nor rename.
+    // Kept: the watcher says nothing once it watches, and a probe would be a removal or a
+    // rename that this test counts. A new file is neither removal nor rename.
     tokio::time::sleep(Duration::from_millis(500)).await;
     std::fs::write(watched.join("new.txt"), "x").expect("file");
     std::fs::remove_file(watched.join("sub/deep.txt")).expect("remove");
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(!kinds.exists(), "a create or a sub-folder change ran it");
+    // The point: neither change runs the handler. Either would within the 200 ms debounce
+    // and the start of the command.
+    throughout(
+        "no run for a create or a sub-folder change",
+        Duration::from_millis(400),
+        async || !kinds.exists(),
+    )
+    .await;
 
     std::fs::remove_file(watched.join("gone.txt")).expect("remove");
     wait_file(&kinds, |t| t.lines().count() == 1).await;

@@ -15,6 +15,8 @@ mod connections;
 mod delivery;
 #[path = "../e2e/fuzz.rs"]
 mod fuzz;
+#[path = "../e2e/handler_lanes.rs"]
+mod handler_lanes;
 #[path = "../e2e/handler_security.rs"]
 mod handler_security;
 #[path = "../e2e/handlers.rs"]
@@ -55,5 +57,7 @@ mod tokens;
 mod triggers;
 #[path = "../e2e/validation.rs"]
 mod validation;
+#[path = "../support/wait.rs"]
+mod wait;
 #[path = "../e2e/webhook_security.rs"]
 mod webhook_security;

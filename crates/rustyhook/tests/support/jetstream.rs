@@ -3,10 +3,12 @@
 //! starts it), deleted when the test ends.
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, stream};
 use rand::distr::{Alphanumeric, SampleString};
+
+use crate::wait::until;
 
 /// The server tests create their streams on.
 pub fn server_url() -> String {
@@ -107,20 +109,22 @@ impl TestStream {
 
     /// Waits until `name` has nothing left to deliver and nothing unacknowledged.
     pub async fn wait_settled(&self, name: &str, timeout: Duration) -> consumer::Info {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let info = self.consumer(name).await;
-            if info.num_pending == 0 && info.num_ack_pending == 0 {
-                return info;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the consumer {name} never settled: {} pending, {} unacknowledged",
-                info.num_pending,
-                info.num_ack_pending
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        until(
+            &format!("the consumer {name} to settle"),
+            timeout,
+            async || {
+                let info = self.consumer(name).await;
+                if info.num_pending == 0 && info.num_ack_pending == 0 {
+                    Ok(info)
+                } else {
+                    Err(format!(
+                        "{} pending, {} unacknowledged",
+                        info.num_pending, info.num_ack_pending
+                    ))
+                }
+            },
+        )
+        .await
     }
 }
 
@@ -203,21 +207,23 @@ impl PrivateServer {
             .spawn()
             .unwrap_or_else(|e| panic!("{program} starts (.ci/services.sh installs it): {e}"));
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            // JetStream answers its API once it is ready.
-            if let Ok(client) = async_nats::connect(self.url.as_str()).await
-                && client.request("$JS.API.INFO", "".into()).await.is_ok()
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "NATS at {} never came up",
-                self.url
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let url = self.url.clone();
+        until(
+            &format!("NATS at {url} to come up"),
+            Duration::from_secs(20),
+            async || {
+                // JetStream answers its API once it is ready.
+                let client = async_nats::connect(url.as_str())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                client
+                    .request("$JS.API.INFO", "".into())
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            },
+        )
+        .await;
     }
 }
 
