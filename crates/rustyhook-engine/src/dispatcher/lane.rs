@@ -13,8 +13,8 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -24,11 +24,12 @@ use rustyhook_core::outcome::OutcomeCode;
 use rustyhook_core::ratelimit::{Gcra, Rate};
 use rustyhook_core::run::Run;
 use rustyhook_core::signing::HeaderStyle;
-use rustyhook_core::time::now_millis;
+use rustyhook_core::time::{Millis, now_millis};
 use rustyhook_store::{AttemptRecord, Attempted, Target, WorkId};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use super::breaker::{Breaker, Change, Gate};
 use super::decide::{Tried, build_request, decide};
 use super::{Dispatcher, FinishedDelivery, Held, Job, Shared, Work};
 use crate::automation::execute::Step;
@@ -90,6 +91,8 @@ pub(super) struct Lane {
     origin: Instant,
     /// The key of the cluster-wide rate limit.
     limit_key: String,
+    /// An endpoint's circuit breaker, shared with its attempts, which report to it.
+    breaker: Arc<Mutex<Breaker>>,
 }
 
 /// What a lane holds its work to, read before each attempt.
@@ -110,7 +113,12 @@ impl Lane {
             Target::Endpoint(id) => id.to_string(),
             Target::Handler(id) => format!("handler:{id}"),
         };
+        let breaker = Breaker::new(
+            shared.config.breaker_threshold,
+            shared.config.breaker_max_probe_interval,
+        );
         Self {
+            breaker: Arc::new(Mutex::new(breaker)),
             shared,
             target,
             limit_key,
@@ -199,17 +207,29 @@ impl Lane {
             self.shared.finished_one();
             return Ok(());
         }
+        let mut probe = false;
         let (limits, endpoint) = match &held.work {
             Work::Endpoint(job) => {
+                let id = WorkId::Delivery(job.delivery.id.clone());
                 let Some(endpoint) = self.endpoint().await else {
                     // Deleted: the store has already canceled its deliveries.
-                    release(
-                        &self.shared,
-                        vec![WorkId::Delivery(job.delivery.id.clone())],
-                    )
-                    .await;
+                    release(&self.shared, vec![id]).await;
                     return Ok(());
                 };
+                if !endpoint.disabled {
+                    let gate = lock(&self.breaker).gate(Instant::now());
+                    match gate {
+                        Gate::Go => {}
+                        Gate::Probe => probe = true,
+                        Gate::Wait(until) => {
+                            // Back to the store, due at the next probe, its attempts unspent.
+                            let wait = until.saturating_duration_since(Instant::now());
+                            let due = now_millis() + wait.as_millis() as i64;
+                            release_until(&self.shared, vec![id], Some(due)).await;
+                            return Ok(());
+                        }
+                    }
+                }
                 let limits = LaneLimits {
                     rate: endpoint.rate_limit.filter(|_| !endpoint.disabled),
                     max_in_flight: endpoint.max_in_flight,
@@ -240,9 +260,38 @@ impl Lane {
             p = acquire_both(own, node_wide) => p,
         };
         let shared = self.shared.clone();
+        let breaker = self.breaker.clone();
         self.shared.attempts.spawn(async move {
             match (held.work, endpoint) {
-                (Work::Endpoint(job), Some(endpoint)) => attempt(&shared, job, endpoint).await,
+                (Work::Endpoint(job), Some(endpoint)) => {
+                    let endpoint_id = endpoint.id.clone();
+                    let outcome = attempt(&shared, job, endpoint).await;
+                    let change = match outcome {
+                        // Not sent: nothing learnt of the endpoint.
+                        OutcomeCode::EndpointDisabled | OutcomeCode::NoContent => {
+                            if probe {
+                                lock(&breaker).probe_told_nothing(Instant::now());
+                            }
+                            Change::None
+                        }
+                        outcome => {
+                            let failed = outcome != OutcomeCode::Ok;
+                            lock(&breaker).record(failed, probe, Instant::now())
+                        }
+                    };
+                    match change {
+                        Change::Opened => {
+                            observe::breaker_opened();
+                            tracing::warn!(%endpoint_id, "endpoint keeps failing: its breaker is open; probing it before sending the rest");
+                        }
+                        Change::Closed => {
+                            tracing::info!(%endpoint_id, "endpoint answered a probe: its breaker is closed");
+                            // What waits in the store for the next probe can come now.
+                            shared.wake.notify_one();
+                        }
+                        Change::None => {}
+                    }
+                }
                 (Work::Handler(run), _) => run_step(&shared, run).await,
                 (Work::Endpoint(_), None) => unreachable!("an endpoint's work is sent with it"),
             }
@@ -364,8 +413,9 @@ async fn acquire_both(
     (a, b)
 }
 
-/// Sends one delivery and records the attempt with the delivery's next state.
-async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) {
+/// Sends one delivery and records the attempt with the delivery's next state. Returns how it
+/// ended.
+async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) -> OutcomeCode {
     let started = now_millis();
     let result = if endpoint.disabled {
         SendResult {
@@ -487,6 +537,7 @@ async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) {
             tokio::spawn(async move { observer.finished(f).await });
         }
     }
+    result.outcome
 }
 
 /// Runs one handler step and records it with the run's next state (or gives the run back,
@@ -558,13 +609,18 @@ async fn run_step(shared: &Arc<Shared>, run: Run) {
 
 /// Gives leases back without an attempt (shutdown, deleted endpoint) and frees their room.
 pub(super) async fn release(shared: &Shared, ids: Vec<WorkId>) {
+    release_until(shared, ids, None).await;
+}
+
+/// As [`release`], the work due again at `due_at` when given.
+async fn release_until(shared: &Shared, ids: Vec<WorkId>, due_at: Option<Millis>) {
     if ids.is_empty() {
         return;
     }
     let n = ids.len();
     if let Err(e) = shared
         .store
-        .release(&shared.config.node_id, ids, None)
+        .release(&shared.config.node_id, ids, due_at)
         .await
     {
         tracing::warn!(error = %e, "could not release leases; they are released on the next start");
@@ -572,6 +628,11 @@ pub(super) async fn release(shared: &Shared, ids: Vec<WorkId>) {
     for _ in 0..n {
         shared.finished_one();
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A poisoned lock only means a panic mid-update of a breaker; its state is still usable.
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
