@@ -225,8 +225,10 @@ impl Lane {
                             // Back to the store, due at the next probe, its attempts unspent.
                             let wait = until.saturating_duration_since(Instant::now());
                             let due = now_millis() + wait.as_millis() as i64;
-                            release_until(&self.shared, vec![id], Some(due)).await;
-                            return Ok(());
+                            return match self.postpone(id, due, token).await {
+                                Ok(()) => Ok(()),
+                                Err(()) => Err(held),
+                            };
                         }
                     }
                 }
@@ -298,6 +300,26 @@ impl Lane {
             drop(permits);
             shared.finished_one();
         });
+        Ok(())
+    }
+
+    /// Gives a delivery back to the store, due at `due`, and frees its room. Waits out a store
+    /// that is down or full rather than drop it (a lease the store never heard released would
+    /// hold the delivery until this node restarts); `Err` if shutdown came first, when the
+    /// lease stays for the next start.
+    async fn postpone(&self, id: WorkId, due: Millis, token: &CancellationToken) -> Result<(), ()> {
+        let shared = &self.shared;
+        let node = &shared.config.node_id;
+        let given_back = tokio::select! {
+            r = shared.config.health.keep_trying("attempts", || {
+                shared.store.release(node, vec![id.clone()], Some(due))
+            }) => r,
+            () = token.cancelled() => return Err(()),
+        };
+        if let Err(e) = given_back {
+            tracing::warn!(delivery_id = %id, error = %e, "could not postpone a delivery; it is released on the next start");
+        }
+        shared.finished_one();
         Ok(())
     }
 
@@ -609,18 +631,13 @@ async fn run_step(shared: &Arc<Shared>, run: Run) {
 
 /// Gives leases back without an attempt (shutdown, deleted endpoint) and frees their room.
 pub(super) async fn release(shared: &Shared, ids: Vec<WorkId>) {
-    release_until(shared, ids, None).await;
-}
-
-/// As [`release`], the work due again at `due_at` when given.
-async fn release_until(shared: &Shared, ids: Vec<WorkId>, due_at: Option<Millis>) {
     if ids.is_empty() {
         return;
     }
     let n = ids.len();
     if let Err(e) = shared
         .store
-        .release(&shared.config.node_id, ids, due_at)
+        .release(&shared.config.node_id, ids, None)
         .await
     {
         tracing::warn!(error = %e, "could not release leases; they are released on the next start");
