@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`http`]: shared plumbing: errors, extractors, pagination, auth, idempotency keys.
 //! - [`routes`]: one module per resource (`app`, `endpoint`, `message`, `attempt`, `event_type`,
-//!   `health`), each exporting `router()`; [`routes::router`] assembles them.
+//!   `background_task`, `health`, …), each exporting `router()`; [`routes::router`] assembles
+//!   them.
 //! - [`openapi`]: the document served at `/api/v1/openapi.json`.
 //! - [`metrics`]: the Prometheus exposition at `/metrics`.
 //! - [`state`]: what handlers share.

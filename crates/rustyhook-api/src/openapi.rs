@@ -153,6 +153,13 @@ const OPERATIONS: &[Operation] = &[
         "202",
     ),
     op(
+        "post",
+        "/api/v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing",
+        "v1.endpoint.replay-missing",
+        "Replay Missing Webhooks",
+        "202",
+    ),
+    op(
         "get",
         "/api/v1/app/{app_id}/endpoint/{endpoint_id}/stats",
         "v1.endpoint.get-stats",
@@ -391,6 +398,34 @@ const OPERATIONS: &[Operation] = &[
         "v1.audit.list",
         "List Audit Log",
         "200",
+    ),
+    op(
+        "get",
+        "/api/v1/background-task",
+        "v1.background-task.list",
+        "List Background Tasks",
+        "200",
+    ),
+    op(
+        "get",
+        "/api/v1/background-task/{task_id}",
+        "v1.background-task.get",
+        "Get Background Task",
+        "200",
+    ),
+    op(
+        "post",
+        "/api/v1/auth/app-portal-access/{app_id}",
+        "v1.authentication.app-portal-access",
+        "Get Consumer App Portal Access",
+        "200",
+    ),
+    op(
+        "post",
+        "/api/v1/auth/logout",
+        "v1.authentication.logout",
+        "Logout",
+        "204",
     ),
     op("get", "/api/v1/health", "v1.health.get", "Health", "204"),
     op(

@@ -39,16 +39,26 @@ fn next_value(last: &mut u128, candidate: u128) -> u128 {
     value
 }
 
-/// A fresh id body for the given time: 48 bits of milliseconds, then 80 random bits.
+/// A fresh id body for the given time, ordered after the last one this process made.
 fn body(now: Millis, rng: &mut impl RngCore) -> String {
+    let candidate = fresh_value(now, rng);
+    // A poisoned lock only means another thread panicked mid-update; the value is still sound.
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    encode(next_value(&mut last, candidate))
+}
+
+/// A body for the given time with a random part of its own, not ordered after the last id.
+fn fresh_body(now: Millis, rng: &mut impl RngCore) -> String {
+    encode(fresh_value(now, rng))
+}
+
+/// 48 bits of milliseconds, then 80 random bits.
+fn fresh_value(now: Millis, rng: &mut impl RngCore) -> u128 {
     let mut random = [0u8; 16];
     rng.fill_bytes(&mut random[6..]);
     let ts = (now.max(0) as u64) & 0xFFFF_FFFF_FFFF;
     random[..6].copy_from_slice(&ts.to_be_bytes()[2..]);
-    let candidate = u128::from_be_bytes(random);
-    // A poisoned lock only means another thread panicked mid-update; the value is still sound.
-    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
-    encode(next_value(&mut last, candidate))
+    u128::from_be_bytes(random)
 }
 
 macro_rules! typed_id {
@@ -65,6 +75,16 @@ macro_rules! typed_id {
             /// A new id for something created at `now`.
             pub fn generate(now: Millis) -> Self {
                 Self(format!("{}{}", $prefix, body(now, &mut rand::rng())))
+            }
+
+            /// The start of the ids of rows that one statement creates in bulk, which appends
+            /// each row's number as `digits` decimal digits (at most 21): the kind's prefix and
+            /// the first `22 - digits` characters of a fresh body for `now`. Its random part is
+            /// always drawn anew (never the last id plus one), so two bulks made in the same
+            /// millisecond start differently, and their ids sort by time, then row.
+            pub fn bulk_prefix(now: Millis, digits: usize) -> String {
+                let fresh = fresh_body(now, &mut rand::rng());
+                format!("{}{}", $prefix, &fresh[..BODY_LEN - digits.min(BODY_LEN - 1)])
             }
 
             /// Accepts a string that has this kind's prefix and a well-formed body.
@@ -155,6 +175,12 @@ typed_id!(
     "rej_"
 );
 
+typed_id!(
+    /// A background task (Svix's `QueueBackgroundTask`): a recover or a replay of an endpoint.
+    TaskId,
+    "qtask_"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +201,14 @@ mod tests {
         assert_eq!(AppId::parse(id.as_str()), Some(id.clone()));
         assert_eq!(EndpointId::parse(id.as_str()), None);
         assert_eq!(AppId::parse("app_short"), None);
+    }
+
+    #[test]
+    fn bulk_prefixes_of_one_millisecond_differ_and_make_well_formed_ids() {
+        let (a, b) = (DeliveryId::bulk_prefix(7, 6), DeliveryId::bulk_prefix(7, 6));
+        assert_ne!(a, b, "each bulk has a random part of its own");
+        let id = DeliveryId::parse(&format!("{a}000001")).expect("a well-formed id");
+        assert!(DeliveryId::generate(6) < id && id < DeliveryId::generate(8));
     }
 
     #[test]

@@ -264,6 +264,14 @@ pub struct DeliverySettings {
     /// (`webhook-*`, the Standard Webhooks default) or `svix` (`svix-*`, what Svix's server
     /// sends), so a whole Svix installation can move over without touching its receivers.
     pub header_style: HeaderStyle,
+    /// Consecutive failed attempts after which an endpoint's breaker opens: its deliveries
+    /// wait, and one probe at a time tests whether it is back. 0 (the default for now) turns
+    /// the breaker off.
+    pub breaker_threshold: u32,
+    /// The longest wait between probes of an endpoint whose breaker is open (the first is 1 s,
+    /// doubling after each failed probe).
+    #[serde(deserialize_with = "duration")]
+    pub breaker_max_probe_interval: Duration,
 }
 
 impl Default for DeliverySettings {
@@ -278,6 +286,8 @@ impl Default for DeliverySettings {
             poll_interval: Duration::from_millis(500),
             shutdown_grace: Duration::from_secs(10),
             header_style: HeaderStyle::Standard,
+            breaker_threshold: 0,
+            breaker_max_probe_interval: Duration::from_secs(300),
         }
     }
 }

@@ -52,6 +52,10 @@ pub struct EngineConfig {
     pub health: StoreHealth,
     /// Signature header names for endpoints whose app and own settings choose none.
     pub header_style: HeaderStyle,
+    /// Consecutive failures that open an endpoint's breaker (0: never).
+    pub breaker_threshold: u32,
+    /// The longest wait between probes of an open breaker.
+    pub breaker_max_probe_interval: Duration,
 }
 
 impl EngineConfig {
@@ -77,6 +81,8 @@ impl EngineConfig {
             fence: Fence::new(),
             health: StoreHealth::new(),
             header_style: d.header_style,
+            breaker_threshold: d.breaker_threshold,
+            breaker_max_probe_interval: d.breaker_max_probe_interval,
         }
     }
 }

@@ -28,6 +28,11 @@ pub fn run_dead() {
     metrics::counter!("rustyhook_runs_dead_total").increment(1);
 }
 
+/// An endpoint's circuit breaker opened on this node.
+pub fn breaker_opened() {
+    metrics::counter!("rustyhook_breaker_opened_total").increment(1);
+}
+
 /// A delivery succeeded `latency` after its message was accepted.
 pub fn delivered(latency: Duration) {
     metrics::histogram!("rustyhook_delivery_latency_seconds").record(latency.as_secs_f64());

@@ -8,7 +8,9 @@
 //! - `query`: the keyset-paginated list query and the list filters, written once for both
 //!   backends.
 //! - `rows`: reading rows into records, shared by both backends (each answers `Columns`).
-//! - `rules`: the decisions both backends make alike (fan-out, statistics, idempotency, ticks).
+//! - `rules`: the decisions both backends make alike (fan-out, statistics, idempotency, ticks,
+//!   finished background tasks).
+//! - [`task`]: background tasks (a recover, a replay), kept so their outcome can be fetched.
 //! - [`sqlite`]: the embedded implementation (WAL, one writer thread with group commits), for
 //!   one process.
 //! - [`postgres`]: the shared implementation (a connection pool, `SKIP LOCKED` claims,
@@ -22,7 +24,9 @@ mod rows;
 mod rules;
 pub mod sqlite;
 mod store;
+pub mod task;
 
 pub use access::{ApiToken, AuditEntry, AuditFilter, TokenRole};
 pub use page::{Cursor, Order, Page};
 pub use store::*;
+pub use task::{BackgroundTask, TaskFilter, TaskKind, TaskStatus};

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rustyhook_core::crypto::SecretBox;
-use rustyhook_core::id::{AppId, AttemptId, DeliveryId, EndpointId, MessageId, RunId};
+use rustyhook_core::id::{AppId, AttemptId, DeliveryId, EndpointId, MessageId, RunId, TaskId};
 use rustyhook_core::model::{
     App, Attempt, Delivery, DeliveryStatus, Endpoint, EndpointSecret, EventType, Message,
     TriggerType,
@@ -17,6 +17,7 @@ use rustyhook_core::outcome::OutcomeCode;
 use rustyhook_core::run::{Run, RunAttempt, RunStep};
 use rustyhook_core::signing::{HeaderStyle, SigningSecret};
 
+use crate::task::{BackgroundTask, TaskKind, TaskStatus};
 use crate::{Claimed, Due, IdempotencyBegin};
 
 pub(crate) const APP_COLS: &str =
@@ -52,6 +53,7 @@ pub(crate) const RUN_ATTEMPT_COLS: &str =
     "id, delivery_id, handler_id, outcome, exit_code, response, duration_ms, created_at";
 
 pub(crate) const REJECTED_COLS: &str = "id, source, broker_id, reason, body, created_at";
+pub(crate) const TASK_COLS: &str = "id, app_id, task, status, data, created_at, updated_at";
 
 /// [`ENDPOINT_COLS`] qualified with the table alias `e`, for joins.
 pub(crate) fn endpoint_cols_of_e() -> String {
@@ -397,5 +399,17 @@ pub(crate) fn rejected<R: Columns>(row: &R) -> Result<crate::RejectedMessage, R:
         reason: row.text(3)?,
         body: row.text(4)?,
         created_at: row.int(5)?,
+    })
+}
+
+pub(crate) fn task<R: Columns>(row: &R) -> Result<BackgroundTask, R::Error> {
+    Ok(BackgroundTask {
+        id: TaskId::from_trusted(row.text(0)?),
+        app_id: AppId::from_trusted(row.text(1)?),
+        kind: TaskKind::parse(&row.text(2)?).ok_or_else(|| R::corrupt("a task kind"))?,
+        status: TaskStatus::parse(&row.text(3)?).ok_or_else(|| R::corrupt("a task status"))?,
+        data: row.json(4)?,
+        created_at: row.int(5)?,
+        updated_at: row.int(6)?,
     })
 }

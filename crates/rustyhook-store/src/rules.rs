@@ -1,12 +1,13 @@
 //! The decisions every backend makes the same way, kept apart from SQL: which endpoints a message
 //! goes to, what a resend creates, how delivery states count, when an idempotency key is free,
-//! and whether a scheduled tick is new.
+//! whether a scheduled tick is new, and what a finished background task records.
 
 use rustyhook_core::filter::endpoint_receives;
-use rustyhook_core::id::DeliveryId;
+use rustyhook_core::id::{AppId, DeliveryId, TaskId};
 use rustyhook_core::model::{Delivery, DeliveryStatus, Endpoint, Message};
 use rustyhook_core::time::Millis;
 
+use crate::task::{BackgroundTask, TaskKind, TaskStatus};
 use crate::{EndpointStats, IdempotencyBegin, NewMessage};
 
 /// The deliveries a new message creates: one per endpoint (of the app's enabled ones) that is
@@ -117,6 +118,40 @@ pub(crate) fn target_column(target: &crate::Target) -> (&'static str, &str) {
     }
 }
 
+/// The record of a task that ran within its request: finished at `now`, having done `n` things,
+/// which `data` names both as Svix documents it (`messagesSent`) and as rustyhook's own word for
+/// the kind (`recovered`, `replayed`).
+pub(crate) fn finished_task(app: &AppId, kind: TaskKind, n: u64, now: Millis) -> BackgroundTask {
+    let own_word = match kind {
+        TaskKind::EndpointRecover => "recovered",
+        TaskKind::EndpointReplay => "replayed",
+    };
+    let mut data = serde_json::Map::new();
+    data.insert(own_word.into(), n.into());
+    data.insert("messagesSent".into(), n.into());
+    BackgroundTask {
+        id: TaskId::generate(now),
+        app_id: app.clone(),
+        kind,
+        status: TaskStatus::Finished,
+        data,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Digits a replayed delivery's id gets after [`replay_id_prefix`]: its row number in the replay,
+/// zero-padded, so a replay may create at most 999 999 deliveries.
+pub(crate) const REPLAY_ID_DIGITS: usize = 6;
+
+/// The start of the ids of the deliveries one replay creates in SQL: `dlv_` and 16 characters
+/// of a fresh id's body (its time, then about 47 random bits of its own). The statement appends
+/// each row's number as [`REPLAY_ID_DIGITS`] decimal digits, so the ids are well-formed (22
+/// base62 characters), sort by creation time, and differ from those of any other replay.
+pub(crate) fn replay_id_prefix(now: Millis) -> String {
+    DeliveryId::bulk_prefix(now, REPLAY_ID_DIGITS)
+}
+
 /// Whether `tick` is later than the last tick stored (`current`): an absent or unreadable value
 /// counts as no tick yet.
 pub(crate) fn tick_is_new(current: Option<&str>, tick: Millis) -> bool {
@@ -136,6 +171,37 @@ mod tests {
         assert!(tick_is_new(Some("4"), 5));
         assert!(!tick_is_new(Some("5"), 5));
         assert!(!tick_is_new(Some("6"), 5));
+    }
+
+    #[test]
+    fn replayed_delivery_ids_are_well_formed_and_sort_by_time_then_row() {
+        let prefix = replay_id_prefix(1_000);
+        let row = |n: u32| format!("{prefix}{n:0width$}", width = REPLAY_ID_DIGITS);
+        let first = DeliveryId::parse(&row(1)).expect("22 base62 characters");
+        let last = DeliveryId::parse(&row(999_999)).expect("22 base62 characters");
+        assert!(first < last);
+        assert!(
+            DeliveryId::generate(999) < first,
+            "an earlier id sorts before"
+        );
+        assert!(last < DeliveryId::generate(1_001), "a later id sorts after");
+        assert_ne!(
+            replay_id_prefix(1_000),
+            prefix,
+            "each replay has its own ids"
+        );
+    }
+
+    #[test]
+    fn a_finished_task_names_its_count_as_svix_and_rustyhook_do() {
+        let app = AppId::generate(1);
+        let t = finished_task(&app, TaskKind::EndpointReplay, 3, 50);
+        assert_eq!(t.status, TaskStatus::Finished);
+        assert_eq!((t.created_at, t.updated_at), (50, 50));
+        assert_eq!(
+            serde_json::Value::Object(t.data),
+            serde_json::json!({"replayed": 3, "messagesSent": 3})
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 
 use crate::access::{ApiToken, AuditEntry, AuditFilter};
 use crate::page::{Listed, Page};
+use crate::task::{BackgroundTask, TaskFilter};
 
 /// A fault of the store itself, or a request it cannot satisfy.
 #[derive(Debug, thiserror::Error)]
@@ -438,6 +439,44 @@ pub trait Store: Send + Sync + 'static {
     /// Work waiting to be attempted (pending or failed with a retry scheduled), deliveries and
     /// runs alike.
     async fn queue_depth(&self) -> StoreResult<i64>;
+
+    // --- background tasks ---
+    /// Recovers the endpoint's dead deliveries created in `[since, until)` as
+    /// [`Self::recover`] does, and records that as a finished `endpoint.recover` task of the
+    /// endpoint's app, in one transaction. Returns the task; its data says how many.
+    async fn recover_endpoint(
+        &self,
+        endpoint: &Endpoint,
+        since: Millis,
+        until: Option<Millis>,
+        now: Millis,
+    ) -> StoreResult<BackgroundTask>;
+    /// Svix's replay-missing: for each message of the endpoint's app created in
+    /// `[since, until)` that its filters accept (as fan-out decides) but that has no delivery
+    /// to it, creates one due at `now`, unleased and manual — for the oldest `limit` such
+    /// messages (at most 999 999) — and records that as a finished `endpoint.replay` task, in
+    /// one transaction. A message whose payload was expunged is left out. Returns the task;
+    /// its data says how many. Calling again with the same window continues where a capped
+    /// call stopped, since what it created is no longer missing.
+    async fn replay_missing(
+        &self,
+        endpoint: &Endpoint,
+        since: Millis,
+        until: Option<Millis>,
+        now: Millis,
+        limit: usize,
+    ) -> StoreResult<BackgroundTask>;
+    /// Finds a background task by id.
+    async fn get_task(&self, id: &str) -> StoreResult<Option<BackgroundTask>>;
+    /// Lists background tasks by id (creation time), in the page's order.
+    async fn list_tasks(
+        &self,
+        filter: TaskFilter,
+        page: Page,
+    ) -> StoreResult<Listed<BackgroundTask>>;
+    /// Deletes background tasks created before `before` (Svix lists those of the past 90
+    /// days). Returns how many went.
+    async fn task_purge(&self, before: Millis) -> StoreResult<u64>;
 
     // --- attempts ---
     /// Lists attempts, newest first by default.

@@ -119,6 +119,8 @@ pub const ENV_VARS: &[&str] = &[
     "RUSTYHOOK_QUEUE_CAPACITY",
     "RUSTYHOOK_POLL_INTERVAL",
     "RUSTYHOOK_SHUTDOWN_GRACE",
+    "RUSTYHOOK_BREAKER_THRESHOLD",
+    "RUSTYHOOK_BREAKER_MAX_PROBE_INTERVAL",
     "RUSTYHOOK_HEADER_STYLE",
     "RUSTYHOOK_MAX_PAYLOAD_BYTES",
     "RUSTYHOOK_MAX_RESPONSE_BYTES",
@@ -211,6 +213,12 @@ fn apply_one(s: &mut Settings, name: &str, v: &str) -> anyhow::Result<()> {
         }
         "RUSTYHOOK_SHUTDOWN_GRACE" => {
             s.delivery.shutdown_grace = parse_duration(v).map_err(anyhow::Error::msg)?
+        }
+        "RUSTYHOOK_BREAKER_THRESHOLD" => {
+            s.delivery.breaker_threshold = number(v)?.min(1_000_000) as u32
+        }
+        "RUSTYHOOK_BREAKER_MAX_PROBE_INTERVAL" => {
+            s.delivery.breaker_max_probe_interval = parse_duration(v).map_err(anyhow::Error::msg)?
         }
         "RUSTYHOOK_HEADER_STYLE" => {
             s.delivery.header_style = v.parse().map_err(anyhow::Error::msg)?

@@ -6,7 +6,8 @@
 //! - Managing tokens, reading the audit log and issuing app-portal tokens is for admins only.
 //! - `read-only` tokens, and app tokens made read-only, may only `GET` (and `HEAD`).
 //! - `app` tokens reach every route under `/api/v1/app/{their app}` except changing or
-//!   deleting the app itself; `GET /api/v1/app` (which then lists only their app) and the
+//!   deleting the app itself; `GET /api/v1/app` (which then lists only their app),
+//!   `GET /api/v1/background-task[/{id}]` (which then shows only their app's tasks) and the
 //!   OpenAPI document; nothing else.
 //! - Any token may log itself out (`POST /api/v1/auth/logout`).
 
@@ -36,6 +37,9 @@ const ADMIN_ONLY: &[&str] = &[
 
 /// The path every token may call to revoke itself.
 pub const LOGOUT: &str = "/api/v1/auth/logout";
+
+/// Where background tasks are read: an app token reads its app's, the routes filtering them.
+const BACKGROUND_TASKS: &str = "/api/v1/background-task";
 
 fn forbidden(detail: impl Into<String>) -> Decision {
     Decision::Deny(ApiError::Http {
@@ -75,7 +79,9 @@ pub fn decide(principal: &Principal, method: &Method, path: &str) -> Decision {
     if token.role != TokenRole::App {
         return Decision::Allow;
     }
-    if path == "/api/v1/openapi.json" || (path == "/api/v1/app" && reads) {
+    // The background-task routes hold an app token to its own app's tasks themselves.
+    let own_tasks = reads && under(path, BACKGROUND_TASKS);
+    if own_tasks || path == "/api/v1/openapi.json" || (path == "/api/v1/app" && reads) {
         return Decision::Allow;
     }
     let Some(rest) = path.strip_prefix("/api/v1/app/") else {
@@ -157,6 +163,16 @@ mod tests {
                 "403",
             ),
             (&app, Method::GET, "/api/v1/openapi.json", "allow"),
+            (&app, Method::GET, "/api/v1/background-task", "allow"),
+            (
+                &app,
+                Method::GET,
+                "/api/v1/background-task/qtask_1",
+                "allow",
+            ),
+            (&app, Method::POST, "/api/v1/background-task", "403"),
+            (&app, Method::GET, "/api/v1/background-tasks", "403"),
+            (&read, Method::GET, "/api/v1/background-task", "allow"),
             (
                 &app_read,
                 Method::GET,

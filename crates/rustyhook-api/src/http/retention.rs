@@ -1,7 +1,7 @@
 //! Deletes what has outlived its window, at start and every ten minutes: idempotency keys past
-//! [`idempotency::KEEP`] (their saved answers may hold secrets) and audit entries past
-//! `auth.audit_retention`. One loop for both, so each new kind of expiring record is one more
-//! line here, not one more task.
+//! [`idempotency::KEEP`] (their saved answers may hold secrets), audit entries past
+//! `auth.audit_retention`, and background tasks past 90 days. One loop for all, so each new
+//! kind of expiring record is one more line here, not one more task.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +14,9 @@ use super::idempotency;
 
 /// How often expired records are deleted.
 const EVERY: Duration = Duration::from_secs(10 * 60);
+
+/// How long background tasks are kept: Svix lists those of the past 90 days.
+const TASKS_KEEP: Duration = Duration::from_secs(90 * 24 * 60 * 60);
 
 /// Runs until `stop` is cancelled.
 pub async fn purge_expired(
@@ -31,6 +34,7 @@ pub async fn purge_expired(
             "audit entries",
             store.audit_purge(ago(audit_retention)).await,
         );
+        report("background tasks", store.task_purge(ago(TASKS_KEEP)).await);
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(EVERY) => {}

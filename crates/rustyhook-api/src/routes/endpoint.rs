@@ -1,5 +1,5 @@
-//! Endpoints: `/api/v1/app/{app_id}/endpoint`. Headers, secrets, recover, stats and
-//! send-example live in `endpoint_extras`.
+//! Endpoints: `/api/v1/app/{app_id}/endpoint`. Headers, secrets, stats and send-example
+//! live in `endpoint_extras`; recover and replay-missing in `endpoint_replay`.
 
 use std::collections::{BTreeMap, HashSet};
 

@@ -1,4 +1,4 @@
-//! An endpoint's headers, secret, recovery, statistics and example messages.
+//! An endpoint's headers, secret, statistics and example messages.
 
 use std::collections::BTreeMap;
 
@@ -10,8 +10,7 @@ use rustyhook_core::id::MessageId;
 use rustyhook_core::model::{EndpointSecret, Message};
 use rustyhook_core::names::EventTypeName;
 use rustyhook_core::signing::SigningSecret;
-use rustyhook_core::time::{Millis, now_millis, parse_rfc3339};
-use rustyhook_store::Target;
+use rustyhook_core::time::now_millis;
 use serde::{Deserialize, Serialize};
 
 use super::common::{load_app, load_endpoint, time_param};
@@ -34,7 +33,6 @@ pub fn router() -> Router<ApiState> {
         )
         .route(&format!("{ep}/secret"), get(get_secret))
         .route(&format!("{ep}/secret/rotate"), post(rotate_secret))
-        .route(&format!("{ep}/recover"), post(recover))
         .route(&format!("{ep}/stats"), get(stats))
         .route(&format!("{ep}/send-example"), post(send_example))
 }
@@ -180,65 +178,6 @@ async fn rotate_secret(
     state.dispatcher.endpoint_changed(&e.id);
     // Svix's older API answered 204; its current SDKs read the new secret from a 200.
     Ok(Json(EndpointSecretOut { key }))
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct RecoverIn {
-    since: String,
-    #[serde(default)]
-    until: Option<String>,
-}
-
-impl RecoverIn {
-    /// The window `[since, until)` as milliseconds.
-    pub(super) fn window(&self) -> ApiResult<(Millis, Option<Millis>)> {
-        let since = parse_rfc3339(&self.since).ok_or_else(|| {
-            ApiError::invalid(&["body", "since"], "since must be an RFC 3339 date-time")
-        })?;
-        let until = match self.until.as_deref() {
-            Some(u) => Some(parse_rfc3339(u).ok_or_else(|| {
-                ApiError::invalid(&["body", "until"], "until must be an RFC 3339 date-time")
-            })?),
-            None => None,
-        };
-        Ok((since, until))
-    }
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RecoverOut {
-    id: String,
-    status: &'static str,
-    task: &'static str,
-    updated_at: String,
-}
-
-async fn recover(
-    State(state): State<ApiState>,
-    Path((app_id, endpoint_id)): EndpointPath,
-    JsonBody(body): JsonBody<RecoverIn>,
-) -> ApiResult<(StatusCode, Json<RecoverOut>)> {
-    let (since, until) = body.window()?;
-    let app = load_app(&state, &app_id).await?;
-    let e = load_endpoint(&state, &app, &endpoint_id).await?;
-    let now = now_millis();
-    let target = Target::Endpoint(e.id.clone());
-    let n = state.store.recover(&target, since, until, now).await?;
-    tracing::info!(endpoint_id = %e.id, recovered = n, "recovering dead deliveries");
-    state.dispatcher.wake();
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(RecoverOut {
-            id: format!(
-                "qtask_{}",
-                MessageId::generate(now).as_str().trim_start_matches("msg_")
-            ),
-            status: "running",
-            task: "endpoint.recover",
-            updated_at: rustyhook_core::time::to_rfc3339(now),
-        }),
-    ))
 }
 
 #[derive(Debug, Deserialize)]

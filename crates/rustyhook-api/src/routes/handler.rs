@@ -17,7 +17,7 @@ use rustyhook_engine::automation::TriggerError;
 use rustyhook_store::{Order, Target};
 use serde::{Deserialize, Serialize};
 
-use super::endpoint_extras::RecoverIn;
+use super::endpoint_replay::RecoverIn;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{JsonBody, QueryParams};
 use crate::http::list::{ListParams, ListResponse};

@@ -3,9 +3,11 @@
 pub mod app;
 pub mod attempt;
 pub mod audit;
+pub mod background_task;
 mod common;
 pub mod endpoint;
 mod endpoint_extras;
+mod endpoint_replay;
 pub mod event_type;
 pub mod handler;
 pub mod health;
@@ -30,6 +32,8 @@ pub fn router(state: ApiState) -> Router {
         .merge(app::router())
         .merge(endpoint::router())
         .merge(endpoint_extras::router())
+        .merge(endpoint_replay::router())
+        .merge(background_task::router())
         .merge(message::router())
         .merge(attempt::router())
         .merge(event_type::router())

@@ -13,8 +13,8 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -24,11 +24,12 @@ use rustyhook_core::outcome::OutcomeCode;
 use rustyhook_core::ratelimit::{Gcra, Rate};
 use rustyhook_core::run::Run;
 use rustyhook_core::signing::HeaderStyle;
-use rustyhook_core::time::now_millis;
+use rustyhook_core::time::{Millis, now_millis};
 use rustyhook_store::{AttemptRecord, Attempted, Target, WorkId};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use super::breaker::{Breaker, Change, Gate};
 use super::decide::{Tried, build_request, decide};
 use super::{Dispatcher, FinishedDelivery, Held, Job, Shared, Work};
 use crate::automation::execute::Step;
@@ -90,6 +91,8 @@ pub(super) struct Lane {
     origin: Instant,
     /// The key of the cluster-wide rate limit.
     limit_key: String,
+    /// An endpoint's circuit breaker, shared with its attempts, which report to it.
+    breaker: Arc<Mutex<Breaker>>,
 }
 
 /// What a lane holds its work to, read before each attempt.
@@ -110,7 +113,12 @@ impl Lane {
             Target::Endpoint(id) => id.to_string(),
             Target::Handler(id) => format!("handler:{id}"),
         };
+        let breaker = Breaker::new(
+            shared.config.breaker_threshold,
+            shared.config.breaker_max_probe_interval,
+        );
         Self {
+            breaker: Arc::new(Mutex::new(breaker)),
             shared,
             target,
             limit_key,
@@ -199,17 +207,31 @@ impl Lane {
             self.shared.finished_one();
             return Ok(());
         }
+        let mut probe = false;
         let (limits, endpoint) = match &held.work {
             Work::Endpoint(job) => {
+                let id = WorkId::Delivery(job.delivery.id.clone());
                 let Some(endpoint) = self.endpoint().await else {
                     // Deleted: the store has already canceled its deliveries.
-                    release(
-                        &self.shared,
-                        vec![WorkId::Delivery(job.delivery.id.clone())],
-                    )
-                    .await;
+                    release(&self.shared, vec![id]).await;
                     return Ok(());
                 };
+                if !endpoint.disabled {
+                    let gate = lock(&self.breaker).gate(Instant::now());
+                    match gate {
+                        Gate::Go => {}
+                        Gate::Probe => probe = true,
+                        Gate::Wait(until) => {
+                            // Back to the store, due at the next probe, its attempts unspent.
+                            let wait = until.saturating_duration_since(Instant::now());
+                            let due = now_millis() + wait.as_millis() as i64;
+                            return match self.postpone(id, due, token).await {
+                                Ok(()) => Ok(()),
+                                Err(()) => Err(held),
+                            };
+                        }
+                    }
+                }
                 let limits = LaneLimits {
                     rate: endpoint.rate_limit.filter(|_| !endpoint.disabled),
                     max_in_flight: endpoint.max_in_flight,
@@ -240,15 +262,64 @@ impl Lane {
             p = acquire_both(own, node_wide) => p,
         };
         let shared = self.shared.clone();
+        let breaker = self.breaker.clone();
         self.shared.attempts.spawn(async move {
             match (held.work, endpoint) {
-                (Work::Endpoint(job), Some(endpoint)) => attempt(&shared, job, endpoint).await,
+                (Work::Endpoint(job), Some(endpoint)) => {
+                    let endpoint_id = endpoint.id.clone();
+                    let outcome = attempt(&shared, job, endpoint).await;
+                    let change = match outcome {
+                        // Not sent: nothing learnt of the endpoint.
+                        OutcomeCode::EndpointDisabled | OutcomeCode::NoContent => {
+                            if probe {
+                                lock(&breaker).probe_told_nothing(Instant::now());
+                            }
+                            Change::None
+                        }
+                        outcome => {
+                            let failed = outcome != OutcomeCode::Ok;
+                            lock(&breaker).record(failed, probe, Instant::now())
+                        }
+                    };
+                    match change {
+                        Change::Opened => {
+                            observe::breaker_opened();
+                            tracing::warn!(%endpoint_id, "endpoint keeps failing: its breaker is open; probing it before sending the rest");
+                        }
+                        Change::Closed => {
+                            tracing::info!(%endpoint_id, "endpoint answered a probe: its breaker is closed");
+                            // What waits in the store for the next probe can come now.
+                            shared.wake.notify_one();
+                        }
+                        Change::None => {}
+                    }
+                }
                 (Work::Handler(run), _) => run_step(&shared, run).await,
                 (Work::Endpoint(_), None) => unreachable!("an endpoint's work is sent with it"),
             }
             drop(permits);
             shared.finished_one();
         });
+        Ok(())
+    }
+
+    /// Gives a delivery back to the store, due at `due`, and frees its room. Waits out a store
+    /// that is down or full rather than drop it (a lease the store never heard released would
+    /// hold the delivery until this node restarts); `Err` if shutdown came first, when the
+    /// lease stays for the next start.
+    async fn postpone(&self, id: WorkId, due: Millis, token: &CancellationToken) -> Result<(), ()> {
+        let shared = &self.shared;
+        let node = &shared.config.node_id;
+        let given_back = tokio::select! {
+            r = shared.config.health.keep_trying("attempts", || {
+                shared.store.release(node, vec![id.clone()], Some(due))
+            }) => r,
+            () = token.cancelled() => return Err(()),
+        };
+        if let Err(e) = given_back {
+            tracing::warn!(delivery_id = %id, error = %e, "could not postpone a delivery; it is released on the next start");
+        }
+        shared.finished_one();
         Ok(())
     }
 
@@ -364,8 +435,9 @@ async fn acquire_both(
     (a, b)
 }
 
-/// Sends one delivery and records the attempt with the delivery's next state.
-async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) {
+/// Sends one delivery and records the attempt with the delivery's next state. Returns how it
+/// ended.
+async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) -> OutcomeCode {
     let started = now_millis();
     let result = if endpoint.disabled {
         SendResult {
@@ -487,6 +559,7 @@ async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) {
             tokio::spawn(async move { observer.finished(f).await });
         }
     }
+    result.outcome
 }
 
 /// Runs one handler step and records it with the run's next state (or gives the run back,
@@ -572,6 +645,11 @@ pub(super) async fn release(shared: &Shared, ids: Vec<WorkId>) {
     for _ in 0..n {
         shared.finished_one();
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A poisoned lock only means a panic mid-update of a breaker; its state is still usable.
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 //! Memory is bounded: at most `queue_capacity` deliveries and runs are held; beyond that new
 //! work is left unleased in the store and the poller picks it up as room frees.
 
+mod breaker;
 mod decide;
 mod lane;
 mod poller;

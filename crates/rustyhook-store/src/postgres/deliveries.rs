@@ -223,8 +223,25 @@ pub(crate) async fn recover(
     until: Option<Millis>,
     now: Millis,
 ) -> StoreResult<u64> {
-    let (column, id) = target_column(target);
     let mut tx = pool.begin().await.map_err(db_err)?;
+    let n = recover_in(&mut tx, target, since, until, now).await?;
+    if n > 0 {
+        notify(&mut tx, DUE_CHANNEL).await?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(n)
+}
+
+/// Makes the target's dead work created in `[since, until)` due at `now` as manual attempts,
+/// on `conn` (the caller's transaction, which notifies the other nodes). Returns how many.
+pub(crate) async fn recover_in(
+    conn: &mut PgConnection,
+    target: &Target,
+    since: Millis,
+    until: Option<Millis>,
+    now: Millis,
+) -> StoreResult<u64> {
+    let (column, id) = target_column(target);
     let sql = format!(
         r#"UPDATE deliveries
         SET status = 'pending', next_attempt_at = $1, manual = TRUE, updated_at = $1
@@ -234,20 +251,15 @@ pub(crate) async fn recover(
           AND created_at >= $3
           AND created_at < $4"#
     );
-    let n = sqlx::query(&sql)
+    sqlx::query(&sql)
         .bind(now)
         .bind(id)
         .bind(since)
         .bind(until.unwrap_or(i64::MAX))
-        .execute(&mut *tx)
+        .execute(conn)
         .await
-        .map_err(db_err)?
-        .rows_affected();
-    if n > 0 {
-        notify(&mut tx, DUE_CHANNEL).await?;
-    }
-    tx.commit().await.map_err(db_err)?;
-    Ok(n)
+        .map(|done| done.rows_affected())
+        .map_err(db_err)
 }
 
 pub(crate) async fn queue_depth(pool: &PgPool) -> StoreResult<i64> {

@@ -8,13 +8,11 @@ use sqlx::{PgConnection, PgPool, Row};
 
 use super::apps::found;
 use super::conn::db_err;
-use super::list::PgPage;
+use super::list::{PgPage, PgQuery};
 use crate::page::{Listed, Page};
 use crate::query::Query;
 use crate::rows::{self, ENDPOINT_COLS, seal_headers, seal_secrets, to_json};
 use crate::{EndpointStats, StoreResult, rules};
-
-type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
 /// Binds an endpoint's settings, `uid` to `max_in_flight` in [`ENDPOINT_COLS`] order, with its
 /// secrets sealed.

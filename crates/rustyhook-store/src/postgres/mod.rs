@@ -24,6 +24,7 @@ mod rejected;
 mod rows;
 mod runs;
 mod schema;
+mod tasks;
 
 use async_trait::async_trait;
 use rustyhook_core::crypto::SecretBox;
@@ -265,6 +266,50 @@ impl Store for PostgresStore {
 
     async fn queue_depth(&self) -> StoreResult<i64> {
         deliveries::queue_depth(&self.pool).await
+    }
+
+    async fn recover_endpoint(
+        &self,
+        endpoint: &Endpoint,
+        since: Millis,
+        until: Option<Millis>,
+        now: Millis,
+    ) -> StoreResult<BackgroundTask> {
+        tasks::recover_endpoint(&self.pool, endpoint, since, until, now).await
+    }
+
+    async fn replay_missing(
+        &self,
+        endpoint: &Endpoint,
+        since: Millis,
+        until: Option<Millis>,
+        now: Millis,
+        limit: usize,
+    ) -> StoreResult<BackgroundTask> {
+        let replay = crate::query::Replay {
+            endpoint,
+            since,
+            until,
+            now,
+            limit,
+        };
+        tasks::replay_missing(&self.pool, &replay).await
+    }
+
+    async fn get_task(&self, id: &str) -> StoreResult<Option<BackgroundTask>> {
+        tasks::get(&self.pool, id).await
+    }
+
+    async fn list_tasks(
+        &self,
+        filter: TaskFilter,
+        page: Page,
+    ) -> StoreResult<Listed<BackgroundTask>> {
+        tasks::list(&self.pool, filter, &page).await
+    }
+
+    async fn task_purge(&self, before: Millis) -> StoreResult<u64> {
+        tasks::purge(&self.pool, before).await
     }
 
     async fn list_attempts(

@@ -295,6 +295,21 @@ CREATE INDEX deliveries_busy ON deliveries (handler_id)
 DROP INDEX attempts_delivery;
 CREATE INDEX attempts_delivery ON attempts (delivery_id, id);
 "#,
+    r#"
+-- Background tasks, as SQLite's migration 10: a recover or a replay of an endpoint, kept so its
+-- outcome can be fetched by id; `data` is a JSON object kept as text.
+CREATE TABLE background_tasks (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    app_id TEXT COLLATE "C" NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+    task TEXT NOT NULL,
+    status TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX background_tasks_app ON background_tasks (app_id, id);
+CREATE INDEX background_tasks_created ON background_tasks (created_at);
+"#,
 ];
 
 /// Brings the schema up to date, in one transaction that holds [`MIGRATION_LOCK`]: a node

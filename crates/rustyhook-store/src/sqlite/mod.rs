@@ -17,6 +17,7 @@ mod rejected;
 mod rows;
 mod runs;
 mod schema;
+mod tasks;
 
 use std::fs::File;
 use std::path::Path;
@@ -449,6 +450,59 @@ impl Store for SqliteStore {
 
     async fn queue_depth(&self) -> StoreResult<i64> {
         self.db.read(deliveries::queue_depth).await
+    }
+
+    async fn recover_endpoint(
+        &self,
+        endpoint: &Endpoint,
+        since: Millis,
+        until: Option<Millis>,
+        now: Millis,
+    ) -> StoreResult<BackgroundTask> {
+        let endpoint = endpoint.clone();
+        self.db
+            .write(move |c| tasks::recover_endpoint(c, &endpoint, since, until, now))
+            .await
+    }
+
+    async fn replay_missing(
+        &self,
+        endpoint: &Endpoint,
+        since: Millis,
+        until: Option<Millis>,
+        now: Millis,
+        limit: usize,
+    ) -> StoreResult<BackgroundTask> {
+        let endpoint = endpoint.clone();
+        self.db
+            .write(move |c| {
+                let replay = crate::query::Replay {
+                    endpoint: &endpoint,
+                    since,
+                    until,
+                    now,
+                    limit,
+                };
+                tasks::replay_missing(c, &replay)
+            })
+            .await
+    }
+
+    async fn get_task(&self, id: &str) -> StoreResult<Option<BackgroundTask>> {
+        let id = id.to_owned();
+        self.db.read(move |c| tasks::get(c, &id)).await
+    }
+
+    async fn list_tasks(
+        &self,
+        filter: TaskFilter,
+        page: Page,
+    ) -> StoreResult<Listed<BackgroundTask>> {
+        self.db.read(move |c| tasks::list(c, filter, &page)).await
+    }
+
+    async fn task_purge(&self, before: Millis) -> StoreResult<u64> {
+        self.db.write(move |c| tasks::purge(c, before)).await
     }
 
     async fn list_attempts(

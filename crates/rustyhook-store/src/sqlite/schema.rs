@@ -347,6 +347,21 @@ CREATE INDEX attempts_endpoint ON attempts (endpoint_id, id);
 CREATE INDEX attempts_delivery ON attempts (delivery_id, id);
 CREATE INDEX run_keys_run ON run_keys (run_id);
 "#,
+    r#"
+-- Background tasks (Svix's BackgroundTaskOut): a recover or a replay of an endpoint, kept so
+-- its outcome can be fetched by id. `data` is a JSON object; the tasks go with their app.
+CREATE TABLE background_tasks (
+    id TEXT PRIMARY KEY,
+    app_id TEXT NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+    task TEXT NOT NULL,
+    status TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX background_tasks_app ON background_tasks (app_id, id);
+CREATE INDEX background_tasks_created ON background_tasks (created_at);
+"#,
 ];
 
 /// Brings the schema up to date.

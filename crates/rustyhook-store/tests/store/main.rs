@@ -35,6 +35,7 @@ mod postgres_only;
 mod runs;
 mod sqlite_only;
 mod support;
+mod tasks;
 
 use std::sync::Arc;
 use std::time::Duration;

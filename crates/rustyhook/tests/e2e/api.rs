@@ -54,7 +54,8 @@ async fn every_documented_route_is_served_with_and_without_a_trailing_slash() {
             .replace("{handler_id}", "nope")
             .replace("{run_id}", "nope")
             .replace("{source_name}", "nope")
-            .replace("{token_id}", "nope");
+            .replace("{token_id}", "nope")
+            .replace("{task_id}", "nope");
         for p in [concrete.clone(), format!("{concrete}/")] {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
             let body = matches!(method, "post" | "put" | "patch").then(|| json!({}));

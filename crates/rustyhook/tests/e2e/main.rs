@@ -5,6 +5,8 @@
 mod amqp;
 mod api;
 mod app_portal;
+mod background_tasks;
+mod breaker;
 mod compat;
 mod connections;
 mod delivery;

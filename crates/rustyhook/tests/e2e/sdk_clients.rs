@@ -1,7 +1,8 @@
 //! Svix's official Python (2.9) and JavaScript (2.5) SDKs, installed from PyPI and npm by
 //! `./test.sh`, drive a fresh server across apps, event types, endpoints, headers, secrets,
-//! messages, attempts, resend, recover and errors (`tests/sdk/`). What they sent arrives at a
-//! real receiver, signed with the secret the SDK rotated to.
+//! messages, attempts, resend, recover, background tasks, replay-missing, app-portal tokens and
+//! errors (`tests/sdk/`). What they sent arrives at a real receiver, signed with the secret
+//! the SDK rotated to.
 
 use std::path::PathBuf;
 use std::time::Duration;

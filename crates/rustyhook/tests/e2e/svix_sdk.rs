@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use svix::api::{MessageAttemptListByMsgOptions, Svix, SvixOptions};
-use svix::models::{ApplicationIn, EndpointIn, EndpointSecretRotateIn, MessageIn, RecoverIn};
+use svix::models::{
+    ApplicationIn, BackgroundTaskStatus, BackgroundTaskType, EndpointIn, EndpointSecretRotateIn,
+    MessageIn, RecoverIn, ReplayIn,
+};
 
 use crate::harness::{TOKEN, TestApp};
 use crate::receiver::{Receiver, Reply};
@@ -162,7 +165,7 @@ async fn the_svix_sdk_creates_sends_lists_and_verifies_against_rustyhook() {
 }
 
 #[tokio::test]
-async fn the_svix_sdk_rotates_secrets_recovers_and_resends() {
+async fn the_svix_sdk_rotates_secrets_recovers_replays_and_resends() {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;
     receiver.set_default(Reply::status(500));
@@ -218,6 +221,30 @@ async fn the_svix_sdk_rotates_secrets_recovers_and_resends() {
         .await
         .expect("endpoint.recover");
     assert!(!recovered.id.is_empty());
+    let task = svix
+        .background_task()
+        .get(recovered.id.clone())
+        .await
+        .expect("background_task.get");
+    assert_eq!(
+        (task.status, task.task),
+        (
+            BackgroundTaskStatus::Finished,
+            BackgroundTaskType::EndpointRecover
+        )
+    );
+    assert_eq!(task.data["recovered"], 1, "the dead delivery: {task:?}");
+    let replayed = svix
+        .endpoint()
+        .replay_missing(
+            "sdk".into(),
+            ep.id.clone(),
+            ReplayIn::new(chrono::DateTime::from_timestamp(0, 0).expect("epoch")),
+            None,
+        )
+        .await
+        .expect("endpoint.replay_missing");
+    assert_eq!(replayed.task, BackgroundTaskType::EndpointReplay);
     app.wait_attempts("sdk", &msg.id, Duration::from_secs(10), |a| a.len() == 4)
         .await;
     svix.message_attempt()

@@ -7,6 +7,10 @@ mod amqp;
 mod api;
 #[path = "../e2e/app_portal.rs"]
 mod app_portal;
+#[path = "../e2e/background_tasks.rs"]
+mod background_tasks;
+#[path = "../e2e/breaker.rs"]
+mod breaker;
 #[path = "../e2e/compat.rs"]
 mod compat;
 #[path = "../e2e/connections.rs"]

@@ -77,6 +77,51 @@ const recovered = await svix.endpoint.recover(app.id, ep.id, {
   since: new Date(Date.now() - 3600 * 1000),
 });
 
+// Background tasks: the id recover answered can be fetched, and is listed.
+const task = await svix.backgroundTask.get(recovered.id);
+check(task.status === "finished" && task.task === "endpoint.recover", JSON.stringify(task));
+check("recovered" in task.data && "messagesSent" in task.data, JSON.stringify(task.data));
+const tasks = await svix.backgroundTask.list({ task: "endpoint.recover" });
+check(tasks.data.some((t) => t.id === recovered.id), "the task is listed");
+
+// Replay-missing: an endpoint made after the messages gets both, once; it signs with the
+// secret the first rotated to, so every delivery verifies alike.
+const late = await svix.endpoint.create(app.id, { url: receiver, uid: "js-late", secret: rotated });
+const since = new Date(Date.now() - 3600 * 1000);
+const replayed = await svix.endpoint.replayMissing(app.id, late.id, { since });
+check(
+  replayed.status === "finished" && replayed.task === "endpoint.replay",
+  JSON.stringify(replayed),
+);
+const replayTask = await svix.backgroundTask.get(replayed.id);
+check(replayTask.data.replayed === 2, `both messages replayed: ${JSON.stringify(replayTask.data)}`);
+const replayedAgain = await svix.endpoint.replayMissing(app.id, late.id, { since });
+const againTask = await svix.backgroundTask.get(replayedAgain.id);
+check(againTask.data.replayed === 0, "nothing is replayed twice");
+
+// The app portal: a token limited to this app lists its endpoints, reads its tasks, cannot
+// reach another app, and is refused once logged out.
+const other = await svix.application.create({ name: "Other", uid: "js-other" });
+const portal = await svix.authentication.appPortalAccess(app.id, {});
+const scoped = new Svix(portal.token, { serverUrl: base });
+const own = await scoped.endpoint.list(app.id);
+const ownIds = own.data.map((e) => e.id).sort();
+const expectedIds = [ep.id, late.id].sort();
+check(JSON.stringify(ownIds) === JSON.stringify(expectedIds), `its endpoints: ${ownIds}`);
+check((await scoped.backgroundTask.get(recovered.id)).id === recovered.id, "its app's task");
+async function refused(call, codes, what) {
+  try {
+    await call();
+  } catch (e) {
+    check(e instanceof ApiException && codes.includes(e.code), `${what}: got ${e}`);
+    return;
+  }
+  throw new Error(`check failed: ${what}: the call succeeded`);
+}
+await refused(() => scoped.endpoint.list(other.id), [401, 403, 404], "another app is refused");
+await scoped.authentication.logout();
+await refused(() => scoped.endpoint.list(app.id), [401], "a logged-out token is refused");
+
 // Errors arrive as the SDK's own error, with the status.
 try {
   await svix.application.get("app_does_not_exist");

@@ -12,9 +12,12 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from svix.api import (
+    AppPortalAccessIn,
     ApplicationIn,
     ApplicationListOptions,
     ApplicationPatch,
+    BackgroundTaskListOptions,
+    BackgroundTaskType,
     EndpointHeadersIn,
     EndpointHeadersPatchIn,
     EndpointIn,
@@ -28,6 +31,7 @@ from svix.api import (
     MessageIn,
     MessageListOptions,
     RecoverIn,
+    ReplayIn,
     Svix,
     SvixOptions,
 )
@@ -111,6 +115,46 @@ recovered = svix.endpoint.recover(
     app.id, ep.id, RecoverIn(since=datetime.now(timezone.utc) - timedelta(hours=1))
 )
 summary["recover"] = str(recovered.status)
+
+# Background tasks: the id recover answered can be fetched, and is listed.
+task = svix.background_task.get(recovered.id)
+check(str(task.status) == "finished" and str(task.task) == "endpoint.recover", f"task: {task}")
+check("recovered" in task.data and "messagesSent" in task.data, f"task data: {task.data}")
+recovers = BackgroundTaskListOptions(task=BackgroundTaskType.ENDPOINT_RECOVER)
+tasks = svix.background_task.list(recovers)
+check(any(t.id == recovered.id for t in tasks.data), f"the task is listed: {tasks.data}")
+
+# Replay-missing: an endpoint made after the messages gets both, once; it signs with the secret
+# the first rotated to, so every delivery verifies alike.
+late = svix.endpoint.create(app.id, EndpointIn(url=receiver, uid="py-late", secret=rotated))
+since = datetime.now(timezone.utc) - timedelta(hours=1)
+replayed = svix.endpoint.replay_missing(app.id, late.id, ReplayIn(since=since))
+check(str(replayed.status) == "finished" and str(replayed.task) == "endpoint.replay", f"{replayed}")
+replay_task = svix.background_task.get(replayed.id)
+check(replay_task.data.get("replayed") == 2, f"both messages replayed: {replay_task.data}")
+replayed_again = svix.endpoint.replay_missing(app.id, late.id, ReplayIn(since=since))
+again_task = svix.background_task.get(replayed_again.id)
+check(again_task.data.get("replayed") == 0, f"nothing is replayed twice: {again_task.data}")
+
+# The app portal: a token limited to this app lists its endpoints, reads its tasks, cannot
+# reach another app, and is refused once logged out.
+other = svix.application.create(ApplicationIn(name="Other", uid="py-other"))
+portal = svix.authentication.app_portal_access(app.id, AppPortalAccessIn())
+scoped = Svix(portal.token, SvixOptions(server_url=base))
+own = scoped.endpoint.list(app.id)
+check({e.id for e in own.data} == {ep.id, late.id}, f"its endpoints: {own.data}")
+check(scoped.background_task.get(recovered.id).id == recovered.id, "its app's task")
+try:
+    scoped.endpoint.list(other.id)
+    raise AssertionError("another app's endpoints were listed")
+except HttpError as e:
+    check(e.status_code in (401, 403, 404), f"refused, got {e.status_code}")
+scoped.authentication.logout()
+try:
+    scoped.endpoint.list(app.id)
+    raise AssertionError("a logged-out token still works")
+except HttpError as e:
+    check(e.status_code == 401, f"401 after logout, got {e.status_code}")
 
 # Errors arrive as the SDK's own error, with the status.
 try:
