@@ -316,8 +316,11 @@ impl Lane {
             }) => r,
             () = token.cancelled() => return Err(()),
         };
-        if let Err(e) = given_back {
-            tracing::warn!(delivery_id = %id, error = %e, "could not postpone a delivery; it is released on the next start");
+        match given_back {
+            Ok(()) => shared.due_at(due),
+            Err(e) => {
+                tracing::warn!(delivery_id = %id, error = %e, "could not postpone a delivery; it is released on the next start")
+            }
         }
         shared.finished_one();
         Ok(())
@@ -549,9 +552,13 @@ async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) -> OutcomeCode {
         disable_endpoint: decision.disable_endpoint,
         leased_to: Some(shared.config.node_id.clone()),
     };
+    let retry_at = record.next_attempt_at;
     let (done, recorded) = tokio::sync::oneshot::channel();
     if shared.recorder.send((record, done)).is_ok() {
         let _ = recorded.await;
+    }
+    if let Some(at) = retry_at {
+        shared.due_at(at);
     }
     if let Some(f) = finished_delivery {
         for observer in observers {
@@ -592,8 +599,11 @@ async fn run_step(shared: &Arc<Shared>, run: Run) {
                         .release(node, vec![WorkId::Run(id.clone())], Some(until))
                 })
                 .await;
-            if let Err(e) = released {
-                tracing::warn!(run_id = %id, error = %e, "could not postpone a waiting run");
+            match released {
+                Ok(()) => shared.due_at(until),
+                Err(e) => {
+                    tracing::warn!(run_id = %id, error = %e, "could not postpone a waiting run")
+                }
             }
         }
         Step::Done { record, run } => {
@@ -613,7 +623,7 @@ async fn run_step(shared: &Arc<Shared>, run: Run) {
             if record.status == DeliveryStatus::Dead {
                 observe::run_dead();
             }
-            let retry = record.next_attempt_at.is_some();
+            let retry_at = record.next_attempt_at;
             let attempted = record.attempt.clone();
             let (done, recorded) = tokio::sync::oneshot::channel();
             if shared.recorder.send((*record, done)).is_ok() {
@@ -622,7 +632,11 @@ async fn run_step(shared: &Arc<Shared>, run: Run) {
             if let Attempted::Handler { attempt, .. } = &attempted {
                 shared.executor.finished(&run, attempt);
             }
-            if more || retry {
+            if let Some(at) = retry_at {
+                shared.due_at(at);
+            }
+            if more {
+                // Follow-ups are stored unleased, due now.
                 shared.wake.notify_one();
             }
         }

@@ -24,7 +24,7 @@ pub(crate) use decide::decide;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
 use rustyhook_core::id::EndpointId;
 use rustyhook_core::model::{Delivery, TriggerType};
@@ -171,6 +171,10 @@ struct Shared {
     endpoint_generation: AtomicU64,
     /// Wakes the poller early (recover, resend, room freed).
     wake: Notify,
+    /// The earliest time work this node gave back to the store falls due (a retry, a
+    /// postponed run, a delivery waiting for its endpoint's probe): the poller sleeps no
+    /// longer than this, without asking the store. `i64::MAX` when none is known.
+    next_due: AtomicI64,
     /// Attempt tasks, awaited on shutdown.
     attempts: TaskTracker,
     /// Where attempt tasks hand their records for batched writing.
@@ -180,6 +184,14 @@ struct Shared {
 impl Shared {
     fn fence(&self) -> &crate::cluster::Fence {
         &self.config.fence
+    }
+
+    /// Notes that work this node gave back falls due at `at`, waking the poller when that is
+    /// sooner than what it sleeps toward.
+    fn due_at(&self, at: Millis) {
+        if self.next_due.fetch_min(at, Ordering::AcqRel) > at {
+            self.wake.notify_one();
+        }
     }
 
     fn finished_one(&self) {
@@ -237,6 +249,7 @@ impl Dispatcher {
             stopping: CancellationToken::new(),
             endpoint_generation: AtomicU64::new(0),
             wake: Notify::new(),
+            next_due: AtomicI64::new(i64::MAX),
             attempts: TaskTracker::new(),
             recorder,
         });

@@ -2,7 +2,7 @@
 //! alike): retries whose time came, recovered and resent deliveries, new runs and follow-ups
 //! stored unleased, what a dead node held, and what was left in the store while memory was
 //! full. As far as there is room in memory, and never before it is due: it sleeps until the
-//! earliest due time (at most the poll interval) unless woken.
+//! earliest due time this node knows of (at most the poll interval) unless woken.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -31,6 +31,13 @@ pub(super) async fn run(dispatcher: Dispatcher, token: CancellationToken) {
         let store_up = shared.config.health.state() == crate::health::StoreState::Up;
         let mut wait = shared.config.poll_interval;
         if room > 0 && !token.is_cancelled() && shared.fence().is_up() && store_up {
+            // What falls due by now is about to be claimed: forget it, keep what comes later.
+            let now = now_millis();
+            let _ = shared
+                .next_due
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |at| {
+                    (at <= now).then_some(i64::MAX)
+                });
             match shared
                 .store
                 .claim_due(&shared.config.node_id, now_millis(), room)
@@ -43,13 +50,12 @@ pub(super) async fn run(dispatcher: Dispatcher, token: CancellationToken) {
                         tokio::task::yield_now().await;
                         continue;
                     }
-                    // Until the earliest retry falls due, but never longer than the poll
-                    // interval (work released elsewhere without a wake-up is found then).
-                    // Without room, a wake-up comes when room frees.
-                    if let Ok(Some(at)) = shared.store.next_due().await {
-                        let until = (at - now_millis()).clamp(0, i64::MAX) as u64;
-                        wait = wait.min(Duration::from_millis(until));
-                    }
+                    // Until the earliest work this node gave back falls due, but never longer
+                    // than the poll interval (what other nodes make due wakes this one, or is
+                    // found then). Without room, a wake-up comes when room frees.
+                    let at = shared.next_due.load(Ordering::Acquire);
+                    let until = at.saturating_sub(now_millis()).max(0) as u64;
+                    wait = wait.min(Duration::from_millis(until));
                 }
                 Err(e) => {
                     shared.config.health.report(&e);
