@@ -38,6 +38,15 @@ impl StoreState {
         }
     }
 
+    /// The `kind` label of `rustyhook_store_errors_total` for an error that shows this state.
+    fn error_kind(self) -> &'static str {
+        match self {
+            Self::Up => "other",
+            Self::Down => "unavailable",
+            Self::Full => "full",
+        }
+    }
+
     /// The state an error shows, if it shows one.
     pub fn of_error(e: &StoreError) -> Option<Self> {
         match e {
@@ -92,12 +101,7 @@ impl StoreHealth {
     /// A caller saw `e`: when it shows the store down or full, that is the state from now until
     /// the next successful probe. Counts every error in the metrics.
     pub fn report(&self, e: &StoreError) {
-        let kind = match e {
-            StoreError::Unavailable(_) => "unavailable",
-            StoreError::Full(_) => "full",
-            _ => "other",
-        };
-        observe::store_error(kind);
+        observe::store_error(StoreState::of_error(e).map_or("other", StoreState::error_kind));
         if let Some(state) = StoreState::of_error(e) {
             self.set(state, Some(e.with_causes()));
         }
@@ -107,6 +111,7 @@ impl StoreHealth {
     /// only the state is known.
     pub fn saw(&self, state: StoreState) {
         if state != StoreState::Up {
+            observe::store_error(state.error_kind());
             let detail = self.lock().detail.clone();
             self.set(state, detail);
         }
@@ -143,17 +148,23 @@ impl StoreHealth {
             let state = match tokio::time::timeout(PROBE_TIMEOUT, store.probe()).await {
                 Ok(Ok(())) => (StoreState::Up, None),
                 Ok(Err(e)) => match StoreState::of_error(&e) {
-                    Some(state) => (state, Some(e.with_causes())),
+                    Some(state) => {
+                        observe::store_error(state.error_kind());
+                        (state, Some(e.with_causes()))
+                    }
                     // A fault that is not about reaching the database: still usable.
                     None => (StoreState::Up, Some(e.with_causes())),
                 },
-                Err(_) => (
-                    StoreState::Down,
-                    Some(format!(
-                        "the database did not answer within {} s",
-                        PROBE_TIMEOUT.as_secs()
-                    )),
-                ),
+                Err(_) => {
+                    observe::store_error(StoreState::Down.error_kind());
+                    (
+                        StoreState::Down,
+                        Some(format!(
+                            "the database did not answer within {} s",
+                            PROBE_TIMEOUT.as_secs()
+                        )),
+                    )
+                }
             };
             self.set(state.0, state.1);
             tokio::select! {
