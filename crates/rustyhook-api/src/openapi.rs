@@ -427,6 +427,13 @@ const OPERATIONS: &[Operation] = &[
         "Logout",
         "204",
     ),
+    op(
+        "get",
+        "/api/v1/stream",
+        "v1.stream.get",
+        "Live Feed (Server-Sent Events)",
+        "200",
+    ),
     op("get", "/api/v1/health", "v1.health.get", "Health", "204"),
     op(
         "get",

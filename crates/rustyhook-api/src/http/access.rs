@@ -7,8 +7,9 @@
 //! - `read-only` tokens, and app tokens made read-only, may only `GET` (and `HEAD`).
 //! - `app` tokens reach every route under `/api/v1/app/{their app}` except changing or
 //!   deleting the app itself; `GET /api/v1/app` (which then lists only their app),
-//!   `GET /api/v1/background-task[/{id}]` (which then shows only their app's tasks) and the
-//!   OpenAPI document; nothing else.
+//!   `GET /api/v1/background-task[/{id}]` (which then shows only their app's tasks),
+//!   `GET /api/v1/stream` (which then shows only their app's events) and the OpenAPI
+//!   document; nothing else.
 //! - Any token may log itself out (`POST /api/v1/auth/logout`).
 
 use axum::http::{Method, StatusCode};
@@ -40,6 +41,9 @@ pub const LOGOUT: &str = "/api/v1/auth/logout";
 
 /// Where background tasks are read: an app token reads its app's, the routes filtering them.
 const BACKGROUND_TASKS: &str = "/api/v1/background-task";
+
+/// The live feed: an app token sees its app's events, the route holding its filter to them.
+const STREAM: &str = "/api/v1/stream";
 
 fn forbidden(detail: impl Into<String>) -> Decision {
     Decision::Deny(ApiError::Http {
@@ -80,7 +84,7 @@ pub fn decide(principal: &Principal, method: &Method, path: &str) -> Decision {
         return Decision::Allow;
     }
     // The background-task routes hold an app token to its own app's tasks themselves.
-    let own_tasks = reads && under(path, BACKGROUND_TASKS);
+    let own_tasks = reads && (under(path, BACKGROUND_TASKS) || path == STREAM);
     if own_tasks || path == "/api/v1/openapi.json" || (path == "/api/v1/app" && reads) {
         return Decision::Allow;
     }
@@ -171,6 +175,9 @@ mod tests {
                 "allow",
             ),
             (&app, Method::POST, "/api/v1/background-task", "403"),
+            (&app, Method::GET, "/api/v1/stream", "allow"),
+            (&app, Method::POST, "/api/v1/stream", "403"),
+            (&read, Method::GET, "/api/v1/stream", "allow"),
             (&app, Method::GET, "/api/v1/background-tasks", "403"),
             (&read, Method::GET, "/api/v1/background-task", "allow"),
             (

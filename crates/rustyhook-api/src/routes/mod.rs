@@ -14,6 +14,7 @@ pub mod health;
 pub mod message;
 pub mod portal;
 pub mod source;
+pub mod stream;
 pub mod token;
 
 use axum::Router;
@@ -42,6 +43,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(token::router())
         .merge(portal::router())
         .merge(audit::router())
+        .merge(stream::router())
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(crate::openapi::serve),

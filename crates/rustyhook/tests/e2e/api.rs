@@ -45,6 +45,10 @@ async fn every_documented_route_is_served_with_and_without_a_trailing_slash() {
     let paths = doc["paths"].as_object().expect("paths");
     assert!(paths.len() >= 26, "{} paths", paths.len());
     for (method, path) in rustyhook_api::openapi::operations() {
+        if path == "/api/v1/stream" {
+            // A stream's body never ends; tests/e2e/stream.rs reads it.
+            continue;
+        }
         let concrete = path
             .replace("{app_id}", "nope")
             .replace("{endpoint_id}", "nope")
