@@ -107,7 +107,7 @@ impl Feed {
             }
             let w = window.get_or_insert_with(Window::default);
             polls = polls.wrapping_add(1);
-            let rescan = polls % RESCAN_EVERY == 0;
+            let rescan = polls.is_multiple_of(RESCAN_EVERY);
             if let Err(e) = w
                 .poll(self.inner.store.as_ref(), &self.inner.ring, rescan)
                 .await
