@@ -96,6 +96,8 @@ impl Feed {
     pub async fn run(self, token: CancellationToken) {
         let mut window: Option<Window> = None;
         let mut polls = 0u32;
+        // Whether the last read failed: a store that is down is logged once, not per poll.
+        let mut failing = false;
         while !token.is_cancelled() {
             if self.inner.ring.receiver_count() == 0 {
                 // Nobody listens: read nothing, and start afresh when someone does.
@@ -108,11 +110,16 @@ impl Feed {
             let w = window.get_or_insert_with(Window::default);
             polls = polls.wrapping_add(1);
             let rescan = polls.is_multiple_of(RESCAN_EVERY);
-            if let Err(e) = w
+            match w
                 .poll(self.inner.store.as_ref(), &self.inner.ring, rescan)
                 .await
             {
-                tracing::warn!(error = %e.with_causes(), "the live feed could not read attempts");
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(error = %e.with_causes(), "the live feed could not read attempts");
+                }
+                Err(_) => {}
+                Ok(()) => failing = false,
             }
             tokio::select! {
                 () = token.cancelled() => break,
