@@ -68,6 +68,27 @@ const ERRORS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// What each path parameter names. A route with a new parameter adds it here (a unit test
+/// below finds one without a description).
+const PATH_PARAMS: &[(&str, &str)] = &[
+    ("app_id", "The application's id (`app_…`) or uid."),
+    ("endpoint_id", "The endpoint's id (`ep_…`) or uid."),
+    ("msg_id", "The message's id (`msg_…`) or `eventId`."),
+    ("attempt_id", "The attempt's id (`atmpt_…`)."),
+    (
+        "event_type_name",
+        "The event type's name, such as `invoice.paid`.",
+    ),
+    ("task_id", "The background task's id (`qtask_…`)."),
+    ("handler_id", "The handler's `id` in the config."),
+    ("run_id", "The run's id (`run_…`)."),
+    (
+        "source_name",
+        "The source's name, as `GET /api/v1/source` lists it.",
+    ),
+    ("token_id", "The token's id (`tok_…`)."),
+];
+
 /// The tag of routes that need no token.
 const UNAUTHENTICATED_TAG: &str = "Health";
 
@@ -152,6 +173,13 @@ fn refer_to_list_items(schemas: &mut Value) {
 
 /// Adds to one operation what every operation of its kind has in common.
 fn complete(method: &str, path: &str, op: &mut Value) {
+    for param in op["parameters"].as_array_mut().into_iter().flatten() {
+        if param["in"] == "path"
+            && let Some((_, about)) = PATH_PARAMS.iter().find(|(n, _)| param["name"] == *n)
+        {
+            param["description"] = json!(about);
+        }
+    }
     for response in op["responses"]
         .as_object_mut()
         .into_iter()
@@ -262,6 +290,13 @@ mod tests {
             let id = op["operationId"].as_str().expect("an operationId");
             assert!(ids.insert(id.to_owned()), "{id} is used twice");
             assert!(op["tags"][0].is_string(), "{method} {path} has no tag");
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                assert!(
+                    param["description"].is_string(),
+                    "{method} {path}: parameter {} has no description",
+                    param["name"]
+                );
+            }
             let responses = op["responses"].as_object().expect("responses");
             assert!(
                 responses.keys().any(|s| s.starts_with('2')),
