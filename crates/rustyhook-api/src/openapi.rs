@@ -173,7 +173,9 @@ fn refer_to_list_items(schemas: &mut Value) {
 
 /// Adds to one operation what every operation of its kind has in common.
 fn complete(method: &str, path: &str, op: &mut Value) {
-    for param in op["parameters"].as_array_mut().into_iter().flatten() {
+    // `get_mut`, not `op["parameters"]`, which would add `"parameters": null` where none are.
+    let params = op.get_mut("parameters").and_then(Value::as_array_mut);
+    for param in params.into_iter().flatten() {
         if param["in"] == "path"
             && let Some((_, about)) = PATH_PARAMS.iter().find(|(n, _)| param["name"] == *n)
         {
@@ -290,6 +292,10 @@ mod tests {
             let id = op["operationId"].as_str().expect("an operationId");
             assert!(ids.insert(id.to_owned()), "{id} is used twice");
             assert!(op["tags"][0].is_string(), "{method} {path} has no tag");
+            assert!(
+                op.get("parameters").is_none_or(Value::is_array),
+                "{method} {path}: parameters is not a list"
+            );
             for param in op["parameters"].as_array().into_iter().flatten() {
                 assert!(
                     param["description"].is_string(),
