@@ -427,6 +427,13 @@ const OPERATIONS: &[Operation] = &[
         "Logout",
         "204",
     ),
+    op(
+        "get",
+        "/api/v1/auth/me",
+        "v1.authentication.me",
+        "What the Calling Token May Do",
+        "200",
+    ),
     op("get", "/api/v1/health", "v1.health.get", "Health", "204"),
     op(
         "get",
