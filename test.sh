@@ -2,7 +2,9 @@
 # Runs every test of rustyhook, as CI does, on a fresh machine too: installs (from Debian's
 # packages, PyPI and npm, where missing) and starts what the tests talk to — PostgreSQL, Redis,
 # NATS with JetStream, RabbitMQ and a local SQS-compatible server (moto) — and Svix's Python and
-# JavaScript SDKs for the client tests, then runs the whole suite.
+# JavaScript SDKs for the client tests, checks the dashboard (web/: lint, types, unit tests, the
+# committed build against a fresh one) and installs Chromium for its browser tests, then runs
+# the whole suite.
 #
 #   ./test.sh                  everything (unit, store, end-to-end, smoke, cluster, faults)
 #   ./test.sh -p rustyhook-core   any arguments are passed on to `cargo test`
@@ -41,6 +43,19 @@ fi
 export RUSTYHOOK_TEST_PYTHON="$SDK_VENV/bin/python"
 need node && need npm || apt_install nodejs npm
 (cd crates/rustyhook/tests/sdk/js && npm ci --no-audit --no-fund --silent)
+
+echo "== the dashboard (web/): lint, types, unit tests, the committed build; Chromium for its browser tests"
+# Debian's Chromium drives the browser tests (crates/rustyhook/tests/dashboard.rs); Playwright
+# never downloads one.
+[ -x /usr/bin/chromium ] || [ -n "${RUSTYHOOK_TEST_CHROMIUM:-}" ] || apt_install chromium
+(
+    cd web
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent
+    npm run --silent lint
+    npm run --silent typecheck
+    npm run --silent test
+    ./check-dist.sh
+)
 
 echo "== cargo test"
 if [ "$#" -eq 0 ]; then

@@ -2,6 +2,7 @@
 //! and the OpenAPI document.
 //!
 //! # Layout
+//! - [`dashboard`]: the web dashboard (`web/`, built and embedded), at `/`.
 //! - [`http`]: shared plumbing: errors, extractors, pagination, auth, idempotency keys.
 //! - [`routes`]: one module per resource (`app`, `endpoint`, `message`, `attempt`, `event_type`,
 //!   `background_task`, `health`, …), each exporting `router()`, an `OpenApiRouter` of
@@ -13,6 +14,7 @@
 //! - [`hooks`]: inbound webhooks for handlers (the webhook trigger): `/hooks/{handler-id}` and
 //!   handlers' own ports, each request queued as a run.
 
+pub mod dashboard;
 pub mod hooks;
 pub mod http;
 pub mod metrics;

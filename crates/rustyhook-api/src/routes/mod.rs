@@ -91,6 +91,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(health::router().split_for_parts().0)
         .route("/metrics", axum::routing::get(crate::metrics::serve))
         .route("/api/docs", axum::routing::get(api_docs))
+        .merge(crate::dashboard::router())
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn(refuse_nul))
@@ -124,14 +125,24 @@ async fn refuse_nul(
     next.run(req).await
 }
 
-/// A path no route serves: a JSON error like every other, so an SDK raises its API error
-/// rather than failing to decode an empty body.
-async fn unknown_route(uri: axum::http::Uri) -> ApiError {
+/// A path no route serves: the dashboard's page when a browser asks for one (a client-side
+/// route such as `/apps/acme`), else a JSON error like every other, so an SDK raises its API
+/// error rather than failing to decode an empty body.
+async fn unknown_route(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if crate::dashboard::wants_page(&method, uri.path(), &headers) {
+        return crate::dashboard::page();
+    }
     ApiError::Http {
         status: axum::http::StatusCode::NOT_FOUND,
         code: "not_found",
         detail: format!("no route serves {}", uri.path()),
     }
+    .into_response()
 }
 
 /// A served path asked with a method it does not take.

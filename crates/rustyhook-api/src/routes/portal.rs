@@ -1,12 +1,14 @@
 //! Svix's app portal: `POST /api/v1/auth/app-portal-access/{app_id}` issues a token limited to
 //! one app (read-only if asked, expiring after `expiry` seconds), with a `url` to open for that
-//! app; `POST /api/v1/auth/logout` revokes the token it is called with. The tokens are ordinary
-//! `app` tokens ([`super::token`]): listed and revocable like any other.
+//! app (the dashboard, which takes the token from the URL's fragment); `POST
+//! /api/v1/auth/logout` revokes the token it is called with; `GET /api/v1/auth/me` says what the
+//! token it is called with may do. The tokens are ordinary `app` tokens ([`super::token`]):
+//! listed and revocable like any other.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::{Extension, Json};
-use rustyhook_core::time::now_millis;
+use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_store::TokenRole;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -29,6 +31,7 @@ pub fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(access))
         .routes(routes!(logout))
+        .routes(routes!(me))
 }
 
 const TAG: &str = "Authentication";
@@ -52,7 +55,9 @@ pub struct AppPortalAccessIn {
 /// `AppPortalAccessOut`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AppPortalAccessOut {
-    /// Where to open the app's pages (for now the API reference, for this app).
+    /// Where to open the app's pages: the dashboard, with the token in the fragment (which
+    /// browsers never send to a server); the page moves it to the session and out of the
+    /// address bar.
     url: String,
     /// The token, limited to the app.
     token: String,
@@ -101,9 +106,10 @@ async fn access(
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
+    let token = out.secret().unwrap_or_default().to_owned();
     Ok(Json(AppPortalAccessOut {
-        url: format!("http://{host}/api/docs?app={}", app.id.as_str()),
-        token: out.secret().unwrap_or_default().to_owned(),
+        url: format!("http://{host}/#token={token}"),
+        token,
     }))
 }
 
@@ -127,4 +133,49 @@ async fn logout(
             Ok(StatusCode::NO_CONTENT)
         }
     }
+}
+
+/// `GET /api/v1/auth/me`: what the calling token is and may reach, for a client (the
+/// dashboard) to show only that.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MeOut {
+    /// `admin`, `read-only` or `app`; the admin token is `admin`.
+    role: &'static str,
+    /// The one app an `app` token is limited to (its id).
+    app_id: Option<String>,
+    /// An `app` token that may only read; always true for `read-only`.
+    read_only: bool,
+    /// The token's id, `None` for the admin token.
+    token_id: Option<String>,
+    /// The token's name, `None` for the admin token.
+    name: Option<String>,
+    /// When the token stops working, if it does.
+    expires_at: Option<String>,
+}
+
+/// What the Calling Token May Do
+///
+/// Its role, its app and whether it may only read. Any valid token may ask.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = TAG, operation_id = "v1.authentication.me",
+    responses((status = 200, body = MeOut)))]
+async fn me(Extension(principal): Extension<Principal>) -> Json<MeOut> {
+    Json(match principal {
+        Principal::Admin => MeOut {
+            role: TokenRole::Admin.as_str(),
+            app_id: None,
+            read_only: false,
+            token_id: None,
+            name: None,
+            expires_at: None,
+        },
+        Principal::Token(t) => MeOut {
+            role: t.role.as_str(),
+            app_id: t.app_id.as_ref().map(|a| a.as_str().to_owned()),
+            read_only: t.read_only || t.role == TokenRole::ReadOnly,
+            token_id: Some(t.id.clone()),
+            name: Some(t.name.clone()),
+            expires_at: t.expires_at.map(to_rfc3339),
+        },
+    })
 }

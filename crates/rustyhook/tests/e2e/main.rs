@@ -9,6 +9,7 @@ mod background_tasks;
 mod breaker;
 mod compat;
 mod connections;
+mod dashboard;
 mod delivery;
 mod fuzz;
 mod handler_lanes;

@@ -15,6 +15,8 @@ mod breaker;
 mod compat;
 #[path = "../e2e/connections.rs"]
 mod connections;
+#[path = "../e2e/dashboard.rs"]
+mod dashboard;
 #[path = "../e2e/delivery.rs"]
 mod delivery;
 #[path = "../e2e/fuzz.rs"]
