@@ -7,13 +7,14 @@
 //! 1. Derive `utoipa::ToSchema` on the body types beside their serde derives (`XIn`, `XPatch`,
 //!    `XOut`), and `utoipa::IntoParams` with `#[into_params(parameter_in = Query)]` on the query
 //!    struct. A flattened [`ListParams`](crate::http::list::ListParams) field gets
-//!    `#[param(ignore)]`, and the operation lists `ListParams` in its `params(…)`.
+//!    `#[param(ignore)]`, and the operation lists `ListParams` in its `params(…)`. Give every
+//!    field a `///` line: it is what a generated client shows.
 //! 2. Annotate the handler. Its first doc line is the summary, the rest the description; path
 //!    parameters are named from the path and typed from the handler's `Path<…>`; list only the
 //!    success answers, since [`document`] adds the error answers every route can give (and the
 //!    `idempotency-key` header of every `POST`):
 //!
-//!    ```ignore
+//!    ```text
 //!    /// Get Application
 //!    #[utoipa::path(get, path = "/api/v1/app/{app_id}", tag = TAG,
 //!        operation_id = "v1.application.get",
@@ -24,6 +25,8 @@
 //!    `.routes(routes!(fetch, update, …))` (one call per path): `routes!` serves the handlers
 //!    and adds their operations to this document in one step. Never `.route(…)`, which would
 //!    serve a route the document does not show; a unit test below refuses one in `routes/`.
+//!    A new module's `router()` is merged in `routes::protected` (behind a token), and a new
+//!    path parameter gets its description in `PATH_PARAMS` below.
 //!
 //! Operation ids are Svix's (`v1.application.list`, …) where Svix has the route, and follow
 //! the same `v1.<resource>.<action>` form for rustyhook's own.
