@@ -30,13 +30,15 @@ echo "== a local SQS-compatible server (moto)"
 .ci/moto.sh
 
 echo "== Svix's official SDKs, for the client tests: Python (PyPI) and JavaScript (npm)"
+echo "   and the OpenAPI validator and client generator, for the OpenAPI document's test (PyPI)"
 SDK_VENV="${RUSTYHOOK_SDK_VENV:-$HOME/.cache/rustyhook/sdk-venv}"
-if ! "$SDK_VENV/bin/python" -c 'import svix' 2>/dev/null; then
-    python3 -m venv "$SDK_VENV" || {
+SDK_PYPI=('svix==2.9.1' 'openapi-spec-validator==0.9.0' 'openapi-python-client==0.29.1')
+if ! "$SDK_VENV/bin/python" -c 'import svix, openapi_spec_validator, openapi_python_client' 2>/dev/null; then
+    [ -x "$SDK_VENV/bin/python" ] || python3 -m venv "$SDK_VENV" || {
         apt_install python3-venv
         python3 -m venv "$SDK_VENV"
     }
-    "$SDK_VENV/bin/pip" install -q 'svix==2.9.1'
+    "$SDK_VENV/bin/pip" install -q "${SDK_PYPI[@]}"
 fi
 export RUSTYHOOK_TEST_PYTHON="$SDK_VENV/bin/python"
 need node && need npm || apt_install nodejs npm

@@ -19,16 +19,23 @@ pub mod token;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::http::error::ApiError;
 use crate::http::ratelimit::{self, ApiRateLimit};
 use crate::http::{audit as audit_log, auth, idempotency, store_gate};
 use crate::state::ApiState;
 
-/// The whole API. Paths are matched with or without a trailing slash (the caller strips it; see
-/// [`crate::http`]), so Svix's SDKs, which use both, work.
-pub fn router(state: ApiState) -> Router {
-    let mut protected = Router::new()
+/// Every documented route: the API under `/api/v1` and health. Each module registers its
+/// handlers with `routes!`, which routes them and adds their `#[utoipa::path]` to the OpenAPI
+/// document in one step (see [`crate::openapi`]), so no route is served undocumented.
+pub fn documented() -> OpenApiRouter<ApiState> {
+    protected().merge(health::router())
+}
+
+/// The routes behind a token.
+fn protected() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
         .merge(app::router())
         .merge(endpoint::router())
         .merge(endpoint_extras::router())
@@ -42,6 +49,13 @@ pub fn router(state: ApiState) -> Router {
         .merge(token::router())
         .merge(portal::router())
         .merge(audit::router())
+}
+
+/// The whole API. Paths are matched with or without a trailing slash (the caller strips it; see
+/// [`crate::http`]), so Svix's SDKs, which use both, work.
+pub fn router(state: ApiState) -> Router {
+    let (protected, _) = protected().split_for_parts();
+    let mut protected = protected
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(crate::openapi::serve),
@@ -74,7 +88,7 @@ pub fn router(state: ApiState) -> Router {
         ));
     Router::new()
         .merge(protected)
-        .merge(health::router())
+        .merge(health::router().split_for_parts().0)
         .route("/metrics", axum::routing::get(crate::metrics::serve))
         .route("/api/docs", axum::routing::get(api_docs))
         .merge(crate::dashboard::router())
@@ -143,7 +157,7 @@ async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiEr
 /// What a `worker` node serves: health and metrics, no API.
 pub fn worker_router(state: ApiState) -> Router {
     Router::new()
-        .merge(health::router())
+        .merge(health::router().split_for_parts().0)
         .route("/metrics", axum::routing::get(crate::metrics::serve))
         .fallback(unknown_route)
         .with_state(state)

@@ -7,11 +7,13 @@
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_store::TokenRole;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::common::load_app;
 use super::token::{NewToken, issue};
@@ -25,22 +27,25 @@ use crate::state::ApiState;
 const EXPIRY_SECS: std::ops::RangeInclusive<u64> = 3600..=7 * 24 * 3600;
 
 /// The routes.
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/auth/app-portal-access/{app_id}", post(access))
-        .route("/api/v1/auth/logout", post(logout))
-        .route("/api/v1/auth/me", get(me))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(access))
+        .routes(routes!(logout))
+        .routes(routes!(me))
 }
 
+const TAG: &str = "Authentication";
+
 /// `AppPortalAccessIn`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppPortalAccessIn {
     /// Accepted for Svix's SDKs; rustyhook has no feature flags, so they change nothing.
     #[serde(default)]
     feature_flags: Vec<String>,
-    /// Seconds the token is valid for.
+    /// Seconds the token is valid for: one hour to seven days (the default).
     #[serde(default)]
+    #[schema(minimum = 3600, maximum = 604800)]
     expiry: Option<u64>,
     /// A token that may only read.
     #[serde(default)]
@@ -48,7 +53,7 @@ pub struct AppPortalAccessIn {
 }
 
 /// `AppPortalAccessOut`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AppPortalAccessOut {
     /// Where to open the app's pages: the dashboard, with the token in the fragment (which
     /// browsers never send to a server); the page moves it to the session and out of the
@@ -58,6 +63,12 @@ pub struct AppPortalAccessOut {
     token: String,
 }
 
+/// Get Consumer App Portal Access
+///
+/// Issues a token limited to the app, with a `url` for that app.
+#[utoipa::path(post, path = "/api/v1/auth/app-portal-access/{app_id}", tag = TAG,
+    operation_id = "v1.authentication.app-portal-access", request_body = AppPortalAccessIn,
+    responses((status = 200, body = AppPortalAccessOut)))]
 async fn access(
     State(state): State<ApiState>,
     Path(app_id): Path<String>,
@@ -102,6 +113,12 @@ async fn access(
     }))
 }
 
+/// Logout
+///
+/// Revokes the token the request is made with (not the admin token).
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = TAG,
+    operation_id = "v1.authentication.logout",
+    responses((status = 204)))]
 async fn logout(
     State(state): State<ApiState>,
     Extension(principal): Extension<Principal>,
@@ -120,7 +137,7 @@ async fn logout(
 
 /// `GET /api/v1/auth/me`: what the calling token is and may reach, for a client (the
 /// dashboard) to show only that.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MeOut {
     /// `admin`, `read-only` or `app`; the admin token is `admin`.
@@ -137,6 +154,11 @@ pub struct MeOut {
     expires_at: Option<String>,
 }
 
+/// What the Calling Token May Do
+///
+/// Its role, its app and whether it may only read. Any valid token may ask.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = TAG, operation_id = "v1.authentication.me",
+    responses((status = 200, body = MeOut)))]
 async fn me(Extension(principal): Extension<Principal>) -> Json<MeOut> {
     Json(match principal {
         Principal::Admin => MeOut {

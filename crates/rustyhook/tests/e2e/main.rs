@@ -19,6 +19,7 @@ mod harness;
 #[path = "../support/jetstream.rs"]
 mod jetstream;
 mod nats;
+mod openapi_client;
 mod pgdb;
 #[path = "../support/proxy.rs"]
 mod proxy;

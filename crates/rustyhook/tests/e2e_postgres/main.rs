@@ -33,6 +33,8 @@ mod harness;
 mod jetstream;
 #[path = "../e2e/nats.rs"]
 mod nats;
+#[path = "../e2e/openapi_client.rs"]
+mod openapi_client;
 #[path = "../e2e/pgdb.rs"]
 mod pgdb;
 #[path = "../support/proxy.rs"]
