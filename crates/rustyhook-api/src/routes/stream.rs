@@ -18,17 +18,19 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use axum::routing::get;
-use axum::{Extension, Router};
 use rustyhook_core::id::AttemptId;
 use rustyhook_core::time::to_rfc3339;
 use rustyhook_engine::feed::{FeedFilter, FeedItem, OutcomeFilter, Subscription};
 use rustyhook_store::{FeedRow, FeedTarget};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::common::{load_app, load_endpoint};
 use crate::http::auth::Principal;
@@ -43,53 +45,76 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 const RETRY_MS: u32 = 2_000;
 
 /// The routes.
-pub fn router() -> Router<ApiState> {
-    Router::new().route("/api/v1/stream", get(stream))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(stream))
 }
 
-/// The query string.
-#[derive(Debug, Deserialize)]
+const TAG: &str = "Stream";
+
+/// The query string: every filter given must hold.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct StreamParams {
+    /// Only this app's attempts: its id (`app_…`) or uid (404 if there is none). Handler runs
+    /// belong to no app and are left out.
     app: Option<String>,
+    /// Only attempts to this endpoint: its id (`ep_…`), or its uid together with `app`.
     endpoint: Option<String>,
+    /// Only this handler's runs: its `id` in the config. Refused (403) to a token limited to
+    /// one app.
     handler: Option<String>,
+    /// Only attempts with this outcome: `success`, `failure`, or one code such as `OK` or
+    /// `E_TIMEOUT`.
     outcome: Option<String>,
 }
 
-/// One event's data: the ids of what was attempted, and how it went.
-#[derive(Debug, Serialize)]
+/// The `data` of an `attempt`, `run` or `dead` event: the ids of what was attempted, and how
+/// it went. An endpoint's attempt has `appId`, `endpointId`, `msgId` and `deliveryId`; a
+/// handler's run has `handlerId` and `runId`.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct StreamEventOut<'a> {
-    /// The attempt.
-    id: &'a str,
+pub struct StreamEventOut {
+    /// The attempt (`atmpt_…`), also the event's `id:`.
+    id: String,
+    /// The app (`app_…`) of an endpoint's attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
-    app_id: Option<&'a str>,
+    app_id: Option<String>,
+    /// The endpoint (`ep_…`) of an endpoint's attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
-    endpoint_id: Option<&'a str>,
+    endpoint_id: Option<String>,
+    /// The message (`msg_…`) of an endpoint's attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
-    msg_id: Option<&'a str>,
+    msg_id: Option<String>,
+    /// The handler of a run's attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
-    handler_id: Option<&'a str>,
-    /// The delivery (`dlv_…`) or the run (`run_…`).
+    handler_id: Option<String>,
+    /// The delivery (`dlv_…`) of an endpoint's attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
-    delivery_id: Option<&'a str>,
+    delivery_id: Option<String>,
+    /// The run (`run_…`) of a handler's attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
-    run_id: Option<&'a str>,
+    run_id: Option<String>,
+    /// The attempt's outcome code: `OK`, `E_HTTP_STATUS`, `E_TIMEOUT`, …, `E_EXIT_CODE` for a
+    /// command.
     outcome: &'static str,
+    /// The HTTP status answered (0 when none was).
     status_code: u16,
+    /// A command's exit code.
     #[serde(skip_serializing_if = "Option::is_none")]
     exit_code: Option<i32>,
+    /// How long the attempt took.
     duration_ms: i64,
-    /// Svix's trigger type: 0 scheduled, 1 manual.
+    /// Svix's trigger type: 0 scheduled, 1 manual (resend, recover).
     trigger_type: u8,
+    /// When the attempt was made (RFC 3339).
     timestamp: String,
 }
 
-impl<'a> StreamEventOut<'a> {
-    fn new(row: &'a FeedRow) -> Self {
+impl StreamEventOut {
+    fn new(row: &FeedRow) -> Self {
         let mut out = Self {
-            id: row.id.as_str(),
+            id: row.id.to_string(),
             app_id: None,
             endpoint_id: None,
             msg_id: None,
@@ -109,20 +134,41 @@ impl<'a> StreamEventOut<'a> {
                 endpoint_id,
                 msg_id,
             } => {
-                out.app_id = Some(app_id.as_str());
-                out.endpoint_id = Some(endpoint_id.as_str());
-                out.msg_id = Some(msg_id.as_str());
-                out.delivery_id = Some(&row.delivery_id);
+                out.app_id = Some(app_id.to_string());
+                out.endpoint_id = Some(endpoint_id.to_string());
+                out.msg_id = Some(msg_id.to_string());
+                out.delivery_id = Some(row.delivery_id.clone());
             }
             FeedTarget::Handler { handler_id } => {
-                out.handler_id = Some(handler_id);
-                out.run_id = Some(&row.delivery_id);
+                out.handler_id = Some(handler_id.clone());
+                out.run_id = Some(row.delivery_id.clone());
             }
         }
         out
     }
 }
 
+/// Live Feed (Server-Sent Events)
+///
+/// A `text/event-stream` of what happens as it happens, on every node of a cluster; it does
+/// not end. Events: `attempt` (an attempt to an endpoint was recorded), `run` (an attempt of a
+/// handler's run), each with `id:` the attempt id and `data:` a `StreamEventOut`; `dead` (that
+/// attempt was the delivery's or run's last: a dead letter now), the same `data`, written with
+/// its `attempt` or `run` in one chunk and carrying the `id:` itself; `lag` (this client read
+/// too slowly and missed events, which follow, read again from the store), `data:`
+/// `{"missed": n, "detail": "…"}`; `reset` (this client was more than 10,000 events behind
+/// and the stream goes on from now), `data:` `{"detail": "…"}`. `retry: 2000` is sent once at
+/// the start and a `: keep-alive` comment every 15 seconds while nothing happens. A token
+/// limited to one app sees only its app.
+#[utoipa::path(get, path = "/api/v1/stream", tag = TAG,
+    operation_id = "v1.stream.get",
+    params(StreamParams,
+        ("Last-Event-ID" = Option<String>, Header,
+            description = "The last `id:` seen (an attempt id, `atmpt_…`), to resume after a \
+                disconnect: the stream starts with exactly the events missed.")),
+    responses((status = 200, content_type = "text/event-stream", body = StreamEventOut,
+        description = "the stream of events; the schema is that of the `data` of each \
+            `attempt`, `run` and `dead` event")))]
 async fn stream(
     State(state): State<ApiState>,
     principal: Option<Extension<Principal>>,
