@@ -285,6 +285,39 @@ mod tests {
     }
 
     #[test]
+    fn the_live_feed_shows_its_filters_its_resume_header_and_its_events() {
+        let doc = document();
+        let op = &doc["paths"]["/api/v1/stream"]["get"];
+        assert_eq!(op["operationId"], "v1.stream.get");
+        let params = op["parameters"].as_array().expect("parameters");
+        for (name, place) in [
+            ("app", "query"),
+            ("endpoint", "query"),
+            ("handler", "query"),
+            ("outcome", "query"),
+            ("Last-Event-ID", "header"),
+        ] {
+            let p = params
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap_or_else(|| panic!("no parameter {name}"));
+            assert_eq!(p["in"], place, "{name}");
+            assert_eq!(p["required"], false, "{name}");
+        }
+        let ok = &op["responses"]["200"];
+        assert_eq!(
+            ok["content"]["text/event-stream"]["schema"]["$ref"],
+            "#/components/schemas/StreamEventOut"
+        );
+        let description = op["description"].as_str().expect("a description");
+        for event in ["`attempt`", "`run`", "`dead`", "`lag`", "`reset`"] {
+            assert!(description.contains(event), "{event} is not described");
+        }
+        let data = &doc["components"]["schemas"]["StreamEventOut"];
+        assert!(data["properties"]["outcome"].is_object(), "{data}");
+    }
+
+    #[test]
     fn every_operation_has_an_id_a_tag_and_a_success_answer_with_its_schema() {
         let doc = document();
         let ops = operations();
@@ -312,11 +345,17 @@ mod tests {
                 "{method} {path} has no success answer"
             );
             for s in responses.keys().filter(|s| *s == "200" || *s == "201") {
+                // JSON, or the live feed's `text/event-stream`, whose schema is its events' data.
+                let content = &responses[s]["content"];
+                let media = ["application/json", "text/event-stream"]
+                    .into_iter()
+                    .find(|m| content[*m].is_object())
+                    .unwrap_or("application/json");
                 assert!(
-                    responses[s]["content"]["application/json"]["schema"].is_object(),
+                    content[media]["schema"].is_object(),
                     "{method} {path} answers {s} without a schema"
                 );
-                let out = &responses[s]["content"]["application/json"]["schema"]["$ref"];
+                let out = &content[media]["schema"]["$ref"];
                 // Handlers and sources come from the config, listed whole in one page.
                 let whole = ["v1.handler.list", "v1.source.list"].contains(&id);
                 if out.as_str().is_some_and(|r| r.contains("ListResponse")) && !whole {

@@ -6,6 +6,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use rustyhook_core::settings::LimitSettings;
 use rustyhook_core::sources::SourceConfig;
 use rustyhook_engine::automation::Automation;
+use rustyhook_engine::feed::Feed;
 use rustyhook_engine::health::StoreHealth;
 use rustyhook_engine::{Dispatcher, Ingest};
 use rustyhook_store::Store;
@@ -38,4 +39,6 @@ pub struct ApiState {
     pub health: StoreHealth,
     /// Where successful writes are queued for the audit log.
     pub audit: AuditLog,
+    /// The live feed `GET /api/v1/stream` serves.
+    pub feed: Feed,
 }

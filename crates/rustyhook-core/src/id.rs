@@ -87,6 +87,13 @@ macro_rules! typed_id {
                 format!("{}{}", $prefix, &fresh[..BODY_LEN - digits.min(BODY_LEN - 1)])
             }
 
+            /// The smallest id of this kind made at `at`: every id made at `at` or later sorts
+            /// above it, every id made earlier below. A cursor for "since `at`".
+            pub fn floor(at: Millis) -> String {
+                let ts = (at.max(0) as u64) & 0xFFFF_FFFF_FFFF;
+                format!("{}{}", $prefix, encode(u128::from(ts) << 80))
+            }
+
             /// Accepts a string that has this kind's prefix and a well-formed body.
             pub fn parse(s: &str) -> Option<Self> {
                 let rest = s.strip_prefix($prefix)?;
@@ -191,6 +198,17 @@ mod tests {
         let b = MessageId::generate(1_001);
         let c = MessageId::generate(90_000_000_000);
         assert!(a < b && b < c, "{a} {b} {c}");
+    }
+
+    #[test]
+    fn a_floor_sorts_between_the_ids_made_before_and_at_its_time() {
+        let floor = AttemptId::floor(5_000);
+        assert!(AttemptId::generate(4_999).as_str() < floor.as_str());
+        assert!(floor.as_str() <= AttemptId::generate(5_000).as_str());
+        assert!(
+            AttemptId::parse(&floor).is_some(),
+            "a floor is a well-formed id"
+        );
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //!   `run_rate` and `concurrency`), the one poller that claims work falling due, the recorder
 //!   that writes attempts in batches, and `decide`, which turns any attempt's result into the
 //!   next state under the one retry policy type.
+//! - [`feed`]: the live feed of attempts, dead letters and runs, read from the store by one
+//!   reader per node and fanned out to clients through a bounded ring.
 //! - [`automation`]: what a handler means on that queue: starting runs (triggers, keys, ticks,
 //!   backlog limits), and the [`automation::Executor`] that runs a step (dependencies, the
 //!   command, routes, publish) and says what follows (forwards, `on_success`/`on_failure`,
@@ -30,6 +32,7 @@ pub mod automation;
 pub mod cluster;
 pub mod config;
 pub mod dispatcher;
+pub mod feed;
 pub mod health;
 pub mod ingest;
 pub mod observe;

@@ -92,3 +92,14 @@ pub fn store_state(state: &'static str) {
 pub fn store_error(kind: &'static str) {
     metrics::counter!("rustyhook_store_errors_total", "kind" => kind).increment(1);
 }
+
+/// Clients connected to the live feed (`GET /api/v1/stream`) of this node right now.
+pub fn stream_clients(n: usize) {
+    metrics::gauge!("rustyhook_stream_clients").set(n as f64);
+}
+
+/// A live-feed client read too slowly and missed `n` events of the node's ring; it reads them
+/// again from the store.
+pub fn stream_dropped(n: u64) {
+    metrics::counter!("rustyhook_stream_events_dropped_total").increment(n);
+}

@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`Store`]: the trait, and the request/response types its methods use.
 //! - [`access`]: API tokens with roles, and the audit log of writes.
+//! - [`feed`]: what the live feed reads: attempts past a cursor.
 //! - [`page`]: keyset pagination shared by every list.
 //! - `query`: the keyset-paginated list query and the list filters, written once for both
 //!   backends.
@@ -17,6 +18,7 @@
 //!   heartbeats, `LISTEN`/`NOTIFY` wake-ups, advisory-lock leadership), for several nodes.
 
 pub mod access;
+pub mod feed;
 pub mod page;
 pub mod postgres;
 mod query;
@@ -27,6 +29,7 @@ mod store;
 pub mod task;
 
 pub use access::{ApiToken, AuditEntry, AuditFilter, TokenRole};
+pub use feed::{FeedQuery, FeedRow, FeedTarget};
 pub use page::{Cursor, Order, Page};
 pub use store::*;
 pub use task::{BackgroundTask, TaskFilter, TaskKind, TaskStatus};

@@ -13,6 +13,7 @@ use rustyhook_core::time::Millis;
 use tokio::sync::Notify;
 
 use crate::access::{ApiToken, AuditEntry, AuditFilter};
+use crate::feed::{FeedQuery, FeedRow};
 use crate::page::{Listed, Page};
 use crate::task::{BackgroundTask, TaskFilter};
 
@@ -490,6 +491,9 @@ pub trait Store: Send + Sync + 'static {
     async fn get_attempt(&self, msg: &MessageId, id: &str) -> StoreResult<Option<Attempt>>;
     /// Deletes an attempt's stored response body.
     async fn expunge_attempt(&self, id: &AttemptId) -> StoreResult<()>;
+    /// Attempts (of endpoints and handler runs alike) past `query.after`, oldest first: what
+    /// the live feed reads. One range scan of the attempts' primary key.
+    async fn feed(&self, query: FeedQuery) -> StoreResult<Vec<FeedRow>>;
 
     // --- idempotency ---
     /// Claims an idempotency key, or reports the earlier request that used it. Keys older than

@@ -269,9 +269,17 @@ impl Connections {
             req.extensions_mut().insert(ConnectInfo(peer));
             let app = app.clone();
             async move {
+                // The request stays in progress until its answer's body is sent: a streamed
+                // answer (the live feed) is neither idle nor the first to make room.
                 let answer = app.oneshot(req).await;
-                drop(started);
-                answer
+                answer.map(|res| {
+                    res.map(|body| {
+                        Body::new(AnswerBody {
+                            body,
+                            _started: started,
+                        })
+                    })
+                })
             }
         });
         let served = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
@@ -441,6 +449,33 @@ impl hyper::body::Body for DeadlineBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// A response body that keeps its request in progress (see [`Started`]) until it is sent or
+/// dropped.
+struct AnswerBody {
+    body: Body,
+    _started: Started,
+}
+
+impl hyper::body::Body for AnswerBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 

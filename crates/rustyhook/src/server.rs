@@ -17,6 +17,7 @@ use rustyhook_engine::automation::{Automation, Backlog, Executor, ExecutorConfig
 use rustyhook_engine::cluster::redis::{self, RedisCoordinator, RedisRateLimiter};
 use rustyhook_engine::cluster::{self, Coordinator, Fence, SharedRateLimiter, StoreCoordinator};
 use rustyhook_engine::dispatcher::{DeliveryObserver, Runner};
+use rustyhook_engine::feed::Feed;
 use rustyhook_engine::health::StoreHealth;
 use rustyhook_engine::sources::brokers;
 use rustyhook_engine::sources::sendhooks::Sendhooks;
@@ -57,6 +58,8 @@ pub struct Application {
     health: StoreHealth,
     /// Every listener's connections, held to one set of limits.
     connections: Connections,
+    /// The live feed the API streams; read while the server runs.
+    feed: Feed,
 }
 
 /// Who decides leadership, and where rate limits are kept across nodes.
@@ -169,6 +172,7 @@ impl Application {
             },
         );
         let (audit, audit_writer) = AuditLog::new(store.clone(), settings.auth.trust_forwarded_for);
+        let feed = Feed::new(store.clone());
         let state = ApiState {
             store: store.clone(),
             automation: automation.clone(),
@@ -181,6 +185,7 @@ impl Application {
             sources: settings.sources.clone().into(),
             health: health.clone(),
             audit,
+            feed: feed.clone(),
         };
         let hooks = HooksState::new(automation.clone(), settings.limits.max_payload_bytes);
         let fd_limit = listener::raise_fd_limit();
@@ -226,6 +231,7 @@ impl Application {
             fence,
             health,
             connections,
+            feed,
         })
     }
 
@@ -283,6 +289,9 @@ impl Application {
                 token.clone(),
             ))
         });
+        // Stopping it ends every open stream, so the server's graceful shutdown does not wait on
+        // them.
+        let feed = tokio::spawn(self.feed.run(token.clone()));
         let works = self.role.works();
         let sources = if works {
             let leader = cluster::lead(
@@ -330,6 +339,7 @@ impl Application {
         sources.wait().await;
         let _ = liveness.await;
         let _ = monitor.await;
+        let _ = feed.await;
         if let Some(purge) = purge {
             let _ = purge.await;
         }

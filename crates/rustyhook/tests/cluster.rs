@@ -1,6 +1,6 @@
 //! Several nodes of the real binary on one PostgreSQL database: they share the work, take over
-//! a killed node's, fire each cron tick once, (with Redis) hold a rate limit together, and refuse
-//! a token revoked on any of them at once.
+//! a killed node's, fire each cron tick once, (with Redis) hold a rate limit together, refuse
+//! a token revoked on any of them at once, and stream every node's attempts from any of them.
 
 #[path = "support/binary.rs"]
 mod binary;
@@ -9,6 +9,9 @@ mod pgdb;
 #[path = "e2e/receiver.rs"]
 #[allow(dead_code)]
 mod receiver;
+#[path = "support/sse.rs"]
+#[allow(dead_code)]
+mod sse;
 #[path = "support/wait.rs"]
 #[allow(dead_code)]
 mod wait;
@@ -188,6 +191,86 @@ async fn three_nodes_share_the_work_and_a_killed_node_s_deliveries_still_arrive(
         orphaned >= 20,
         "only {orphaned} of the killed node's messages were undelivered at the kill: nothing to take over"
     );
+}
+
+/// Posts `n` messages to `app` through node `base`; returns their ids. A message's deliveries
+/// are leased to the node that took it, so that node makes their attempts.
+async fn post_messages(client: &reqwest::Client, base: &str, app: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let r = client
+            .post(format!("{base}/api/v1/app/{app}/msg"))
+            .bearer_auth(TOKEN)
+            .json(&json!({"eventType": "feed.test", "payload": {"i": i}}))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(r.status(), 202);
+        let body: serde_json::Value = r.json().await.expect("json");
+        ids.push(body["id"].as_str().expect("id").to_owned());
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_on_one_node_shows_the_attempts_of_every_node_and_resumes_on_another() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = TempDatabase::create().await;
+    let receiver = Receiver::start().await;
+    let cluster = Cluster::start(dir.path(), &db, 3, FAST).await;
+    let client = reqwest::Client::new();
+    for (path, body) in [
+        ("/api/v1/app", json!({"name": "feed", "uid": "feed"})),
+        (
+            "/api/v1/app/feed/endpoint",
+            json!({"url": receiver.url("/hook")}),
+        ),
+    ] {
+        let r = client
+            .post(format!("{}{path}", cluster.base(0)))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(r.status(), 201);
+    }
+    let mut stream = sse::Stream::open(&cluster.base(0), TOKEN, "app=feed", None).await;
+    let mut posted = post_messages(&client, &cluster.base(1), "feed", 10).await;
+    posted.extend(post_messages(&client, &cluster.base(2), "feed", 10).await);
+    let seen: Vec<String> = stream
+        .take("attempt", 20)
+        .await
+        .iter()
+        .map(sse::Event::msg_id)
+        .collect();
+    let unique: HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), 20, "each attempt once: {seen:?}");
+    assert_eq!(
+        unique,
+        posted.iter().collect(),
+        "node 0 streams nodes 1 and 2's attempts"
+    );
+    let last_id = stream.last_id.clone().expect("an id to resume from");
+    drop(stream);
+    let missed: HashSet<String> = post_messages(&client, &cluster.base(0), "feed", 5)
+        .await
+        .into_iter()
+        .collect();
+    receiver.wait_for(25, Duration::from_secs(30)).await;
+    let mut resumed = sse::Stream::open(&cluster.base(2), TOKEN, "app=feed", Some(&last_id)).await;
+    let got: HashSet<String> = resumed
+        .take("attempt", 5)
+        .await
+        .iter()
+        .map(sse::Event::msg_id)
+        .collect();
+    assert_eq!(
+        got, missed,
+        "another node resumes exactly where the client left off"
+    );
+    // Nothing more, nothing twice.
+    resumed.quiet_for(Duration::from_millis(500)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

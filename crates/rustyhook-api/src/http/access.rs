@@ -7,9 +7,10 @@
 //! - `read-only` tokens, and app tokens made read-only, may only `GET` (and `HEAD`).
 //! - `app` tokens reach every route under `/api/v1/app/{their app}` except changing or
 //!   deleting the app itself; `GET /api/v1/app` (which then lists only their app),
-//!   `GET /api/v1/background-task[/{id}]` (which then shows only their app's tasks), reading
-//!   the event-type catalog (`GET /api/v1/event-type[/{name}]`, shared by every app: what their
-//!   endpoints can subscribe to) and the OpenAPI document; nothing else.
+//!   `GET /api/v1/background-task[/{id}]` (which then shows only their app's tasks),
+//!   `GET /api/v1/stream` (which then shows only their app's events), reading the event-type
+//!   catalog (`GET /api/v1/event-type[/{name}]`, shared by every app: what their endpoints can
+//!   subscribe to) and the OpenAPI document; nothing else.
 //! - Any token may log itself out (`POST /api/v1/auth/logout`) and ask what it may do
 //!   (`GET /api/v1/auth/me`).
 
@@ -48,6 +49,9 @@ const EVENT_TYPES: &str = "/api/v1/event-type";
 
 /// Where background tasks are read: an app token reads its app's, the routes filtering them.
 const BACKGROUND_TASKS: &str = "/api/v1/background-task";
+
+/// The live feed: an app token sees its app's events, the route holding its filter to them.
+const STREAM: &str = "/api/v1/stream";
 
 fn forbidden(detail: impl Into<String>) -> Decision {
     Decision::Deny(ApiError::Http {
@@ -88,7 +92,7 @@ pub fn decide(principal: &Principal, method: &Method, path: &str) -> Decision {
         return Decision::Allow;
     }
     // The background-task routes hold an app token to its own app's tasks themselves.
-    let own_tasks = reads && under(path, BACKGROUND_TASKS);
+    let own_tasks = reads && (under(path, BACKGROUND_TASKS) || path == STREAM);
     let catalog = reads && under(path, EVENT_TYPES);
     if own_tasks || catalog || path == "/api/v1/openapi.json" || (path == "/api/v1/app" && reads) {
         return Decision::Allow;
@@ -198,6 +202,9 @@ mod tests {
                 "allow",
             ),
             (&app, Method::POST, "/api/v1/background-task", "403"),
+            (&app, Method::GET, "/api/v1/stream", "allow"),
+            (&app, Method::POST, "/api/v1/stream", "403"),
+            (&read, Method::GET, "/api/v1/stream", "allow"),
             (&app, Method::GET, "/api/v1/background-tasks", "403"),
             (&read, Method::GET, "/api/v1/background-task", "allow"),
             (

@@ -14,6 +14,7 @@ pub mod health;
 pub mod message;
 pub mod portal;
 pub mod source;
+pub mod stream;
 pub mod token;
 
 use axum::Router;
@@ -49,6 +50,7 @@ fn protected() -> OpenApiRouter<ApiState> {
         .merge(token::router())
         .merge(portal::router())
         .merge(audit::router())
+        .merge(stream::router())
 }
 
 /// The whole API. Paths are matched with or without a trailing slash (the caller strips it; see

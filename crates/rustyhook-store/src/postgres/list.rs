@@ -59,6 +59,20 @@ pub(crate) async fn execute(conn: &mut PgConnection, statement: Statement) -> St
         .map_err(db_err)
 }
 
+/// Runs a statement that reads rows.
+pub(crate) async fn select<T>(
+    pool: &PgPool,
+    statement: Statement,
+    map: impl Fn(&PgRow) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    let sql = numbered(&statement.sql, &statement.args);
+    let rows = bind(sqlx::query(&sql), statement.args)
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?;
+    rows.iter().map(map).collect()
+}
+
 /// A statement being bound.
 pub(crate) type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 

@@ -329,6 +329,10 @@ impl Store for PostgresStore {
         attempts::expunge(&self.pool, id).await
     }
 
+    async fn feed(&self, query: FeedQuery) -> StoreResult<Vec<FeedRow>> {
+        list::select(&self.pool, feed::statement(query), feed::feed_row).await
+    }
+
     async fn idempotency_begin(
         &self,
         key: &str,

@@ -56,6 +56,20 @@ pub(crate) fn execute(conn: &Connection, statement: Statement) -> StoreResult<u6
         .map_err(db_err)
 }
 
+/// Runs a statement that reads rows.
+pub(crate) fn select<T>(
+    conn: &Connection,
+    statement: Statement,
+    map: impl FnMut(&Row) -> rusqlite::Result<T>,
+) -> StoreResult<Vec<T>> {
+    let (sql, params) = bound(&statement.sql, statement.args);
+    let mut stmt = conn.prepare_cached(&sql).map_err(db_err)?;
+    stmt.query_map(params_from_iter(params), map)
+        .map_err(db_err)?
+        .collect::<Result<Vec<T>, _>>()
+        .map_err(db_err)
+}
+
 /// `sql` with one mark per value, and the values in order.
 fn bound(sql: &str, args: Vec<Arg>) -> (String, Vec<Value>) {
     let sql = render_marks(sql, &args, |out, arg| match arg {

@@ -527,6 +527,12 @@ impl Store for SqliteStore {
         self.db.write(move |c| attempts::expunge(c, &id)).await
     }
 
+    async fn feed(&self, query: FeedQuery) -> StoreResult<Vec<FeedRow>> {
+        self.db
+            .read(move |c| list::select(c, feed::statement(query), |r| feed::feed_row(r)))
+            .await
+    }
+
     async fn idempotency_begin(
         &self,
         key: &str,

@@ -31,6 +31,9 @@ mod sdk_clients;
 mod sdk_queries;
 mod security;
 mod sqs;
+#[path = "../support/sse.rs"]
+mod sse;
+mod stream;
 mod svix_details;
 mod svix_sdk;
 mod tokens;

@@ -55,6 +55,10 @@ mod sdk_queries;
 mod security;
 #[path = "../e2e/sqs.rs"]
 mod sqs;
+#[path = "../support/sse.rs"]
+mod sse;
+#[path = "../e2e/stream.rs"]
+mod stream;
 #[path = "../e2e/svix_details.rs"]
 mod svix_details;
 #[path = "../e2e/svix_sdk.rs"]
