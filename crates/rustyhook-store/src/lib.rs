@@ -5,6 +5,8 @@
 //! - [`Store`]: the trait, and the request/response types its methods use.
 //! - [`access`]: API tokens with roles, and the audit log of writes.
 //! - [`page`]: keyset pagination shared by every list.
+//! - [`pause`]: pauses of the server, an app, an endpoint, a handler or a source, and the
+//!   claim filter that honours them.
 //! - `query`: the keyset-paginated list query and the list filters, written once for both
 //!   backends.
 //! - `rows`: reading rows into records, shared by both backends (each answers `Columns`).
@@ -18,6 +20,7 @@
 
 pub mod access;
 pub mod page;
+pub mod pause;
 pub mod postgres;
 mod query;
 mod rows;
@@ -28,5 +31,6 @@ pub mod task;
 
 pub use access::{ApiToken, AuditEntry, AuditFilter, TokenRole};
 pub use page::{Cursor, Order, Page};
+pub use pause::{Pause, PauseScope, Waiting};
 pub use store::*;
 pub use task::{BackgroundTask, TaskFilter, TaskKind, TaskStatus};
