@@ -25,6 +25,8 @@
 //! - [`health`]: the store's health (up, down, full), probed every second, and the retrying
 //!   write that keeps results in memory until the store takes them.
 //! - [`observe`]: the metrics the engine emits, named in one place.
+//! - [`pauses`]: this node's view of the pauses in the store, for work already in memory and
+//!   for broker sources (the store's claim leaves paused work out by itself).
 
 pub mod automation;
 pub mod cluster;
@@ -33,6 +35,7 @@ pub mod dispatcher;
 pub mod health;
 pub mod ingest;
 pub mod observe;
+pub mod pauses;
 pub mod sources;
 pub mod targets;
 pub mod triggers;
