@@ -31,6 +31,7 @@ const fn op(
 const APP: &str = "/api/v1/app/{app_id}";
 const HANDLER: &str = "/api/v1/handler/{handler_id}";
 const RUN: &str = "/api/v1/handler/{handler_id}/run/{run_id}";
+const PAUSE: &str = "/api/v1/pause/{scope}/{id}";
 const OPERATIONS: &[Operation] = &[
     op(
         "get",
@@ -364,6 +365,37 @@ const OPERATIONS: &[Operation] = &[
         "List Rejected Source Messages",
         "200",
     ),
+    op(
+        "get",
+        "/api/v1/pause",
+        "v1.pause.list",
+        "List Pauses",
+        "200",
+    ),
+    op(
+        "get",
+        "/api/v1/pause/server",
+        "v1.pause.server.get",
+        "Get Server Pause",
+        "200",
+    ),
+    op(
+        "post",
+        "/api/v1/pause/server",
+        "v1.pause.server.pause",
+        "Pause Server",
+        "200",
+    ),
+    op(
+        "delete",
+        "/api/v1/pause/server",
+        "v1.pause.server.resume",
+        "Resume Server",
+        "200",
+    ),
+    op("get", PAUSE, "v1.pause.get", "Get Pause", "200"),
+    op("post", PAUSE, "v1.pause.pause", "Pause", "200"),
+    op("delete", PAUSE, "v1.pause.resume", "Resume", "200"),
     op(
         "get",
         "/api/v1/token",

@@ -12,6 +12,7 @@ pub mod event_type;
 pub mod handler;
 pub mod health;
 pub mod message;
+pub mod pause;
 pub mod portal;
 pub mod source;
 pub mod token;
@@ -39,6 +40,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(event_type::router())
         .merge(handler::router())
         .merge(source::router())
+        .merge(pause::router())
         .merge(token::router())
         .merge(portal::router())
         .merge(audit::router())
