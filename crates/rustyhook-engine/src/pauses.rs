@@ -25,13 +25,24 @@ pub struct Pauses {
     inner: Arc<Inner>,
 }
 
+/// A paused target: its scope, and its id (the server's is `""`).
+type Paused = (PauseScope, String);
+
 struct Inner {
     store: Arc<dyn Store>,
-    /// The paused targets (the server's is `""`), and when they were read; `None` when the
-    /// view must be read again before it is used.
-    view: Mutex<(HashSet<(PauseScope, String)>, Option<Instant>)>,
+    /// The pauses as last read.
+    view: Mutex<View>,
     /// Woken when this node paused or resumed something.
     changed: Notify,
+}
+
+/// The pauses as last read.
+#[derive(Default)]
+struct View {
+    /// The paused targets.
+    paused: HashSet<Paused>,
+    /// When they were read; `None` when they must be read again before they are used.
+    read_at: Option<Instant>,
 }
 
 impl Pauses {
@@ -40,7 +51,7 @@ impl Pauses {
         Self {
             inner: Arc::new(Inner {
                 store,
-                view: Mutex::new((HashSet::new(), None)),
+                view: Mutex::new(View::default()),
                 changed: Notify::new(),
             }),
         }
@@ -49,7 +60,7 @@ impl Pauses {
     /// Says this node paused or resumed something: the view is read again on its next use,
     /// and sources waiting on a pause look again at once.
     pub async fn changed(&self) {
-        self.inner.view.lock().await.1 = None;
+        self.inner.view.lock().await.read_at = None;
         self.inner.changed.notify_waiters();
     }
 
@@ -108,17 +119,19 @@ impl Pauses {
 
     /// The view, read again from the store when stale. While the store cannot be read, the
     /// last view holds (and is tried again after [`FRESH`]).
-    async fn current(&self) -> HashSet<(PauseScope, String)> {
+    async fn current(&self) -> HashSet<Paused> {
         let mut view = self.inner.view.lock().await;
-        if view.1.is_none_or(|at| at.elapsed() >= FRESH) {
+        if view.read_at.is_none_or(|at| at.elapsed() >= FRESH) {
             match self.inner.store.list_pauses().await {
-                Ok(pauses) => view.0 = pauses.into_iter().map(|p| (p.scope, p.target)).collect(),
+                Ok(pauses) => {
+                    view.paused = pauses.into_iter().map(|p| (p.scope, p.target)).collect();
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "could not read the pauses; using the last ones read")
                 }
             }
-            view.1 = Some(Instant::now());
+            view.read_at = Some(Instant::now());
         }
-        view.0.clone()
+        view.paused.clone()
     }
 }

@@ -6,6 +6,7 @@
 //! attempt is made and none is counted, no retry backs off further and nothing goes dead while
 //! paused. Messages and runs are still stored as usual; they wait, in order, until the resume.
 
+use rustyhook_core::model::Delivery;
 use rustyhook_core::time::Millis;
 
 /// What a pause holds back.
@@ -96,6 +97,25 @@ pub(crate) const NOT_PAUSED: &str = "NOT EXISTS (
        OR (p.scope = 'endpoint' AND p.target = d.endpoint_id)
        OR (p.scope = 'handler' AND p.target = d.handler_id)
 )";
+
+/// The pauses that can hold a new message's deliveries back, as `(scope, target)` rows.
+pub(crate) const DELIVERY_PAUSES: &str = "SELECT scope, target
+FROM pauses
+WHERE scope IN ('server', 'app', 'endpoint')";
+
+/// Whether any of `pauses` (rows of [`DELIVERY_PAUSES`]) holds back one of `deliveries`: a new
+/// message's are then stored unleased, so that no node sends them before the resume, however
+/// recently it read the pauses.
+pub(crate) fn holds_any(pauses: &[(String, String)], deliveries: &[Delivery]) -> bool {
+    pauses.iter().any(|(scope, target)| {
+        deliveries.iter().any(|d| match PauseScope::parse(scope) {
+            Some(PauseScope::Server) => true,
+            Some(PauseScope::App) => d.app_id.as_str() == target,
+            Some(PauseScope::Endpoint) => d.endpoint_id.as_str() == target,
+            _ => false,
+        })
+    })
+}
 
 /// The columns of `pauses`, in the order [`crate::rows::pause`] reads them.
 pub(crate) const PAUSE_COLS: &str = "scope, target, reason, paused_by, paused_at";

@@ -107,6 +107,11 @@ pub struct MessageCreated {
     pub existing: bool,
     /// The deliveries created in the same transaction.
     pub deliveries: Vec<Delivery>,
+    /// Whether the deliveries were leased to the node [`NewMessage::lease_to`] named: false
+    /// when none was named, or when a pause (of the server, the app, or one of the endpoints)
+    /// holds one of them. They are then stored unleased, for the claim to bring in once
+    /// resumed, and the caller must not hand them to its dispatcher.
+    pub leased: bool,
 }
 
 /// A delivery to an endpoint handed to a dispatcher, with what is needed to send it.

@@ -14,10 +14,11 @@ use rustyhook_core::model::DeliveryStatus;
 use rustyhook_core::run::{Event, Run, RunAttempt, caller_var, is_settable_var};
 use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_engine::automation::TriggerError;
-use rustyhook_store::{Order, Target};
+use rustyhook_store::{Order, PauseScope, Target};
 use serde::{Deserialize, Serialize};
 
 use super::endpoint_replay::RecoverIn;
+use super::pause::paused_in;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{JsonBody, QueryParams};
 use crate::http::list::{ListParams, ListResponse};
@@ -65,10 +66,13 @@ pub struct HandlerOut {
     exports: Vec<String>,
     routes: usize,
     publish_app: Option<String>,
+    /// Whether its runs are held by a pause of the handler (`/api/v1/pause/handler/{id}`;
+    /// a server pause holds them too, and shows there).
+    paused: bool,
 }
 
 impl HandlerOut {
-    fn new(h: &Handler) -> Self {
+    fn new(h: &Handler, paused: bool) -> Self {
         let trigger = match &h.trigger {
             Trigger::Webhook(w) => serde_json::json!({
                 "hookPath": w.on_main_listener().then(|| format!("/hooks/{}", h.id)),
@@ -98,6 +102,7 @@ impl HandlerOut {
             exports: h.exports.clone(),
             routes: h.routes.len(),
             publish_app: h.publish.as_ref().map(|p| p.app.clone()),
+            paused,
         }
     }
 }
@@ -196,25 +201,28 @@ fn handler<'a>(state: &'a ApiState, id: &str) -> ApiResult<&'a std::sync::Arc<Ha
         .ok_or_else(|| ApiError::not_found("handler"))
 }
 
-async fn list(State(state): State<ApiState>) -> Json<ListResponse<HandlerOut>> {
-    Json(ListResponse {
+async fn list(State(state): State<ApiState>) -> ApiResult<Json<ListResponse<HandlerOut>>> {
+    let paused = paused_in(&state, PauseScope::Handler).await?;
+    Ok(Json(ListResponse {
         data: state
             .automation
             .handlers()
             .iter()
-            .map(|h| HandlerOut::new(h))
+            .map(|h| HandlerOut::new(h, paused.contains(&h.id)))
             .collect(),
         iterator: None,
         prev_iterator: None,
         done: true,
-    })
+    }))
 }
 
 async fn fetch(
     State(state): State<ApiState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<HandlerOut>> {
-    Ok(Json(HandlerOut::new(handler(&state, &id)?)))
+    let h = handler(&state, &id)?;
+    let paused = paused_in(&state, PauseScope::Handler).await?;
+    Ok(Json(HandlerOut::new(h, paused.contains(&h.id))))
 }
 
 /// Query parameters of a handler's run list.

@@ -181,6 +181,21 @@ async fn state_of(
     })
 }
 
+/// The targets of `scope` paused now, for the read routes that show `paused`.
+pub(super) async fn paused_in(
+    state: &ApiState,
+    scope: PauseScope,
+) -> ApiResult<std::collections::HashSet<String>> {
+    Ok(state
+        .store
+        .list_pauses()
+        .await?
+        .into_iter()
+        .filter(|p| p.scope == scope)
+        .map(|p| p.target)
+        .collect())
+}
+
 /// Every pause in force.
 #[derive(Debug, Serialize)]
 struct PauseList {

@@ -7,9 +7,10 @@ use axum::{Json, Router};
 use rustyhook_core::id::RejectedId;
 use rustyhook_core::sources::{Broker, Format, SourceConfig};
 use rustyhook_core::time::to_rfc3339;
-use rustyhook_store::{Order, RejectedMessage};
+use rustyhook_store::{Order, PauseScope, RejectedMessage};
 use serde::Serialize;
 
+use super::pause::paused_in;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::QueryParams;
 use crate::http::list::{ListParams, ListResponse};
@@ -34,10 +35,12 @@ pub struct SourceOut {
     format: &'static str,
     app: Option<String>,
     handler: Option<String>,
+    /// Whether it is paused (`/api/v1/pause/source/{name}`): reading nothing from its broker.
+    paused: bool,
 }
 
-impl From<&SourceConfig> for SourceOut {
-    fn from(c: &SourceConfig) -> Self {
+impl SourceOut {
+    fn new(c: &SourceConfig, paused: bool) -> Self {
         let (kind, reads) = match &c.broker {
             Broker::Redis(r) => ("redis", r.stream.clone()),
             Broker::Rabbitmq(a) => ("rabbitmq", a.queue.clone()),
@@ -53,6 +56,7 @@ impl From<&SourceConfig> for SourceOut {
             },
             app: c.app.clone(),
             handler: c.handler.clone(),
+            paused,
         }
     }
 }
@@ -82,13 +86,18 @@ impl From<RejectedMessage> for RejectedOut {
     }
 }
 
-async fn list(State(state): State<ApiState>) -> Json<ListResponse<SourceOut>> {
-    Json(ListResponse {
-        data: state.sources.iter().map(SourceOut::from).collect(),
+async fn list(State(state): State<ApiState>) -> ApiResult<Json<ListResponse<SourceOut>>> {
+    let paused = paused_in(&state, PauseScope::Source).await?;
+    Ok(Json(ListResponse {
+        data: state
+            .sources
+            .iter()
+            .map(|c| SourceOut::new(c, paused.contains(&c.name())))
+            .collect(),
         iterator: None,
         prev_iterator: None,
         done: true,
-    })
+    }))
 }
 
 async fn list_rejected(

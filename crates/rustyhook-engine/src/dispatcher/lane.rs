@@ -334,7 +334,7 @@ impl Lane {
         self.take_arrived();
         let mut ids = vec![held.work.id()];
         ids.extend(self.waiting.drain().map(|Reverse(w)| w.held.work.id()));
-        tracing::info!(lane = ?self.target, works = ids.len(), "paused: given back to the store until resumed");
+        tracing::debug!(lane = ?self.target, works = ids.len(), "paused: given back to the store until resumed");
         release(&self.shared, ids).await;
     }
 

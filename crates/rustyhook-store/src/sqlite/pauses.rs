@@ -1,10 +1,11 @@
 //! Pauses on SQLite: one row per paused target; the claim leaves out what they hold back.
 
 use rusqlite::{Connection, OptionalExtension, params};
+use rustyhook_core::model::Delivery;
 
 use super::conn::db_err;
 use crate::StoreResult;
-use crate::pause::{PAUSE_COLS, Pause, PauseScope, Waiting, waiting_sql};
+use crate::pause::{DELIVERY_PAUSES, PAUSE_COLS, Pause, PauseScope, Waiting, waiting_sql};
 use crate::rows;
 
 /// Stores `pause` unless its target is paused already; returns the pause that holds.
@@ -82,4 +83,18 @@ pub(crate) fn waiting(conn: &Connection, scope: PauseScope, target: &str) -> Sto
         conn.query_row(&sql, [], read)
     }
     .map_err(db_err)
+}
+
+/// Whether a pause holds back one of a new message's `deliveries`.
+pub(crate) fn holds_any(conn: &Connection, deliveries: &[Delivery]) -> StoreResult<bool> {
+    if deliveries.is_empty() {
+        return Ok(false);
+    }
+    let mut stmt = conn.prepare_cached(DELIVERY_PAUSES).map_err(db_err)?;
+    let pauses = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(db_err)?
+        .collect::<Result<Vec<(String, String)>, _>>()
+        .map_err(db_err)?;
+    Ok(crate::pause::holds_any(&pauses, deliveries))
 }

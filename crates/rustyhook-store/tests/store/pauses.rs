@@ -10,6 +10,7 @@ use crate::support::*;
 on_every_backend!(
     paused_work_is_left_out_of_claims_and_due_again_once_resumed,
     pausing_twice_keeps_the_first_pause_and_resuming_twice_finds_nothing,
+    a_new_message_a_pause_holds_is_stored_unleased_even_when_a_lease_is_asked,
 );
 
 fn pause(scope: PauseScope, target: &str, at: i64) -> Pause {
@@ -174,4 +175,47 @@ async fn pausing_twice_keeps_the_first_pause_and_resuming_twice_finds_nothing(
         None
     );
     assert!(store.list_pauses().await.expect("list").is_empty());
+}
+
+async fn a_new_message_a_pause_holds_is_stored_unleased_even_when_a_lease_is_asked(
+    store: Arc<dyn Store>,
+) {
+    let a = app_with_endpoints(&store, 2).await;
+    let b = app_with_endpoints(&store, 1).await;
+    let before = send(&store, &a.id, "a", None, 10, Some("node-1")).await;
+    assert!(before.leased);
+    let endpoint = before.deliveries[0].endpoint_id.to_string();
+    store
+        .pause(pause(PauseScope::Endpoint, &endpoint, 20))
+        .await
+        .expect("pause");
+    // One of its two deliveries is held: neither is leased, so no node's dispatcher gets them.
+    let held = send(&store, &a.id, "a", None, 30, Some("node-1")).await;
+    assert!(!held.leased);
+    assert_eq!(held.deliveries.len(), 2);
+    assert!(
+        send(&store, &b.id, "b", None, 30, Some("node-1"))
+            .await
+            .leased
+    );
+    let other: Vec<String> = claim_deliveries(&store, "node-2", 100, 10)
+        .await
+        .iter()
+        .map(|c| c.delivery.id.to_string())
+        .collect();
+    let unpaused: Vec<String> = held
+        .deliveries
+        .iter()
+        .filter(|d| d.endpoint_id.as_str() != endpoint)
+        .map(|d| d.id.to_string())
+        .collect();
+    assert_eq!(
+        other, unpaused,
+        "the claim takes the delivery no pause holds"
+    );
+    store
+        .resume(PauseScope::Endpoint, &endpoint)
+        .await
+        .expect("resume");
+    assert_eq!(claim_deliveries(&store, "node-2", 100, 10).await.len(), 1);
 }

@@ -110,8 +110,9 @@ async fn a_paused_endpoint_keeps_its_messages_through_a_restart_and_gets_each_on
     );
 }
 
-#[tokio::test]
-async fn a_paused_server_holds_every_delivery_and_handler_run_until_resumed() {
+/// A server with a webhook handler `note` that appends what it is sent to `{dir}/notes`, and
+/// an app `shop` whose one endpoint is the returned receiver.
+async fn spawn_with_note() -> (TestApp, tempfile::TempDir, Receiver) {
     let (app, dir) = spawn(
         r#"
 handlers:
@@ -126,16 +127,27 @@ handlers:
     app.create_app("shop").await;
     app.create_endpoint("shop", json!({"url": receiver.url("/hook")}))
         .await;
-    pause_call(&app, Method::POST, "/api/v1/pause/server").await;
-    send_numbered(&app, "shop", 2).await;
+    (app, dir, receiver)
+}
+
+/// Sends `text` to the `note` handler's webhook, which accepts it (a run is queued).
+async fn note(app: &TestApp, text: &str) {
     let hooked = app
         .client
         .post(format!("{}/hooks/note", app.base))
-        .body("hello")
+        .body(text.to_owned())
         .send()
         .await
         .expect("hook request");
     assert!(hooked.status().is_success(), "{}", hooked.status());
+}
+
+#[tokio::test]
+async fn a_paused_server_holds_every_delivery_and_handler_run_until_resumed() {
+    let (app, dir, receiver) = spawn_with_note().await;
+    pause_call(&app, Method::POST, "/api/v1/pause/server").await;
+    send_numbered(&app, "shop", 2).await;
+    note(&app, "hello").await;
     let notes = dir.path().join("notes");
     throughout("nothing runs or is sent while paused", HELD, async || {
         receiver.received().is_empty() && !notes.exists()
@@ -157,30 +169,11 @@ handlers:
 
 #[tokio::test]
 async fn a_paused_handler_queues_its_triggered_runs_and_runs_each_once_resumed() {
-    let (app, dir) = spawn(
-        r#"
-handlers:
-  - type: Webhook
-    name: Note
-    options: {type: http, path: /note}
-    shell: 'cat >> {dir}/notes; echo >> {dir}/notes'
-"#,
-    )
-    .await;
-    let receiver = Receiver::start().await;
-    app.create_app("shop").await;
-    app.create_endpoint("shop", json!({"url": receiver.url("/hook")}))
-        .await;
+    let (app, dir, receiver) = spawn_with_note().await;
     pause_call(&app, Method::POST, "/api/v1/pause/handler/note").await;
+    assert_eq!(app.get("/api/v1/handler/note").await["paused"], true);
     for word in ["one", "two", "three"] {
-        let hooked = app
-            .client
-            .post(format!("{}/hooks/note", app.base))
-            .body(word)
-            .send()
-            .await
-            .expect("hook request");
-        assert!(hooked.status().is_success(), "{}", hooked.status());
+        note(&app, word).await;
     }
     // Only the handler is paused: an app's messages still go out.
     send_numbered(&app, "shop", 1).await;
@@ -200,6 +193,7 @@ handlers:
     );
 
     pause_call(&app, Method::DELETE, "/api/v1/pause/handler/note").await;
+    assert_eq!(app.get("/api/v1/handler").await["data"][0]["paused"], false);
     let text = wait_file(&notes, |t| t.lines().count() == 3).await;
     let mut lines: Vec<&str> = text.lines().collect();
     lines.sort_unstable();

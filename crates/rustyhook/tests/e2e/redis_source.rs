@@ -610,6 +610,7 @@ async fn a_paused_source_stores_nothing_and_everything_arrives_once_resumed() {
         (state["paused"].clone(), state["waiting"].clone()),
         (json!(true), Value::Null)
     );
+    assert_eq!(app.get("/api/v1/source").await["data"][0]["paused"], true);
     let mut conn = redis().await;
     for n in 0..3 {
         xadd(
