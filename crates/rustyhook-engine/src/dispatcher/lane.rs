@@ -210,7 +210,7 @@ impl Lane {
             return Ok(());
         }
         if self.held_back(&held.work).await {
-            self.hold_back(held).await;
+            self.hold_back(held, token).await;
             return Ok(());
         }
         let mut probe = false;
@@ -270,7 +270,7 @@ impl Lane {
         // Paused while it waited for its turn.
         if self.held_back(&held.work).await {
             drop(permits);
-            self.hold_back(held).await;
+            self.hold_back(held, token).await;
             return Ok(());
         }
         let shared = self.shared.clone();
@@ -329,13 +329,29 @@ impl Lane {
     }
 
     /// Gives `held` and all this lane has waiting back to the store, due as they were and
-    /// unattempted: a pause holds them, and the claim brings them back once it is lifted.
-    async fn hold_back(&mut self, held: Held) {
+    /// unattempted: a pause holds them, and the claim brings them back once it is lifted. The
+    /// release is tried again through a store outage (a lease the store never heard released
+    /// would keep them from the claim after the resume); on shutdown the leases stay, and are
+    /// released on the next start (or when this node is taken for dead).
+    async fn hold_back(&mut self, held: Held, token: &CancellationToken) {
         self.take_arrived();
         let mut ids = vec![held.work.id()];
         ids.extend(self.waiting.drain().map(|Reverse(w)| w.held.work.id()));
         tracing::debug!(lane = ?self.target, works = ids.len(), "paused: given back to the store until resumed");
-        release(&self.shared, ids).await;
+        let shared = &self.shared;
+        let node = &shared.config.node_id;
+        let given_back = tokio::select! {
+            r = shared.config.health.keep_trying("attempts", || {
+                shared.store.release(node, ids.clone(), None)
+            }) => r,
+            () = token.cancelled() => Ok(()),
+        };
+        if let Err(e) = given_back {
+            tracing::warn!(lane = ?self.target, error = %e, "could not give paused work back; it is released on the next start");
+        }
+        for _ in 0..ids.len() {
+            shared.finished_one();
+        }
     }
 
     /// Gives a delivery back to the store, due at `due`, and frees its room. Waits out a store
