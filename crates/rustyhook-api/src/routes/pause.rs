@@ -15,12 +15,14 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use rustyhook_core::id::EndpointId;
 use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_store::{Pause, PauseScope, Waiting};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::common::load_app;
 use crate::http::auth::Principal;
@@ -31,47 +33,44 @@ use crate::state::ApiState;
 /// The longest reason kept with a pause, in characters.
 pub const MAX_REASON_CHARS: usize = 1000;
 
-/// The routes.
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/pause", get(list))
-        .route(
-            "/api/v1/pause/{scope}",
-            get(fetch).post(pause).delete(resume),
-        )
-        .route(
-            "/api/v1/pause/{scope}/{id}",
-            get(fetch).post(pause).delete(resume),
-        )
+/// The routes. `/api/v1/pause/server` is matched before `/api/v1/pause/{scope}/{id}`; a path
+/// with a scope but no id (`/api/v1/pause/endpoint`) is answered by [`misaddressed`], which
+/// serves no operation, only the 422 that says what is missing.
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(server_fetch, server_pause, server_resume))
+        .routes(routes!(fetch, pause, resume))
 }
 
-/// The path: a scope, and an id for every scope but the server.
-#[derive(Debug, Deserialize)]
-struct PausePath {
-    scope: String,
-    id: Option<String>,
-}
+const TAG: &str = "Pause";
 
 /// What a pause request may carry (the body is optional).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PauseIn {
-    /// Why, for whoever looks later.
+pub struct PauseIn {
+    /// Why, for whoever looks later (at most 1,000 characters).
     #[serde(default)]
     reason: Option<String>,
 }
 
 /// A target's pause state and what waits for it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PauseOut {
+    /// What is paused: `server`, `app`, `endpoint`, `handler` or `source`.
     scope: &'static str,
-    /// The target's id; absent for the server.
+    /// The target's id: an app's id, an endpoint's id, a handler's id or a source's name;
+    /// absent for the server.
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<String>,
+    /// Whether it is paused now.
     paused: bool,
+    /// When it was paused; `null` when it is not.
     paused_at: Option<String>,
+    /// Who paused it: `admin` or the token's id; `null` when it is not paused.
     paused_by: Option<String>,
+    /// Why, as given when it was paused.
     reason: Option<String>,
     /// Deliveries or runs pending or due to retry; `null` for a source, whose messages wait in
     /// its broker.
@@ -79,9 +78,10 @@ pub struct PauseOut {
 }
 
 /// How much waits, and since when.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WaitingOut {
+    /// How many deliveries (or runs) are pending or due to retry.
     count: u64,
     /// When the oldest waiting message (or run) was created.
     oldest_at: Option<String>,
@@ -197,11 +197,17 @@ pub(super) async fn paused_in(
 }
 
 /// Every pause in force.
-#[derive(Debug, Serialize)]
-struct PauseList {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PauseList {
+    /// One entry per pause, each with what it holds back.
     data: Vec<PauseOut>,
 }
 
+/// List Pauses
+///
+/// Every pause in force, each with what waits behind it.
+#[utoipa::path(get, path = "/api/v1/pause", tag = TAG, operation_id = "v1.pause.list",
+    responses((status = 200, body = PauseList)))]
 async fn list(State(state): State<ApiState>) -> ApiResult<Json<PauseList>> {
     let mut data = Vec::new();
     for p in state.store.list_pauses().await? {
@@ -210,32 +216,126 @@ async fn list(State(state): State<ApiState>) -> ApiResult<Json<PauseList>> {
     Ok(Json(PauseList { data }))
 }
 
+/// Get Server Pause
+///
+/// Whether the whole server is paused, and every delivery and run waiting.
+#[utoipa::path(get, path = "/api/v1/pause/server", tag = TAG,
+    operation_id = "v1.pause.server.get",
+    responses((status = 200, body = PauseOut)))]
+async fn server_fetch(State(state): State<ApiState>) -> ApiResult<Json<PauseOut>> {
+    fetch_state(&state, "server", None).await
+}
+
+/// Pause Server
+///
+/// Holds every delivery and run back; messages and runs are still accepted and stored.
+/// Pausing twice keeps the first pause. The body may be left out.
+#[utoipa::path(post, path = "/api/v1/pause/server", tag = TAG,
+    operation_id = "v1.pause.server.pause", request_body = Option<PauseIn>,
+    responses((status = 200, body = PauseOut)))]
+async fn server_pause(
+    State(state): State<ApiState>,
+    principal: Option<Extension<Principal>>,
+    body: Bytes,
+) -> ApiResult<Json<PauseOut>> {
+    pause_target(&state, principal, "server", None, &body).await
+}
+
+/// Resume Server
+///
+/// Lifts the server's pause: what it held back goes out, oldest first. Resuming what is not
+/// paused changes nothing.
+#[utoipa::path(delete, path = "/api/v1/pause/server", tag = TAG,
+    operation_id = "v1.pause.server.resume",
+    responses((status = 200, body = PauseOut)))]
+async fn server_resume(State(state): State<ApiState>) -> ApiResult<Json<PauseOut>> {
+    resume_target(&state, "server", None).await
+}
+
+/// Get Pause
+///
+/// Whether an app, endpoint, handler or source is paused, and what waits for it.
+#[utoipa::path(get, path = "/api/v1/pause/{scope}/{id}", tag = TAG,
+    operation_id = "v1.pause.get",
+    responses((status = 200, body = PauseOut)))]
 async fn fetch(
     State(state): State<ApiState>,
-    Path(PausePath { scope, id }): Path<PausePath>,
+    Path((scope, id)): Path<(String, String)>,
 ) -> ApiResult<Json<PauseOut>> {
-    let scope = scope_of(&scope, id.as_deref())?;
-    let target = target_of(&state, scope, id.as_deref()).await?;
+    fetch_state(&state, &scope, Some(id)).await
+}
+
+/// Pause
+///
+/// Holds back an app's, an endpoint's, a handler's deliveries or runs, or stops reading a
+/// source; what arrives meanwhile is still accepted and stored. Pausing twice keeps the first
+/// pause. The body may be left out.
+#[utoipa::path(post, path = "/api/v1/pause/{scope}/{id}", tag = TAG,
+    operation_id = "v1.pause.pause", request_body = Option<PauseIn>,
+    responses((status = 200, body = PauseOut)))]
+async fn pause(
+    State(state): State<ApiState>,
+    principal: Option<Extension<Principal>>,
+    Path((scope, id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult<Json<PauseOut>> {
+    pause_target(&state, principal, &scope, Some(id), &body).await
+}
+
+/// Resume
+///
+/// Lifts the pause: what it held back goes out, oldest first, at the endpoint's rate limit.
+/// Resuming what is not paused changes nothing; the pause of a deleted app or endpoint can
+/// still be lifted by its id.
+#[utoipa::path(delete, path = "/api/v1/pause/{scope}/{id}", tag = TAG,
+    operation_id = "v1.pause.resume",
+    responses((status = 200, body = PauseOut)))]
+async fn resume(
+    State(state): State<ApiState>,
+    Path((scope, id)): Path<(String, String)>,
+) -> ApiResult<Json<PauseOut>> {
+    resume_target(&state, &scope, Some(id)).await
+}
+
+/// `/api/v1/pause/{scope}` with a scope other than the server's: no operation, only the 422
+/// that names what is wrong (an unknown scope, or the id it needs). Routed in
+/// [`super::router`], outside the document, like the API's fallback.
+pub(super) async fn misaddressed(Path(scope): Path<String>) -> ApiError {
+    match scope_of(&scope, None) {
+        Err(e) => e,
+        // Only the server needs no id, and `/api/v1/pause/server` is matched before this.
+        Ok(_) => ApiError::not_found("pause"),
+    }
+}
+
+async fn fetch_state(
+    state: &ApiState,
+    scope: &str,
+    id: Option<String>,
+) -> ApiResult<Json<PauseOut>> {
+    let scope = scope_of(scope, id.as_deref())?;
+    let target = target_of(state, scope, id.as_deref()).await?;
     let pause = state
         .store
         .list_pauses()
         .await?
         .into_iter()
         .find(|p| p.scope == scope && p.target == target);
-    Ok(Json(state_of(&state, scope, target, pause).await?))
+    Ok(Json(state_of(state, scope, target, pause).await?))
 }
 
-async fn pause(
-    State(state): State<ApiState>,
+async fn pause_target(
+    state: &ApiState,
     principal: Option<Extension<Principal>>,
-    Path(PausePath { scope, id }): Path<PausePath>,
-    body: Bytes,
+    scope: &str,
+    id: Option<String>,
+    body: &[u8],
 ) -> ApiResult<Json<PauseOut>> {
-    let scope = scope_of(&scope, id.as_deref())?;
+    let scope = scope_of(scope, id.as_deref())?;
     let body: PauseIn = if body.iter().all(u8::is_ascii_whitespace) {
         PauseIn::default()
     } else {
-        parse_json(&body)?
+        parse_json(body)?
     };
     let reason = body.reason.filter(|r| !r.trim().is_empty());
     if reason
@@ -247,7 +347,7 @@ async fn pause(
             format!("reason must be at most {MAX_REASON_CHARS} characters"),
         ));
     }
-    let target = target_of(&state, scope, id.as_deref()).await?;
+    let target = target_of(state, scope, id.as_deref()).await?;
     let paused_by = principal.map_or_else(|| "admin".to_owned(), |p| p.actor().to_owned());
     let held = state
         .store
@@ -261,15 +361,16 @@ async fn pause(
         .await?;
     state.dispatcher.pauses().changed().await;
     tracing::info!(scope = scope.as_str(), id = %target, by = %held.paused_by, "paused");
-    Ok(Json(state_of(&state, scope, target, Some(held)).await?))
+    Ok(Json(state_of(state, scope, target, Some(held)).await?))
 }
 
-async fn resume(
-    State(state): State<ApiState>,
-    Path(PausePath { scope, id }): Path<PausePath>,
+async fn resume_target(
+    state: &ApiState,
+    scope: &str,
+    id: Option<String>,
 ) -> ApiResult<Json<PauseOut>> {
-    let scope = scope_of(&scope, id.as_deref())?;
-    let (target, lifted) = match target_of(&state, scope, id.as_deref()).await {
+    let scope = scope_of(scope, id.as_deref())?;
+    let (target, lifted) = match target_of(state, scope, id.as_deref()).await {
         Ok(target) => {
             let lifted = state.store.resume(scope, &target).await?;
             (target, lifted)
@@ -289,5 +390,5 @@ async fn resume(
         // What the pause held back is due: claim it now rather than at the next poll.
         state.dispatcher.wake();
     }
-    Ok(Json(state_of(&state, scope, target, None).await?))
+    Ok(Json(state_of(state, scope, target, None).await?))
 }
