@@ -392,3 +392,71 @@ async fn resume_target(
     }
     Ok(Json(state_of(state, scope, target, None).await?))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn the_pause_operations_are_documented_with_their_body_answer_and_parameters() {
+        let doc = crate::openapi::document();
+        let state = json!({"$ref": "#/components/schemas/PauseOut"});
+        for (path, ids) in [
+            (
+                "/api/v1/pause/server",
+                [
+                    "v1.pause.server.get",
+                    "v1.pause.server.pause",
+                    "v1.pause.server.resume",
+                ],
+            ),
+            (
+                "/api/v1/pause/{scope}/{id}",
+                ["v1.pause.get", "v1.pause.pause", "v1.pause.resume"],
+            ),
+        ] {
+            for (method, id) in ["get", "post", "delete"].into_iter().zip(ids) {
+                let op = &doc["paths"][path][method];
+                assert_eq!(op["operationId"], id, "{method} {path}");
+                assert_eq!(op["tags"], json!(["Pause"]), "{method} {path}");
+                assert_eq!(
+                    op["responses"]["200"]["content"]["application/json"]["schema"], state,
+                    "{method} {path}"
+                );
+                let params = op["parameters"].as_array().cloned().unwrap_or_default();
+                let in_path: Vec<_> = params.iter().filter(|p| p["in"] == "path").collect();
+                if path.contains("{scope}") {
+                    assert_eq!(in_path.len(), 2, "{method} {path}: {params:?}");
+                } else {
+                    assert!(in_path.is_empty(), "{method} {path}: {params:?}");
+                }
+            }
+            let body = &doc["paths"][path]["post"]["requestBody"];
+            // `Option<PauseIn>`: the schema or null, and not required.
+            assert!(
+                body["content"]["application/json"]["schema"]
+                    .to_string()
+                    .contains("#/components/schemas/PauseIn"),
+                "{body}"
+            );
+            assert_ne!(body["required"], true, "the body may be left out");
+        }
+        assert_eq!(
+            doc["paths"]["/api/v1/pause"]["get"]["responses"]["200"]["content"]["application/json"]
+                ["schema"]["$ref"],
+            "#/components/schemas/PauseList"
+        );
+        let out = &doc["components"]["schemas"]["PauseOut"]["properties"];
+        for field in [
+            "scope", "id", "paused", "pausedAt", "pausedBy", "reason", "waiting",
+        ] {
+            assert!(out[field].is_object(), "PauseOut.{field}: {out}");
+        }
+        for schema in ["HandlerOut", "SourceOut"] {
+            assert!(
+                doc["components"]["schemas"][schema]["properties"]["paused"].is_object(),
+                "{schema} shows paused"
+            );
+        }
+    }
+}
