@@ -90,6 +90,16 @@ const PATH_PARAMS: &[(&str, &str)] = &[
         "The source's name, as `GET /api/v1/source` lists it.",
     ),
     ("token_id", "The token's id (`tok_…`)."),
+    (
+        "scope",
+        "What is paused: `app`, `endpoint`, `handler` or `source` (the server's pause is at \
+         `/api/v1/pause/server`).",
+    ),
+    (
+        "id",
+        "The paused target: an app's id (`app_…`) or uid, an endpoint's id (`ep_…`), a \
+         handler's `id` in the config, or a source's name.",
+    ),
 ];
 
 /// The tag of routes that need no token.

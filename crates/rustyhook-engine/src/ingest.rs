@@ -4,8 +4,8 @@
 //!
 //! A message is stored with its deliveries in one transaction (the store fans it out and makes
 //! a repeated `eventId` a no-op). While this node's dispatcher has room, the deliveries are
-//! leased to it in that transaction and handed straight over; otherwise they are stored
-//! unleased and the poller is woken to bring them in.
+//! leased to it in that transaction and handed straight over; otherwise (or when a pause holds
+//! one of them) they are stored unleased and the poller is woken to bring them in.
 
 use std::sync::Arc;
 
@@ -106,7 +106,7 @@ impl Ingest {
         }
         observe::message_accepted(created.deliveries.len());
         tracing::debug!(msg_id = %created.message.id, deliveries = created.deliveries.len(), "message accepted");
-        if lease {
+        if created.leased {
             let m = &created.message;
             self.dispatcher
                 .submit(created.deliveries.iter().map(|d| Job {

@@ -27,6 +27,8 @@
 //! - [`health`]: the store's health (up, down, full), probed every second, and the retrying
 //!   write that keeps results in memory until the store takes them.
 //! - [`observe`]: the metrics the engine emits, named in one place.
+//! - [`pauses`]: this node's view of the pauses in the store, for work already in memory and
+//!   for broker sources (the store's claim leaves paused work out by itself).
 
 pub mod automation;
 pub mod cluster;
@@ -36,6 +38,7 @@ pub mod feed;
 pub mod health;
 pub mod ingest;
 pub mod observe;
+pub mod pauses;
 pub mod sources;
 pub mod targets;
 pub mod triggers;

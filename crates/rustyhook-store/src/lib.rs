@@ -6,6 +6,8 @@
 //! - [`access`]: API tokens with roles, and the audit log of writes.
 //! - [`feed`]: what the live feed reads: attempts past a cursor.
 //! - [`page`]: keyset pagination shared by every list.
+//! - [`pause`]: pauses of the server, an app, an endpoint, a handler or a source, and the
+//!   claim filter that honours them.
 //! - `query`: the keyset-paginated list query and the list filters, written once for both
 //!   backends.
 //! - `rows`: reading rows into records, shared by both backends (each answers `Columns`).
@@ -20,6 +22,7 @@
 pub mod access;
 pub mod feed;
 pub mod page;
+pub mod pause;
 pub mod postgres;
 mod query;
 mod rows;
@@ -31,5 +34,6 @@ pub mod task;
 pub use access::{ApiToken, AuditEntry, AuditFilter, TokenRole};
 pub use feed::{FeedQuery, FeedRow, FeedTarget};
 pub use page::{Cursor, Order, Page};
+pub use pause::{Pause, PauseScope, Waiting};
 pub use store::*;
 pub use task::{BackgroundTask, TaskFilter, TaskKind, TaskStatus};

@@ -413,3 +413,14 @@ pub(crate) fn task<R: Columns>(row: &R) -> Result<BackgroundTask, R::Error> {
         updated_at: row.int(6)?,
     })
 }
+
+pub(crate) fn pause<R: Columns>(row: &R) -> Result<crate::Pause, R::Error> {
+    Ok(crate::Pause {
+        scope: crate::PauseScope::parse(&row.text(0)?)
+            .ok_or_else(|| R::corrupt("a pause scope"))?,
+        target: row.text(1)?,
+        reason: row.opt_text(2)?,
+        paused_by: row.text(3)?,
+        paused_at: row.int(4)?,
+    })
+}

@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use crate::access::{ApiToken, AuditEntry, AuditFilter};
 use crate::feed::{FeedQuery, FeedRow};
 use crate::page::{Listed, Page};
+use crate::pause::{Pause, PauseScope, Waiting};
 use crate::task::{BackgroundTask, TaskFilter};
 
 /// A fault of the store itself, or a request it cannot satisfy.
@@ -107,6 +108,11 @@ pub struct MessageCreated {
     pub existing: bool,
     /// The deliveries created in the same transaction.
     pub deliveries: Vec<Delivery>,
+    /// Whether the deliveries were leased to the node [`NewMessage::lease_to`] named: false
+    /// when none was named, or when a pause (of the server, the app, or one of the endpoints)
+    /// holds one of them. They are then stored unleased, for the claim to bring in once
+    /// resumed, and the caller must not hand them to its dispatcher.
+    pub leased: bool,
 }
 
 /// A delivery to an endpoint handed to a dispatcher, with what is needed to send it.
@@ -404,10 +410,10 @@ pub trait Store: Send + Sync + 'static {
         msg: &MessageId,
         page: Page,
     ) -> StoreResult<Listed<(Delivery, Endpoint)>>;
-    /// Leases up to `limit` deliveries and runs that are due at `now` and leased to no one,
-    /// earliest due first.
+    /// Leases up to `limit` deliveries and runs that are due at `now`, leased to no one and
+    /// held back by no pause, earliest due first.
     async fn claim_due(&self, node: &str, now: Millis, limit: usize) -> StoreResult<Vec<Due>>;
-    /// The earliest time unleased work falls due, if any.
+    /// The earliest time unleased work that no pause holds back falls due, if any.
     async fn next_due(&self) -> StoreResult<Option<Millis>>;
     /// Stores an attempt and moves its delivery on, releasing the lease.
     async fn record_attempt(&self, record: AttemptRecord) -> StoreResult<()> {
@@ -589,6 +595,21 @@ pub trait Store: Send + Sync + 'static {
     /// stops or loses its connection, after which another node's call can win it. A backend
     /// used by one process always leads.
     async fn hold_leadership(&self, name: &str) -> StoreResult<bool>;
+
+    // --- pauses ---
+    /// Pauses what `pause` names. Pausing what is already paused changes nothing: the first
+    /// pause (its time, reason and author) is kept and returned. On PostgreSQL the other nodes
+    /// see it on their next claim.
+    async fn pause(&self, pause: Pause) -> StoreResult<Pause>;
+    /// Lifts the pause of `scope`'s `target` (empty for the server), returning it; `None` if
+    /// it was not paused. What it held back is due again at once: on PostgreSQL the other
+    /// nodes are woken to claim it.
+    async fn resume(&self, scope: PauseScope, target: &str) -> StoreResult<Option<Pause>>;
+    /// Every pause, by scope and target.
+    async fn list_pauses(&self) -> StoreResult<Vec<Pause>>;
+    /// The work `scope`'s `target` has waiting (for the server, all of it; for a source,
+    /// nothing: its messages wait in the broker).
+    async fn waiting(&self, scope: PauseScope, target: &str) -> StoreResult<Waiting>;
 
     // --- broker sources ---
     /// Keeps a rejected broker message.

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`cli`]: the command line.
+//! - [`client`]: `pause`, `resume` and `status`, thin clients of a running server's API.
 //! - [`config`]: reading `rustyhook.yaml` and environment overrides into validated settings.
 //! - [`report`]: what `check` prints about the config and its handlers.
 //! - [`selftest`]: `rustyhook test`, running the handlers' `tests:` cases.
@@ -13,6 +14,7 @@
 
 pub mod bootstrap;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod listener;
 pub mod report;

@@ -4,11 +4,19 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use rustyhook::cli::{Cli, Command};
-use rustyhook::{config, report, selftest, server, telemetry};
+use rustyhook::{client, config, report, selftest, server, telemetry};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The client commands talk to a running server and need no config of their own.
+    if let Some(client) = client_command(cli.command.as_ref()) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("the tokio runtime starts");
+        return runtime.block_on(client);
+    }
     let mut loaded = match config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -25,6 +33,9 @@ fn main() -> ExitCode {
         None => Command::Serve,
     };
     match command {
+        Command::Pause(_) | Command::Resume(_) | Command::Status(_) => {
+            unreachable!("client commands are run before the config is loaded")
+        }
         Command::Check => {
             print!("{}", report::describe(&loaded));
             ExitCode::SUCCESS
@@ -54,6 +65,18 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// The client command to run, if `command` is one.
+fn client_command(
+    command: Option<&Command>,
+) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ExitCode> + '_>>> {
+    match command? {
+        Command::Pause(args) => Some(Box::pin(client::pause(args))),
+        Command::Resume(args) => Some(Box::pin(client::resume(args))),
+        Command::Status(args) => Some(Box::pin(client::status(args))),
+        Command::Serve | Command::Check | Command::Test => None,
     }
 }
 

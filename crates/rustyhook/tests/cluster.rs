@@ -1,6 +1,7 @@
 //! Several nodes of the real binary on one PostgreSQL database: they share the work, take over
 //! a killed node's, fire each cron tick once, (with Redis) hold a rate limit together, refuse
-//! a token revoked on any of them at once, and stream every node's attempts from any of them.
+//! a token revoked on any of them at once, honour a pause made on any of them, and stream every
+//! node's attempts from any of them.
 
 #[path = "support/binary.rs"]
 mod binary;
@@ -475,6 +476,124 @@ async fn a_token_revoked_on_one_node_is_refused_by_the_other_at_once() {
         401,
         "revoked on one node, refused on the other at once"
     );
+}
+
+/// Runs the `rustyhook` CLI against the node at `base`, as an operator would; panics unless it
+/// succeeds.
+fn cli(base: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rustyhook"))
+        .args(args)
+        .env("RUSTYHOOK_URL", base)
+        .env("RUSTYHOOK_TOKEN", TOKEN)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "rustyhook {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_endpoint_paused_on_one_node_gets_nothing_from_another_until_resumed() {
+    const N: usize = 10;
+    let dir = tempfile::tempdir().expect("dir");
+    let db = TempDatabase::create().await;
+    let receiver = Receiver::start().await;
+    let cluster = Cluster::start(dir.path(), &db, 2, FAST).await;
+    let (a, b) = (cluster.base(0), cluster.base(1));
+    let client = reqwest::Client::new();
+    let post = |base: &str, path: &str, body: serde_json::Value| {
+        client
+            .post(format!("{base}{path}"))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+    };
+    let r = post(&a, "/api/v1/app", json!({"name": "held", "uid": "held"}))
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 201);
+    let endpoint: serde_json::Value = post(
+        &a,
+        "/api/v1/app/held/endpoint",
+        json!({"url": receiver.url("/hook")}),
+    )
+    .await
+    .expect("sent")
+    .json()
+    .await
+    .expect("json");
+    let id = endpoint["id"].as_str().expect("endpoint id").to_owned();
+    // Node b has read the pauses (none) just now: its view is fresh, and stale once a pauses.
+    let r = post(
+        &b,
+        "/api/v1/app/held/msg",
+        json!({"eventType": "e", "payload": {"i": -1}}),
+    )
+    .await
+    .expect("sent");
+    assert_eq!(r.status(), 202);
+    receiver.wait_for(1, Duration::from_secs(10)).await;
+
+    let (a_base, b_base, id_on) = (a.clone(), b.clone(), id.clone());
+    tokio::task::spawn_blocking(move || cli(&a_base, &["pause", "endpoint", &id_on]))
+        .await
+        .expect("cli");
+    for i in 0..N {
+        let r = post(
+            &b,
+            "/api/v1/app/held/msg",
+            json!({"eventType": "e", "payload": {"i": i}}),
+        )
+        .await
+        .expect("sent");
+        assert_eq!(r.status(), 202);
+    }
+    let quiet = Instant::now();
+    while quiet.elapsed() < Duration::from_millis(1_500) {
+        assert_eq!(
+            receiver.received().len(),
+            1,
+            "a paused endpoint got a message"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let id_on = id.clone();
+    let status = tokio::task::spawn_blocking(move || cli(&b_base, &["status"]))
+        .await
+        .expect("cli");
+    assert!(
+        status.contains(&format!("endpoint {id} is paused"))
+            && status.contains(&format!("{N} waiting")),
+        "{status}"
+    );
+    tokio::task::spawn_blocking(move || cli(&a, &["resume", "endpoint", &id_on]))
+        .await
+        .expect("cli");
+    receiver.wait_for(N + 1, Duration::from_secs(10)).await;
+    let ids: HashSet<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.header("webhook-id").expect("id"))
+        .collect();
+    assert_eq!(ids.len(), N + 1, "every message");
+    let stats = format!("{b}/api/v1/app/held/endpoint/{id}/stats");
+    eventually(
+        "the endpoint's deliveries to settle",
+        Duration::from_secs(10),
+        async || {
+            let s: serde_json::Value = client
+                .get(&stats)
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .expect("sent")
+                .json()
+                .await
+                .expect("json");
+            s["pending"] == 0 && s["sending"] == 0
+        },
+    )
+    .await;
+    assert_eq!(receiver.received().len(), N + 1, "each message once");
 }
 
 #[test]

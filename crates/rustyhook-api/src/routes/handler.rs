@@ -13,13 +13,14 @@ use rustyhook_core::model::DeliveryStatus;
 use rustyhook_core::run::{Event, Run, RunAttempt, caller_var, is_settable_var};
 use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_engine::automation::TriggerError;
-use rustyhook_store::{Order, Target};
+use rustyhook_store::{Order, PauseScope, Target};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::endpoint_replay::RecoverIn;
+use super::pause::paused_in;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{JsonBody, QueryParams};
 use crate::http::list::{ListParams, ListResponse};
@@ -67,10 +68,13 @@ pub struct HandlerOut {
     routes: usize,
     /// The app it publishes messages to, if any.
     publish_app: Option<String>,
+    /// Whether its runs are held by a pause of the handler (`/api/v1/pause/handler/{id}`;
+    /// a server pause holds them too, and shows there).
+    paused: bool,
 }
 
 impl HandlerOut {
-    fn new(h: &Handler) -> Self {
+    fn new(h: &Handler, paused: bool) -> Self {
         let trigger = match &h.trigger {
             Trigger::Webhook(w) => serde_json::json!({
                 "hookPath": w.on_main_listener().then(|| format!("/hooks/{}", h.id)),
@@ -100,6 +104,7 @@ impl HandlerOut {
             exports: h.exports.clone(),
             routes: h.routes.len(),
             publish_app: h.publish.as_ref().map(|p| p.app.clone()),
+            paused,
         }
     }
 }
@@ -204,18 +209,19 @@ fn handler<'a>(state: &'a ApiState, id: &str) -> ApiResult<&'a std::sync::Arc<Ha
 /// List Handlers
 #[utoipa::path(get, path = "/api/v1/handler", tag = TAG, operation_id = "v1.handler.list",
     responses((status = 200, body = ListResponse<HandlerOut>)))]
-async fn list(State(state): State<ApiState>) -> Json<ListResponse<HandlerOut>> {
-    Json(ListResponse {
+async fn list(State(state): State<ApiState>) -> ApiResult<Json<ListResponse<HandlerOut>>> {
+    let paused = paused_in(&state, PauseScope::Handler).await?;
+    Ok(Json(ListResponse {
         data: state
             .automation
             .handlers()
             .iter()
-            .map(|h| HandlerOut::new(h))
+            .map(|h| HandlerOut::new(h, paused.contains(&h.id)))
             .collect(),
         iterator: None,
         prev_iterator: None,
         done: true,
-    })
+    }))
 }
 
 /// Get Handler
@@ -226,7 +232,9 @@ async fn fetch(
     State(state): State<ApiState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<HandlerOut>> {
-    Ok(Json(HandlerOut::new(handler(&state, &id)?)))
+    let h = handler(&state, &id)?;
+    let paused = paused_in(&state, PauseScope::Handler).await?;
+    Ok(Json(HandlerOut::new(h, paused.contains(&h.id))))
 }
 
 /// Query parameters of a handler's run list.

@@ -12,6 +12,7 @@ pub mod event_type;
 pub mod handler;
 pub mod health;
 pub mod message;
+pub mod pause;
 pub mod portal;
 pub mod source;
 pub mod stream;
@@ -47,6 +48,7 @@ fn protected() -> OpenApiRouter<ApiState> {
         .merge(event_type::router())
         .merge(handler::router())
         .merge(source::router())
+        .merge(pause::router())
         .merge(token::router())
         .merge(portal::router())
         .merge(audit::router())
@@ -61,6 +63,11 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(crate::openapi::serve),
+        )
+        // No operation: the 422 for a pause path with a scope but no id (see `pause::router`).
+        .route(
+            "/api/v1/pause/{scope}",
+            axum::routing::any(pause::misaddressed),
         )
         .layer(middleware::from_fn_with_state(
             state.store.clone(),

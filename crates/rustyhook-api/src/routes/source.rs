@@ -6,12 +6,13 @@ use axum::extract::{Path, State};
 use rustyhook_core::id::RejectedId;
 use rustyhook_core::sources::{Broker, Format, SourceConfig};
 use rustyhook_core::time::to_rfc3339;
-use rustyhook_store::{Order, RejectedMessage};
+use rustyhook_store::{Order, PauseScope, RejectedMessage};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::pause::paused_in;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::QueryParams;
 use crate::http::list::{ListParams, ListResponse};
@@ -40,10 +41,12 @@ pub struct SourceOut {
     format: &'static str,
     app: Option<String>,
     handler: Option<String>,
+    /// Whether it is paused (`/api/v1/pause/source/{name}`): reading nothing from its broker.
+    paused: bool,
 }
 
-impl From<&SourceConfig> for SourceOut {
-    fn from(c: &SourceConfig) -> Self {
+impl SourceOut {
+    fn new(c: &SourceConfig, paused: bool) -> Self {
         let (kind, reads) = match &c.broker {
             Broker::Redis(r) => ("redis", r.stream.clone()),
             Broker::Rabbitmq(a) => ("rabbitmq", a.queue.clone()),
@@ -59,6 +62,7 @@ impl From<&SourceConfig> for SourceOut {
             },
             app: c.app.clone(),
             handler: c.handler.clone(),
+            paused,
         }
     }
 }
@@ -91,13 +95,18 @@ impl From<RejectedMessage> for RejectedOut {
 /// List Sources
 #[utoipa::path(get, path = "/api/v1/source", tag = TAG, operation_id = "v1.source.list",
     responses((status = 200, body = ListResponse<SourceOut>)))]
-async fn list(State(state): State<ApiState>) -> Json<ListResponse<SourceOut>> {
-    Json(ListResponse {
-        data: state.sources.iter().map(SourceOut::from).collect(),
+async fn list(State(state): State<ApiState>) -> ApiResult<Json<ListResponse<SourceOut>>> {
+    let paused = paused_in(&state, PauseScope::Source).await?;
+    Ok(Json(ListResponse {
+        data: state
+            .sources
+            .iter()
+            .map(|c| SourceOut::new(c, paused.contains(&c.name())))
+            .collect(),
         iterator: None,
         prev_iterator: None,
         done: true,
-    })
+    }))
 }
 
 /// List Rejected Source Messages

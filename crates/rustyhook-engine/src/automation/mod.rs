@@ -113,6 +113,11 @@ impl Automation {
         self.dispatcher.store().clone()
     }
 
+    /// The pauses in force, as this node sees them (a paused source stops reading).
+    pub fn pauses(&self) -> &crate::pauses::Pauses {
+        self.dispatcher.pauses()
+    }
+
     /// The configured handlers.
     pub fn handlers(&self) -> &HandlerSet {
         self.executor().handlers()

@@ -9,7 +9,9 @@
 //! Within a lane the work due longest ago goes first (not what arrived first), so a retry or
 //! work taken over from a dead node does not wait behind fresh work. Before each attempt the
 //! lane waits for this node's [`Fence`](crate::cluster::Fence) and drops work taken under an
-//! older epoch: another node holds it now.
+//! older epoch: another node holds it now. It also asks whether a pause holds its target: if
+//! so, it gives all it holds back to the store, due as it was, unattempted; the claim brings it
+//! back, oldest first, once the pause is lifted, and the rate limit applies to it as to any.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -207,6 +209,10 @@ impl Lane {
             self.shared.finished_one();
             return Ok(());
         }
+        if self.held_back(&held.work).await {
+            self.hold_back(held, token).await;
+            return Ok(());
+        }
         let mut probe = false;
         let (limits, endpoint) = match &held.work {
             Work::Endpoint(job) => {
@@ -261,6 +267,12 @@ impl Lane {
             () = token.cancelled() => return Err(held),
             p = acquire_both(own, node_wide) => p,
         };
+        // Paused while it waited for its turn.
+        if self.held_back(&held.work).await {
+            drop(permits);
+            self.hold_back(held, token).await;
+            return Ok(());
+        }
         let shared = self.shared.clone();
         let breaker = self.breaker.clone();
         self.shared.attempts.spawn(async move {
@@ -301,6 +313,45 @@ impl Lane {
             shared.finished_one();
         });
         Ok(())
+    }
+
+    /// Whether a pause holds back `work` now (all of a lane's work shares the answer: one
+    /// endpoint of one app, or one handler).
+    async fn held_back(&self, work: &Work) -> bool {
+        let pauses = &self.shared.pauses;
+        match work {
+            Work::Endpoint(job) => {
+                let d = &job.delivery;
+                pauses.holds_endpoint(&d.app_id, &d.endpoint_id).await
+            }
+            Work::Handler(run) => pauses.holds_handler(&run.handler_id).await,
+        }
+    }
+
+    /// Gives `held` and all this lane has waiting back to the store, due as they were and
+    /// unattempted: a pause holds them, and the claim brings them back once it is lifted. The
+    /// release is tried again through a store outage (a lease the store never heard released
+    /// would keep them from the claim after the resume); on shutdown the leases stay, and are
+    /// released on the next start (or when this node is taken for dead).
+    async fn hold_back(&mut self, held: Held, token: &CancellationToken) {
+        self.take_arrived();
+        let mut ids = vec![held.work.id()];
+        ids.extend(self.waiting.drain().map(|Reverse(w)| w.held.work.id()));
+        tracing::debug!(lane = ?self.target, works = ids.len(), "paused: given back to the store until resumed");
+        let shared = &self.shared;
+        let node = &shared.config.node_id;
+        let given_back = tokio::select! {
+            r = shared.config.health.keep_trying("attempts", || {
+                shared.store.release(node, ids.clone(), None)
+            }) => r,
+            () = token.cancelled() => Ok(()),
+        };
+        if let Err(e) = given_back {
+            tracing::warn!(lane = ?self.target, error = %e, "could not give paused work back; it is released on the next start");
+        }
+        for _ in 0..ids.len() {
+            shared.finished_one();
+        }
     }
 
     /// Gives a delivery back to the store, due at `due`, and frees its room. Waits out a store

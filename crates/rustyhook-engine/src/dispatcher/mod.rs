@@ -10,6 +10,9 @@
 //! handler holds up only its own lane. Each attempt is recorded through the [`recorder`] with
 //! the next state ([`decide`]), which releases the lease.
 //!
+//! Paused work is not claimed (the store's claim leaves it out); what a pause finds already in
+//! memory, a lane gives back to the store before attempting it ([`crate::pauses`]).
+//!
 //! Memory is bounded: at most `queue_capacity` deliveries and runs are held; beyond that new
 //! work is left unleased in the store and the poller picks it up as room frees.
 
@@ -39,6 +42,7 @@ use tokio_util::task::TaskTracker;
 use crate::automation::execute::Executor;
 use crate::config::EngineConfig;
 use crate::observe;
+use crate::pauses::Pauses;
 use crate::targets::http::{BuildError, HttpTarget, TargetPolicy};
 
 /// One delivery to an endpoint to attempt, with what is needed to send it.
@@ -169,8 +173,10 @@ struct Shared {
     stopping: CancellationToken,
     /// Bumped whenever an endpoint changes, so lanes reload their copy.
     endpoint_generation: AtomicU64,
-    /// Wakes the poller early (recover, resend, room freed).
+    /// Wakes the poller early (recover, resend, room freed, a resume).
     wake: Notify,
+    /// The pauses in force, checked by lanes before each attempt.
+    pauses: Pauses,
     /// The earliest time work this node gave back to the store falls due (a retry, a
     /// postponed run, a delivery waiting for its endpoint's probe): the poller sleeps no
     /// longer than this, without asking the store. `i64::MAX` when none is known.
@@ -236,7 +242,7 @@ impl Dispatcher {
         let (recorder, records) = mpsc::unbounded_channel();
         let (router, inbox) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
-            store,
+            store: store.clone(),
             global: Arc::new(Semaphore::new(config.max_in_flight_total.max(1) as usize)),
             commands: Arc::new(Semaphore::new(config.max_running_commands.max(1) as usize)),
             config,
@@ -249,6 +255,7 @@ impl Dispatcher {
             stopping: CancellationToken::new(),
             endpoint_generation: AtomicU64::new(0),
             wake: Notify::new(),
+            pauses: Pauses::new(store.clone()),
             next_due: AtomicI64::new(i64::MAX),
             attempts: TaskTracker::new(),
             recorder,
@@ -321,7 +328,13 @@ impl Dispatcher {
         &self.shared.executor
     }
 
-    /// Asks the poller to look for due work now (after a resend or recover).
+    /// The pauses in force as this node sees them. After pausing or resuming, call
+    /// [`Pauses::changed`] and, for a resume, [`Self::wake`].
+    pub fn pauses(&self) -> &Pauses {
+        &self.shared.pauses
+    }
+
+    /// Asks the poller to look for due work now (after a resend, a recover or a resume).
     pub fn wake(&self) {
         self.shared.wake.notify_one();
     }

@@ -155,6 +155,9 @@ async fn session(
     });
     let in_flight = TaskTracker::new();
     let ended = loop {
+        // Paused: take nothing more. What RabbitMQ already handed this consumer (at most
+        // `prefetch`) stays unacknowledged, and goes back to the queue if the node stops.
+        intake.until_resumed(token).await;
         let next = tokio::select! {
             biased;
             () = token.cancelled() => break Ok(()),

@@ -75,6 +75,21 @@ impl Intake {
         &self.name
     }
 
+    /// Returns once this source is not paused (at once when it is not), or on `token`: a
+    /// reader calls it before each read, so a paused source takes nothing from its broker and
+    /// the broker keeps every message, unacknowledged, until the resume.
+    pub async fn until_resumed(&self, token: &tokio_util::sync::CancellationToken) {
+        self.automation
+            .pauses()
+            .until_source_resumed(&self.name, token)
+            .await;
+    }
+
+    /// Whether this source is paused now.
+    pub async fn paused(&self) -> bool {
+        self.automation.pauses().holds_source(&self.name).await
+    }
+
     /// Where messages are created.
     pub fn ingest(&self) -> &Ingest {
         self.automation.ingest()

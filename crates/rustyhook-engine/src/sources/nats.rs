@@ -159,6 +159,11 @@ impl Reader<'_> {
     /// Pulls batches until `token` is cancelled (`Ok`) or a pull fails.
     async fn read(mut self, token: &CancellationToken) -> Result<(), Fault> {
         loop {
+            // Paused: pull nothing; the stream keeps the messages until the resume.
+            self.intake.until_resumed(token).await;
+            if token.is_cancelled() {
+                return Ok(());
+            }
             let pull = self
                 .consumer
                 .batch()

@@ -6,7 +6,8 @@
 //! reason. An entry left pending by a consumer that stopped (a crash between read and commit)
 //! is taken over with `XAUTOCLAIM` once it has been idle for `claim_after`, so it is stored
 //! after all: at least once, and a repeated entry id makes no second message or run (it is the
-//! message's idempotency key when it carries no `eventId`, and keys a handler's run).
+//! message's idempotency key when it carries no `eventId`, and keys a handler's run). While
+//! the source is paused nothing is read; the stream keeps its entries until the resume.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -118,6 +119,12 @@ impl Reader<'_> {
         // After a store outage, this consumer's own unacknowledged entries come first.
         let mut own_pending = true;
         while !token.is_cancelled() {
+            // Paused: read nothing, so the stream keeps every entry (and what this consumer
+            // holds stays pending, unacknowledged) until the resume.
+            self.intake.until_resumed(token).await;
+            if token.is_cancelled() {
+                break;
+            }
             if tokio::time::Instant::now() >= next_claim {
                 let claimed = self.claim_stale(&mut conn).await?;
                 next_claim = tokio::time::Instant::now() + claim_every;
@@ -145,6 +152,12 @@ impl Reader<'_> {
                 .unwrap_or_default();
             if own_pending && entries.is_empty() {
                 own_pending = false;
+                continue;
+            }
+            if !entries.is_empty() && self.intake.paused().await {
+                // Paused during the read: leave what it returned pending, unacknowledged, for
+                // this consumer to take first once resumed.
+                own_pending = true;
                 continue;
             }
             if !self.take_all(&mut conn, entries, token).await? {

@@ -28,6 +28,7 @@ pub(crate) async fn create(
         message,
         existing: true,
         deliveries: Vec::new(),
+        leased: false,
     };
     let mut tx = pool.begin().await.map_err(db_err)?;
     if let Some(event_id) = &m.event_id
@@ -60,8 +61,13 @@ pub(crate) async fn create(
     }
     let enabled = endpoints::enabled_of_app(&mut tx, &m.app_id, sbox).await?;
     let created = rules::fan_out(new, &enabled);
-    deliveries::insert_many(&mut tx, &created, new.lease_to.as_deref(), false).await?;
-    if new.lease_to.is_none() && !created.is_empty() {
+    // Read in this transaction: a pause committed on any node before it is honoured here.
+    let lease = match new.lease_to.as_deref() {
+        Some(node) if !super::pauses::holds_any(&mut tx, &created).await? => Some(node),
+        _ => None,
+    };
+    deliveries::insert_many(&mut tx, &created, lease, false).await?;
+    if lease.is_none() && !created.is_empty() {
         notify(&mut tx, DUE_CHANNEL).await?;
     }
     tx.commit().await.map_err(db_err)?;
@@ -69,6 +75,7 @@ pub(crate) async fn create(
         message: m.clone(),
         existing: false,
         deliveries: created,
+        leased: lease.is_some(),
     })
 }
 

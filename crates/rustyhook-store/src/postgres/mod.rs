@@ -19,6 +19,7 @@ mod list;
 mod listen;
 mod messages;
 mod nodes;
+mod pauses;
 mod queue;
 mod rejected;
 mod rows;
@@ -436,6 +437,22 @@ impl Store for PostgresStore {
 
     async fn hold_leadership(&self, name: &str) -> StoreResult<bool> {
         self.leadership.hold(name).await
+    }
+
+    async fn pause(&self, pause: Pause) -> StoreResult<Pause> {
+        pauses::pause(&self.pool, &pause).await
+    }
+
+    async fn resume(&self, scope: PauseScope, target: &str) -> StoreResult<Option<Pause>> {
+        pauses::resume(&self.pool, scope, target).await
+    }
+
+    async fn list_pauses(&self) -> StoreResult<Vec<Pause>> {
+        pauses::list(&self.pool).await
+    }
+
+    async fn waiting(&self, scope: PauseScope, target: &str) -> StoreResult<Waiting> {
+        pauses::waiting(&self.pool, scope, target).await
     }
 
     async fn record_rejected(&self, r: RejectedMessage) -> StoreResult<()> {

@@ -2,11 +2,13 @@
 //! it is leased to no one, pending or failed (a retry), and its next attempt is at or before
 //! now; claiming leases due rows under `FOR UPDATE SKIP LOCKED`, so rows another node is
 //! claiming at the same moment are skipped rather than waited for, and no row is claimed twice.
+//! Rows a pause holds back are not due (see [`crate::pause`]).
 
 use rustyhook_core::time::Millis;
 use sqlx::PgPool;
 
 use super::conn::db_err;
+use crate::pause::NOT_PAUSED;
 use crate::rows::{self, DUE_COLS};
 use crate::{Due, StoreResult};
 
@@ -23,12 +25,13 @@ pub(crate) async fn claim(
             UPDATE deliveries
             SET lease_owner = $1
             WHERE id IN (
-                SELECT id
-                FROM deliveries
-                WHERE lease_owner IS NULL
-                  AND status IN ('pending', 'failed')
-                  AND next_attempt_at <= $2
-                ORDER BY next_attempt_at, id
+                SELECT d.id
+                FROM deliveries d
+                WHERE d.lease_owner IS NULL
+                  AND d.status IN ('pending', 'failed')
+                  AND d.next_attempt_at <= $2
+                  AND {NOT_PAUSED}
+                ORDER BY d.next_attempt_at, d.id
                 LIMIT $3
                 FOR UPDATE SKIP LOCKED
             )
@@ -51,11 +54,13 @@ pub(crate) async fn claim(
 
 /// The earliest time an unleased row falls due, if any.
 pub(crate) async fn next_due(pool: &PgPool) -> StoreResult<Option<Millis>> {
-    sqlx::query_scalar(
-        r#"SELECT MIN(next_attempt_at)
-        FROM deliveries
-        WHERE lease_owner IS NULL AND status IN ('pending', 'failed')"#,
-    )
+    sqlx::query_scalar(&format!(
+        "SELECT MIN(d.next_attempt_at)\n\
+         FROM deliveries d\n\
+         WHERE d.lease_owner IS NULL\n\
+           AND d.status IN ('pending', 'failed')\n\
+           AND {NOT_PAUSED}"
+    ))
     .fetch_one(pool)
     .await
     .map_err(db_err)

@@ -310,6 +310,19 @@ CREATE TABLE background_tasks (
 CREATE INDEX background_tasks_app ON background_tasks (app_id, id);
 CREATE INDEX background_tasks_created ON background_tasks (created_at);
 "#,
+    r#"
+-- Pauses: what is paused (the server, an app, an endpoint, a handler, a source) and by whom.
+-- Every node's claim leaves out the deliveries and runs a pause holds back; the server's
+-- target is ''.
+CREATE TABLE pauses (
+    scope TEXT NOT NULL,
+    target TEXT COLLATE "C" NOT NULL,
+    reason TEXT,
+    paused_by TEXT NOT NULL,
+    paused_at BIGINT NOT NULL,
+    PRIMARY KEY (scope, target)
+);
+"#,
 ];
 
 /// Brings the schema up to date, in one transaction that holds [`MIGRATION_LOCK`]: a node

@@ -13,6 +13,7 @@ use rustyhook_core::time::Millis;
 use super::conn::db_err;
 use super::list::SqlitePage;
 use crate::page::{Listed, Page};
+use crate::pause::NOT_PAUSED;
 use crate::query::deliveries_of_message;
 use crate::rows::{self, DUE_COLS};
 use crate::rules::target_column;
@@ -62,6 +63,7 @@ pub(crate) fn claim_due(
              WHERE d.lease_owner IS NULL\n\
                AND d.status IN ('pending', 'failed')\n\
                AND d.next_attempt_at <= ?\n\
+               AND {NOT_PAUSED}\n\
              ORDER BY d.next_attempt_at, d.id\n\
              LIMIT ?"
         ))
@@ -86,9 +88,13 @@ pub(crate) fn claim_due(
 
 pub(crate) fn next_due(conn: &Connection) -> StoreResult<Option<Millis>> {
     conn.query_row(
-        r#"SELECT MIN(next_attempt_at)
-        FROM deliveries
-        WHERE lease_owner IS NULL AND status IN ('pending', 'failed')"#,
+        &format!(
+            "SELECT MIN(d.next_attempt_at)\n\
+             FROM deliveries d\n\
+             WHERE d.lease_owner IS NULL\n\
+               AND d.status IN ('pending', 'failed')\n\
+               AND {NOT_PAUSED}"
+        ),
         [],
         |r| r.get(0),
     )

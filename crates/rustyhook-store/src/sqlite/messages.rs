@@ -30,6 +30,7 @@ pub(crate) fn create(
             message: existing,
             existing: true,
             deliveries: Vec::new(),
+            leased: false,
         });
     }
     conn.prepare_cached(
@@ -51,13 +52,18 @@ pub(crate) fn create(
     .map_err(db_err)?;
 
     let created = rules::fan_out(new, fanout.enabled(conn, &m.app_id, sbox)?.iter());
+    let lease = match new.lease_to.as_deref() {
+        Some(node) if !super::pauses::holds_any(conn, &created)? => Some(node),
+        _ => None,
+    };
     for delivery in &created {
-        deliveries::insert(conn, delivery, new.lease_to.as_deref(), false)?;
+        deliveries::insert(conn, delivery, lease, false)?;
     }
     Ok(MessageCreated {
         message: m.clone(),
         existing: false,
         deliveries: created,
+        leased: lease.is_some(),
     })
 }
 

@@ -13,6 +13,7 @@ mod endpoints;
 mod fanout;
 mod list;
 mod messages;
+mod pauses;
 mod rejected;
 mod rows;
 mod runs;
@@ -566,6 +567,28 @@ impl Store for SqliteStore {
     async fn idempotency_purge(&self, expire_before: Millis) -> StoreResult<u64> {
         self.db
             .write(move |c| apps::idempotency_purge(c, expire_before))
+            .await
+    }
+
+    async fn pause(&self, pause: Pause) -> StoreResult<Pause> {
+        self.db.write(move |c| pauses::pause(c, &pause)).await
+    }
+
+    async fn resume(&self, scope: PauseScope, target: &str) -> StoreResult<Option<Pause>> {
+        let target = target.to_owned();
+        self.db
+            .write(move |c| pauses::resume(c, scope, &target))
+            .await
+    }
+
+    async fn list_pauses(&self) -> StoreResult<Vec<Pause>> {
+        self.db.read(pauses::list).await
+    }
+
+    async fn waiting(&self, scope: PauseScope, target: &str) -> StoreResult<Waiting> {
+        let target = target.to_owned();
+        self.db
+            .read(move |c| pauses::waiting(c, scope, &target))
             .await
     }
 

@@ -362,6 +362,18 @@ CREATE TABLE background_tasks (
 CREATE INDEX background_tasks_app ON background_tasks (app_id, id);
 CREATE INDEX background_tasks_created ON background_tasks (created_at);
 "#,
+    r#"
+-- Pauses: what is paused (the server, an app, an endpoint, a handler, a source) and by whom.
+-- The claim leaves out the deliveries and runs a pause holds back; the server's target is ''.
+CREATE TABLE pauses (
+    scope TEXT NOT NULL,
+    target TEXT NOT NULL,
+    reason TEXT,
+    paused_by TEXT NOT NULL,
+    paused_at INTEGER NOT NULL,
+    PRIMARY KEY (scope, target)
+);
+"#,
 ];
 
 /// Brings the schema up to date.

@@ -20,6 +20,7 @@ mod harness;
 mod jetstream;
 mod nats;
 mod openapi_client;
+mod pause;
 mod pgdb;
 #[path = "../support/proxy.rs"]
 mod proxy;

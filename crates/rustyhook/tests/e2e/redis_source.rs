@@ -591,3 +591,60 @@ async fn a_stream_is_read_over_tls_with_a_client_certificate() {
     let got = receiver.wait_for(1, Duration::from_secs(20)).await;
     assert_eq!(got[0].json(), json!({"n": 1}));
 }
+
+#[tokio::test]
+async fn a_paused_source_stores_nothing_and_everything_arrives_once_resumed() {
+    let stream = Stream::new();
+    let dir = tempfile::tempdir().expect("dir");
+    let receiver = Receiver::start().await;
+    let yaml = format!(
+        "sources:\n  - {{name: orders, type: redis, url: \"{REDIS}\", stream: {}, app: acme}}\n",
+        stream.0
+    );
+    let app = spawn(&yaml, dir.path(), Some(&receiver)).await;
+    let pause = "/api/v1/pause/source/orders";
+    let (status, state) = app.call(reqwest::Method::POST, pause, None).await;
+    assert_eq!(status, StatusCode::OK, "{state}");
+    // A source's messages wait in its broker, not in the store.
+    assert_eq!(
+        (state["paused"].clone(), state["waiting"].clone()),
+        (json!(true), Value::Null)
+    );
+    assert_eq!(app.get("/api/v1/source").await["data"][0]["paused"], true);
+    let mut conn = redis().await;
+    for n in 0..3 {
+        xadd(
+            &mut conn,
+            &stream.0,
+            &[
+                ("eventType", "order.paid"),
+                ("payload", &format!(r#"{{"n":{n}}}"#)),
+            ],
+        )
+        .await;
+    }
+    crate::wait::throughout(
+        "a paused source stores nothing",
+        Duration::from_millis(2_500),
+        async || {
+            let listed = app.get("/api/v1/app/acme/msg").await;
+            listed["data"].as_array().is_some_and(Vec::is_empty)
+        },
+    )
+    .await;
+    assert!(receiver.received().is_empty());
+    let (status, state) = app.call(reqwest::Method::DELETE, pause, None).await;
+    assert_eq!(
+        (status, state["paused"].clone()),
+        (StatusCode::OK, json!(false))
+    );
+    let got = receiver.wait_for(3, WAIT).await;
+    let bodies: HashSet<String> = got.iter().map(|r| r.json()["n"].to_string()).collect();
+    assert_eq!(bodies.len(), 3, "{bodies:?}");
+    eventually("the group has nothing pending", WAIT, async || {
+        pending(&mut conn, &stream.0).await == 0
+    })
+    .await;
+    app.settled_app("acme").await;
+    assert_eq!(receiver.received().len(), 3, "an entry was delivered twice");
+}

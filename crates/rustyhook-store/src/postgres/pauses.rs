@@ -1,0 +1,111 @@
+//! Pauses on PostgreSQL: one row per paused target, read by every node's claim. A resume
+//! wakes the other nodes, so what the pause held back goes out without waiting for a poll.
+
+use rustyhook_core::model::Delivery;
+use sqlx::{PgConnection, PgPool};
+
+use super::conn::{DUE_CHANNEL, db_err, notify};
+use crate::pause::{DELIVERY_PAUSES, PAUSE_COLS, Pause, PauseScope, Waiting, waiting_sql};
+use crate::rows;
+use crate::{StoreError, StoreResult};
+
+/// Stores `pause` unless its target is paused already; returns the pause that holds.
+pub(crate) async fn pause(pool: &PgPool, p: &Pause) -> StoreResult<Pause> {
+    sqlx::query(&format!(
+        "INSERT INTO pauses ({PAUSE_COLS})\n\
+         VALUES ($1, $2, $3, $4, $5)\n\
+         ON CONFLICT (scope, target) DO NOTHING"
+    ))
+    .bind(p.scope.as_str())
+    .bind(&p.target)
+    .bind(&p.reason)
+    .bind(&p.paused_by)
+    .bind(p.paused_at)
+    .execute(pool)
+    .await
+    .map_err(db_err)?;
+    sqlx::query(&format!(
+        "SELECT {PAUSE_COLS}\nFROM pauses\nWHERE scope = $1 AND target = $2"
+    ))
+    .bind(p.scope.as_str())
+    .bind(&p.target)
+    .fetch_optional(pool)
+    .await
+    .map_err(db_err)?
+    .as_ref()
+    .map(rows::pause)
+    .transpose()?
+    // Resumed between the two statements: it was paused, and is no longer.
+    .ok_or(StoreError::NotFound)
+}
+
+/// Deletes the pause of `target`, returning it, and wakes the other nodes if there was one.
+pub(crate) async fn resume(
+    pool: &PgPool,
+    scope: PauseScope,
+    target: &str,
+) -> StoreResult<Option<Pause>> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let lifted = sqlx::query(&format!(
+        "DELETE FROM pauses\nWHERE scope = $1 AND target = $2\nRETURNING {PAUSE_COLS}"
+    ))
+    .bind(scope.as_str())
+    .bind(target)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db_err)?
+    .as_ref()
+    .map(rows::pause)
+    .transpose()?;
+    if lifted.is_some() {
+        notify(&mut tx, DUE_CHANNEL).await?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(lifted)
+}
+
+pub(crate) async fn list(pool: &PgPool) -> StoreResult<Vec<Pause>> {
+    sqlx::query(&format!(
+        "SELECT {PAUSE_COLS}\nFROM pauses\nORDER BY scope, target"
+    ))
+    .fetch_all(pool)
+    .await
+    .map_err(db_err)?
+    .iter()
+    .map(rows::pause)
+    .collect()
+}
+
+pub(crate) async fn waiting(
+    pool: &PgPool,
+    scope: PauseScope,
+    target: &str,
+) -> StoreResult<Waiting> {
+    let Some((sql, bound)) = waiting_sql(scope, "$1") else {
+        return Ok(Waiting::default());
+    };
+    let mut query = sqlx::query_as::<_, (i64, Option<i64>)>(&sql);
+    if bound {
+        query = query.bind(target);
+    }
+    let (count, oldest) = query.fetch_one(pool).await.map_err(db_err)?;
+    Ok(Waiting {
+        count: count.max(0) as u64,
+        oldest,
+    })
+}
+
+/// Whether a pause holds back one of a new message's `deliveries`.
+pub(crate) async fn holds_any(
+    conn: &mut PgConnection,
+    deliveries: &[Delivery],
+) -> StoreResult<bool> {
+    if deliveries.is_empty() {
+        return Ok(false);
+    }
+    let pauses: Vec<(String, String)> = sqlx::query_as(DELIVERY_PAUSES)
+        .fetch_all(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(crate::pause::holds_any(&pauses, deliveries))
+}
