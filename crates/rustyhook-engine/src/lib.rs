@@ -24,6 +24,9 @@
 //!   heartbeat, schedule leadership, rate limits shared via Redis.
 //! - [`health`]: the store's health (up, down, full), probed every second, and the retrying
 //!   write that keeps results in memory until the store takes them.
+//! - [`operational`]: operational webhooks: publishing the events the store queues as messages
+//!   of the operational app, disabling endpoints that fail too long, syncing the config's
+//!   operator endpoints.
 //! - [`observe`]: the metrics the engine emits, named in one place.
 
 pub mod automation;
@@ -33,6 +36,7 @@ pub mod dispatcher;
 pub mod health;
 pub mod ingest;
 pub mod observe;
+pub mod operational;
 pub mod sources;
 pub mod targets;
 pub mod triggers;

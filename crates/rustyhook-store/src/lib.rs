@@ -4,6 +4,8 @@
 //! # Layout
 //! - [`Store`]: the trait, and the request/response types its methods use.
 //! - [`access`]: API tokens with roles, and the audit log of writes.
+//! - `operational`: which operational events a change makes, decided alike for both backends,
+//!   which queue them in an outbox in the change's transaction.
 //! - [`page`]: keyset pagination shared by every list.
 //! - `query`: the keyset-paginated list query and the list filters, written once for both
 //!   backends.
@@ -17,6 +19,7 @@
 //!   heartbeats, `LISTEN`/`NOTIFY` wake-ups, advisory-lock leadership), for several nodes.
 
 pub mod access;
+mod operational;
 pub mod page;
 pub mod postgres;
 mod query;

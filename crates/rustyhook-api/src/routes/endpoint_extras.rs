@@ -37,21 +37,21 @@ pub fn router() -> Router<ApiState> {
         .route(&format!("{ep}/send-example"), post(send_example))
 }
 
-type EndpointPath = Path<(String, String)>;
+pub(super) type EndpointPath = Path<(String, String)>;
 
 #[derive(Debug, Serialize)]
-struct EndpointHeadersOut {
+pub(super) struct EndpointHeadersOut {
     headers: BTreeMap<String, String>,
     sensitive: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
-struct EndpointHeadersIn {
+pub(super) struct EndpointHeadersIn {
     headers: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
-struct EndpointHeadersPatchIn {
+pub(super) struct EndpointHeadersPatchIn {
     headers: BTreeMap<String, Option<String>>,
 }
 
@@ -61,7 +61,7 @@ fn is_sensitive(name: &str) -> bool {
     n == "authorization" || n.contains("token") || n.contains("secret") || n.contains("key")
 }
 
-async fn get_headers(
+pub(super) async fn get_headers(
     State(state): State<ApiState>,
     Path((app_id, endpoint_id)): EndpointPath,
 ) -> ApiResult<Json<EndpointHeadersOut>> {
@@ -81,7 +81,7 @@ async fn get_headers(
     Ok(Json(EndpointHeadersOut { headers, sensitive }))
 }
 
-async fn put_headers(
+pub(super) async fn put_headers(
     State(state): State<ApiState>,
     Path((app_id, endpoint_id)): EndpointPath,
     JsonBody(body): JsonBody<EndpointHeadersIn>,
@@ -98,7 +98,7 @@ async fn put_headers(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn patch_headers(
+pub(super) async fn patch_headers(
     State(state): State<ApiState>,
     Path((app_id, endpoint_id)): EndpointPath,
     JsonBody(body): JsonBody<EndpointHeadersPatchIn>,
@@ -124,11 +124,11 @@ async fn patch_headers(
 }
 
 #[derive(Debug, Serialize)]
-struct EndpointSecretOut {
+pub(super) struct EndpointSecretOut {
     key: String,
 }
 
-async fn get_secret(
+pub(super) async fn get_secret(
     State(state): State<ApiState>,
     Path((app_id, endpoint_id)): EndpointPath,
 ) -> ApiResult<Json<EndpointSecretOut>> {
@@ -144,12 +144,12 @@ async fn get_secret(
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct EndpointSecretRotateIn {
+pub(super) struct EndpointSecretRotateIn {
     #[serde(default)]
     key: Option<SigningSecret>,
 }
 
-async fn rotate_secret(
+pub(super) async fn rotate_secret(
     State(state): State<ApiState>,
     Path((app_id, endpoint_id)): EndpointPath,
     JsonBody(body): JsonBody<EndpointSecretRotateIn>,

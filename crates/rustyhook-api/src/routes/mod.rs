@@ -12,6 +12,7 @@ pub mod event_type;
 pub mod handler;
 pub mod health;
 pub mod message;
+pub mod operational;
 pub mod portal;
 pub mod source;
 pub mod token;
@@ -42,6 +43,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(token::router())
         .merge(portal::router())
         .merge(audit::router())
+        .merge(operational::router())
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(crate::openapi::serve),

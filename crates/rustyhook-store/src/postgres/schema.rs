@@ -310,6 +310,18 @@ CREATE TABLE background_tasks (
 CREATE INDEX background_tasks_app ON background_tasks (app_id, id);
 CREATE INDEX background_tasks_created ON background_tasks (created_at);
 "#,
+    r#"
+-- SQLite's operational events migration: the outbox and endpoints' `failing_since`.
+CREATE TABLE operational_events (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    event_type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+ALTER TABLE endpoints ADD COLUMN failing_since BIGINT;
+CREATE INDEX endpoints_failing ON endpoints (failing_since)
+    WHERE failing_since IS NOT NULL AND NOT disabled;
+"#,
 ];
 
 /// Brings the schema up to date, in one transaction that holds [`MIGRATION_LOCK`]: a node

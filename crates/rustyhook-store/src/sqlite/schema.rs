@@ -362,6 +362,21 @@ CREATE TABLE background_tasks (
 CREATE INDEX background_tasks_app ON background_tasks (app_id, id);
 CREATE INDEX background_tasks_created ON background_tasks (created_at);
 "#,
+    r#"
+-- Operational events (Svix's operational webhooks) wait here, written in the transaction of
+-- the change they report, until the engine publishes them as messages of the operational app.
+-- `failing_since`: when the endpoint's current run of failed attempts began (cleared by a
+-- success), for disabling endpoints that fail too long.
+CREATE TABLE operational_events (
+    id TEXT PRIMARY KEY,
+    event_type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+ALTER TABLE endpoints ADD COLUMN failing_since INTEGER;
+CREATE INDEX endpoints_failing ON endpoints (failing_since)
+    WHERE failing_since IS NOT NULL AND disabled = 0;
+"#,
 ];
 
 /// Brings the schema up to date.
