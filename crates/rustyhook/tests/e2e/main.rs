@@ -18,6 +18,7 @@ mod harness;
 #[path = "../support/jetstream.rs"]
 mod jetstream;
 mod nats;
+mod operational;
 mod pgdb;
 #[path = "../support/proxy.rs"]
 mod proxy;

@@ -31,6 +31,8 @@ mod harness;
 mod jetstream;
 #[path = "../e2e/nats.rs"]
 mod nats;
+#[path = "../e2e/operational.rs"]
+mod operational;
 #[path = "../e2e/pgdb.rs"]
 mod pgdb;
 #[path = "../support/proxy.rs"]
