@@ -31,6 +31,7 @@ mod access;
 mod at_rest;
 mod fixtures;
 mod lists;
+mod operational;
 mod postgres_only;
 mod runs;
 mod sqlite_only;
