@@ -74,7 +74,10 @@ async fn an_endpoint_failing_since_before_the_cutoff_is_disabled_once_and_report
         .disable_failing_endpoints(3_000, 3_500)
         .await
         .expect("check");
-    assert!(again.is_empty(), "a disabled endpoint is not disabled again");
+    assert!(
+        again.is_empty(),
+        "a disabled endpoint is not disabled again"
+    );
     let stored = store.get_endpoint_by_id(&e.id).await.expect("get");
     assert!(stored.expect("kept").disabled);
     assert_eq!(
@@ -85,7 +88,10 @@ async fn an_endpoint_failing_since_before_the_cutoff_is_disabled_once_and_report
 
 async fn a_success_clears_an_endpoints_failing_since(store: Arc<dyn Store>) {
     let e = failing_endpoint(&store, 1_000).await;
-    let d = send(&store, &e.app_id, "a", None, 1_100, None).await.deliveries[0].clone();
+    let d = send(&store, &e.app_id, "a", None, 1_100, None)
+        .await
+        .deliveries[0]
+        .clone();
     claim_deliveries(&store, "n", 1_100, 10).await;
     let mut ok = failed_attempt(&d, 1_100);
     ok.outcome = OutcomeCode::Ok;

@@ -106,11 +106,9 @@ async fn a_delivery_failing_then_dead_is_reported_once_each_signed_to_the_operat
     assert_eq!(data["lastAttempt"]["responseStatusCode"], 500);
     assert!(data["lastAttempt"]["id"].is_string(), "{data}");
     assert_eq!(customer.received().len(), 5, "five attempts, then dead");
-    throughout(
-        "each event arrives once",
-        QUIET * 5,
-        async || ops.received().len() == 2,
-    )
+    throughout("each event arrives once", QUIET * 5, async || {
+        ops.received().len() == 2
+    })
     .await;
 }
 
