@@ -87,8 +87,14 @@ pub async fn sync_config(
         match store.get_endpoint(&app.id, uid.as_str()).await? {
             None => {
                 let endpoint = from_config(app, uid, entry, max_in_flight, now);
-                store.create_endpoint(endpoint).await?;
-                tracing::info!(url = %entry.url.as_str(), "operational webhook endpoint created from the config");
+                match store.create_endpoint(endpoint).await {
+                    Ok(_) => {
+                        tracing::info!(url = %entry.url.as_str(), "operational webhook endpoint created from the config")
+                    }
+                    // Another node starting at the same moment created it.
+                    Err(StoreError::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
             }
             Some(mut e) => {
                 if apply_config(&mut e, entry) {
