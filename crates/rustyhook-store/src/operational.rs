@@ -127,6 +127,59 @@ pub(crate) fn failing_since_change(outcome: OutcomeCode, at: Millis) -> FailingS
     }
 }
 
+/// Whether an endpoint attempt's record can make an event, given the delivery's attempts so far
+/// (`None`: the record did not move the delivery on): a cheap test before reading what an event
+/// names.
+pub(crate) fn may_report(rec: &AttemptRecord, attempts: Option<u32>) -> bool {
+    if rec.disable_endpoint {
+        return true;
+    }
+    let Some(n) = attempts else { return false };
+    match rec.status {
+        DeliveryStatus::Dead => true,
+        DeliveryStatus::Failed => n == FAILING_AFTER_ATTEMPTS,
+        DeliveryStatus::Succeeded => n > FAILING_AFTER_ATTEMPTS,
+        _ => false,
+    }
+}
+
+/// How a batch of attempts moves its endpoints' `failing_since`, in the batch's order, so a
+/// backend can write it in a few statements: per endpoint, the last success clears it, and a
+/// failure after that sets it (unconditionally when the batch cleared it first, else only if
+/// unset).
+#[derive(Debug, Default)]
+pub(crate) struct FailingChanges {
+    /// Per endpoint, what to write.
+    pub by_endpoint: std::collections::BTreeMap<String, FailingWrite>,
+}
+
+/// What a batch writes to one endpoint's `failing_since`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FailingWrite {
+    /// Clear it (`NULL`).
+    Clear,
+    /// Set it if unset.
+    SetIfUnset(Millis),
+    /// Set it (it was cleared earlier in the batch).
+    Set(Millis),
+}
+
+impl FailingChanges {
+    /// Notes an attempt, after those noted before it.
+    pub(crate) fn note(&mut self, a: &rustyhook_core::model::Attempt) {
+        let key = a.endpoint_id.as_str().to_owned();
+        let before = self.by_endpoint.get(&key).copied();
+        let next = match (failing_since_change(a.outcome, a.created_at), before) {
+            (FailingSince::Keep, _) => return,
+            (FailingSince::Clear, _) => FailingWrite::Clear,
+            (FailingSince::SetIfUnset(at), None) => FailingWrite::SetIfUnset(at),
+            (FailingSince::SetIfUnset(at), Some(FailingWrite::Clear)) => FailingWrite::Set(at),
+            (FailingSince::SetIfUnset(_), Some(kept)) => kept,
+        };
+        self.by_endpoint.insert(key, next);
+    }
+}
+
 /// How an attempt moves an endpoint's `failing_since`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FailingSince {
@@ -248,6 +301,33 @@ mod tests {
     fn nothing_about_the_operational_app_is_reported() {
         let (dead, a) = record(DeliveryStatus::Dead, OutcomeCode::HttpStatus);
         assert!(attempt_events(&dead, &a, facts(Some(OPERATIONAL_APP_UID), 4)).is_empty());
+    }
+
+    #[test]
+    fn a_batch_keeps_the_first_failure_after_the_last_success() {
+        let endpoint = EndpointId::generate(1);
+        let at = |outcome, t| {
+            let (_, mut a) = record(DeliveryStatus::Failed, outcome);
+            a.created_at = t;
+            a.endpoint_id = endpoint.clone();
+            a
+        };
+        let mut c = FailingChanges::default();
+        c.note(&at(OutcomeCode::Timeout, 1));
+        c.note(&at(OutcomeCode::Timeout, 2));
+        assert_eq!(
+            c.by_endpoint.values().copied().collect::<Vec<_>>(),
+            [FailingWrite::SetIfUnset(1)]
+        );
+        let mut c = FailingChanges::default();
+        c.note(&at(OutcomeCode::Timeout, 1));
+        c.note(&at(OutcomeCode::Ok, 2));
+        c.note(&at(OutcomeCode::Timeout, 3));
+        c.note(&at(OutcomeCode::Timeout, 4));
+        assert_eq!(
+            c.by_endpoint.values().copied().collect::<Vec<_>>(),
+            [FailingWrite::Set(3)]
+        );
     }
 
     #[test]

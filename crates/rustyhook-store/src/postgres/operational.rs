@@ -11,7 +11,7 @@ use rustyhook_core::time::Millis;
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::conn::db_err;
-use crate::operational::{self as decide, DeliveryFacts, FailingSince};
+use crate::operational::{self as decide, DeliveryFacts, FailingChanges, FailingWrite};
 use crate::{AttemptRecord, StoreResult};
 
 /// Queues `events`, in one statement.
@@ -143,35 +143,17 @@ pub(crate) async fn clear_failing(conn: &mut PgConnection, e: &Endpoint) -> Stor
     Ok(())
 }
 
-/// What follows an endpoint attempt's record: its endpoint's `failing_since` moves, and the
-/// events it makes are queued.
+/// Queues the events an endpoint attempt's record makes, given the delivery's attempts so far
+/// (`None`: the record did not move it on). Reads what the events name only when there are
+/// some, so an ordinary success costs nothing more.
 pub(crate) async fn after_endpoint_attempt(
     conn: &mut PgConnection,
     rec: &AttemptRecord,
     a: &Attempt,
+    attempts: Option<u32>,
 ) -> StoreResult<()> {
-    let moved = match decide::failing_since_change(a.outcome, a.created_at) {
-        FailingSince::Clear => Some(
-            sqlx::query(
-                r#"UPDATE endpoints
-                SET failing_since = NULL
-                WHERE id = $1 AND failing_since IS NOT NULL"#,
-            )
-            .bind(a.endpoint_id.as_str()),
-        ),
-        FailingSince::SetIfUnset(at) => Some(
-            sqlx::query(
-                r#"UPDATE endpoints
-                SET failing_since = $2
-                WHERE id = $1 AND failing_since IS NULL"#,
-            )
-            .bind(a.endpoint_id.as_str())
-            .bind(at),
-        ),
-        FailingSince::Keep => None,
-    };
-    if let Some(q) = moved {
-        q.execute(&mut *conn).await.map_err(db_err)?;
+    if !decide::may_report(rec, attempts) {
+        return Ok(());
     }
     let row = sqlx::query(
         r#"SELECT ap.uid, m.event_id, d.attempts, e.uid
@@ -193,6 +175,51 @@ pub(crate) async fn after_endpoint_attempt(
         endpoint_uid: r.try_get(3).map_err(db_err)?,
     };
     insert(conn, &decide::attempt_events(rec, a, facts)).await
+}
+
+/// Writes a batch's `failing_since` changes: at most three statements, whatever its size.
+pub(crate) async fn apply_failing(
+    conn: &mut PgConnection,
+    changes: FailingChanges,
+) -> StoreResult<()> {
+    let (mut clear, mut set_if_unset, mut set) = (Vec::new(), Vec::new(), Vec::new());
+    for (endpoint, write) in changes.by_endpoint {
+        match write {
+            FailingWrite::Clear => clear.push(endpoint),
+            FailingWrite::SetIfUnset(at) => set_if_unset.push((endpoint, at)),
+            FailingWrite::Set(at) => set.push((endpoint, at)),
+        }
+    }
+    if !clear.is_empty() {
+        sqlx::query(
+            r#"UPDATE endpoints
+            SET failing_since = NULL
+            WHERE id = ANY ($1) AND failing_since IS NOT NULL"#,
+        )
+        .bind(&clear)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    }
+    for (writes, only_unset) in [(set_if_unset, true), (set, false)] {
+        if writes.is_empty() {
+            continue;
+        }
+        let (ids, ats): (Vec<String>, Vec<Millis>) = writes.into_iter().unzip();
+        sqlx::query(
+            r#"UPDATE endpoints e
+            SET failing_since = w.at
+            FROM UNNEST($1::TEXT[], $2::BIGINT[]) AS w (id, at)
+            WHERE e.id = w.id AND (NOT $3 OR e.failing_since IS NULL)"#,
+        )
+        .bind(&ids)
+        .bind(&ats)
+        .bind(only_unset)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
 }
 
 /// Queues what a handler run's record makes.
