@@ -6,10 +6,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use rustyhook_core::id::EndpointId;
 use rustyhook_core::model::{App, Endpoint, EndpointSecret};
 use rustyhook_core::names::{EndpointUrl, EventTypeName, Uid};
@@ -18,6 +17,9 @@ use rustyhook_core::signing::SigningSecret;
 use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_store::{Order, StoreError};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::common::{check_rate_limit, finish, load_app, load_endpoint};
 use super::endpoint_extras::{
@@ -30,54 +32,71 @@ use crate::http::list::{ListParams, ListResponse};
 use crate::state::ApiState;
 
 /// The routes.
-pub fn router() -> Router<ApiState> {
-    let base = "/api/v1/operational-webhook/endpoint";
-    let one = format!("{base}/{{endpoint_id}}");
-    Router::new()
-        .route(base, get(list).post(create))
-        .route(&one, get(fetch).put(update).delete(delete))
-        .route(
-            &format!("{one}/headers"),
-            get(get_headers).put(put_headers).patch(patch_headers),
-        )
-        .route(&format!("{one}/secret"), get(get_secret))
-        .route(&format!("{one}/secret/rotate"), post(rotate_secret))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(fetch, update, delete))
+        .routes(routes!(get_headers, put_headers, patch_headers))
+        .routes(routes!(get_secret))
+        .routes(routes!(rotate_secret))
 }
 
-/// `OperationalWebhookEndpointIn` (with `secret`) and `OperationalWebhookEndpointUpdate`.
-#[derive(Debug, Deserialize)]
+/// The tag of every operational webhook route (Svix's).
+const TAG: &str = "Webhook Endpoint";
+
+/// `OperationalWebhookEndpointIn` (with `secret`) and `OperationalWebhookEndpointUpdate`
+/// (whose `secret` is ignored).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct OperationalEndpointIn {
+    /// Where operational events are sent.
     url: EndpointUrl,
+    /// Free text for the operator.
     #[serde(default)]
     description: String,
+    /// A disabled endpoint receives nothing.
     #[serde(default)]
     disabled: bool,
+    /// The operational event types to receive (`endpoint.disabled`, …); absent for all.
     #[serde(default)]
     filter_types: Option<Vec<EventTypeName>>,
+    /// Free key-value pairs for the operator.
     #[serde(default)]
     metadata: BTreeMap<String, String>,
+    /// At most this many requests per second to the endpoint.
     #[serde(default)]
     rate_limit: Option<u32>,
+    /// The signing secret (`whsec_…`) when creating; generated when absent.
     #[serde(default)]
     secret: Option<SigningSecret>,
+    /// A unique name to use in paths instead of the id.
     #[serde(default)]
     uid: Option<Uid>,
 }
 
 /// `OperationalWebhookEndpointOut`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct OperationalEndpointOut {
+    /// The endpoint's id, `ep_…`.
     id: String,
+    /// Its uid, when it has one.
     uid: Option<String>,
+    /// Where operational events are sent.
     url: String,
+    /// Free text for the operator.
     description: String,
+    /// Whether it receives nothing.
     disabled: bool,
+    /// At most this many requests per second.
     rate_limit: Option<u32>,
+    /// The operational event types it receives; `null` for all.
     filter_types: Option<Vec<EventTypeName>>,
+    /// Free key-value pairs for the operator.
     metadata: BTreeMap<String, String>,
+    /// When it was created (RFC 3339).
     created_at: String,
+    /// When it last changed (RFC 3339).
     updated_at: String,
 }
 
@@ -149,6 +168,10 @@ fn uid_conflict(e: StoreError) -> ApiError {
     }
 }
 
+/// List Operational Webhook Endpoints
+#[utoipa::path(get, path = "/api/v1/operational-webhook/endpoint", tag = TAG,
+    operation_id = "v1.operational-webhook.endpoint.list", params(ListParams),
+    responses((status = 200, body = ListResponse<OperationalEndpointOut>)))]
 async fn list(
     State(state): State<ApiState>,
     QueryParams(params): QueryParams<ListParams>,
@@ -163,6 +186,12 @@ async fn list(
     )))
 }
 
+/// Create Operational Webhook Endpoint
+///
+/// Admins only. The endpoint receives the operational events its `filterTypes` names.
+#[utoipa::path(post, path = "/api/v1/operational-webhook/endpoint", tag = TAG,
+    operation_id = "v1.operational-webhook.endpoint.create", request_body = OperationalEndpointIn,
+    responses((status = 201, body = OperationalEndpointOut)))]
 async fn create(
     State(state): State<ApiState>,
     JsonBody(body): JsonBody<OperationalEndpointIn>,
@@ -200,6 +229,10 @@ async fn create(
     Ok((StatusCode::CREATED, Json(endpoint.into())))
 }
 
+/// Get Operational Webhook Endpoint
+#[utoipa::path(get, path = "/api/v1/operational-webhook/endpoint/{endpoint_id}", tag = TAG,
+    operation_id = "v1.operational-webhook.endpoint.get",
+    responses((status = 200, body = OperationalEndpointOut)))]
 async fn fetch(
     State(state): State<ApiState>,
     Path(endpoint_id): Path<String>,
@@ -210,6 +243,12 @@ async fn fetch(
     ))
 }
 
+/// Update Operational Webhook Endpoint
+///
+/// Replaces every field but the secret.
+#[utoipa::path(put, path = "/api/v1/operational-webhook/endpoint/{endpoint_id}", tag = TAG,
+    operation_id = "v1.operational-webhook.endpoint.update", request_body = OperationalEndpointIn,
+    responses((status = 200, body = OperationalEndpointOut)))]
 async fn update(
     State(state): State<ApiState>,
     Path(endpoint_id): Path<String>,
@@ -231,6 +270,10 @@ async fn update(
     Ok(Json(e.into()))
 }
 
+/// Delete Operational Webhook Endpoint
+#[utoipa::path(delete, path = "/api/v1/operational-webhook/endpoint/{endpoint_id}", tag = TAG,
+    operation_id = "v1.operational-webhook.endpoint.delete",
+    responses((status = 204)))]
 async fn delete(
     State(state): State<ApiState>,
     Path(endpoint_id): Path<String>,
@@ -243,10 +286,14 @@ async fn delete(
 }
 
 /// The path of an endpoint's own routes, in the operational app.
-fn in_app(endpoint_id: String) -> extras::EndpointPath {
+fn in_app(endpoint_id: String) -> Path<(String, String)> {
     Path((OPERATIONAL_APP_UID.to_owned(), endpoint_id))
 }
 
+/// Get Operational Webhook Endpoint Headers
+#[utoipa::path(get, path = "/api/v1/operational-webhook/endpoint/{endpoint_id}/headers", tag = TAG,
+    operation_id = "v1.operational-webhook.endpoint.get-headers",
+    responses((status = 200, body = EndpointHeadersOut)))]
 async fn get_headers(
     state: State<ApiState>,
     Path(endpoint_id): Path<String>,
@@ -254,6 +301,10 @@ async fn get_headers(
     extras::get_headers(state, in_app(endpoint_id)).await
 }
 
+/// Update Operational Webhook Endpoint Headers
+#[utoipa::path(put, path = "/api/v1/operational-webhook/endpoint/{endpoint_id}/headers", tag = TAG,
+    operation_id = "v1.operational-webhook.endpoint.update-headers",
+    request_body = EndpointHeadersIn, responses((status = 204)))]
 async fn put_headers(
     state: State<ApiState>,
     Path(endpoint_id): Path<String>,
@@ -262,6 +313,10 @@ async fn put_headers(
     extras::put_headers(state, in_app(endpoint_id), body).await
 }
 
+/// Patch Operational Webhook Endpoint Headers
+#[utoipa::path(patch, path = "/api/v1/operational-webhook/endpoint/{endpoint_id}/headers", tag = TAG,
+    operation_id = "v1.operational-webhook.endpoint.patch-headers",
+    request_body = EndpointHeadersPatchIn, responses((status = 204)))]
 async fn patch_headers(
     state: State<ApiState>,
     Path(endpoint_id): Path<String>,
@@ -270,6 +325,10 @@ async fn patch_headers(
     extras::patch_headers(state, in_app(endpoint_id), body).await
 }
 
+/// Get Operational Webhook Endpoint Secret
+#[utoipa::path(get, path = "/api/v1/operational-webhook/endpoint/{endpoint_id}/secret", tag = TAG,
+    operation_id = "v1.operational-webhook.endpoint.get-secret",
+    responses((status = 200, body = EndpointSecretOut)))]
 async fn get_secret(
     state: State<ApiState>,
     Path(endpoint_id): Path<String>,
@@ -277,6 +336,12 @@ async fn get_secret(
     extras::get_secret(state, in_app(endpoint_id)).await
 }
 
+/// Rotate Operational Webhook Endpoint Secret
+///
+/// The old secret keeps signing for 24 hours.
+#[utoipa::path(post, path = "/api/v1/operational-webhook/endpoint/{endpoint_id}/secret/rotate", tag = TAG,
+    operation_id = "v1.operational-webhook.endpoint.rotate-secret",
+    request_body = EndpointSecretRotateIn, responses((status = 200, body = EndpointSecretOut)))]
 async fn rotate_secret(
     state: State<ApiState>,
     Path(endpoint_id): Path<String>,
