@@ -42,7 +42,7 @@ pub(crate) struct DeliveryFacts {
 }
 
 /// The events an endpoint attempt's record makes: `message.attempt.exhausted` when the delivery
-/// is dead, `failing` on its fourth failed attempt, `recovered` when it succeeds after that, and
+/// is dead (unless only because the endpoint is disabled: see [`exhausts`]), `failing` on its fourth failed attempt, `recovered` when it succeeds after that, and
 /// `endpoint.disabled` when the record disables the endpoint (`410 Gone`).
 pub(crate) fn attempt_events(
     rec: &AttemptRecord,
@@ -67,7 +67,7 @@ pub(crate) fn attempt_events(
     if failed && facts.attempts == FAILING_AFTER_ATTEMPTS {
         kinds.push(OperationalKind::AttemptFailing);
     }
-    if rec.status == DeliveryStatus::Dead {
+    if exhausts(rec, a.outcome) {
         kinds.push(OperationalKind::AttemptExhausted);
     }
     if rec.status == DeliveryStatus::Succeeded && facts.attempts > FAILING_AFTER_ATTEMPTS {
@@ -92,6 +92,14 @@ pub(crate) fn attempt_events(
         ));
     }
     events
+}
+
+/// Whether a record that ends its delivery dead reports `message.attempt.exhausted`: not when
+/// the attempt was never sent because the endpoint is disabled (`E_ENDPOINT_DISABLED`). An
+/// auto-disabled endpoint with a backlog would otherwise send the operator one event per
+/// message, when `endpoint.disabled` already told them.
+fn exhausts(rec: &AttemptRecord, outcome: OutcomeCode) -> bool {
+    rec.status == DeliveryStatus::Dead && outcome != OutcomeCode::EndpointDisabled
 }
 
 /// `handler.run.failed` when a run's record ends it dead.
@@ -130,13 +138,13 @@ pub(crate) fn failing_since_change(outcome: OutcomeCode, at: Millis) -> FailingS
 /// Whether an endpoint attempt's record can make an event, given the delivery's attempts so far
 /// (`None`: the record did not move the delivery on): a cheap test before reading what an event
 /// names.
-pub(crate) fn may_report(rec: &AttemptRecord, attempts: Option<u32>) -> bool {
+pub(crate) fn may_report(rec: &AttemptRecord, outcome: OutcomeCode, attempts: Option<u32>) -> bool {
     if rec.disable_endpoint {
         return true;
     }
     let Some(n) = attempts else { return false };
     match rec.status {
-        DeliveryStatus::Dead => true,
+        DeliveryStatus::Dead => exhausts(rec, outcome) || n == FAILING_AFTER_ATTEMPTS,
         DeliveryStatus::Failed => n == FAILING_AFTER_ATTEMPTS,
         DeliveryStatus::Succeeded => n > FAILING_AFTER_ATTEMPTS,
         _ => false,
@@ -284,6 +292,9 @@ mod tests {
             types(&attempt_events(&dead, &a, facts(Some("x"), 2))),
             ["message.attempt.exhausted"]
         );
+        let (unsent, a) = record(DeliveryStatus::Dead, OutcomeCode::EndpointDisabled);
+        assert!(attempt_events(&unsent, &a, facts(Some("x"), 1)).is_empty());
+        assert!(!may_report(&unsent, a.outcome, Some(1)));
         let (ok, a) = record(DeliveryStatus::Succeeded, OutcomeCode::Ok);
         assert!(attempt_events(&ok, &a, facts(None, 4)).is_empty());
         assert_eq!(

@@ -152,7 +152,7 @@ pub(crate) async fn after_endpoint_attempt(
     a: &Attempt,
     attempts: Option<u32>,
 ) -> StoreResult<()> {
-    if !decide::may_report(rec, attempts) {
+    if !decide::may_report(rec, a.outcome, attempts) {
         return Ok(());
     }
     let row = sqlx::query(
