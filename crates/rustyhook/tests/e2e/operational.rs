@@ -215,7 +215,15 @@ async fn an_endpoint_failing_longer_than_the_setting_is_disabled_and_reported_on
         .await;
     assert_eq!(status, StatusCode::OK);
     let got = events(&ops, 2, &secret).await;
-    assert_eq!(got[1]["type"], "endpoint.enabled");
+    assert_eq!(
+        types(&got),
+        ["endpoint.disabled", "endpoint.enabled"],
+        "no message.attempt.exhausted for the deliveries the disabled endpoint never got"
+    );
+    throughout("nothing else is reported", QUIET * 5, async || {
+        ops.received().len() == 2
+    })
+    .await;
 }
 
 #[tokio::test]
