@@ -9,6 +9,7 @@
 //! - [`handlers`]: automation handlers: triggers, commands, routing and their checks.
 //! - [`retry`]: the retry schedule, jitter and `Retry-After` handling.
 //! - [`run`]: handler runs and their attempts, the automation side of the queue.
+//! - [`operational`]: operational events (Svix's operational webhooks) and the reserved app.
 //! - [`outcome`]: the stable codes that classify an attempt.
 //! - [`signing`]: Standard Webhooks secrets and signatures.
 //! - [`ratelimit`]: a GCRA limiter with time passed in.
@@ -25,6 +26,7 @@ pub mod handlers;
 pub mod id;
 pub mod model;
 pub mod names;
+pub mod operational;
 pub mod outcome;
 pub mod ratelimit;
 pub mod retry;

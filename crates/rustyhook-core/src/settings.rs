@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use crate::handlers::Handler;
+use crate::operational::OperationalWebhookSettings;
 use crate::retry::RetryPolicy;
 use crate::signing::HeaderStyle;
 use crate::sources::SourceConfig;
@@ -39,6 +40,9 @@ pub struct Settings {
     pub handlers: Vec<Handler>,
     /// Brokers read for events.
     pub sources: Vec<SourceConfig>,
+    /// The operator's endpoints for operational events, kept in step with this list on start.
+    #[serde(deserialize_with = "crate::operational::settings_list")]
+    pub operational_webhooks: Vec<OperationalWebhookSettings>,
 }
 
 impl Default for Settings {
@@ -55,6 +59,7 @@ impl Default for Settings {
             cluster: ClusterSettings::default(),
             handlers: Vec::new(),
             sources: Vec::new(),
+            operational_webhooks: Vec::new(),
         }
     }
 }
@@ -272,6 +277,10 @@ pub struct DeliverySettings {
     /// doubling after each failed probe).
     #[serde(deserialize_with = "duration")]
     pub breaker_max_probe_interval: Duration,
+    /// An endpoint that has failed every attempt for this long is disabled, and
+    /// `endpoint.disabled` is sent. Zero (`0` or `off`) turns this off.
+    #[serde(deserialize_with = "auto_disable")]
+    pub auto_disable_after: Duration,
 }
 
 impl Default for DeliverySettings {
@@ -288,6 +297,7 @@ impl Default for DeliverySettings {
             header_style: HeaderStyle::Standard,
             breaker_threshold: 0,
             breaker_max_probe_interval: Duration::from_secs(300),
+            auto_disable_after: Duration::from_secs(5 * 24 * 3600),
         }
     }
 }
@@ -401,6 +411,25 @@ pub enum LogFormat {
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim())
         .map_err(|_| format!("{text:?} is not a duration like 500ms, 10s or 5m"))
+}
+
+/// Reads `delivery.auto_disable_after`: a duration of at least a second, or `0`/`off` for none.
+pub fn parse_auto_disable(text: &str) -> Result<Duration, String> {
+    if matches!(text.trim(), "0" | "off") {
+        return Ok(Duration::ZERO);
+    }
+    let d = parse_duration(text)?;
+    if d < Duration::from_secs(1) {
+        return Err(format!(
+            "{text:?} is too short to disable endpoints after: use at least 1s, or 0 (off)"
+        ));
+    }
+    Ok(d)
+}
+
+fn auto_disable<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_auto_disable(&text).map_err(serde::de::Error::custom)
 }
 
 /// Reads a boolean written as `true`/`false`/`1`/`0`/`yes`/`no`.

@@ -26,6 +26,9 @@
 //!   heartbeat, schedule leadership, rate limits shared via Redis.
 //! - [`health`]: the store's health (up, down, full), probed every second, and the retrying
 //!   write that keeps results in memory until the store takes them.
+//! - [`operational`]: operational webhooks: publishing the events the store queues as messages
+//!   of the operational app, disabling endpoints that fail too long, syncing the config's
+//!   operator endpoints.
 //! - [`observe`]: the metrics the engine emits, named in one place.
 //! - [`pauses`]: this node's view of the pauses in the store, for work already in memory and
 //!   for broker sources (the store's claim leaves paused work out by itself).
@@ -38,6 +41,7 @@ pub mod feed;
 pub mod health;
 pub mod ingest;
 pub mod observe;
+pub mod operational;
 pub mod pauses;
 pub mod sources;
 pub mod targets;

@@ -5,6 +5,8 @@
 //! - [`Store`]: the trait, and the request/response types its methods use.
 //! - [`access`]: API tokens with roles, and the audit log of writes.
 //! - [`feed`]: what the live feed reads: attempts past a cursor.
+//! - `operational`: which operational events a change makes, decided alike for both backends,
+//!   which queue them in an outbox in the change's transaction.
 //! - [`page`]: keyset pagination shared by every list.
 //! - [`pause`]: pauses of the server, an app, an endpoint, a handler or a source, and the
 //!   claim filter that honours them.
@@ -21,6 +23,7 @@
 
 pub mod access;
 pub mod feed;
+mod operational;
 pub mod page;
 pub mod pause;
 pub mod postgres;

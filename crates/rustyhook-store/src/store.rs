@@ -8,6 +8,7 @@ use rustyhook_core::model::{
     App, Attempt, Delivery, DeliveryStatus, Endpoint, EventType, Message, TriggerType,
 };
 use rustyhook_core::names::{Channel, EventTypeName};
+use rustyhook_core::operational::{EndpointRef, OperationalEvent};
 use rustyhook_core::run::{Run, RunAttempt};
 use rustyhook_core::time::Millis;
 use tokio::sync::Notify;
@@ -620,6 +621,25 @@ pub trait Store: Send + Sync + 'static {
         source: Option<String>,
         page: Page,
     ) -> StoreResult<Listed<RejectedMessage>>;
+
+    // --- operational events ---
+    /// Queues operational events to be published (an alert firing). Events about a change the
+    /// store makes (an endpoint created, a delivery gone dead, a run failed, a broker message
+    /// rejected) are queued by the store itself, in that change's transaction.
+    async fn queue_operational(&self, events: Vec<OperationalEvent>) -> StoreResult<()>;
+    /// The oldest `limit` queued operational events, for the engine to publish.
+    async fn pending_operational(&self, limit: usize) -> StoreResult<Vec<OperationalEvent>>;
+    /// Forgets operational events once published.
+    async fn forget_operational(&self, ids: Vec<MessageId>) -> StoreResult<()>;
+    /// Disables every enabled endpoint that has failed every attempt since before
+    /// `failing_before`, queuing `endpoint.disabled` for each in the same transaction. Of
+    /// several nodes calling at once, one disables (and reports) a given endpoint. Returns the
+    /// endpoints this call disabled.
+    async fn disable_failing_endpoints(
+        &self,
+        failing_before: Millis,
+        now: Millis,
+    ) -> StoreResult<Vec<EndpointRef>>;
 
     // --- API tokens ---
     /// Stores a new token; `Conflict` if its hash is taken (a token made twice).

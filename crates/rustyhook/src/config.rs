@@ -9,7 +9,8 @@ use rustyhook_core::crypto::redact_url;
 use rustyhook_core::handlers::{HandlerSet, Warnings};
 use rustyhook_core::retry::RetryPolicy;
 use rustyhook_core::settings::{
-    LogFormat, Settings, parse_admin_token, parse_bool, parse_duration, parse_proxy,
+    LogFormat, Settings, parse_admin_token, parse_auto_disable, parse_bool, parse_duration,
+    parse_proxy,
 };
 
 /// The file used when none is named.
@@ -120,6 +121,7 @@ pub const ENV_VARS: &[&str] = &[
     "RUSTYHOOK_POLL_INTERVAL",
     "RUSTYHOOK_SHUTDOWN_GRACE",
     "RUSTYHOOK_BREAKER_THRESHOLD",
+    "RUSTYHOOK_AUTO_DISABLE_AFTER",
     "RUSTYHOOK_BREAKER_MAX_PROBE_INTERVAL",
     "RUSTYHOOK_HEADER_STYLE",
     "RUSTYHOOK_MAX_PAYLOAD_BYTES",
@@ -219,6 +221,9 @@ fn apply_one(s: &mut Settings, name: &str, v: &str) -> anyhow::Result<()> {
         }
         "RUSTYHOOK_BREAKER_MAX_PROBE_INTERVAL" => {
             s.delivery.breaker_max_probe_interval = parse_duration(v).map_err(anyhow::Error::msg)?
+        }
+        "RUSTYHOOK_AUTO_DISABLE_AFTER" => {
+            s.delivery.auto_disable_after = parse_auto_disable(v).map_err(anyhow::Error::msg)?
         }
         "RUSTYHOOK_HEADER_STYLE" => {
             s.delivery.header_style = v.parse().map_err(anyhow::Error::msg)?

@@ -19,6 +19,7 @@ use rustyhook_engine::cluster::{self, Coordinator, Fence, SharedRateLimiter, Sto
 use rustyhook_engine::dispatcher::{DeliveryObserver, Runner};
 use rustyhook_engine::feed::Feed;
 use rustyhook_engine::health::StoreHealth;
+use rustyhook_engine::operational::{self, Publisher};
 use rustyhook_engine::sources::brokers;
 use rustyhook_engine::sources::sendhooks::Sendhooks;
 use rustyhook_engine::{Dispatcher, EngineConfig, Ingest};
@@ -60,6 +61,8 @@ pub struct Application {
     connections: Connections,
     /// The live feed the API streams; read while the server runs.
     feed: Feed,
+    /// Publishes operational events and disables endpoints failing too long (working nodes).
+    operational: Publisher,
 }
 
 /// Who decides leadership, and where rate limits are kept across nodes.
@@ -123,6 +126,17 @@ impl Application {
         }
         let store = bootstrap::open_store(&settings, &dir, sbox).await?;
         let (auth, new_admin_token) = bootstrap::admin_auth(store.as_ref(), &settings).await?;
+        let operational_app = operational::ensure_app(store.as_ref())
+            .await
+            .context("could not create the operational webhooks app")?;
+        operational::sync_config(
+            store.as_ref(),
+            &operational_app,
+            &settings.operational_webhooks,
+            settings.delivery.max_in_flight_per_endpoint,
+        )
+        .await
+        .context("could not set up the operational webhook endpoints of the config")?;
         // A fresh name per process: a restarted node must not inherit the leases of the one
         // that died, which are released once its heartbeat goes stale.
         let node_id = format!(
@@ -162,6 +176,13 @@ impl Application {
             store.clone(),
             dispatcher.clone(),
             settings.limits.max_payload_bytes,
+        );
+        let operational = Publisher::new(
+            store.clone(),
+            ingest.clone(),
+            dispatcher.clone(),
+            operational_app.id,
+            settings.delivery.auto_disable_after,
         );
         let automation = Automation::new(
             dispatcher.clone(),
@@ -232,6 +253,7 @@ impl Application {
             health,
             connections,
             feed,
+            operational,
         })
     }
 
@@ -328,7 +350,12 @@ impl Application {
                 self.runner.run(token.clone()).await;
             }
         };
-        let (served, ()) = tokio::join!(server, dispatcher);
+        let operational = async {
+            if works {
+                self.operational.run(token.clone()).await;
+            }
+        };
+        let (served, (), ()) = tokio::join!(server, dispatcher, operational);
         audit_stop.cancel();
         let _ = audit_writer.await;
         served.context("the HTTP server failed")?;

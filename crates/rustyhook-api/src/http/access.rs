@@ -3,7 +3,8 @@
 //! uid is the token's own — it hands back as [`Decision::IfApp`] for the caller to look up.
 //!
 //! - The admin token and `admin` tokens reach everything.
-//! - Managing tokens, reading the audit log and issuing app-portal tokens is for admins only.
+//! - Managing tokens, reading the audit log, issuing app-portal tokens and operational webhooks
+//!   are for admins only.
 //! - `read-only` tokens, and app tokens made read-only, may only `GET` (and `HEAD`).
 //! - `app` tokens reach every route under `/api/v1/app/{their app}` except changing or
 //!   deleting the app itself; `GET /api/v1/app` (which then lists only their app),
@@ -37,6 +38,9 @@ const ADMIN_ONLY: &[&str] = &[
     "/api/v1/audit",
     "/api/v1/auth/app-portal-access",
 ];
+
+/// The operator's operational webhook endpoints: admins only, read-only tokens included.
+const OPERATIONAL_WEBHOOKS: &str = "/api/v1/operational-webhook";
 
 /// The path every token may call to revoke itself.
 pub const LOGOUT: &str = "/api/v1/auth/logout";
@@ -75,6 +79,12 @@ pub fn decide(principal: &Principal, method: &Method, path: &str) -> Decision {
     };
     if (path == LOGOUT && method == Method::POST) || (path == ME && method == Method::GET) {
         return Decision::Allow;
+    }
+    if under(path, OPERATIONAL_WEBHOOKS) {
+        return forbidden(format!(
+            "this token's role ({}) may not manage operational webhooks; use an admin token",
+            token.role.as_str()
+        ));
     }
     if ADMIN_ONLY.iter().any(|p| under(path, p)) {
         return forbidden(format!(

@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::common::{check_rate_limit, finish, load_app, nullable, one_rate};
+use super::common::{check_rate_limit, finish, load_app, nullable, one_rate, refuse_operational};
 use crate::http::auth::Principal;
 use crate::http::error::{ApiError, ApiResult, ValidationItem};
 use crate::http::extract::{JsonBody, QueryParams};
@@ -257,6 +257,7 @@ async fn update(
     let now = now_millis();
     match state.store.get_app(&app_id).await? {
         Some(mut app) => {
+            refuse_operational(&app, "changed")?;
             app.name = body.name;
             app.uid = body.uid;
             app.rate_limit = body.rate_limit.or(body.throttle_rate);
@@ -293,6 +294,7 @@ async fn patch(
     let rate = one_rate(body.rate_limit, body.throttle_rate, &mut errors);
     finish(errors)?;
     let mut app = load_app(&state, &app_id).await?;
+    refuse_operational(&app, "changed")?;
     if let Some(name) = body.name {
         app.name = name;
     }
@@ -320,6 +322,7 @@ async fn delete(
     Path(app_id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let app = load_app(&state, &app_id).await?;
+    refuse_operational(&app, "deleted")?;
     state.store.delete_app(&app.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

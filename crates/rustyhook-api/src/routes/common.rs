@@ -1,6 +1,7 @@
 //! Lookups and field helpers shared by the resource modules.
 
 use rustyhook_core::model::{App, Endpoint, Message};
+use rustyhook_core::operational::OPERATIONAL_APP_UID;
 use rustyhook_core::time::{Millis, parse_rfc3339};
 use serde::{Deserialize, Deserializer};
 
@@ -22,6 +23,22 @@ pub async fn load_app(state: &ApiState, app_id: &str) -> ApiResult<App> {
         .get_app(app_id)
         .await?
         .ok_or_else(|| ApiError::not_found("application"))
+}
+
+/// Refuses changing the operational app (rustyhook's own) through the app and message routes:
+/// its endpoints are managed under `/api/v1/operational-webhook`, its messages are rustyhook's.
+pub fn refuse_operational(app: &App, what: &str) -> ApiResult<()> {
+    if app.uid.as_ref().map(|u| u.as_str()) != Some(OPERATIONAL_APP_UID) {
+        return Ok(());
+    }
+    Err(ApiError::Http {
+        status: axum::http::StatusCode::FORBIDDEN,
+        code: "reserved_app",
+        detail: format!(
+            "the app {OPERATIONAL_APP_UID:?} is rustyhook's own, for operational webhooks: it \
+             cannot be {what}; manage its endpoints under /api/v1/operational-webhook/endpoint"
+        ),
+    })
 }
 
 /// Finds an endpoint of an app by id or uid, or 404.

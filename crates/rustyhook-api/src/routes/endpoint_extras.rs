@@ -37,7 +37,7 @@ pub fn router() -> OpenApiRouter<ApiState> {
 
 /// `EndpointHeadersOut`.
 #[derive(Debug, Serialize, ToSchema)]
-struct EndpointHeadersOut {
+pub(super) struct EndpointHeadersOut {
     /// The headers sent with every request, but those that carry credentials.
     headers: BTreeMap<String, String>,
     /// The names of the headers left out because they carry credentials.
@@ -46,13 +46,13 @@ struct EndpointHeadersOut {
 
 /// `EndpointHeadersIn`: every header to send, replacing those set before.
 #[derive(Debug, Deserialize, ToSchema)]
-struct EndpointHeadersIn {
+pub(super) struct EndpointHeadersIn {
     headers: BTreeMap<String, String>,
 }
 
 /// `EndpointHeadersPatchIn`: headers to set, and (as `null`) to remove.
 #[derive(Debug, Deserialize, ToSchema)]
-struct EndpointHeadersPatchIn {
+pub(super) struct EndpointHeadersPatchIn {
     headers: BTreeMap<String, Option<String>>,
 }
 
@@ -66,7 +66,7 @@ fn is_sensitive(name: &str) -> bool {
 #[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = TAG,
     operation_id = "v1.endpoint.get-headers",
     responses((status = 200, body = EndpointHeadersOut)))]
-async fn get_headers(
+pub(super) async fn get_headers(
     State(state): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> ApiResult<Json<EndpointHeadersOut>> {
@@ -90,7 +90,7 @@ async fn get_headers(
 #[utoipa::path(put, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = TAG,
     operation_id = "v1.endpoint.update-headers", request_body = EndpointHeadersIn,
     responses((status = 204)))]
-async fn put_headers(
+pub(super) async fn put_headers(
     State(state): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<EndpointHeadersIn>,
@@ -111,7 +111,7 @@ async fn put_headers(
 #[utoipa::path(patch, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = TAG,
     operation_id = "v1.endpoint.patch-headers", request_body = EndpointHeadersPatchIn,
     responses((status = 204)))]
-async fn patch_headers(
+pub(super) async fn patch_headers(
     State(state): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<EndpointHeadersPatchIn>,
@@ -138,7 +138,7 @@ async fn patch_headers(
 
 /// `EndpointSecretOut`.
 #[derive(Debug, Serialize, ToSchema)]
-struct EndpointSecretOut {
+pub(super) struct EndpointSecretOut {
     /// The current signing secret, `whsec_…`.
     key: String,
 }
@@ -147,7 +147,7 @@ struct EndpointSecretOut {
 #[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret", tag = TAG,
     operation_id = "v1.endpoint.get-secret",
     responses((status = 200, body = EndpointSecretOut)))]
-async fn get_secret(
+pub(super) async fn get_secret(
     State(state): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> ApiResult<Json<EndpointSecretOut>> {
@@ -164,7 +164,7 @@ async fn get_secret(
 
 /// `EndpointSecretRotateIn`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
-struct EndpointSecretRotateIn {
+pub(super) struct EndpointSecretRotateIn {
     /// The new secret; generated when absent. The old one keeps signing for 24 hours.
     #[serde(default)]
     key: Option<SigningSecret>,
@@ -174,7 +174,7 @@ struct EndpointSecretRotateIn {
 #[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate", tag = TAG,
     operation_id = "v1.endpoint.rotate-secret", request_body = EndpointSecretRotateIn,
     responses((status = 200, body = EndpointSecretOut)))]
-async fn rotate_secret(
+pub(super) async fn rotate_secret(
     State(state): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<EndpointSecretRotateIn>,

@@ -276,6 +276,7 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<MessageOut>)> {
     body.validate()?;
     let app = app_for_message(&state, &app_id, &mut body).await?;
+    super::common::refuse_operational(&app, "sent messages to")?;
     let now = now_millis();
     let deliver_at = body
         .deliver_at

@@ -12,6 +12,7 @@ pub mod event_type;
 pub mod handler;
 pub mod health;
 pub mod message;
+pub mod operational;
 pub mod pause;
 pub mod portal;
 pub mod source;
@@ -53,6 +54,7 @@ fn protected() -> OpenApiRouter<ApiState> {
         .merge(portal::router())
         .merge(audit::router())
         .merge(stream::router())
+        .merge(operational::router())
 }
 
 /// The whole API. Paths are matched with or without a trailing slash (the caller strips it; see

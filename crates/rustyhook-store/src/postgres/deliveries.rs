@@ -77,9 +77,16 @@ pub(crate) async fn next_due(pool: &PgPool) -> StoreResult<Option<Millis>> {
 /// delivery's update, the endpoint's disabling); a run's adds its follow-ups and exports.
 pub(crate) async fn record_attempts(pool: &PgPool, records: &[AttemptRecord]) -> StoreResult<()> {
     let mut tx = pool.begin().await.map_err(db_err)?;
+    let mut failing = crate::operational::FailingChanges::default();
     for rec in records {
         match &rec.attempt {
-            Attempted::Endpoint(a) => record_endpoint_attempt(&mut tx, rec, a).await?,
+            Attempted::Endpoint(a) => {
+                let attempts = record_endpoint_attempt(&mut tx, rec, a).await?;
+                if attempts.is_some() {
+                    failing.note(a);
+                }
+                super::operational::after_endpoint_attempt(&mut tx, rec, a, attempts).await?;
+            }
             Attempted::Handler {
                 attempt,
                 follow_ups,
@@ -89,19 +96,24 @@ pub(crate) async fn record_attempts(pool: &PgPool, records: &[AttemptRecord]) ->
                 // the node that holds the run now.
                 if super::runs::record(&mut tx, rec, attempt).await? {
                     super::runs::follow_on(&mut tx, attempt, follow_ups, exports).await?;
+                    super::operational::after_run_attempt(&mut tx, rec, attempt).await?;
                 }
             }
         }
     }
+    super::operational::apply_failing(&mut tx, failing).await?;
     tx.commit().await.map_err(db_err)
 }
 
+/// Stores an endpoint attempt and moves its delivery on. Returns the delivery's attempts so far,
+/// or `None` when it is leased to another node now (the attempt is kept, the delivery left as
+/// it is).
 async fn record_endpoint_attempt(
     conn: &mut PgConnection,
     rec: &AttemptRecord,
     a: &Attempt,
-) -> StoreResult<()> {
-    sqlx::query(
+) -> StoreResult<Option<u32>> {
+    let attempts: Option<i64> = sqlx::query_scalar(
         r#"WITH attempt AS (
             INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, outcome,
                 status_code, response, duration_ms, trigger_type, created_at)
@@ -113,10 +125,15 @@ async fn record_endpoint_attempt(
                 lease_owner = NULL, updated_at = $12
             WHERE id = $2
               AND ($16::TEXT IS NULL OR lease_owner IS NULL OR lease_owner = $16)
+            RETURNING attempts
+        ),
+        gone AS (
+            UPDATE endpoints
+            SET disabled = TRUE, updated_at = $12
+            WHERE id = $4 AND $15
         )
-        UPDATE endpoints
-        SET disabled = TRUE, updated_at = $12
-        WHERE id = $4 AND $15"#,
+        SELECT attempts
+        FROM delivery"#,
     )
     .bind(a.id.as_str())
     .bind(a.delivery_id.as_str())
@@ -134,10 +151,10 @@ async fn record_endpoint_attempt(
     .bind(rec.next_attempt_at)
     .bind(rec.disable_endpoint)
     .bind(rec.leased_to.as_deref())
-    .execute(conn)
+    .fetch_optional(conn)
     .await
     .map_err(db_err)?;
-    Ok(())
+    Ok(attempts.map(|n| n as u32))
 }
 
 /// Gives work back: a run that was running is pending again; with `due_at`, it falls due then.

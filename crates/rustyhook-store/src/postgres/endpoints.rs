@@ -3,6 +3,7 @@
 use rustyhook_core::crypto::SecretBox;
 use rustyhook_core::id::{AppId, EndpointId};
 use rustyhook_core::model::Endpoint;
+use rustyhook_core::operational::OperationalKind;
 use rustyhook_core::time::Millis;
 use sqlx::{PgConnection, PgPool, Row};
 
@@ -33,7 +34,11 @@ fn bind_settings<'q>(query: PgQuery<'q>, ep: &'q Endpoint, sbox: &SecretBox) -> 
         .bind(i64::from(ep.max_in_flight))
 }
 
-pub(crate) async fn insert(pool: &PgPool, ep: &Endpoint, sbox: &SecretBox) -> StoreResult<()> {
+pub(crate) async fn insert(
+    conn: &mut PgConnection,
+    ep: &Endpoint,
+    sbox: &SecretBox,
+) -> StoreResult<()> {
     let sql = format!(
         "INSERT INTO endpoints ({ENDPOINT_COLS})\n\
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
@@ -44,13 +49,17 @@ pub(crate) async fn insert(pool: &PgPool, ep: &Endpoint, sbox: &SecretBox) -> St
     bind_settings(query, ep, sbox)
         .bind(ep.created_at)
         .bind(ep.updated_at)
-        .execute(pool)
+        .execute(conn)
         .await
         .map_err(db_err)?;
     Ok(())
 }
 
-pub(crate) async fn update(pool: &PgPool, ep: &Endpoint, sbox: &SecretBox) -> StoreResult<()> {
+pub(crate) async fn update(
+    conn: &mut PgConnection,
+    ep: &Endpoint,
+    sbox: &SecretBox,
+) -> StoreResult<()> {
     let query = sqlx::query(
         r#"UPDATE endpoints
         SET uid = $1, url = $2, description = $3, version = $4, disabled = $5, rate_limit = $6,
@@ -61,7 +70,7 @@ pub(crate) async fn update(pool: &PgPool, ep: &Endpoint, sbox: &SecretBox) -> St
     let done = bind_settings(query, ep, sbox)
         .bind(ep.updated_at)
         .bind(ep.id.as_str())
-        .execute(pool)
+        .execute(conn)
         .await
         .map_err(db_err)?;
     found(done.rows_affected())
@@ -133,8 +142,14 @@ pub(crate) async fn list(
         .await
 }
 
-/// Cancels the endpoint's outstanding deliveries and deletes it, in one transaction.
-pub(crate) async fn delete(pool: &PgPool, id: &EndpointId, now: Millis) -> StoreResult<()> {
+/// Cancels the endpoint's outstanding deliveries and deletes it, queuing `endpoint.deleted`, in
+/// one transaction.
+pub(crate) async fn delete(
+    pool: &PgPool,
+    id: &EndpointId,
+    now: Millis,
+    sbox: &SecretBox,
+) -> StoreResult<()> {
     let mut tx = pool.begin().await.map_err(db_err)?;
     sqlx::query(
         r#"UPDATE deliveries
@@ -146,15 +161,18 @@ pub(crate) async fn delete(pool: &PgPool, id: &EndpointId, now: Millis) -> Store
     .execute(&mut *tx)
     .await
     .map_err(db_err)?;
-    let done = sqlx::query(
-        r#"DELETE FROM endpoints
-        WHERE id = $1"#,
-    )
-    .bind(id.as_str())
-    .execute(&mut *tx)
-    .await
-    .map_err(db_err)?;
-    found(done.rows_affected())?;
+    let sql = format!("DELETE FROM endpoints\nWHERE id = $1\nRETURNING {ENDPOINT_COLS}");
+    let gone = sqlx::query(&sql)
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    let Some(gone) = gone else {
+        return found(0);
+    };
+    let gone = rows::endpoint_at(&gone, 0, sbox)?;
+    let deleted = [OperationalKind::EndpointDeleted];
+    super::operational::endpoint_events(&mut tx, &deleted, &gone, now).await?;
     tx.commit().await.map_err(db_err)
 }
 

@@ -19,6 +19,7 @@ mod list;
 mod listen;
 mod messages;
 mod nodes;
+mod operational;
 mod pauses;
 mod queue;
 mod rejected;
@@ -31,12 +32,14 @@ use async_trait::async_trait;
 use rustyhook_core::crypto::SecretBox;
 use rustyhook_core::id::{AppId, AttemptId, EndpointId, MessageId, RunId};
 use rustyhook_core::model::{App, Attempt, Delivery, DeliveryStatus, Endpoint, EventType, Message};
+use rustyhook_core::operational::{EndpointRef, OperationalEvent, OperationalKind};
 use rustyhook_core::run::{Run, RunAttempt};
 use rustyhook_core::time::{Millis, now_millis};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use self::conn::db_err;
 use self::leader::Leadership;
 use crate::page::{Listed, Page};
 use crate::*;
@@ -154,9 +157,12 @@ impl Store for PostgresStore {
     }
 
     async fn create_endpoint(&self, endpoint: Endpoint) -> StoreResult<Endpoint> {
-        endpoints::insert(&self.pool, &endpoint, &self.sbox)
-            .await
-            .map(|()| endpoint)
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        endpoints::insert(&mut tx, &endpoint, &self.sbox).await?;
+        let created = [OperationalKind::EndpointCreated];
+        operational::endpoint_events(&mut tx, &created, &endpoint, endpoint.updated_at).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(endpoint)
     }
 
     async fn get_endpoint(&self, app: &AppId, id_or_uid: &str) -> StoreResult<Option<Endpoint>> {
@@ -172,13 +178,20 @@ impl Store for PostgresStore {
     }
 
     async fn update_endpoint(&self, endpoint: Endpoint) -> StoreResult<Endpoint> {
-        endpoints::update(&self.pool, &endpoint, &self.sbox)
-            .await
-            .map(|()| endpoint)
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let before = operational::was_disabled(&mut tx, &endpoint).await?;
+        endpoints::update(&mut tx, &endpoint, &self.sbox).await?;
+        if before == Some(true) && !endpoint.disabled {
+            operational::clear_failing(&mut tx, &endpoint).await?;
+        }
+        let kinds = crate::operational::update_kinds(before == Some(true), &endpoint);
+        operational::endpoint_events(&mut tx, &kinds, &endpoint, endpoint.updated_at).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(endpoint)
     }
 
     async fn delete_endpoint(&self, id: &EndpointId) -> StoreResult<()> {
-        endpoints::delete(&self.pool, id, now_millis()).await
+        endpoints::delete(&self.pool, id, now_millis(), &self.sbox).await
     }
 
     async fn endpoint_stats(
@@ -456,7 +469,32 @@ impl Store for PostgresStore {
     }
 
     async fn record_rejected(&self, r: RejectedMessage) -> StoreResult<()> {
-        rejected::insert(&self.pool, &r).await
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        rejected::insert(&mut tx, &r).await?;
+        let event = crate::operational::rejected_event(&r);
+        operational::insert(&mut tx, &[event]).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn queue_operational(&self, events: Vec<OperationalEvent>) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        operational::insert(&mut conn, &events).await
+    }
+
+    async fn pending_operational(&self, limit: usize) -> StoreResult<Vec<OperationalEvent>> {
+        operational::pending(&self.pool, limit).await
+    }
+
+    async fn forget_operational(&self, ids: Vec<MessageId>) -> StoreResult<()> {
+        operational::forget(&self.pool, &ids).await
+    }
+
+    async fn disable_failing_endpoints(
+        &self,
+        failing_before: Millis,
+        now: Millis,
+    ) -> StoreResult<Vec<EndpointRef>> {
+        operational::disable_failing(&self.pool, failing_before, now).await
     }
 
     async fn list_rejected(

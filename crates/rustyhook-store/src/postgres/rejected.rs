@@ -1,6 +1,6 @@
 //! Broker messages that could not be stored, kept for the operator.
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use super::conn::db_err;
 use super::list::PgPage;
@@ -9,7 +9,7 @@ use crate::query::Query;
 use crate::rows::{self, REJECTED_COLS};
 use crate::{RejectedMessage, StoreResult};
 
-pub(crate) async fn insert(pool: &PgPool, r: &RejectedMessage) -> StoreResult<()> {
+pub(crate) async fn insert(conn: &mut PgConnection, r: &RejectedMessage) -> StoreResult<()> {
     sqlx::query(&format!(
         "INSERT INTO rejected_messages ({REJECTED_COLS})\nVALUES ($1, $2, $3, $4, $5, $6)"
     ))
@@ -19,7 +19,7 @@ pub(crate) async fn insert(pool: &PgPool, r: &RejectedMessage) -> StoreResult<()
     .bind(&r.reason)
     .bind(&r.body)
     .bind(r.created_at)
-    .execute(pool)
+    .execute(conn)
     .await
     .map_err(db_err)?;
     Ok(())

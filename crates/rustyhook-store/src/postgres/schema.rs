@@ -323,6 +323,19 @@ CREATE TABLE pauses (
     PRIMARY KEY (scope, target)
 );
 "#,
+    r#"
+-- Operational events: the outbox (written in the transaction of the change each reports) and
+-- endpoints' `failing_since`, for disabling endpoints that fail too long.
+CREATE TABLE operational_events (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    event_type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+ALTER TABLE endpoints ADD COLUMN failing_since BIGINT;
+CREATE INDEX endpoints_failing ON endpoints (failing_since)
+    WHERE failing_since IS NOT NULL AND NOT disabled;
+"#,
 ];
 
 /// Brings the schema up to date, in one transaction that holds [`MIGRATION_LOCK`]: a node

@@ -73,7 +73,8 @@ pub(crate) fn list_apps(
     page: &Page,
     with_endpoints_only: bool,
 ) -> StoreResult<Listed<App>> {
-    let mut q = Query::new(format!("SELECT {APP_COLS}\nFROM apps"));
+    let mut q = Query::new(format!("SELECT {APP_COLS}\nFROM apps"))
+        .and(crate::operational::NOT_OPERATIONAL_APP, []);
     if with_endpoints_only {
         q = q.and(rows::APP_HAS_ENDPOINTS, []);
     }

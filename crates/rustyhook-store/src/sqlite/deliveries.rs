@@ -152,6 +152,7 @@ pub(crate) fn record_attempt(conn: &Connection, rec: &AttemptRecord) -> StoreRes
                 params![created_at, a.endpoint_id.as_str()],
             )
             .map_err(db_err)?;
+            super::operational::after_endpoint_attempt(conn, rec, a)?;
         }
         // A late result of a node taken for dead is kept, but what follows is left to the node
         // that holds the run now.
@@ -159,8 +160,15 @@ pub(crate) fn record_attempt(conn: &Connection, rec: &AttemptRecord) -> StoreRes
             attempt,
             follow_ups,
             exports,
-        } if moved_on => super::runs::follow_on(conn, attempt, follow_ups, exports)?,
+        } if moved_on => {
+            super::runs::follow_on(conn, attempt, follow_ups, exports)?;
+            super::operational::after_run_attempt(conn, rec, attempt)?;
+        }
         Attempted::Handler { .. } => {}
+        // What a late result of a node taken for dead makes is left to the node that holds it.
+        Attempted::Endpoint(a) if moved_on => {
+            super::operational::after_endpoint_attempt(conn, rec, a)?
+        }
         Attempted::Endpoint(_) => {}
     }
     Ok(())

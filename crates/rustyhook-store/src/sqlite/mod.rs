@@ -13,6 +13,7 @@ mod endpoints;
 mod fanout;
 mod list;
 mod messages;
+mod operational;
 mod pauses;
 mod rejected;
 mod rows;
@@ -27,6 +28,7 @@ use async_trait::async_trait;
 use rustyhook_core::crypto::SecretBox;
 use rustyhook_core::id::{AppId, AttemptId, EndpointId, MessageId, RunId};
 use rustyhook_core::model::{App, Attempt, Delivery, DeliveryStatus, Endpoint, EventType, Message};
+use rustyhook_core::operational::{EndpointRef, OperationalEvent, OperationalKind};
 use rustyhook_core::run::{Run, RunAttempt};
 use rustyhook_core::time::{Millis, now_millis};
 
@@ -279,7 +281,10 @@ impl Store for SqliteStore {
         self.db
             .write(move |c| {
                 fanout.forget(&endpoint.app_id);
-                endpoints::insert(c, &endpoint, &sbox).map(|()| endpoint)
+                endpoints::insert(c, &endpoint, &sbox)?;
+                let created = [OperationalKind::EndpointCreated];
+                operational::endpoint_events(c, &created, &endpoint, endpoint.updated_at)?;
+                Ok(endpoint)
             })
             .await
     }
@@ -310,17 +315,33 @@ impl Store for SqliteStore {
         self.db
             .write(move |c| {
                 fanout.forget(&endpoint.app_id);
-                endpoints::update(c, &endpoint, &sbox).map(|()| endpoint)
+                let before = operational::was_disabled(c, &endpoint)?;
+                endpoints::update(c, &endpoint, &sbox)?;
+                if before == Some(true) && !endpoint.disabled {
+                    operational::clear_failing(c, &endpoint)?;
+                }
+                let kinds = crate::operational::update_kinds(before == Some(true), &endpoint);
+                operational::endpoint_events(c, &kinds, &endpoint, endpoint.updated_at)?;
+                Ok(endpoint)
             })
             .await
     }
 
     async fn delete_endpoint(&self, id: &EndpointId) -> StoreResult<()> {
-        let (id, fanout) = (id.clone(), self.fanout.clone());
+        let (id, fanout, sbox) = (id.clone(), self.fanout.clone(), self.sbox.clone());
         self.db
             .write(move |c| {
                 fanout.clear();
-                endpoints::delete(c, &id, now_millis())
+                let now = now_millis();
+                let gone = endpoints::get_by_id(c, &id, &sbox)?;
+                endpoints::delete(c, &id, now)?;
+                match gone {
+                    Some(e) => {
+                        let deleted = [OperationalKind::EndpointDeleted];
+                        operational::endpoint_events(c, &deleted, &e, now)
+                    }
+                    None => Ok(()),
+                }
             })
             .await
     }
@@ -593,7 +614,43 @@ impl Store for SqliteStore {
     }
 
     async fn record_rejected(&self, r: RejectedMessage) -> StoreResult<()> {
-        self.db.write(move |c| rejected::insert(c, &r)).await
+        self.db
+            .write(move |c| {
+                rejected::insert(c, &r)?;
+                operational::insert(c, &[crate::operational::rejected_event(&r)])
+            })
+            .await
+    }
+
+    async fn queue_operational(&self, events: Vec<OperationalEvent>) -> StoreResult<()> {
+        self.db
+            .write(move |c| operational::insert(c, &events))
+            .await
+    }
+
+    async fn pending_operational(&self, limit: usize) -> StoreResult<Vec<OperationalEvent>> {
+        self.db.read(move |c| operational::pending(c, limit)).await
+    }
+
+    async fn forget_operational(&self, ids: Vec<MessageId>) -> StoreResult<()> {
+        self.db.write(move |c| operational::forget(c, &ids)).await
+    }
+
+    async fn disable_failing_endpoints(
+        &self,
+        failing_before: Millis,
+        now: Millis,
+    ) -> StoreResult<Vec<EndpointRef>> {
+        let fanout = self.fanout.clone();
+        self.db
+            .write(move |c| {
+                let disabled = operational::disable_failing(c, failing_before, now)?;
+                if !disabled.is_empty() {
+                    fanout.clear();
+                }
+                Ok(disabled)
+            })
+            .await
     }
 
     async fn list_rejected(

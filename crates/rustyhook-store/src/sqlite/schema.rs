@@ -374,6 +374,21 @@ CREATE TABLE pauses (
     PRIMARY KEY (scope, target)
 );
 "#,
+    r#"
+-- Operational events (Svix's operational webhooks) wait here, written in the transaction of
+-- the change they report, until the engine publishes them as messages of the operational app.
+-- `failing_since`: when the endpoint's current run of failed attempts began (cleared by a
+-- success), for disabling endpoints that fail too long.
+CREATE TABLE operational_events (
+    id TEXT PRIMARY KEY,
+    event_type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+ALTER TABLE endpoints ADD COLUMN failing_since INTEGER;
+CREATE INDEX endpoints_failing ON endpoints (failing_since)
+    WHERE failing_since IS NOT NULL AND disabled = 0;
+"#,
 ];
 
 /// Brings the schema up to date.

@@ -32,6 +32,7 @@ mod at_rest;
 mod feed;
 mod fixtures;
 mod lists;
+mod operational;
 mod pauses;
 mod postgres_only;
 mod runs;

@@ -20,6 +20,7 @@ mod harness;
 mod jetstream;
 mod nats;
 mod openapi_client;
+mod operational;
 mod pause;
 mod pgdb;
 #[path = "../support/proxy.rs"]

@@ -35,6 +35,8 @@ mod jetstream;
 mod nats;
 #[path = "../e2e/openapi_client.rs"]
 mod openapi_client;
+#[path = "../e2e/operational.rs"]
+mod operational;
 #[path = "../e2e/pause.rs"]
 mod pause;
 #[path = "../e2e/pgdb.rs"]
