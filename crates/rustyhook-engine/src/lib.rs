@@ -25,6 +25,8 @@
 //! - [`health`]: the store's health (up, down, full), probed every second, and the retrying
 //!   write that keeps results in memory until the store takes them.
 //! - [`observe`]: the metrics the engine emits, named in one place.
+//! - [`stats`]: the queue sampled once a minute into the stats over time (the rest is counted
+//!   by the store, with the writes it counts).
 
 pub mod automation;
 pub mod cluster;
@@ -34,6 +36,7 @@ pub mod health;
 pub mod ingest;
 pub mod observe;
 pub mod sources;
+pub mod stats;
 pub mod targets;
 pub mod triggers;
 

@@ -47,6 +47,7 @@ impl Config {
     /// Checks the handlers of `settings`.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.limits.check().map_err(anyhow::Error::msg)?;
+        settings.stats.check().map_err(anyhow::Error::msg)?;
         let (handlers, warnings) = HandlerSet::build(settings.handlers.clone())
             .map_err(anyhow::Error::msg)
             .context("the handlers are not valid")?;
@@ -135,6 +136,8 @@ pub const ENV_VARS: &[&str] = &[
     "RUSTYHOOK_MAX_RUNNING_COMMANDS",
     "RUSTYHOOK_LOG_FORMAT",
     "RUSTYHOOK_LOG_LEVEL",
+    "RUSTYHOOK_STATS_MINUTE_RETENTION",
+    "RUSTYHOOK_STATS_HOUR_RETENTION",
 ];
 
 /// Applies environment overrides read through `get`.
@@ -254,6 +257,12 @@ fn apply_one(s: &mut Settings, name: &str, v: &str) -> anyhow::Result<()> {
             }
         }
         "RUSTYHOOK_LOG_LEVEL" => s.logging.level = text(v)?,
+        "RUSTYHOOK_STATS_MINUTE_RETENTION" => {
+            s.stats.minute_retention = parse_duration(v).map_err(anyhow::Error::msg)?
+        }
+        "RUSTYHOOK_STATS_HOUR_RETENTION" => {
+            s.stats.hour_retention = parse_duration(v).map_err(anyhow::Error::msg)?
+        }
         _ => unreachable!("every name in ENV_VARS is handled"),
     }
     Ok(())

@@ -7,8 +7,9 @@
 //! - `read-only` tokens, and app tokens made read-only, may only `GET` (and `HEAD`).
 //! - `app` tokens reach every route under `/api/v1/app/{their app}` except changing or
 //!   deleting the app itself; `GET /api/v1/app` (which then lists only their app),
-//!   `GET /api/v1/background-task[/{id}]` (which then shows only their app's tasks) and the
-//!   OpenAPI document; nothing else.
+//!   `GET /api/v1/background-task[/{id}]` (which then shows only their app's tasks),
+//!   `GET /api/v1/stats/app/{their app}[/endpoint/{id}]` (their app's and endpoints' stats)
+//!   and the OpenAPI document; nothing else.
 //! - Any token may log itself out (`POST /api/v1/auth/logout`).
 
 use axum::http::{Method, StatusCode};
@@ -40,6 +41,10 @@ pub const LOGOUT: &str = "/api/v1/auth/logout";
 
 /// Where background tasks are read: an app token reads its app's, the routes filtering them.
 const BACKGROUND_TASKS: &str = "/api/v1/background-task";
+
+/// Where an app's stats are read; an app token may read its own app's (GET only, the routes
+/// have no other method).
+const APP_STATS: &str = "/api/v1/stats/app/";
 
 fn forbidden(detail: impl Into<String>) -> Decision {
     Decision::Deny(ApiError::Http {
@@ -83,6 +88,10 @@ pub fn decide(principal: &Principal, method: &Method, path: &str) -> Decision {
     let own_tasks = reads && under(path, BACKGROUND_TASKS);
     if own_tasks || path == "/api/v1/openapi.json" || (path == "/api/v1/app" && reads) {
         return Decision::Allow;
+    }
+    if let Some(rest) = path.strip_prefix(APP_STATS) {
+        let app = rest.split('/').next().unwrap_or_default();
+        return Decision::IfApp(app.to_owned());
     }
     let Some(rest) = path.strip_prefix("/api/v1/app/") else {
         return forbidden("this token is limited to one app: only that app's routes are allowed");
@@ -163,6 +172,17 @@ mod tests {
                 "403",
             ),
             (&app, Method::GET, "/api/v1/openapi.json", "allow"),
+            (&app, Method::GET, "/api/v1/stats/app/app_1", "if app_1"),
+            (
+                &app,
+                Method::GET,
+                "/api/v1/stats/app/acme/endpoint/ep_1",
+                "if acme",
+            ),
+            (&app, Method::GET, "/api/v1/stats/server", "403"),
+            (&app, Method::GET, "/api/v1/stats/summary", "403"),
+            (&app, Method::GET, "/api/v1/stats/handler/h", "403"),
+            (&read, Method::GET, "/api/v1/stats/summary", "allow"),
             (&app, Method::GET, "/api/v1/background-task", "allow"),
             (
                 &app,

@@ -14,6 +14,7 @@ pub mod health;
 pub mod message;
 pub mod portal;
 pub mod source;
+pub mod stats;
 pub mod token;
 
 use axum::Router;
@@ -39,6 +40,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(event_type::router())
         .merge(handler::router())
         .merge(source::router())
+        .merge(stats::router())
         .merge(token::router())
         .merge(portal::router())
         .merge(audit::router())

@@ -7,9 +7,12 @@ use super::list::PgPage;
 use crate::page::{Listed, Page};
 use crate::query::Query;
 use crate::rows::{self, REJECTED_COLS};
+use crate::stats::{SourceTaken, Tally};
 use crate::{RejectedMessage, StoreResult};
 
+/// Keeps the message and counts it in its source's stats, in one transaction.
 pub(crate) async fn insert(pool: &PgPool, r: &RejectedMessage) -> StoreResult<()> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
     sqlx::query(&format!(
         "INSERT INTO rejected_messages ({REJECTED_COLS})\nVALUES ($1, $2, $3, $4, $5, $6)"
     ))
@@ -19,10 +22,13 @@ pub(crate) async fn insert(pool: &PgPool, r: &RejectedMessage) -> StoreResult<()
     .bind(&r.reason)
     .bind(&r.body)
     .bind(r.created_at)
-    .execute(pool)
+    .execute(&mut *tx)
     .await
     .map_err(db_err)?;
-    Ok(())
+    let mut tally = Tally::default();
+    tally.source(&r.source, SourceTaken::Rejected, r.created_at);
+    super::stats::apply(&mut tx, &tally).await?;
+    tx.commit().await.map_err(db_err)
 }
 
 pub(crate) async fn list(

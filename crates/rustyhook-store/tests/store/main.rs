@@ -34,6 +34,7 @@ mod lists;
 mod postgres_only;
 mod runs;
 mod sqlite_only;
+mod stats;
 mod support;
 mod tasks;
 
