@@ -29,6 +29,7 @@ mod sdk_clients;
 mod sdk_queries;
 mod security;
 mod sqs;
+mod stats;
 mod svix_details;
 mod svix_sdk;
 mod tokens;

@@ -51,6 +51,8 @@ mod sdk_queries;
 mod security;
 #[path = "../e2e/sqs.rs"]
 mod sqs;
+#[path = "../e2e/stats.rs"]
+mod stats;
 #[path = "../e2e/svix_details.rs"]
 mod svix_details;
 #[path = "../e2e/svix_sdk.rs"]
