@@ -83,6 +83,29 @@ pub(crate) fn series_sql(p: impl Fn(usize) -> String) -> String {
     )
 }
 
+/// The top query: the scopes of one kind with the most attempts in a window, each merged
+/// over it. Placeholders: kind, width, since, until, limit.
+pub(crate) fn top_sql(p: impl Fn(usize) -> String) -> String {
+    let sums: Vec<String> = counter_columns()
+        .iter()
+        .map(|c| format!("CAST(SUM({c}) AS BIGINT)"))
+        .collect();
+    format!(
+        "SELECT scope_id, {sums}, MAX(depth), MAX(oldest_pending_ms)\n\
+         FROM stats\n\
+         WHERE scope = {} AND width = {} AND start_at >= {} AND start_at < {}\n\
+         GROUP BY scope_id\n\
+         ORDER BY SUM(ok + rejected + timeout + other) DESC, scope_id\n\
+         LIMIT {}",
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5),
+        sums = sums.join(", ")
+    )
+}
+
 /// Where a row of increments goes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Key {

@@ -9,7 +9,7 @@ use rustyhook_core::model::{
 };
 use rustyhook_core::names::{Channel, EventTypeName};
 use rustyhook_core::run::{Run, RunAttempt};
-use rustyhook_core::stats::{Bucket, Scope, Width};
+use rustyhook_core::stats::{Bucket, Counts, Scope, Width};
 use rustyhook_core::time::Millis;
 use tokio::sync::Notify;
 
@@ -472,6 +472,17 @@ pub trait Store: Send + Sync + 'static {
         since: Millis,
         until: Millis,
     ) -> StoreResult<Vec<Bucket>>;
+    /// The `limit` scopes of `kind` (`app`, `endpoint`, `handler` or `source`) with the most
+    /// attempts in `width` buckets starting in `[since, until)`, most first, each with its
+    /// counts merged over the window.
+    async fn stats_top(
+        &self,
+        kind: &str,
+        width: Width,
+        since: Millis,
+        until: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, Counts)>>;
     /// The queue's depth and oldest waiting work now: one indexed aggregate.
     async fn queue_now(&self) -> StoreResult<QueueNow>;
     /// Reads [`Self::queue_now`] and records it in the server's buckets at `now` (gauges: the

@@ -4,7 +4,7 @@
 //! zeros, each with attempts by outcome, the success rate, p50/p95/p99 latency read from the
 //! merged histogram, deliveries created, dead letters, broker messages taken, and the sampled
 //! queue depth and oldest pending age; `total` merges the whole window. The summary is the
-//! server's total over a window with the queue as it is now. An app token reads its own app's
+//! server's total over a window with the queue as it is now, and the busiest apps. An app token reads its own app's
 //! and endpoints' series only (see [`crate::http::access`]).
 
 use axum::extract::{Path, State};
@@ -295,6 +295,22 @@ pub struct StatsSummaryOut {
     queue_depth: i64,
     /// How long the oldest waiting work has waited now, in ms; `null` when none waits.
     oldest_pending_ms: Option<i64>,
+    /// The apps with the most attempts in the window, most first (at most [`TOP_APPS`]).
+    top_apps: Vec<StatsTopOut>,
+}
+
+/// How many apps the summary lists.
+pub const TOP_APPS: usize = 10;
+
+/// One scope's totals over the window, in a top list.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatsTopOut {
+    /// The app's id.
+    id: String,
+    /// Its totals (`start` is the window's).
+    #[serde(flatten)]
+    total: StatsPointOut,
 }
 
 async fn summary(
@@ -318,6 +334,10 @@ async fn summary(
         .stats_series(&Scope::Server, w.width, w.since, w.until)
         .await?;
     let queue = state.store.queue_now().await?;
+    let top = state
+        .store
+        .stats_top("app", w.width, w.since, w.until, TOP_APPS)
+        .await?;
     Ok(Json(StatsSummaryOut {
         since: to_rfc3339(w.since),
         until: to_rfc3339(w.until),
@@ -325,5 +345,12 @@ async fn summary(
         total: StatsPointOut::of(w.since, &merged(&stored)),
         queue_depth: queue.depth,
         oldest_pending_ms: queue.oldest_age(now_millis()),
+        top_apps: top
+            .into_iter()
+            .map(|(id, counts)| StatsTopOut {
+                id,
+                total: StatsPointOut::of(w.since, &counts),
+            })
+            .collect(),
     }))
 }

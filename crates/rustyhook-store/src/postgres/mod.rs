@@ -32,7 +32,7 @@ use rustyhook_core::crypto::SecretBox;
 use rustyhook_core::id::{AppId, AttemptId, EndpointId, MessageId, RunId};
 use rustyhook_core::model::{App, Attempt, Delivery, DeliveryStatus, Endpoint, EventType, Message};
 use rustyhook_core::run::{Run, RunAttempt};
-use rustyhook_core::stats::{Bucket, Scope, Width};
+use rustyhook_core::stats::{Bucket, Counts, Scope, Width};
 use rustyhook_core::time::{Millis, now_millis};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
@@ -274,6 +274,17 @@ impl Store for PostgresStore {
         until: Millis,
     ) -> StoreResult<Vec<Bucket>> {
         stats::series(&self.pool, scope, width, since, until).await
+    }
+
+    async fn stats_top(
+        &self,
+        kind: &str,
+        width: Width,
+        since: Millis,
+        until: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, Counts)>> {
+        stats::top(&self.pool, kind, (width, since, until), limit).await
     }
 
     async fn queue_now(&self) -> StoreResult<QueueNow> {

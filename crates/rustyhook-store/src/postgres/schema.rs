@@ -350,6 +350,7 @@ CREATE TABLE stats (
     PRIMARY KEY (scope, scope_id, width, start_at, shard)
 );
 CREATE INDEX stats_age ON stats (width, start_at);
+CREATE INDEX stats_kind ON stats (scope, width, start_at);
 "#,
 ];
 

@@ -7,12 +7,13 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use rustyhook_core::stats::{Bucket, Scope, Width};
+use rustyhook_core::stats::{Bucket, Counts, Scope, Width};
 use rustyhook_core::time::Millis;
+use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::conn::db_err;
-use crate::stats::{Tally, counter_columns, counters, counts_from, series_sql};
+use crate::stats::{Tally, counter_columns, counters, counts_from, series_sql, top_sql};
 use crate::{QueueNow, StoreResult};
 
 /// Rows one bucket of one scope is spread over.
@@ -93,6 +94,21 @@ pub(crate) async fn apply(conn: &mut PgConnection, tally: &Tally) -> StoreResult
     Ok(())
 }
 
+/// Reads a row of the series or top query: its key (column 0), then the counts.
+fn keyed_counts<K>(r: &PgRow) -> Result<(K, Counts), sqlx::Error>
+where
+    K: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    let n = counter_columns().len();
+    let values = (1..=n)
+        .map(|i| r.try_get::<i64, _>(i))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((
+        r.try_get(0)?,
+        counts_from(&values, r.try_get(n + 1)?, r.try_get(n + 2)?),
+    ))
+}
+
 pub(crate) async fn series(
     pool: &PgPool,
     scope: &Scope,
@@ -100,7 +116,6 @@ pub(crate) async fn series(
     since: Millis,
     until: Millis,
 ) -> StoreResult<Vec<Bucket>> {
-    let n = counter_columns().len();
     let rows = sqlx::query(&series_sql(|i| format!("${i}")))
         .bind(scope.kind())
         .bind(scope.id())
@@ -111,16 +126,30 @@ pub(crate) async fn series(
         .await
         .map_err(db_err)?;
     rows.iter()
-        .map(|r| {
-            let values = (1..=n)
-                .map(|i| r.try_get::<i64, _>(i))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Bucket {
-                start: r.try_get(0)?,
-                counts: counts_from(&values, r.try_get(n + 1)?, r.try_get(n + 2)?),
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map(|r| keyed_counts(r).map(|(start, counts)| Bucket { start, counts }))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_err)
+}
+
+pub(crate) async fn top(
+    pool: &PgPool,
+    kind: &str,
+    window: (Width, Millis, Millis),
+    limit: usize,
+) -> StoreResult<Vec<(String, Counts)>> {
+    let (width, since, until) = window;
+    let rows = sqlx::query(&top_sql(|i| format!("${i}")))
+        .bind(kind)
+        .bind(width.millis())
+        .bind(since)
+        .bind(until)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?;
+    rows.iter()
+        .map(keyed_counts)
+        .collect::<Result<Vec<_>, _>>()
         .map_err(db_err)
 }
 

@@ -28,7 +28,7 @@ use rustyhook_core::crypto::SecretBox;
 use rustyhook_core::id::{AppId, AttemptId, EndpointId, MessageId, RunId};
 use rustyhook_core::model::{App, Attempt, Delivery, DeliveryStatus, Endpoint, EventType, Message};
 use rustyhook_core::run::{Run, RunAttempt};
-use rustyhook_core::stats::{Bucket, Scope, Width};
+use rustyhook_core::stats::{Bucket, Counts, Scope, Width};
 use rustyhook_core::time::{Millis, now_millis};
 
 use self::conn::Db;
@@ -463,6 +463,20 @@ impl Store for SqliteStore {
         let scope = scope.clone();
         self.db
             .read(move |c| stats::series(c, &scope, width, since, until))
+            .await
+    }
+
+    async fn stats_top(
+        &self,
+        kind: &str,
+        width: Width,
+        since: Millis,
+        until: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, Counts)>> {
+        let kind = kind.to_owned();
+        self.db
+            .read(move |c| stats::top(c, &kind, (width, since, until), limit))
             .await
     }
 

@@ -4,11 +4,11 @@
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, params, params_from_iter};
-use rustyhook_core::stats::{Bucket, Scope, Width};
+use rustyhook_core::stats::{Bucket, Counts, Scope, Width};
 use rustyhook_core::time::Millis;
 
 use super::conn::db_err;
-use crate::stats::{Tally, counter_columns, counters, counts_from, series_sql};
+use crate::stats::{Tally, counter_columns, counters, counts_from, series_sql, top_sql};
 use crate::{QueueNow, StoreResult};
 
 /// Adds the tally's increments to their rows: one upsert per (scope, bucket).
@@ -49,6 +49,20 @@ pub(crate) fn apply(conn: &Connection, tally: &Tally) -> StoreResult<()> {
     Ok(())
 }
 
+/// Reads a row of the series or top query: its key (column 0), then the counts.
+fn keyed_counts<K: rusqlite::types::FromSql>(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(K, Counts)> {
+    let n = counter_columns().len();
+    let values = (1..=n)
+        .map(|i| r.get::<_, i64>(i))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((
+        r.get(0)?,
+        counts_from(&values, r.get(n + 1)?, r.get(n + 2)?),
+    ))
+}
+
 pub(crate) fn series(
     conn: &Connection,
     scope: &Scope,
@@ -56,22 +70,32 @@ pub(crate) fn series(
     since: Millis,
     until: Millis,
 ) -> StoreResult<Vec<Bucket>> {
-    let n = counter_columns().len();
     let mut stmt = conn
         .prepare_cached(&series_sql(|_| "?".into()))
         .map_err(db_err)?;
     let rows = stmt
         .query_map(
             params![scope.kind(), scope.id(), width.millis(), since, until],
-            |r| {
-                let values = (1..=n)
-                    .map(|i| r.get::<_, i64>(i))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(Bucket {
-                    start: r.get(0)?,
-                    counts: counts_from(&values, r.get(n + 1)?, r.get(n + 2)?),
-                })
-            },
+            |r| keyed_counts(r).map(|(start, counts)| Bucket { start, counts }),
+        )
+        .map_err(db_err)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+}
+
+pub(crate) fn top(
+    conn: &Connection,
+    kind: &str,
+    window: (Width, Millis, Millis),
+    limit: usize,
+) -> StoreResult<Vec<(String, Counts)>> {
+    let (width, since, until) = window;
+    let mut stmt = conn
+        .prepare_cached(&top_sql(|_| "?".into()))
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map(
+            params![kind, width.millis(), since, until, limit as i64],
+            keyed_counts,
         )
         .map_err(db_err)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(db_err)

@@ -45,7 +45,7 @@ async fn series_count_the_attempts_a_receiver_got_and_the_dead_letters() {
     let bad = Receiver::start().await;
     bad.set_default(Reply::status(500));
     let app = TestApp::spawn().await;
-    app.create_app("shop").await;
+    let shop_id = app.create_app("shop").await["id"].clone();
     let good_ep = app
         .create_endpoint("shop", json!({"url": good.url("/ok")}))
         .await;
@@ -143,6 +143,10 @@ async fn series_count_the_attempts_a_receiver_got_and_the_dead_letters() {
     assert_eq!(count(&summary["total"], "dead"), 6);
     assert_eq!(summary["queueDepth"], 0);
     assert!(summary["oldestPendingMs"].is_null(), "{summary}");
+    let top = summary["topApps"].as_array().expect("a top list");
+    assert_eq!(top.len(), 1, "{summary}");
+    assert_eq!(top[0]["id"], shop_id);
+    assert_eq!(count(&top[0], "attempts"), ok + failed);
 }
 
 #[tokio::test]
