@@ -310,6 +310,40 @@ mod tests {
     }
 
     #[test]
+    fn stats_retention_is_read_from_the_file_and_the_environment_and_checked() {
+        let mut s = parse(
+            "stats:\n  minute_retention: 6h\n  hour_retention: 30d\n",
+            "t.yaml",
+        )
+        .expect("valid");
+        assert_eq!(s.stats.minute_retention, Duration::from_secs(6 * 3600));
+        assert_eq!(s.stats.hour_retention, Duration::from_secs(30 * 86_400));
+        apply_env(&mut s, |k| {
+            (k == "RUSTYHOOK_STATS_MINUTE_RETENTION").then(|| "2h".into())
+        })
+        .expect("valid env");
+        assert_eq!(s.stats.minute_retention, Duration::from_secs(2 * 3600));
+        for (yaml, named) in [
+            (
+                "stats:\n  minute_retention: 10s\n",
+                "stats.minute_retention",
+            ),
+            ("stats:\n  hour_retention: 30m\n", "stats.hour_retention"),
+            (
+                "stats:\n  minute_retention: 2d\n  hour_retention: 1d\n",
+                "stats.hour_retention",
+            ),
+        ] {
+            let settings = parse(yaml, "t.yaml").expect("parses");
+            let err = Config::build(settings).expect_err(yaml);
+            assert!(format!("{err:#}").contains(named), "{yaml}: {err:#}");
+        }
+        let err =
+            parse("stats:\n  minute_retention: soon\n", "t.yaml").expect_err("not a duration");
+        assert!(format!("{err:#}").contains("soon"), "{err:#}");
+    }
+
+    #[test]
     fn a_short_admin_token_is_refused_from_the_file_and_the_environment_without_echoing_it() {
         let err = parse("auth:\n  admin_token: short-secret\n", "test.yaml").expect_err("short");
         let text = format!("{err:#}");

@@ -173,38 +173,26 @@ async fn the_queue_waiting_shows_in_the_summary_and_the_sampled_series() {
         app.send("slow", "a.b", json!({"i": i})).await;
     }
     receiver.wait_for(2, WAIT).await;
-    let summary = until(
-        "both deliveries to wait for their retry",
-        WAIT,
-        async || {
-            let summary = app.get("/api/v1/stats/summary").await;
-            if summary["queueDepth"] == 2 {
-                Ok(summary)
-            } else {
-                Err(summary)
-            }
-        },
-    )
+    // Received is not yet recorded: wait for both failed attempts to be counted.
+    let path = format!("/api/v1/stats/app/slow?since={}", window_since(started));
+    let slow = until("both failed attempts to be counted", WAIT, async || {
+        let slow = app.get(&path).await;
+        if slow["total"]["failedStatus"] == 2 {
+            Ok(slow)
+        } else {
+            Err(slow)
+        }
+    })
     .await;
+    let t = &slow["total"];
+    assert_eq!((count(t, "created"), count(t, "dead")), (2, 0), "{slow}");
+    // Both now wait an hour for their retry: in the queue.
+    let summary = app.get("/api/v1/stats/summary").await;
+    assert_eq!(summary["queueDepth"], 2, "{summary}");
     let oldest = count(&summary, "oldestPendingMs");
     assert!(
         (0..=now_millis() - started + 1_000).contains(&oldest),
         "{summary}"
-    );
-    let slow = app
-        .get(&format!(
-            "/api/v1/stats/app/slow?since={}",
-            window_since(started)
-        ))
-        .await;
-    let t = &slow["total"];
-    assert_eq!(
-        (
-            count(t, "created"),
-            count(t, "failedStatus"),
-            count(t, "dead")
-        ),
-        (2, 2, 0)
     );
 }
 
@@ -313,4 +301,63 @@ async fn an_app_token_reads_its_own_apps_stats_and_nothing_else() {
         let (status, body) = app.call_as(token, Method::GET, &path, None).await;
         assert_eq!(status, expected, "{path}: {body}");
     }
+}
+
+#[tokio::test]
+async fn a_handlers_series_counts_the_commands_it_ran_and_its_dead_runs() {
+    let started = now_millis();
+    let (app, dir) = crate::handlers::spawn(
+        r#"
+handlers:
+  - type: Custom
+    name: Good
+    shell: 'echo ran >> {dir}/good'
+  - type: Custom
+    name: Bad
+    retry: {max_retries: 1, delay_ms: 100}
+    shell: 'echo ran >> {dir}/bad; exit 3'
+"#,
+    )
+    .await;
+    for handler in ["good", "good", "bad"] {
+        app.post(&format!("/api/v1/handler/{handler}/run"), json!({}))
+            .await;
+    }
+    app.settled_runs("good").await;
+    let bad_runs = app.settled_runs("bad").await;
+    assert!(
+        bad_runs.iter().all(|r| r["status"] == "dead"),
+        "{bad_runs:?}"
+    );
+    let lines = |name: &str| {
+        std::fs::read_to_string(dir.path().join(name))
+            .map(|t| t.lines().count() as i64)
+            .unwrap_or(0)
+    };
+    let (good_ran, bad_ran) = (lines("good"), lines("bad"));
+    assert_eq!((good_ran, bad_ran), (2, 2));
+    let q = format!("since={}", window_since(started));
+    let good = app.get(&format!("/api/v1/stats/handler/good?{q}")).await;
+    let t = &good["total"];
+    assert_eq!(
+        (
+            count(t, "succeeded"),
+            count(t, "attempts"),
+            count(t, "created")
+        ),
+        (good_ran, good_ran, 2),
+        "{good}"
+    );
+    assert!(t["p50Ms"].as_f64().is_some(), "{good}");
+    let bad = app.get(&format!("/api/v1/stats/handler/bad?{q}")).await;
+    let t = &bad["total"];
+    assert_eq!(
+        (
+            count(t, "failedStatus"),
+            count(t, "dead"),
+            count(t, "created")
+        ),
+        (bad_ran, 1, 1),
+        "{bad}"
+    );
 }
