@@ -60,16 +60,22 @@ pub(crate) fn counts_from(v: &[i64], depth: Option<i64>, oldest: Option<i64>) ->
     }
 }
 
-/// The series query: each bucket of a scope in a window, its shards added up. `p(n)` writes
-/// the n-th placeholder (1-based): scope, scope id, width, since, until. Sums are cast back
-/// to BIGINT (PostgreSQL widens a sum of BIGINT to NUMERIC).
-pub(crate) fn series_sql(p: impl Fn(usize) -> String) -> String {
-    let sums: Vec<String> = counter_columns()
+/// The counters summed over a group of rows, then the gauges' highest: what both queries read
+/// after their key. Sums are cast back to BIGINT (PostgreSQL widens a sum of BIGINT to NUMERIC).
+fn merged_columns() -> String {
+    let mut cols: Vec<String> = counter_columns()
         .iter()
         .map(|c| format!("CAST(SUM({c}) AS BIGINT)"))
         .collect();
+    cols.extend(["MAX(depth)".into(), "MAX(oldest_pending_ms)".into()]);
+    cols.join(", ")
+}
+
+/// The series query: each bucket of a scope in a window, its shards added up. `p(n)` writes
+/// the n-th placeholder (1-based): scope, scope id, width, since, until.
+pub(crate) fn series_sql(p: impl Fn(usize) -> String) -> String {
     format!(
-        "SELECT start_at, {sums}, MAX(depth), MAX(oldest_pending_ms)\n\
+        "SELECT start_at, {sums}\n\
          FROM stats\n\
          WHERE scope = {} AND scope_id = {} AND width = {} AND start_at >= {} AND start_at < {}\n\
          GROUP BY start_at\n\
@@ -79,19 +85,15 @@ pub(crate) fn series_sql(p: impl Fn(usize) -> String) -> String {
         p(3),
         p(4),
         p(5),
-        sums = sums.join(", ")
+        sums = merged_columns()
     )
 }
 
 /// The top query: the scopes of one kind with the most attempts in a window, each merged
 /// over it. Placeholders: kind, width, since, until, limit.
 pub(crate) fn top_sql(p: impl Fn(usize) -> String) -> String {
-    let sums: Vec<String> = counter_columns()
-        .iter()
-        .map(|c| format!("CAST(SUM({c}) AS BIGINT)"))
-        .collect();
     format!(
-        "SELECT scope_id, {sums}, MAX(depth), MAX(oldest_pending_ms)\n\
+        "SELECT scope_id, {sums}\n\
          FROM stats\n\
          WHERE scope = {} AND width = {} AND start_at >= {} AND start_at < {}\n\
          GROUP BY scope_id\n\
@@ -102,7 +104,7 @@ pub(crate) fn top_sql(p: impl Fn(usize) -> String) -> String {
         p(3),
         p(4),
         p(5),
-        sums = sums.join(", ")
+        sums = merged_columns()
     )
 }
 
