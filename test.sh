@@ -2,7 +2,9 @@
 # Runs every test of rustyhook, as CI does, on a fresh machine too: installs (from Debian's
 # packages, PyPI and npm, where missing) and starts what the tests talk to — PostgreSQL, Redis,
 # NATS with JetStream, RabbitMQ and a local SQS-compatible server (moto) — and Svix's Python and
-# JavaScript SDKs for the client tests, then runs the whole suite.
+# JavaScript SDKs for the client tests, checks the dashboard (web/: lint, types, unit tests, the
+# committed build against a fresh one) and installs Chromium for its browser tests, then runs
+# the whole suite.
 #
 #   ./test.sh                  everything (unit, store, end-to-end, smoke, cluster, faults)
 #   ./test.sh -p rustyhook-core   any arguments are passed on to `cargo test`
@@ -28,17 +30,32 @@ echo "== a local SQS-compatible server (moto)"
 .ci/moto.sh
 
 echo "== Svix's official SDKs, for the client tests: Python (PyPI) and JavaScript (npm)"
+echo "   and the OpenAPI validator and client generator, for the OpenAPI document's test (PyPI)"
 SDK_VENV="${RUSTYHOOK_SDK_VENV:-$HOME/.cache/rustyhook/sdk-venv}"
-if ! "$SDK_VENV/bin/python" -c 'import svix' 2>/dev/null; then
-    python3 -m venv "$SDK_VENV" || {
+SDK_PYPI=('svix==2.9.1' 'openapi-spec-validator==0.9.0' 'openapi-python-client==0.29.1')
+if ! "$SDK_VENV/bin/python" -c 'import svix, openapi_spec_validator, openapi_python_client' 2>/dev/null; then
+    [ -x "$SDK_VENV/bin/python" ] || python3 -m venv "$SDK_VENV" || {
         apt_install python3-venv
         python3 -m venv "$SDK_VENV"
     }
-    "$SDK_VENV/bin/pip" install -q 'svix==2.9.1'
+    "$SDK_VENV/bin/pip" install -q "${SDK_PYPI[@]}"
 fi
 export RUSTYHOOK_TEST_PYTHON="$SDK_VENV/bin/python"
 need node && need npm || apt_install nodejs npm
 (cd crates/rustyhook/tests/sdk/js && npm ci --no-audit --no-fund --silent)
+
+echo "== the dashboard (web/): lint, types, unit tests, the committed build; Chromium for its browser tests"
+# Debian's Chromium drives the browser tests (crates/rustyhook/tests/dashboard.rs); Playwright
+# never downloads one.
+[ -x /usr/bin/chromium ] || [ -n "${RUSTYHOOK_TEST_CHROMIUM:-}" ] || apt_install chromium
+(
+    cd web
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent
+    npm run --silent lint
+    npm run --silent typecheck
+    npm run --silent test
+    ./check-dist.sh
+)
 
 echo "== cargo test"
 if [ "$#" -eq 0 ]; then

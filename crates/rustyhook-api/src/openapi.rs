@@ -1,553 +1,334 @@
-//! The OpenAPI document served at `/api/v1/openapi.json`, built from the table of routes this
-//! crate serves so the two cannot drift apart.
+//! The OpenAPI document served at `/api/v1/openapi.json`, generated from the handlers and the
+//! types they read and write, so it says what the server does: the same field names (serde's
+//! renames), the same optional fields, the same query parameters.
+//!
+//! # Adding a route: the pattern every module of [`crate::routes`] follows
+//!
+//! 1. Derive `utoipa::ToSchema` on the body types beside their serde derives (`XIn`, `XPatch`,
+//!    `XOut`), and `utoipa::IntoParams` with `#[into_params(parameter_in = Query)]` on the query
+//!    struct. A flattened [`ListParams`](crate::http::list::ListParams) field gets
+//!    `#[param(ignore)]`, and the operation lists `ListParams` in its `params(…)`. Give every
+//!    field a `///` line: it is what a generated client shows.
+//! 2. Annotate the handler. Its first doc line is the summary, the rest the description; path
+//!    parameters are named from the path and typed from the handler's `Path<…>`; list only the
+//!    success answers, since [`document`] adds the error answers every route can give (and the
+//!    `idempotency-key` header of every `POST`):
+//!
+//!    ```text
+//!    /// Get Application
+//!    #[utoipa::path(get, path = "/api/v1/app/{app_id}", tag = TAG,
+//!        operation_id = "v1.application.get",
+//!        responses((status = 200, body = ApplicationOut)))]
+//!    async fn fetch(State(state): State<ApiState>, Path(app_id): Path<String>) -> … {}
+//!    ```
+//! 3. Register it in the module's `router()`, an `OpenApiRouter`, with
+//!    `.routes(routes!(fetch, update, …))` (one call per path): `routes!` serves the handlers
+//!    and adds their operations to this document in one step. Never `.route(…)`, which would
+//!    serve a route the document does not show; a unit test below refuses one in `routes/`.
+//!    A new module's `router()` is merged in `routes::protected` (behind a token), and a new
+//!    path parameter gets its description in `PATH_PARAMS` below.
+//!
+//! Operation ids are Svix's (`v1.application.list`, …) where Svix has the route, and follow
+//! the same `v1.<resource>.<action>` form for rustyhook's own.
 
-use axum::Json;
+use std::sync::LazyLock;
 
-/// One served operation.
-struct Operation {
-    method: &'static str,
-    path: &'static str,
-    id: &'static str,
-    summary: &'static str,
-    success: &'static str,
-}
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{PartialSchema, ToSchema};
 
-const fn op(
-    method: &'static str,
-    path: &'static str,
-    id: &'static str,
-    summary: &'static str,
-    success: &'static str,
-) -> Operation {
-    Operation {
-        method,
-        path,
-        id,
-        summary,
-        success,
-    }
-}
+use crate::http::error::{HttpErrorOut, ValidationOut};
 
-const APP: &str = "/api/v1/app/{app_id}";
-const HANDLER: &str = "/api/v1/handler/{handler_id}";
-const RUN: &str = "/api/v1/handler/{handler_id}/run/{run_id}";
-const OPERATIONS: &[Operation] = &[
-    op(
-        "get",
-        "/api/v1/app",
-        "v1.application.list",
-        "List Applications",
-        "200",
+/// The errors every authenticated operation can answer, with the schema of each body.
+const ERRORS: &[(&str, &str, &str)] = &[
+    ("400", "HttpErrorOut", "malformed request"),
+    ("401", "HttpErrorOut", "missing, wrong or expired token"),
+    ("403", "HttpErrorOut", "the token may not do this"),
+    ("404", "HttpErrorOut", "not found"),
+    ("409", "HttpErrorOut", "conflict"),
+    ("413", "HttpErrorOut", "body too large"),
+    (
+        "422",
+        "HTTPValidationError",
+        "validation error: every problem, by field",
     ),
-    op(
-        "post",
-        "/api/v1/app",
-        "v1.application.create",
-        "Create Application",
-        "201",
+    (
+        "429",
+        "HttpErrorOut",
+        "rate limited: retry after `Retry-After` seconds",
     ),
-    op("get", APP, "v1.application.get", "Get Application", "200"),
-    op(
-        "put",
-        APP,
-        "v1.application.update",
-        "Update Application",
-        "200",
+    (
+        "503",
+        "HttpErrorOut",
+        "the store cannot be reached: retry after `Retry-After`",
     ),
-    op(
-        "patch",
-        APP,
-        "v1.application.patch",
-        "Patch Application",
-        "200",
-    ),
-    op(
-        "delete",
-        APP,
-        "v1.application.delete",
-        "Delete Application",
-        "204",
-    ),
-    op(
-        "get",
-        "/api/v1/app/{app_id}/endpoint",
-        "v1.endpoint.list",
-        "List Endpoints",
-        "200",
-    ),
-    op(
-        "post",
-        "/api/v1/app/{app_id}/endpoint",
-        "v1.endpoint.create",
-        "Create Endpoint",
-        "201",
-    ),
-    op(
-        "get",
-        "/api/v1/app/{app_id}/endpoint/{endpoint_id}",
-        "v1.endpoint.get",
-        "Get Endpoint",
-        "200",
-    ),
-    op(
-        "put",
-        "/api/v1/app/{app_id}/endpoint/{endpoint_id}",
-        "v1.endpoint.update",
-        "Update Endpoint",
-        "200",
-    ),
-    op(
-        "patch",
-        "/api/v1/app/{app_id}/endpoint/{endpoint_id}",
-        "v1.endpoint.patch",
-        "Patch Endpoint",
-        "200",
-    ),
-    op(
-        "delete",
-        "/api/v1/app/{app_id}/endpoint/{endpoint_id}",
-        "v1.endpoint.delete",
-        "Delete Endpoint",
-        "204",
-    ),
-    op(
-        "get",
-        "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers",
-        "v1.endpoint.get-headers",
-        "Get Endpoint Headers",
-        "200",
-    ),
-    op(
-        "put",
-        "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers",
-        "v1.endpoint.update-headers",
-        "Update Endpoint Headers",
-        "204",
-    ),
-    op(
-        "patch",
-        "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers",
-        "v1.endpoint.patch-headers",
-        "Patch Endpoint Headers",
-        "204",
-    ),
-    op(
-        "get",
-        "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret",
-        "v1.endpoint.get-secret",
-        "Get Endpoint Secret",
-        "200",
-    ),
-    op(
-        "post",
-        "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate",
-        "v1.endpoint.rotate-secret",
-        "Rotate Endpoint Secret",
-        "200",
-    ),
-    op(
-        "post",
-        "/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover",
-        "v1.endpoint.recover",
-        "Recover Failed Webhooks",
-        "202",
-    ),
-    op(
-        "post",
-        "/api/v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing",
-        "v1.endpoint.replay-missing",
-        "Replay Missing Webhooks",
-        "202",
-    ),
-    op(
-        "get",
-        "/api/v1/app/{app_id}/endpoint/{endpoint_id}/stats",
-        "v1.endpoint.get-stats",
-        "Endpoint Stats",
-        "200",
-    ),
-    op(
-        "post",
-        "/api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example",
-        "v1.endpoint.send-example",
-        "Send Event Type Example Message",
-        "200",
-    ),
-    op(
-        "get",
-        "/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg",
-        "v1.message-attempt.list-attempted-messages",
-        "List Attempted Messages",
-        "200",
-    ),
-    op(
-        "get",
-        "/api/v1/app/{app_id}/msg",
-        "v1.message.list",
-        "List Messages",
-        "200",
-    ),
-    op(
-        "post",
-        "/api/v1/app/{app_id}/msg",
-        "v1.message.create",
-        "Create Message",
-        "202",
-    ),
-    op(
-        "get",
-        "/api/v1/app/{app_id}/msg/{msg_id}",
-        "v1.message.get",
-        "Get Message",
-        "200",
-    ),
-    op(
-        "delete",
-        "/api/v1/app/{app_id}/msg/{msg_id}/content",
-        "v1.message.expunge-content",
-        "Delete Message Payload",
-        "204",
-    ),
-    op(
-        "get",
-        "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}",
-        "v1.message-attempt.list-by-endpoint",
-        "List Attempts By Endpoint",
-        "200",
-    ),
-    op(
-        "get",
-        "/api/v1/app/{app_id}/attempt/msg/{msg_id}",
-        "v1.message-attempt.list-by-msg",
-        "List Attempts By Msg",
-        "200",
-    ),
-    op(
-        "get",
-        "/api/v1/app/{app_id}/msg/{msg_id}/attempt",
-        "v1.message-attempt.list-by-msg-deprecated",
-        "List Attempts (deprecated)",
-        "200",
-    ),
-    op(
-        "get",
-        "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}",
-        "v1.message-attempt.get",
-        "Get Attempt",
-        "200",
-    ),
-    op(
-        "delete",
-        "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content",
-        "v1.message-attempt.expunge-content",
-        "Delete Attempt Response Body",
-        "204",
-    ),
-    op(
-        "get",
-        "/api/v1/app/{app_id}/msg/{msg_id}/endpoint",
-        "v1.message-attempt.list-attempted-destinations",
-        "List Attempted Destinations",
-        "200",
-    ),
-    op(
-        "get",
-        "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/attempt",
-        "v1.message-attempt.list-by-endpoint-deprecated",
-        "List Attempts For Endpoint (deprecated)",
-        "200",
-    ),
-    op(
-        "post",
-        "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend",
-        "v1.message-attempt.resend",
-        "Resend Webhook",
-        "202",
-    ),
-    op(
-        "get",
-        "/api/v1/event-type",
-        "v1.event-type.list",
-        "List Event Types",
-        "200",
-    ),
-    op(
-        "post",
-        "/api/v1/event-type",
-        "v1.event-type.create",
-        "Create Event Type",
-        "201",
-    ),
-    op(
-        "get",
-        "/api/v1/event-type/{event_type_name}",
-        "v1.event-type.get",
-        "Get Event Type",
-        "200",
-    ),
-    op(
-        "put",
-        "/api/v1/event-type/{event_type_name}",
-        "v1.event-type.update",
-        "Update Event Type",
-        "200",
-    ),
-    op(
-        "patch",
-        "/api/v1/event-type/{event_type_name}",
-        "v1.event-type.patch",
-        "Patch Event Type",
-        "200",
-    ),
-    op(
-        "delete",
-        "/api/v1/event-type/{event_type_name}",
-        "v1.event-type.delete",
-        "Delete Event Type",
-        "204",
-    ),
-    op(
-        "get",
-        "/api/v1/handler",
-        "v1.handler.list",
-        "List Handlers",
-        "200",
-    ),
-    op("get", HANDLER, "v1.handler.get", "Get Handler", "200"),
-    op(
-        "get",
-        "/api/v1/handler/{handler_id}/run",
-        "v1.handler.run.list",
-        "List Handler Runs",
-        "200",
-    ),
-    op(
-        "post",
-        "/api/v1/handler/{handler_id}/run",
-        "v1.handler.run.create",
-        "Run Handler",
-        "202",
-    ),
-    op("get", RUN, "v1.handler.run.get", "Get Handler Run", "200"),
-    op(
-        "get",
-        "/api/v1/handler/{handler_id}/run/{run_id}/attempt",
-        "v1.handler.run.attempt.list",
-        "List Handler Run Attempts",
-        "200",
-    ),
-    op(
-        "post",
-        "/api/v1/handler/{handler_id}/run/{run_id}/rerun",
-        "v1.handler.run.rerun",
-        "Re-run Handler Run",
-        "202",
-    ),
-    op(
-        "post",
-        "/api/v1/handler/{handler_id}/recover",
-        "v1.handler.recover",
-        "Recover Dead Handler Runs",
-        "202",
-    ),
-    op(
-        "get",
-        "/api/v1/source",
-        "v1.source.list",
-        "List Sources",
-        "200",
-    ),
-    op(
-        "get",
-        "/api/v1/source/{source_name}/rejected",
-        "v1.source.rejected.list",
-        "List Rejected Source Messages",
-        "200",
-    ),
-    op(
-        "get",
-        "/api/v1/token",
-        "v1.token.list",
-        "List API Tokens",
-        "200",
-    ),
-    op(
-        "post",
-        "/api/v1/token",
-        "v1.token.create",
-        "Create API Token",
-        "201",
-    ),
-    op(
-        "get",
-        "/api/v1/token/{token_id}",
-        "v1.token.get",
-        "Get API Token",
-        "200",
-    ),
-    op(
-        "delete",
-        "/api/v1/token/{token_id}",
-        "v1.token.revoke",
-        "Revoke API Token",
-        "204",
-    ),
-    op(
-        "get",
-        "/api/v1/stats/summary",
-        "v1.stats.summary",
-        "Server Stats Summary",
-        "200",
-    ),
-    op(
-        "get",
-        "/api/v1/stats/server",
-        "v1.stats.server",
-        "Server Stats Series",
-        "200",
-    ),
-    op(
-        "get",
-        "/api/v1/stats/app/{app_id}",
-        "v1.stats.app",
-        "Application Stats Series",
-        "200",
-    ),
-    op(
-        "get",
-        "/api/v1/stats/app/{app_id}/endpoint/{endpoint_id}",
-        "v1.stats.endpoint",
-        "Endpoint Stats Series",
-        "200",
-    ),
-    op(
-        "get",
-        "/api/v1/stats/handler/{handler_id}",
-        "v1.stats.handler",
-        "Handler Stats Series",
-        "200",
-    ),
-    op(
-        "get",
-        "/api/v1/stats/source/{source_name}",
-        "v1.stats.source",
-        "Source Stats Series",
-        "200",
-    ),
-    op(
-        "get",
-        "/api/v1/audit",
-        "v1.audit.list",
-        "List Audit Log",
-        "200",
-    ),
-    op(
-        "get",
-        "/api/v1/background-task",
-        "v1.background-task.list",
-        "List Background Tasks",
-        "200",
-    ),
-    op(
-        "get",
-        "/api/v1/background-task/{task_id}",
-        "v1.background-task.get",
-        "Get Background Task",
-        "200",
-    ),
-    op(
-        "post",
-        "/api/v1/auth/app-portal-access/{app_id}",
-        "v1.authentication.app-portal-access",
-        "Get Consumer App Portal Access",
-        "200",
-    ),
-    op(
-        "post",
-        "/api/v1/auth/logout",
-        "v1.authentication.logout",
-        "Logout",
-        "204",
-    ),
-    op("get", "/api/v1/health", "v1.health.get", "Health", "204"),
-    op(
-        "get",
-        "/api/v1/health/ping",
-        "v1.health.ping",
-        "Ping",
-        "204",
+    (
+        "507",
+        "HttpErrorOut",
+        "the store's disk is full: retry after `Retry-After`",
     ),
 ];
 
+/// What each path parameter names. A route with a new parameter adds it here (a unit test
+/// below finds one without a description).
+const PATH_PARAMS: &[(&str, &str)] = &[
+    ("app_id", "The application's id (`app_…`) or uid."),
+    ("endpoint_id", "The endpoint's id (`ep_…`) or uid."),
+    ("msg_id", "The message's id (`msg_…`) or `eventId`."),
+    ("attempt_id", "The attempt's id (`atmpt_…`)."),
+    (
+        "event_type_name",
+        "The event type's name, such as `invoice.paid`.",
+    ),
+    ("task_id", "The background task's id (`qtask_…`)."),
+    ("handler_id", "The handler's `id` in the config."),
+    ("run_id", "The run's id (`run_…`)."),
+    (
+        "source_name",
+        "The source's name, as `GET /api/v1/source` lists it.",
+    ),
+    ("token_id", "The token's id (`tok_…`)."),
+];
+
+/// The tag of routes that need no token.
+const UNAUTHENTICATED_TAG: &str = "Health";
+
+static DOCUMENT: LazyLock<Value> = LazyLock::new(build);
+
 /// The document, as JSON.
-pub fn document() -> serde_json::Value {
-    let mut paths = serde_json::Map::new();
-    for o in OPERATIONS {
-        let params: Vec<serde_json::Value> = o
-            .path
-            .split('/')
-            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
-            .map(|name| serde_json::json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
-            .collect();
-        let mut responses = serde_json::json!({
-            o.success: {"description": "success"},
-            "400": {"description": "malformed request", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HttpErrorOut"}}}},
-            "401": {"description": "missing or wrong token", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HttpErrorOut"}}}},
-            "404": {"description": "not found", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HttpErrorOut"}}}},
-            "409": {"description": "conflict", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HttpErrorOut"}}}},
-            "413": {"description": "body too large", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HttpErrorOut"}}}},
-            "422": {"description": "validation error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}}},
-        });
-        if o.path.starts_with("/api/v1/health") {
-            responses = serde_json::json!({"204": {"description": "healthy"}, "503": {"description": "store unavailable"}});
-        }
-        let mut operation = serde_json::json!({
-            "operationId": o.id,
-            "summary": o.summary,
-            "parameters": params,
-            "responses": responses,
-        });
-        if o.method == "post" {
-            operation["parameters"]
-                .as_array_mut()
-                .expect("parameters is an array")
-                .push(serde_json::json!({"name": "idempotency-key", "in": "header", "required": false, "schema": {"type": "string"}}));
-        }
-        if o.path.starts_with("/api/v1/health") {
-            operation["security"] = serde_json::json!([]);
-        }
-        let entry = paths
-            .entry(o.path.to_owned())
-            .or_insert_with(|| serde_json::json!({}));
-        entry[o.method] = operation;
-    }
-    serde_json::json!({
-        "openapi": "3.0.2",
-        "info": {"title": "rustyhook API", "version": env!("CARGO_PKG_VERSION"),
-                 "description": "Svix-compatible webhook API served by rustyhook."},
-        "security": [{"HTTPBearer": []}],
-        "paths": paths,
-        "components": {
-            "securitySchemes": {"HTTPBearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "HttpErrorOut": {"type": "object", "required": ["code", "detail"],
-                    "properties": {"code": {"type": "string"}, "detail": {"type": "string"}}},
-                "HTTPValidationError": {"type": "object", "required": ["detail"],
-                    "properties": {"detail": {"type": "array", "items": {"type": "object",
-                        "required": ["loc", "msg", "type"],
-                        "properties": {"loc": {"type": "array", "items": {"type": "string"}},
-                                       "msg": {"type": "string"}, "type": {"type": "string"}}}}}}
-            }
-        }
-    })
+pub fn document() -> Value {
+    DOCUMENT.clone()
 }
 
 /// Serves the document.
-pub async fn serve() -> Json<serde_json::Value> {
-    Json(document())
+pub async fn serve() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        DOCUMENT.to_string(),
+    )
+        .into_response()
 }
 
 /// The operations served, as `(method, path)`, for tests that check every one is routed.
-pub fn operations() -> impl Iterator<Item = (&'static str, &'static str)> {
-    OPERATIONS.iter().map(|o| (o.method, o.path))
+pub fn operations() -> Vec<(String, String)> {
+    let mut ops = Vec::new();
+    for (path, item) in DOCUMENT["paths"].as_object().into_iter().flatten() {
+        for method in item.as_object().into_iter().flat_map(|m| m.keys()) {
+            ops.push((method.clone(), path.clone()));
+        }
+    }
+    ops
+}
+
+fn build() -> Value {
+    let mut doc = crate::routes::documented().into_openapi();
+    doc.info = utoipa::openapi::InfoBuilder::new()
+        .title("rustyhook API")
+        .version(env!("CARGO_PKG_VERSION"))
+        .description(Some(
+            "Svix-compatible webhook API served by rustyhook, with rustyhook's own handlers, \
+             sources, tokens and audit log. Authenticate with `Authorization: Bearer <token>`.",
+        ))
+        .build();
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "HTTPBearer",
+        SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+    );
+    let mut schemas = Vec::new();
+    HttpErrorOut::schemas(&mut schemas);
+    ValidationOut::schemas(&mut schemas);
+    schemas.push((HttpErrorOut::name().into(), HttpErrorOut::schema()));
+    schemas.push((ValidationOut::name().into(), ValidationOut::schema()));
+    components.schemas.extend(schemas);
+    let mut doc = serde_json::to_value(doc).expect("an OpenAPI document serializes");
+    doc["security"] = json!([{"HTTPBearer": []}]);
+    refer_to_list_items(&mut doc["components"]["schemas"]);
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for (path, item) in paths.iter_mut() {
+            for (method, op) in item.as_object_mut().into_iter().flatten() {
+                complete(method, path, op);
+            }
+        }
+    }
+    doc
+}
+
+/// utoipa inlines a generic's argument: `ListResponse_EndpointOut` would hold a copy of
+/// `EndpointOut`, and a generated client a second class for it. Each list's `data` refers to
+/// its item's schema instead, as Svix's document does.
+fn refer_to_list_items(schemas: &mut Value) {
+    let Some(schemas) = schemas.as_object_mut() else {
+        return;
+    };
+    let named: Vec<String> = schemas.keys().cloned().collect();
+    for (name, schema) in schemas.iter_mut() {
+        if let Some(item) = name.strip_prefix("ListResponse_")
+            && named.iter().any(|n| n == item)
+        {
+            schema["properties"]["data"]["items"] =
+                json!({"$ref": format!("#/components/schemas/{item}")});
+        }
+    }
+}
+
+/// Adds to one operation what every operation of its kind has in common.
+fn complete(method: &str, path: &str, op: &mut Value) {
+    // `get_mut`, not `op["parameters"]`, which would add `"parameters": null` where none are.
+    let params = op.get_mut("parameters").and_then(Value::as_array_mut);
+    for param in params.into_iter().flatten() {
+        if param["in"] == "path"
+            && let Some((_, about)) = PATH_PARAMS.iter().find(|(n, _)| param["name"] == *n)
+        {
+            param["description"] = json!(about);
+        }
+    }
+    for response in op["responses"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|r| r.values_mut())
+    {
+        if response["description"].as_str().is_none_or(str::is_empty) {
+            response["description"] = json!("success");
+        }
+    }
+    let public = op["tags"]
+        .as_array()
+        .is_some_and(|t| t.iter().any(|t| t == UNAUTHENTICATED_TAG));
+    if public {
+        op["security"] = json!([]);
+        return;
+    }
+    for (status, schema, description) in ERRORS {
+        op["responses"][*status] = json!({
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}},
+        });
+    }
+    if method == "post" {
+        let params = op["parameters"].as_array_mut();
+        let header = json!({
+            "name": "idempotency-key", "in": "header", "required": false,
+            "description": "A key that makes the request safe to retry: the same key within 12 hours gets the first answer again.",
+            "schema": {"type": "string"},
+        });
+        match params {
+            Some(p) => p.push(header),
+            None => op["parameters"] = json!([header]),
+        }
+    }
+    debug_assert!(
+        op["operationId"].is_string(),
+        "{method} {path} has no operationId"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_module_serves_a_route_the_document_does_not_show() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
+        for entry in std::fs::read_dir(&dir).expect("src/routes") {
+            let path = entry.expect("an entry").path();
+            let text = std::fs::read_to_string(&path).expect("readable");
+            if path.ends_with("mod.rs") {
+                continue;
+            }
+            assert!(
+                !text.contains(".route("),
+                "{} registers a route with .route(…): use .routes(routes!(…)) with a \
+                 #[utoipa::path] handler, so the OpenAPI document shows it",
+                path.display()
+            );
+        }
+    }
+
+    /// Every `$ref` in `value`.
+    fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    out.push(r);
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_schema_referred_to_is_in_the_document_and_lists_refer_to_their_items() {
+        let doc = document();
+        let mut all = Vec::new();
+        refs(&doc, &mut all);
+        assert!(all.len() > 100, "{} refs", all.len());
+        for r in all {
+            let name = r
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_else(|| panic!("{r} is not a schema of this document"));
+            assert!(
+                doc["components"]["schemas"][name].is_object(),
+                "{r} is missing"
+            );
+        }
+        let list = &doc["components"]["schemas"]["ListResponse_EndpointOut"];
+        assert_eq!(
+            list["properties"]["data"]["items"]["$ref"],
+            "#/components/schemas/EndpointOut"
+        );
+        assert_eq!(list["required"], json!(["data", "done"]));
+    }
+
+    #[test]
+    fn every_operation_has_an_id_a_tag_and_a_success_answer_with_its_schema() {
+        let doc = document();
+        let ops = operations();
+        assert!(ops.len() > 60, "{} operations", ops.len());
+        let mut ids = std::collections::HashSet::new();
+        for (method, path) in ops {
+            let op = &doc["paths"][&path][&method];
+            let id = op["operationId"].as_str().expect("an operationId");
+            assert!(ids.insert(id.to_owned()), "{id} is used twice");
+            assert!(op["tags"][0].is_string(), "{method} {path} has no tag");
+            assert!(
+                op.get("parameters").is_none_or(Value::is_array),
+                "{method} {path}: parameters is not a list"
+            );
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                assert!(
+                    param["description"].is_string(),
+                    "{method} {path}: parameter {} has no description",
+                    param["name"]
+                );
+            }
+            let responses = op["responses"].as_object().expect("responses");
+            assert!(
+                responses.keys().any(|s| s.starts_with('2')),
+                "{method} {path} has no success answer"
+            );
+            for s in responses.keys().filter(|s| *s == "200" || *s == "201") {
+                assert!(
+                    responses[s]["content"]["application/json"]["schema"].is_object(),
+                    "{method} {path} answers {s} without a schema"
+                );
+                let out = &responses[s]["content"]["application/json"]["schema"]["$ref"];
+                // Handlers and sources come from the config, listed whole in one page.
+                let whole = ["v1.handler.list", "v1.source.list"].contains(&id);
+                if out.as_str().is_some_and(|r| r.contains("ListResponse")) && !whole {
+                    let params = op["parameters"].as_array().into_iter().flatten();
+                    assert!(
+                        params
+                            .into_iter()
+                            .any(|p| p["name"] == "limit" && p["in"] == "query"),
+                        "the list {method} {path} does not show its pagination"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -35,6 +35,7 @@ macro_rules! name_type {
     ($(#[$doc:meta])* $name:ident, $what:literal, $max:literal, $extra:expr) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 
@@ -80,21 +81,23 @@ macro_rules! name_type {
 }
 
 name_type!(
-    /// A caller-chosen unique identifier, usable wherever an id is accepted.
+    /// A caller-chosen unique identifier, usable wherever an id is accepted: 1 to 256 letters,
+    /// digits, `-`, `_` and `.`.
     Uid,
     "uid",
     256,
     b""
 );
 name_type!(
-    /// An event type name such as `invoice.paid`.
+    /// An event type name such as `invoice.paid`: 1 to 256 letters, digits, `-`, `_` and `.`.
     EventTypeName,
     "event type name",
     256,
     b""
 );
 name_type!(
-    /// A channel a message is sent on and an endpoint may subscribe to.
+    /// A channel a message is sent on and an endpoint may subscribe to: 1 to 128 letters,
+    /// digits, `-`, `_`, `.` and `:`.
     Channel,
     "channel",
     128,
@@ -125,6 +128,7 @@ mod tests {
 /// An endpoint's URL: absolute `http` or `https` with a host. Whether its address may be reached
 /// is decided when sending, after DNS resolution.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct EndpointUrl(String);
 

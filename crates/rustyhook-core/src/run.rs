@@ -13,6 +13,7 @@ use crate::time::Millis;
 
 /// What a trigger produced: the command's input.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = RunEvent))]
 pub struct Event {
     /// A stable id (`RUSTYHOOK_EVENT_ID`): the request's, message's or tick's.
     pub id: String,

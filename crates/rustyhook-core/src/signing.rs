@@ -16,6 +16,11 @@ const PREFIX: &str = "whsec_";
 /// An endpoint's signing secret: raw key bytes, shown to users as `whsec_<base64>`.
 /// `Debug` never prints the key, so secrets cannot leak through logs.
 #[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(value_type = String, example = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD")
+)]
 pub struct SigningSecret(Vec<u8>);
 
 /// Why a secret was rejected.
@@ -118,6 +123,7 @@ pub fn signature_header<'a>(
 
 /// Which header names carry the id, timestamp and signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum HeaderStyle {
     /// `webhook-id`, `webhook-timestamp`, `webhook-signature` (Standard Webhooks).

@@ -28,8 +28,13 @@ pub fn latency_bucket(duration_ms: i64) -> usize {
         .unwrap_or(LATENCY_BOUNDS_MS.len())
 }
 
-/// How wide a time bucket is.
+/// How wide a time bucket is: `minute` or `hour` in the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(as = StatsBucket, rename_all = "lowercase")
+)]
 pub enum Width {
     /// One minute.
     Minute,

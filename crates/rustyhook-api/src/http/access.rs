@@ -7,10 +7,12 @@
 //! - `read-only` tokens, and app tokens made read-only, may only `GET` (and `HEAD`).
 //! - `app` tokens reach every route under `/api/v1/app/{their app}` except changing or
 //!   deleting the app itself; `GET /api/v1/app` (which then lists only their app),
-//!   `GET /api/v1/background-task[/{id}]` (which then shows only their app's tasks),
-//!   `GET /api/v1/stats/app/{their app}[/endpoint/{id}]` (their app's and endpoints' stats)
-//!   and the OpenAPI document; nothing else.
-//! - Any token may log itself out (`POST /api/v1/auth/logout`).
+//!   `GET /api/v1/background-task[/{id}]` (which then shows only their app's tasks), reading
+//!   the event-type catalog (`GET /api/v1/event-type[/{name}]`, shared by every app: what their
+//!   endpoints can subscribe to), `GET /api/v1/stats/app/{their app}[/endpoint/{id}]` (their
+//!   app's and endpoints' stats) and the OpenAPI document; nothing else.
+//! - Any token may log itself out (`POST /api/v1/auth/logout`) and ask what it may do
+//!   (`GET /api/v1/auth/me`).
 
 use axum::http::{Method, StatusCode};
 use rustyhook_store::TokenRole;
@@ -39,6 +41,12 @@ const ADMIN_ONLY: &[&str] = &[
 /// The path every token may call to revoke itself.
 pub const LOGOUT: &str = "/api/v1/auth/logout";
 
+/// The path every token may call to learn its own role and app.
+pub const ME: &str = "/api/v1/auth/me";
+
+/// The event-type catalog, which app tokens may read.
+const EVENT_TYPES: &str = "/api/v1/event-type";
+
 /// Where background tasks are read: an app token reads its app's, the routes filtering them.
 const BACKGROUND_TASKS: &str = "/api/v1/background-task";
 
@@ -66,7 +74,7 @@ pub fn decide(principal: &Principal, method: &Method, path: &str) -> Decision {
         Principal::Token(t) if t.role == TokenRole::Admin => return Decision::Allow,
         Principal::Token(t) => t,
     };
-    if path == LOGOUT && method == Method::POST {
+    if (path == LOGOUT && method == Method::POST) || (path == ME && method == Method::GET) {
         return Decision::Allow;
     }
     if ADMIN_ONLY.iter().any(|p| under(path, p)) {
@@ -86,7 +94,8 @@ pub fn decide(principal: &Principal, method: &Method, path: &str) -> Decision {
     }
     // The background-task routes hold an app token to its own app's tasks themselves.
     let own_tasks = reads && under(path, BACKGROUND_TASKS);
-    if own_tasks || path == "/api/v1/openapi.json" || (path == "/api/v1/app" && reads) {
+    let catalog = reads && under(path, EVENT_TYPES);
+    if own_tasks || catalog || path == "/api/v1/openapi.json" || (path == "/api/v1/app" && reads) {
         return Decision::Allow;
     }
     if let Some(rest) = path.strip_prefix(APP_STATS) {
@@ -162,7 +171,25 @@ mod tests {
             (&app, Method::DELETE, "/api/v1/app/app_1", "403"),
             (&app, Method::POST, "/api/v1/app/acme/endpoint", "if acme"),
             (&app, Method::POST, "/api/v1/app/app_1/msg", "if app_1"),
-            (&app, Method::GET, "/api/v1/event-type", "403"),
+            (&app, Method::GET, "/api/v1/event-type", "allow"),
+            (
+                &app,
+                Method::GET,
+                "/api/v1/event-type/invoice.paid",
+                "allow",
+            ),
+            (&app, Method::POST, "/api/v1/event-type", "403"),
+            (
+                &app_read,
+                Method::DELETE,
+                "/api/v1/event-type/invoice.paid",
+                "403",
+            ),
+            (&app, Method::GET, "/api/v1/event-types", "403"),
+            (&app, Method::GET, "/api/v1/auth/me", "allow"),
+            (&app_read, Method::GET, "/api/v1/auth/me", "allow"),
+            (&read, Method::GET, "/api/v1/auth/me", "allow"),
+            (&app, Method::POST, "/api/v1/auth/me", "403"),
             (&app, Method::GET, "/api/v1/handler", "403"),
             (&app, Method::GET, "/api/v1/application", "403"),
             (

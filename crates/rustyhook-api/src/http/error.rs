@@ -9,8 +9,9 @@ use rustyhook_engine::health::StoreState;
 use rustyhook_store::StoreError;
 use serde::Serialize;
 
-/// One field-level validation problem.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// One field-level validation problem (Svix's `ValidationError`).
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = ValidationError)]
 pub struct ValidationItem {
     /// Where: `["body", "url"]`, `["query", "limit"]`, …
     pub loc: Vec<String>,
@@ -117,14 +118,20 @@ impl From<StoreError> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct HttpErrorOut<'a> {
+/// Every error but a validation error (Svix's `HttpErrorOut`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct HttpErrorOut<'a> {
+    /// A stable code: `not_found`, `conflict`, `authentication_failed`, …
     code: &'a str,
+    /// What happened, for people.
     detail: &'a str,
 }
 
-#[derive(Serialize)]
-struct ValidationOut<'a> {
+/// A 422: every problem found with the request (Svix's `HTTPValidationError`).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = HTTPValidationError)]
+pub(crate) struct ValidationOut<'a> {
+    #[schema(value_type = Vec<ValidationItem>)]
     detail: &'a [ValidationItem],
 }
 

@@ -13,14 +13,18 @@ pub const MAX_LIMIT: usize = 250;
 const DEFAULT_LIMIT: usize = 50;
 
 /// The pagination part of a list's query string.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// Page size.
+    /// Page size: 1 to 250, 50 unless given.
     #[serde(default, deserialize_with = "count")]
+    #[param(minimum = 1, maximum = 250)]
     pub limit: Option<usize>,
-    /// Cursor from a previous page.
+    /// A previous page's `iterator` (the next page) or `prevIterator` (the one before), as
+    /// it was returned.
     pub iterator: Option<String>,
-    /// `ascending` or `descending`.
+    /// `ascending` or `descending`; each list has its own default.
+    #[param(inline)]
     pub order: Option<OrderParam>,
 }
 
@@ -45,7 +49,8 @@ fn count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Err
 }
 
 /// Svix's `Ordering`.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[schema(as = Ordering)]
 #[serde(rename_all = "lowercase")]
 pub enum OrderParam {
     /// Oldest first.
@@ -108,7 +113,7 @@ impl ListParams {
 }
 
 /// `ListResponse_*` in Svix's API.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListResponse<T> {
     /// The items.

@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use rustyhook_core::id::AppId;
 use rustyhook_core::model::App;
 use rustyhook_core::names::Uid;
@@ -15,6 +14,9 @@ use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_store::Order;
 use rustyhook_store::page::Listed;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::common::{check_rate_limit, finish, load_app, nullable, one_rate};
 use crate::http::auth::Principal;
@@ -26,7 +28,7 @@ use crate::state::ApiState;
 /// `ApplicationIn`, plus rustyhook's `headerStyle`: the signature header names of this app's
 /// endpoints that choose none (Svix's SDKs drop it, so it is set with plain HTTP; absent on a
 /// PUT, the app keeps its current style).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationIn {
     name: String,
@@ -88,8 +90,8 @@ impl ApplicationIn {
     }
 }
 
-/// `ApplicationPatch`.
-#[derive(Debug, Deserialize)]
+/// `ApplicationPatch`: only the fields given change.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ApplicationPatch {
     name: Option<String>,
@@ -106,7 +108,7 @@ struct ApplicationPatch {
 }
 
 /// `ApplicationOut`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationOut {
     id: String,
@@ -139,30 +141,38 @@ impl From<App> for ApplicationOut {
 }
 
 /// `GET /app`'s query: the page, and Svix's `exclude_apps_with_no_endpoints`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListAppsParams {
     #[serde(flatten)]
+    #[param(ignore)]
     page: ListParams,
+    /// Leave out apps that have no endpoint.
     #[serde(default, deserialize_with = "crate::http::query::flag")]
     exclude_apps_with_no_endpoints: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CreateParams {
+    /// With a `uid` that exists already: answer 200 with that app instead of 409.
     #[serde(default, deserialize_with = "crate::http::query::flag")]
     get_if_exists: bool,
 }
 
 /// The application routes.
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/app", get(list).post(create))
-        .route(
-            "/api/v1/app/{app_id}",
-            get(fetch).put(update).patch(patch).delete(delete),
-        )
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(fetch, update, patch, delete))
 }
 
+const TAG: &str = "Application";
+
+/// List Applications
+#[utoipa::path(get, path = "/api/v1/app", tag = TAG, operation_id = "v1.application.list",
+    params(ListParams, ListAppsParams),
+    responses((status = 200, body = ListResponse<ApplicationOut>)))]
 async fn list(
     State(state): State<ApiState>,
     principal: Option<Extension<Principal>>,
@@ -195,6 +205,11 @@ async fn list(
     )))
 }
 
+/// Create Application
+#[utoipa::path(post, path = "/api/v1/app", tag = TAG, operation_id = "v1.application.create",
+    params(CreateParams), request_body = ApplicationIn,
+    responses((status = 201, body = ApplicationOut, description = "created"),
+        (status = 200, body = ApplicationOut, description = "`get_if_exists`: the existing app")))]
 async fn create(
     State(state): State<ApiState>,
     QueryParams(params): QueryParams<CreateParams>,
@@ -216,6 +231,9 @@ async fn create(
     Ok((StatusCode::CREATED, Json(ApplicationOut::from(app))).into_response())
 }
 
+/// Get Application
+#[utoipa::path(get, path = "/api/v1/app/{app_id}", tag = TAG, operation_id = "v1.application.get",
+    responses((status = 200, body = ApplicationOut)))]
 async fn fetch(
     State(state): State<ApiState>,
     Path(app_id): Path<String>,
@@ -223,6 +241,13 @@ async fn fetch(
     Ok(Json(load_app(&state, &app_id).await?.into()))
 }
 
+/// Update Application
+///
+/// Creates the app, with the path's id as its uid, when none has it.
+#[utoipa::path(put, path = "/api/v1/app/{app_id}", tag = TAG, operation_id = "v1.application.update",
+    request_body = ApplicationIn,
+    responses((status = 200, body = ApplicationOut, description = "updated"),
+        (status = 201, body = ApplicationOut, description = "created")))]
 async fn update(
     State(state): State<ApiState>,
     Path(app_id): Path<String>,
@@ -255,6 +280,10 @@ async fn update(
     }
 }
 
+/// Patch Application
+#[utoipa::path(patch, path = "/api/v1/app/{app_id}", tag = TAG, operation_id = "v1.application.patch",
+    request_body = ApplicationPatch,
+    responses((status = 200, body = ApplicationOut)))]
 async fn patch(
     State(state): State<ApiState>,
     Path(app_id): Path<String>,
@@ -283,6 +312,9 @@ async fn patch(
     Ok(Json(state.store.update_app(app).await?.into()))
 }
 
+/// Delete Application
+#[utoipa::path(delete, path = "/api/v1/app/{app_id}", tag = TAG, operation_id = "v1.application.delete",
+    responses((status = 204)))]
 async fn delete(
     State(state): State<ApiState>,
     Path(app_id): Path<String>,

@@ -4,10 +4,9 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use rustyhook_core::id::{AttemptId, EndpointId, MessageId};
 use rustyhook_core::model::{Attempt, Delivery, Endpoint, Message};
 use rustyhook_core::names::{Channel, EventTypeName};
@@ -15,6 +14,9 @@ use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_store::{AttemptFilter, Order};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::common::{load_app, load_endpoint, load_message, time_param};
 use super::endpoint::EndpointOut;
@@ -29,20 +31,25 @@ use crate::state::ApiState;
 const EXPUNGED: &str = "EXPUNGED";
 
 /// `MessageAttemptOut`, plus rustyhook's stable `outcome` code.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct MessageAttemptOut {
     id: String,
     msg_id: String,
     endpoint_id: String,
     url: String,
+    /// The response body (capped); `EXPUNGED` once deleted, empty with `with_content=false`.
     response: String,
     response_status_code: u16,
     response_duration_ms: i64,
+    /// Svix's `MessageStatus`: 0 success, 2 fail.
     status: u8,
+    /// `success` or `fail`.
     status_text: &'static str,
+    /// Svix's `MessageAttemptTriggerType`: 0 scheduled, 1 manual.
     trigger_type: u8,
     timestamp: String,
+    /// A stable code for what happened: `OK`, `E_HTTP_STATUS`, `E_TIMEOUT`, `E_CONNECT`, …
     outcome: &'static str,
     /// The attempted message, when the list was asked `with_msg=true` (Svix's `msg`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -75,7 +82,7 @@ impl MessageAttemptOut {
 }
 
 /// `EndpointMessageOut`: a message with its delivery state for one endpoint.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct EndpointMessageOut {
     id: String,
@@ -83,15 +90,17 @@ struct EndpointMessageOut {
     event_id: Option<String>,
     channels: Option<Vec<Channel>>,
     tags: Option<Vec<String>>,
+    #[schema(value_type = Object)]
     payload: Box<RawValue>,
     timestamp: String,
+    /// Svix's `MessageStatus`: 0 success, 1 pending, 2 fail, 3 sending.
     status: u8,
     status_text: &'static str,
     next_attempt: Option<String>,
 }
 
 /// `MessageEndpointOut`: an endpoint (as `EndpointOut`) with the message's delivery state there.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct MessageEndpointOut {
     #[serde(flatten)]
@@ -112,22 +121,37 @@ impl MessageEndpointOut {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AttemptParams {
     #[serde(flatten)]
+    #[param(ignore)]
     page: ListParams,
+    /// Only attempts with this `status` (0 to 3).
+    #[param(minimum = 0, maximum = 3)]
     status: Option<u8>,
+    /// Only attempts whose response status is in this class: 0 (none), 100, 200, 300, 400
+    /// or 500.
     status_code_class: Option<u16>,
+    /// Only attempts of messages sent on this channel.
+    #[param(value_type = Option<String>)]
     channel: Option<Channel>,
+    /// Only attempts to this endpoint (id or uid).
     endpoint_id: Option<String>,
+    /// Only attempts made before this RFC 3339 time.
     before: Option<String>,
+    /// Only attempts made after this RFC 3339 time.
     after: Option<String>,
+    /// `false` leaves the response bodies out.
     #[serde(default = "query::yes", deserialize_with = "query::flag")]
+    #[param(default = true)]
     with_content: bool,
     /// Include each attempt's message (Svix's `with_msg`).
     #[serde(default, deserialize_with = "query::flag")]
     with_msg: bool,
+    /// Only attempts of messages of these types (repeated or comma-separated).
     #[serde(default, deserialize_with = "query::list")]
+    #[param(value_type = Option<Vec<String>>)]
     event_types: Option<Vec<EventTypeName>>,
 }
 
@@ -163,34 +187,21 @@ impl AttemptParams {
 }
 
 /// The routes.
-pub fn router() -> Router<ApiState> {
-    let msg = "/api/v1/app/{app_id}/msg/{msg_id}";
-    Router::new()
-        .route(
-            "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}",
-            get(by_endpoint),
-        )
-        .route("/api/v1/app/{app_id}/attempt/msg/{msg_id}", get(by_msg))
-        .route(
-            "/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg",
-            get(endpoint_messages),
-        )
-        .route(&format!("{msg}/attempt"), get(by_msg))
-        .route(&format!("{msg}/attempt/{{attempt_id}}"), get(fetch))
-        .route(
-            &format!("{msg}/attempt/{{attempt_id}}/content"),
-            delete(expunge),
-        )
-        .route(&format!("{msg}/endpoint"), get(destinations))
-        .route(
-            &format!("{msg}/endpoint/{{endpoint_id}}/attempt"),
-            get(by_msg_and_endpoint),
-        )
-        .route(
-            &format!("{msg}/endpoint/{{endpoint_id}}/resend"),
-            post(resend),
-        )
+#[allow(deprecated)] // Svix's two older attempt lists, still served.
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(by_endpoint))
+        .routes(routes!(by_msg))
+        .routes(routes!(endpoint_messages))
+        .routes(routes!(by_msg_deprecated))
+        .routes(routes!(fetch))
+        .routes(routes!(expunge))
+        .routes(routes!(destinations))
+        .routes(routes!(by_msg_and_endpoint))
+        .routes(routes!(resend))
 }
+
+const TAG: &str = "Message Attempt";
 
 async fn list_attempts(
     state: &ApiState,
@@ -241,6 +252,10 @@ async fn attach_messages(
     Ok(())
 }
 
+/// List Attempts By Endpoint
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", tag = TAG,
+    operation_id = "v1.message-attempt.list-by-endpoint", params(ListParams, AttemptParams),
+    responses((status = 200, body = ListResponse<MessageAttemptOut>)))]
 async fn by_endpoint(
     State(state): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
@@ -255,6 +270,10 @@ async fn by_endpoint(
     list_attempts(&state, &app, filter, &params).await
 }
 
+/// List Attempts By Msg
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/attempt/msg/{msg_id}", tag = TAG,
+    operation_id = "v1.message-attempt.list-by-msg", params(ListParams, AttemptParams),
+    responses((status = 200, body = ListResponse<MessageAttemptOut>)))]
 async fn by_msg(
     State(state): State<ApiState>,
     Path((app_id, msg_id)): Path<(String, String)>,
@@ -274,6 +293,28 @@ async fn by_msg(
     list_attempts(&state, &app, filter, &params).await
 }
 
+/// List Attempts (deprecated)
+///
+/// The older path of `v1.message-attempt.list-by-msg`.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt", tag = TAG,
+    operation_id = "v1.message-attempt.list-by-msg-deprecated",
+    params(ListParams, AttemptParams),
+    responses((status = 200, body = ListResponse<MessageAttemptOut>)))]
+#[deprecated = "use v1.message-attempt.list-by-msg"]
+async fn by_msg_deprecated(
+    state: State<ApiState>,
+    path: Path<(String, String)>,
+    params: QueryParams<AttemptParams>,
+) -> ApiResult<Json<ListResponse<MessageAttemptOut>>> {
+    by_msg(state, path, params).await
+}
+
+/// List Attempts For Endpoint (deprecated)
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/attempt",
+    tag = TAG, operation_id = "v1.message-attempt.list-by-endpoint-deprecated",
+    params(ListParams, AttemptParams),
+    responses((status = 200, body = ListResponse<MessageAttemptOut>)))]
+#[deprecated = "use v1.message-attempt.list-by-msg with endpoint_id"]
 async fn by_msg_and_endpoint(
     State(state): State<ApiState>,
     Path((app_id, msg_id, endpoint_id)): Path<(String, String, String)>,
@@ -304,6 +345,10 @@ async fn load_attempt(
         .ok_or_else(|| ApiError::not_found("attempt"))
 }
 
+/// Get Attempt
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", tag = TAG,
+    operation_id = "v1.message-attempt.get",
+    responses((status = 200, body = MessageAttemptOut)))]
 async fn fetch(
     State(state): State<ApiState>,
     Path(ids): Path<(String, String, String)>,
@@ -312,6 +357,10 @@ async fn fetch(
     Ok(Json(MessageAttemptOut::new(a, true)))
 }
 
+/// Delete Attempt Response Body
+#[utoipa::path(delete, path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content",
+    tag = TAG, operation_id = "v1.message-attempt.expunge-content",
+    responses((status = 204)))]
 async fn expunge(
     State(state): State<ApiState>,
     Path(ids): Path<(String, String, String)>,
@@ -321,6 +370,12 @@ async fn expunge(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// List Attempted Destinations
+///
+/// The endpoints the message was sent to, each with its delivery's state.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint", tag = TAG,
+    operation_id = "v1.message-attempt.list-attempted-destinations", params(ListParams),
+    responses((status = 200, body = ListResponse<MessageEndpointOut>)))]
 async fn destinations(
     State(state): State<ApiState>,
     Path((app_id, msg_id)): Path<(String, String)>,
@@ -342,13 +397,24 @@ async fn destinations(
     )))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EndpointMessagesParams {
     #[serde(flatten)]
+    #[param(ignore)]
     messages: ListMessagesParams,
+    /// Only messages whose delivery to the endpoint has this `status` (0 to 3).
+    #[param(minimum = 0, maximum = 3)]
     status: Option<u8>,
 }
 
+/// List Attempted Messages
+///
+/// The messages sent to an endpoint, each with its delivery's state there.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg", tag = TAG,
+    operation_id = "v1.message-attempt.list-attempted-messages",
+    params(ListParams, ListMessagesParams, EndpointMessagesParams),
+    responses((status = 200, body = ListResponse<EndpointMessageOut>)))]
 async fn endpoint_messages(
     State(state): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
@@ -386,6 +452,12 @@ async fn endpoint_messages(
     )))
 }
 
+/// Resend Webhook
+///
+/// Makes the message's delivery to the endpoint due again, as a manual attempt.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend",
+    tag = TAG, operation_id = "v1.message-attempt.resend",
+    responses((status = 202, description = "the delivery is due again (an empty object)")))]
 async fn resend(
     State(state): State<ApiState>,
     Path((app_id, msg_id, endpoint_id)): Path<(String, String, String)>,

@@ -2,13 +2,15 @@
 //! (`actor`: a token id or `admin`), `method` and time (`before`, `after`), paginated like every
 //! list. Admins only. See [`crate::http::audit`] for what is recorded and what is not.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use rustyhook_core::id::AuditId;
 use rustyhook_core::time::to_rfc3339;
 use rustyhook_store::{AuditEntry, AuditFilter, Order};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::common::time_param;
 use crate::http::error::ApiResult;
@@ -17,23 +19,29 @@ use crate::http::list::{ListParams, ListResponse};
 use crate::state::ApiState;
 
 /// The routes.
-pub fn router() -> Router<ApiState> {
-    Router::new().route("/api/v1/audit", get(list))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(list))
 }
 
 /// The list's query string.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AuditParams {
     #[serde(flatten)]
+    #[param(ignore)]
     list: ListParams,
+    /// Only writes by this token id, or `admin`.
     actor: Option<String>,
+    /// Only writes with this HTTP method.
     method: Option<String>,
+    /// Only writes before this RFC 3339 time.
     before: Option<String>,
+    /// Only writes after this RFC 3339 time.
     after: Option<String>,
 }
 
 /// `AuditEntryOut`: one write.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntryOut {
     id: String,
@@ -41,6 +49,7 @@ pub struct AuditEntryOut {
     method: String,
     route: String,
     /// The route's parameters (`{"app_id": "app_…"}`).
+    #[schema(value_type = Object)]
     resource: serde_json::Value,
     address: String,
     status: u16,
@@ -62,6 +71,10 @@ impl From<AuditEntry> for AuditEntryOut {
     }
 }
 
+/// List Audit Log
+#[utoipa::path(get, path = "/api/v1/audit", tag = "Audit", operation_id = "v1.audit.list",
+    params(ListParams, AuditParams),
+    responses((status = 200, body = ListResponse<AuditEntryOut>)))]
 async fn list(
     State(state): State<ApiState>,
     QueryParams(params): QueryParams<AuditParams>,

@@ -5,12 +5,14 @@
 //! A token limited to one app sees only that app's tasks; another app's task is a 404.
 
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use rustyhook_core::id::TaskId;
 use rustyhook_core::time::to_rfc3339;
 use rustyhook_store::{BackgroundTask, Order, TaskFilter, TaskKind, TaskStatus};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::http::auth::Principal;
 use crate::http::error::{ApiError, ApiResult};
@@ -19,11 +21,13 @@ use crate::http::list::{ListParams, ListResponse};
 use crate::state::ApiState;
 
 /// The routes.
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/background-task", get(list))
-        .route("/api/v1/background-task/{task_id}", get(fetch))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(fetch))
 }
+
+const TAG: &str = "Background Task";
 
 /// Svix's `BackgroundTaskType`s that rustyhook never records: a filter on one of them is valid
 /// and matches nothing.
@@ -38,11 +42,13 @@ const NEVER_RECORDED: &[&str] = &[
 
 /// What `POST …/recover` and `POST …/replay-missing` answer (Svix's `RecoverOut` and
 /// `ReplayOut`): the task, without its data.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskOut {
     id: String,
+    /// `running`, `finished` or `failed`.
     status: &'static str,
+    /// What the task does: `endpoint.recover` or `endpoint.replay`.
     task: &'static str,
     updated_at: String,
 }
@@ -59,10 +65,12 @@ impl From<&BackgroundTask> for TaskOut {
 }
 
 /// Svix's `BackgroundTaskOut`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct BackgroundTaskOut {
     #[serde(flatten)]
     task: TaskOut,
+    /// What the task did, such as how many messages it made due.
+    #[schema(value_type = Object)]
     data: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -76,14 +84,22 @@ impl From<BackgroundTask> for BackgroundTaskOut {
 }
 
 /// The list's query string.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct TaskParams {
     #[serde(flatten)]
+    #[param(ignore)]
     list: ListParams,
+    /// Only tasks in this state: `running`, `finished` or `failed`.
     status: Option<String>,
+    /// Only tasks of this type (Svix's `BackgroundTaskType`).
     task: Option<String>,
 }
 
+/// List Background Tasks
+#[utoipa::path(get, path = "/api/v1/background-task", tag = TAG,
+    operation_id = "v1.background-task.list", params(ListParams, TaskParams),
+    responses((status = 200, body = ListResponse<BackgroundTaskOut>)))]
 async fn list(
     State(state): State<ApiState>,
     principal: Option<Extension<Principal>>,
@@ -135,6 +151,10 @@ async fn list(
     )))
 }
 
+/// Get Background Task
+#[utoipa::path(get, path = "/api/v1/background-task/{task_id}", tag = TAG,
+    operation_id = "v1.background-task.get",
+    responses((status = 200, body = BackgroundTaskOut)))]
 async fn fetch(
     State(state): State<ApiState>,
     principal: Option<Extension<Principal>>,

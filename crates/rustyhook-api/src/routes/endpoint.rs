@@ -3,11 +3,10 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use rustyhook_core::id::EndpointId;
 use rustyhook_core::model::{App, Endpoint, EndpointSecret};
 use rustyhook_core::names::{Channel, EndpointUrl, EventTypeName, Uid};
@@ -16,6 +15,9 @@ use rustyhook_core::signing::{HeaderStyle, SigningSecret};
 use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_store::Order;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::common::{check_rate_limit, finish, load_app, load_endpoint, nullable, one_rate};
 use crate::http::error::{ApiError, ApiResult, ValidationItem};
@@ -25,7 +27,7 @@ use crate::state::ApiState;
 
 /// `EndpointIn` and `EndpointUpdate` (which has no `secret`), plus rustyhook's `headerStyle`
 /// and `maxInFlight`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct EndpointIn {
     url: EndpointUrl,
@@ -58,8 +60,8 @@ struct EndpointIn {
     max_in_flight: Option<u32>,
 }
 
-/// `EndpointPatch`.
-#[derive(Debug, Deserialize)]
+/// `EndpointPatch`: only the fields given change.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct EndpointPatch {
     url: Option<EndpointUrl>,
@@ -86,7 +88,7 @@ struct EndpointPatch {
 }
 
 /// `EndpointOut`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointOut {
     id: String,
@@ -264,15 +266,19 @@ impl EndpointIn {
 }
 
 /// The endpoint CRUD routes.
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/app/{app_id}/endpoint", get(list).post(create))
-        .route(
-            "/api/v1/app/{app_id}/endpoint/{endpoint_id}",
-            get(fetch).put(update).patch(patch).delete(delete),
-        )
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(fetch, update, patch, delete))
 }
 
+/// The tag of every endpoint route.
+pub(super) const TAG: &str = "Endpoint";
+
+/// List Endpoints
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint", tag = TAG,
+    operation_id = "v1.endpoint.list", params(ListParams),
+    responses((status = 200, body = ListResponse<EndpointOut>)))]
 async fn list(
     State(state): State<ApiState>,
     Path(app_id): Path<String>,
@@ -302,6 +308,10 @@ fn uid_conflict(e: rustyhook_store::StoreError) -> ApiError {
     }
 }
 
+/// Create Endpoint
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint", tag = TAG,
+    operation_id = "v1.endpoint.create", request_body = EndpointIn,
+    responses((status = 201, body = EndpointOut)))]
 async fn create(
     State(state): State<ApiState>,
     Path(app_id): Path<String>,
@@ -318,6 +328,9 @@ async fn create(
     Ok((StatusCode::CREATED, Json(EndpointOut::from(endpoint))).into_response())
 }
 
+/// Get Endpoint
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = TAG, operation_id = "v1.endpoint.get",
+    responses((status = 200, body = EndpointOut)))]
 async fn fetch(
     State(state): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
@@ -328,6 +341,13 @@ async fn fetch(
     ))
 }
 
+/// Update Endpoint
+///
+/// Creates the endpoint, with the path's id as its uid, when none has it. The secret is kept.
+#[utoipa::path(put, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = TAG, operation_id = "v1.endpoint.update",
+    request_body = EndpointIn,
+    responses((status = 200, body = EndpointOut, description = "updated"),
+        (status = 201, body = EndpointOut, description = "created")))]
 async fn update(
     State(state): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
@@ -363,6 +383,10 @@ async fn update(
     }
 }
 
+/// Patch Endpoint
+#[utoipa::path(patch, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = TAG, operation_id = "v1.endpoint.patch",
+    request_body = EndpointPatch,
+    responses((status = 200, body = EndpointOut)))]
 async fn patch(
     State(state): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
@@ -430,6 +454,9 @@ async fn patch(
     Ok(Json(e.into()))
 }
 
+/// Delete Endpoint
+#[utoipa::path(delete, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = TAG, operation_id = "v1.endpoint.delete",
+    responses((status = 204)))]
 async fn delete(
     State(state): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,

@@ -2,19 +2,21 @@
 
 use std::collections::BTreeMap;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use rustyhook_core::id::MessageId;
 use rustyhook_core::model::{EndpointSecret, Message};
 use rustyhook_core::names::EventTypeName;
 use rustyhook_core::signing::SigningSecret;
 use rustyhook_core::time::now_millis;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::common::{load_app, load_endpoint, time_param};
-use super::endpoint::check_headers;
+use super::endpoint::{TAG, check_headers};
 use super::message::MessageOut;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{JsonBody, QueryParams};
@@ -24,33 +26,32 @@ use crate::state::ApiState;
 const ROTATION_GRACE_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The routes.
-pub fn router() -> Router<ApiState> {
-    let ep = "/api/v1/app/{app_id}/endpoint/{endpoint_id}";
-    Router::new()
-        .route(
-            &format!("{ep}/headers"),
-            get(get_headers).put(put_headers).patch(patch_headers),
-        )
-        .route(&format!("{ep}/secret"), get(get_secret))
-        .route(&format!("{ep}/secret/rotate"), post(rotate_secret))
-        .route(&format!("{ep}/stats"), get(stats))
-        .route(&format!("{ep}/send-example"), post(send_example))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_headers, put_headers, patch_headers))
+        .routes(routes!(get_secret))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(stats))
+        .routes(routes!(send_example))
 }
 
-type EndpointPath = Path<(String, String)>;
-
-#[derive(Debug, Serialize)]
+/// `EndpointHeadersOut`.
+#[derive(Debug, Serialize, ToSchema)]
 struct EndpointHeadersOut {
+    /// The headers sent with every request, but those that carry credentials.
     headers: BTreeMap<String, String>,
+    /// The names of the headers left out because they carry credentials.
     sensitive: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `EndpointHeadersIn`: every header to send, replacing those set before.
+#[derive(Debug, Deserialize, ToSchema)]
 struct EndpointHeadersIn {
     headers: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `EndpointHeadersPatchIn`: headers to set, and (as `null`) to remove.
+#[derive(Debug, Deserialize, ToSchema)]
 struct EndpointHeadersPatchIn {
     headers: BTreeMap<String, Option<String>>,
 }
@@ -61,9 +62,13 @@ fn is_sensitive(name: &str) -> bool {
     n == "authorization" || n.contains("token") || n.contains("secret") || n.contains("key")
 }
 
+/// Get Endpoint Headers
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = TAG,
+    operation_id = "v1.endpoint.get-headers",
+    responses((status = 200, body = EndpointHeadersOut)))]
 async fn get_headers(
     State(state): State<ApiState>,
-    Path((app_id, endpoint_id)): EndpointPath,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> ApiResult<Json<EndpointHeadersOut>> {
     let app = load_app(&state, &app_id).await?;
     let e = load_endpoint(&state, &app, &endpoint_id).await?;
@@ -81,9 +86,13 @@ async fn get_headers(
     Ok(Json(EndpointHeadersOut { headers, sensitive }))
 }
 
+/// Update Endpoint Headers
+#[utoipa::path(put, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = TAG,
+    operation_id = "v1.endpoint.update-headers", request_body = EndpointHeadersIn,
+    responses((status = 204)))]
 async fn put_headers(
     State(state): State<ApiState>,
-    Path((app_id, endpoint_id)): EndpointPath,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<EndpointHeadersIn>,
 ) -> ApiResult<StatusCode> {
     let mut errors = Vec::new();
@@ -98,9 +107,13 @@ async fn put_headers(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Patch Endpoint Headers
+#[utoipa::path(patch, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = TAG,
+    operation_id = "v1.endpoint.patch-headers", request_body = EndpointHeadersPatchIn,
+    responses((status = 204)))]
 async fn patch_headers(
     State(state): State<ApiState>,
-    Path((app_id, endpoint_id)): EndpointPath,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<EndpointHeadersPatchIn>,
 ) -> ApiResult<StatusCode> {
     let mut errors = Vec::new();
@@ -123,14 +136,20 @@ async fn patch_headers(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize)]
+/// `EndpointSecretOut`.
+#[derive(Debug, Serialize, ToSchema)]
 struct EndpointSecretOut {
+    /// The current signing secret, `whsec_…`.
     key: String,
 }
 
+/// Get Endpoint Secret
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret", tag = TAG,
+    operation_id = "v1.endpoint.get-secret",
+    responses((status = 200, body = EndpointSecretOut)))]
 async fn get_secret(
     State(state): State<ApiState>,
-    Path((app_id, endpoint_id)): EndpointPath,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> ApiResult<Json<EndpointSecretOut>> {
     let app = load_app(&state, &app_id).await?;
     let e = load_endpoint(&state, &app, &endpoint_id).await?;
@@ -143,15 +162,21 @@ async fn get_secret(
     }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `EndpointSecretRotateIn`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 struct EndpointSecretRotateIn {
+    /// The new secret; generated when absent. The old one keeps signing for 24 hours.
     #[serde(default)]
     key: Option<SigningSecret>,
 }
 
+/// Rotate Endpoint Secret
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate", tag = TAG,
+    operation_id = "v1.endpoint.rotate-secret", request_body = EndpointSecretRotateIn,
+    responses((status = 200, body = EndpointSecretOut)))]
 async fn rotate_secret(
     State(state): State<ApiState>,
-    Path((app_id, endpoint_id)): EndpointPath,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<EndpointSecretRotateIn>,
 ) -> ApiResult<Json<EndpointSecretOut>> {
     let app = load_app(&state, &app_id).await?;
@@ -180,13 +205,17 @@ async fn rotate_secret(
     Ok(Json(EndpointSecretOut { key }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct StatsParams {
+    /// Count deliveries created at or after this RFC 3339 time.
     since: Option<String>,
+    /// Count deliveries created before this RFC 3339 time.
     until: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// `EndpointStats`: the endpoint's deliveries, by state.
+#[derive(Debug, Serialize, ToSchema)]
 struct EndpointStats {
     success: i64,
     pending: i64,
@@ -195,9 +224,13 @@ struct EndpointStats {
     canceled: i64,
 }
 
+/// Endpoint Stats
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/stats", tag = TAG,
+    operation_id = "v1.endpoint.get-stats", params(StatsParams),
+    responses((status = 200, body = EndpointStats)))]
 async fn stats(
     State(state): State<ApiState>,
-    Path((app_id, endpoint_id)): EndpointPath,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
     QueryParams(params): QueryParams<StatsParams>,
 ) -> ApiResult<Json<EndpointStats>> {
     let since = time_param("since", params.since.as_deref())?;
@@ -214,7 +247,8 @@ async fn stats(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+/// `EventExampleIn`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct EventExampleIn {
     event_type: EventTypeName,
@@ -237,9 +271,16 @@ fn example_payload(schemas: Option<&serde_json::Value>, event_type: &str) -> Str
     value.to_string()
 }
 
+/// Send Event Type Example Message
+///
+/// Sends the endpoint alone a message of the event type, with the first example of its newest
+/// schema as the payload.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example", tag = TAG,
+    operation_id = "v1.endpoint.send-example", request_body = EventExampleIn,
+    responses((status = 200, body = MessageOut)))]
 async fn send_example(
     State(state): State<ApiState>,
-    Path((app_id, endpoint_id)): EndpointPath,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<EventExampleIn>,
 ) -> ApiResult<Json<MessageOut>> {
     let app = load_app(&state, &app_id).await?;

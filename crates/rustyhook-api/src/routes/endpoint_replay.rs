@@ -13,16 +13,19 @@
 //! already `finished`; the deliveries they made due are then sent like any other, as manual
 //! attempts.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
 use rustyhook_core::time::{Millis, now_millis, parse_rfc3339};
 use rustyhook_store::TaskKind;
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::background_task::TaskOut;
 use super::common::{load_app, load_endpoint};
+use super::endpoint::TAG;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::JsonBody;
 use crate::state::ApiState;
@@ -32,25 +35,51 @@ use crate::state::ApiState;
 pub const REPLAY_MISSING_MAX: usize = 10_000;
 
 /// The routes.
-pub fn router() -> Router<ApiState> {
-    let ep = "/api/v1/app/{app_id}/endpoint/{endpoint_id}";
-    Router::new()
-        .route(
-            &format!("{ep}/recover"),
-            post(|s, p, b| bulk(s, p, b, TaskKind::EndpointRecover)),
-        )
-        .route(
-            &format!("{ep}/replay-missing"),
-            post(|s, p, b| bulk(s, p, b, TaskKind::EndpointReplay)),
-        )
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(recover))
+        .routes(routes!(replay_missing))
 }
 
 /// A time window (Svix's `RecoverIn`, and `ReplayIn`, which has the same shape).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub(super) struct RecoverIn {
+    /// The window's start (RFC 3339), included.
     since: String,
+    /// The window's end (RFC 3339), excluded; now when absent.
     #[serde(default)]
     until: Option<String>,
+}
+
+type Answer = ApiResult<(StatusCode, Json<TaskOut>)>;
+
+/// Recover Failed Webhooks
+///
+/// Makes the endpoint's dead deliveries created in the window due again.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover", tag = TAG,
+    operation_id = "v1.endpoint.recover", request_body = RecoverIn,
+    responses((status = 202, body = TaskOut, description = "done: the task is `finished`")))]
+async fn recover(
+    state: State<ApiState>,
+    path: Path<(String, String)>,
+    body: JsonBody<RecoverIn>,
+) -> Answer {
+    bulk(state, path, body, TaskKind::EndpointRecover).await
+}
+
+/// Replay Missing Webhooks
+///
+/// Sends the endpoint every message of the window that its filters accept but that it never
+/// got, at most 10 000 per call, the oldest first.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing", tag = TAG,
+    operation_id = "v1.endpoint.replay-missing", request_body = RecoverIn,
+    responses((status = 202, body = TaskOut, description = "done: the task is `finished`")))]
+async fn replay_missing(
+    state: State<ApiState>,
+    path: Path<(String, String)>,
+    body: JsonBody<RecoverIn>,
+) -> Answer {
+    bulk(state, path, body, TaskKind::EndpointReplay).await
 }
 
 impl RecoverIn {
@@ -76,7 +105,7 @@ async fn bulk(
     Path((app_id, endpoint_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<RecoverIn>,
     kind: TaskKind,
-) -> ApiResult<(StatusCode, Json<TaskOut>)> {
+) -> Answer {
     let (since, until) = body.window()?;
     let app = load_app(&state, &app_id).await?;
     let e = load_endpoint(&state, &app, &endpoint_id).await?;

@@ -1,15 +1,17 @@
 //! Event types: `/api/v1/event-type`.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use rustyhook_core::model::EventType;
 use rustyhook_core::names::{EventTypeName, Uid};
 use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_store::Order;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::common::nullable;
 use crate::http::error::{ApiError, ApiResult};
@@ -19,9 +21,10 @@ use crate::http::query;
 use crate::state::ApiState;
 
 /// `EventTypeIn` (with `name`) and `EventTypeUpdate` (name from the path).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct EventTypeIn {
+    /// Required to create; a `PUT` takes the name from its path.
     name: Option<EventTypeName>,
     description: String,
     #[serde(default)]
@@ -34,12 +37,14 @@ struct EventTypeIn {
     feature_flags: Option<Vec<Uid>>,
     #[serde(default)]
     group_name: Option<String>,
+    /// JSON schemas of the payload, keyed by version (`{"1": {…}}`).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     schemas: Option<serde_json::Value>,
 }
 
-/// `EventTypePatch`.
-#[derive(Debug, Deserialize)]
+/// `EventTypePatch`: only the fields given change.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct EventTypePatch {
     description: Option<String>,
@@ -52,11 +57,12 @@ struct EventTypePatch {
     #[serde(default, deserialize_with = "nullable")]
     group_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Object>)]
     schemas: Option<Option<serde_json::Value>>,
 }
 
 /// `EventTypeOut`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct EventTypeOut {
     name: String,
@@ -66,7 +72,9 @@ struct EventTypeOut {
     feature_flag: Option<String>,
     feature_flags: Option<Vec<String>>,
     group_name: Option<String>,
+    /// Left out of lists unless asked `with_content=true`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     schemas: Option<serde_json::Value>,
     created_at: String,
     updated_at: String,
@@ -89,31 +97,36 @@ impl EventTypeOut {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListEventTypes {
     #[serde(flatten)]
+    #[param(ignore)]
     page: ListParams,
+    /// Include archived event types.
     #[serde(default, deserialize_with = "query::flag")]
     include_archived: bool,
+    /// Include each type's `schemas`.
     #[serde(default, deserialize_with = "query::flag")]
     with_content: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DeleteParams {
+    /// Delete the event type for good rather than archive it.
     #[serde(default, deserialize_with = "query::flag")]
     expunge: bool,
 }
 
 /// The event type routes.
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/event-type", get(list).post(create))
-        .route(
-            "/api/v1/event-type/{event_type_name}",
-            get(fetch).put(update).patch(patch).delete(delete),
-        )
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(fetch, update, patch, delete))
 }
+
+const TAG: &str = "Event Type";
 
 /// Feature flags as stored: checked names, each once, in a stable order (Svix's is a set).
 fn flag_names(flags: Vec<Uid>) -> Vec<String> {
@@ -131,6 +144,10 @@ fn check_schemas(schemas: &Option<serde_json::Value>) -> ApiResult<()> {
     }
 }
 
+/// List Event Types
+#[utoipa::path(get, path = "/api/v1/event-type", tag = TAG, operation_id = "v1.event-type.list",
+    params(ListParams, ListEventTypes),
+    responses((status = 200, body = ListResponse<EventTypeOut>)))]
 async fn list(
     State(state): State<ApiState>,
     QueryParams(params): QueryParams<ListEventTypes>,
@@ -180,6 +197,12 @@ async fn store_event_type(
     Ok((created, et))
 }
 
+/// Create Event Type
+///
+/// An archived event type of the same name is replaced.
+#[utoipa::path(post, path = "/api/v1/event-type", tag = TAG,
+    operation_id = "v1.event-type.create", request_body = EventTypeIn,
+    responses((status = 201, body = EventTypeOut)))]
 async fn create(
     State(state): State<ApiState>,
     JsonBody(body): JsonBody<EventTypeIn>,
@@ -198,6 +221,10 @@ async fn create(
     Ok((StatusCode::CREATED, Json(EventTypeOut::new(et, true))).into_response())
 }
 
+/// Get Event Type
+#[utoipa::path(get, path = "/api/v1/event-type/{event_type_name}", tag = TAG,
+    operation_id = "v1.event-type.get",
+    responses((status = 200, body = EventTypeOut)))]
 async fn fetch(
     State(state): State<ApiState>,
     Path(name): Path<String>,
@@ -210,6 +237,13 @@ async fn fetch(
     Ok(Json(EventTypeOut::new(et, true)))
 }
 
+/// Update Event Type
+///
+/// Creates the event type when none has the path's name.
+#[utoipa::path(put, path = "/api/v1/event-type/{event_type_name}", tag = TAG,
+    operation_id = "v1.event-type.update", request_body = EventTypeIn,
+    responses((status = 200, body = EventTypeOut, description = "updated"),
+        (status = 201, body = EventTypeOut, description = "created")))]
 async fn update(
     State(state): State<ApiState>,
     Path(name): Path<String>,
@@ -226,6 +260,10 @@ async fn update(
     Ok((status, Json(EventTypeOut::new(et, true))).into_response())
 }
 
+/// Patch Event Type
+#[utoipa::path(patch, path = "/api/v1/event-type/{event_type_name}", tag = TAG,
+    operation_id = "v1.event-type.patch", request_body = EventTypePatch,
+    responses((status = 200, body = EventTypeOut)))]
 async fn patch(
     State(state): State<ApiState>,
     Path(name): Path<String>,
@@ -263,6 +301,12 @@ async fn patch(
     Ok(Json(EventTypeOut::new(et, true)))
 }
 
+/// Delete Event Type
+///
+/// Archives it, or with `expunge=true` deletes it.
+#[utoipa::path(delete, path = "/api/v1/event-type/{event_type_name}", tag = TAG,
+    operation_id = "v1.event-type.delete", params(DeleteParams),
+    responses((status = 204)))]
 async fn delete(
     State(state): State<ApiState>,
     Path(name): Path<String>,

@@ -4,10 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use rustyhook_core::handlers::{Command, Handler, Trigger};
 use rustyhook_core::id::{AttemptId, RunId};
 use rustyhook_core::model::DeliveryStatus;
@@ -16,6 +15,9 @@ use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_engine::automation::TriggerError;
 use rustyhook_store::{Order, Target};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::endpoint_replay::RecoverIn;
 use crate::http::error::{ApiError, ApiResult};
@@ -24,35 +26,33 @@ use crate::http::list::{ListParams, ListResponse};
 use crate::state::ApiState;
 
 /// The routes.
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/handler", get(list))
-        .route("/api/v1/handler/{handler_id}", get(fetch))
-        .route(
-            "/api/v1/handler/{handler_id}/run",
-            get(list_runs).post(start),
-        )
-        .route("/api/v1/handler/{handler_id}/run/{run_id}", get(fetch_run))
-        .route(
-            "/api/v1/handler/{handler_id}/run/{run_id}/attempt",
-            get(list_attempts),
-        )
-        .route(
-            "/api/v1/handler/{handler_id}/run/{run_id}/rerun",
-            post(rerun),
-        )
-        .route("/api/v1/handler/{handler_id}/recover", post(recover))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(fetch))
+        .routes(routes!(list_runs, start))
+        .routes(routes!(fetch_run))
+        .routes(routes!(list_attempts))
+        .routes(routes!(rerun))
+        .routes(routes!(recover))
 }
 
+const TAG: &str = "Handler";
+
 /// A handler as listed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HandlerOut {
     id: String,
     name: String,
+    /// The trigger's type: `webhook`, `cron`, `filesystem`, `sqs`, `plugin` or `custom`.
     #[serde(rename = "type")]
     kind: &'static str,
+    /// The trigger's settings: `hookPath`, `cronExpression`, `path`, … by type.
+    #[schema(value_type = Object)]
     trigger: serde_json::Value,
+    /// The command: a shell line (a string) or an argument list.
+    #[schema(value_type = Option<Value>)]
     command: Option<serde_json::Value>,
     timeout_secs: f64,
     max_retries: u32,
@@ -63,7 +63,9 @@ pub struct HandlerOut {
     forward_to: Vec<String>,
     depends_on: Vec<String>,
     exports: Vec<String>,
+    /// How many routes the handler has.
     routes: usize,
+    /// The app it publishes messages to, if any.
     publish_app: Option<String>,
 }
 
@@ -103,12 +105,15 @@ impl HandlerOut {
 }
 
 /// A run.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunOut {
     id: String,
     handler_id: String,
+    /// What the run does: `command`, `forward`, `publish`, …
     step: &'static str,
+    /// `pending`, `running`, `failed` (a retry is scheduled), `succeeded`, `dead` or
+    /// `canceled`.
     status: &'static str,
     attempts: u32,
     next_attempt: Option<String>,
@@ -148,7 +153,7 @@ impl From<Run> for RunOut {
 }
 
 /// One attempt of a run.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunAttemptOut {
     id: String,
@@ -175,7 +180,7 @@ impl From<RunAttempt> for RunAttemptOut {
 }
 
 /// A run started through the API.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RunIn {
     /// Given to the command on stdin.
@@ -196,6 +201,9 @@ fn handler<'a>(state: &'a ApiState, id: &str) -> ApiResult<&'a std::sync::Arc<Ha
         .ok_or_else(|| ApiError::not_found("handler"))
 }
 
+/// List Handlers
+#[utoipa::path(get, path = "/api/v1/handler", tag = TAG, operation_id = "v1.handler.list",
+    responses((status = 200, body = ListResponse<HandlerOut>)))]
 async fn list(State(state): State<ApiState>) -> Json<ListResponse<HandlerOut>> {
     Json(ListResponse {
         data: state
@@ -210,6 +218,10 @@ async fn list(State(state): State<ApiState>) -> Json<ListResponse<HandlerOut>> {
     })
 }
 
+/// Get Handler
+#[utoipa::path(get, path = "/api/v1/handler/{handler_id}", tag = TAG,
+    operation_id = "v1.handler.get",
+    responses((status = 200, body = HandlerOut)))]
 async fn fetch(
     State(state): State<ApiState>,
     Path(id): Path<String>,
@@ -218,15 +230,21 @@ async fn fetch(
 }
 
 /// Query parameters of a handler's run list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListRunsParams {
     #[serde(flatten)]
+    #[param(ignore)]
     page: ListParams,
     /// Only runs in this state: `pending`, `running`, `failed` (a retry is scheduled),
     /// `succeeded`, `dead` (the handler's dead letters) or `canceled`.
     status: Option<String>,
 }
 
+/// List Handler Runs
+#[utoipa::path(get, path = "/api/v1/handler/{handler_id}/run", tag = TAG,
+    operation_id = "v1.handler.run.list", params(ListParams, ListRunsParams),
+    responses((status = 200, body = ListResponse<RunOut>)))]
 async fn list_runs(
     State(state): State<ApiState>,
     Path(id): Path<String>,
@@ -272,6 +290,10 @@ async fn load_run(state: &ApiState, handler_id: &str, run_id: &str) -> ApiResult
     }
 }
 
+/// Get Handler Run
+#[utoipa::path(get, path = "/api/v1/handler/{handler_id}/run/{run_id}", tag = TAG,
+    operation_id = "v1.handler.run.get",
+    responses((status = 200, body = RunOut)))]
 async fn fetch_run(
     State(state): State<ApiState>,
     Path((handler_id, run_id)): Path<(String, String)>,
@@ -279,6 +301,10 @@ async fn fetch_run(
     Ok(Json(load_run(&state, &handler_id, &run_id).await?.into()))
 }
 
+/// List Handler Run Attempts
+#[utoipa::path(get, path = "/api/v1/handler/{handler_id}/run/{run_id}/attempt", tag = TAG,
+    operation_id = "v1.handler.run.attempt.list", params(ListParams),
+    responses((status = 200, body = ListResponse<RunAttemptOut>)))]
 async fn list_attempts(
     State(state): State<ApiState>,
     Path((handler_id, run_id)): Path<(String, String)>,
@@ -299,6 +325,12 @@ async fn list_attempts(
     )))
 }
 
+/// Run Handler
+///
+/// Queues a run of the handler, as if its trigger had fired. The body may be left out.
+#[utoipa::path(post, path = "/api/v1/handler/{handler_id}/run", tag = TAG,
+    operation_id = "v1.handler.run.create", request_body = Option<RunIn>,
+    responses((status = 202, body = RunOut)))]
 async fn start(
     State(state): State<ApiState>,
     Path(id): Path<String>,
@@ -344,6 +376,10 @@ async fn start(
     Ok((StatusCode::ACCEPTED, Json(run.into())))
 }
 
+/// Re-run Handler Run
+#[utoipa::path(post, path = "/api/v1/handler/{handler_id}/run/{run_id}/rerun", tag = TAG,
+    operation_id = "v1.handler.run.rerun",
+    responses((status = 202, body = RunOut)))]
 async fn rerun(
     State(state): State<ApiState>,
     Path((handler_id, run_id)): Path<(String, String)>,
@@ -358,15 +394,20 @@ async fn rerun(
 }
 
 /// How many dead runs a recover made due again.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct HandlerRecoverOut {
     recovered: u64,
 }
 
+/// Recover Dead Handler Runs
+///
 /// Makes every dead run of the handler created in `[since, until)` due again, as an
 /// endpoint's recover does its dead deliveries: each gets one more attempt, then its retry
 /// policy again.
+#[utoipa::path(post, path = "/api/v1/handler/{handler_id}/recover", tag = TAG,
+    operation_id = "v1.handler.recover", request_body = RecoverIn,
+    responses((status = 202, body = HandlerRecoverOut)))]
 async fn recover(
     State(state): State<ApiState>,
     Path(id): Path<String>,

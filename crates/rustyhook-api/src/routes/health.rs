@@ -9,24 +9,32 @@
 //!   with `Retry-After` and what is wrong, while the database cannot be reached or its disk is
 //!   full.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use rustyhook_engine::health::StoreState;
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::ApiState;
 
-/// The health routes.
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/health", get(health).head(health))
-        .route("/api/v1/health/ping", get(ping).head(ping))
-        .route("/api/v1/health/ready", get(ready).head(ready))
+/// The health routes (a `GET` route answers `HEAD` too).
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ping))
+        .routes(routes!(ready))
 }
 
+/// Health
+///
+/// 204 while the store can be read and written. No token needed.
+#[utoipa::path(get, path = "/api/v1/health", tag = "Health", operation_id = "v1.health.get",
+    responses((status = 204, description = "healthy"),
+        (status = 503, description = "the store cannot be reached, or its disk is full")))]
 async fn health(State(state): State<ApiState>) -> StatusCode {
     match state.health.state() {
         StoreState::Up => StatusCode::NO_CONTENT,
@@ -34,12 +42,17 @@ async fn health(State(state): State<ApiState>) -> StatusCode {
     }
 }
 
+/// Ping
+///
+/// 204 while the process serves HTTP at all (liveness). No token needed.
+#[utoipa::path(get, path = "/api/v1/health/ping", tag = "Health", operation_id = "v1.health.ping",
+    responses((status = 204, description = "alive")))]
 async fn ping() -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
 /// What the readiness route answers.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Readiness {
     /// Whether this node can take requests now.
@@ -53,6 +66,12 @@ struct Readiness {
     detail: Option<String>,
 }
 
+/// Readiness
+///
+/// Whether this node can take requests now, for a load balancer. No token needed.
+#[utoipa::path(get, path = "/api/v1/health/ready", tag = "Health", operation_id = "v1.health.ready",
+    responses((status = 200, body = Readiness, description = "ready"),
+        (status = 503, body = Readiness, description = "not ready: see `detail`")))]
 async fn ready(State(state): State<ApiState>) -> Response {
     let (store, since, last_error) = state.health.get();
     let ready = store == StoreState::Up;

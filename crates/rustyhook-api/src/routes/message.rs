@@ -4,10 +4,9 @@
 
 use std::collections::HashSet;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
 use rustyhook_core::id::MessageId;
 use rustyhook_core::model::{App, Message};
 use rustyhook_core::names::{Channel, EventTypeName, Uid};
@@ -15,6 +14,9 @@ use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_store::{MessageFilter, Order};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::app::ApplicationIn;
 use super::common::{finish, load_app, load_message, time_param};
@@ -25,19 +27,24 @@ use crate::http::query;
 use crate::state::ApiState;
 
 /// `MessageIn`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct MessageIn {
     event_type: EventTypeName,
+    /// The event's JSON object, sent as the webhook's body.
+    #[schema(value_type = Object)]
     payload: Box<RawValue>,
     #[serde(default)]
     event_id: Option<Uid>,
     #[serde(default)]
     channels: Option<Vec<Channel>>,
+    /// Each 1 to 128 letters, digits or any of `-_./\#`.
     #[serde(default)]
     tags: Option<Vec<String>>,
+    /// Days the payload is kept: 5 to 90.
     #[serde(default)]
     payload_retention_period: Option<i64>,
+    /// Creates the app (with the path's id as its uid) when it does not exist.
     #[serde(default)]
     application: Option<ApplicationIn>,
     /// When to deliver (RFC 3339), at most [`MAX_DELAY`] ahead; absent or past means now.
@@ -124,7 +131,7 @@ fn unique_tags(tags: Vec<String>) -> Vec<String> {
 }
 
 /// `MessageOut`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageOut {
     id: String,
@@ -132,6 +139,8 @@ pub struct MessageOut {
     event_id: Option<String>,
     channels: Option<Vec<Channel>>,
     tags: Option<Vec<String>>,
+    /// The payload; `{}` when asked `with_content=false`, `{"expired": true}` once deleted.
+    #[schema(value_type = Object)]
     payload: Box<RawValue>,
     timestamp: String,
 }
@@ -171,26 +180,39 @@ impl MessageOut {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct WithContent {
+    /// `false` leaves the payload out (`{}`).
     #[serde(default = "query::yes", deserialize_with = "query::flag")]
+    #[param(default = true)]
     with_content: bool,
 }
 
 /// Query parameters of message and attempt lists.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListMessagesParams {
     #[serde(flatten)]
+    #[param(ignore)]
     pub page: ListParams,
+    /// Only messages sent on this channel.
+    #[param(value_type = Option<String>)]
     pub channel: Option<Channel>,
-    /// Svix's `tag`; also taken as a list (commas or repeated), matching any.
+    /// Only messages with any of these tags (Svix's `tag`; repeated or comma-separated).
     #[serde(default, deserialize_with = "query::list")]
     pub tag: Option<Vec<String>>,
+    /// Only messages created before this RFC 3339 time.
     pub before: Option<String>,
+    /// Only messages created after this RFC 3339 time.
     pub after: Option<String>,
+    /// `false` leaves the payloads out.
     #[serde(default = "query::yes", deserialize_with = "query::flag")]
+    #[param(default = true)]
     pub with_content: bool,
+    /// Only messages of these types (repeated or comma-separated).
     #[serde(default, deserialize_with = "query::list")]
+    #[param(value_type = Option<Vec<String>>)]
     pub event_types: Option<Vec<EventTypeName>>,
 }
 
@@ -208,12 +230,14 @@ impl ListMessagesParams {
 }
 
 /// The message routes.
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/app/{app_id}/msg", get(list).post(create))
-        .route("/api/v1/app/{app_id}/msg/{msg_id}", get(fetch))
-        .route("/api/v1/app/{app_id}/msg/{msg_id}/content", delete(expunge))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(fetch))
+        .routes(routes!(expunge))
 }
+
+const TAG: &str = "Message";
 
 async fn app_for_message(state: &ApiState, app_id: &str, body: &mut MessageIn) -> ApiResult<App> {
     if let Some(app) = state.store.get_app(app_id).await? {
@@ -238,6 +262,12 @@ async fn app_for_message(state: &ApiState, app_id: &str, body: &mut MessageIn) -
     }
 }
 
+/// Create Message
+///
+/// Stores the message and fans it out to every endpoint of the app whose filters accept it.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/msg", tag = TAG,
+    operation_id = "v1.message.create", params(WithContent), request_body = MessageIn,
+    responses((status = 202, body = MessageOut)))]
 async fn create(
     State(state): State<ApiState>,
     Path(app_id): Path<String>,
@@ -268,6 +298,10 @@ async fn create(
     ))
 }
 
+/// List Messages
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg", tag = TAG,
+    operation_id = "v1.message.list", params(ListParams, ListMessagesParams),
+    responses((status = 200, body = ListResponse<MessageOut>)))]
 async fn list(
     State(state): State<ApiState>,
     Path(app_id): Path<String>,
@@ -292,6 +326,10 @@ async fn list(
     )))
 }
 
+/// Get Message
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}", tag = TAG,
+    operation_id = "v1.message.get", params(WithContent),
+    responses((status = 200, body = MessageOut)))]
 async fn fetch(
     State(state): State<ApiState>,
     Path((app_id, msg_id)): Path<(String, String)>,
@@ -302,6 +340,10 @@ async fn fetch(
     Ok(Json(MessageOut::new(m, params.with_content)))
 }
 
+/// Delete Message Payload
+#[utoipa::path(delete, path = "/api/v1/app/{app_id}/msg/{msg_id}/content", tag = TAG,
+    operation_id = "v1.message.expunge-content",
+    responses((status = 204)))]
 async fn expunge(
     State(state): State<ApiState>,
     Path((app_id, msg_id)): Path<(String, String)>,

@@ -20,16 +20,23 @@ pub mod token;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::http::error::ApiError;
 use crate::http::ratelimit::{self, ApiRateLimit};
 use crate::http::{audit as audit_log, auth, idempotency, store_gate};
 use crate::state::ApiState;
 
-/// The whole API. Paths are matched with or without a trailing slash (the caller strips it; see
-/// [`crate::http`]), so Svix's SDKs, which use both, work.
-pub fn router(state: ApiState) -> Router {
-    let mut protected = Router::new()
+/// Every documented route: the API under `/api/v1` and health. Each module registers its
+/// handlers with `routes!`, which routes them and adds their `#[utoipa::path]` to the OpenAPI
+/// document in one step (see [`crate::openapi`]), so no route is served undocumented.
+pub fn documented() -> OpenApiRouter<ApiState> {
+    protected().merge(health::router())
+}
+
+/// The routes behind a token.
+fn protected() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
         .merge(app::router())
         .merge(endpoint::router())
         .merge(endpoint_extras::router())
@@ -44,6 +51,13 @@ pub fn router(state: ApiState) -> Router {
         .merge(token::router())
         .merge(portal::router())
         .merge(audit::router())
+}
+
+/// The whole API. Paths are matched with or without a trailing slash (the caller strips it; see
+/// [`crate::http`]), so Svix's SDKs, which use both, work.
+pub fn router(state: ApiState) -> Router {
+    let (protected, _) = protected().split_for_parts();
+    let mut protected = protected
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(crate::openapi::serve),
@@ -76,9 +90,10 @@ pub fn router(state: ApiState) -> Router {
         ));
     Router::new()
         .merge(protected)
-        .merge(health::router())
+        .merge(health::router().split_for_parts().0)
         .route("/metrics", axum::routing::get(crate::metrics::serve))
         .route("/api/docs", axum::routing::get(api_docs))
+        .merge(crate::dashboard::router())
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn(refuse_nul))
@@ -112,14 +127,24 @@ async fn refuse_nul(
     next.run(req).await
 }
 
-/// A path no route serves: a JSON error like every other, so an SDK raises its API error
-/// rather than failing to decode an empty body.
-async fn unknown_route(uri: axum::http::Uri) -> ApiError {
+/// A path no route serves: the dashboard's page when a browser asks for one (a client-side
+/// route such as `/apps/acme`), else a JSON error like every other, so an SDK raises its API
+/// error rather than failing to decode an empty body.
+async fn unknown_route(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if crate::dashboard::wants_page(&method, uri.path(), &headers) {
+        return crate::dashboard::page();
+    }
     ApiError::Http {
         status: axum::http::StatusCode::NOT_FOUND,
         code: "not_found",
         detail: format!("no route serves {}", uri.path()),
     }
+    .into_response()
 }
 
 /// A served path asked with a method it does not take.
@@ -134,7 +159,7 @@ async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiEr
 /// What a `worker` node serves: health and metrics, no API.
 pub fn worker_router(state: ApiState) -> Router {
     Router::new()
-        .merge(health::router())
+        .merge(health::router().split_for_parts().0)
         .route("/metrics", axum::routing::get(crate::metrics::serve))
         .fallback(unknown_route)
         .with_state(state)

@@ -1,14 +1,16 @@
 //! `/api/v1/source/...`: the configured broker sources, and the messages each rejected (could
 //! not parse or store) — kept here because the broker only dead-letters them.
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use rustyhook_core::id::RejectedId;
 use rustyhook_core::sources::{Broker, Format, SourceConfig};
 use rustyhook_core::time::to_rfc3339;
 use rustyhook_store::{Order, RejectedMessage};
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::QueryParams;
@@ -16,21 +18,25 @@ use crate::http::list::{ListParams, ListResponse};
 use crate::state::ApiState;
 
 /// The routes.
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/source", get(list))
-        .route("/api/v1/source/{source_name}/rejected", get(list_rejected))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(list_rejected))
 }
 
+const TAG: &str = "Source";
+
 /// A source as listed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceOut {
     name: String,
+    /// `redis`, `rabbitmq` or `nats`.
     #[serde(rename = "type")]
     kind: &'static str,
     /// The stream, queue or JetStream stream read.
     reads: String,
+    /// `native` or `sendhooks`.
     format: &'static str,
     app: Option<String>,
     handler: Option<String>,
@@ -58,7 +64,7 @@ impl From<&SourceConfig> for SourceOut {
 }
 
 /// A rejected broker message.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RejectedOut {
     id: String,
@@ -82,6 +88,9 @@ impl From<RejectedMessage> for RejectedOut {
     }
 }
 
+/// List Sources
+#[utoipa::path(get, path = "/api/v1/source", tag = TAG, operation_id = "v1.source.list",
+    responses((status = 200, body = ListResponse<SourceOut>)))]
 async fn list(State(state): State<ApiState>) -> Json<ListResponse<SourceOut>> {
     Json(ListResponse {
         data: state.sources.iter().map(SourceOut::from).collect(),
@@ -91,6 +100,12 @@ async fn list(State(state): State<ApiState>) -> Json<ListResponse<SourceOut>> {
     })
 }
 
+/// List Rejected Source Messages
+///
+/// The messages the source read but could not parse or store, newest first.
+#[utoipa::path(get, path = "/api/v1/source/{source_name}/rejected", tag = TAG,
+    operation_id = "v1.source.rejected.list", params(ListParams),
+    responses((status = 200, body = ListResponse<RejectedOut>)))]
 async fn list_rejected(
     State(state): State<ApiState>,
     Path(name): Path<String>,

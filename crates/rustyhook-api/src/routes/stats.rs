@@ -7,12 +7,14 @@
 //! server's total over a window with the queue as it is now, and the busiest apps. An app token reads its own app's
 //! and endpoints' series only (see [`crate::http::access`]).
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use rustyhook_core::stats::{self, Bucket, Counts, Scope, Width};
 use rustyhook_core::time::{Millis, now_millis, to_rfc3339};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::common::{load_app, load_endpoint, time_param};
 use crate::http::error::{ApiError, ApiResult};
@@ -23,24 +25,31 @@ use crate::state::ApiState;
 pub const MAX_POINTS: i64 = 1440;
 
 /// The routes.
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/stats/summary", get(summary))
-        .route("/api/v1/stats/server", get(server))
-        .route("/api/v1/stats/app/{app_id}", get(app))
-        .route(
-            "/api/v1/stats/app/{app_id}/endpoint/{endpoint_id}",
-            get(endpoint),
-        )
-        .route("/api/v1/stats/handler/{handler_id}", get(handler))
-        .route("/api/v1/stats/source/{source_name}", get(source))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(summary))
+        .routes(routes!(server))
+        .routes(routes!(app))
+        .routes(routes!(endpoint))
+        .routes(routes!(handler))
+        .routes(routes!(source))
 }
 
-#[derive(Debug, Deserialize)]
+const TAG: &str = "Stats";
+
+/// The window every stats route reads.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct WindowParams {
+    /// The window's start, RFC 3339. Defaults to `until` less 60 minutes (minute buckets) or
+    /// 24 hours (hour buckets) for a series, and less a day for the summary.
     since: Option<String>,
+    /// The window's end, RFC 3339; defaults to now.
     until: Option<String>,
+    /// The bucket size, `minute` or `hour`. A series defaults to `minute`; the summary reads
+    /// minutes for windows up to a day and hours beyond. At most 1,440 buckets per series.
+    #[param(value_type = Option<Width>)]
     bucket: Option<String>,
 }
 
@@ -122,7 +131,7 @@ impl WindowParams {
 }
 
 /// One bucket (or a whole window) as a chart reads it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatsPointOut {
     /// When the bucket (or the window) starts, RFC 3339.
@@ -139,17 +148,21 @@ pub struct StatsPointOut {
     attempts: i64,
     /// `succeeded / attempts`; `null` without attempts.
     success_rate: Option<f64>,
-    /// Latency percentiles in ms, from the merged histogram; `null` without attempts.
+    /// The median latency in ms, from the merged histogram; `null` without attempts.
     p50_ms: Option<f64>,
+    /// The 95th percentile latency in ms, from the merged histogram; `null` without attempts.
     p95_ms: Option<f64>,
+    /// The 99th percentile latency in ms, from the merged histogram; `null` without attempts.
     p99_ms: Option<f64>,
     /// Deliveries (or runs) created.
     created: i64,
     /// Deliveries (or runs) that exhausted their attempts.
     dead: i64,
-    /// Broker messages stored, rejected, and delivered again (source stats).
+    /// Broker messages stored (source stats).
     messages_stored: i64,
+    /// Broker messages rejected: not parsed or not stored (source stats).
     messages_rejected: i64,
+    /// Broker messages delivered again, already stored (source stats).
     messages_duplicate: i64,
     /// The highest queue depth sampled (server-wide only); `null` when none was.
     queue_depth: Option<i64>,
@@ -182,7 +195,7 @@ impl StatsPointOut {
 }
 
 /// A scope's series over a window.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatsSeriesOut {
     /// `server`, `app`, `endpoint`, `handler` or `source`.
@@ -190,9 +203,11 @@ pub struct StatsSeriesOut {
     /// The app's, endpoint's or handler's id, or the source's name; `null` for the server.
     id: Option<String>,
     /// `minute` or `hour`.
+    #[schema(value_type = Width)]
     bucket: &'static str,
-    /// The window, widened to whole buckets.
+    /// The window's start, widened to a whole bucket, RFC 3339.
     since: String,
+    /// The window's end, widened to a whole bucket, RFC 3339.
     until: String,
     /// One point per bucket, oldest first, empty buckets as zeros.
     data: Vec<StatsPointOut>,
@@ -228,6 +243,12 @@ fn merged(buckets: &[Bucket]) -> Counts {
     })
 }
 
+/// Server Stats Series
+///
+/// Everything the server did (endpoints' deliveries and handlers' runs), one point per bucket,
+/// with the sampled queue depth and oldest pending age.
+#[utoipa::path(get, path = "/api/v1/stats/server", tag = TAG, operation_id = "v1.stats.server",
+    params(WindowParams), responses((status = 200, body = StatsSeriesOut)))]
 async fn server(
     State(state): State<ApiState>,
     QueryParams(p): QueryParams<WindowParams>,
@@ -235,6 +256,12 @@ async fn server(
     series(&state, Scope::Server, p.series()?).await
 }
 
+/// Application Stats Series
+///
+/// The deliveries of an app's endpoints, one point per bucket. An `app` token may read its own
+/// app's.
+#[utoipa::path(get, path = "/api/v1/stats/app/{app_id}", tag = TAG, operation_id = "v1.stats.app",
+    params(WindowParams), responses((status = 200, body = StatsSeriesOut)))]
 async fn app(
     State(state): State<ApiState>,
     Path(app_id): Path<String>,
@@ -245,6 +272,13 @@ async fn app(
     series(&state, Scope::App(app.id.to_string()), w).await
 }
 
+/// Endpoint Stats Series
+///
+/// One endpoint's deliveries, one point per bucket. An `app` token may read its own app's
+/// endpoints'.
+#[utoipa::path(get, path = "/api/v1/stats/app/{app_id}/endpoint/{endpoint_id}", tag = TAG,
+    operation_id = "v1.stats.endpoint", params(WindowParams),
+    responses((status = 200, body = StatsSeriesOut)))]
 async fn endpoint(
     State(state): State<ApiState>,
     Path((app_id, endpoint_id)): Path<(String, String)>,
@@ -256,6 +290,12 @@ async fn endpoint(
     series(&state, Scope::Endpoint(e.id.to_string()), w).await
 }
 
+/// Handler Stats Series
+///
+/// One handler's runs and the attempts (requests or commands) they made, one point per bucket.
+#[utoipa::path(get, path = "/api/v1/stats/handler/{handler_id}", tag = TAG,
+    operation_id = "v1.stats.handler", params(WindowParams),
+    responses((status = 200, body = StatsSeriesOut)))]
 async fn handler(
     State(state): State<ApiState>,
     Path(handler_id): Path<String>,
@@ -268,6 +308,12 @@ async fn handler(
     series(&state, Scope::Handler(handler_id), w).await
 }
 
+/// Source Stats Series
+///
+/// The messages one broker source stored, rejected and saw again, one point per bucket.
+#[utoipa::path(get, path = "/api/v1/stats/source/{source_name}", tag = TAG,
+    operation_id = "v1.stats.source", params(WindowParams),
+    responses((status = 200, body = StatsSeriesOut)))]
 async fn source(
     State(state): State<ApiState>,
     Path(name): Path<String>,
@@ -281,13 +327,15 @@ async fn source(
 }
 
 /// The server over a window, with the queue as it is now.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatsSummaryOut {
-    /// The window, widened to whole buckets.
+    /// The window's start, widened to a whole bucket, RFC 3339.
     since: String,
+    /// The window's end, widened to a whole bucket, RFC 3339.
     until: String,
     /// The bucket size the totals were read from.
+    #[schema(value_type = Width)]
     bucket: &'static str,
     /// The window's totals (`start` is the window's).
     total: StatsPointOut,
@@ -295,7 +343,7 @@ pub struct StatsSummaryOut {
     queue_depth: i64,
     /// How long the oldest waiting work has waited now, in ms; `null` when none waits.
     oldest_pending_ms: Option<i64>,
-    /// The apps with the most attempts in the window, most first (at most [`TOP_APPS`]).
+    /// The apps with the most attempts in the window, most first (at most 10).
     top_apps: Vec<StatsTopOut>,
 }
 
@@ -303,7 +351,7 @@ pub struct StatsSummaryOut {
 pub const TOP_APPS: usize = 10;
 
 /// One scope's totals over the window, in a top list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatsTopOut {
     /// The app's id.
@@ -313,6 +361,12 @@ pub struct StatsTopOut {
     total: StatsPointOut,
 }
 
+/// Server Stats Summary
+///
+/// The server's totals over a window (the past day by default), the queue as it is now, and
+/// the apps with the most attempts in the window.
+#[utoipa::path(get, path = "/api/v1/stats/summary", tag = TAG, operation_id = "v1.stats.summary",
+    params(WindowParams), responses((status = 200, body = StatsSummaryOut)))]
 async fn summary(
     State(state): State<ApiState>,
     QueryParams(p): QueryParams<WindowParams>,
@@ -353,4 +407,130 @@ async fn summary(
             })
             .collect(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    #[test]
+    fn every_stats_route_is_in_the_openapi_document_with_its_window_and_answer() {
+        let doc = crate::openapi::document();
+        let series = "#/components/schemas/StatsSeriesOut";
+        for (path, id, path_params, out) in [
+            (
+                "/api/v1/stats/summary",
+                "v1.stats.summary",
+                &[][..],
+                "#/components/schemas/StatsSummaryOut",
+            ),
+            ("/api/v1/stats/server", "v1.stats.server", &[][..], series),
+            (
+                "/api/v1/stats/app/{app_id}",
+                "v1.stats.app",
+                &["app_id"][..],
+                series,
+            ),
+            (
+                "/api/v1/stats/app/{app_id}/endpoint/{endpoint_id}",
+                "v1.stats.endpoint",
+                &["app_id", "endpoint_id"][..],
+                series,
+            ),
+            (
+                "/api/v1/stats/handler/{handler_id}",
+                "v1.stats.handler",
+                &["handler_id"][..],
+                series,
+            ),
+            (
+                "/api/v1/stats/source/{source_name}",
+                "v1.stats.source",
+                &["source_name"][..],
+                series,
+            ),
+        ] {
+            let op = &doc["paths"][path]["get"];
+            assert_eq!(op["operationId"], id, "{path}");
+            assert_eq!(op["tags"], json!(["Stats"]), "{path}");
+            let params: Vec<(&str, &str)> = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| (p["in"].as_str().unwrap(), p["name"].as_str().unwrap()))
+                .collect();
+            for name in path_params {
+                assert!(params.contains(&("path", name)), "{path}: {params:?}");
+            }
+            for name in ["since", "until", "bucket"] {
+                assert!(params.contains(&("query", name)), "{path}: {params:?}");
+            }
+            assert_eq!(params.len(), path_params.len() + 3, "{path}: {params:?}");
+            let answer = &op["responses"]["200"]["content"]["application/json"]["schema"];
+            assert_eq!(answer["$ref"], out, "{path}");
+        }
+        let schemas = &doc["components"]["schemas"];
+        let point = &schemas["StatsPointOut"]["properties"];
+        for field in [
+            "start",
+            "succeeded",
+            "failedStatus",
+            "timedOut",
+            "failedOther",
+            "attempts",
+            "successRate",
+            "p50Ms",
+            "p95Ms",
+            "p99Ms",
+            "created",
+            "dead",
+            "messagesStored",
+            "messagesRejected",
+            "messagesDuplicate",
+            "queueDepth",
+            "oldestPendingMs",
+        ] {
+            assert!(point[field].is_object(), "StatsPointOut lacks {field}");
+            assert!(
+                point[field]["description"].is_string(),
+                "StatsPointOut.{field} is not described"
+            );
+        }
+        let refers_to_point =
+            |v: &Value| v.to_string().contains("#/components/schemas/StatsPointOut");
+        assert!(refers_to_point(
+            &schemas["StatsSeriesOut"]["properties"]["data"]
+        ));
+        assert!(refers_to_point(
+            &schemas["StatsSeriesOut"]["properties"]["total"]
+        ));
+        assert!(refers_to_point(
+            &schemas["StatsSummaryOut"]["properties"]["total"]
+        ));
+        // A top entry is a point plus the app's id, flattened as the server sends it.
+        let top = &schemas["StatsTopOut"];
+        assert!(refers_to_point(top), "{top}");
+        assert!(top.to_string().contains("\"id\""), "{top}");
+        // The bucket size is one of two words, asked and answered.
+        assert_eq!(
+            schemas["StatsBucket"]["enum"],
+            json!(["minute", "hour"]),
+            "{}",
+            schemas["StatsBucket"]
+        );
+        let bucket = &doc["paths"]["/api/v1/stats/server"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "bucket")
+            .unwrap()["schema"];
+        assert!(bucket.to_string().contains("StatsBucket"), "{bucket}");
+        for out in ["StatsSeriesOut", "StatsSummaryOut"] {
+            let answered = &schemas[out]["properties"]["bucket"];
+            assert!(
+                answered.to_string().contains("StatsBucket"),
+                "{out}: {answered}"
+            );
+        }
+    }
 }

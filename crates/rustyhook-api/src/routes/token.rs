@@ -2,15 +2,17 @@
 //! limited to one app), optionally expiring; the secret is returned once, at creation, and only
 //! its SHA-256 is stored. Revoking a token refuses it at once on every node.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use rand::distr::{Alphanumeric, SampleString};
 use rustyhook_core::id::TokenId;
 use rustyhook_core::time::{Millis, now_millis, parse_rfc3339, to_rfc3339};
 use rustyhook_store::{ApiToken, Order, StoreError, TokenRole};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::common::{finish, load_app};
 use crate::http::auth::{TOKEN_PREFIX, TOKEN_RANDOM_LEN, token_hash};
@@ -23,14 +25,17 @@ use crate::state::ApiState;
 const MAX_NAME: usize = 200;
 
 /// The routes.
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/token", get(list).post(create))
-        .route("/api/v1/token/{token_id}", get(fetch).delete(revoke))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(fetch, revoke))
 }
 
+const TAG: &str = "Token";
+
 /// A role as the API names it.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[schema(as = TokenRole)]
 #[serde(rename_all = "kebab-case")]
 pub enum RoleIn {
     /// Everything.
@@ -42,7 +47,7 @@ pub enum RoleIn {
 }
 
 /// `TokenIn`: a token to make.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TokenIn {
     /// A label for people.
@@ -61,11 +66,12 @@ pub struct TokenIn {
 }
 
 /// `TokenOut`: a token as listed; `token` (the secret) only in the answer to its creation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenOut {
     id: String,
     name: String,
+    /// `admin`, `read-only` or `app`.
     role: &'static str,
     app_id: Option<String>,
     read_only: bool,
@@ -73,6 +79,7 @@ pub struct TokenOut {
     expires_at: Option<String>,
     last_used_at: Option<String>,
     revoked_at: Option<String>,
+    /// The secret to send as `Authorization: Bearer …`, only in the answer to the creation.
     #[serde(skip_serializing_if = "Option::is_none")]
     token: Option<String>,
 }
@@ -146,6 +153,10 @@ pub async fn issue(state: &ApiState, new: NewToken) -> ApiResult<TokenOut> {
     Ok(out)
 }
 
+/// Create API Token
+#[utoipa::path(post, path = "/api/v1/token", tag = TAG, operation_id = "v1.token.create",
+    request_body = TokenIn,
+    responses((status = 201, body = TokenOut)))]
 async fn create(
     State(state): State<ApiState>,
     JsonBody(body): JsonBody<TokenIn>,
@@ -225,6 +236,10 @@ async fn create(
     Ok((StatusCode::CREATED, Json(out)))
 }
 
+/// List API Tokens
+#[utoipa::path(get, path = "/api/v1/token", tag = TAG, operation_id = "v1.token.list",
+    params(ListParams),
+    responses((status = 200, body = ListResponse<TokenOut>)))]
 async fn list(
     State(state): State<ApiState>,
     QueryParams(params): QueryParams<ListParams>,
@@ -240,6 +255,9 @@ async fn list(
     )))
 }
 
+/// Get API Token
+#[utoipa::path(get, path = "/api/v1/token/{token_id}", tag = TAG, operation_id = "v1.token.get",
+    responses((status = 200, body = TokenOut)))]
 async fn fetch(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResult<Json<TokenOut>> {
     state
         .store
@@ -249,6 +267,10 @@ async fn fetch(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResu
         .ok_or_else(|| ApiError::not_found("token"))
 }
 
+/// Revoke API Token
+#[utoipa::path(delete, path = "/api/v1/token/{token_id}", tag = TAG,
+    operation_id = "v1.token.revoke",
+    responses((status = 204)))]
 async fn revoke(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     match state.store.revoke_token(&id, now_millis()).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT),

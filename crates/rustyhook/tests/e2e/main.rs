@@ -9,6 +9,7 @@ mod background_tasks;
 mod breaker;
 mod compat;
 mod connections;
+mod dashboard;
 mod delivery;
 mod fuzz;
 mod handler_lanes;
@@ -18,6 +19,7 @@ mod harness;
 #[path = "../support/jetstream.rs"]
 mod jetstream;
 mod nats;
+mod openapi_client;
 mod pgdb;
 #[path = "../support/proxy.rs"]
 mod proxy;

@@ -17,7 +17,7 @@ fn sdk_dir() -> PathBuf {
 }
 
 /// The Python with `svix` installed: `RUSTYHOOK_TEST_PYTHON`, else the venv `./test.sh` makes.
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     std::env::var_os("RUSTYHOOK_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| {

@@ -15,6 +15,8 @@ mod breaker;
 mod compat;
 #[path = "../e2e/connections.rs"]
 mod connections;
+#[path = "../e2e/dashboard.rs"]
+mod dashboard;
 #[path = "../e2e/delivery.rs"]
 mod delivery;
 #[path = "../e2e/fuzz.rs"]
@@ -31,6 +33,8 @@ mod harness;
 mod jetstream;
 #[path = "../e2e/nats.rs"]
 mod nats;
+#[path = "../e2e/openapi_client.rs"]
+mod openapi_client;
 #[path = "../e2e/pgdb.rs"]
 mod pgdb;
 #[path = "../support/proxy.rs"]

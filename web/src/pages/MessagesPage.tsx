@@ -1,0 +1,119 @@
+// Messages of one app, newest first, filtered as the API's list allows (event types, channel,
+// tag, a time window); the filters live in the address so a search can be linked.
+import { useState, type FormEvent } from "react";
+import { query, type Page } from "../api";
+import { ErrorNote, Field, Link, Loading, Pager } from "../components/ui";
+import { fromLocalInput, when } from "../format";
+import { usePaged } from "../hooks";
+import { navigate, pathOf, useLocation } from "../router";
+import { useSession } from "../session-context";
+import type { MessageOut } from "../types";
+
+const FILTERS = ["app", "event_types", "channel", "tag", "after", "before"] as const;
+type Filters = Record<(typeof FILTERS)[number], string>;
+
+export function MessagesPage() {
+  const { me } = useSession();
+  const { search } = useLocation();
+  const current = Object.fromEntries(FILTERS.map((k) => [k, search.get(k) ?? ""])) as Filters;
+  if (me.role === "app" && me.appId) current.app = me.appId;
+  return (
+    <section>
+      <h1>Messages</h1>
+      <SearchForm key={search.toString()} initial={current} fixedApp={me.role === "app"} />
+      {current.app ? <MessageList filters={current} /> : <p className="muted">Choose an app (its id or uid).</p>}
+    </section>
+  );
+}
+
+function SearchForm({ initial, fixedApp }: { initial: Filters; fixedApp: boolean }) {
+  const [f, setF] = useState(initial);
+  const set = (k: keyof Filters) => (e: { target: { value: string } }) => setF({ ...f, [k]: e.target.value });
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    navigate(`/messages${query(f)}`);
+  };
+  return (
+    <form className="filters card" onSubmit={submit} aria-label="search messages">
+      {!fixedApp && (
+        <Field label="App" name="app">
+          <input name="app" value={f.app} onChange={set("app")} placeholder="app_… or uid" />
+        </Field>
+      )}
+      <Field label="Event types" name="event_types" hint="comma-separated">
+        <input name="event_types" value={f.event_types} onChange={set("event_types")} />
+      </Field>
+      <Field label="Channel" name="channel">
+        <input name="channel" value={f.channel} onChange={set("channel")} />
+      </Field>
+      <Field label="Tag" name="tag">
+        <input name="tag" value={f.tag} onChange={set("tag")} />
+      </Field>
+      <Field label="After" name="after">
+        <input name="after" type="datetime-local" value={f.after} onChange={set("after")} />
+      </Field>
+      <Field label="Before" name="before">
+        <input name="before" type="datetime-local" value={f.before} onChange={set("before")} />
+      </Field>
+      <button type="submit" className="primary">
+        Search
+      </button>
+    </form>
+  );
+}
+
+function MessageList({ filters }: { filters: Filters }) {
+  const { api } = useSession();
+  const key = JSON.stringify(filters);
+  const list = usePaged(key, (iterator) =>
+    api.get<Page<MessageOut>>(
+      `/app/${encodeURIComponent(filters.app)}/msg${query({
+        limit: 50,
+        iterator,
+        with_content: false,
+        event_types: filters.event_types,
+        channel: filters.channel,
+        tag: filters.tag,
+        after: fromLocalInput(filters.after),
+        before: fromLocalInput(filters.before),
+      })}`,
+    ),
+  );
+  return (
+    <>
+      <ErrorNote error={list.error} />
+      <Loading when={list.loading && !list.data} />
+      {list.data?.data.length === 0 && <p className="muted">No messages match.</p>}
+      {!!list.data?.data.length && (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th>Event type</th>
+                <th>Message</th>
+                <th>Channels / tags</th>
+                <th>Created</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.data.data.map((m) => (
+                <tr key={m.id}>
+                  <td>
+                    <Link to={pathOf("apps", filters.app, "messages", m.id)}>{m.eventType}</Link>
+                  </td>
+                  <td>
+                    <code>{m.id}</code>
+                    {m.eventId && <div className="muted small">eventId {m.eventId}</div>}
+                  </td>
+                  <td>{[...(m.channels ?? []), ...(m.tags ?? []).map((t) => `#${t}`)].join(", ") || "—"}</td>
+                  <td>{when(m.timestamp)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <Pager {...list} />
+    </>
+  );
+}
