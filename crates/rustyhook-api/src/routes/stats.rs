@@ -457,7 +457,12 @@ mod tests {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|p| (p["in"].as_str().unwrap(), p["name"].as_str().unwrap()))
+                .map(|p| {
+                    (
+                        p["in"].as_str().expect("in"),
+                        p["name"].as_str().expect("a name"),
+                    )
+                })
                 .collect();
             for name in path_params {
                 assert!(params.contains(&("path", name)), "{path}: {params:?}");
@@ -520,10 +525,10 @@ mod tests {
         );
         let bucket = &doc["paths"]["/api/v1/stats/server"]["get"]["parameters"]
             .as_array()
-            .unwrap()
+            .expect("parameters")
             .iter()
             .find(|p| p["name"] == "bucket")
-            .unwrap()["schema"];
+            .expect("a bucket parameter")["schema"];
         assert!(bucket.to_string().contains("StatsBucket"), "{bucket}");
         for out in ["StatsSeriesOut", "StatsSummaryOut"] {
             let answered = &schemas[out]["properties"]["bucket"];
