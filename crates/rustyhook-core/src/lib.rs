@@ -17,6 +17,7 @@
 //! - [`crypto`]: encryption of secrets at rest.
 //! - [`settings`]: the server's settings schema and its validation.
 //! - [`sources`]: broker sources (`sources:`) and the message formats they read.
+//! - [`stats`]: stats over time: counts per time bucket, the latency histogram, percentiles.
 //! - [`time`]: millisecond timestamps and their RFC 3339 form.
 
 pub mod address;
@@ -34,4 +35,5 @@ pub mod run;
 pub mod settings;
 pub mod signing;
 pub mod sources;
+pub mod stats;
 pub mod time;

@@ -43,6 +43,8 @@ pub struct Settings {
     /// The operator's endpoints for operational events, kept in step with this list on start.
     #[serde(deserialize_with = "crate::operational::settings_list")]
     pub operational_webhooks: Vec<OperationalWebhookSettings>,
+    /// How long stats over time are kept.
+    pub stats: StatsSettings,
 }
 
 impl Default for Settings {
@@ -60,7 +62,55 @@ impl Default for Settings {
             handlers: Vec::new(),
             sources: Vec::new(),
             operational_webhooks: Vec::new(),
+            stats: StatsSettings::default(),
         }
+    }
+}
+
+/// How long stats over time are kept (`stats:`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatsSettings {
+    /// Minute buckets older than this are deleted.
+    #[serde(deserialize_with = "duration")]
+    pub minute_retention: Duration,
+    /// Hour buckets older than this are deleted.
+    #[serde(deserialize_with = "duration")]
+    pub hour_retention: Duration,
+}
+
+impl Default for StatsSettings {
+    fn default() -> Self {
+        Self {
+            minute_retention: Duration::from_secs(24 * 3600),
+            hour_retention: Duration::from_secs(90 * 24 * 3600),
+        }
+    }
+}
+
+impl StatsSettings {
+    /// Checks what serde cannot: a bucket must be kept at least as long as it is wide, and
+    /// hour buckets at least as long as minute ones (a longer window is read from them).
+    pub fn check(&self) -> Result<(), String> {
+        if self.minute_retention < Duration::from_secs(60) {
+            return Err(format!(
+                "stats.minute_retention must be at least 1m, not {:?}",
+                self.minute_retention
+            ));
+        }
+        if self.hour_retention < Duration::from_secs(3600) {
+            return Err(format!(
+                "stats.hour_retention must be at least 1h, not {:?}",
+                self.hour_retention
+            ));
+        }
+        if self.hour_retention < self.minute_retention {
+            return Err(format!(
+                "stats.hour_retention ({:?}) must not be shorter than stats.minute_retention ({:?})",
+                self.hour_retention, self.minute_retention
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -32,6 +32,8 @@
 //! - [`observe`]: the metrics the engine emits, named in one place.
 //! - [`pauses`]: this node's view of the pauses in the store, for work already in memory and
 //!   for broker sources (the store's claim leaves paused work out by itself).
+//! - [`stats`]: the queue sampled once a minute into the stats over time (the rest is counted
+//!   by the store, with the writes it counts).
 
 pub mod automation;
 pub mod cluster;
@@ -44,6 +46,7 @@ pub mod observe;
 pub mod operational;
 pub mod pauses;
 pub mod sources;
+pub mod stats;
 pub mod targets;
 pub mod triggers;
 

@@ -15,6 +15,8 @@
 //! - `rows`: reading rows into records, shared by both backends (each answers `Columns`).
 //! - `rules`: the decisions both backends make alike (fan-out, statistics, idempotency, ticks,
 //!   finished background tasks).
+//! - `stats`: stats over time, folded into per-bucket increments written with the writes
+//!   they count.
 //! - [`task`]: background tasks (a recover, a replay), kept so their outcome can be fetched.
 //! - [`sqlite`]: the embedded implementation (WAL, one writer thread with group commits), for
 //!   one process.
@@ -31,6 +33,7 @@ mod query;
 mod rows;
 mod rules;
 pub mod sqlite;
+mod stats;
 mod store;
 pub mod task;
 
@@ -38,5 +41,6 @@ pub use access::{ApiToken, AuditEntry, AuditFilter, TokenRole};
 pub use feed::{FeedQuery, FeedRow, FeedTarget};
 pub use page::{Cursor, Order, Page};
 pub use pause::{Pause, PauseScope, Waiting};
+pub use stats::SourceTaken;
 pub use store::*;
 pub use task::{BackgroundTask, TaskFilter, TaskKind, TaskStatus};

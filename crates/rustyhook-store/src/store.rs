@@ -10,6 +10,7 @@ use rustyhook_core::model::{
 use rustyhook_core::names::{Channel, EventTypeName};
 use rustyhook_core::operational::{EndpointRef, OperationalEvent};
 use rustyhook_core::run::{Run, RunAttempt};
+use rustyhook_core::stats::{Bucket, Counts, Scope, Width};
 use rustyhook_core::time::Millis;
 use tokio::sync::Notify;
 
@@ -17,6 +18,7 @@ use crate::access::{ApiToken, AuditEntry, AuditFilter};
 use crate::feed::{FeedQuery, FeedRow};
 use crate::page::{Listed, Page};
 use crate::pause::{Pause, PauseScope, Waiting};
+use crate::stats::SourceTaken;
 use crate::task::{BackgroundTask, TaskFilter};
 
 /// A fault of the store itself, or a request it cannot satisfy.
@@ -320,6 +322,23 @@ pub struct RejectedMessage {
     pub created_at: Millis,
 }
 
+/// The queue as it is now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueNow {
+    /// Work waiting to be attempted (pending, or failed with a retry scheduled), deliveries
+    /// and runs alike.
+    pub depth: i64,
+    /// When the oldest of that work was created; `None` when there is none.
+    pub oldest_created_at: Option<Millis>,
+}
+
+impl QueueNow {
+    /// How long the oldest waiting work has waited at `now`, in ms; `None` when none waits.
+    pub fn oldest_age(&self, now: Millis) -> Option<i64> {
+        self.oldest_created_at.map(|t| (now - t).max(0))
+    }
+}
+
 /// Signals that another node made work due, so a node's pollers need not wait for their next
 /// tick. A signal may be spurious or coalesced (a [`Notify`] keeps at most one permit): it only
 /// says "look now", and the poller still claims through the store.
@@ -446,7 +465,42 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<u64>;
     /// Work waiting to be attempted (pending or failed with a retry scheduled), deliveries and
     /// runs alike.
-    async fn queue_depth(&self) -> StoreResult<i64>;
+    async fn queue_depth(&self) -> StoreResult<i64> {
+        Ok(self.queue_now().await?.depth)
+    }
+
+    // --- stats over time ---
+    /// The buckets of `scope` of `width` starting in `[since, until)` in which anything was
+    /// counted, ordered by start (empty buckets are not stored: see
+    /// [`rustyhook_core::stats::fill`]).
+    async fn stats_series(
+        &self,
+        scope: &Scope,
+        width: Width,
+        since: Millis,
+        until: Millis,
+    ) -> StoreResult<Vec<Bucket>>;
+    /// The `limit` scopes of `kind` (`app`, `endpoint`, `handler` or `source`) with the most
+    /// attempts in `width` buckets starting in `[since, until)`, most first, each with its
+    /// counts merged over the window.
+    async fn stats_top(
+        &self,
+        kind: &str,
+        width: Width,
+        since: Millis,
+        until: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, Counts)>>;
+    /// The queue's depth and oldest waiting work now: one indexed aggregate.
+    async fn queue_now(&self) -> StoreResult<QueueNow>;
+    /// Reads [`Self::queue_now`] and records it in the server's buckets at `now` (gauges: the
+    /// highest sample of a bucket stands). Called once a minute by one node.
+    async fn stats_sample(&self, now: Millis) -> StoreResult<QueueNow>;
+    /// Counts a broker message a source stored or found stored before (a rejected one is
+    /// counted by [`Self::record_rejected`], in its transaction).
+    async fn count_source(&self, source: &str, taken: SourceTaken, at: Millis) -> StoreResult<()>;
+    /// Deletes the buckets of `width` that started before `before`. Returns how many went.
+    async fn stats_purge(&self, width: Width, before: Millis) -> StoreResult<u64>;
 
     // --- background tasks ---
     /// Recovers the endpoint's dead deliveries created in `[since, until)` as
@@ -613,7 +667,7 @@ pub trait Store: Send + Sync + 'static {
     async fn waiting(&self, scope: PauseScope, target: &str) -> StoreResult<Waiting>;
 
     // --- broker sources ---
-    /// Keeps a rejected broker message.
+    /// Keeps a rejected broker message, and counts it in its source's stats.
     async fn record_rejected(&self, rejected: RejectedMessage) -> StoreResult<()>;
     /// Lists rejected broker messages, of one source or all.
     async fn list_rejected(

@@ -48,6 +48,7 @@ impl Config {
     /// Checks the handlers of `settings`.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.limits.check().map_err(anyhow::Error::msg)?;
+        settings.stats.check().map_err(anyhow::Error::msg)?;
         let (handlers, warnings) = HandlerSet::build(settings.handlers.clone())
             .map_err(anyhow::Error::msg)
             .context("the handlers are not valid")?;
@@ -137,6 +138,8 @@ pub const ENV_VARS: &[&str] = &[
     "RUSTYHOOK_MAX_RUNNING_COMMANDS",
     "RUSTYHOOK_LOG_FORMAT",
     "RUSTYHOOK_LOG_LEVEL",
+    "RUSTYHOOK_STATS_MINUTE_RETENTION",
+    "RUSTYHOOK_STATS_HOUR_RETENTION",
 ];
 
 /// Applies environment overrides read through `get`.
@@ -259,6 +262,12 @@ fn apply_one(s: &mut Settings, name: &str, v: &str) -> anyhow::Result<()> {
             }
         }
         "RUSTYHOOK_LOG_LEVEL" => s.logging.level = text(v)?,
+        "RUSTYHOOK_STATS_MINUTE_RETENTION" => {
+            s.stats.minute_retention = parse_duration(v).map_err(anyhow::Error::msg)?
+        }
+        "RUSTYHOOK_STATS_HOUR_RETENTION" => {
+            s.stats.hour_retention = parse_duration(v).map_err(anyhow::Error::msg)?
+        }
         _ => unreachable!("every name in ENV_VARS is handled"),
     }
     Ok(())
@@ -303,6 +312,40 @@ mod tests {
         assert_eq!(s.retry.schedule.max_attempts(), 4);
         assert!(s.delivery.allow_private_networks);
         assert_eq!(s.listen.port(), 0);
+    }
+
+    #[test]
+    fn stats_retention_is_read_from_the_file_and_the_environment_and_checked() {
+        let mut s = parse(
+            "stats:\n  minute_retention: 6h\n  hour_retention: 30d\n",
+            "t.yaml",
+        )
+        .expect("valid");
+        assert_eq!(s.stats.minute_retention, Duration::from_secs(6 * 3600));
+        assert_eq!(s.stats.hour_retention, Duration::from_secs(30 * 86_400));
+        apply_env(&mut s, |k| {
+            (k == "RUSTYHOOK_STATS_MINUTE_RETENTION").then(|| "2h".into())
+        })
+        .expect("valid env");
+        assert_eq!(s.stats.minute_retention, Duration::from_secs(2 * 3600));
+        for (yaml, named) in [
+            (
+                "stats:\n  minute_retention: 10s\n",
+                "stats.minute_retention",
+            ),
+            ("stats:\n  hour_retention: 30m\n", "stats.hour_retention"),
+            (
+                "stats:\n  minute_retention: 2d\n  hour_retention: 1d\n",
+                "stats.hour_retention",
+            ),
+        ] {
+            let settings = parse(yaml, "t.yaml").expect("parses");
+            let err = Config::build(settings).expect_err(yaml);
+            assert!(format!("{err:#}").contains(named), "{yaml}: {err:#}");
+        }
+        let err =
+            parse("stats:\n  minute_retention: soon\n", "t.yaml").expect_err("not a duration");
+        assert!(format!("{err:#}").contains("soon"), "{err:#}");
     }
 
     #[test]

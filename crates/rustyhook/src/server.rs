@@ -38,6 +38,7 @@ pub struct Application {
     audit_writer: AuditWriter,
     /// How long audit entries are kept.
     audit_retention: std::time::Duration,
+    stats: rustyhook_core::settings::StatsSettings,
     listener: TcpListener,
     router: axum::Router,
     /// Webhook handlers' own ports, bound at build time.
@@ -236,6 +237,7 @@ impl Application {
         Ok(Self {
             audit_writer,
             audit_retention: settings.auth.audit_retention,
+            stats: settings.stats.clone(),
             listener,
             router,
             hook_ports,
@@ -308,6 +310,7 @@ impl Application {
             tokio::spawn(rustyhook_api::http::retention::purge_expired(
                 self.store.clone(),
                 self.audit_retention,
+                self.stats.clone(),
                 token.clone(),
             ))
         });
@@ -323,6 +326,11 @@ impl Application {
             )
             .await;
             let tasks = rustyhook_engine::triggers::start(&self.automation, &leader, &token);
+            tasks.spawn(rustyhook_engine::stats::sample_queue(
+                self.store.clone(),
+                leader.clone(),
+                token.clone(),
+            ));
             brokers::start(
                 &tasks,
                 &self.sources,

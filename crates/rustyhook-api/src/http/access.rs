@@ -11,7 +11,8 @@
 //!   `GET /api/v1/background-task[/{id}]` (which then shows only their app's tasks),
 //!   `GET /api/v1/stream` (which then shows only their app's events), reading the event-type
 //!   catalog (`GET /api/v1/event-type[/{name}]`, shared by every app: what their endpoints can
-//!   subscribe to) and the OpenAPI document; nothing else.
+//!   subscribe to), `GET /api/v1/stats/app/{their app}[/endpoint/{id}]` (their app's and
+//!   endpoints' stats) and the OpenAPI document; nothing else.
 //! - Any token may log itself out (`POST /api/v1/auth/logout`) and ask what it may do
 //!   (`GET /api/v1/auth/me`).
 
@@ -56,6 +57,9 @@ const BACKGROUND_TASKS: &str = "/api/v1/background-task";
 
 /// The live feed: an app token sees its app's events, the route holding its filter to them.
 const STREAM: &str = "/api/v1/stream";
+/// Where an app's stats are read; an app token may read its own app's (GET only, the routes
+/// have no other method).
+const APP_STATS: &str = "/api/v1/stats/app/";
 
 fn forbidden(detail: impl Into<String>) -> Decision {
     Decision::Deny(ApiError::Http {
@@ -106,6 +110,10 @@ pub fn decide(principal: &Principal, method: &Method, path: &str) -> Decision {
     let catalog = reads && under(path, EVENT_TYPES);
     if own_tasks || catalog || path == "/api/v1/openapi.json" || (path == "/api/v1/app" && reads) {
         return Decision::Allow;
+    }
+    if let Some(rest) = path.strip_prefix(APP_STATS) {
+        let app = rest.split('/').next().unwrap_or_default();
+        return Decision::IfApp(app.to_owned());
     }
     let Some(rest) = path.strip_prefix("/api/v1/app/") else {
         return forbidden("this token is limited to one app: only that app's routes are allowed");
@@ -204,6 +212,17 @@ mod tests {
                 "403",
             ),
             (&app, Method::GET, "/api/v1/openapi.json", "allow"),
+            (&app, Method::GET, "/api/v1/stats/app/app_1", "if app_1"),
+            (
+                &app,
+                Method::GET,
+                "/api/v1/stats/app/acme/endpoint/ep_1",
+                "if acme",
+            ),
+            (&app, Method::GET, "/api/v1/stats/server", "403"),
+            (&app, Method::GET, "/api/v1/stats/summary", "403"),
+            (&app, Method::GET, "/api/v1/stats/handler/h", "403"),
+            (&read, Method::GET, "/api/v1/stats/summary", "allow"),
             (&app, Method::GET, "/api/v1/background-task", "allow"),
             (
                 &app,

@@ -1,11 +1,14 @@
 //! Deletes what has outlived its window, at start and every ten minutes: idempotency keys past
 //! [`idempotency::KEEP`] (their saved answers may hold secrets), audit entries past
-//! `auth.audit_retention`, and background tasks past 90 days. One loop for all, so each new
-//! kind of expiring record is one more line here, not one more task.
+//! `auth.audit_retention`, background tasks past 90 days, and stats buckets past
+//! `stats.minute_retention` and `stats.hour_retention`. One loop for all, so each new kind of
+//! expiring record is one more line here, not one more task.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustyhook_core::settings::StatsSettings;
+use rustyhook_core::stats::Width;
 use rustyhook_core::time::now_millis;
 use rustyhook_store::Store;
 use tokio_util::sync::CancellationToken;
@@ -22,6 +25,7 @@ const TASKS_KEEP: Duration = Duration::from_secs(90 * 24 * 60 * 60);
 pub async fn purge_expired(
     store: Arc<dyn Store>,
     audit_retention: Duration,
+    stats: StatsSettings,
     stop: CancellationToken,
 ) {
     let ago = |d: Duration| now_millis() - i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
@@ -35,6 +39,18 @@ pub async fn purge_expired(
             store.audit_purge(ago(audit_retention)).await,
         );
         report("background tasks", store.task_purge(ago(TASKS_KEEP)).await);
+        report(
+            "minute stats",
+            store
+                .stats_purge(Width::Minute, ago(stats.minute_retention))
+                .await,
+        );
+        report(
+            "hour stats",
+            store
+                .stats_purge(Width::Hour, ago(stats.hour_retention))
+                .await,
+        );
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(EVERY) => {}

@@ -16,6 +16,7 @@ pub mod operational;
 pub mod pause;
 pub mod portal;
 pub mod source;
+pub mod stats;
 pub mod stream;
 pub mod token;
 
@@ -50,6 +51,7 @@ fn protected() -> OpenApiRouter<ApiState> {
         .merge(handler::router())
         .merge(source::router())
         .merge(pause::router())
+        .merge(stats::router())
         .merge(token::router())
         .merge(portal::router())
         .merge(audit::router())

@@ -10,7 +10,7 @@ use rustyhook_core::id::RejectedId;
 use rustyhook_core::run::{Event, RunKey};
 use rustyhook_core::sources::{BrokerEvent, Format, SourceConfig};
 use rustyhook_core::time::now_millis;
-use rustyhook_store::RejectedMessage;
+use rustyhook_store::{RejectedMessage, SourceTaken};
 use sha2::{Digest, Sha256};
 
 use crate::automation::{Automation, TriggerError};
@@ -111,7 +111,7 @@ impl Intake {
         };
         match outcome {
             Ok(kept) => {
-                self.count_kept(msg, kept);
+                self.count_kept(msg, kept).await;
                 Ok(Taken::Stored)
             }
             Err(Refused::Invalid(reason)) => {
@@ -122,14 +122,29 @@ impl Intake {
         }
     }
 
-    /// Counts `msg` as stored, or as a duplicate of one stored before.
-    pub(super) fn count_kept(&self, msg: &Incoming, kept: Kept) {
-        match kept {
-            Kept::New => observe::source_message(&self.name, "stored"),
+    /// Counts `msg` as stored, or as a duplicate of one stored before: in the metrics, and in
+    /// the source's stats over time. The stats are written after what was stored (a message or
+    /// run carries no source), so a crash between the two can leave one uncounted; a failure to
+    /// count is logged, never a reason to take the message again.
+    pub(super) async fn count_kept(&self, msg: &Incoming, kept: Kept) {
+        let taken = match kept {
+            Kept::New => {
+                observe::source_message(&self.name, "stored");
+                SourceTaken::Stored
+            }
             Kept::Again => {
                 tracing::debug!(source = %self.name, broker_id = %msg.id, "a message delivered again; what it carries is already stored");
                 observe::source_message(&self.name, "duplicate");
+                SourceTaken::Duplicate
             }
+        };
+        let counted = self
+            .automation
+            .store()
+            .count_source(&self.name, taken, now_millis())
+            .await;
+        if let Err(e) = counted {
+            tracing::warn!(source = %self.name, error = %e, "could not count a broker message in the stats");
         }
     }
 

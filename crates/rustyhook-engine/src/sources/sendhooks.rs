@@ -80,7 +80,7 @@ impl Sendhooks {
         };
         match self.store_event(intake, &event).await {
             Ok(published) => {
-                intake.count_kept(msg, Kept::of(&published));
+                intake.count_kept(msg, Kept::of(&published)).await;
                 Ok(Taken::Stored)
             }
             Err(PublishError::Invalid(reason)) => {

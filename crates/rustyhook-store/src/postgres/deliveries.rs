@@ -18,6 +18,7 @@ use crate::page::{Listed, Page};
 use crate::query::deliveries_of_message;
 use crate::rows;
 use crate::rules::target_column;
+use crate::stats::Tally;
 use crate::{AttemptRecord, Attempted, Due, StoreResult, Target, WorkId, rules};
 
 /// Inserts deliveries in one statement, each column bound as an array.
@@ -74,11 +75,14 @@ pub(crate) async fn next_due(pool: &PgPool) -> StoreResult<Option<Millis>> {
 
 /// Stores the attempts and moves their deliveries (and runs) on, in one transaction. An
 /// endpoint's attempt is one statement of data-modifying CTEs (the attempt's insert, the
-/// delivery's update, the endpoint's disabling); a run's adds its follow-ups and exports.
+/// delivery's update, the endpoint's disabling); a run's adds its follow-ups and exports. The
+/// batch's stats are one more statement.
 pub(crate) async fn record_attempts(pool: &PgPool, records: &[AttemptRecord]) -> StoreResult<()> {
     let mut tx = pool.begin().await.map_err(db_err)?;
     let mut failing = crate::operational::FailingChanges::default();
+    let mut tally = Tally::default();
     for rec in records {
+        tally.attempt(rec);
         match &rec.attempt {
             Attempted::Endpoint(a) => {
                 let attempts = record_endpoint_attempt(&mut tx, rec, a).await?;
@@ -102,6 +106,8 @@ pub(crate) async fn record_attempts(pool: &PgPool, records: &[AttemptRecord]) ->
         }
     }
     super::operational::apply_failing(&mut tx, failing).await?;
+    // Last, so the stats rows every node adds to are locked only until the commit.
+    super::stats::apply(&mut tx, &tally).await?;
     tx.commit().await.map_err(db_err)
 }
 
@@ -277,17 +283,6 @@ pub(crate) async fn recover_in(
         .await
         .map(|done| done.rows_affected())
         .map_err(db_err)
-}
-
-pub(crate) async fn queue_depth(pool: &PgPool) -> StoreResult<i64> {
-    sqlx::query_scalar(
-        r#"SELECT COUNT(*)
-        FROM deliveries
-        WHERE status IN ('pending', 'failed')"#,
-    )
-    .fetch_one(pool)
-    .await
-    .map_err(db_err)
 }
 
 pub(crate) async fn list_for_message(

@@ -12,6 +12,7 @@ use super::{deliveries, endpoints};
 use crate::page::{Listed, Page};
 use crate::query::{Query, filter_messages};
 use crate::rows::{self, DELIVERY_COLS, MESSAGE_COLS, to_json};
+use crate::stats::Tally;
 use crate::{EndpointMessage, MessageCreated, MessageFilter, NewMessage, StoreResult, rules};
 
 /// Stores the message and its deliveries in one transaction. A repeated `eventId` returns the
@@ -67,6 +68,9 @@ pub(crate) async fn create(
         _ => None,
     };
     deliveries::insert_many(&mut tx, &created, lease, false).await?;
+    let mut tally = Tally::default();
+    tally.deliveries(&created);
+    super::stats::apply(&mut tx, &tally).await?;
     if lease.is_none() && !created.is_empty() {
         notify(&mut tx, DUE_CHANNEL).await?;
     }

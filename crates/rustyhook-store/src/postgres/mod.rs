@@ -26,6 +26,7 @@ mod rejected;
 mod rows;
 mod runs;
 mod schema;
+mod stats;
 mod tasks;
 
 use async_trait::async_trait;
@@ -34,6 +35,7 @@ use rustyhook_core::id::{AppId, AttemptId, EndpointId, MessageId, RunId};
 use rustyhook_core::model::{App, Attempt, Delivery, DeliveryStatus, Endpoint, EventType, Message};
 use rustyhook_core::operational::{EndpointRef, OperationalEvent, OperationalKind};
 use rustyhook_core::run::{Run, RunAttempt};
+use rustyhook_core::stats::{Bucket, Counts, Scope, Width};
 use rustyhook_core::time::{Millis, now_millis};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
@@ -278,8 +280,45 @@ impl Store for PostgresStore {
         deliveries::recover(&self.pool, target, since, until, now).await
     }
 
-    async fn queue_depth(&self) -> StoreResult<i64> {
-        deliveries::queue_depth(&self.pool).await
+    async fn stats_series(
+        &self,
+        scope: &Scope,
+        width: Width,
+        since: Millis,
+        until: Millis,
+    ) -> StoreResult<Vec<Bucket>> {
+        stats::series(&self.pool, scope, width, since, until).await
+    }
+
+    async fn stats_top(
+        &self,
+        kind: &str,
+        width: Width,
+        since: Millis,
+        until: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, Counts)>> {
+        stats::top(&self.pool, kind, (width, since, until), limit).await
+    }
+
+    async fn queue_now(&self) -> StoreResult<QueueNow> {
+        let mut conn = self.pool.acquire().await.map_err(conn::db_err)?;
+        stats::queue_now(&mut conn).await
+    }
+
+    async fn stats_sample(&self, now: Millis) -> StoreResult<QueueNow> {
+        stats::sample(&self.pool, now).await
+    }
+
+    async fn count_source(&self, source: &str, taken: SourceTaken, at: Millis) -> StoreResult<()> {
+        let mut tally = crate::stats::Tally::default();
+        tally.source(source, taken, at);
+        let mut conn = self.pool.acquire().await.map_err(conn::db_err)?;
+        stats::apply(&mut conn, &tally).await
+    }
+
+    async fn stats_purge(&self, width: Width, before: Millis) -> StoreResult<u64> {
+        stats::purge(&self.pool, width, before).await
     }
 
     async fn recover_endpoint(

@@ -7,8 +7,10 @@ use super::list::PgPage;
 use crate::page::{Listed, Page};
 use crate::query::Query;
 use crate::rows::{self, REJECTED_COLS};
+use crate::stats::{SourceTaken, Tally};
 use crate::{RejectedMessage, StoreResult};
 
+/// Keeps the message and counts it in its source's stats, in the caller's transaction.
 pub(crate) async fn insert(conn: &mut PgConnection, r: &RejectedMessage) -> StoreResult<()> {
     sqlx::query(&format!(
         "INSERT INTO rejected_messages ({REJECTED_COLS})\nVALUES ($1, $2, $3, $4, $5, $6)"
@@ -19,10 +21,12 @@ pub(crate) async fn insert(conn: &mut PgConnection, r: &RejectedMessage) -> Stor
     .bind(&r.reason)
     .bind(&r.body)
     .bind(r.created_at)
-    .execute(conn)
+    .execute(&mut *conn)
     .await
     .map_err(db_err)?;
-    Ok(())
+    let mut tally = Tally::default();
+    tally.source(&r.source, SourceTaken::Rejected, r.created_at);
+    super::stats::apply(conn, &tally).await
 }
 
 pub(crate) async fn list(

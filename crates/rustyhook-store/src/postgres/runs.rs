@@ -18,9 +18,11 @@ use super::list::PgPage;
 use crate::page::{Listed, Page};
 use crate::query;
 use crate::rows::{self, RUN_COLS, to_json};
+use crate::stats::Tally;
 use crate::{AttemptRecord, OpenRuns, StoreResult, rules};
 
-/// Inserts runs, one statement each, inside the caller's transaction.
+/// Inserts runs, one statement each, and counts them in the stats, inside the caller's
+/// transaction.
 async fn insert_each(
     conn: &mut PgConnection,
     runs: &[Run],
@@ -50,7 +52,9 @@ async fn insert_each(
             .await
             .map_err(db_err)?;
     }
-    Ok(())
+    let mut tally = Tally::default();
+    tally.runs(runs);
+    super::stats::apply(conn, &tally).await
 }
 
 /// Inserts runs and, when they are unleased, wakes the nodes that run them.

@@ -336,6 +336,48 @@ ALTER TABLE endpoints ADD COLUMN failing_since BIGINT;
 CREATE INDEX endpoints_failing ON endpoints (failing_since)
     WHERE failing_since IS NOT NULL AND NOT disabled;
 "#,
+    r#"
+-- Stats over time: additive counts per scope (server, app, endpoint, handler, source), time
+-- bucket (width 60000 or 3600000 ms) and shard (PostgreSQL spreads one hot bucket over a few
+-- rows so that nodes do not queue on one row lock; reads add the shards up). lat_N counts
+-- attempts by duration over fixed bounds; depth and oldest_pending_ms are sampled gauges.
+CREATE TABLE stats (
+    scope TEXT NOT NULL,
+    scope_id TEXT NOT NULL,
+    width BIGINT NOT NULL,
+    start_at BIGINT NOT NULL,
+    shard BIGINT NOT NULL,
+    ok BIGINT NOT NULL DEFAULT 0,
+    rejected BIGINT NOT NULL DEFAULT 0,
+    timeout BIGINT NOT NULL DEFAULT 0,
+    other BIGINT NOT NULL DEFAULT 0,
+    lat_0 BIGINT NOT NULL DEFAULT 0,
+    lat_1 BIGINT NOT NULL DEFAULT 0,
+    lat_2 BIGINT NOT NULL DEFAULT 0,
+    lat_3 BIGINT NOT NULL DEFAULT 0,
+    lat_4 BIGINT NOT NULL DEFAULT 0,
+    lat_5 BIGINT NOT NULL DEFAULT 0,
+    lat_6 BIGINT NOT NULL DEFAULT 0,
+    lat_7 BIGINT NOT NULL DEFAULT 0,
+    lat_8 BIGINT NOT NULL DEFAULT 0,
+    lat_9 BIGINT NOT NULL DEFAULT 0,
+    lat_10 BIGINT NOT NULL DEFAULT 0,
+    lat_11 BIGINT NOT NULL DEFAULT 0,
+    lat_12 BIGINT NOT NULL DEFAULT 0,
+    lat_13 BIGINT NOT NULL DEFAULT 0,
+    lat_14 BIGINT NOT NULL DEFAULT 0,
+    created BIGINT NOT NULL DEFAULT 0,
+    dead BIGINT NOT NULL DEFAULT 0,
+    stored BIGINT NOT NULL DEFAULT 0,
+    source_rejected BIGINT NOT NULL DEFAULT 0,
+    duplicate BIGINT NOT NULL DEFAULT 0,
+    depth BIGINT,
+    oldest_pending_ms BIGINT,
+    PRIMARY KEY (scope, scope_id, width, start_at, shard)
+);
+CREATE INDEX stats_age ON stats (width, start_at);
+CREATE INDEX stats_kind ON stats (scope, width, start_at);
+"#,
 ];
 
 /// Brings the schema up to date, in one transaction that holds [`MIGRATION_LOCK`]: a node

@@ -295,15 +295,6 @@ pub(crate) fn recover(
     .map_err(db_err)
 }
 
-pub(crate) fn queue_depth(conn: &Connection) -> StoreResult<i64> {
-    conn.query_row(
-        "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'failed')",
-        [],
-        |r| r.get(0),
-    )
-    .map_err(db_err)
-}
-
 pub(crate) fn list_for_message(
     conn: &Connection,
     msg: &MessageId,

@@ -12,6 +12,7 @@ use super::list::{DIALECT, SqlitePage};
 use crate::page::{Listed, Page};
 use crate::query::{Query, filter_messages};
 use crate::rows::{self, DELIVERY_COLS, MESSAGE_COLS, to_json};
+use crate::stats::Tally;
 use crate::{
     EndpointMessage, MessageCreated, MessageFilter, NewMessage, StoreError, StoreResult, rules,
 };
@@ -59,6 +60,9 @@ pub(crate) fn create(
     for delivery in &created {
         deliveries::insert(conn, delivery, lease, false)?;
     }
+    let mut tally = Tally::default();
+    tally.deliveries(&created);
+    super::stats::apply(conn, &tally)?;
     Ok(MessageCreated {
         message: m.clone(),
         existing: false,

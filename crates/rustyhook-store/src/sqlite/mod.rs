@@ -19,6 +19,7 @@ mod rejected;
 mod rows;
 mod runs;
 mod schema;
+mod stats;
 mod tasks;
 
 use std::fs::File;
@@ -30,6 +31,7 @@ use rustyhook_core::id::{AppId, AttemptId, EndpointId, MessageId, RunId};
 use rustyhook_core::model::{App, Attempt, Delivery, DeliveryStatus, Endpoint, EventType, Message};
 use rustyhook_core::operational::{EndpointRef, OperationalEvent, OperationalKind};
 use rustyhook_core::run::{Run, RunAttempt};
+use rustyhook_core::stats::{Bucket, Counts, Scope, Width};
 use rustyhook_core::time::{Millis, now_millis};
 
 use self::conn::Db;
@@ -426,14 +428,17 @@ impl Store for SqliteStore {
         let fanout = self.fanout.clone();
         self.db
             .write(move |c| {
+                let mut tally = crate::stats::Tally::default();
                 records.iter().try_for_each(|r| {
                     if let Attempted::Endpoint(a) = &r.attempt
                         && r.disable_endpoint
                     {
                         fanout.forget(&a.app_id);
                     }
+                    tally.attempt(r);
                     deliveries::record_attempt(c, r)
-                })
+                })?;
+                stats::apply(c, &tally)
             })
             .await
     }
@@ -470,8 +475,49 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn queue_depth(&self) -> StoreResult<i64> {
-        self.db.read(deliveries::queue_depth).await
+    async fn stats_series(
+        &self,
+        scope: &Scope,
+        width: Width,
+        since: Millis,
+        until: Millis,
+    ) -> StoreResult<Vec<Bucket>> {
+        let scope = scope.clone();
+        self.db
+            .read(move |c| stats::series(c, &scope, width, since, until))
+            .await
+    }
+
+    async fn stats_top(
+        &self,
+        kind: &str,
+        width: Width,
+        since: Millis,
+        until: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, Counts)>> {
+        let kind = kind.to_owned();
+        self.db
+            .read(move |c| stats::top(c, &kind, (width, since, until), limit))
+            .await
+    }
+
+    async fn queue_now(&self) -> StoreResult<QueueNow> {
+        self.db.read(stats::queue_now).await
+    }
+
+    async fn stats_sample(&self, now: Millis) -> StoreResult<QueueNow> {
+        self.db.write(move |c| stats::sample(c, now)).await
+    }
+
+    async fn count_source(&self, source: &str, taken: SourceTaken, at: Millis) -> StoreResult<()> {
+        let mut tally = crate::stats::Tally::default();
+        tally.source(source, taken, at);
+        self.db.write(move |c| stats::apply(c, &tally)).await
+    }
+
+    async fn stats_purge(&self, width: Width, before: Millis) -> StoreResult<u64> {
+        self.db.write(move |c| stats::purge(c, width, before)).await
     }
 
     async fn recover_endpoint(

@@ -7,6 +7,7 @@ use super::list::SqlitePage;
 use crate::page::{Listed, Page};
 use crate::query::Query;
 use crate::rows::{self, REJECTED_COLS};
+use crate::stats::{SourceTaken, Tally};
 use crate::{RejectedMessage, StoreResult};
 
 pub(crate) fn insert(conn: &Connection, r: &RejectedMessage) -> StoreResult<()> {
@@ -24,7 +25,9 @@ pub(crate) fn insert(conn: &Connection, r: &RejectedMessage) -> StoreResult<()> 
         ])
     })
     .map_err(db_err)?;
-    Ok(())
+    let mut tally = Tally::default();
+    tally.source(&r.source, SourceTaken::Rejected, r.created_at);
+    super::stats::apply(conn, &tally)
 }
 
 pub(crate) fn list(

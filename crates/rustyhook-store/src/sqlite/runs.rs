@@ -16,6 +16,7 @@ use super::list::SqlitePage;
 use crate::page::{Listed, Page};
 use crate::query;
 use crate::rows::{self, RUN_ATTEMPT_COLS, RUN_COLS, to_json};
+use crate::stats::Tally;
 use crate::{OpenRuns, StoreResult, rules};
 
 pub(crate) fn insert(conn: &Connection, r: &Run, lease_owner: Option<&str>) -> StoreResult<()> {
@@ -42,7 +43,9 @@ pub(crate) fn insert(conn: &Connection, r: &Run, lease_owner: Option<&str>) -> S
         ])
     })
     .map_err(db_err)?;
-    Ok(())
+    let mut tally = Tally::default();
+    tally.runs(std::slice::from_ref(r));
+    super::stats::apply(conn, &tally)
 }
 
 /// Stores a tick's runs unless the tick stored under `key` is as late or later; see

@@ -389,6 +389,48 @@ ALTER TABLE endpoints ADD COLUMN failing_since INTEGER;
 CREATE INDEX endpoints_failing ON endpoints (failing_since)
     WHERE failing_since IS NOT NULL AND disabled = 0;
 "#,
+    r#"
+-- Stats over time: additive counts per scope (server, app, endpoint, handler, source), time
+-- bucket (width 60000 or 3600000 ms) and shard (PostgreSQL spreads one hot bucket over a few
+-- rows so that nodes do not queue on one row lock; reads add the shards up). lat_N counts
+-- attempts by duration over fixed bounds; depth and oldest_pending_ms are sampled gauges.
+CREATE TABLE stats (
+    scope TEXT NOT NULL,
+    scope_id TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    start_at INTEGER NOT NULL,
+    shard INTEGER NOT NULL,
+    ok INTEGER NOT NULL DEFAULT 0,
+    rejected INTEGER NOT NULL DEFAULT 0,
+    timeout INTEGER NOT NULL DEFAULT 0,
+    other INTEGER NOT NULL DEFAULT 0,
+    lat_0 INTEGER NOT NULL DEFAULT 0,
+    lat_1 INTEGER NOT NULL DEFAULT 0,
+    lat_2 INTEGER NOT NULL DEFAULT 0,
+    lat_3 INTEGER NOT NULL DEFAULT 0,
+    lat_4 INTEGER NOT NULL DEFAULT 0,
+    lat_5 INTEGER NOT NULL DEFAULT 0,
+    lat_6 INTEGER NOT NULL DEFAULT 0,
+    lat_7 INTEGER NOT NULL DEFAULT 0,
+    lat_8 INTEGER NOT NULL DEFAULT 0,
+    lat_9 INTEGER NOT NULL DEFAULT 0,
+    lat_10 INTEGER NOT NULL DEFAULT 0,
+    lat_11 INTEGER NOT NULL DEFAULT 0,
+    lat_12 INTEGER NOT NULL DEFAULT 0,
+    lat_13 INTEGER NOT NULL DEFAULT 0,
+    lat_14 INTEGER NOT NULL DEFAULT 0,
+    created INTEGER NOT NULL DEFAULT 0,
+    dead INTEGER NOT NULL DEFAULT 0,
+    stored INTEGER NOT NULL DEFAULT 0,
+    source_rejected INTEGER NOT NULL DEFAULT 0,
+    duplicate INTEGER NOT NULL DEFAULT 0,
+    depth INTEGER,
+    oldest_pending_ms INTEGER,
+    PRIMARY KEY (scope, scope_id, width, start_at, shard)
+);
+CREATE INDEX stats_age ON stats (width, start_at);
+CREATE INDEX stats_kind ON stats (scope, width, start_at);
+"#,
 ];
 
 /// Brings the schema up to date.

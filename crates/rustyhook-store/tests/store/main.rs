@@ -37,6 +37,7 @@ mod pauses;
 mod postgres_only;
 mod runs;
 mod sqlite_only;
+mod stats;
 mod support;
 mod tasks;
 

@@ -35,6 +35,7 @@ mod security;
 mod sqs;
 #[path = "../support/sse.rs"]
 mod sse;
+mod stats;
 mod stream;
 mod svix_details;
 mod svix_sdk;

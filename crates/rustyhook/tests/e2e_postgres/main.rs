@@ -61,6 +61,8 @@ mod security;
 mod sqs;
 #[path = "../support/sse.rs"]
 mod sse;
+#[path = "../e2e/stats.rs"]
+mod stats;
 #[path = "../e2e/stream.rs"]
 mod stream;
 #[path = "../e2e/svix_details.rs"]

@@ -1,0 +1,136 @@
+//! Stats over time on SQLite: increments applied inside the write job that counts them (so in
+//! its transaction), the series read, the queue sampled, old buckets purged. One writer, so
+//! every row is shard 0.
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, params, params_from_iter};
+use rustyhook_core::stats::{Bucket, Counts, Scope, Width};
+use rustyhook_core::time::Millis;
+
+use super::conn::db_err;
+use crate::stats::{Tally, counter_columns, counters, counts_from, series_sql, top_sql};
+use crate::{QueueNow, StoreResult};
+
+/// Adds the tally's increments to their rows: one upsert per (scope, bucket).
+pub(crate) fn apply(conn: &Connection, tally: &Tally) -> StoreResult<()> {
+    if tally.is_empty() {
+        return Ok(());
+    }
+    let cols = counter_columns();
+    let marks = vec!["?"; cols.len()].join(", ");
+    let adds: Vec<String> = cols
+        .iter()
+        .map(|c| format!("{c} = {c} + excluded.{c}"))
+        .collect();
+    let sql = format!(
+        "INSERT INTO stats (scope, scope_id, width, start_at, shard, {cols}, depth, oldest_pending_ms)\n\
+         VALUES (?, ?, ?, ?, 0, {marks}, ?, ?)\n\
+         ON CONFLICT (scope, scope_id, width, start_at, shard) DO UPDATE\n\
+         SET {adds},\n\
+             depth = MAX(COALESCE(depth, excluded.depth), COALESCE(excluded.depth, depth)),\n\
+             oldest_pending_ms = MAX(COALESCE(oldest_pending_ms, excluded.oldest_pending_ms),\n\
+                 COALESCE(excluded.oldest_pending_ms, oldest_pending_ms))",
+        cols = cols.join(", "),
+        adds = adds.join(", ")
+    );
+    let mut stmt = conn.prepare_cached(&sql).map_err(db_err)?;
+    for (key, c) in tally.rows() {
+        let mut values: Vec<Value> = vec![
+            key.scope.kind().to_owned().into(),
+            key.scope.id().to_owned().into(),
+            key.width.millis().into(),
+            key.start.into(),
+        ];
+        values.extend(counters(c).into_iter().map(Value::from));
+        values.push(c.depth.into());
+        values.push(c.oldest_pending_ms.into());
+        stmt.execute(params_from_iter(values)).map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Reads a row of the series or top query: its key (column 0), then the counts.
+fn keyed_counts<K: rusqlite::types::FromSql>(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(K, Counts)> {
+    let n = counter_columns().len();
+    let values = (1..=n)
+        .map(|i| r.get::<_, i64>(i))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((
+        r.get(0)?,
+        counts_from(&values, r.get(n + 1)?, r.get(n + 2)?),
+    ))
+}
+
+pub(crate) fn series(
+    conn: &Connection,
+    scope: &Scope,
+    width: Width,
+    since: Millis,
+    until: Millis,
+) -> StoreResult<Vec<Bucket>> {
+    let mut stmt = conn
+        .prepare_cached(&series_sql(|_| "?".into()))
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map(
+            params![scope.kind(), scope.id(), width.millis(), since, until],
+            |r| keyed_counts(r).map(|(start, counts)| Bucket { start, counts }),
+        )
+        .map_err(db_err)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+}
+
+pub(crate) fn top(
+    conn: &Connection,
+    kind: &str,
+    window: (Width, Millis, Millis),
+    limit: usize,
+) -> StoreResult<Vec<(String, Counts)>> {
+    let (width, since, until) = window;
+    let mut stmt = conn
+        .prepare_cached(&top_sql(|_| "?".into()))
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map(
+            params![kind, width.millis(), since, until, limit as i64],
+            keyed_counts,
+        )
+        .map_err(db_err)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+}
+
+pub(crate) fn queue_now(conn: &Connection) -> StoreResult<QueueNow> {
+    conn.query_row(
+        r#"SELECT COUNT(*), MIN(created_at)
+        FROM deliveries
+        WHERE status IN ('pending', 'failed')"#,
+        [],
+        |r| {
+            Ok(QueueNow {
+                depth: r.get(0)?,
+                oldest_created_at: r.get(1)?,
+            })
+        },
+    )
+    .map_err(db_err)
+}
+
+pub(crate) fn sample(conn: &Connection, now: Millis) -> StoreResult<QueueNow> {
+    let queue = queue_now(conn)?;
+    let mut tally = Tally::default();
+    tally.sample(queue.depth, queue.oldest_age(now), now);
+    apply(conn, &tally)?;
+    Ok(queue)
+}
+
+pub(crate) fn purge(conn: &Connection, width: Width, before: Millis) -> StoreResult<u64> {
+    conn.execute(
+        r#"DELETE FROM stats
+        WHERE width = ? AND start_at < ?"#,
+        params![width.millis(), before],
+    )
+    .map(|n| n as u64)
+    .map_err(db_err)
+}

@@ -1,0 +1,226 @@
+//! Stats over time, the part both backends share: folding what a write does (attempts
+//! recorded, deliveries and runs created, broker messages taken) into per-(scope, bucket)
+//! increments, and the column lists the upsert and the series query name.
+//!
+//! Each write folds its increments into a [`Tally`] in memory, then applies them with one
+//! additive upsert per row (SQLite) or one statement for all rows (PostgreSQL), in the same
+//! transaction as the write it counts: a count is never lost or doubled by a crash, and
+//! several nodes adding to one bucket add up. Minute and hour buckets are both written.
+
+use std::collections::BTreeMap;
+
+use rustyhook_core::model::{Delivery, DeliveryStatus};
+use rustyhook_core::run::Run;
+use rustyhook_core::stats::{Counts, LATENCY_BUCKETS, Scope, Width};
+use rustyhook_core::time::Millis;
+
+use crate::{AttemptRecord, Attempted};
+
+/// The additive columns, in the order [`counters`] gives their values.
+pub(crate) fn counter_columns() -> Vec<String> {
+    let mut cols: Vec<String> = ["ok", "rejected", "timeout", "other"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    cols.extend((0..LATENCY_BUCKETS).map(|i| format!("lat_{i}")));
+    cols.extend(
+        ["created", "dead", "stored", "source_rejected", "duplicate"]
+            .into_iter()
+            .map(str::to_owned),
+    );
+    cols
+}
+
+/// The values of [`counter_columns`], in order.
+pub(crate) fn counters(c: &Counts) -> Vec<i64> {
+    let mut v = vec![c.ok, c.rejected, c.timeout, c.other];
+    v.extend(c.latency);
+    v.extend([c.created, c.dead, c.stored, c.source_rejected, c.duplicate]);
+    v
+}
+
+/// Counts from the values of [`counter_columns`] (summed), then depth and oldest pending age.
+pub(crate) fn counts_from(v: &[i64], depth: Option<i64>, oldest: Option<i64>) -> Counts {
+    let mut latency = [0; LATENCY_BUCKETS];
+    latency.copy_from_slice(&v[4..4 + LATENCY_BUCKETS]);
+    let rest = &v[4 + LATENCY_BUCKETS..];
+    Counts {
+        ok: v[0],
+        rejected: v[1],
+        timeout: v[2],
+        other: v[3],
+        latency,
+        created: rest[0],
+        dead: rest[1],
+        stored: rest[2],
+        source_rejected: rest[3],
+        duplicate: rest[4],
+        depth,
+        oldest_pending_ms: oldest,
+    }
+}
+
+/// The counters summed over a group of rows, then the gauges' highest: what both queries read
+/// after their key. Sums are cast back to BIGINT (PostgreSQL widens a sum of BIGINT to NUMERIC).
+fn merged_columns() -> String {
+    let mut cols: Vec<String> = counter_columns()
+        .iter()
+        .map(|c| format!("CAST(SUM({c}) AS BIGINT)"))
+        .collect();
+    cols.extend(["MAX(depth)".into(), "MAX(oldest_pending_ms)".into()]);
+    cols.join(", ")
+}
+
+/// The series query: each bucket of a scope in a window, its shards added up. `p(n)` writes
+/// the n-th placeholder (1-based): scope, scope id, width, since, until.
+pub(crate) fn series_sql(p: impl Fn(usize) -> String) -> String {
+    format!(
+        "SELECT start_at, {sums}\n\
+         FROM stats\n\
+         WHERE scope = {} AND scope_id = {} AND width = {} AND start_at >= {} AND start_at < {}\n\
+         GROUP BY start_at\n\
+         ORDER BY start_at",
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5),
+        sums = merged_columns()
+    )
+}
+
+/// The top query: the scopes of one kind with the most attempts in a window, each merged
+/// over it. Placeholders: kind, width, since, until, limit.
+pub(crate) fn top_sql(p: impl Fn(usize) -> String) -> String {
+    format!(
+        "SELECT scope_id, {sums}\n\
+         FROM stats\n\
+         WHERE scope = {} AND width = {} AND start_at >= {} AND start_at < {}\n\
+         GROUP BY scope_id\n\
+         ORDER BY SUM(ok + rejected + timeout + other) DESC, scope_id\n\
+         LIMIT {}",
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5),
+        sums = merged_columns()
+    )
+}
+
+/// Where a row of increments goes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Key {
+    /// What is counted.
+    pub scope: Scope,
+    /// How wide the bucket is.
+    pub width: Width,
+    /// When it starts.
+    pub start: Millis,
+}
+
+/// Increments folded in memory before they are written. Ordered by key, so every transaction
+/// locks the rows it adds to in the same order and two never wait on each other in a cycle.
+#[derive(Debug, Default)]
+pub(crate) struct Tally(BTreeMap<Key, Counts>);
+
+impl Tally {
+    /// Adds `f`'s change to `scopes` at time `at`, in every bucket width.
+    fn add(&mut self, scopes: &[Scope], at: Millis, f: impl Fn(&mut Counts)) {
+        for scope in scopes {
+            for width in Width::ALL {
+                let key = Key {
+                    scope: scope.clone(),
+                    width,
+                    start: width.start_of(at),
+                };
+                f(self.0.entry(key).or_default());
+            }
+        }
+    }
+
+    /// Counts a recorded attempt (at its start), and its delivery's death if it went dead.
+    pub(crate) fn attempt(&mut self, rec: &AttemptRecord) {
+        let (scopes, outcome, duration_ms, at) = match &rec.attempt {
+            Attempted::Endpoint(a) => (
+                vec![
+                    Scope::Server,
+                    Scope::App(a.app_id.to_string()),
+                    Scope::Endpoint(a.endpoint_id.to_string()),
+                ],
+                a.outcome,
+                a.duration_ms,
+                a.created_at,
+            ),
+            Attempted::Handler { attempt: a, .. } => (
+                vec![Scope::Server, Scope::Handler(a.handler_id.clone())],
+                a.outcome,
+                a.duration_ms,
+                a.created_at,
+            ),
+        };
+        let dead = rec.status == DeliveryStatus::Dead;
+        self.add(&scopes, at, |c| {
+            c.attempt(outcome, duration_ms);
+            c.dead += i64::from(dead);
+        });
+    }
+
+    /// Counts deliveries to endpoints created.
+    pub(crate) fn deliveries(&mut self, ds: &[Delivery]) {
+        for d in ds {
+            let scopes = [
+                Scope::Server,
+                Scope::App(d.app_id.to_string()),
+                Scope::Endpoint(d.endpoint_id.to_string()),
+            ];
+            self.add(&scopes, d.created_at, |c| c.created += 1);
+        }
+    }
+
+    /// Counts handler runs created.
+    pub(crate) fn runs(&mut self, runs: &[Run]) {
+        for r in runs {
+            let scopes = [Scope::Server, Scope::Handler(r.handler_id.clone())];
+            self.add(&scopes, r.created_at, |c| c.created += 1);
+        }
+    }
+
+    /// Counts a broker message a source took.
+    pub(crate) fn source(&mut self, source: &str, taken: SourceTaken, at: Millis) {
+        self.add(&[Scope::Source(source.to_owned())], at, |c| match taken {
+            SourceTaken::Stored => c.stored += 1,
+            SourceTaken::Rejected => c.source_rejected += 1,
+            SourceTaken::Duplicate => c.duplicate += 1,
+        });
+    }
+
+    /// Records sampled gauges in the server's buckets at `at`.
+    pub(crate) fn sample(&mut self, depth: i64, oldest_pending_ms: Option<i64>, at: Millis) {
+        self.add(&[Scope::Server], at, |c| {
+            c.depth = Some(depth);
+            c.oldest_pending_ms = Some(oldest_pending_ms.unwrap_or(0));
+        });
+    }
+
+    /// The rows to write, in key order.
+    pub(crate) fn rows(&self) -> impl Iterator<Item = (&Key, &Counts)> {
+        self.0.iter()
+    }
+
+    /// Whether there is nothing to write.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// What a source did with a broker message, as counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceTaken {
+    /// Stored it: a message or run exists for it now.
+    Stored,
+    /// Could never store it; kept as a rejected message.
+    Rejected,
+    /// Found it stored for an earlier delivery of the same message.
+    Duplicate,
+}
