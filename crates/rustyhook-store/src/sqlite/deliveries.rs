@@ -4,7 +4,7 @@
 //! A delivery is "leased" while a node's dispatcher holds it in memory (`lease_owner` set). Only
 //! unleased, due deliveries are claimed, so a delivery is in at most one dispatcher at a time.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use rustyhook_core::crypto::SecretBox;
 use rustyhook_core::id::MessageId;
 use rustyhook_core::model::{Attempt, Delivery, Endpoint, Message};
@@ -122,29 +122,35 @@ pub(crate) fn record_attempt(conn: &Connection, rec: &AttemptRecord) -> StoreRes
         Attempted::Handler { attempt: a, .. } => (a.exit_code, Some(a.output.as_str())),
         Attempted::Endpoint(_) => (None, None),
     };
-    let moved_on = conn
+    // The delivery's attempts so far; `None` when the record did not move it on.
+    let attempts: Option<u32> = conn
         .prepare_cached(
             r#"UPDATE deliveries
         SET status = ?, attempts = attempts + 1, next_attempt_at = ?, manual = 0,
             lease_owner = NULL, updated_at = ?,
             exit_code = ?, output = ?
         WHERE id = ?
-          AND (? IS NULL OR lease_owner IS NULL OR lease_owner = ?)"#,
+          AND (? IS NULL OR lease_owner IS NULL OR lease_owner = ?)
+        RETURNING attempts"#,
         )
         .and_then(|mut s| {
-            s.execute(params![
-                rec.status.as_str(),
-                rec.next_attempt_at,
-                finished_at,
-                exit_code,
-                output,
-                id,
-                rec.leased_to,
-                rec.leased_to
-            ])
+            s.query_row(
+                params![
+                    rec.status.as_str(),
+                    rec.next_attempt_at,
+                    finished_at,
+                    exit_code,
+                    output,
+                    id,
+                    rec.leased_to,
+                    rec.leased_to
+                ],
+                |r| r.get(0),
+            )
+            .optional()
         })
-        .map_err(db_err)?
-        > 0;
+        .map_err(db_err)?;
+    let moved_on = attempts.is_some();
     match &rec.attempt {
         Attempted::Endpoint(a) if rec.disable_endpoint => {
             conn.execute(
@@ -152,7 +158,7 @@ pub(crate) fn record_attempt(conn: &Connection, rec: &AttemptRecord) -> StoreRes
                 params![created_at, a.endpoint_id.as_str()],
             )
             .map_err(db_err)?;
-            super::operational::after_endpoint_attempt(conn, rec, a)?;
+            super::operational::after_endpoint_attempt(conn, rec, a, attempts)?;
         }
         // A late result of a node taken for dead is kept, but what follows is left to the node
         // that holds the run now.
@@ -167,7 +173,7 @@ pub(crate) fn record_attempt(conn: &Connection, rec: &AttemptRecord) -> StoreRes
         Attempted::Handler { .. } => {}
         // What a late result of a node taken for dead makes is left to the node that holds it.
         Attempted::Endpoint(a) if moved_on => {
-            super::operational::after_endpoint_attempt(conn, rec, a)?
+            super::operational::after_endpoint_attempt(conn, rec, a, attempts)?
         }
         Attempted::Endpoint(_) => {}
     }

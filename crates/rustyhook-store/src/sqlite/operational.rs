@@ -113,11 +113,14 @@ pub(crate) fn clear_failing(conn: &Connection, e: &Endpoint) -> StoreResult<()> 
 }
 
 /// What follows an endpoint attempt's record: its endpoint's `failing_since` moves, and the
-/// events it makes are queued.
+/// events it makes are queued, given the delivery's attempts so far (`None`: the record did not
+/// move it on). What the events name is read only when there can be some, as on PostgreSQL, so
+/// an ordinary success costs no read.
 pub(crate) fn after_endpoint_attempt(
     conn: &Connection,
     rec: &AttemptRecord,
     a: &Attempt,
+    attempts: Option<u32>,
 ) -> StoreResult<()> {
     match decide::failing_since_change(a.outcome, a.created_at) {
         FailingSince::Clear => conn.execute(
@@ -135,6 +138,9 @@ pub(crate) fn after_endpoint_attempt(
         FailingSince::Keep => Ok(0),
     }
     .map_err(db_err)?;
+    if !decide::may_report(rec, a.outcome, attempts) {
+        return Ok(());
+    }
     let facts = conn
         .prepare_cached(
             r#"SELECT ap.uid, m.event_id, d.attempts, e.uid
