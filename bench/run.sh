@@ -16,6 +16,8 @@
 #   7. pg3    (optional) phase 2 again with three rustyhook nodes on one fresh PostgreSQL
 #             database, the messages sent to the nodes in turn. They share this machine's
 #             cores with each other and with PostgreSQL: not a scale-out measurement.
+#   2b/6b. (with BASELINE=<git revision>) phases 2 and 6 again through that revision's binary,
+#             built aside, for a before/after comparison within this one run.
 #   8. brokers (optional) per broker (Redis streams, RabbitMQ, NATS JetStream): a bare
 #             consumer's read+ack rate, then messages published into the broker, read by a
 #             rustyhook source and delivered to the receiver (bench/brokers.sh).
@@ -44,6 +46,7 @@ PG_CLUSTER_PHASE=${PG_CLUSTER_PHASE:-1}
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432}
 PG_MAX_CONNECTIONS=${PG_MAX_CONNECTIONS:-10}
 OUT=${OUT:-$ROOT/BENCHMARKS.md}
+BASELINE=${BASELINE:-}
 WORK=${BENCH_WORK_DIR:-$ROOT/target/bench-run}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$CARGO_TARGET_DIR/release
@@ -157,7 +160,7 @@ start_rustyhook() {
     env RUSTYHOOK_DATA_DIR="$WORK/data-$name" RUSTYHOOK_LISTEN="127.0.0.1:$port" \
         RUSTYHOOK_ADMIN_TOKEN="$TOKEN" RUSTYHOOK_ALLOW_PRIVATE_NETWORKS=true \
         RUSTYHOOK_LOG_LEVEL=warn "$@" \
-        "$BIN/rustyhook" serve >"$WORK/rustyhook-$name.log" 2>&1 &
+        "${RH_BIN:-$BIN/rustyhook}" serve >"$WORK/rustyhook-$name.log" 2>&1 &
     RH_PID=$!
     PIDS+=("$RH_PID")
     RH_URL="http://127.0.0.1:$port"
@@ -667,6 +670,35 @@ $(pg_limits_text)
 EOF
 }
 
+# The same phases through the baseline's binary, measured in this run against the same receiver.
+baseline_section() {
+    local pg_line=""
+    if [ "$PG_PHASES" = 1 ]; then
+        pg_line=$'\n'"| PostgreSQL, one node (phase 6 and 6b) | $(val PGBASE DELIVERY_RATE) /s ($(pct "$(val PGBASE DELIVERY_RATE)" "$RAW_RPS") of raw), median of $(val PGBASE ALL_RATES) | $(val PG1 DELIVERY_RATE) /s ($(pct "$(val PG1 DELIVERY_RATE)" "$RAW_RPS") of raw) | $(change PGBASE PG1) |"
+    fi
+    cat <<EOT
+## Before and after: the baseline ${BASELINE_COMMIT} against ${COMMIT}
+
+\`BASELINE=${BASELINE}\`: the same end-to-end phase through the binary built from commit
+${BASELINE_COMMIT}, in this run, on the same receiver against the same raw limit (${RAW_RPS} requests/s); medians of
+${E2E_RUNS} runs each, the baseline's runs listed here and this commit's in sections 2 and 5.
+
+| end-to-end deliveries/s | baseline ${BASELINE_COMMIT} | this commit ${COMMIT} | change |
+|---|---|---|---|
+| SQLite, default durability (phase 2 and 2b) | $(val BASE DELIVERY_RATE) /s ($(pct "$(val BASE DELIVERY_RATE)" "$RAW_RPS") of raw), median of $(val BASE ALL_RATES) | $(val E2E DELIVERY_RATE) /s ($(pct "$(val E2E DELIVERY_RATE)" "$RAW_RPS") of raw) | $(change BASE E2E) |${pg_line}
+EOT
+}
+# change BEFORE AFTER → the median delivery rate's change from PREFIX BEFORE to AFTER, in percent.
+change() {
+    local b a
+    b=$(val "$1" DELIVERY_RATE) a=$(val "$2" DELIVERY_RATE)
+    if is_num "$b" && is_num "$a" && [ "$b" != 0 ]; then
+        echo "$(calc "100 * ($a - $b) / $b" +.1f)%"
+    else
+        echo "n/a"
+    fi
+}
+
 write_report() {
     local ratio="n/a" fast_row="" note pg_rows="" pg_machine="" pg_part="" pg_name
     local broker_row="" broker_part=""
@@ -675,6 +707,8 @@ write_report() {
         broker_part=$'\n'"$(broker_section)"$'\n'
     fi
     note=$(interference_note)
+    local baseline_part=""
+    [ -z "$BASELINE" ] || baseline_part="$(baseline_section)"$'\n\n'
     [ -z "$note" ] || note+=$'\n\n'
     [ -z "${E2E_DELIVERY_RATE:-}" ] || ratio="$(calc "100 * $E2E_DELIVERY_RATE / $RAW_RPS" .1f)%"
     if [ "$FAST_SYNC_LINE" = 1 ]; then
@@ -705,7 +739,7 @@ ${note}| figure | measured |
 | API accept → first attempt at ${LAT_RATE} messages/s | p50 **${LAT_ARRIVAL_P50} ms**, p90 ${LAT_ARRIVAL_P90} ms, p99 **${LAT_ARRIVAL_P99} ms**, max ${LAT_ARRIVAL_MAX} ms |
 | rustyhook RSS right after start → with ${MEM_MESSAGES} messages queued | **${MEM_RSS_START} MiB → ${MEM_RSS_END} MiB** (peak VmHWM ${MEM_HWM_END} MiB) |${fast_row}${pg_rows}${broker_row}
 
-## Machine and run
+${baseline_part}## Machine and run
 
 | | |
 |---|---|
@@ -838,10 +872,25 @@ if ! command -v wrk >/dev/null; then
     "${SUDO[@]}" apt-get install -y wrk >/dev/null 2>&1 \
         || { "${SUDO[@]}" apt-get update >/dev/null && "${SUDO[@]}" apt-get install -y wrk >/dev/null; }
 fi
-log "building release binaries"
 build_started=$SECONDS
+if [ -n "$BASELINE" ]; then
+    # The baseline is built from its own checkout into the same target directory (the
+    # dependencies are shared), copied aside, and the current tree is built after it.
+    BASELINE_COMMIT=$(git rev-parse --short "$BASELINE^{commit}")
+    log "building the baseline $BASELINE ($BASELINE_COMMIT)"
+    rm -rf "$WORK/baseline-src"
+    git worktree add --quiet --detach "$WORK/baseline-src" "$BASELINE_COMMIT"
+    (cd "$WORK/baseline-src" && cargo build --release --quiet -p rustyhook)
+    cp "$BIN/rustyhook" "$WORK/rustyhook-baseline"
+    git worktree remove --force "$WORK/baseline-src"
+fi
+log "building release binaries"
 cargo build --release --quiet -p rustyhook -p rustyhook-bench
 BUILD_SECS=$((SECONDS - build_started))
+if [ -n "$BASELINE" ] && cmp -s "$BIN/rustyhook" "$WORK/rustyhook-baseline"; then
+    log "the current binary is the baseline's: nothing to compare (is BASELINE the checked-out commit?)"
+    exit 1
+fi
 BENCH_STARTED=$SECONDS
 
 RUN_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
@@ -953,6 +1002,16 @@ FULL_HWM_END=$(rss_mib "$RH_PID" VmHWM)
 FULL_DB_MIB=$(du -sm "$WORK/data-full" | cut -f1)
 stop_rustyhook full
 
+# ------------------------------------------------ phase 2b: the baseline, if one is given
+if [ -n "$BASELINE" ]; then
+    RH_BIN="$WORK/rustyhook-baseline" start_rustyhook base
+    loadgen SETUP setup --endpoint-url "$RECV_URL/hook"
+    loadgen WARM throughput --messages "$WARMUP_MESSAGES" --concurrency "$E2E_CONCURRENCY"
+    log "phase 2b: $E2E_RUNS × $E2E_MESSAGES messages through the baseline $BASELINE_COMMIT"
+    e2e_runs BASE
+    stop_rustyhook base
+fi
+
 # ------------------------------------------------------ phase 4: synchronous=NORMAL line
 if [ "$FAST_SYNC_LINE" = 1 ]; then
     start_rustyhook fast RUSTYHOOK_SQLITE_FAST_UNSAFE_SYNC=true
@@ -1029,6 +1088,10 @@ pg_phase() {
 if [ "$PG_PHASES" = 1 ]; then
     log "phase 6: phase 2 with one rustyhook on PostgreSQL"
     pg_phase PG1 pg1
+    if [ -n "$BASELINE" ]; then
+        log "phase 6b: phase 6 with the baseline $BASELINE_COMMIT"
+        RH_BIN="$WORK/rustyhook-baseline" pg_phase PGBASE pgbase
+    fi
     if [ "$PG_CLUSTER_PHASE" = 1 ]; then
         log "phase 7: phase 2 with three rustyhook nodes on one PostgreSQL database"
         pg_phase PG3 pg3a pg3b pg3c
