@@ -877,17 +877,21 @@ if [ -n "$BASELINE" ]; then
     # The baseline is built from its own checkout into the same target directory (the
     # dependencies are shared), copied aside, and the current tree is built after it.
     BASELINE_COMMIT=$(git rev-parse --short "$BASELINE^{commit}")
-    log "building the baseline $BASELINE ($BASELINE_COMMIT)"
-    rm -rf "$WORK/baseline-src"
-    git worktree add --quiet --detach "$WORK/baseline-src" "$BASELINE_COMMIT"
-    (cd "$WORK/baseline-src" && cargo build --release --quiet -p rustyhook)
-    cp "$BIN/rustyhook" "$WORK/rustyhook-baseline"
-    git worktree remove --force "$WORK/baseline-src"
+    BASELINE_BIN="$WORK/rustyhook-baseline-$BASELINE_COMMIT"
+    if [ ! -x "$BASELINE_BIN" ]; then # kept from an earlier run with the same baseline
+        log "building the baseline $BASELINE ($BASELINE_COMMIT)"
+        rm -rf "$WORK/baseline-src"
+        git worktree prune
+        git worktree add --quiet --detach "$WORK/baseline-src" "$BASELINE_COMMIT"
+        (cd "$WORK/baseline-src" && cargo build --release --quiet -p rustyhook)
+        cp "$BIN/rustyhook" "$BASELINE_BIN.tmp" && mv "$BASELINE_BIN.tmp" "$BASELINE_BIN"
+        git worktree remove --force "$WORK/baseline-src"
+    fi
 fi
 log "building release binaries"
 cargo build --release --quiet -p rustyhook -p rustyhook-bench
 BUILD_SECS=$((SECONDS - build_started))
-if [ -n "$BASELINE" ] && cmp -s "$BIN/rustyhook" "$WORK/rustyhook-baseline"; then
+if [ -n "$BASELINE" ] && cmp -s "$BIN/rustyhook" "$BASELINE_BIN"; then
     log "the current binary is the baseline's: nothing to compare (is BASELINE the checked-out commit?)"
     exit 1
 fi
@@ -1004,7 +1008,7 @@ stop_rustyhook full
 
 # ------------------------------------------------ phase 2b: the baseline, if one is given
 if [ -n "$BASELINE" ]; then
-    RH_BIN="$WORK/rustyhook-baseline" start_rustyhook base
+    RH_BIN="$BASELINE_BIN" start_rustyhook base
     loadgen SETUP setup --endpoint-url "$RECV_URL/hook"
     loadgen WARM throughput --messages "$WARMUP_MESSAGES" --concurrency "$E2E_CONCURRENCY"
     log "phase 2b: $E2E_RUNS × $E2E_MESSAGES messages through the baseline $BASELINE_COMMIT"
@@ -1090,7 +1094,7 @@ if [ "$PG_PHASES" = 1 ]; then
     pg_phase PG1 pg1
     if [ -n "$BASELINE" ]; then
         log "phase 6b: phase 6 with the baseline $BASELINE_COMMIT"
-        RH_BIN="$WORK/rustyhook-baseline" pg_phase PGBASE pgbase
+        RH_BIN="$BASELINE_BIN" pg_phase PGBASE pgbase
     fi
     if [ "$PG_CLUSTER_PHASE" = 1 ]; then
         log "phase 7: phase 2 with three rustyhook nodes on one PostgreSQL database"
