@@ -6,7 +6,7 @@ import { ErrorNote, JsonBlock, Loading, Pager } from "../components/ui";
 import { when } from "../format";
 import { useLoad, usePaged } from "../hooks";
 import { useSession } from "../session-context";
-import { bucketMsOf, timesOf, useSeries, WindowPicker } from "./charts";
+import { bucketMsOf, REFRESH_MS, timesOf, useSeries, useTick, WindowPicker } from "./charts";
 import { PauseControl } from "./PauseControl";
 import { TimeChart } from "./TimeChart";
 import type { RejectedOut, SourceOut } from "./types";
@@ -15,7 +15,9 @@ import { count, windowOf, type ChartWindow } from "./window";
 export function SourcesPage() {
   const { api } = useSession();
   const [w, setW] = useState<ChartWindow>(() => windowOf(null));
-  const sources = useLoad("sources", () => api.get<Page<SourceOut>>("/source"));
+  // Read again every few seconds: the state and lag change as the readers work.
+  const tick = useTick(REFRESH_MS);
+  const sources = useLoad(`sources:${tick}`, () => api.get<Page<SourceOut>>("/source"));
   return (
     <section>
       <div className="heading-row">
@@ -35,7 +37,7 @@ export function SourcesPage() {
 }
 
 function stateKind(state: string): string {
-  return state === "running" || state === "reading" || state === "connected" ? "good" : state === "paused" ? "warn" : "bad";
+  return state === "reading" ? "good" : state === "reconnecting" ? "bad" : "warn";
 }
 
 function Source({ source: s, w, onChange }: { source: SourceOut; w: ChartWindow; onChange(): void }) {
@@ -44,7 +46,12 @@ function Source({ source: s, w, onChange }: { source: SourceOut; w: ChartWindow;
     <article className="card source" data-source={s.name} aria-labelledby={`src-${s.name}`}>
       <div className="heading-row">
         <h2 id={`src-${s.name}`}>{s.name}</h2>
-        {state && <span className={`badge ${stateKind(state)}`}>{state}</span>}
+        {state && (
+          <span className={`badge ${stateKind(state)}`} data-state={state}>
+            {state}
+          </span>
+        )}
+        {s.since && <span className="muted small">since {when(s.since)}</span>}
       </div>
       <dl className="facts">
         <dt>Reads</dt>
@@ -80,7 +87,7 @@ function Throughput({ name, w }: { name: string; w: ChartWindow }) {
   const series = useSeries(`/stats/source/${encodeURIComponent(name)}`, w);
   const s = series.data;
   return (
-    <>
+    <div className="charts">
       <ErrorNote error={series.error} />
       {s && (
         <TimeChart
@@ -97,7 +104,19 @@ function Throughput({ name, w }: { name: string; w: ChartWindow }) {
           empty="No messages read in this window."
         />
       )}
-    </>
+      {s?.data.some((p) => p.queueDepth !== null) && (
+        <TimeChart
+          title="Lag (messages waiting in the broker)"
+          kind="lines"
+          times={timesOf(s)}
+          bucketMs={bucketMsOf(s)}
+          series={[{ label: "Lag", color: "accent", values: s.data.map((p) => p.queueDepth) }]}
+          legend={[`${count(s.total.queueDepth)} at most`]}
+          format={count}
+          empty="Nothing waited in this window."
+        />
+      )}
+    </div>
   );
 }
 

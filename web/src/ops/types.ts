@@ -64,8 +64,8 @@ export interface PauseOut {
 
 export type PauseScope = "server" | "app" | "endpoint" | "handler" | "source";
 
-/** `GET /api/v1/source`: a broker source; `state`, `lag`, `lagAt` and `lastError` when the
- * server reports them. */
+/** `GET /api/v1/source`: a broker source; `state` (`starting`, `reading`, `paused`,
+ * `reconnecting`), `since`, `lag`, `lagAt` and `lastError` when the server reports them. */
 export interface SourceOut {
   name: string;
   type: string;
@@ -75,6 +75,7 @@ export interface SourceOut {
   handler: string | null;
   paused: boolean;
   state?: string | null;
+  since?: string | null;
   lag?: number | null;
   lagAt?: string | null;
   lastError?: string | null;
