@@ -108,6 +108,12 @@ test("the overview's figures and chart equal what the receivers counted", async 
   await page.getByRole("button", { name: "7d" }).click();
   await expect(page.getByRole("button", { name: "7d" })).toHaveAttribute("aria-pressed", "true");
   await expect(chart.locator(".legend")).toContainText(`Succeeded ${expected}`);
+
+  // A handler's page charts its runs' attempts: those that succeeded are its succeeded runs.
+  await page.goto("/handlers/greet");
+  const runsChart = page.locator("figure.chart").filter({ hasText: "Run attempts by outcome" });
+  await expect(runsChart.locator(".legend")).toContainText(`Succeeded ${runs.data.length}`);
+  await expect(runsChart.locator(".legend")).toContainText("Failed (status) 0");
   expect(errors).toEqual([]);
 });
 
