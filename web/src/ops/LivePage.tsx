@@ -16,7 +16,7 @@ type Filters = Record<(typeof FILTERS)[number], string>;
 
 const STATUS_TEXT: Record<FeedStatus, string> = {
   connecting: "Connecting…",
-  live: "Live",
+  live: "Connected",
   reconnecting: "Reconnecting (the events missed meanwhile will follow)…",
   stopped: "Stopped",
 };
