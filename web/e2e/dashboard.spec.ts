@@ -2,7 +2,7 @@
 // crates/rustyhook/tests/dashboard.rs, which starts them). The tests run in order and share the
 // server: the first makes the app and endpoint the later ones read.
 import { expect, test } from "@playwright/test";
-import { ADMIN, api, need, SHOTS, signIn, watchConsole } from "./support";
+import { ADMIN, SHOTS, api, need, signIn, watchConsole } from "./support";
 
 const RECEIVER = need("DASHBOARD_RECEIVER_URL");
 

@@ -1,5 +1,5 @@
-// What the browser tests share: the addresses crates/rustyhook/tests/dashboard.rs passes them,
-// calling the API as an application would, watching the console, signing in.
+// What the browser specs share: the addresses crates/rustyhook/tests/dashboard.rs passes in, a
+// direct API client (what an application would do), console watching, and signing in.
 import { expect, type Page } from "@playwright/test";
 import { mkdirSync } from "node:fs";
 
@@ -14,7 +14,7 @@ export const ADMIN = need("DASHBOARD_ADMIN_TOKEN");
 export const SHOTS = "e2e/screenshots";
 mkdirSync(SHOTS, { recursive: true });
 
-/** Calls the API directly (what an application posting messages would do). */
+/** Calls the API directly. */
 export async function api<T = unknown>(method: string, path: string, body?: unknown, token = ADMIN): Promise<T> {
   const resp = await fetch(`${BASE}/api/v1${path}`, {
     method,
@@ -30,7 +30,7 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
 export function watchConsole(page: Page): string[] {
   const errors: string[] = [];
   page.on("console", (m) => {
-    // A 4xx the test causes on purpose (a wrong token, a bad URL) is logged by the browser too.
+    // A 4xx a test causes on purpose (a wrong token, a bad value in a form) is logged too.
     const expected = /^Failed to load resource: the server responded with a status of 4(01|22)/;
     if (m.type() === "error" && !expected.test(m.text())) errors.push(m.text());
   });
