@@ -12,6 +12,9 @@ import { HandlersPage } from "./pages/HandlersPage";
 import { MessagePage } from "./pages/MessagePage";
 import { MessagesPage } from "./pages/MessagesPage";
 import { SignIn } from "./pages/SignIn";
+import { LivePage } from "./ops/LivePage";
+import { OverviewPage } from "./ops/OverviewPage";
+import { SourcesPage } from "./ops/SourcesPage";
 import { match, navigate, pathOf, useLocation } from "./router";
 import { forgetToken, keepToken, storedToken, takeTokenFromFragment } from "./session";
 import { SessionContext, type Session } from "./session-context";
@@ -81,7 +84,7 @@ function Shell({ session }: { session: Session }) {
   const { path } = useLocation();
   const [theme, setTheme] = useState(storedTheme);
   const scoped = session.me.role === "app" ? session.me.appId : null;
-  const home = scoped ? pathOf("apps", scoped) : "/apps";
+  const home = scoped ? pathOf("apps", scoped) : "/overview";
   const page = route(path, scoped);
   useEffect(() => {
     if (page === null) navigate(home);
@@ -98,10 +101,13 @@ function Shell({ session }: { session: Session }) {
         ["/event-types", "Event types"],
       ]
     : [
+        ["/overview", "Overview"],
         ["/apps", "Apps"],
         ["/messages", "Messages"],
+        ["/live", "Live"],
         ["/event-types", "Event types"],
         ["/handlers", "Handlers"],
+        ["/sources", "Sources"],
       ];
   return (
     <div className="shell">
@@ -151,6 +157,9 @@ function route(path: string, scoped: string | null) {
   if (match("/messages", path)) return <MessagesPage />;
   if (match("/event-types", path)) return <EventTypesPage />;
   if (scoped) return null;
+  if (match("/overview", path)) return <OverviewPage />;
+  if (match("/live", path)) return <LivePage />;
+  if (match("/sources", path)) return <SourcesPage />;
   if (match("/apps", path)) return <AppsPage />;
   if (match("/handlers", path)) return <HandlersPage />;
   if ((p = match("/handlers/:id", path))) return <HandlerPage id={p.id!} />;

@@ -76,6 +76,17 @@ export function query(params: Record<string, string | number | boolean | null | 
   return s ? `?${s}` : "";
 }
 
+/** A body as JSON, `{detail: text}` when it is not JSON, null when empty. */
+async function readBody(resp: Response): Promise<unknown> {
+  const text = await resp.text();
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { detail: text };
+  }
+}
+
 /** Calls the API with `token`. */
 export class Api {
   private readonly token: string;
@@ -94,15 +105,7 @@ export class Api {
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    const text = await resp.text();
-    let parsed: unknown = null;
-    if (text) {
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = { detail: text };
-      }
-    }
+    const parsed = await readBody(resp);
     if (!resp.ok) {
       if (resp.status === 401) this.onUnauthorized();
       throw parseError(resp.status, parsed);
@@ -112,5 +115,19 @@ export class Api {
 
   get<T>(path: string): Promise<T> {
     return this.call<T>("GET", path);
+  }
+
+  /** Opens a GET whose body is read as it streams (the live feed), with extra `headers`; a
+   * non-2xx answer is thrown as `call` throws it. */
+  async open(path: string, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
+    const resp = await fetch(`/api/v1${path}`, {
+      headers: { ...headers, Authorization: `Bearer ${this.token}` },
+      signal,
+    });
+    if (!resp.ok) {
+      if (resp.status === 401) this.onUnauthorized();
+      throw parseError(resp.status, await readBody(resp));
+    }
+    return resp;
   }
 }

@@ -4,6 +4,7 @@ import { query, type Page } from "../api";
 import { Badge, ErrorNote, Link, Loading, Pager } from "../components/ui";
 import { percent, successRate, type EndpointStats } from "../format";
 import { useLoad, usePaged } from "../hooks";
+import { AppOperate } from "../ops/ScopePanels";
 import { pathOf } from "../router";
 import { useSession } from "../session-context";
 import type { AppOut, AttemptOut, EndpointOut } from "../types";
@@ -23,6 +24,7 @@ export function AppPage({ app }: { app: string }) {
         <Link to={`/messages?app=${encodeURIComponent(info.data?.id ?? app)}`}>Messages</Link>
       </p>
       <ErrorNote error={info.error} />
+      {info.data && <AppOperate app={info.data.id} />}
       <div className="heading-row">
         <h2>Endpoints</h2>
         {writable && (

@@ -9,6 +9,7 @@ import { useLoad, usePaged } from "../hooks";
 import { navigate, pathOf } from "../router";
 import { useSession } from "../session-context";
 import type { AttemptOut, EndpointMessageOut, EndpointOut } from "../types";
+import { EndpointOperate } from "../ops/ScopePanels";
 import { EndpointForm } from "./EndpointForm";
 import { DangerZone, HeadersTool, RecoverTool, SecretTool, SendExampleTool } from "./EndpointTools";
 
@@ -99,6 +100,7 @@ function EndpointDetail({ app, endpoint }: { app: string; endpoint: string }) {
             {writable && <RecoverTool base={base} />}
             {writable && <SendExampleTool base={base} />}
           </div>
+          <EndpointOperate app={app} endpoint={e.id} />
           <DeadLetters app={app} base={base} />
           <RecentAttempts app={app} endpoint={e.id} />
           {writable && <DangerZone base={base} app={app} />}

@@ -7,6 +7,7 @@ import { duration, fromLocalInput, when } from "../format";
 import { useAction, useLoad, usePaged } from "../hooks";
 import { useSession } from "../session-context";
 import type { HandlerOut, RunAttemptOut, RunOut } from "../types";
+import { HandlerOperate } from "../ops/ScopePanels";
 import { commandText, triggerText } from "./HandlersPage";
 
 const STATUSES = ["", "pending", "running", "failed", "succeeded", "dead", "canceled"];
@@ -50,6 +51,7 @@ export function HandlerPage({ id }: { id: string }) {
           </dl>
         </>
       )}
+      {h && <HandlerOperate id={h.id} />}
       {writable && h && <TriggerForm base={base} onRun={runs.reload} />}
       <div className="heading-row">
         <h2>Runs</h2>

@@ -7,10 +7,10 @@
 //! many concurrent writers this turns one fsync per write into one per batch.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::{StoreError, StoreResult};
 
@@ -102,10 +102,30 @@ fn open(opts: &ConnOptions, read_only: bool) -> rusqlite::Result<Connection> {
 /// The writer thread's handle and the reader pool.
 pub(crate) struct Db {
     jobs: mpsc::UnboundedSender<Job>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
     /// One permit per connection in `readers`: a read waits for a free connection.
-    reader_permits: Semaphore,
-    opts: ConnOptions,
+    reader_permits: Arc<Semaphore>,
+}
+
+/// A reader connection taken from the pool, with its permit. Dropping it puts the connection
+/// back before the permit is released, wherever the drop happens: on the blocking thread when
+/// the read ends, panicked or not, even when the request that asked for it was dropped
+/// meanwhile (a client that went away). Without that, each cancelled read would lose a
+/// connection while freeing its permit, until a permit found the pool empty.
+struct Lease {
+    conn: Option<Connection>,
+    pool: Arc<Mutex<Vec<Connection>>>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // A poisoned lock still holds a usable pool: only a push or pop ran under it.
+            let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+            pool.push(conn);
+        }
+    }
 }
 
 impl Db {
@@ -134,9 +154,8 @@ impl Db {
             .map_err(db_err)?;
         Ok(Self {
             jobs,
-            readers: Mutex::new(readers),
-            reader_permits: Semaphore::new(READERS),
-            opts,
+            readers: Arc::new(Mutex::new(readers)),
+            reader_permits: Arc::new(Semaphore::new(READERS)),
         })
     }
 
@@ -174,9 +193,10 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        let _permit = self
+        let permit = self
             .reader_permits
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| StoreError::Closed)?;
         let conn = self
@@ -185,22 +205,17 @@ impl Db {
             .expect("reader pool lock")
             .pop()
             .expect("a permit guarantees a free reader connection");
-        let joined = tokio::task::spawn_blocking(move || {
-            let r = f(&conn);
-            (conn, r)
-        })
-        .await;
-        let (conn, result) = match joined {
-            Ok(done) => done,
-            Err(e) => {
-                // The read panicked and took its connection along; replace it.
-                let fresh = open(&self.opts, true).map_err(db_err)?;
-                self.readers.lock().expect("reader pool lock").push(fresh);
-                return Err(StoreError::Database(Box::new(e)));
-            }
+        let lease = Lease {
+            conn: Some(conn),
+            pool: self.readers.clone(),
+            _permit: permit,
         };
-        self.readers.lock().expect("reader pool lock").push(conn);
-        result
+        tokio::task::spawn_blocking(move || {
+            let conn = lease.conn.as_ref().expect("a lease holds its connection");
+            f(conn)
+        })
+        .await
+        .map_err(|e| StoreError::Database(Box::new(e)))?
     }
 }
 
@@ -253,6 +268,46 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, on_rollba
         metrics::histogram!("rustyhook_store_commit_batch_size").record(replies.len() as f64);
         for reply in replies {
             reply(commit.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{Db, READERS};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_whose_caller_went_away_gives_its_connection_back() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Db::open(&dir.path().join("db.sqlite"), false, |_| Ok(()), || {})
+            .expect("the database opens");
+        // Dropped before they end, as a server drops a request whose client went away.
+        for _ in 0..READERS * 2 {
+            let slow = db.read(|_| {
+                std::thread::sleep(Duration::from_millis(30));
+                Ok(())
+            });
+            let _ = tokio::time::timeout(Duration::from_millis(1), slow).await;
+        }
+        // Every connection is back: as many reads at once as there are readers, twice over.
+        let db = std::sync::Arc::new(db);
+        for _ in 0..2 {
+            let mut reads = tokio::task::JoinSet::new();
+            for _ in 0..READERS {
+                let db = db.clone();
+                reads.spawn(async move {
+                    db.read(|conn| {
+                        conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                            .map_err(super::db_err)
+                    })
+                    .await
+                });
+            }
+            while let Some(got) = reads.join_next().await {
+                assert_eq!(got.expect("no panic").expect("the read runs"), 1);
+            }
         }
     }
 }
