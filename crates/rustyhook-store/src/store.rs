@@ -499,6 +499,10 @@ pub trait Store: Send + Sync + 'static {
     /// Counts a broker message a source stored or found stored before (a rejected one is
     /// counted by [`Self::record_rejected`], in its transaction).
     async fn count_source(&self, source: &str, taken: SourceTaken, at: Millis) -> StoreResult<()>;
+    /// Records that `lag` messages waited in the broker of `source` at `at`, as the depth of
+    /// its buckets (a gauge: the highest sample of a bucket stands, so with several nodes
+    /// measuring one source, the highest of theirs).
+    async fn sample_source_lag(&self, source: &str, lag: u64, at: Millis) -> StoreResult<()>;
     /// Deletes the buckets of `width` that started before `before`. Returns how many went.
     async fn stats_purge(&self, width: Width, before: Millis) -> StoreResult<u64>;
 

@@ -317,6 +317,13 @@ impl Store for PostgresStore {
         stats::apply(&mut conn, &tally).await
     }
 
+    async fn sample_source_lag(&self, source: &str, lag: u64, at: Millis) -> StoreResult<()> {
+        let mut tally = crate::stats::Tally::default();
+        tally.source_lag(source, lag, at);
+        let mut conn = self.pool.acquire().await.map_err(conn::db_err)?;
+        stats::apply(&mut conn, &tally).await
+    }
+
     async fn stats_purge(&self, width: Width, before: Millis) -> StoreResult<u64> {
         stats::purge(&self.pool, width, before).await
     }

@@ -516,6 +516,12 @@ impl Store for SqliteStore {
         self.db.write(move |c| stats::apply(c, &tally)).await
     }
 
+    async fn sample_source_lag(&self, source: &str, lag: u64, at: Millis) -> StoreResult<()> {
+        let mut tally = crate::stats::Tally::default();
+        tally.source_lag(source, lag, at);
+        self.db.write(move |c| stats::apply(c, &tally)).await
+    }
+
     async fn stats_purge(&self, width: Width, before: Millis) -> StoreResult<u64> {
         self.db.write(move |c| stats::purge(c, width, before)).await
     }
