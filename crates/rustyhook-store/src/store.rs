@@ -15,7 +15,7 @@ use rustyhook_core::time::Millis;
 use tokio::sync::Notify;
 
 use crate::access::{ApiToken, AuditEntry, AuditFilter};
-use crate::feed::{FeedQuery, FeedRow};
+use crate::feed::{FeedEntry, FeedQuery};
 use crate::page::{Listed, Page};
 use crate::pause::{Pause, PauseScope, Waiting};
 use crate::stats::SourceTaken;
@@ -556,9 +556,12 @@ pub trait Store: Send + Sync + 'static {
     async fn get_attempt(&self, msg: &MessageId, id: &str) -> StoreResult<Option<Attempt>>;
     /// Deletes an attempt's stored response body.
     async fn expunge_attempt(&self, id: &AttemptId) -> StoreResult<()>;
-    /// Attempts (of endpoints and handler runs alike) past `query.after`, oldest first: what
-    /// the live feed reads. One range scan of the attempts' primary key.
-    async fn feed(&self, query: FeedQuery) -> StoreResult<Vec<FeedRow>>;
+    /// Attempts (of endpoints and handler runs alike) and endpoint changes past `query.after`,
+    /// oldest first: what the live feed reads. A range scan of each table's primary key; at
+    /// least `query.limit` entries come back when there may be more (see [`crate::feed`]).
+    async fn feed(&self, query: FeedQuery) -> StoreResult<Vec<FeedEntry>>;
+    /// Deletes the feed's endpoint changes made before `before`. Returns how many went.
+    async fn feed_purge(&self, before: Millis) -> StoreResult<u64>;
 
     // --- idempotency ---
     /// Claims an idempotency key, or reports the earlier request that used it. Keys older than

@@ -601,9 +601,22 @@ impl Store for SqliteStore {
         self.db.write(move |c| attempts::expunge(c, &id)).await
     }
 
-    async fn feed(&self, query: FeedQuery) -> StoreResult<Vec<FeedRow>> {
+    async fn feed(&self, query: FeedQuery) -> StoreResult<Vec<FeedEntry>> {
         self.db
-            .read(move |c| list::select(c, feed::statement(query), |r| feed::feed_row(r)))
+            .read(move |c| {
+                let attempts = list::select(c, feed::statement(&query), |r| feed::feed_row(r))?;
+                let changes = match feed::changes_statement(&query) {
+                    Some(s) => list::select(c, s, |r| feed::change_row(r))?,
+                    None => Vec::new(),
+                };
+                Ok(feed::merge(attempts, changes, query.limit))
+            })
+            .await
+    }
+
+    async fn feed_purge(&self, before: Millis) -> StoreResult<u64> {
+        self.db
+            .write(move |c| list::execute(c, feed::purge_changes(before)))
             .await
     }
 
