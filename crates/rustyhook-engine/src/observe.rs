@@ -53,6 +53,15 @@ pub fn in_flight(n: usize) {
     metrics::gauge!("rustyhook_attempts_in_flight").set(n as f64);
 }
 
+/// A broker source starts: its counters show in `/metrics` at 0 before its first message, so a
+/// rate over them is defined from the start.
+pub fn source_started(source: &str) {
+    for outcome in ["stored", "rejected", "duplicate"] {
+        metrics::counter!("rustyhook_source_messages_total", "source" => source.to_owned(), "outcome" => outcome)
+            .increment(0);
+    }
+}
+
 /// A broker source took a message: `stored`, `rejected` or `duplicate`.
 pub fn source_message(source: &str, outcome: &'static str) {
     metrics::counter!("rustyhook_source_messages_total", "source" => source.to_owned(), "outcome" => outcome)

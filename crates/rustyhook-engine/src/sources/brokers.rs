@@ -47,6 +47,7 @@ pub fn start(
 ) {
     for config in configs {
         let intake = Intake::new(config.clone(), automation.clone(), states.clone());
+        crate::observe::source_started(intake.name());
         tasks.spawn(lag::watch(
             config.clone(),
             states.clone(),
