@@ -317,14 +317,29 @@ mod tests {
         let ok = &op["responses"]["200"];
         assert_eq!(
             ok["content"]["text/event-stream"]["schema"]["$ref"],
-            "#/components/schemas/StreamEventOut"
+            "#/components/schemas/StreamDataOut"
         );
         let description = op["description"].as_str().expect("a description");
-        for event in ["`attempt`", "`run`", "`dead`", "`lag`", "`reset`"] {
+        for event in [
+            "`attempt`",
+            "`run`",
+            "`dead`",
+            "`endpoint`",
+            "`lag`",
+            "`reset`",
+        ] {
             assert!(description.contains(event), "{event} is not described");
         }
-        let data = &doc["components"]["schemas"]["StreamEventOut"];
+        let schemas = &doc["components"]["schemas"];
+        let kinds = schemas["StreamDataOut"]["oneOf"].to_string();
+        assert!(
+            kinds.contains("StreamEventOut") && kinds.contains("StreamEndpointOut"),
+            "{kinds}"
+        );
+        let data = &schemas["StreamEventOut"];
         assert!(data["properties"]["outcome"].is_object(), "{data}");
+        let change = &schemas["StreamEndpointOut"];
+        assert!(change["properties"]["change"].is_object(), "{change}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use rustyhook_core::sources::SourceConfig;
 use rustyhook_engine::automation::Automation;
 use rustyhook_engine::feed::Feed;
 use rustyhook_engine::health::StoreHealth;
+use rustyhook_engine::sources::status::SourceStates;
 use rustyhook_engine::{Dispatcher, Ingest};
 use rustyhook_store::Store;
 
@@ -35,6 +36,8 @@ pub struct ApiState {
     pub default_max_in_flight: u32,
     /// The configured broker sources.
     pub sources: Arc<[SourceConfig]>,
+    /// What this node's sources are doing, and their lag (empty where the node reads none).
+    pub source_states: SourceStates,
     /// The store's health as this node sees it: the store gate and the health routes read it.
     pub health: StoreHealth,
     /// Where successful writes are queued for the audit log.

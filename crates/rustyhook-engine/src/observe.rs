@@ -53,7 +53,16 @@ pub fn in_flight(n: usize) {
     metrics::gauge!("rustyhook_attempts_in_flight").set(n as f64);
 }
 
-/// A broker source took a message: `stored` or `rejected`.
+/// A broker source starts: its counters show in `/metrics` at 0 before its first message, so a
+/// rate over them is defined from the start.
+pub fn source_started(source: &str) {
+    for outcome in ["stored", "rejected", "duplicate"] {
+        metrics::counter!("rustyhook_source_messages_total", "source" => source.to_owned(), "outcome" => outcome)
+            .increment(0);
+    }
+}
+
+/// A broker source took a message: `stored`, `rejected` or `duplicate`.
 pub fn source_message(source: &str, outcome: &'static str) {
     metrics::counter!("rustyhook_source_messages_total", "source" => source.to_owned(), "outcome" => outcome)
         .increment(1);
@@ -102,4 +111,9 @@ pub fn stream_clients(n: usize) {
 /// again from the store.
 pub fn stream_dropped(n: u64) {
     metrics::counter!("rustyhook_stream_events_dropped_total").increment(n);
+}
+
+/// `lag` messages wait in the broker of `source`, as this node last measured.
+pub fn source_lag(source: &str, lag: u64) {
+    metrics::gauge!("rustyhook_source_lag", "source" => source.to_owned()).set(lag as f64);
 }

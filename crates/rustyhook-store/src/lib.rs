@@ -38,7 +38,7 @@ mod store;
 pub mod task;
 
 pub use access::{ApiToken, AuditEntry, AuditFilter, TokenRole};
-pub use feed::{FeedQuery, FeedRow, FeedTarget};
+pub use feed::{EndpointChange, FeedEntry, FeedQuery, FeedRow, FeedTarget};
 pub use page::{Cursor, Order, Page};
 pub use pause::{Pause, PauseScope, Waiting};
 pub use stats::SourceTaken;

@@ -203,6 +203,14 @@ impl Tally {
         });
     }
 
+    /// Records a source's lag (messages waiting in its broker) as its buckets' depth at `at`.
+    pub(crate) fn source_lag(&mut self, source: &str, lag: u64, at: Millis) {
+        let lag = i64::try_from(lag).unwrap_or(i64::MAX);
+        self.add(&[Scope::Source(source.to_owned())], at, |c| {
+            c.depth = Some(lag);
+        });
+    }
+
     /// The rows to write, in key order.
     pub(crate) fn rows(&self) -> impl Iterator<Item = (&Key, &Counts)> {
         self.0.iter()

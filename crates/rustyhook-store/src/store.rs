@@ -15,7 +15,7 @@ use rustyhook_core::time::Millis;
 use tokio::sync::Notify;
 
 use crate::access::{ApiToken, AuditEntry, AuditFilter};
-use crate::feed::{FeedQuery, FeedRow};
+use crate::feed::{FeedEntry, FeedQuery};
 use crate::page::{Listed, Page};
 use crate::pause::{Pause, PauseScope, Waiting};
 use crate::stats::SourceTaken;
@@ -499,6 +499,10 @@ pub trait Store: Send + Sync + 'static {
     /// Counts a broker message a source stored or found stored before (a rejected one is
     /// counted by [`Self::record_rejected`], in its transaction).
     async fn count_source(&self, source: &str, taken: SourceTaken, at: Millis) -> StoreResult<()>;
+    /// Records that `lag` messages waited in the broker of `source` at `at`, as the depth of
+    /// its buckets (a gauge: the highest sample of a bucket stands, so with several nodes
+    /// measuring one source, the highest of theirs).
+    async fn sample_source_lag(&self, source: &str, lag: u64, at: Millis) -> StoreResult<()>;
     /// Deletes the buckets of `width` that started before `before`. Returns how many went.
     async fn stats_purge(&self, width: Width, before: Millis) -> StoreResult<u64>;
 
@@ -552,9 +556,12 @@ pub trait Store: Send + Sync + 'static {
     async fn get_attempt(&self, msg: &MessageId, id: &str) -> StoreResult<Option<Attempt>>;
     /// Deletes an attempt's stored response body.
     async fn expunge_attempt(&self, id: &AttemptId) -> StoreResult<()>;
-    /// Attempts (of endpoints and handler runs alike) past `query.after`, oldest first: what
-    /// the live feed reads. One range scan of the attempts' primary key.
-    async fn feed(&self, query: FeedQuery) -> StoreResult<Vec<FeedRow>>;
+    /// Attempts (of endpoints and handler runs alike) and endpoint changes past `query.after`,
+    /// oldest first: what the live feed reads. A range scan of each table's primary key; at
+    /// least `query.limit` entries come back when there may be more (see [`crate::feed`]).
+    async fn feed(&self, query: FeedQuery) -> StoreResult<Vec<FeedEntry>>;
+    /// Deletes the feed's endpoint changes made before `before`. Returns how many went.
+    async fn feed_purge(&self, before: Millis) -> StoreResult<u64>;
 
     // --- idempotency ---
     /// Claims an idempotency key, or reports the earlier request that used it. Keys older than

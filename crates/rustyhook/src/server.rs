@@ -22,6 +22,7 @@ use rustyhook_engine::health::StoreHealth;
 use rustyhook_engine::operational::{self, Publisher};
 use rustyhook_engine::sources::brokers;
 use rustyhook_engine::sources::sendhooks::Sendhooks;
+use rustyhook_engine::sources::status::SourceStates;
 use rustyhook_engine::{Dispatcher, EngineConfig, Ingest};
 use rustyhook_store::Store;
 use tokio::net::TcpListener;
@@ -53,6 +54,8 @@ pub struct Application {
     coordination: Coordination,
     cluster: ClusterSettings,
     sources: Vec<SourceConfig>,
+    /// What this node's sources are doing, shared with the API.
+    source_states: SourceStates,
     sendhooks: BTreeMap<String, Sendhooks>,
     /// Whether this node may act on its leases (see [`Fence`]).
     fence: Fence,
@@ -195,6 +198,7 @@ impl Application {
         );
         let (audit, audit_writer) = AuditLog::new(store.clone(), settings.auth.trust_forwarded_for);
         let feed = Feed::new(store.clone());
+        let source_states = SourceStates::default();
         let state = ApiState {
             store: store.clone(),
             automation: automation.clone(),
@@ -205,6 +209,7 @@ impl Application {
             limits: settings.limits.clone(),
             default_max_in_flight: settings.delivery.max_in_flight_per_endpoint,
             sources: settings.sources.clone().into(),
+            source_states: source_states.clone(),
             health: health.clone(),
             audit,
             feed: feed.clone(),
@@ -250,6 +255,7 @@ impl Application {
             coordination,
             cluster: settings.cluster.clone(),
             sources: settings.sources.clone(),
+            source_states,
             sendhooks,
             fence,
             health,
@@ -336,6 +342,7 @@ impl Application {
                 &self.sources,
                 &self.sendhooks,
                 &self.automation,
+                &self.source_states,
                 &self.node_id,
                 &token,
             );

@@ -1,7 +1,7 @@
 //! Several nodes of the real binary on one PostgreSQL database: they share the work, take over
 //! a killed node's, fire each cron tick once, (with Redis) hold a rate limit together, refuse
-//! a token revoked on any of them at once, honour a pause made on any of them, and stream every
-//! node's attempts from any of them.
+//! a token revoked on any of them at once, honour a pause made on any of them, stream every
+//! node's attempts and endpoint changes from any of them, and read the same stats on each.
 
 #[path = "support/binary.rs"]
 mod binary;
@@ -27,7 +27,7 @@ use binary::{Server, free_port, signal, start, wait_healthy};
 use pgdb::TempDatabase;
 use receiver::{Receiver, Reply};
 use serde_json::json;
-use wait::eventually;
+use wait::{eventually, until};
 
 const TOKEN: &str = "cluster-admin-token-0123456789";
 /// Each node's requests in flight at most: a bound on what a killed node can have sent
@@ -272,6 +272,147 @@ async fn a_stream_on_one_node_shows_the_attempts_of_every_node_and_resumes_on_an
     );
     // Nothing more, nothing twice.
     resumed.quiet_for(Duration::from_millis(500)).await;
+}
+
+/// `GET path` on node `base`, as JSON.
+async fn get_json(client: &reqwest::Client, base: &str, path: &str) -> serde_json::Value {
+    let r = client
+        .get(format!("{base}{path}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 200, "GET {path}");
+    r.json().await.expect("json")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_s_stats_and_stream_match_what_the_receiver_counted() {
+    const PER_NODE: usize = 10;
+    const FAILURES: usize = 6;
+    let dir = tempfile::tempdir().expect("dir");
+    let db = TempDatabase::create().await;
+    let receiver = Receiver::start().await;
+    // The first answers fail: those messages are retried (quickly), so attempts outnumber
+    // messages.
+    receiver.script((0..FAILURES).map(|_| Reply::status(500)));
+    let config = format!("{FAST}retry:\n  schedule: [200ms, 200ms, 200ms]\n");
+    let cluster = Cluster::start(dir.path(), &db, 3, &config).await;
+    let client = reqwest::Client::new();
+    let post = async |base: &str, path: &str, body: serde_json::Value| {
+        let r = client
+            .post(format!("{base}{path}"))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .expect("sent");
+        assert!(r.status().is_success(), "POST {path}: {}", r.status());
+        r.json::<serde_json::Value>().await.unwrap_or_default()
+    };
+    post(
+        &cluster.base(0),
+        "/api/v1/app",
+        json!({"name": "tally", "uid": "tally"}),
+    )
+    .await;
+    let made = post(
+        &cluster.base(1),
+        "/api/v1/app/tally/endpoint",
+        json!({"url": receiver.url("/hook")}),
+    )
+    .await;
+    let ep = made["id"].as_str().expect("endpoint id").to_owned();
+    let mut stream = sse::Stream::open(&cluster.base(0), TOKEN, "app=tally", None).await;
+
+    // Messages posted to the nodes in turn; each node attempts those it took.
+    let mut posted = HashSet::new();
+    for _ in 0..PER_NODE {
+        for node in 0..3 {
+            posted.extend(post_messages(&client, &cluster.base(node), "tally", 1).await);
+        }
+    }
+    let messages = posted.len();
+    let arrivals = until(
+        "every message to arrive with a 2xx",
+        Duration::from_secs(60),
+        async || {
+            let received = receiver.received();
+            let delivered: HashSet<String> = received
+                .iter()
+                .filter_map(|r| r.header("webhook-id"))
+                .collect();
+            if delivered == posted && received.len() == messages + FAILURES {
+                Ok(received.len())
+            } else {
+                Err(format!(
+                    "{} of {messages}, {} arrivals",
+                    delivered.len(),
+                    received.len()
+                ))
+            }
+        },
+    )
+    .await;
+
+    // Node 0's stream saw every node's attempts, each once.
+    let seen = stream.take("attempt", arrivals).await;
+    let ok = seen.iter().filter(|e| e.data["outcome"] == "OK").count();
+    let ids: HashSet<String> = seen.iter().map(|e| e.data["id"].to_string()).collect();
+    assert_eq!((ids.len(), ok), (arrivals, messages), "each attempt once");
+    let streamed: HashSet<String> = seen.iter().map(sse::Event::msg_id).collect();
+    assert_eq!(streamed, posted, "node 0 streamed every node's attempts");
+
+    // Every node reads the same stats, and they are the receiver's counts.
+    let series = [
+        "/api/v1/stats/server".to_owned(),
+        format!("/api/v1/stats/app/tally/endpoint/{ep}"),
+    ];
+    for node in 0..3 {
+        for path in &series {
+            let expected = (arrivals as u64, messages as u64, messages as u64);
+            until(
+                &format!("node {node}'s {path}"),
+                Duration::from_secs(10),
+                async || {
+                    let stats = get_json(&client, &cluster.base(node), path).await;
+                    let t = &stats["total"];
+                    let got = (
+                        t["attempts"].as_u64().unwrap_or_default(),
+                        t["succeeded"].as_u64().unwrap_or_default(),
+                        t["created"].as_u64().unwrap_or_default(),
+                    );
+                    if got == expected { Ok(()) } else { Err(stats) }
+                },
+            )
+            .await;
+        }
+    }
+
+    // An endpoint paused and resumed on node 2 shows on node 0's stream, in a second.
+    let pause = format!("/api/v1/pause/endpoint/{ep}");
+    post(&cluster.base(2), &pause, json!({"reason": "cluster"})).await;
+    let paused = stream
+        .next_within(Duration::from_secs(1))
+        .await
+        .expect("the pause within a second");
+    assert_eq!(
+        (paused.kind.as_str(), paused.data["change"].as_str()),
+        ("endpoint", Some("paused")),
+        "{paused:?}"
+    );
+    let r = client
+        .delete(format!("{}{pause}", cluster.base(2)))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 200);
+    let resumed = stream
+        .next_within(Duration::from_secs(1))
+        .await
+        .expect("the resume within a second");
+    assert_eq!(resumed.data["change"], "resumed", "{resumed:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,6 +21,10 @@ const EVERY: Duration = Duration::from_secs(10 * 60);
 /// How long background tasks are kept: Svix lists those of the past 90 days.
 const TASKS_KEEP: Duration = Duration::from_secs(90 * 24 * 60 * 60);
 
+/// How long the live feed keeps endpoint changes: far longer than a client stays away and
+/// resumes (attempts are kept as long as their messages).
+const FEED_CHANGES_KEEP: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// Runs until `stop` is cancelled.
 pub async fn purge_expired(
     store: Arc<dyn Store>,
@@ -39,6 +43,10 @@ pub async fn purge_expired(
             store.audit_purge(ago(audit_retention)).await,
         );
         report("background tasks", store.task_purge(ago(TASKS_KEEP)).await);
+        report(
+            "endpoint changes of the live feed",
+            store.feed_purge(ago(FEED_CHANGES_KEEP)).await,
+        );
         report(
             "minute stats",
             store

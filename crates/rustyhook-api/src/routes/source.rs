@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use rustyhook_core::id::RejectedId;
 use rustyhook_core::sources::{Broker, Format, SourceConfig};
 use rustyhook_core::time::to_rfc3339;
+use rustyhook_engine::sources::status::SourceState;
 use rustyhook_store::{Order, PauseScope, RejectedMessage};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -43,10 +44,23 @@ pub struct SourceOut {
     handler: Option<String>,
     /// Whether it is paused (`/api/v1/pause/source/{name}`): reading nothing from its broker.
     paused: bool,
+    /// How many messages wait in its broker, not yet stored (see docs/sources.md for what each
+    /// broker counts), as this node last measured it (every 5 seconds); `null` until measured,
+    /// or when this node does not read the source.
+    lag: Option<u64>,
+    /// When `lag` was measured.
+    lag_at: Option<String>,
+    /// What this node's reader of the source is doing: `starting`, `reading`, `paused` or
+    /// `reconnecting`; `null` when this node does not read it (`--role api`).
+    state: Option<&'static str>,
+    /// Since when it has been doing that.
+    since: Option<String>,
+    /// Why it is reconnecting; `null` in the other states.
+    last_error: Option<String>,
 }
 
 impl SourceOut {
-    fn new(c: &SourceConfig, paused: bool) -> Self {
+    fn new(c: &SourceConfig, paused: bool, status: Option<SourceState>) -> Self {
         let (kind, reads) = match &c.broker {
             Broker::Redis(r) => ("redis", r.stream.clone()),
             Broker::Rabbitmq(a) => ("rabbitmq", a.queue.clone()),
@@ -63,6 +77,11 @@ impl SourceOut {
             app: c.app.clone(),
             handler: c.handler.clone(),
             paused,
+            lag: status.as_ref().and_then(|s| s.lag),
+            lag_at: status.as_ref().and_then(|s| s.lag_at).map(to_rfc3339),
+            state: status.as_ref().map(|s| s.activity.as_str()),
+            since: status.as_ref().map(|s| to_rfc3339(s.since)),
+            last_error: status.and_then(|s| s.last_error),
         }
     }
 }
@@ -101,7 +120,10 @@ async fn list(State(state): State<ApiState>) -> ApiResult<Json<ListResponse<Sour
         data: state
             .sources
             .iter()
-            .map(|c| SourceOut::new(c, paused.contains(&c.name())))
+            .map(|c| {
+                let name = c.name();
+                SourceOut::new(c, paused.contains(&name), state.source_states.get(&name))
+            })
             .collect(),
         iterator: None,
         prev_iterator: None,

@@ -164,7 +164,8 @@ pub struct StatsPointOut {
     messages_rejected: i64,
     /// Broker messages delivered again, already stored (source stats).
     messages_duplicate: i64,
-    /// The highest queue depth sampled (server-wide only); `null` when none was.
+    /// The highest queue depth sampled (the server's), or for a source its broker lag (the
+    /// highest sample of any node); `null` when none was.
     queue_depth: Option<i64>,
     /// The oldest pending age sampled, in ms (server-wide only); `null` when none was.
     oldest_pending_ms: Option<i64>,

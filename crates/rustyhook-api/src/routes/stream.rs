@@ -4,7 +4,7 @@
 //! Each attempt is an `attempt` event (a handler run's, a `run` event), followed by a `dead`
 //! event when it was the last attempt of a delivery (or run) now dead; the pair is written at
 //! once and carries one `id:`, the attempt id, which the client sends back as `Last-Event-ID`
-//! to resume. `lag` says a slow client missed ring entries that are being read again; `reset`
+//! to resume. An endpoint's change is an `endpoint` event, whose `id:` has the same form. `lag` says a slow client missed ring entries that are being read again; `reset`
 //! that it was too far behind and goes on from now. A comment every [`KEEP_ALIVE`] keeps
 //! proxies from closing an idle stream.
 //!
@@ -26,7 +26,7 @@ use axum::response::Response;
 use rustyhook_core::id::AttemptId;
 use rustyhook_core::time::to_rfc3339;
 use rustyhook_engine::feed::{FeedFilter, FeedItem, OutcomeFilter, Subscription};
-use rustyhook_store::{FeedRow, FeedTarget};
+use rustyhook_store::{EndpointChange, FeedEntry, FeedRow, FeedTarget};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -148,11 +148,55 @@ impl StreamEventOut {
     }
 }
 
+/// The `data` of an `endpoint` event: an endpoint's state changed.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamEndpointOut {
+    /// The endpoint's app (`app_…`).
+    app_id: String,
+    /// The endpoint (`ep_…`).
+    endpoint_id: String,
+    /// What changed: `created`, `updated`, `deleted`, `disabled`, `enabled`, `paused` or
+    /// `resumed`.
+    change: String,
+    /// For `disabled`: `automatic` (it failed too long, or answered `410 Gone`) or `manual`;
+    /// for `paused`: the pause's reason, if it gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    /// When it changed (RFC 3339).
+    timestamp: String,
+}
+
+impl StreamEndpointOut {
+    fn new(c: &EndpointChange) -> Self {
+        Self {
+            app_id: c.app_id.to_string(),
+            endpoint_id: c.endpoint_id.to_string(),
+            change: c.change.clone(),
+            detail: c.detail.clone(),
+            timestamp: to_rfc3339(c.created_at),
+        }
+    }
+}
+
+/// The `data` of an event: an attempt's (`attempt`, `run`, `dead`) or an endpoint change's
+/// (`endpoint`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum StreamDataOut {
+    /// An attempt, of an `attempt`, `run` or `dead` event.
+    Attempt(StreamEventOut),
+    /// An endpoint's change, of an `endpoint` event.
+    Endpoint(StreamEndpointOut),
+}
+
 /// Live Feed (Server-Sent Events)
 ///
 /// A `text/event-stream` of what happens as it happens, on every node of a cluster; it does
 /// not end. Events: `attempt` (an attempt to an endpoint was recorded), `run` (an attempt of a
-/// handler's run), each with `id:` the attempt id and `data:` a `StreamEventOut`; `dead` (that
+/// handler's run), each with `id:` the attempt id and `data:` a `StreamEventOut`; `endpoint`
+/// (an endpoint was created, updated, deleted, disabled, enabled, paused or resumed), `data:` a
+/// `StreamEndpointOut`, not shown under an `outcome` or `handler` filter; `dead` (that
 /// attempt was the delivery's or run's last: a dead letter now), the same `data`, written with
 /// its `attempt` or `run` in one chunk and carrying the `id:` itself; `lag` (this client read
 /// too slowly and missed events, which follow, read again from the store), `data:`
@@ -164,11 +208,11 @@ impl StreamEventOut {
     operation_id = "v1.stream.get",
     params(StreamParams,
         ("Last-Event-ID" = Option<String>, Header,
-            description = "The last `id:` seen (an attempt id, `atmpt_…`), to resume after a \
+            description = "The last `id:` seen (`atmpt_…`), to resume after a \
                 disconnect: the stream starts with exactly the events missed.")),
-    responses((status = 200, content_type = "text/event-stream", body = StreamEventOut,
+    responses((status = 200, content_type = "text/event-stream", body = StreamDataOut,
         description = "the stream of events; the schema is that of the `data` of each \
-            `attempt`, `run` and `dead` event")))]
+            `attempt`, `run`, `dead` and `endpoint` event")))]
 async fn stream(
     State(state): State<ApiState>,
     principal: Option<Extension<Principal>>,
@@ -314,28 +358,36 @@ impl Frames {
 /// The SSE text of one item.
 fn frame(item: &FeedItem) -> String {
     match item {
-        FeedItem::Row { row, cursor } => {
-            let kind = match row.target {
-                FeedTarget::Endpoint { .. } => "attempt",
-                FeedTarget::Handler { .. } => "run",
-            };
-            let data = serde_json::to_string(&StreamEventOut::new(row))
-                .expect("an event of strings and numbers serializes");
-            // The id goes on the last event of the pair: a client cut off between the two
-            // gets both again rather than neither.
-            if row.dead {
-                format!(
-                    "event: {kind}\ndata: {data}\n\nevent: dead\nid: {cursor}\ndata: {data}\n\n"
-                )
-            } else {
-                format!("event: {kind}\nid: {cursor}\ndata: {data}\n\n")
+        FeedItem::Row { row, cursor } => match &**row {
+            FeedEntry::Attempt(row) => attempt_frame(row, cursor),
+            FeedEntry::Endpoint(change) => {
+                let data = StreamDataOut::Endpoint(StreamEndpointOut::new(change));
+                let data = serde_json::to_string(&data).expect("an event of strings serializes");
+                format!("event: endpoint\nid: {cursor}\ndata: {data}\n\n")
             }
-        }
+        },
         FeedItem::Lag { missed } => format!(
             "event: lag\ndata: {{\"missed\":{missed},\"detail\":\"this client read too slowly; the events it missed follow, read again from the store\"}}\n\n"
         ),
         FeedItem::Reset { cursor } => format!(
             "event: reset\nid: {cursor}\ndata: {{\"detail\":\"this client was too far behind; the stream goes on from now, and the attempts list has what was skipped\"}}\n\n"
         ),
+    }
+}
+
+/// The SSE text of an attempt (and of the dead letter it made, if it did).
+fn attempt_frame(row: &FeedRow, cursor: &str) -> String {
+    let kind = match row.target {
+        FeedTarget::Endpoint { .. } => "attempt",
+        FeedTarget::Handler { .. } => "run",
+    };
+    let data = serde_json::to_string(&StreamDataOut::Attempt(StreamEventOut::new(row)))
+        .expect("an event of strings and numbers serializes");
+    // The id goes on the last event of the pair: a client cut off between the two gets both
+    // again rather than neither.
+    if row.dead {
+        format!("event: {kind}\ndata: {data}\n\nevent: dead\nid: {cursor}\ndata: {data}\n\n")
+    } else {
+        format!("event: {kind}\nid: {cursor}\ndata: {data}\n\n")
     }
 }

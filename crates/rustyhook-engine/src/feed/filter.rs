@@ -4,7 +4,7 @@
 
 use rustyhook_core::id::{AppId, EndpointId};
 use rustyhook_core::outcome::OutcomeCode;
-use rustyhook_store::{FeedQuery, FeedRow, FeedTarget};
+use rustyhook_store::{FeedEntry, FeedQuery, FeedRow, FeedTarget};
 
 /// Which outcomes to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,8 +52,24 @@ pub struct FeedFilter {
 }
 
 impl FeedFilter {
-    /// Whether the row is to be shown.
-    pub fn matches(&self, row: &FeedRow) -> bool {
+    /// Whether the entry is to be shown. An endpoint's change has no outcome: a filter on an
+    /// outcome (or a handler) shows none.
+    pub fn matches(&self, entry: &FeedEntry) -> bool {
+        match entry {
+            FeedEntry::Attempt(row) => self.matches_attempt(row),
+            FeedEntry::Endpoint(c) => {
+                self.handler_id.is_none()
+                    && self.outcome.is_none()
+                    && self.app_id.as_ref().is_none_or(|a| *a == c.app_id)
+                    && self
+                        .endpoint_id
+                        .as_ref()
+                        .is_none_or(|e| *e == c.endpoint_id)
+            }
+        }
+    }
+
+    fn matches_attempt(&self, row: &FeedRow) -> bool {
         let target = match &row.target {
             FeedTarget::Endpoint {
                 app_id,
@@ -89,6 +105,7 @@ impl FeedFilter {
 #[cfg(test)]
 mod tests {
     use rustyhook_core::id::{AttemptId, MessageId};
+    use rustyhook_store::EndpointChange;
 
     use super::*;
 
@@ -148,6 +165,7 @@ mod tests {
             app_id: Some(AppId::from_trusted("app_1".into())),
             ..FeedFilter::default()
         };
+        let [ok, failed, other_app, run] = [ok, failed, other_app, run].map(FeedEntry::Attempt);
         assert!(app_1.matches(&ok) && app_1.matches(&failed));
         assert!(!app_1.matches(&other_app) && !app_1.matches(&run));
         let failures = FeedFilter {
@@ -165,12 +183,42 @@ mod tests {
             ..FeedFilter::default()
         };
         assert!(handler.matches(&run) && !handler.matches(&ok));
-        assert!(!handler.matches(&run_row("other")));
+        assert!(!handler.matches(&FeedEntry::Attempt(run_row("other"))));
         let everything = FeedFilter::default();
         assert!(
             [&ok, &failed, &other_app, &run]
                 .iter()
                 .all(|r| everything.matches(r))
         );
+    }
+
+    #[test]
+    fn an_endpoint_change_shows_under_its_app_and_endpoint_but_not_under_an_outcome_or_handler() {
+        let change = FeedEntry::Endpoint(EndpointChange {
+            id: AttemptId::generate(1),
+            app_id: AppId::from_trusted("app_1".into()),
+            endpoint_id: EndpointId::from_trusted("ep_1".into()),
+            change: "paused".into(),
+            detail: None,
+            created_at: 1,
+        });
+        let of = |app: Option<&str>, endpoint: Option<&str>| FeedFilter {
+            app_id: app.map(|a| AppId::from_trusted(a.into())),
+            endpoint_id: endpoint.map(|e| EndpointId::from_trusted(e.into())),
+            ..FeedFilter::default()
+        };
+        assert!(of(None, None).matches(&change));
+        assert!(of(Some("app_1"), Some("ep_1")).matches(&change));
+        assert!(!of(Some("app_2"), None).matches(&change));
+        assert!(!of(None, Some("ep_2")).matches(&change));
+        let failures = FeedFilter {
+            outcome: Some(OutcomeFilter::Failure),
+            ..FeedFilter::default()
+        };
+        let handler = FeedFilter {
+            handler_id: Some("deploy".into()),
+            ..FeedFilter::default()
+        };
+        assert!(!failures.matches(&change) && !handler.matches(&change));
     }
 }

@@ -1,5 +1,5 @@
-//! The live feed: attempts, dead letters and handler runs as they happen, for
-//! `GET /api/v1/stream`.
+//! The live feed: attempts, dead letters, handler runs and endpoint changes as they happen,
+//! for `GET /api/v1/stream`.
 //!
 //! # Design
 //!
@@ -23,6 +23,10 @@
 //! - A client that reads too slowly does not make the ring grow: it misses ring entries, is
 //!   told so (`lag`), and reads them again from the store, page by page; one that is more than
 //!   [`subscription::MAX_CATCH_UP`] events behind is told to start over from now (`reset`).
+//!
+//! - Endpoint changes are rows of their own table, written in the change's transaction, with
+//!   ids of the attempts' form: the store reads both past one cursor and merges them
+//!   ([`rustyhook_store::FeedEntry`]), so everything above holds for them too.
 //!
 //! The other design, events published in memory after commit and carried to other nodes by
 //! `NOTIFY`, would need a replay buffer per node for `Last-Event-ID` and could not resume

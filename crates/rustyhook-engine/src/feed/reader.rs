@@ -1,5 +1,5 @@
-//! The node's one reader of the feed: follows `attempts` while a client listens and
-//! broadcasts each new row once to every [`Subscription`] of this node.
+//! The node's one reader of the feed: follows `attempts` and `endpoint_changes` while a client
+//! listens and broadcasts each new entry once to every [`Subscription`] of this node.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rustyhook_core::id::AttemptId;
 use rustyhook_core::time::{Millis, now_millis};
-use rustyhook_store::{FeedQuery, FeedRow, Store, StoreResult};
+use rustyhook_store::{FeedEntry, FeedQuery, Store, StoreResult};
 use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 
@@ -49,7 +49,7 @@ pub(crate) struct Shared {
     /// Where rows are read.
     pub store: Arc<dyn Store>,
     /// The ring; its sender lives as long as the feed.
-    pub ring: broadcast::Sender<Arc<FeedRow>>,
+    pub ring: broadcast::Sender<Arc<FeedEntry>>,
     /// Wakes the idle reader when a client subscribes.
     wake: Notify,
     /// Cancelled when the reader stops (the server is shutting down): every subscription ends.
@@ -144,7 +144,7 @@ impl Window {
     async fn poll(
         &mut self,
         store: &dyn Store,
-        ring: &broadcast::Sender<Arc<FeedRow>>,
+        ring: &broadcast::Sender<Arc<FeedEntry>>,
         rescan: bool,
     ) -> StoreResult<()> {
         let floor = AttemptId::floor(now_millis() - LOOKBACK_MS);
@@ -160,11 +160,12 @@ impl Window {
                     ..FeedQuery::default()
                 })
                 .await?;
-            let full = rows.len() == PAGE;
+            // At least a page back: there may be more (see `Store::feed`).
+            let full = rows.len() >= PAGE;
             let Some(last) = rows.last() else { break };
-            after = last.id.to_string();
+            after = last.id().to_string();
             for row in rows {
-                if self.seen.insert(row.id.to_string()) {
+                if self.seen.insert(row.id().to_string()) {
                     // No receiver is not an error: the last client just left.
                     let _ = ring.send(Arc::new(row));
                 }

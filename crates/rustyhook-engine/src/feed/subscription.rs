@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use rustyhook_core::id::AttemptId;
 use rustyhook_core::time::now_millis;
-use rustyhook_store::FeedRow;
+use rustyhook_store::FeedEntry;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::filter::FeedFilter;
@@ -31,11 +31,11 @@ const RETRY: Duration = Duration::from_secs(1);
 /// What a client is sent next.
 #[derive(Debug, Clone)]
 pub enum FeedItem {
-    /// An attempt (with, when `row.dead`, the dead letter it made). `cursor` is where the
-    /// client resumes after it: its SSE `id:`.
+    /// An attempt (with, when it was a delivery's last, the dead letter it made) or an
+    /// endpoint's change. `cursor` is where the client resumes after it: its SSE `id:`.
     Row {
-        /// The attempt.
-        row: Arc<FeedRow>,
+        /// The attempt or change.
+        row: Arc<FeedEntry>,
         /// The position after it.
         cursor: String,
     },
@@ -56,7 +56,7 @@ pub enum FeedItem {
 /// A client's view of the feed. Dropping it leaves the feed.
 pub struct Subscription {
     shared: Arc<Shared>,
-    rx: broadcast::Receiver<Arc<FeedRow>>,
+    rx: broadcast::Receiver<Arc<FeedEntry>>,
     filter: FeedFilter,
     /// Where the client started: what lies at or before it is not for this client, though the
     /// ring may carry it.
@@ -70,7 +70,7 @@ pub struct Subscription {
     /// Whether the store has rows past `cursor` that were not read yet.
     catching_up: bool,
     /// Rows read from the store, not yet sent.
-    pending: VecDeque<FeedRow>,
+    pending: VecDeque<FeedEntry>,
     /// Rows read from the store since the catch-up began.
     caught_up: usize,
     /// The ids of the last events sent, oldest first, and the same as a set.
@@ -81,7 +81,7 @@ pub struct Subscription {
 impl Subscription {
     pub(crate) fn new(
         shared: Arc<Shared>,
-        rx: broadcast::Receiver<Arc<FeedRow>>,
+        rx: broadcast::Receiver<Arc<FeedEntry>>,
         filter: FeedFilter,
         cursor: String,
     ) -> Self {
@@ -150,7 +150,8 @@ impl Subscription {
                 }
             }
         };
-        self.catching_up = rows.len() == PAGE;
+        // At least a page back: there may be more (see `Store::feed`).
+        self.catching_up = rows.len() >= PAGE;
         self.caught_up += rows.len();
         if self.catching_up && self.caught_up >= MAX_CATCH_UP {
             self.catching_up = false;
@@ -163,7 +164,7 @@ impl Subscription {
             }));
         }
         if let Some(last) = rows.last() {
-            self.read_to = last.id.to_string();
+            self.read_to = last.id().to_string();
         }
         self.pending
             .extend(rows.into_iter().filter(|r| self.filter.matches(r)));
@@ -173,15 +174,15 @@ impl Subscription {
     /// Whether a row met in the ring is to be sent: matched, after the start, and not sent yet.
     /// A row at or before the cursor that was not sent became visible late (see the reader),
     /// and is sent now.
-    fn wants(&self, row: &FeedRow) -> bool {
-        row.id.as_str() > self.start.as_str()
+    fn wants(&self, row: &FeedEntry) -> bool {
+        row.id().as_str() > self.start.as_str()
             && self.filter.matches(row)
-            && !self.recent_set.contains(row.id.as_str())
+            && !self.recent_set.contains(row.id().as_str())
     }
 
     /// Notes that `row` is sent, and makes its item.
-    fn sent(&mut self, row: Arc<FeedRow>) -> FeedItem {
-        let id = row.id.to_string();
+    fn sent(&mut self, row: Arc<FeedEntry>) -> FeedItem {
+        let id = row.id().to_string();
         if id > self.cursor {
             self.cursor.clone_from(&id);
         }

@@ -3,7 +3,8 @@
 //! stored it, or recorded it as rejected and RabbitMQ has confirmed its copy in the dead-letter
 //! queue. While the store is down, messages go back to the queue after a growing pause, one at a
 //! time. A dropped connection is reopened with backoff; RabbitMQ redelivers whatever was left
-//! unacked, so a crash loses nothing (a message may be taken twice: see `stable_id`).
+//! unacked, so a crash loses nothing (a message may be taken twice: see `stable_id`). While the
+//! source is paused it holds no connection, so every message waits in the queue.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -44,9 +45,16 @@ pub async fn run(config: AmqpSource, intake: Intake, token: CancellationToken) {
     let url = redact_url(&config.url);
     let mut backoff = FIRST_RECONNECT;
     loop {
+        // Paused: no connection at all, so RabbitMQ holds every message in the queue (none
+        // handed to this node unacknowledged), where the source's lag counts them.
+        intake.until_resumed(&token).await;
+        if token.is_cancelled() {
+            return;
+        }
         let mut consumed = false;
         match session(&config, &intake, &token, &mut consumed).await {
-            Ok(()) => return,
+            Ok(Ended::Stopped) => return,
+            Ok(Ended::Paused) => backoff = FIRST_RECONNECT,
             Err(e) => {
                 if consumed {
                     backoff = FIRST_RECONNECT;
@@ -55,14 +63,23 @@ pub async fn run(config: AmqpSource, intake: Intake, token: CancellationToken) {
                     source = intake.name(), url = %url, error = %e, retry_in = ?backoff,
                     "RabbitMQ source disconnected; reconnecting"
                 );
+                intake.reconnecting(&e);
+                tokio::select! {
+                    () = token.cancelled() => return,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(MAX_RECONNECT);
             }
         }
-        tokio::select! {
-            () = token.cancelled() => return,
-            () = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(MAX_RECONNECT);
     }
+}
+
+/// How a session ended without a fault.
+enum Ended {
+    /// The source was told to stop.
+    Stopped,
+    /// The source was paused: its channel closed, RabbitMQ took back what it had handed over.
+    Paused,
 }
 
 /// Why a session ended other than by a stop.
@@ -127,23 +144,24 @@ async fn open(config: &AmqpSource, intake: &Intake) -> Result<Open, Dropped> {
     })
 }
 
-/// One connection: consumes until `token` is cancelled (`Ok`) or the connection fails
-/// (`Err`). `consumed` is set once the consumer is running.
+/// One connection: consumes until `token` is cancelled or the source is paused (`Ok`), or the
+/// connection fails (`Err`). `consumed` is set once the consumer is running.
 async fn session(
     config: &AmqpSource,
     intake: &Intake,
     token: &CancellationToken,
     consumed: &mut bool,
-) -> Result<(), Dropped> {
+) -> Result<Ended, Dropped> {
     let Open {
         connection,
         channel,
         mut consumer,
     } = tokio::select! {
-        () = token.cancelled() => return Ok(()),
+        () = token.cancelled() => return Ok(Ended::Stopped),
         opened = open(config, intake) => opened?,
     };
     *consumed = true;
+    intake.reading();
     tracing::info!(source = intake.name(), queue = %config.queue, "consuming RabbitMQ messages");
     let session = Arc::new(Session {
         intake: intake.clone(),
@@ -155,22 +173,29 @@ async fn session(
     });
     let in_flight = TaskTracker::new();
     let ended = loop {
-        // Paused: take nothing more. What RabbitMQ already handed this consumer (at most
-        // `prefetch`) stays unacknowledged, and goes back to the queue if the node stops.
-        intake.until_resumed(token).await;
+        // Paused: take nothing more, and end the session (see `run`).
+        if intake.paused().await {
+            break Ok(Ended::Paused);
+        }
         let next = tokio::select! {
             biased;
-            () = token.cancelled() => break Ok(()),
+            () = token.cancelled() => break Ok(Ended::Stopped),
             () = session.restart.cancelled() => break Err(Dropped::DeadLetter(
                 "see the warning above; reconnecting declares the queue again".into(),
             )),
             next = consumer.next() => next,
+            // Look again whether the source was paused while no message came.
+            () = tokio::time::sleep(crate::pauses::FRESH) => continue,
         };
         let delivery = match next {
             Some(Ok(delivery)) => delivery,
             Some(Err(e)) => break Err(e.into()),
             None => break Err(Dropped::ConsumerCancelled),
         };
+        if intake.paused().await {
+            let _ = requeue(&delivery.acker).await;
+            break Ok(Ended::Paused);
+        }
         if session.store_down.is_down() {
             // One at a time until the store takes a message again.
             take(session.clone(), delivery).await;
@@ -180,7 +205,7 @@ async fn session(
     };
     if ended.is_ok() {
         // Stop the deliveries, let the takes in flight finish, then close: RabbitMQ gives
-        // whatever is still unacked (prefetched, never taken) to another consumer.
+        // whatever is still unacked (prefetched, never taken) back to the queue.
         let _ = channel
             .basic_cancel(consumer.tag(), BasicCancelOptions::default())
             .await;

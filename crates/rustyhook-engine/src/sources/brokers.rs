@@ -13,9 +13,11 @@ use tokio_util::task::TaskTracker;
 
 use super::amqp;
 use super::intake::Intake;
+use super::lag;
 use super::nats;
 use super::redis_stream;
 use super::sendhooks::Sendhooks;
+use super::status::SourceStates;
 use crate::automation::Automation;
 
 /// The sendhooks side of each `format: sendhooks` source, by source name: made before the
@@ -32,17 +34,26 @@ pub fn sendhooks(configs: &[SourceConfig], store: &Arc<dyn Store>) -> BTreeMap<S
 }
 
 /// Starts a task on `tasks` for every source in `configs`, reading as `consumer` (this node's
-/// name) where the broker asks for one; they stop when `token` is cancelled.
+/// name) where the broker asks for one, and another measuring its [`lag`]; each keeps its
+/// state in `states`. They stop when `token` is cancelled.
 pub fn start(
     tasks: &TaskTracker,
     configs: &[SourceConfig],
     sendhooks: &BTreeMap<String, Sendhooks>,
     automation: &Automation,
+    states: &SourceStates,
     consumer: &str,
     token: &CancellationToken,
 ) {
     for config in configs {
-        let intake = Intake::new(config.clone(), automation.clone());
+        let intake = Intake::new(config.clone(), automation.clone(), states.clone());
+        crate::observe::source_started(intake.name());
+        tasks.spawn(lag::watch(
+            config.clone(),
+            states.clone(),
+            automation.store(),
+            token.clone(),
+        ));
         match &config.broker {
             Broker::Redis(cfg) => {
                 let sendhooks = sendhooks.get(intake.name()).cloned();

@@ -13,6 +13,7 @@ use rustyhook_core::time::now_millis;
 use rustyhook_store::{RejectedMessage, SourceTaken};
 use sha2::{Digest, Sha256};
 
+use super::status::{Activity, SourceStates};
 use crate::automation::{Automation, TriggerError};
 use crate::ingest::{Ingest, Publication, PublishError, Published};
 use crate::observe;
@@ -57,17 +58,34 @@ pub struct Intake {
     name: Arc<str>,
     config: Arc<SourceConfig>,
     automation: Automation,
+    /// Where the reader says what it is doing.
+    states: SourceStates,
 }
 
 impl Intake {
     /// An intake for `config`, storing through `automation` (its store, and its [`Ingest`] for
-    /// messages).
-    pub fn new(config: SourceConfig, automation: Automation) -> Self {
+    /// messages); its reader's activity is kept in `states`.
+    pub fn new(config: SourceConfig, automation: Automation, states: SourceStates) -> Self {
+        let name: Arc<str> = config.name().into();
+        states.set_activity(&name, Activity::Starting, None);
         Self {
-            name: config.name().into(),
+            name,
             config: Arc::new(config),
             automation,
+            states,
         }
+    }
+
+    /// Says the reader is connected and reading.
+    pub fn reading(&self) {
+        self.states
+            .set_activity(&self.name, Activity::Reading, None);
+    }
+
+    /// Says the reader lost its broker (or could not reach it) for `error`, and will try again.
+    pub fn reconnecting(&self, error: &dyn std::fmt::Display) {
+        self.states
+            .set_activity(&self.name, Activity::Reconnecting, Some(error.to_string()));
     }
 
     /// The source's name.
@@ -79,10 +97,17 @@ impl Intake {
     /// reader calls it before each read, so a paused source takes nothing from its broker and
     /// the broker keeps every message, unacknowledged, until the resume.
     pub async fn until_resumed(&self, token: &tokio_util::sync::CancellationToken) {
+        if !self.paused().await {
+            return;
+        }
+        self.states.set_activity(&self.name, Activity::Paused, None);
         self.automation
             .pauses()
             .until_source_resumed(&self.name, token)
             .await;
+        if !token.is_cancelled() {
+            self.reading();
+        }
     }
 
     /// Whether this source is paused now.
@@ -383,7 +408,7 @@ mod tests {
             "handler": "ingest",
         }))
         .expect("source");
-        Intake::new(config, automation.clone())
+        Intake::new(config, automation.clone(), SourceStates::default())
     }
 
     async fn runs(automation: &Automation) -> Vec<String> {
@@ -470,7 +495,7 @@ mod tests {
             "app": "acme",
         }))
         .expect("source");
-        let intake = Intake::new(config, automation.clone());
+        let intake = Intake::new(config, automation.clone(), SourceStates::default());
         let mut msg = entry("1700000000000-0", true);
         msg.fields = BTreeMap::from([
             ("eventType".into(), "order.paid".into()),

@@ -11,11 +11,15 @@
 //! - [`amqp_message`]: what a RabbitMQ delivery is to the intake, and what a dead-lettered copy
 //!   carries.
 //! - [`nats`]: a NATS JetStream stream through a durable pull consumer.
+//! - [`status`]: what each source of this node is doing, and its lag, for the API.
+//! - [`lag`]: how many messages wait in each source's broker, measured every few seconds.
 
 pub mod amqp;
 pub mod amqp_message;
 pub mod brokers;
 pub mod intake;
+pub mod lag;
 pub mod nats;
 pub mod redis_stream;
 pub mod sendhooks;
+pub mod status;

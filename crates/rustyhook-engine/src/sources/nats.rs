@@ -53,6 +53,7 @@ pub async fn run(config: NatsSource, intake: Intake, token: CancellationToken) {
             Ok(()) => return,
             Err(fault) => fault,
         };
+        intake.reconnecting(&fault);
         let wait = backoff.next_wait();
         let source = intake.name();
         match &fault {
@@ -103,6 +104,17 @@ enum Fault {
     Confirm(String),
 }
 
+/// A connection to `config`'s servers for `source`, apart from its reader's: for measuring its
+/// lag.
+pub(super) async fn connect_for(
+    config: &NatsSource,
+    source: &str,
+) -> Result<async_nats::Client, String> {
+    connect(config, source, Arc::new(Notify::new()))
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// Connects, binds the consumer and reads until stopped (`Ok`) or until something fails.
 async fn session(
     config: &NatsSource,
@@ -122,6 +134,7 @@ async fn session(
         bound = bound => bound?,
     };
     backoff.reset();
+    intake.reading();
     tracing::info!(source = intake.name(), stream = %config.stream, consumer = %config.consumer, "reading the JetStream stream");
     let reader = Reader {
         intake,
@@ -221,6 +234,12 @@ impl Reader<'_> {
                 }
                 next = batch.next(), if !pulled_all => match next {
                     None => pulled_all = true,
+                    // Paused during the pull: take nothing more, hand the rest back.
+                    Some(Ok(msg)) if intake.paused().await => {
+                        let _ = msg.ack_with(AckKind::Nak(None)).await;
+                        hand_back(&mut batch, None).await;
+                        pulled_all = true;
+                    }
                     Some(Ok(msg)) => taking.push(take(intake, stream, created, msg)),
                     Some(Err(e)) => {
                         self.settle(&mut taking, &mut down).await;

@@ -54,20 +54,24 @@ pub async fn run(
             && let Err(e) = s.app().await
         {
             tracing::warn!(source = intake.name(), error = %e, "could not set up the sendhooks app; retrying");
+            intake.reconnecting(&format_args!("could not set up the sendhooks app: {e}"));
         } else {
             match reader.connect().await {
                 Ok(conn) => {
                     tracing::info!(source = intake.name(), url = %shown, stream = %cfg.stream, "reading the Redis stream");
+                    intake.reading();
                     backoff = Duration::from_secs(1);
                     match reader.read(conn, &token).await {
                         Ok(()) => return,
                         Err(e) => {
-                            tracing::warn!(source = intake.name(), error = %e, "the Redis stream source failed; reconnecting")
+                            tracing::warn!(source = intake.name(), error = %e, "the Redis stream source failed; reconnecting");
+                            intake.reconnecting(&e);
                         }
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(source = intake.name(), url = %shown, error = %e, "could not connect to Redis; retrying")
+                    tracing::warn!(source = intake.name(), url = %shown, error = %e, "could not connect to Redis; retrying");
+                    intake.reconnecting(&format_args!("could not connect to Redis: {e}"));
                 }
             }
         }

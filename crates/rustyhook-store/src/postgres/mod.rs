@@ -317,6 +317,13 @@ impl Store for PostgresStore {
         stats::apply(&mut conn, &tally).await
     }
 
+    async fn sample_source_lag(&self, source: &str, lag: u64, at: Millis) -> StoreResult<()> {
+        let mut tally = crate::stats::Tally::default();
+        tally.source_lag(source, lag, at);
+        let mut conn = self.pool.acquire().await.map_err(conn::db_err)?;
+        stats::apply(&mut conn, &tally).await
+    }
+
     async fn stats_purge(&self, width: Width, before: Millis) -> StoreResult<u64> {
         stats::purge(&self.pool, width, before).await
     }
@@ -382,8 +389,18 @@ impl Store for PostgresStore {
         attempts::expunge(&self.pool, id).await
     }
 
-    async fn feed(&self, query: FeedQuery) -> StoreResult<Vec<FeedRow>> {
-        list::select(&self.pool, feed::statement(query), feed::feed_row).await
+    async fn feed(&self, query: FeedQuery) -> StoreResult<Vec<FeedEntry>> {
+        let attempts = list::select(&self.pool, feed::statement(&query), feed::feed_row).await?;
+        let changes = match feed::changes_statement(&query) {
+            Some(s) => list::select(&self.pool, s, feed::change_row).await?,
+            None => Vec::new(),
+        };
+        Ok(feed::merge(attempts, changes, query.limit))
+    }
+
+    async fn feed_purge(&self, before: Millis) -> StoreResult<u64> {
+        let mut conn = self.pool.acquire().await.map_err(conn::db_err)?;
+        list::execute(&mut conn, feed::purge_changes(before)).await
     }
 
     async fn idempotency_begin(

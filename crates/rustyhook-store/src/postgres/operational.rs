@@ -34,6 +34,35 @@ pub(crate) async fn insert(
     .bind(text(|e| e.event_type.as_str()))
     .bind(text(|e| e.payload.as_str()))
     .bind(events.iter().map(|e| e.created_at).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    insert_changes(conn, &crate::feed::changes_of(events)).await
+}
+
+/// Records endpoint changes for the live feed, in one statement.
+async fn insert_changes(
+    conn: &mut PgConnection,
+    changes: &[crate::feed::EndpointChange],
+) -> StoreResult<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let text = |f: fn(&crate::feed::EndpointChange) -> &str| {
+        changes.iter().map(f).map(str::to_owned).collect::<Vec<_>>()
+    };
+    sqlx::query(&format!(
+        "INSERT INTO endpoint_changes ({})\n\
+         SELECT *\n\
+         FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::BIGINT[])",
+        crate::feed::CHANGE_COLS
+    ))
+    .bind(text(|c| c.id.as_str()))
+    .bind(text(|c| c.app_id.as_str()))
+    .bind(text(|c| c.endpoint_id.as_str()))
+    .bind(text(|c| c.change.as_str()))
+    .bind(changes.iter().map(|c| c.detail.clone()).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.created_at).collect::<Vec<_>>())
     .execute(conn)
     .await
     .map_err(db_err)?;

@@ -4,14 +4,19 @@
 use rustyhook_core::model::Delivery;
 use sqlx::{PgConnection, PgPool};
 
+use rustyhook_core::time::now_millis;
+
 use super::conn::{DUE_CHANNEL, db_err, notify};
+use super::list::execute;
+use crate::feed::change_of_endpoint;
 use crate::pause::{DELIVERY_PAUSES, PAUSE_COLS, Pause, PauseScope, Waiting, waiting_sql};
 use crate::rows;
 use crate::{StoreError, StoreResult};
 
 /// Stores `pause` unless its target is paused already; returns the pause that holds.
 pub(crate) async fn pause(pool: &PgPool, p: &Pause) -> StoreResult<Pause> {
-    sqlx::query(&format!(
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let paused = sqlx::query(&format!(
         "INSERT INTO pauses ({PAUSE_COLS})\n\
          VALUES ($1, $2, $3, $4, $5)\n\
          ON CONFLICT (scope, target) DO NOTHING"
@@ -21,9 +26,15 @@ pub(crate) async fn pause(pool: &PgPool, p: &Pause) -> StoreResult<Pause> {
     .bind(&p.reason)
     .bind(&p.paused_by)
     .bind(p.paused_at)
-    .execute(pool)
+    .execute(&mut *tx)
     .await
-    .map_err(db_err)?;
+    .map_err(db_err)?
+    .rows_affected();
+    if paused == 1 && p.scope == PauseScope::Endpoint {
+        let change = change_of_endpoint(&p.target, "paused", p.reason.as_deref(), p.paused_at);
+        execute(&mut tx, change).await?;
+    }
+    tx.commit().await.map_err(db_err)?;
     sqlx::query(&format!(
         "SELECT {PAUSE_COLS}\nFROM pauses\nWHERE scope = $1 AND target = $2"
     ))
@@ -59,6 +70,13 @@ pub(crate) async fn resume(
     .transpose()?;
     if lifted.is_some() {
         notify(&mut tx, DUE_CHANNEL).await?;
+        if scope == PauseScope::Endpoint {
+            execute(
+                &mut tx,
+                change_of_endpoint(target, "resumed", None, now_millis()),
+            )
+            .await?;
+        }
     }
     tx.commit().await.map_err(db_err)?;
     Ok(lifted)

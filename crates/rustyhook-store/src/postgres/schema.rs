@@ -378,6 +378,23 @@ CREATE TABLE stats (
 CREATE INDEX stats_age ON stats (width, start_at);
 CREATE INDEX stats_kind ON stats (scope, width, start_at);
 "#,
+    r#"
+-- Endpoint state changes for the live feed (GET /api/v1/stream), written in the transaction of
+-- the change so that every node's feed reads them. id is the change's position in the feed: an
+-- id of the attempts' form (its time, then random bits), so one cursor orders attempts and
+-- changes alike. change is created, updated, deleted, disabled, enabled, paused or resumed;
+-- detail says more for some (disabled: automatic or manual; paused: the reason). Rows older
+-- than a day are deleted.
+CREATE TABLE endpoint_changes (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    app_id TEXT NOT NULL,
+    endpoint_id TEXT NOT NULL,
+    change TEXT NOT NULL,
+    detail TEXT,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX endpoint_changes_age ON endpoint_changes (created_at);
+"#,
 ];
 
 /// Brings the schema up to date, in one transaction that holds [`MIGRATION_LOCK`]: a node

@@ -516,6 +516,12 @@ impl Store for SqliteStore {
         self.db.write(move |c| stats::apply(c, &tally)).await
     }
 
+    async fn sample_source_lag(&self, source: &str, lag: u64, at: Millis) -> StoreResult<()> {
+        let mut tally = crate::stats::Tally::default();
+        tally.source_lag(source, lag, at);
+        self.db.write(move |c| stats::apply(c, &tally)).await
+    }
+
     async fn stats_purge(&self, width: Width, before: Millis) -> StoreResult<u64> {
         self.db.write(move |c| stats::purge(c, width, before)).await
     }
@@ -595,9 +601,22 @@ impl Store for SqliteStore {
         self.db.write(move |c| attempts::expunge(c, &id)).await
     }
 
-    async fn feed(&self, query: FeedQuery) -> StoreResult<Vec<FeedRow>> {
+    async fn feed(&self, query: FeedQuery) -> StoreResult<Vec<FeedEntry>> {
         self.db
-            .read(move |c| list::select(c, feed::statement(query), |r| feed::feed_row(r)))
+            .read(move |c| {
+                let attempts = list::select(c, feed::statement(&query), |r| feed::feed_row(r))?;
+                let changes = match feed::changes_statement(&query) {
+                    Some(s) => list::select(c, s, |r| feed::change_row(r))?,
+                    None => Vec::new(),
+                };
+                Ok(feed::merge(attempts, changes, query.limit))
+            })
+            .await
+    }
+
+    async fn feed_purge(&self, before: Millis) -> StoreResult<u64> {
+        self.db
+            .write(move |c| list::execute(c, feed::purge_changes(before)))
             .await
     }
 

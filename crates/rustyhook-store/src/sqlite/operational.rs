@@ -13,8 +13,25 @@ use super::conn::db_err;
 use crate::operational::{self as decide, DeliveryFacts, FailingSince};
 use crate::{AttemptRecord, StoreResult};
 
-/// Queues `events`.
+/// Queues `events`, and records the endpoint changes they report for the live feed.
 pub(crate) fn insert(conn: &Connection, events: &[OperationalEvent]) -> StoreResult<()> {
+    for c in crate::feed::changes_of(events) {
+        conn.prepare_cached(&format!(
+            "INSERT INTO endpoint_changes ({})\nVALUES (?, ?, ?, ?, ?, ?)",
+            crate::feed::CHANGE_COLS
+        ))
+        .and_then(|mut s| {
+            s.execute(params![
+                c.id.as_str(),
+                c.app_id.as_str(),
+                c.endpoint_id.as_str(),
+                c.change,
+                c.detail,
+                c.created_at
+            ])
+        })
+        .map_err(db_err)?;
+    }
     let mut stmt = conn
         .prepare_cached(
             r#"INSERT INTO operational_events (id, event_type, payload, created_at)

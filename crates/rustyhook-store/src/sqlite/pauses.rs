@@ -3,28 +3,37 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use rustyhook_core::model::Delivery;
 
+use rustyhook_core::time::now_millis;
+
 use super::conn::db_err;
+use super::list::execute;
 use crate::StoreResult;
+use crate::feed::change_of_endpoint;
 use crate::pause::{DELIVERY_PAUSES, PAUSE_COLS, Pause, PauseScope, Waiting, waiting_sql};
 use crate::rows;
 
 /// Stores `pause` unless its target is paused already; returns the pause that holds.
 pub(crate) fn pause(conn: &Connection, p: &Pause) -> StoreResult<Pause> {
-    conn.execute(
-        &format!(
-            "INSERT INTO pauses ({PAUSE_COLS})\n\
+    let paused = conn
+        .execute(
+            &format!(
+                "INSERT INTO pauses ({PAUSE_COLS})\n\
              VALUES (?, ?, ?, ?, ?)\n\
              ON CONFLICT (scope, target) DO NOTHING"
-        ),
-        params![
-            p.scope.as_str(),
-            p.target,
-            p.reason,
-            p.paused_by,
-            p.paused_at
-        ],
-    )
-    .map_err(db_err)?;
+            ),
+            params![
+                p.scope.as_str(),
+                p.target,
+                p.reason,
+                p.paused_by,
+                p.paused_at
+            ],
+        )
+        .map_err(db_err)?;
+    if paused == 1 && p.scope == PauseScope::Endpoint {
+        let change = change_of_endpoint(&p.target, "paused", p.reason.as_deref(), p.paused_at);
+        execute(conn, change)?;
+    }
     get(conn, p.scope, &p.target)?.ok_or(crate::StoreError::NotFound)
 }
 
@@ -51,6 +60,12 @@ pub(crate) fn resume(
             params![scope.as_str(), target],
         )
         .map_err(db_err)?;
+        if scope == PauseScope::Endpoint {
+            execute(
+                conn,
+                change_of_endpoint(target, "resumed", None, now_millis()),
+            )?;
+        }
     }
     Ok(found)
 }

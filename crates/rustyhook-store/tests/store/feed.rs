@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use rustyhook_core::id::{AttemptId, EndpointId};
+use rustyhook_core::id::{AppId, AttemptId, EndpointId};
 use rustyhook_core::model::{Attempt, DeliveryStatus};
 use rustyhook_core::outcome::OutcomeCode;
 use rustyhook_store::*;
@@ -13,7 +13,10 @@ use crate::support::{
     app, claim_deliveries, claim_runs, endpoint, failed_attempt, run, run_attempt, run_record, send,
 };
 
-on_every_backend!(the_feed_reads_attempts_past_a_cursor_in_order_and_marks_dead_letters);
+on_every_backend!(
+    the_feed_reads_attempts_past_a_cursor_in_order_and_marks_dead_letters,
+    endpoint_changes_are_in_the_feed_with_their_change_s_transaction,
+);
 
 fn record(attempt: Attempt, status: DeliveryStatus, next: Option<i64>) -> AttemptRecord {
     AttemptRecord {
@@ -25,8 +28,31 @@ fn record(attempt: Attempt, status: DeliveryStatus, next: Option<i64>) -> Attemp
     }
 }
 
+/// The attempts the feed reads (the endpoints' changes left out).
 async fn read(store: &Arc<dyn Store>, query: FeedQuery) -> Vec<FeedRow> {
-    store.feed(query).await.expect("the feed reads")
+    let entries = store.feed(query).await.expect("the feed reads");
+    entries
+        .into_iter()
+        .filter_map(|e| match e {
+            FeedEntry::Attempt(row) => Some(row),
+            FeedEntry::Endpoint(_) => None,
+        })
+        .collect()
+}
+
+/// The endpoint changes the feed reads: (endpoint, change, detail).
+async fn changes(
+    store: &Arc<dyn Store>,
+    query: FeedQuery,
+) -> Vec<(String, String, Option<String>)> {
+    let entries = store.feed(query).await.expect("the feed reads");
+    entries
+        .into_iter()
+        .filter_map(|e| match e {
+            FeedEntry::Endpoint(c) => Some((c.endpoint_id.to_string(), c.change, c.detail)),
+            FeedEntry::Attempt(_) => None,
+        })
+        .collect()
 }
 
 async fn the_feed_reads_attempts_past_a_cursor_in_order_and_marks_dead_letters(
@@ -169,4 +195,100 @@ async fn the_feed_reads_attempts_past_a_cursor_in_order_and_marks_dead_letters(
         ..past(&AttemptId::generate(0))
     };
     assert_eq!(read(&store, deploys).await, vec![all[3].clone()]);
+}
+
+async fn endpoint_changes_are_in_the_feed_with_their_change_s_transaction(store: Arc<dyn Store>) {
+    // The fixtures make their endpoints at the start of time.
+    let from = AttemptId::floor(0);
+    let shop = store.create_app(app(None)).await.expect("app");
+    let bank = store.create_app(app(None)).await.expect("app");
+    let ep = store
+        .create_endpoint(endpoint(&shop.id, None, None))
+        .await
+        .expect("ep");
+    let other = store
+        .create_endpoint(endpoint(&bank.id, None, None))
+        .await
+        .expect("ep");
+    let paused = store
+        .pause(Pause {
+            scope: PauseScope::Endpoint,
+            target: ep.id.to_string(),
+            reason: Some("deploy".into()),
+            paused_by: "admin".into(),
+            paused_at: rustyhook_core::time::now_millis(),
+        })
+        .await
+        .expect("paused");
+    // Pausing again keeps the first pause, and changes nothing.
+    store.pause(paused.clone()).await.expect("paused");
+    store
+        .resume(PauseScope::Endpoint, ep.id.as_str())
+        .await
+        .expect("resumed");
+    store
+        .resume(PauseScope::Endpoint, ep.id.as_str())
+        .await
+        .expect("nothing to resume");
+    // A pause of something that is not an endpoint is no endpoint's change.
+    store
+        .pause(Pause {
+            scope: PauseScope::App,
+            target: shop.id.to_string(),
+            ..paused
+        })
+        .await
+        .expect("paused");
+    let query = |app_id: Option<&AppId>| FeedQuery {
+        after: from.clone(),
+        app_id: app_id.cloned(),
+        limit: 10,
+        ..FeedQuery::default()
+    };
+    let e = |id: &EndpointId, change: &str, detail: Option<&str>| {
+        (id.to_string(), change.to_owned(), detail.map(str::to_owned))
+    };
+    assert_eq!(
+        changes(&store, query(None)).await,
+        [
+            e(&ep.id, "created", None),
+            e(&other.id, "created", None),
+            e(&ep.id, "paused", Some("deploy")),
+            e(&ep.id, "resumed", None),
+        ]
+    );
+    assert_eq!(
+        changes(&store, query(Some(&bank.id))).await,
+        [e(&other.id, "created", None)]
+    );
+    let runs_only = FeedQuery {
+        handler_id: Some("deploy".into()),
+        ..query(None)
+    };
+    assert_eq!(changes(&store, runs_only).await, []);
+    // Read a page at a time, each page ends where the next starts.
+    let mut after = from.clone();
+    let mut paged = Vec::new();
+    loop {
+        let page = store
+            .feed(FeedQuery {
+                after: after.clone(),
+                limit: 1,
+                ..FeedQuery::default()
+            })
+            .await
+            .expect("the feed reads");
+        let Some(last) = page.last() else { break };
+        after = last.id().to_string();
+        paged.extend(page);
+    }
+    assert_eq!(paged.len(), 4, "{paged:?}");
+    assert_eq!(
+        store
+            .feed_purge(rustyhook_core::time::now_millis() + 1)
+            .await
+            .expect("purged"),
+        4
+    );
+    assert_eq!(changes(&store, query(None)).await, []);
 }

@@ -16,6 +16,7 @@ on_every_backend!(
     a_batch_that_fails_counts_nothing,
     runs_and_broker_messages_are_counted_for_their_handler_and_source,
     queue_samples_keep_the_highest_depth_of_a_bucket,
+    a_source_s_lag_is_its_depth_and_a_bucket_keeps_the_highest_sample,
     buckets_past_their_retention_are_purged_by_width,
 );
 
@@ -257,6 +258,36 @@ async fn queue_samples_keep_the_highest_depth_of_a_bucket(store: Arc<dyn Store>)
         (minute.depth, minute.oldest_pending_ms),
         (Some(3), Some(5_000))
     );
+}
+
+async fn a_source_s_lag_is_its_depth_and_a_bucket_keeps_the_highest_sample(store: Arc<dyn Store>) {
+    // Two nodes read one source: each samples the lag it measures.
+    for (lag, at) in [(40, T + 1_000), (250, T + 6_000), (90, T + 11_000)] {
+        store
+            .sample_source_lag("orders", lag, at)
+            .await
+            .expect("sampled");
+    }
+    store
+        .sample_source_lag("orders", 3, T + 61_000)
+        .await
+        .expect("sampled");
+    let orders = Scope::Source("orders".into());
+    let series = store
+        .stats_series(&orders, Width::Minute, T, T + 120_000)
+        .await
+        .expect("series");
+    let depths: Vec<_> = series.iter().map(|b| (b.start, b.counts.depth)).collect();
+    assert_eq!(depths, [(T, Some(250)), (T + 60_000, Some(3))]);
+    let hour = total(&store, orders, Width::Hour, 0, T + 3_600_000).await;
+    assert_eq!(hour.depth, Some(250));
+    assert_eq!(
+        (hour.stored, hour.oldest_pending_ms),
+        (0, None),
+        "a lag sample counts no message and has no age"
+    );
+    let server = total(&store, Scope::Server, Width::Minute, T, T + 120_000).await;
+    assert_eq!(server.depth, None, "the server's queue is not the source's");
 }
 
 async fn buckets_past_their_retention_are_purged_by_width(store: Arc<dyn Store>) {

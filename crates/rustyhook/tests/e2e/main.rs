@@ -32,6 +32,7 @@ mod scheduled;
 mod sdk_clients;
 mod sdk_queries;
 mod security;
+mod source_pause;
 mod sqs;
 #[path = "../support/sse.rs"]
 mod sse;

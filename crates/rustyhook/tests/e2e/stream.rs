@@ -286,3 +286,90 @@ handlers:
         "{event:?}"
     );
 }
+
+/// Checks that each of `streams` shows the endpoint events `expected` (`change`, `detail`) of
+/// `ep` within a second of `called`, when the API call that made them answered.
+async fn changes_within_a_second(
+    streams: &mut [&mut Stream],
+    ep: &str,
+    expected: &[(&str, Option<&str>)],
+) {
+    let called = Instant::now();
+    for stream in streams.iter_mut() {
+        for (what, detail) in expected {
+            let event = stream
+                .next_within(Duration::from_secs(1).saturating_sub(called.elapsed()))
+                .await
+                .unwrap_or_else(|| panic!("the endpoint's {what} event within a second"));
+            assert_eq!(event.kind, "endpoint", "{event:?}");
+            let d = &event.data;
+            assert_eq!(
+                (d["change"].as_str(), d["endpointId"].as_str()),
+                (Some(*what), Some(ep)),
+                "{d}"
+            );
+            assert_eq!(d["detail"].as_str(), *detail, "{d}");
+            assert!(
+                d["appId"].as_str().is_some_and(|a| a.starts_with("app_")),
+                "{d}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn endpoint_changes_reach_the_stream_within_a_second_and_only_under_their_app() {
+    let app = TestApp::spawn().await;
+    app.create_app("shop").await;
+    app.create_app("other").await;
+    let mut all = Stream::open(&app.base, TOKEN, "", None).await;
+    let mut shop = Stream::open(&app.base, TOKEN, "app=shop", None).await;
+    let mut other = Stream::open(&app.base, TOKEN, "app=other", None).await;
+    let mut failures = Stream::open(&app.base, TOKEN, "outcome=failure", None).await;
+    let call = async |method: Method, path: &str, body: Option<Value>, expected: StatusCode| {
+        let (status, got) = app.call(method, path, body).await;
+        assert_eq!(status, expected, "{got}");
+        got
+    };
+
+    let made = app
+        .create_endpoint("shop", json!({"url": "http://127.0.0.1:9/hook"}))
+        .await;
+    let ep = made["id"].as_str().expect("endpoint id").to_owned();
+    let streams = &mut [&mut all, &mut shop];
+    changes_within_a_second(streams, &ep, &[("created", None)]).await;
+    let path = format!("/api/v1/app/shop/endpoint/{ep}");
+    let disable = Some(json!({"disabled": true}));
+    call(Method::PATCH, &path, disable, StatusCode::OK).await;
+    let disabled = [("updated", None), ("disabled", Some("manual"))];
+    changes_within_a_second(streams, &ep, &disabled).await;
+    let resume_from = streams[0].last_id.clone().expect("an id to resume from");
+    let enable = Some(json!({"disabled": false}));
+    call(Method::PATCH, &path, enable, StatusCode::OK).await;
+    changes_within_a_second(streams, &ep, &[("updated", None), ("enabled", None)]).await;
+    let pause = format!("/api/v1/pause/endpoint/{ep}");
+    let reason = Some(json!({"reason": "receiver deploy"}));
+    call(Method::POST, &pause, reason, StatusCode::OK).await;
+    changes_within_a_second(streams, &ep, &[("paused", Some("receiver deploy"))]).await;
+    call(Method::DELETE, &pause, None, StatusCode::OK).await;
+    changes_within_a_second(streams, &ep, &[("resumed", None)]).await;
+    call(Method::DELETE, &path, None, StatusCode::NO_CONTENT).await;
+    changes_within_a_second(streams, &ep, &[("deleted", None)]).await;
+    // Another app's client, and one that asked for failed attempts, saw none of it.
+    other.quiet_for(Duration::from_millis(500)).await;
+    failures.quiet_for(Duration::from_millis(100)).await;
+
+    // A client that reconnects resumes after the last change it saw, none twice.
+    let mut again = Stream::open(&app.base, TOKEN, "app=shop", Some(&resume_from)).await;
+    let mut changes = Vec::new();
+    for _ in 0..5 {
+        let event = again.next().await;
+        assert_eq!(event.kind, "endpoint", "{event:?}");
+        changes.push(event.data["change"].as_str().unwrap_or_default().to_owned());
+    }
+    assert_eq!(
+        changes,
+        ["updated", "enabled", "paused", "resumed", "deleted"]
+    );
+    again.quiet_for(Duration::from_millis(500)).await;
+}

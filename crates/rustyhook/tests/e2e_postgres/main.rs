@@ -57,6 +57,8 @@ mod sdk_clients;
 mod sdk_queries;
 #[path = "../e2e/security.rs"]
 mod security;
+#[path = "../e2e/source_pause.rs"]
+mod source_pause;
 #[path = "../e2e/sqs.rs"]
 mod sqs;
 #[path = "../support/sse.rs"]
