@@ -1,7 +1,9 @@
 //! The dashboard in a real browser: the real binary (with a handler configured) and a real
 //! receiver on port 0, then Playwright (`web/e2e`, run by Node) drives Debian's headless
 //! Chromium through it: sign in, make an app and an endpoint through the forms, see messages
-//! and their attempts, run a handler, and the limits of app-portal and read-only tokens.
+//! and their attempts, run a handler, and the limits of app-portal and read-only tokens; and
+//! (`web/e2e/recover.spec.ts`) an endpoint failing until its messages are dead, fixed through
+//! its form and recovered from the dead letters page, each arriving once.
 //!
 //! Needs `npm ci` in `web/` and `/usr/bin/chromium` (or `RUSTYHOOK_TEST_CHROMIUM`); `./test.sh`
 //! installs both. Screenshots land in `web/e2e/screenshots/`.
@@ -21,7 +23,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use binary::{free_port, start, wait_healthy};
-use receiver::Receiver;
+use receiver::{Receiver, Reply};
 
 const TOKEN: &str = "rh_admin_dashboard_browser_test_token_0123456789";
 
@@ -51,16 +53,24 @@ async fn the_dashboard_works_in_a_real_browser_against_the_real_binary() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(
         dir.path().join("rustyhook.yaml"),
-        "handlers:\n  - type: Webhook\n    name: greet\n    shell: 'echo \"hello $(cat)\"'\n",
+        // A short retry schedule, so that recover.spec.ts sees messages die within seconds.
+        "retry:\n  schedule: [200ms, 300ms]\n\
+         handlers:\n  - type: Webhook\n    name: greet\n    shell: 'echo \"hello $(cat)\"'\n",
     )
     .expect("config");
     let receiver = Receiver::start().await;
+    let failing = Receiver::start().await;
+    failing.set_default(Reply::status(500));
     let port = free_port();
     let server = start(dir.path(), port, &[("RUSTYHOOK_ADMIN_TOKEN", TOKEN)]);
     wait_healthy(&server.base).await;
 
     let run = {
-        let (base, hook) = (server.base.clone(), receiver.url("/dashboard"));
+        let (base, hook, broken) = (
+            server.base.clone(),
+            receiver.url("/dashboard"),
+            failing.url("/failing"),
+        );
         tokio::task::spawn_blocking(move || {
             Command::new(&playwright)
                 .arg("test")
@@ -68,6 +78,7 @@ async fn the_dashboard_works_in_a_real_browser_against_the_real_binary() {
                 .env("DASHBOARD_URL", base)
                 .env("DASHBOARD_ADMIN_TOKEN", TOKEN)
                 .env("DASHBOARD_RECEIVER_URL", hook)
+                .env("DASHBOARD_FAILING_URL", broken)
                 .env("CHROMIUM_PATH", chromium)
                 .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
                 .status()
@@ -81,6 +92,24 @@ async fn the_dashboard_works_in_a_real_browser_against_the_real_binary() {
     assert!(
         got.iter().all(|r| r.header("webhook-signature").is_some()),
         "every delivery is signed"
+    );
+    // recover.spec.ts's messages: each recovered once, so each arrived exactly once.
+    let recovered: Vec<i64> = receiver
+        .received()
+        .iter()
+        .filter_map(|r| r.json()["recover"].as_i64())
+        .collect();
+    let mut distinct = recovered.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(
+        (recovered.len(), distinct),
+        (3, vec![0, 1, 2]),
+        "each recovered message arrived exactly once"
+    );
+    assert!(
+        failing.received().len() >= 9,
+        "each message was tried three times before it died"
     );
     drop(server);
 }

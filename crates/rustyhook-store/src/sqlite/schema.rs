@@ -431,6 +431,23 @@ CREATE TABLE stats (
 CREATE INDEX stats_age ON stats (width, start_at);
 CREATE INDEX stats_kind ON stats (scope, width, start_at);
 "#,
+    r#"
+-- The dashboard's needs (issue 17). An app's logo for the app portal; the headers each
+-- attempt sent (JSON, credentials redacted), written in the attempt's one insert. Dead letters
+-- are listed across apps and handlers by when they died (a dead row's updated_at), newest
+-- first, and recovered by the same filters: partial indexes over dead rows only, so they cost
+-- nothing on the hot path and a list or recover never reads live rows.
+ALTER TABLE apps ADD COLUMN logo_url TEXT;
+ALTER TABLE attempts ADD COLUMN request_headers TEXT;
+CREATE INDEX deliveries_dead ON deliveries (updated_at, id)
+    WHERE status = 'dead';
+CREATE INDEX deliveries_dead_app ON deliveries (app_id, updated_at, id)
+    WHERE status = 'dead' AND app_id IS NOT NULL;
+CREATE INDEX deliveries_dead_endpoint ON deliveries (endpoint_id, updated_at, id)
+    WHERE status = 'dead' AND endpoint_id IS NOT NULL;
+CREATE INDEX deliveries_dead_handler ON deliveries (handler_id, updated_at, id)
+    WHERE status = 'dead' AND handler_id IS NOT NULL;
+"#,
 ];
 
 /// Brings the schema up to date.
