@@ -278,7 +278,7 @@ async fn an_apps_logo_is_an_https_url_set_with_the_app_and_cleared_with_null() {
         .call(
             Method::PUT,
             "/api/v1/app/shop",
-            Some(json!({"name": "Shop 2"})),
+            Some(json!({"name": "Shop 2", "uid": "shop"})),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
