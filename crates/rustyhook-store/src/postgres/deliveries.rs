@@ -300,7 +300,7 @@ pub(crate) async fn list_dead(
     page: &DeadPage,
 ) -> StoreResult<Listed<DeadLetter>> {
     let (statement, reverse) = dead::list(filter, page, &DEAD_DIALECT);
-    let rows = super::list::select(pool, statement, |r| dead::dead_letter(r)).await?;
+    let rows = super::list::select(pool, statement, dead::dead_letter).await?;
     Ok(Listed::from_fetched(
         rows,
         &Page::first(page.limit, Order::Descending),
