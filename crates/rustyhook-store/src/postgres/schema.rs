@@ -395,6 +395,13 @@ CREATE INDEX deliveries_dead_endpoint ON deliveries (endpoint_id, updated_at, id
 CREATE INDEX deliveries_dead_handler ON deliveries (handler_id, updated_at, id)
     WHERE status = 'dead' AND handler_id IS NOT NULL;
 "#,
+    r#"
+-- The queue's depth and its oldest waiting work (the stats summary, and the sample taken each
+-- minute) read an index of waiting rows only: with a million delivered rows, counting them by
+-- scanning every delivery took a third of a second.
+CREATE INDEX deliveries_waiting ON deliveries (created_at)
+    WHERE status IN ('pending', 'failed');
+"#,
 ];
 
 /// Brings the schema up to date, in one transaction that holds [`MIGRATION_LOCK`]: a node
