@@ -159,6 +159,7 @@ CALLS=(
     "Stats: app series (a day, hours)|/stats/app/load?bucket=hour"
 )
 ROWS=()
+EP_MARK='{ep}'
 for call in "${CALLS[@]}"; do
     name=${call%%|*}; path=${call#*|}
     api GET "$path" >/dev/null || { log "GET $path failed"; exit 1; }
@@ -168,7 +169,8 @@ for call in "${CALLS[@]}"; do
     p50=$(awk -v n="$REPEATS" 'NR == int((n + 1) / 2) { printf "%.1f", $1 * 1000 }' <<<"$times")
     p95=$(awk -v n="$REPEATS" 'NR == int(n * 0.95 + 0.999) { printf "%.1f", $1 * 1000 }' <<<"$times")
     log "$name: p50 ${p50} ms, p95 ${p95} ms"
-    ROWS+=("| $name | \`GET /api/v1${path//$OK_EP/{ep}}\` | $p50 | $p95 |")
+    shown=${path//$OK_EP/$EP_MARK}
+    ROWS+=("| $name | \`GET /api/v1$shown\` | $p50 | $p95 |")
 done
 stop
 DB_MB=$(du -sm "$WORK/data" | cut -f1)
@@ -188,13 +190,15 @@ section() {
     echo "|---|---|---:|---:|"
     printf '%s\n' "${ROWS[@]}"
     echo
-    echo "What this check found and changed: a message looked up by id or event id (every message"
-    echo "page's first call) scanned every message (~0.5 s here), now two index lookups; the queue"
-    echo "depth in the stats summary scanned every delivery (~0.35 s), now reads an index of waiting"
-    echo "rows; dead letters read indexes over dead rows only. Still slow: an endpoint's counts"
-    echo "(\\`GET …/endpoint/{id}/stats\\`, Svix's route, on the app's endpoint list and the endpoint's"
-    echo "page) count that endpoint's deliveries by state, so they grow with its deliveries; the"
-    echo "charts' figures come from the stats buckets instead and stay flat."
+    cat <<'NOTE'
+What this check found and changed: a message looked up by id or event id (every message
+page's first call) scanned every message (~0.5 s here), now two index lookups; the queue
+depth in the stats summary scanned every delivery (~0.35 s), now reads an index of waiting
+rows; dead letters read indexes over dead rows only. Still slow: an endpoint's counts
+(`GET …/endpoint/{id}/stats`, Svix's route, on the app's endpoint list and the endpoint's
+page) count that endpoint's deliveries by state, so they grow with its deliveries; the
+charts' figures come from the stats buckets instead and stay flat.
+NOTE
     echo "<!-- dashboard-load:end -->"
 }
 section >"$WORK/section.md"
