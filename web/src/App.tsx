@@ -2,9 +2,11 @@
 // opens straight into its app and is offered nothing outside it.
 import { useEffect, useMemo, useState } from "react";
 import { Api, ApiError, canWrite, type Me } from "./api";
+import { PortalBrand } from "./components/PortalBrand";
 import { Link } from "./components/ui";
 import { AppPage } from "./pages/AppPage";
 import { AppsPage } from "./pages/AppsPage";
+import { DeadLettersPage } from "./pages/DeadLettersPage";
 import { EndpointPage } from "./pages/EndpointPage";
 import { EventTypesPage } from "./pages/EventTypesPage";
 import { HandlerPage } from "./pages/HandlerPage";
@@ -105,6 +107,7 @@ function Shell({ session }: { session: Session }) {
         ["/apps", "Apps"],
         ["/messages", "Messages"],
         ["/live", "Live"],
+        ["/dead-letters", "Dead letters"],
         ["/event-types", "Event types"],
         ["/handlers", "Handlers"],
         ["/sources", "Sources"],
@@ -115,9 +118,13 @@ function Shell({ session }: { session: Session }) {
         Skip to content
       </a>
       <header className="topbar">
-        <Link to={home} className="brand">
-          rustyhook
-        </Link>
+        {scoped ? (
+          <PortalBrand app={scoped} />
+        ) : (
+          <Link to={home} className="brand">
+            rustyhook
+          </Link>
+        )}
         <nav aria-label="main">
           {links.map(([to, label]) => (
             <Link key={to} to={to} className={path.startsWith(to.split("?")[0] ?? to) ? "active" : ""}>
@@ -162,6 +169,7 @@ function route(path: string, scoped: string | null) {
   if (match("/sources", path)) return <SourcesPage />;
   if (match("/apps", path)) return <AppsPage />;
   if (match("/handlers", path)) return <HandlersPage />;
+  if (match("/dead-letters", path)) return <DeadLettersPage />;
   if ((p = match("/handlers/:id", path))) return <HandlerPage id={p.id!} />;
   return <NotFound />;
 }

@@ -6,6 +6,8 @@ export interface AppOut {
   name: string;
   rateLimit: number | null;
   metadata: Record<string, string>;
+  /** An https:// logo shown in the app portal, or null. */
+  logoUrl?: string | null;
   createdAt: string;
 }
 
@@ -46,6 +48,8 @@ export interface AttemptOut {
   triggerType: number;
   timestamp: string;
   outcome: string;
+  /** What rustyhook sent, credentials redacted; null when nothing was sent or not kept. */
+  requestHeaders?: Record<string, string> | null;
 }
 
 export interface DestinationOut extends EndpointOut {
@@ -106,4 +110,23 @@ export interface RunAttemptOut {
   output: string;
   durationMs: number;
   timestamp: string;
+}
+
+/** A dead delivery to an endpoint, or a dead handler run (`GET /api/v1/dead-letter`). */
+export interface DeadLetterOut {
+  id: string;
+  kind: "endpoint" | "handler";
+  appId: string | null;
+  endpointId: string | null;
+  endpointUrl: string | null;
+  msgId: string | null;
+  handlerId: string | null;
+  runId: string | null;
+  eventType: string;
+  attempts: number;
+  lastStatusCode: number | null;
+  lastOutcome: string | null;
+  lastExitCode: number | null;
+  deadAt: string;
+  createdAt: string;
 }

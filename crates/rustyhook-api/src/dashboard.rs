@@ -20,9 +20,10 @@ mod files {
     include!(concat!(env!("OUT_DIR"), "/dashboard_assets.rs"));
 }
 
-/// What the page may load: its own scripts, styles and images, and calls to this origin's API.
+/// What the page may load: its own scripts, styles and images, and calls to this origin's API;
+/// images over `https:` too, for an app's logo (`logoUrl`) in the app portal.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-    style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \
+    style-src 'self'; img-src 'self' data: https:; connect-src 'self'; font-src 'self'; \
     manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// Paths that are never a page of the dashboard: what a client there wants is JSON or a hook.

@@ -27,6 +27,9 @@ pub struct App {
     /// the server's `delivery.header_style`. Lets a migrating Svix user keep `svix-*` headers
     /// per tenant, since Svix's SDKs cannot send an endpoint's `headerStyle`.
     pub header_style: Option<HeaderStyle>,
+    /// An `https://` URL of the app's logo, shown with its name in the app portal (the
+    /// dashboard an app-scoped token opens).
+    pub logo_url: Option<String>,
     /// Creation time.
     pub created_at: Millis,
     /// Last change.
@@ -263,4 +266,8 @@ pub struct Attempt {
     pub trigger: TriggerType,
     /// When it started.
     pub created_at: Millis,
+    /// The headers sent with the request, credentials of the endpoint's own headers redacted
+    /// (see [`crate::signing::redacted_headers`]); `None` when no request was sent (a
+    /// disabled endpoint, an expunged payload) or for attempts stored before they were kept.
+    pub request_headers: Option<BTreeMap<String, String>>,
 }

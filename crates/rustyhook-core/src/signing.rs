@@ -101,6 +101,46 @@ const RESERVED: &[&str] = &[
     "svix-signature",
 ];
 
+/// What stands in for a credential's value where headers are shown back.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Whether a header's value is a credential, by its name: `authorization`, `cookie`, or a
+/// name holding `token`, `key`, `secret` or `password` (any case). Such values are never shown
+/// back: not by an endpoint's headers route, not in an attempt's request headers.
+pub fn is_credential_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "authorization"
+        || n == "proxy-authorization"
+        || n == "cookie"
+        || ["token", "key", "secret", "password"]
+            .iter()
+            .any(|part| n.contains(part))
+}
+
+/// The headers of a request as an attempt records them: names in lower case, each credential's
+/// value (see [`is_credential_header`]) replaced by [`REDACTED`], and the `user-agent` the
+/// client adds itself.
+pub fn recorded_headers(
+    headers: &[(String, String)],
+    user_agent: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let mut out: std::collections::BTreeMap<String, String> = headers
+        .iter()
+        .map(|(k, v)| {
+            let name = k.to_ascii_lowercase();
+            let value = if is_credential_header(&name) {
+                REDACTED.to_owned()
+            } else {
+                v.clone()
+            };
+            (name, value)
+        })
+        .collect();
+    out.entry("user-agent".into())
+        .or_insert_with(|| user_agent.to_owned());
+    out
+}
+
 /// Whether users may set `name` as an endpoint header: the API refuses a reserved one, and the
 /// dispatcher drops one stored before the rule.
 pub fn is_reserved_header(name: &str) -> bool {
@@ -184,6 +224,29 @@ impl std::str::FromStr for HeaderStyle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recorded_headers_hide_credentials_and_keep_the_signature() {
+        let sent: Vec<(String, String)> = [
+            ("Authorization", "Bearer abc"),
+            ("X-Api-Key", "k"),
+            ("Cookie", "s=1"),
+            ("X-Db-Password", "p"),
+            ("X-Tenant", "acme"),
+            ("webhook-signature", "v1,sig"),
+            ("content-type", "application/json"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let got = recorded_headers(&sent, "rustyhook/1");
+        for hidden in ["authorization", "x-api-key", "cookie", "x-db-password"] {
+            assert_eq!(got[hidden], REDACTED, "{hidden}");
+        }
+        assert_eq!(got["x-tenant"], "acme");
+        assert_eq!(got["webhook-signature"], "v1,sig");
+        assert_eq!(got["user-agent"], "rustyhook/1");
+    }
 
     #[test]
     fn the_endpoint_style_wins_over_the_app_and_the_app_over_the_server() {

@@ -56,6 +56,7 @@ pub async fn ensure_app(store: &dyn Store) -> StoreResult<App> {
         rate_limit: None,
         metadata: Default::default(),
         header_style: None,
+        logo_url: None,
         created_at: now,
         updated_at: now,
     };

@@ -4,6 +4,8 @@
 //! # Layout
 //! - [`Store`]: the trait, and the request/response types its methods use.
 //! - [`access`]: API tokens with roles, and the audit log of writes.
+//! - [`dead`]: dead letters across apps and handlers: listed by when they died, recovered in
+//!   bulk.
 //! - [`feed`]: what the live feed reads: attempts past a cursor.
 //! - `operational`: which operational events a change makes, decided alike for both backends,
 //!   which queue them in an outbox in the change's transaction.
@@ -24,6 +26,7 @@
 //!   heartbeats, `LISTEN`/`NOTIFY` wake-ups, advisory-lock leadership), for several nodes.
 
 pub mod access;
+pub mod dead;
 pub mod feed;
 mod operational;
 pub mod page;
@@ -38,6 +41,7 @@ mod store;
 pub mod task;
 
 pub use access::{ApiToken, AuditEntry, AuditFilter, TokenRole};
+pub use dead::{DeadCursor, DeadKey, DeadLetter, DeadLetterFilter, DeadPage, DeadTarget};
 pub use feed::{EndpointChange, FeedEntry, FeedQuery, FeedRow, FeedTarget};
 pub use page::{Cursor, Order, Page};
 pub use pause::{Pause, PauseScope, Waiting};

@@ -255,6 +255,7 @@ mod tests {
             duration_ms: 1,
             trigger: TriggerType::Scheduled,
             created_at: 1,
+            request_headers: None,
         };
         let rec = AttemptRecord {
             attempt: Attempted::Endpoint(a.clone()),

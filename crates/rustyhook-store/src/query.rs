@@ -214,6 +214,22 @@ pub(crate) fn attempts_of_app(
     q
 }
 
+/// The statement finding an app's message by its id or, failing that, by its event id, with
+/// `app` and `key` as the marks of the two values (`?1`, `$1`, …): two index lookups, the
+/// primary key's and `(app_id, event_id)`'s, the id's first. Written with `OR` in one
+/// condition, SQLite scanned every message (half a second with a million). Read the first
+/// [`crate::rows::MESSAGE_COLS`] columns; a last one orders the two.
+pub(crate) fn message_by_id_or_event_id(app: &str, key: &str) -> String {
+    use crate::rows::MESSAGE_COLS;
+    format!(
+        "SELECT *\nFROM (\n\
+         SELECT {MESSAGE_COLS}, 0 AS pick\nFROM messages m\nWHERE m.id = {key} AND m.app_id = {app}\n\
+         UNION ALL\n\
+         SELECT {MESSAGE_COLS}, 1 AS pick\nFROM messages m\nWHERE m.app_id = {app} AND m.event_id = {key}\n\
+         ) found\nORDER BY pick\nLIMIT 1"
+    )
+}
+
 /// The query listing a message's deliveries (`d`) with their endpoints (`e`).
 pub(crate) fn deliveries_of_message(msg: &MessageId) -> Query {
     Query::new(format!(

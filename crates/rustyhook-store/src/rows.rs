@@ -21,7 +21,7 @@ use crate::task::{BackgroundTask, TaskKind, TaskStatus};
 use crate::{Claimed, Due, IdempotencyBegin};
 
 pub(crate) const APP_COLS: &str =
-    "id, uid, name, rate_limit, metadata, created_at, updated_at, header_style";
+    "id, uid, name, rate_limit, metadata, created_at, updated_at, header_style, logo_url";
 /// The condition on `apps` that keeps only apps with at least one endpoint (Svix's
 /// `exclude_apps_with_no_endpoints`); the same SQL on both backends.
 pub(crate) const APP_HAS_ENDPOINTS: &str =
@@ -38,7 +38,8 @@ pub(crate) const MESSAGE_COL_COUNT: usize = 8;
 pub(crate) const DELIVERY_COLS: &str = "d.id, d.msg_id, d.endpoint_id, d.app_id, d.status, \
      d.attempts, d.next_attempt_at, d.created_at, d.updated_at";
 pub(crate) const ATTEMPT_COLS: &str = "a.id, a.delivery_id, a.msg_id, a.endpoint_id, a.app_id, \
-     a.url, a.outcome, a.status_code, a.response, a.duration_ms, a.trigger_type, a.created_at";
+     a.url, a.outcome, a.status_code, a.response, a.duration_ms, a.trigger_type, a.created_at, \
+     a.request_headers";
 /// A run's columns: a delivery row whose target is a handler step.
 pub(crate) const RUN_COLS: &str = "id, handler_id, step, status, attempts, next_attempt_at, \
      triggered_by, parent_id, event, exit_code, output, created_at, updated_at";
@@ -153,6 +154,7 @@ pub(crate) fn app<R: Columns>(row: &R) -> Result<App, R::Error> {
         created_at: row.int(5)?,
         updated_at: row.int(6)?,
         header_style: row.opt_text(7)?.map(|s| HeaderStyle::parse(&s)),
+        logo_url: row.opt_text(8)?,
     })
 }
 
@@ -357,6 +359,7 @@ pub(crate) fn attempt<R: Columns>(row: &R) -> Result<Attempt, R::Error> {
         duration_ms: row.int(9)?,
         trigger: trigger(row.int(10)? == 1),
         created_at: row.int(11)?,
+        request_headers: row.opt_json(12)?,
     })
 }
 

@@ -15,6 +15,7 @@ use rustyhook_core::time::Millis;
 use tokio::sync::Notify;
 
 use crate::access::{ApiToken, AuditEntry, AuditFilter};
+use crate::dead::{DeadLetter, DeadLetterFilter, DeadPage};
 use crate::feed::{FeedEntry, FeedQuery};
 use crate::page::{Listed, Page};
 use crate::pause::{Pause, PauseScope, Waiting};
@@ -461,6 +462,30 @@ pub trait Store: Send + Sync + 'static {
         target: &Target,
         since: Millis,
         until: Option<Millis>,
+        now: Millis,
+    ) -> StoreResult<u64>;
+    /// Dead deliveries and runs across apps and handlers that `filter` names, by when they
+    /// died, newest first (see [`crate::dead`]).
+    async fn list_dead_letters(
+        &self,
+        filter: DeadLetterFilter,
+        page: DeadPage,
+    ) -> StoreResult<Listed<DeadLetter>>;
+    /// Makes up to `limit` of the dead deliveries and runs `filter` names due at `now` as
+    /// manual attempts (the newest first when there are more), in one statement: of two calls
+    /// at once, each row is recovered by one. Returns how many.
+    async fn recover_dead_letters(
+        &self,
+        filter: DeadLetterFilter,
+        now: Millis,
+        limit: usize,
+    ) -> StoreResult<u64>;
+    /// Makes each of `msgs` (messages of `app`) due at `now` as a manual attempt to every
+    /// endpoint where its delivery is dead or waiting to retry. Returns how many deliveries.
+    async fn resend_failed(
+        &self,
+        app: &AppId,
+        msgs: Vec<MessageId>,
         now: Millis,
     ) -> StoreResult<u64>;
     /// Work waiting to be attempted (pending or failed with a retry scheduled), deliveries and

@@ -3,7 +3,9 @@
 //! Chromium through it: sign in, make an app and an endpoint through the forms, see messages
 //! and their attempts, run a handler, and the limits of app-portal and read-only tokens; then
 //! operate it (`web/e2e/operate.spec.ts`): the overview, the live feed, pausing and resuming,
-//! and a Redis source with messages it stored and rejected.
+//! and a Redis source with messages it stored and rejected; and (`web/e2e/recover.spec.ts`) an
+//! endpoint failing until its messages are dead, fixed through its form and recovered from the
+//! dead letters page, each arriving once.
 //!
 //! The operating tests deliver to a second receiver whose tally (how many requests, how many
 //! distinct `webhook-id`s) a small HTTP server here answers, so a browser test can compare what
@@ -29,7 +31,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use binary::{free_port, start, wait_healthy};
-use receiver::Receiver;
+use receiver::{Receiver, Reply};
 
 const TOKEN: &str = "rh_admin_dashboard_browser_test_token_0123456789";
 const REDIS: &str = "redis://127.0.0.1:6379";
@@ -71,8 +73,10 @@ async fn the_dashboard_works_in_a_real_browser_against_the_real_binary() {
         .expect("del");
     std::fs::write(
         dir.path().join("rustyhook.yaml"),
+        // A short retry schedule, so that recover.spec.ts sees messages die within seconds.
         format!(
-            "handlers:\n  - type: Webhook\n    name: greet\n    shell: 'echo \"hello $(cat)\"'\n\
+            "retry:\n  schedule: [200ms, 300ms]\n\
+             handlers:\n  - type: Webhook\n    name: greet\n    shell: 'echo \"hello $(cat)\"'\n\
              sources:\n  - {{name: {SOURCE}, type: redis, url: \"{REDIS}\", stream: {stream}, app: broker}}\n"
         ),
     )
@@ -80,13 +84,19 @@ async fn the_dashboard_works_in_a_real_browser_against_the_real_binary() {
     let receiver = Receiver::start().await;
     let ops = Receiver::start().await;
     let tally = serve_tally(ops.clone()).await;
+    let failing = Receiver::start().await;
+    failing.set_default(Reply::status(500));
     let port = free_port();
     let server = start(dir.path(), port, &[("RUSTYHOOK_ADMIN_TOKEN", TOKEN)]);
     wait_healthy(&server.base).await;
     feed_the_source(&server.base, &mut redis, &stream).await;
 
     let run = {
-        let (base, hook) = (server.base.clone(), receiver.url("/dashboard"));
+        let (base, hook, broken) = (
+            server.base.clone(),
+            receiver.url("/dashboard"),
+            failing.url("/failing"),
+        );
         let ops_hook = ops.url("/operate");
         tokio::task::spawn_blocking(move || {
             Command::new(&playwright)
@@ -98,6 +108,7 @@ async fn the_dashboard_works_in_a_real_browser_against_the_real_binary() {
                 .env("DASHBOARD_OPS_RECEIVER_URL", ops_hook)
                 .env("DASHBOARD_TALLY_URL", tally)
                 .env("DASHBOARD_SOURCE", SOURCE)
+                .env("DASHBOARD_FAILING_URL", broken)
                 .env("CHROMIUM_PATH", chromium)
                 .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
                 .status()
@@ -121,6 +132,24 @@ async fn the_dashboard_works_in_a_real_browser_against_the_real_binary() {
     let distinct: HashSet<&String> = ids.iter().collect();
     assert!(!ids.is_empty(), "the operating tests delivered something");
     assert_eq!(distinct.len(), ids.len(), "no message was delivered twice");
+    // recover.spec.ts's messages: each recovered once, so each arrived exactly once.
+    let recovered: Vec<i64> = receiver
+        .received()
+        .iter()
+        .filter_map(|r| r.json()["recover"].as_i64())
+        .collect();
+    let mut distinct = recovered.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(
+        (recovered.len(), distinct),
+        (3, vec![0, 1, 2]),
+        "each recovered message arrived exactly once"
+    );
+    assert!(
+        failing.received().len() >= 9,
+        "each message was tried three times before it died"
+    );
     drop(server);
     let _: () = redis::AsyncCommands::del(&mut redis, &stream)
         .await

@@ -2,6 +2,7 @@
 import { duration, when } from "../format";
 import { pathOf } from "../router";
 import type { AttemptOut } from "../types";
+import { RequestHeaders } from "./RequestHeaders";
 import { JsonBlock, Link, Status } from "./ui";
 
 const TRIGGER: Record<number, string> = { 0: "scheduled", 1: "manual" };
@@ -47,6 +48,7 @@ export function AttemptList(props: { app: string; attempts: AttemptOut[]; showMe
               <dt>Trigger</dt>
               <dd>{TRIGGER[a.triggerType] ?? a.triggerType}</dd>
             </dl>
+            <RequestHeaders headers={a.requestHeaders} />
             <JsonBlock title="Response body" text={a.response} open />
           </details>
         </li>

@@ -1,10 +1,12 @@
 // Messages of one app, newest first, filtered as the API's list allows (event types, channel,
-// tag, a time window); the filters live in the address so a search can be linked.
+// tag, a time window); the filters live in the address so a search can be linked. Selected
+// messages are resent, each to the endpoints where it failed, in one call
+// (`POST /api/v1/app/{app}/resend-failed`).
 import { useState, type FormEvent } from "react";
 import { query, type Page } from "../api";
 import { ErrorNote, Field, Link, Loading, Pager } from "../components/ui";
 import { fromLocalInput, when } from "../format";
-import { usePaged } from "../hooks";
+import { useAction, usePaged } from "../hooks";
 import { navigate, pathOf, useLocation } from "../router";
 import { useSession } from "../session-context";
 import type { MessageOut } from "../types";
@@ -63,8 +65,12 @@ function SearchForm({ initial, fixedApp }: { initial: Filters; fixedApp: boolean
 }
 
 function MessageList({ filters }: { filters: Filters }) {
-  const { api } = useSession();
+  const { api, writable } = useSession();
   const key = JSON.stringify(filters);
+  const [picked, setPicked] = useState<{ key: string; ids: Set<string> }>({ key, ids: new Set() });
+  const selected = picked.key === key ? picked.ids : new Set<string>();
+  const [note, setNote] = useState<string | null>(null);
+  const act = useAction();
   const list = usePaged(key, (iterator) =>
     api.get<Page<MessageOut>>(
       `/app/${encodeURIComponent(filters.app)}/msg${query({
@@ -79,16 +85,62 @@ function MessageList({ filters }: { filters: Filters }) {
       })}`,
     ),
   );
+  const rows = list.data?.data ?? [];
+  const toggle = (id: string) => {
+    const ids = new Set(selected);
+    if (ids.has(id)) ids.delete(id);
+    else ids.add(id);
+    setPicked({ key, ids });
+  };
+  const pageChecked = rows.length > 0 && rows.every((m) => selected.has(m.id));
+  const resend = () =>
+    act.run(async () => {
+      const out = await api.call<{ resent: number }>("POST", `/app/${encodeURIComponent(filters.app)}/resend-failed`, {
+        msgIds: [...selected],
+      });
+      setNote(
+        `Resent ${out.resent} failed deliver${out.resent === 1 ? "y" : "ies"} of ${selected.size} message${
+          selected.size === 1 ? "" : "s"
+        }.`,
+      );
+      setPicked({ key, ids: new Set() });
+    });
   return (
     <>
-      <ErrorNote error={list.error} />
+      <ErrorNote error={list.error ?? act.error} />
+      {note && (
+        <p className="good" role="status">
+          {note}
+        </p>
+      )}
       <Loading when={list.loading && !list.data} />
       {list.data?.data.length === 0 && <p className="muted">No messages match.</p>}
+      {writable && rows.length > 0 && (
+        <div className="bulk-bar" role="group" aria-label="bulk resend">
+          <span>
+            Selected: <strong>{selected.size}</strong>
+          </span>
+          <button type="button" className="primary" disabled={act.busy || selected.size === 0} onClick={() => void resend()}>
+            Resend failed
+          </button>
+          <span className="muted small">sends each selected message again to the endpoints where it failed</span>
+        </div>
+      )}
       {!!list.data?.data.length && (
         <div className="table-wrap">
           <table>
             <thead>
               <tr>
+                {writable && (
+                  <th>
+                    <input
+                      type="checkbox"
+                      aria-label="select this page"
+                      checked={pageChecked}
+                      onChange={() => setPicked({ key, ids: pageChecked ? new Set() : new Set(rows.map((m) => m.id)) })}
+                    />
+                  </th>
+                )}
                 <th>Event type</th>
                 <th>Message</th>
                 <th>Channels / tags</th>
@@ -98,6 +150,16 @@ function MessageList({ filters }: { filters: Filters }) {
             <tbody>
               {list.data.data.map((m) => (
                 <tr key={m.id}>
+                  {writable && (
+                    <td>
+                      <input
+                        type="checkbox"
+                        aria-label={`select ${m.id}`}
+                        checked={selected.has(m.id)}
+                        onChange={() => toggle(m.id)}
+                      />
+                    </td>
+                  )}
                   <td>
                     <Link to={pathOf("apps", filters.app, "messages", m.id)}>{m.eventType}</Link>
                   </td>

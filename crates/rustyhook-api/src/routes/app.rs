@@ -43,6 +43,10 @@ pub struct ApplicationIn {
     metadata: BTreeMap<String, String>,
     #[serde(default)]
     header_style: Option<HeaderStyle>,
+    /// An `https://` URL of the app's logo, shown with its name in the app portal. Svix's
+    /// SDKs drop it; set it with plain HTTP (absent on a PUT, the app keeps its logo).
+    #[serde(default)]
+    logo_url: Option<String>,
 }
 
 impl ApplicationIn {
@@ -71,6 +75,7 @@ impl ApplicationIn {
             one_rate(self.rate_limit, self.throttle_rate, &mut errors),
             &mut errors,
         );
+        check_logo_url(self.logo_url.as_deref(), &mut errors);
         finish(errors)
     }
 
@@ -84,6 +89,7 @@ impl ApplicationIn {
             rate_limit: self.rate_limit.or(self.throttle_rate),
             metadata: self.metadata,
             header_style: self.header_style,
+            logo_url: self.logo_url,
             created_at: now,
             updated_at: now,
         })
@@ -105,6 +111,27 @@ struct ApplicationPatch {
     /// `null` returns the app to the server's default.
     #[serde(default, deserialize_with = "nullable")]
     header_style: Option<Option<HeaderStyle>>,
+    /// `null` removes the logo.
+    #[serde(default, deserialize_with = "nullable")]
+    logo_url: Option<Option<String>>,
+}
+
+/// The longest logo URL taken.
+const MAX_LOGO_URL: usize = 2048;
+
+/// Checks a logo URL: an absolute `https://` URL with a host, at most 2048 characters (the
+/// app portal loads it in the customer's browser, so never plain HTTP or a script URL).
+fn check_logo_url(value: Option<&str>, errors: &mut Vec<ValidationItem>) {
+    let Some(v) = value else { return };
+    let ok = v.len() <= MAX_LOGO_URL
+        && url::Url::parse(v)
+            .is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some_and(|h| !h.is_empty()));
+    if !ok {
+        errors.push(ValidationItem::new(
+            &["body", "logoUrl"],
+            format!("logoUrl must be an https:// URL of at most {MAX_LOGO_URL} characters"),
+        ));
+    }
 }
 
 /// `ApplicationOut`.
@@ -120,6 +147,8 @@ pub struct ApplicationOut {
     metadata: BTreeMap<String, String>,
     /// The app's own header style; `null` follows the server's `delivery.header_style`.
     header_style: Option<HeaderStyle>,
+    /// The app's logo (`https://`), shown in the app portal; `null` when none.
+    logo_url: Option<String>,
     created_at: String,
     updated_at: String,
 }
@@ -134,6 +163,7 @@ impl From<App> for ApplicationOut {
             throttle_rate: a.rate_limit,
             metadata: a.metadata,
             header_style: a.header_style,
+            logo_url: a.logo_url,
             created_at: to_rfc3339(a.created_at),
             updated_at: to_rfc3339(a.updated_at),
         }
@@ -265,6 +295,9 @@ async fn update(
             if let Some(style) = body.header_style {
                 app.header_style = Some(style);
             }
+            if let Some(logo) = body.logo_url {
+                app.logo_url = Some(logo);
+            }
             app.updated_at = now;
             let app = state.store.update_app(app).await?;
             Ok((StatusCode::OK, Json(ApplicationOut::from(app))).into_response())
@@ -292,6 +325,7 @@ async fn patch(
 ) -> ApiResult<Json<ApplicationOut>> {
     let mut errors = Vec::new();
     let rate = one_rate(body.rate_limit, body.throttle_rate, &mut errors);
+    check_logo_url(body.logo_url.clone().flatten().as_deref(), &mut errors);
     finish(errors)?;
     let mut app = load_app(&state, &app_id).await?;
     refuse_operational(&app, "changed")?;
@@ -309,6 +343,9 @@ async fn patch(
     }
     if let Some(style) = body.header_style {
         app.header_style = style;
+    }
+    if let Some(logo) = body.logo_url {
+        app.logo_url = logo;
     }
     app.updated_at = now_millis();
     Ok(Json(state.store.update_app(app).await?.into()))

@@ -2,7 +2,7 @@
 //! `…/msg/{msg_id}/attempt…`, `…/msg/{msg_id}/endpoint…` (with resend), and
 //! `…/endpoint/{endpoint_id}/msg`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -51,6 +51,13 @@ struct MessageAttemptOut {
     timestamp: String,
     /// A stable code for what happened: `OK`, `E_HTTP_STATUS`, `E_TIMEOUT`, `E_CONNECT`, …
     outcome: &'static str,
+    /// The headers rustyhook sent (names in lower case): `webhook-id`, `webhook-timestamp`,
+    /// `webhook-signature` (or the endpoint's style's), `content-type`, `user-agent` and the
+    /// endpoint's own headers, with the values of credentials (`authorization`, `cookie`,
+    /// names holding `token`, `key`, `secret` or `password`) shown as `[REDACTED]`. `null`
+    /// when nothing was sent (a disabled endpoint, a deleted payload) or for attempts made
+    /// before rustyhook kept them.
+    request_headers: Option<BTreeMap<String, String>>,
     /// The attempted message, when the list was asked `with_msg=true` (Svix's `msg`).
     #[serde(skip_serializing_if = "Option::is_none")]
     msg: Option<MessageOut>,
@@ -76,6 +83,7 @@ impl MessageAttemptOut {
             trigger_type: a.trigger as u8,
             timestamp: to_rfc3339(a.created_at),
             outcome: a.outcome.as_str(),
+            request_headers: a.request_headers,
             msg: None,
         }
     }

@@ -56,10 +56,10 @@ pub(super) struct EndpointHeadersPatchIn {
     headers: BTreeMap<String, Option<String>>,
 }
 
-/// Header values that carry credentials are not echoed back.
+/// Header values that carry credentials are not echoed back (the same rule hides them in an
+/// attempt's request headers).
 fn is_sensitive(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    n == "authorization" || n.contains("token") || n.contains("secret") || n.contains("key")
+    rustyhook_core::signing::is_credential_header(name)
 }
 
 /// Get Endpoint Headers

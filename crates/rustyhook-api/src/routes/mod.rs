@@ -5,6 +5,7 @@ pub mod attempt;
 pub mod audit;
 pub mod background_task;
 mod common;
+pub mod dead_letter;
 pub mod endpoint;
 mod endpoint_extras;
 mod endpoint_replay;
@@ -12,6 +13,7 @@ pub mod event_type;
 pub mod handler;
 pub mod health;
 pub mod message;
+mod message_resend;
 pub mod operational;
 pub mod pause;
 pub mod portal;
@@ -46,6 +48,8 @@ fn protected() -> OpenApiRouter<ApiState> {
         .merge(endpoint_replay::router())
         .merge(background_task::router())
         .merge(message::router())
+        .merge(message_resend::router())
+        .merge(dead_letter::router())
         .merge(attempt::router())
         .merge(event_type::router())
         .merge(handler::router())

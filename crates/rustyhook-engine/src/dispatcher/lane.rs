@@ -25,7 +25,7 @@ use rustyhook_core::model::{Attempt, DeliveryStatus, Endpoint};
 use rustyhook_core::outcome::OutcomeCode;
 use rustyhook_core::ratelimit::{Gcra, Rate};
 use rustyhook_core::run::Run;
-use rustyhook_core::signing::HeaderStyle;
+use rustyhook_core::signing::{HeaderStyle, recorded_headers};
 use rustyhook_core::time::{Millis, now_millis};
 use rustyhook_store::{AttemptRecord, Attempted, Target, WorkId};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
@@ -37,7 +37,7 @@ use super::{Dispatcher, FinishedDelivery, Held, Job, Shared, Work};
 use crate::automation::execute::Step;
 use crate::ingest::Ingest;
 use crate::observe;
-use crate::targets::http::SendResult;
+use crate::targets::http::{SendResult, USER_AGENT};
 
 /// A lane with nothing to do for this long retires.
 const IDLE: Duration = Duration::from_secs(60);
@@ -493,6 +493,8 @@ async fn acquire_both(
 /// ended.
 async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) -> OutcomeCode {
     let started = now_millis();
+    // The headers sent, as the attempt records them; none when nothing is sent.
+    let mut sent_headers = None;
     let result = if endpoint.disabled {
         SendResult {
             outcome: OutcomeCode::EndpointDisabled,
@@ -509,6 +511,7 @@ async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) -> OutcomeCode {
             started,
             shared.config.request_timeout,
         );
+        sent_headers = Some(recorded_headers(&request.headers, USER_AGENT));
         let n = shared.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
         observe::in_flight(n);
         let result = shared.target.send(request).await;
@@ -597,6 +600,7 @@ async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) -> OutcomeCode {
             duration_ms: result.took.as_millis() as i64,
             trigger: job.trigger,
             created_at: started,
+            request_headers: sent_headers,
         }),
         status: decision.status,
         next_attempt_at: decision.next_attempt_at,

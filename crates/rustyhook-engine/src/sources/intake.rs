@@ -485,6 +485,7 @@ mod tests {
                 rate_limit: None,
                 metadata: BTreeMap::new(),
                 header_style: None,
+                logo_url: None,
                 created_at: now,
                 updated_at: now,
             })

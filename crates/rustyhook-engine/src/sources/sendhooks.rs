@@ -137,6 +137,7 @@ impl Sendhooks {
                     rate_limit: None,
                     metadata: BTreeMap::from([("source".into(), "sendhooks".into())]),
                     header_style: None,
+                    logo_url: None,
                     created_at: now,
                     updated_at: now,
                 };

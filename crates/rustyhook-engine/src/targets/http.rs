@@ -12,6 +12,9 @@ use rustyhook_core::outcome::OutcomeCode;
 
 use super::resolver::{GuardedResolver, ResolveError};
 
+/// The `User-Agent` of every request.
+pub const USER_AGENT: &str = concat!("rustyhook/", env!("CARGO_PKG_VERSION"));
+
 /// One request to send.
 #[derive(Debug)]
 pub struct SendRequest {
@@ -95,7 +98,7 @@ impl HttpTarget {
                 allow_private,
                 trusted_host: proxy_host,
             }))
-            .user_agent(concat!("rustyhook/", env!("CARGO_PKG_VERSION")))
+            .user_agent(USER_AGENT)
             .connect_timeout(Duration::from_secs(10))
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(64)

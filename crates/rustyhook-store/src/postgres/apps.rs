@@ -34,8 +34,9 @@ pub(crate) async fn change_one(pool: &PgPool, sql: &str, key: &str) -> StoreResu
 
 pub(crate) async fn insert_app(pool: &PgPool, app: &App) -> StoreResult<()> {
     sqlx::query(
-        r#"INSERT INTO apps (id, uid, name, rate_limit, metadata, created_at, updated_at, header_style)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"#,
+        r#"INSERT INTO apps (id, uid, name, rate_limit, metadata, created_at, updated_at, header_style,
+            logo_url)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"#,
     )
     .bind(app.id.as_str())
     .bind(app.uid.as_ref().map(|u| u.as_str()))
@@ -45,6 +46,7 @@ pub(crate) async fn insert_app(pool: &PgPool, app: &App) -> StoreResult<()> {
     .bind(app.created_at)
     .bind(app.updated_at)
     .bind(app.header_style.map(|h| h.as_str()))
+    .bind(&app.logo_url)
     .execute(pool)
     .await
     .map_err(db_err)?;
@@ -55,7 +57,7 @@ pub(crate) async fn update_app(pool: &PgPool, app: &App) -> StoreResult<()> {
     let done = sqlx::query(
         r#"UPDATE apps
         SET uid = $1, name = $2, rate_limit = $3, metadata = $4, updated_at = $5,
-            header_style = $6
+            header_style = $6, logo_url = $8
         WHERE id = $7"#,
     )
     .bind(app.uid.as_ref().map(|u| u.as_str()))
@@ -65,6 +67,7 @@ pub(crate) async fn update_app(pool: &PgPool, app: &App) -> StoreResult<()> {
     .bind(app.updated_at)
     .bind(app.header_style.map(|h| h.as_str()))
     .bind(app.id.as_str())
+    .bind(&app.logo_url)
     .execute(pool)
     .await
     .map_err(db_err)?;

@@ -14,7 +14,9 @@ use sqlx::{PgConnection, PgPool};
 use super::conn::{DUE_CHANNEL, db_err, notify};
 use super::list::PgPage;
 use super::queue;
-use crate::page::{Listed, Page};
+use crate::dead::{self, DeadDialect, DeadLetter, DeadLetterFilter, DeadPage};
+use crate::page::{Listed, Order, Page};
+use crate::query::Statement;
 use crate::query::deliveries_of_message;
 use crate::rows;
 use crate::rules::target_column;
@@ -122,8 +124,8 @@ async fn record_endpoint_attempt(
     let attempts: Option<i64> = sqlx::query_scalar(
         r#"WITH attempt AS (
             INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, outcome,
-                status_code, response, duration_ms, trigger_type, created_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                status_code, response, duration_ms, trigger_type, created_at, request_headers)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $17)
         ),
         delivery AS (
             UPDATE deliveries
@@ -157,6 +159,7 @@ async fn record_endpoint_attempt(
     .bind(rec.next_attempt_at)
     .bind(rec.disable_endpoint)
     .bind(rec.leased_to.as_deref())
+    .bind(a.request_headers.as_ref().map(rows::to_json))
     .fetch_optional(conn)
     .await
     .map_err(db_err)?;
@@ -283,6 +286,38 @@ pub(crate) async fn recover_in(
         .await
         .map(|done| done.rows_affected())
         .map_err(db_err)
+}
+
+/// How PostgreSQL reads a run's event type.
+pub(crate) const DEAD_DIALECT: DeadDialect = DeadDialect {
+    run_event_type: "(d.event::jsonb ->> 'type')",
+};
+
+/// One page of dead letters (see [`crate::dead`]).
+pub(crate) async fn list_dead(
+    pool: &PgPool,
+    filter: DeadLetterFilter,
+    page: &DeadPage,
+) -> StoreResult<Listed<DeadLetter>> {
+    let (statement, reverse) = dead::list(filter, page, &DEAD_DIALECT);
+    let rows = super::list::select(pool, statement, dead::dead_letter).await?;
+    Ok(Listed::from_fetched(
+        rows,
+        &Page::first(page.limit, Order::Descending),
+        reverse,
+    ))
+}
+
+/// Runs a statement that makes work due (a bulk recover or resend) and wakes the other nodes
+/// when it did. Returns how many rows it changed.
+pub(crate) async fn requeue(pool: &PgPool, statement: Statement) -> StoreResult<u64> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let n = super::list::execute(&mut tx, statement).await?;
+    if n > 0 {
+        notify(&mut tx, DUE_CHANNEL).await?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(n)
 }
 
 pub(crate) async fn list_for_message(

@@ -88,10 +88,7 @@ pub(crate) async fn get(
     app: &AppId,
     id_or_event_id: &str,
 ) -> StoreResult<Option<Message>> {
-    let sql = format!(
-        "SELECT {MESSAGE_COLS}\nFROM messages m\nWHERE m.app_id = $1 AND (m.id = $2 OR m.event_id = $2)\n\
-         ORDER BY m.id = $2 DESC\nLIMIT 1"
-    );
+    let sql = crate::query::message_by_id_or_event_id("$1", "$2");
     let row = sqlx::query(&sql)
         .bind(app.as_str())
         .bind(id_or_event_id)

@@ -270,6 +270,35 @@ impl Store for PostgresStore {
         deliveries::resend(&self.pool, msg, endpoint, now).await
     }
 
+    async fn list_dead_letters(
+        &self,
+        filter: DeadLetterFilter,
+        page: DeadPage,
+    ) -> StoreResult<Listed<DeadLetter>> {
+        deliveries::list_dead(&self.pool, filter, &page).await
+    }
+
+    async fn recover_dead_letters(
+        &self,
+        filter: DeadLetterFilter,
+        now: Millis,
+        limit: usize,
+    ) -> StoreResult<u64> {
+        let statement = crate::dead::recover(filter, now, limit, &deliveries::DEAD_DIALECT);
+        deliveries::requeue(&self.pool, statement).await
+    }
+
+    async fn resend_failed(
+        &self,
+        app: &AppId,
+        msgs: Vec<MessageId>,
+        now: Millis,
+    ) -> StoreResult<u64> {
+        let msgs = msgs.into_iter().map(String::from).collect();
+        let statement = crate::dead::resend_failed(app, msgs, now);
+        deliveries::requeue(&self.pool, statement).await
+    }
+
     async fn recover(
         &self,
         target: &Target,

@@ -395,6 +395,30 @@ CREATE TABLE endpoint_changes (
 );
 CREATE INDEX endpoint_changes_age ON endpoint_changes (created_at);
 "#,
+    r#"
+-- The dashboard's needs (issue 17). An app's logo for the app portal; the headers each
+-- attempt sent (JSON, credentials redacted), written in the attempt's one insert. Dead letters
+-- are listed across apps and handlers by when they died (a dead row's updated_at), newest
+-- first, and recovered by the same filters: partial indexes over dead rows only, so they cost
+-- nothing on the hot path and a list or recover never reads live rows.
+ALTER TABLE apps ADD COLUMN logo_url TEXT;
+ALTER TABLE attempts ADD COLUMN request_headers TEXT;
+CREATE INDEX deliveries_dead ON deliveries (updated_at, id)
+    WHERE status = 'dead';
+CREATE INDEX deliveries_dead_app ON deliveries (app_id, updated_at, id)
+    WHERE status = 'dead' AND app_id IS NOT NULL;
+CREATE INDEX deliveries_dead_endpoint ON deliveries (endpoint_id, updated_at, id)
+    WHERE status = 'dead' AND endpoint_id IS NOT NULL;
+CREATE INDEX deliveries_dead_handler ON deliveries (handler_id, updated_at, id)
+    WHERE status = 'dead' AND handler_id IS NOT NULL;
+"#,
+    r#"
+-- The queue's depth and its oldest waiting work (the stats summary, and the sample taken each
+-- minute) read an index of waiting rows only: with a million delivered rows, counting them by
+-- scanning every delivery took a third of a second.
+CREATE INDEX deliveries_waiting ON deliveries (created_at)
+    WHERE status IN ('pending', 'failed');
+"#,
 ];
 
 /// Brings the schema up to date, in one transaction that holds [`MIGRATION_LOCK`]: a node

@@ -16,8 +16,9 @@ use crate::{IdempotencyBegin, StoreError, StoreResult};
 
 pub(crate) fn insert_app(conn: &Connection, app: &App) -> StoreResult<()> {
     conn.prepare_cached(
-        r#"INSERT INTO apps (id, uid, name, rate_limit, metadata, created_at, updated_at, header_style)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?)"#,
+        r#"INSERT INTO apps (id, uid, name, rate_limit, metadata, created_at, updated_at, header_style,
+            logo_url)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"#,
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -28,7 +29,8 @@ pub(crate) fn insert_app(conn: &Connection, app: &App) -> StoreResult<()> {
             to_json(&app.metadata),
             app.created_at,
             app.updated_at,
-            app.header_style.map(|h| h.as_str())
+            app.header_style.map(|h| h.as_str()),
+            app.logo_url
         ])
     })
     .map_err(db_err)?;
@@ -39,7 +41,8 @@ pub(crate) fn update_app(conn: &Connection, app: &App) -> StoreResult<()> {
     let changed = conn
         .prepare_cached(
             r#"UPDATE apps
-            SET uid = ?, name = ?, rate_limit = ?, metadata = ?, updated_at = ?, header_style = ?
+            SET uid = ?, name = ?, rate_limit = ?, metadata = ?, updated_at = ?, header_style = ?,
+                logo_url = ?
             WHERE id = ?"#,
         )
         .and_then(|mut s| {
@@ -50,6 +53,7 @@ pub(crate) fn update_app(conn: &Connection, app: &App) -> StoreResult<()> {
                 to_json(&app.metadata),
                 app.updated_at,
                 app.header_style.map(|h| h.as_str()),
+                app.logo_url,
                 app.id.as_str()
             ])
         })

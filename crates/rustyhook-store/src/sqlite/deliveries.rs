@@ -12,7 +12,8 @@ use rustyhook_core::time::Millis;
 
 use super::conn::db_err;
 use super::list::SqlitePage;
-use crate::page::{Listed, Page};
+use crate::dead::{self, DeadDialect, DeadLetter, DeadLetterFilter, DeadPage};
+use crate::page::{Listed, Order, Page};
 use crate::pause::NOT_PAUSED;
 use crate::query::deliveries_of_message;
 use crate::rows::{self, DUE_COLS};
@@ -183,8 +184,8 @@ pub(crate) fn record_attempt(conn: &Connection, rec: &AttemptRecord) -> StoreRes
 fn insert_attempt(conn: &Connection, a: &Attempt) -> StoreResult<()> {
     conn.prepare_cached(
         r#"INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, outcome,
-            status_code, response, duration_ms, trigger_type, created_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"#,
+            status_code, response, duration_ms, trigger_type, created_at, request_headers)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"#,
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -199,7 +200,8 @@ fn insert_attempt(conn: &Connection, a: &Attempt) -> StoreResult<()> {
             a.response,
             a.duration_ms,
             a.trigger as i64,
-            a.created_at
+            a.created_at,
+            a.request_headers.as_ref().map(rows::to_json)
         ])
     })
     .map_err(db_err)?;
@@ -299,6 +301,26 @@ pub(crate) fn recover(
     )
     .map(|n| n as u64)
     .map_err(db_err)
+}
+
+/// How SQLite reads a run's event type.
+pub(crate) const DEAD_DIALECT: DeadDialect = DeadDialect {
+    run_event_type: "json_extract(d.event, '$.type')",
+};
+
+/// One page of dead letters (see [`crate::dead`]).
+pub(crate) fn list_dead(
+    conn: &Connection,
+    filter: DeadLetterFilter,
+    page: &DeadPage,
+) -> StoreResult<Listed<DeadLetter>> {
+    let (statement, reverse) = dead::list(filter, page, &DEAD_DIALECT);
+    let rows = super::list::select(conn, statement, |r| dead::dead_letter(r))?;
+    Ok(Listed::from_fetched(
+        rows,
+        &Page::first(page.limit, Order::Descending),
+        reverse,
+    ))
 }
 
 pub(crate) fn list_for_message(

@@ -76,15 +76,12 @@ pub(crate) fn get(
     app: &AppId,
     id_or_event_id: &str,
 ) -> StoreResult<Option<Message>> {
-    conn.prepare_cached(&format!(
-        "SELECT {MESSAGE_COLS}\nFROM messages m\nWHERE m.app_id = ?1 AND (m.id = ?2 OR m.event_id = ?2)\n\
-         ORDER BY m.id = ?2 DESC\nLIMIT 1"
-    ))
-    .and_then(|mut s| {
-        s.query_row([app.as_str(), id_or_event_id], |r| rows::message_at(r, 0))
-            .optional()
-    })
-    .map_err(db_err)
+    conn.prepare_cached(&crate::query::message_by_id_or_event_id("?1", "?2"))
+        .and_then(|mut s| {
+            s.query_row([app.as_str(), id_or_event_id], |r| rows::message_at(r, 0))
+                .optional()
+        })
+        .map_err(db_err)
 }
 
 pub(crate) fn list(

@@ -462,6 +462,37 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn list_dead_letters(
+        &self,
+        filter: DeadLetterFilter,
+        page: DeadPage,
+    ) -> StoreResult<Listed<DeadLetter>> {
+        self.db
+            .read(move |c| deliveries::list_dead(c, filter, &page))
+            .await
+    }
+
+    async fn recover_dead_letters(
+        &self,
+        filter: DeadLetterFilter,
+        now: Millis,
+        limit: usize,
+    ) -> StoreResult<u64> {
+        let statement = crate::dead::recover(filter, now, limit, &deliveries::DEAD_DIALECT);
+        self.db.write(move |c| list::execute(c, statement)).await
+    }
+
+    async fn resend_failed(
+        &self,
+        app: &AppId,
+        msgs: Vec<MessageId>,
+        now: Millis,
+    ) -> StoreResult<u64> {
+        let msgs = msgs.into_iter().map(String::from).collect();
+        let statement = crate::dead::resend_failed(app, msgs, now);
+        self.db.write(move |c| list::execute(c, statement)).await
+    }
+
     async fn recover(
         &self,
         target: &Target,

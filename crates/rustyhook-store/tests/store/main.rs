@@ -29,6 +29,7 @@ macro_rules! on_every_backend {
 
 mod access;
 mod at_rest;
+mod dead_letters;
 mod feed;
 mod fixtures;
 mod lists;

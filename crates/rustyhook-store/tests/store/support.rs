@@ -19,6 +19,7 @@ pub fn app(uid: Option<&str>) -> App {
         rate_limit: None,
         metadata: BTreeMap::new(),
         header_style: None,
+        logo_url: None,
         created_at: 1,
         updated_at: 1,
     }
@@ -123,6 +124,7 @@ pub fn failed_attempt(d: &rustyhook_core::model::Delivery, now: i64) -> Attempt 
         duration_ms: 3,
         trigger: TriggerType::Scheduled,
         created_at: now,
+        request_headers: None,
     }
 }
 

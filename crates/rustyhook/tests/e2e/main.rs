@@ -10,6 +10,7 @@ mod breaker;
 mod compat;
 mod connections;
 mod dashboard;
+mod dead_letters;
 mod delivery;
 mod fuzz;
 mod handler_lanes;

@@ -17,6 +17,8 @@ mod compat;
 mod connections;
 #[path = "../e2e/dashboard.rs"]
 mod dashboard;
+#[path = "../e2e/dead_letters.rs"]
+mod dead_letters;
 #[path = "../e2e/delivery.rs"]
 mod delivery;
 #[path = "../e2e/fuzz.rs"]
