@@ -117,3 +117,9 @@ pub fn stream_dropped(n: u64) {
 pub fn source_lag(source: &str, lag: u64) {
     metrics::gauge!("rustyhook_source_lag", "source" => source.to_owned()).set(lag as f64);
 }
+
+/// Alerts of the rule named `rule` firing now, as the node that evaluates the rules last
+/// found.
+pub fn alerts_firing(rule: &str, n: usize) {
+    metrics::gauge!("rustyhook_alerts_firing", "rule" => rule.to_owned()).set(n as f64);
+}

@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`Store`]: the trait, and the request/response types its methods use.
 //! - [`access`]: API tokens with roles, and the audit log of writes.
+//! - [`alert`]: alert rules, the alerts they fire once and resolve once, and the node list.
 //! - [`dead`]: dead letters across apps and handlers: listed by when they died, recovered in
 //!   bulk.
 //! - [`feed`]: what the live feed reads: attempts past a cursor.
@@ -26,6 +27,7 @@
 //!   heartbeats, `LISTEN`/`NOTIFY` wake-ups, advisory-lock leadership), for several nodes.
 
 pub mod access;
+pub mod alert;
 pub mod dead;
 pub mod feed;
 mod operational;
@@ -41,6 +43,7 @@ mod store;
 pub mod task;
 
 pub use access::{ApiToken, AuditEntry, AuditFilter, TokenRole};
+pub use alert::{AlertFilter, NodeRow, NodeSeen, Nodes};
 pub use dead::{DeadCursor, DeadKey, DeadLetter, DeadLetterFilter, DeadPage, DeadTarget};
 pub use feed::{EndpointChange, FeedEntry, FeedQuery, FeedRow, FeedTarget};
 pub use page::{Cursor, Order, Page};

@@ -1,5 +1,6 @@
 //! The API's routes, one module per resource, assembled under `/api/v1`.
 
+pub mod alert;
 pub mod app;
 pub mod attempt;
 pub mod audit;
@@ -14,6 +15,7 @@ pub mod handler;
 pub mod health;
 pub mod message;
 mod message_resend;
+pub mod node;
 pub mod operational;
 pub mod pause;
 pub mod portal;
@@ -61,6 +63,8 @@ fn protected() -> OpenApiRouter<ApiState> {
         .merge(audit::router())
         .merge(stream::router())
         .merge(operational::router())
+        .merge(alert::router())
+        .merge(node::router())
 }
 
 /// The whole API. Paths are matched with or without a trailing slash (the caller strips it; see
