@@ -3,6 +3,7 @@
 import { useEffect, useMemo, useState } from "react";
 import { Api, ApiError, canWrite, type Me } from "./api";
 import { Link } from "./components/ui";
+import { AlertsPage } from "./pages/AlertsPage";
 import { AppPage } from "./pages/AppPage";
 import { AppsPage } from "./pages/AppsPage";
 import { EndpointPage } from "./pages/EndpointPage";
@@ -102,6 +103,7 @@ function Shell({ session }: { session: Session }) {
         ["/messages", "Messages"],
         ["/event-types", "Event types"],
         ["/handlers", "Handlers"],
+        ["/alerts", "Alerts"],
       ];
   return (
     <div className="shell">
@@ -154,6 +156,7 @@ function route(path: string, scoped: string | null) {
   if (match("/apps", path)) return <AppsPage />;
   if (match("/handlers", path)) return <HandlersPage />;
   if ((p = match("/handlers/:id", path))) return <HandlerPage id={p.id!} />;
+  if (match("/alerts", path)) return <AlertsPage />;
   return <NotFound />;
 }
 
