@@ -1,51 +1,10 @@
 // The dashboard in a real browser, against the real binary and a real receiver (see
 // crates/rustyhook/tests/dashboard.rs, which starts them). The tests run in order and share the
 // server: the first makes the app and endpoint the later ones read.
-import { expect, test, type Page } from "@playwright/test";
-import { mkdirSync } from "node:fs";
+import { expect, test } from "@playwright/test";
+import { ADMIN, SHOTS, api, need, signIn, watchConsole } from "./support";
 
-const BASE = need("DASHBOARD_URL");
-const ADMIN = need("DASHBOARD_ADMIN_TOKEN");
 const RECEIVER = need("DASHBOARD_RECEIVER_URL");
-const SHOTS = "e2e/screenshots";
-mkdirSync(SHOTS, { recursive: true });
-
-function need(name: string): string {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set: run these through crates/rustyhook/tests/dashboard.rs`);
-  return v;
-}
-
-/** Calls the API directly (what an application posting messages would do). */
-async function api<T = unknown>(method: string, path: string, body?: unknown, token = ADMIN): Promise<T> {
-  const resp = await fetch(`${BASE}/api/v1${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await resp.text();
-  if (!resp.ok) throw new Error(`${method} ${path}: ${resp.status} ${text}`);
-  return (text ? JSON.parse(text) : null) as T;
-}
-
-/** Collects console errors, such as a script or style the CSP refused, for a test to fail on. */
-function watchConsole(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("console", (m) => {
-    // A 4xx the test causes on purpose (a wrong token, a bad URL) is logged by the browser too.
-    const expected = /^Failed to load resource: the server responded with a status of 4(01|22)/;
-    if (m.type() === "error" && !expected.test(m.text())) errors.push(m.text());
-  });
-  page.on("pageerror", (e) => errors.push(e.message));
-  return errors;
-}
-
-async function signIn(page: Page, token: string) {
-  await page.goto("/");
-  await page.getByLabel("Token").fill(token);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByRole("button", { name: "Sign out" })).toBeVisible();
-}
 
 test.describe.configure({ mode: "serial" });
 

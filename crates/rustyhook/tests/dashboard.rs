@@ -1,7 +1,9 @@
 //! The dashboard in a real browser: the real binary (with a handler configured) and a real
 //! receiver on port 0, then Playwright (`web/e2e`, run by Node) drives Debian's headless
 //! Chromium through it: sign in, make an app and an endpoint through the forms, see messages
-//! and their attempts, run a handler, and the limits of app-portal and read-only tokens.
+//! and their attempts, run a handler, and the limits of app-portal and read-only tokens; on the
+//! Alerts page, make a rule fire against a receiver that answers 500 and resolve, and check
+//! that the operational endpoint made there got `alert.fired` and `alert.resolved`.
 //!
 //! Needs `npm ci` in `web/` and `/usr/bin/chromium` (or `RUSTYHOOK_TEST_CHROMIUM`); `./test.sh`
 //! installs both. Screenshots land in `web/e2e/screenshots/`.
@@ -21,7 +23,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use binary::{free_port, start, wait_healthy};
-use receiver::Receiver;
+use receiver::{Receiver, Reply};
 
 const TOKEN: &str = "rh_admin_dashboard_browser_test_token_0123456789";
 
@@ -55,19 +57,28 @@ async fn the_dashboard_works_in_a_real_browser_against_the_real_binary() {
     )
     .expect("config");
     let receiver = Receiver::start().await;
+    // Every delivery to this one fails, so an alert rule on its endpoint fires.
+    let failing = Receiver::start().await;
+    failing.set_default(Reply::status(500));
     let port = free_port();
     let server = start(dir.path(), port, &[("RUSTYHOOK_ADMIN_TOKEN", TOKEN)]);
     wait_healthy(&server.base).await;
 
+    // DASHBOARD_SPEC (e.g. `e2e/alerts.spec.ts`) runs one spec while working on it.
+    let only = std::env::var("DASHBOARD_SPEC").ok();
+    let alerts_ran = only.as_deref().is_none_or(|spec| spec.contains("alerts"));
     let run = {
         let (base, hook) = (server.base.clone(), receiver.url("/dashboard"));
+        let failing_hook = failing.url("/failing");
         tokio::task::spawn_blocking(move || {
             Command::new(&playwright)
                 .arg("test")
+                .args(only)
                 .current_dir(web_dir())
                 .env("DASHBOARD_URL", base)
                 .env("DASHBOARD_ADMIN_TOKEN", TOKEN)
                 .env("DASHBOARD_RECEIVER_URL", hook)
+                .env("DASHBOARD_FAILING_URL", failing_hook)
                 .env("CHROMIUM_PATH", chromium)
                 .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
                 .status()
@@ -82,5 +93,46 @@ async fn the_dashboard_works_in_a_real_browser_against_the_real_binary() {
         got.iter().all(|r| r.header("webhook-signature").is_some()),
         "every delivery is signed"
     );
+    if alerts_ran {
+        alerts_reached_the_operational_endpoint(&receiver).await;
+    }
     drop(server);
+}
+
+/// The alert the Alerts page showed firing, then resolved, reached the operational endpoint
+/// made there (told only of alerts), as the AlertOut the page read.
+async fn alerts_reached_the_operational_endpoint(receiver: &Receiver) {
+    let alerts = wait::until(
+        "alert.fired and alert.resolved",
+        Duration::from_secs(30),
+        async || {
+            let events: Vec<serde_json::Value> = receiver
+                .received()
+                .iter()
+                .map(|r| r.json())
+                .filter(|e| e["type"].as_str().is_some_and(|t| t.starts_with("alert.")))
+                .collect();
+            let types: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+            if types == ["alert.fired", "alert.resolved"] {
+                Ok(events)
+            } else {
+                Err(format!("got {types:?}"))
+            }
+        },
+    )
+    .await;
+    for e in &alerts {
+        assert_eq!(e["data"]["ruleName"], "Alerting Co failing", "{e}");
+        assert!(
+            e["data"]["id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("alt_")),
+            "{e}"
+        );
+    }
+    assert_eq!(
+        alerts[0]["data"]["id"], alerts[1]["data"]["id"],
+        "one alert fired, then resolved"
+    );
+    assert_eq!(alerts[1]["data"]["status"], "resolved");
 }

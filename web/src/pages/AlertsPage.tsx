@@ -88,8 +88,8 @@ function History({ generation }: { generation: number }) {
   };
   return (
     <section aria-labelledby="history-title">
-      <div className="heading-row">
-        <h2 id="history-title">History</h2>
+      <h2 id="history-title">History</h2>
+      <div className="inline wrap">
         <label className="inline">
           Status
           <select name="status" value={status} onChange={(e) => filter("status", e.target.value)}>
