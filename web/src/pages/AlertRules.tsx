@@ -14,15 +14,17 @@ import {
   type RuleForm,
   type RuleKind,
 } from "../alerts";
-import { ApiError, type Page } from "../api";
-import { Badge, ErrorNote, Field, Loading } from "../components/ui";
-import { useAction, useLoad } from "../hooks";
+import { ApiError, query, type Page } from "../api";
+import { Badge, ErrorNote, Field, Loading, Pager } from "../components/ui";
+import { useAction, usePaged } from "../hooks";
 import { useSession } from "../session-context";
 
 /** The rules, read again when `generation` changes; `onChange` after this list changed one. */
 export function AlertRules({ generation, onChange }: { generation: number; onChange(): void }) {
   const { api, writable } = useSession();
-  const rules = useLoad(`alert-rules:${generation}`, () => api.get<Page<AlertRuleOut>>("/alert/rule"));
+  const rules = usePaged(`alert-rules:${generation}`, (iterator) =>
+    api.get<Page<AlertRuleOut>>(`/alert/rule${query({ limit: 50, iterator })}`),
+  );
   const [editing, setEditing] = useState<AlertRuleOut | "new" | null>(null);
   const changed = () => {
     setEditing(null);
@@ -78,6 +80,7 @@ export function AlertRules({ generation, onChange }: { generation: number; onCha
           </table>
         </div>
       )}
+      <Pager {...rules} />
     </section>
   );
 }

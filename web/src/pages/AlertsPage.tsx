@@ -76,7 +76,8 @@ function History({ generation }: { generation: number }) {
   const { search } = useLocation();
   const status = search.get("status") ?? "";
   const rule = search.get("rule") ?? "";
-  const rules = useLoad(`history-rules:${generation}`, () => api.get<Page<AlertRuleOut>>("/alert/rule"));
+  // The filter offers the rules (up to the API's largest page; more are rare).
+  const rules = useLoad(`history-rules:${generation}`, () => api.get<Page<AlertRuleOut>>("/alert/rule?limit=250"));
   const alerts = usePaged(`alerts:${status}:${rule}:${generation}`, (iterator) =>
     api.get<Page<AlertOut>>(`/alert${query({ status, rule, limit: 20, iterator })}`),
   );
