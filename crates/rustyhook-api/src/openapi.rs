@@ -85,6 +85,7 @@ const PATH_PARAMS: &[(&str, &str)] = &[
     ("task_id", "The background task's id (`qtask_…`)."),
     ("handler_id", "The handler's `id` in the config."),
     ("run_id", "The run's id (`run_…`)."),
+    ("rule_id", "The alert rule's id (`alr_…`)."),
     (
         "source_name",
         "The source's name, as `GET /api/v1/source` lists it.",

@@ -41,4 +41,7 @@ pub struct ApiState {
     pub audit: AuditLog,
     /// The live feed `GET /api/v1/stream` serves.
     pub feed: Feed,
+    /// How long a node may go without a heartbeat before it is taken for dead
+    /// (`cluster.node_timeout`): what `GET /api/v1/node` calls alive.
+    pub node_timeout: std::time::Duration,
 }

@@ -188,6 +188,18 @@ typed_id!(
     "qtask_"
 );
 
+typed_id!(
+    /// An alert rule.
+    AlertRuleId,
+    "alr_"
+);
+
+typed_id!(
+    /// An alert: a rule's subject over its threshold, from firing to resolving.
+    AlertId,
+    "alt_"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

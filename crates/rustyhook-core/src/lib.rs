@@ -2,6 +2,7 @@
 //! passed in, so every rule can be tested exactly.
 //!
 //! # Layout
+//! - [`alert`]: alert rules, their checks, and the alerts they fire and resolve.
 //! - [`id`]: typed, prefixed, time-sortable ids (`app_…`, `ep_…`, `msg_…`, `atmpt_…`).
 //! - [`names`]: validated names given by users: uids, event type names, channels.
 //! - [`model`]: apps, endpoints, messages, deliveries and attempts as the store keeps them.
@@ -21,6 +22,7 @@
 //! - [`time`]: millisecond timestamps and their RFC 3339 form.
 
 pub mod address;
+pub mod alert;
 pub mod crypto;
 pub mod filter;
 pub mod handlers;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::alert::RuleSpec;
 use crate::handlers::Handler;
 use crate::operational::OperationalWebhookSettings;
 use crate::retry::RetryPolicy;
@@ -45,6 +46,12 @@ pub struct Settings {
     pub operational_webhooks: Vec<OperationalWebhookSettings>,
     /// How long stats over time are kept.
     pub stats: StatsSettings,
+    /// Alert rules, kept in step with this list on start (see [`crate::alert`]).
+    #[serde(deserialize_with = "crate::alert::settings_list")]
+    pub alerts: Vec<RuleSpec>,
+    /// How often the leading node measures the alert rules.
+    #[serde(deserialize_with = "duration")]
+    pub alert_interval: Duration,
 }
 
 impl Default for Settings {
@@ -63,6 +70,8 @@ impl Default for Settings {
             sources: Vec::new(),
             operational_webhooks: Vec::new(),
             stats: StatsSettings::default(),
+            alerts: Vec::new(),
+            alert_interval: Duration::from_secs(30),
         }
     }
 }
@@ -163,6 +172,15 @@ pub enum Role {
 }
 
 impl Role {
+    /// The role's name: `all`, `api` or `worker`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Api => "api",
+            Self::Worker => "worker",
+        }
+    }
+
     /// Whether this node serves the API and incoming webhooks.
     pub fn serves_api(self) -> bool {
         self != Self::Worker

@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`Store`]: the trait, and the request/response types its methods use.
 //! - [`access`]: API tokens with roles, and the audit log of writes.
+//! - [`alert`]: alert rules, the alerts they fire once and resolve once, and the node list.
 //! - [`feed`]: what the live feed reads: attempts past a cursor.
 //! - `operational`: which operational events a change makes, decided alike for both backends,
 //!   which queue them in an outbox in the change's transaction.
@@ -24,6 +25,7 @@
 //!   heartbeats, `LISTEN`/`NOTIFY` wake-ups, advisory-lock leadership), for several nodes.
 
 pub mod access;
+pub mod alert;
 pub mod feed;
 mod operational;
 pub mod page;
@@ -38,6 +40,7 @@ mod store;
 pub mod task;
 
 pub use access::{ApiToken, AuditEntry, AuditFilter, TokenRole};
+pub use alert::{AlertFilter, NodeRow, NodeSeen, Nodes};
 pub use feed::{FeedQuery, FeedRow, FeedTarget};
 pub use page::{Cursor, Order, Page};
 pub use pause::{Pause, PauseScope, Waiting};

@@ -79,6 +79,8 @@ pub(crate) trait Columns {
     fn opt_int(&self, i: usize) -> Result<Option<i64>, Self::Error>;
     /// A boolean column (0/1 in SQLite).
     fn flag(&self, i: usize) -> Result<bool, Self::Error>;
+    /// A floating-point column (`REAL`, `DOUBLE PRECISION`).
+    fn real(&self, i: usize) -> Result<f64, Self::Error>;
     /// The error for a value that is present but cannot be what the record needs.
     fn corrupt(what: &str) -> Self::Error;
 

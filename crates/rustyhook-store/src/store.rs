@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use rustyhook_core::alert::{Alert, AlertRule, RuleSpec};
 use rustyhook_core::id::{AppId, AttemptId, DeliveryId, EndpointId, MessageId, RunId};
 use rustyhook_core::model::{
     App, Attempt, Delivery, DeliveryStatus, Endpoint, EventType, Message, TriggerType,
@@ -15,6 +16,7 @@ use rustyhook_core::time::Millis;
 use tokio::sync::Notify;
 
 use crate::access::{ApiToken, AuditEntry, AuditFilter};
+use crate::alert::{AlertFilter, NodeSeen, Nodes};
 use crate::feed::{FeedQuery, FeedRow};
 use crate::page::{Listed, Page};
 use crate::pause::{Pause, PauseScope, Waiting};
@@ -694,6 +696,41 @@ pub trait Store: Send + Sync + 'static {
         failing_before: Millis,
         now: Millis,
     ) -> StoreResult<Vec<EndpointRef>>;
+
+    // --- alerts ---
+    /// Stores a new alert rule; `Conflict` if its name is taken.
+    async fn create_alert_rule(&self, rule: AlertRule) -> StoreResult<AlertRule>;
+    /// Finds an alert rule by id, with its firing count.
+    async fn get_alert_rule(&self, id: &str) -> StoreResult<Option<AlertRule>>;
+    /// Lists alert rules by id, each with its firing count.
+    async fn list_alert_rules(&self, page: Page) -> StoreResult<Listed<AlertRule>>;
+    /// Replaces a rule's fields; `NotFound` if it is gone, `Conflict` if the new name is taken.
+    /// Its alerts are kept.
+    async fn update_alert_rule(&self, rule: AlertRule) -> StoreResult<AlertRule>;
+    /// Deletes a rule with its alerts, firing or not; `NotFound` if there is no such rule.
+    async fn delete_alert_rule(&self, id: &str) -> StoreResult<()>;
+    /// Brings the rules of the config file in step with `rules`, in one transaction: each is
+    /// created or updated by name (origin `config`), and config rules no longer listed are
+    /// deleted with their alerts. `Conflict` when a name is taken by a rule made through the
+    /// API.
+    async fn sync_config_alert_rules(&self, rules: Vec<RuleSpec>, now: Millis) -> StoreResult<()>;
+    /// Stores `alert` firing and queues `alert.fired` in the same transaction, unless its rule
+    /// already has an alert firing for its subject (or the rule is gone): then nothing changes
+    /// and this returns false. Of two nodes firing the same at once, one fires.
+    async fn fire_alert(&self, alert: Alert) -> StoreResult<bool>;
+    /// Marks the firing `alert` resolved at its `resolved_at` and queues `alert.resolved` (with
+    /// `alert` as its data) in the same transaction, unless it is resolved already (or gone):
+    /// then nothing changes and this returns false.
+    async fn resolve_alert(&self, alert: Alert) -> StoreResult<bool>;
+    /// Lists alerts, newest first by default.
+    async fn list_alerts(&self, filter: AlertFilter, page: Page) -> StoreResult<Listed<Alert>>;
+    /// Every alert firing now, oldest first.
+    async fn firing_alerts(&self) -> StoreResult<Vec<Alert>>;
+    /// Records what a node says of itself (called with each heartbeat), by the database's
+    /// clock. On SQLite this node is the only one, and former starts of it are forgotten.
+    async fn record_node(&self, node: NodeSeen) -> StoreResult<()>;
+    /// The nodes sharing the store as last seen, with the database's time now.
+    async fn list_nodes(&self) -> StoreResult<Nodes>;
 
     // --- API tokens ---
     /// Stores a new token; `Conflict` if its hash is taken (a token made twice).

@@ -49,6 +49,12 @@ impl Config {
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.limits.check().map_err(anyhow::Error::msg)?;
         settings.stats.check().map_err(anyhow::Error::msg)?;
+        if settings.alert_interval < std::time::Duration::from_secs(1) {
+            bail!(
+                "alert_interval must be at least 1s, not {:?}",
+                settings.alert_interval
+            );
+        }
         let (handlers, warnings) = HandlerSet::build(settings.handlers.clone())
             .map_err(anyhow::Error::msg)
             .context("the handlers are not valid")?;
@@ -140,6 +146,7 @@ pub const ENV_VARS: &[&str] = &[
     "RUSTYHOOK_LOG_LEVEL",
     "RUSTYHOOK_STATS_MINUTE_RETENTION",
     "RUSTYHOOK_STATS_HOUR_RETENTION",
+    "RUSTYHOOK_ALERT_INTERVAL",
 ];
 
 /// Applies environment overrides read through `get`.
@@ -213,6 +220,9 @@ fn apply_one(s: &mut Settings, name: &str, v: &str) -> anyhow::Result<()> {
             s.delivery.max_in_flight_total = number(v)?.max(1) as u32
         }
         "RUSTYHOOK_QUEUE_CAPACITY" => s.delivery.queue_capacity = number(v)?.max(1) as usize,
+        "RUSTYHOOK_ALERT_INTERVAL" => {
+            s.alert_interval = parse_duration(v).map_err(anyhow::Error::msg)?
+        }
         "RUSTYHOOK_POLL_INTERVAL" => {
             s.delivery.poll_interval = parse_duration(v).map_err(anyhow::Error::msg)?
         }

@@ -13,6 +13,7 @@ use rustyhook_api::hooks::HooksState;
 use rustyhook_api::http::audit::{AuditLog, AuditWriter};
 use rustyhook_core::settings::{ClusterSettings, Role, Settings};
 use rustyhook_core::sources::SourceConfig;
+use rustyhook_core::time::now_millis;
 use rustyhook_engine::automation::{Automation, Backlog, Executor, ExecutorConfig};
 use rustyhook_engine::cluster::redis::{self, RedisCoordinator, RedisRateLimiter};
 use rustyhook_engine::cluster::{self, Coordinator, Fence, SharedRateLimiter, StoreCoordinator};
@@ -23,7 +24,7 @@ use rustyhook_engine::operational::{self, Publisher};
 use rustyhook_engine::sources::brokers;
 use rustyhook_engine::sources::sendhooks::Sendhooks;
 use rustyhook_engine::{Dispatcher, EngineConfig, Ingest};
-use rustyhook_store::Store;
+use rustyhook_store::{NodeSeen, Store};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -138,6 +139,11 @@ impl Application {
         )
         .await
         .context("could not set up the operational webhook endpoints of the config")?;
+        store
+            .sync_config_alert_rules(settings.alerts.clone(), now_millis())
+            .await
+            .map_err(|e| anyhow::anyhow!(e.with_causes()))
+            .context("could not set up the alert rules of the config (alerts:)")?;
         // A fresh name per process: a restarted node must not inherit the leases of the one
         // that died, which are released once its heartbeat goes stale.
         let node_id = format!(
@@ -208,6 +214,7 @@ impl Application {
             health: health.clone(),
             audit,
             feed: feed.clone(),
+            node_timeout: settings.cluster.node_timeout,
         };
         let hooks = HooksState::new(automation.clone(), settings.limits.max_payload_bytes);
         let fd_limit = listener::raise_fd_limit();
@@ -288,6 +295,19 @@ impl Application {
     /// Serves until `token` is cancelled: stops accepting, lets requests and attempts in flight
     /// finish (bounded by the shutdown grace), then returns.
     pub async fn run_until_stopped(self, token: CancellationToken) -> anyhow::Result<()> {
+        let works = self.role.works();
+        let leader = if works {
+            Some(
+                cluster::lead(
+                    self.coordination.coordinator.clone(),
+                    self.cluster.heartbeat_interval,
+                    token.clone(),
+                )
+                .await,
+            )
+        } else {
+            None
+        };
         let liveness = tokio::spawn(cluster::run_liveness(
             self.store.clone(),
             cluster::Liveness {
@@ -295,6 +315,16 @@ impl Application {
                 interval: self.cluster.heartbeat_interval,
                 timeout: self.cluster.node_timeout,
                 fence: self.fence.clone(),
+                seen: NodeSeen {
+                    name: self
+                        .cluster
+                        .node_id
+                        .clone()
+                        .unwrap_or_else(|| self.node_id.clone()),
+                    role: self.role.as_str().to_owned(),
+                    leader: false,
+                },
+                leader: leader.clone(),
             },
             token.clone(),
         ));
@@ -317,14 +347,7 @@ impl Application {
         // Stopping it ends every open stream, so the server's graceful shutdown does not wait on
         // them.
         let feed = tokio::spawn(self.feed.run(token.clone()));
-        let works = self.role.works();
-        let sources = if works {
-            let leader = cluster::lead(
-                self.coordination.coordinator.clone(),
-                self.cluster.heartbeat_interval,
-                token.clone(),
-            )
-            .await;
+        let sources = if let Some(leader) = leader {
             let tasks = rustyhook_engine::triggers::start(&self.automation, &leader, &token);
             tasks.spawn(rustyhook_engine::stats::sample_queue(
                 self.store.clone(),

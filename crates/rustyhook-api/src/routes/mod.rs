@@ -1,5 +1,6 @@
 //! The API's routes, one module per resource, assembled under `/api/v1`.
 
+pub mod alert;
 pub mod app;
 pub mod attempt;
 pub mod audit;
@@ -12,6 +13,7 @@ pub mod event_type;
 pub mod handler;
 pub mod health;
 pub mod message;
+pub mod node;
 pub mod operational;
 pub mod pause;
 pub mod portal;
@@ -57,6 +59,8 @@ fn protected() -> OpenApiRouter<ApiState> {
         .merge(audit::router())
         .merge(stream::router())
         .merge(operational::router())
+        .merge(alert::router())
+        .merge(node::router())
 }
 
 /// The whole API. Paths are matched with or without a trailing slash (the caller strips it; see

@@ -127,6 +127,11 @@ pub struct Liveness {
     pub timeout: Duration,
     /// Lowered while this node cannot heartbeat; revoked when it finds it was taken for dead.
     pub fence: Fence,
+    /// What the node says of itself on each heartbeat (its name, role and leadership), for
+    /// the node list and `node_gone` alerts; `leader` is read from [`Self::leader`].
+    pub seen: rustyhook_store::NodeSeen,
+    /// Whether this node leads; `None` for a node that never leads (an API node).
+    pub leader: Option<Leader>,
 }
 
 /// Heartbeats every `interval` and releases the leases of nodes silent for longer than
@@ -145,7 +150,19 @@ pub async fn run_liveness(store: Arc<dyn Store>, liveness: Liveness, token: Canc
         interval,
         timeout,
         fence,
+        mut seen,
+        leader,
     } = liveness;
+    let record = |seen: rustyhook_store::NodeSeen| {
+        let store = store.clone();
+        async move {
+            if let Err(e) = store.record_node(seen).await {
+                tracing::warn!(error = %e, "could not record this node in the node list");
+            }
+        }
+    };
+    seen.leader = leader.as_ref().is_some_and(Leader::is_leader);
+    record(seen.clone()).await;
     let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
     // The server registered this node just before starting this task.
     let mut last_beat = Instant::now();
@@ -171,6 +188,8 @@ pub async fn run_liveness(store: Arc<dyn Store>, liveness: Liveness, token: Canc
             }
         };
         last_beat = Instant::now();
+        seen.leader = leader.as_ref().is_some_and(Leader::is_leader);
+        record(seen.clone()).await;
         if !beat.known {
             tracing::warn!(
                 "this node was taken for dead while it could not heartbeat; dropping the work it held, which other nodes took over"

@@ -9,6 +9,7 @@
 //! a leader per name ([`Store::hold_leadership`]).
 
 mod access;
+mod alerts;
 mod apps;
 mod attempts;
 mod conn;
@@ -30,6 +31,7 @@ mod stats;
 mod tasks;
 
 use async_trait::async_trait;
+use rustyhook_core::alert::{Alert, AlertRule, RuleSpec};
 use rustyhook_core::crypto::SecretBox;
 use rustyhook_core::id::{AppId, AttemptId, EndpointId, MessageId, RunId};
 use rustyhook_core::model::{App, Attempt, Delivery, DeliveryStatus, Endpoint, EventType, Message};
@@ -542,6 +544,61 @@ impl Store for PostgresStore {
         page: Page,
     ) -> StoreResult<Listed<RejectedMessage>> {
         rejected::list(&self.pool, source, &page).await
+    }
+
+    async fn create_alert_rule(&self, rule: AlertRule) -> StoreResult<AlertRule> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        alerts::insert_rule(&mut conn, &rule).await?;
+        Ok(rule)
+    }
+
+    async fn get_alert_rule(&self, id: &str) -> StoreResult<Option<AlertRule>> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        alerts::get_rule(&mut conn, id).await
+    }
+
+    async fn list_alert_rules(&self, page: Page) -> StoreResult<Listed<AlertRule>> {
+        alerts::list_rules(&self.pool, &page).await
+    }
+
+    async fn update_alert_rule(&self, rule: AlertRule) -> StoreResult<AlertRule> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        alerts::update_rule(&mut conn, &rule).await?;
+        alerts::get_rule(&mut conn, &rule.id)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn delete_alert_rule(&self, id: &str) -> StoreResult<()> {
+        alerts::delete_rule(&self.pool, id).await
+    }
+
+    async fn sync_config_alert_rules(&self, rules: Vec<RuleSpec>, now: Millis) -> StoreResult<()> {
+        alerts::sync_config(&self.pool, &rules, now).await
+    }
+
+    async fn fire_alert(&self, alert: Alert) -> StoreResult<bool> {
+        alerts::fire(&self.pool, &alert).await
+    }
+
+    async fn resolve_alert(&self, alert: Alert) -> StoreResult<bool> {
+        alerts::resolve(&self.pool, &alert).await
+    }
+
+    async fn list_alerts(&self, filter: AlertFilter, page: Page) -> StoreResult<Listed<Alert>> {
+        alerts::list_alerts(&self.pool, filter, &page).await
+    }
+
+    async fn firing_alerts(&self) -> StoreResult<Vec<Alert>> {
+        alerts::firing(&self.pool).await
+    }
+
+    async fn record_node(&self, node: NodeSeen) -> StoreResult<()> {
+        alerts::record_node(&self.pool, &node).await
+    }
+
+    async fn list_nodes(&self) -> StoreResult<Nodes> {
+        alerts::list_nodes(&self.pool).await
     }
 
     async fn create_token(&self, token: ApiToken) -> StoreResult<()> {

@@ -9,7 +9,7 @@ use super::conn::{DUE_CHANNEL, db_err, notify};
 use crate::{Beat, StoreResult};
 
 /// The database's clock in milliseconds: the one clock every node's liveness is judged by.
-const DB_NOW: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
+pub(crate) const DB_NOW: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
 
 /// Writes `node`'s heartbeat at the database's time. `known` is false when there was no row:
 /// the node's first beat, or it had been taken for dead and forgotten.

@@ -31,6 +31,10 @@ impl Columns for PgRow {
         self.try_get(i).map_err(db_err)
     }
 
+    fn real(&self, i: usize) -> Result<f64, StoreError> {
+        self.try_get(i).map_err(db_err)
+    }
+
     fn corrupt(what: &str) -> StoreError {
         StoreError::Corrupt(what.to_owned())
     }

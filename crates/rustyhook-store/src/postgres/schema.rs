@@ -378,6 +378,49 @@ CREATE TABLE stats (
 CREATE INDEX stats_age ON stats (width, start_at);
 CREATE INDEX stats_kind ON stats (scope, width, start_at);
 "#,
+    r#"
+-- Alert rules (from the config or the API) and the alerts they fire. At most one alert of a
+-- rule is firing per subject: the partial unique index is what makes an alert fire once, even
+-- from two nodes at once; resolving sets resolved_at only where it is unset.
+CREATE TABLE alert_rules (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    threshold DOUBLE PRECISION NOT NULL,
+    window_ms BIGINT NOT NULL,
+    app TEXT,
+    endpoint TEXT,
+    handler TEXT,
+    source TEXT,
+    min_attempts BIGINT NOT NULL,
+    disabled BOOLEAN NOT NULL,
+    origin TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE TABLE alerts (
+    id TEXT PRIMARY KEY,
+    rule_id TEXT NOT NULL,
+    rule_name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    value DOUBLE PRECISION NOT NULL,
+    threshold DOUBLE PRECISION NOT NULL,
+    summary TEXT NOT NULL,
+    fired_at BIGINT NOT NULL,
+    resolved_at BIGINT
+);
+CREATE UNIQUE INDEX alerts_firing ON alerts (rule_id, subject) WHERE resolved_at IS NULL;
+CREATE INDEX alerts_rule ON alerts (rule_id, id);
+-- The nodes by name, as each last said on its heartbeat (role, leadership): kept apart from
+-- the nodes table, whose rows go with a dead node's leases.
+CREATE TABLE nodes_seen (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    leader BOOLEAN NOT NULL,
+    last_seen BIGINT NOT NULL
+);
+"#,
 ];
 
 /// Brings the schema up to date, in one transaction that holds [`MIGRATION_LOCK`]: a node

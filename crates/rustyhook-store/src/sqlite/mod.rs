@@ -5,6 +5,7 @@
 //! — is released and its deliveries become due again. That is what makes a `kill -9` lose nothing.
 
 mod access;
+mod alerts;
 mod apps;
 mod attempts;
 mod conn;
@@ -26,6 +27,7 @@ use std::fs::File;
 use std::path::Path;
 
 use async_trait::async_trait;
+use rustyhook_core::alert::{Alert, AlertRule, RuleSpec};
 use rustyhook_core::crypto::SecretBox;
 use rustyhook_core::id::{AppId, AttemptId, EndpointId, MessageId, RunId};
 use rustyhook_core::model::{App, Attempt, Delivery, DeliveryStatus, Endpoint, EventType, Message};
@@ -706,6 +708,74 @@ impl Store for SqliteStore {
     ) -> StoreResult<Listed<RejectedMessage>> {
         self.db
             .read(move |c| rejected::list(c, source, &page))
+            .await
+    }
+
+    async fn create_alert_rule(&self, rule: AlertRule) -> StoreResult<AlertRule> {
+        self.db
+            .write(move |c| {
+                alerts::insert_rule(c, &rule)?;
+                Ok(rule)
+            })
+            .await
+    }
+
+    async fn get_alert_rule(&self, id: &str) -> StoreResult<Option<AlertRule>> {
+        let id = id.to_owned();
+        self.db.read(move |c| alerts::get_rule(c, &id)).await
+    }
+
+    async fn list_alert_rules(&self, page: Page) -> StoreResult<Listed<AlertRule>> {
+        self.db.read(move |c| alerts::list_rules(c, &page)).await
+    }
+
+    async fn update_alert_rule(&self, rule: AlertRule) -> StoreResult<AlertRule> {
+        self.db
+            .write(move |c| {
+                alerts::update_rule(c, &rule)?;
+                alerts::get_rule(c, &rule.id)?.ok_or(StoreError::NotFound)
+            })
+            .await
+    }
+
+    async fn delete_alert_rule(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.db.write(move |c| alerts::delete_rule(c, &id)).await
+    }
+
+    async fn sync_config_alert_rules(&self, rules: Vec<RuleSpec>, now: Millis) -> StoreResult<()> {
+        self.db
+            .write(move |c| alerts::sync_config(c, &rules, now))
+            .await
+    }
+
+    async fn fire_alert(&self, alert: Alert) -> StoreResult<bool> {
+        self.db.write(move |c| alerts::fire(c, &alert)).await
+    }
+
+    async fn resolve_alert(&self, alert: Alert) -> StoreResult<bool> {
+        self.db.write(move |c| alerts::resolve(c, &alert)).await
+    }
+
+    async fn list_alerts(&self, filter: AlertFilter, page: Page) -> StoreResult<Listed<Alert>> {
+        self.db
+            .read(move |c| alerts::list_alerts(c, filter, &page))
+            .await
+    }
+
+    async fn firing_alerts(&self) -> StoreResult<Vec<Alert>> {
+        self.db.read(alerts::firing).await
+    }
+
+    async fn record_node(&self, node: NodeSeen) -> StoreResult<()> {
+        self.db
+            .write(move |c| alerts::record_node(c, &node, now_millis()))
+            .await
+    }
+
+    async fn list_nodes(&self) -> StoreResult<Nodes> {
+        self.db
+            .read(move |c| alerts::list_nodes(c, now_millis()))
             .await
     }
 

@@ -37,6 +37,10 @@ impl Columns for Row<'_> {
         self.get(i)
     }
 
+    fn real(&self, i: usize) -> rusqlite::Result<f64> {
+        self.get(i)
+    }
+
     fn corrupt(what: &str) -> rusqlite::Error {
         corrupt(what)
     }

@@ -28,6 +28,7 @@ macro_rules! on_every_backend {
 }
 
 mod access;
+mod alerts;
 mod at_rest;
 mod feed;
 mod fixtures;

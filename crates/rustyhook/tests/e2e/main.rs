@@ -2,6 +2,7 @@
 //! HTTP to a real receiver on port 0. Built twice: as `e2e` on SQLite, and as `e2e_postgres` on
 //! a fresh PostgreSQL database per test.
 
+mod alerts;
 mod amqp;
 mod api;
 mod app_portal;

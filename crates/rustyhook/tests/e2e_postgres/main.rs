@@ -1,6 +1,8 @@
 //! The end-to-end suite of `tests/e2e` again, each test on a fresh PostgreSQL database of its
 //! own (the harness reads this target's name). The module list mirrors `tests/e2e/main.rs`.
 
+#[path = "../e2e/alerts.rs"]
+mod alerts;
 #[path = "../e2e/amqp.rs"]
 mod amqp;
 #[path = "../e2e/api.rs"]
