@@ -53,7 +53,11 @@ async fn the_dashboard_works_in_a_real_browser_against_the_real_binary() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(
         dir.path().join("rustyhook.yaml"),
-        "handlers:\n  - type: Webhook\n    name: greet\n    shell: 'echo \"hello $(cat)\"'\n",
+        concat!(
+            "handlers:\n  - type: Webhook\n    name: greet\n    shell: 'echo \"hello $(cat)\"'\n",
+            // A rule from the config file, which the Alerts page shows and leaves alone.
+            "alerts:\n  - name: nodes\n    kind: node_gone\n    threshold: 120\n",
+        ),
     )
     .expect("config");
     let receiver = Receiver::start().await;
@@ -61,7 +65,12 @@ async fn the_dashboard_works_in_a_real_browser_against_the_real_binary() {
     let failing = Receiver::start().await;
     failing.set_default(Reply::status(500));
     let port = free_port();
-    let server = start(dir.path(), port, &[("RUSTYHOOK_ADMIN_TOKEN", TOKEN)]);
+    // Alert rules measured every second, so the Alerts page sees one fire and resolve soon.
+    let env = [
+        ("RUSTYHOOK_ADMIN_TOKEN", TOKEN),
+        ("RUSTYHOOK_ALERT_INTERVAL", "1s"),
+    ];
+    let server = start(dir.path(), port, &env);
     wait_healthy(&server.base).await;
 
     // DASHBOARD_SPEC (e.g. `e2e/alerts.spec.ts`) runs one spec while working on it.
