@@ -201,6 +201,69 @@ impl AttemptRef {
     }
 }
 
+/// The metadata key holding an operational endpoint's body format (`slack`); absent for the
+/// standard body.
+pub const FORMAT_KEY: &str = "rustyhook.format";
+
+/// The body an operational endpoint receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = OperationalWebhookFormat))]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// The event as Svix sends it: `{"type", "timestamp", "data"}`.
+    #[default]
+    Standard,
+    /// A Slack incoming-webhook body: `{"text": "<one readable sentence>"}`.
+    Slack,
+}
+
+impl WebhookFormat {
+    /// The format an endpoint's metadata names.
+    pub fn of(metadata: &std::collections::BTreeMap<String, String>) -> Self {
+        match metadata.get(FORMAT_KEY).map(String::as_str) {
+            Some("slack") => Self::Slack,
+            _ => Self::Standard,
+        }
+    }
+
+    /// Writes the format into an endpoint's metadata (the standard one is no key at all).
+    pub fn apply(self, metadata: &mut std::collections::BTreeMap<String, String>) {
+        match self {
+            Self::Standard => metadata.remove(FORMAT_KEY),
+            Self::Slack => metadata.insert(FORMAT_KEY.to_owned(), "slack".to_owned()),
+        };
+    }
+}
+
+/// The Slack body for an operational event's payload: the alert's summary for `alert.*`, a
+/// sentence naming the event and what it is about for the others.
+pub fn slack_body(payload: &str) -> String {
+    let v: Value = serde_json::from_str(payload).unwrap_or(Value::Null);
+    let kind = v["type"].as_str().unwrap_or("event");
+    let data = &v["data"];
+    let text = match kind {
+        "alert.fired" => format!(
+            "Alert {}: {}",
+            data["ruleName"].as_str().unwrap_or_default(),
+            data["summary"].as_str().unwrap_or_default()
+        ),
+        "alert.resolved" => format!(
+            "Resolved: alert {} on {} is back under its threshold (it fired with: {})",
+            data["ruleName"].as_str().unwrap_or_default(),
+            data["subject"].as_str().unwrap_or_default(),
+            data["summary"].as_str().unwrap_or_default()
+        ),
+        other => {
+            let about: Vec<String> = ["endpointId", "appId", "msgId", "handlerId", "source"]
+                .iter()
+                .filter_map(|k| data[*k].as_str().map(|v| format!("{k} {v}")))
+                .collect();
+            format!("rustyhook operational event {other}: {}", about.join(", "))
+        }
+    };
+    json!({ "text": text }).to_string()
+}
+
 /// One entry of `operational_webhooks:` in the config: an operator endpoint for operational
 /// events, created (or brought in step) on start.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -221,6 +284,9 @@ pub struct OperationalWebhookSettings {
     /// Shown in the API.
     #[serde(default)]
     pub description: String,
+    /// `standard` (the default) or `slack`.
+    #[serde(default)]
+    pub format: WebhookFormat,
 }
 
 impl OperationalWebhookSettings {
@@ -334,6 +400,19 @@ mod tests {
         );
         let unknown_key = entry("- url: https://a.example\n  filters: [x]\n").expect_err("key");
         assert!(unknown_key.contains("filters"), "{unknown_key}");
+    }
+
+    #[test]
+    fn a_slack_body_is_one_sentence_of_text() {
+        let fired = json!({"type": "alert.fired", "data": {"ruleName": "r", "summary": "S."}});
+        let body: Value = serde_json::from_str(&slack_body(&fired.to_string())).expect("json");
+        assert_eq!(body, json!({"text": "Alert r: S."}));
+        let other = json!({"type": "endpoint.disabled", "data": {"endpointId": "ep_1"}});
+        let body: Value = serde_json::from_str(&slack_body(&other.to_string())).expect("json");
+        assert_eq!(
+            body["text"],
+            "rustyhook operational event endpoint.disabled: endpointId ep_1"
+        );
     }
 
     #[test]

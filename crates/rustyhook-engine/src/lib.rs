@@ -2,6 +2,8 @@
 //! targets, and records every attempt.
 //!
 //! # Layout
+//! - [`alerts`]: the alert rules measured every interval by the leading node, each alert
+//!   fired once and resolved once through the store.
 //! - [`ingest`]: creating a message (fan-out, idempotency by `eventId`, hand-over to this node's
 //!   dispatcher), for the API, broker sources and handlers' `publish:` alike.
 //! - [`config`]: the engine's settings, built from the server's.
@@ -35,6 +37,7 @@
 //! - [`stats`]: the queue sampled once a minute into the stats over time (the rest is counted
 //!   by the store, with the writes it counts).
 
+pub mod alerts;
 pub mod automation;
 pub mod cluster;
 pub mod config;

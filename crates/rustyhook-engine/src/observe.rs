@@ -103,3 +103,9 @@ pub fn stream_clients(n: usize) {
 pub fn stream_dropped(n: u64) {
     metrics::counter!("rustyhook_stream_events_dropped_total").increment(n);
 }
+
+/// Alerts of the rule named `rule` firing now, as the node that evaluates the rules last
+/// found.
+pub fn alerts_firing(rule: &str, n: usize) {
+    metrics::gauge!("rustyhook_alerts_firing", "rule" => rule.to_owned()).set(n as f64);
+}

@@ -147,7 +147,12 @@ fn from_config(
         rate_limit: None,
         filter_types: entry.filter_types.clone(),
         channels: None,
-        metadata: [(FROM_CONFIG.to_owned(), "config".to_owned())].into(),
+        metadata: {
+            let mut m: std::collections::BTreeMap<_, _> =
+                [(FROM_CONFIG.to_owned(), "config".to_owned())].into();
+            entry.format.apply(&mut m);
+            m
+        },
         headers: Default::default(),
         secrets: vec![EndpointSecret {
             secret: entry.secret.clone().unwrap_or_else(SigningSecret::generate),
@@ -168,6 +173,7 @@ fn apply_config(e: &mut Endpoint, entry: &OperationalWebhookSettings) -> bool {
     e.description = entry.description.clone();
     e.metadata
         .insert(FROM_CONFIG.to_owned(), "config".to_owned());
+    entry.format.apply(&mut e.metadata);
     if let Some(secret) = &entry.secret
         && e.secrets.first().map(|s| &s.secret) != Some(secret)
     {

@@ -50,6 +50,8 @@ pub struct Application {
     new_admin_token: Option<String>,
     /// This process's name in leases and heartbeats.
     node_id: String,
+    /// How often the leading node measures the alert rules.
+    alert_interval: std::time::Duration,
     role: Role,
     coordination: Coordination,
     cluster: ClusterSettings,
@@ -253,6 +255,7 @@ impl Application {
             store,
             new_admin_token,
             node_id,
+            alert_interval: settings.alert_interval,
             role,
             coordination,
             cluster: settings.cluster.clone(),
@@ -354,6 +357,13 @@ impl Application {
                 leader.clone(),
                 token.clone(),
             ));
+            let evaluator = rustyhook_engine::alerts::Evaluator {
+                store: self.store.clone(),
+                leader: leader.clone(),
+                interval: self.alert_interval,
+                sources: self.sources.iter().map(SourceConfig::name).collect(),
+            };
+            tasks.spawn(evaluator.run(token.clone()));
             brokers::start(
                 &tasks,
                 &self.sources,

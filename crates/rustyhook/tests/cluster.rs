@@ -59,14 +59,31 @@ impl Cluster {
             let home = dir.join(format!("node{i}"));
             std::fs::create_dir_all(&home).expect("node dir");
             std::fs::write(home.join("rustyhook.yaml"), config).expect("config");
+            let name = format!("node{i}");
             let mut env = env.to_vec();
             env.push(("RUSTYHOOK_ROLE", role));
+            env.push(("RUSTYHOOK_NODE_ID", &name));
             nodes.push(Some(start(&home, free_port(), &env)));
         }
         for node in nodes.iter().flatten() {
             wait_healthy(&node.base).await;
         }
         Self { nodes }
+    }
+
+    /// Starts node `i` again (after [`Self::kill`]), under the same name, on its data directory.
+    async fn restart(&mut self, i: usize, dir: &Path, db: &TempDatabase) {
+        let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        let name = format!("node{i}");
+        let env = [
+            ("RUSTYHOOK_DATABASE_URL", db.url.as_str()),
+            ("RUSTYHOOK_SECRET_KEY", key.as_str()),
+            ("RUSTYHOOK_ADMIN_TOKEN", TOKEN),
+            ("RUSTYHOOK_NODE_ID", name.as_str()),
+        ];
+        let node = start(&dir.join(&name), free_port(), &env);
+        wait_healthy(&node.base).await;
+        self.nodes[i] = Some(node);
     }
 
     fn base(&self, i: usize) -> String {
@@ -617,4 +634,78 @@ fn a_role_other_than_all_is_refused_on_sqlite_with_the_reason() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("expected all, api or worker"), "{err}");
+}
+
+#[tokio::test]
+async fn a_killed_node_fires_node_gone_once_on_the_survivor_and_resolves_once_when_back() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = TempDatabase::create().await;
+    let ops = Receiver::start().await;
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let config = format!(
+        "{FAST}alert_interval: 1s\nalerts:\n  - {{name: gone, kind: node_gone, threshold: 3}}\n\
+         operational_webhooks:\n  - url: {}\n    secret: {secret}\n    filter_types: [alert.fired, alert.resolved]\n",
+        ops.url("/ops")
+    );
+    let mut cluster = Cluster::start(dir.path(), &db, 2, &config).await;
+    let client = reqwest::Client::new();
+    let nodes = |base: String| {
+        let client = client.clone();
+        async move {
+            client
+                .get(format!("{base}/api/v1/node"))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .expect("sent")
+                .json::<serde_json::Value>()
+                .await
+                .expect("json")
+        }
+    };
+    eventually(
+        "both nodes listed alive",
+        Duration::from_secs(20),
+        async || {
+            let list = nodes(cluster.base(0)).await;
+            list["data"]
+                .as_array()
+                .is_some_and(|d| d.len() == 2 && d.iter().all(|n| n["alive"] == true))
+        },
+    )
+    .await;
+    cluster.kill(1);
+    let verify = |r: &receiver::Received| -> serde_json::Value {
+        let mut headers = http::HeaderMap::new();
+        for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+            let value = r.header(name).unwrap_or_else(|| panic!("{name} is sent"));
+            headers.insert(name, value.parse().expect("a header value"));
+        }
+        standardwebhooks::Webhook::new(secret)
+            .expect("secret")
+            .verify(&r.body, &headers)
+            .expect("signed with the operational endpoint's secret");
+        r.json()
+    };
+    let fired = verify(&ops.wait_for(1, Duration::from_secs(30)).await[0]);
+    assert_eq!(fired["type"], "alert.fired", "{fired}");
+    assert_eq!(fired["data"]["subject"], "node1", "{fired}");
+    let list = nodes(cluster.base(0)).await;
+    let gone = list["data"]
+        .as_array()
+        .and_then(|d| d.iter().find(|n| n["id"] == "node1"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(gone["alive"], false, "{list}");
+    cluster.restart(1, dir.path(), &db).await;
+    let got = ops.wait_for(2, Duration::from_secs(30)).await;
+    let resolved = verify(&got[1]);
+    assert_eq!(resolved["type"], "alert.resolved", "{resolved}");
+    assert_eq!(resolved["data"]["id"], fired["data"]["id"], "{resolved}");
+    wait::throughout(
+        "one fired and one resolved, no more",
+        Duration::from_secs(4),
+        async || ops.received().len() == 2,
+    )
+    .await;
 }

@@ -12,7 +12,9 @@ use axum::http::StatusCode;
 use rustyhook_core::id::EndpointId;
 use rustyhook_core::model::{App, Endpoint, EndpointSecret};
 use rustyhook_core::names::{EndpointUrl, EventTypeName, Uid};
-use rustyhook_core::operational::{OPERATIONAL_APP_UID, OperationalKind};
+use rustyhook_core::operational::{
+    FORMAT_KEY, OPERATIONAL_APP_UID, OperationalKind, WebhookFormat,
+};
 use rustyhook_core::signing::SigningSecret;
 use rustyhook_core::time::{now_millis, to_rfc3339};
 use rustyhook_store::{Order, StoreError};
@@ -72,6 +74,10 @@ struct OperationalEndpointIn {
     /// A unique name to use in paths instead of the id.
     #[serde(default)]
     uid: Option<Uid>,
+    /// `standard` (the default: the event as Svix sends it) or `slack` (a Slack
+    /// incoming-webhook body, `{"text": "…"}`, with one readable sentence).
+    #[serde(default)]
+    format: WebhookFormat,
 }
 
 /// `OperationalWebhookEndpointOut`.
@@ -94,6 +100,8 @@ struct OperationalEndpointOut {
     filter_types: Option<Vec<EventTypeName>>,
     /// Free key-value pairs for the operator.
     metadata: BTreeMap<String, String>,
+    /// `standard` or `slack`.
+    format: WebhookFormat,
     /// When it was created (RFC 3339).
     created_at: String,
     /// When it last changed (RFC 3339).
@@ -101,8 +109,11 @@ struct OperationalEndpointOut {
 }
 
 impl From<Endpoint> for OperationalEndpointOut {
-    fn from(e: Endpoint) -> Self {
+    fn from(mut e: Endpoint) -> Self {
+        let format = WebhookFormat::of(&e.metadata);
+        e.metadata.remove(FORMAT_KEY);
         Self {
+            format,
             id: e.id.into(),
             uid: e.uid.map(String::from),
             url: e.url,
@@ -152,6 +163,17 @@ impl OperationalEndpointIn {
         check_rate_limit(self.rate_limit, &mut errors);
         finish(errors)
     }
+}
+
+/// An endpoint's metadata with its format recorded (under a key of rustyhook's, which the
+/// API does not show among the metadata).
+fn with_format(
+    mut metadata: BTreeMap<String, String>,
+    format: WebhookFormat,
+) -> BTreeMap<String, String> {
+    metadata.remove(FORMAT_KEY);
+    format.apply(&mut metadata);
+    metadata
 }
 
 /// The operational app (created on start).
@@ -210,7 +232,7 @@ async fn create(
         rate_limit: body.rate_limit,
         filter_types: body.filter_types,
         channels: None,
-        metadata: body.metadata,
+        metadata: with_format(body.metadata, body.format),
         headers: BTreeMap::new(),
         secrets: vec![EndpointSecret {
             secret: body.secret.unwrap_or_else(SigningSecret::generate),
@@ -261,7 +283,7 @@ async fn update(
     e.description = body.description;
     e.disabled = body.disabled;
     e.filter_types = body.filter_types;
-    e.metadata = body.metadata;
+    e.metadata = with_format(body.metadata, body.format);
     e.rate_limit = body.rate_limit;
     e.uid = body.uid;
     e.updated_at = now_millis();

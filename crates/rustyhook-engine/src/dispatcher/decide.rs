@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use rustyhook_core::model::{DeliveryStatus, Endpoint};
+use rustyhook_core::operational::{WebhookFormat, slack_body};
 use rustyhook_core::outcome::OutcomeCode;
 use rustyhook_core::retry::{RetryPolicy, apply_retry_after, parse_retry_after};
 use rustyhook_core::signing::{is_reserved_header, signature_header};
@@ -24,7 +25,12 @@ pub fn build_request(
     timeout: Duration,
 ) -> SendRequest {
     let timestamp = now / 1000;
-    let body = Bytes::copy_from_slice(payload.as_bytes());
+    // The one place a body's format is decided: a Slack-format operational endpoint gets
+    // `{"text": …}`, signed like any body.
+    let body = match WebhookFormat::of(&endpoint.metadata) {
+        WebhookFormat::Standard => Bytes::copy_from_slice(payload.as_bytes()),
+        WebhookFormat::Slack => Bytes::from(slack_body(payload)),
+    };
     let [id_name, ts_name, sig_name] = endpoint.header_style.unwrap_or_default().names();
     let mut headers: Vec<(String, String)> = endpoint
         .headers

@@ -9,7 +9,9 @@ use rustyhook_core::alert::RuleSpec;
 use serde_json::{Value, json};
 
 use crate::harness::{TestApp, settings};
-use crate::wait::until;
+use crate::operational::verified;
+use crate::receiver::{Receiver, Reply};
+use crate::wait::{throughout, until};
 
 /// How long a test waits for an alert to fire or resolve: a few evaluations, and the minute
 /// buckets a window counts rolling over.
@@ -194,4 +196,220 @@ async fn read_only_tokens_read_alerts_and_app_tokens_are_refused() {
     assert_eq!(node["alive"], true, "{nodes}");
     assert_eq!(node["leader"], true, "{nodes}");
     assert_eq!(node["role"], "all", "{nodes}");
+}
+
+/// An operator's receiver of alert events, set up through the API.
+struct Operator {
+    receiver: Receiver,
+    secret: String,
+}
+
+impl Operator {
+    async fn start(app: &TestApp) -> Self {
+        let receiver = Receiver::start().await;
+        let (status, ep) = app
+            .call(
+                Method::POST,
+                "/api/v1/operational-webhook/endpoint",
+                Some(json!({"url": receiver.url("/ops"),
+                    "filterTypes": ["alert.fired", "alert.resolved"]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{ep}");
+        let id = ep["id"].as_str().expect("id");
+        let secret = app
+            .get(&format!("/api/v1/operational-webhook/endpoint/{id}/secret"))
+            .await["key"]
+            .as_str()
+            .expect("key")
+            .to_owned();
+        Self { receiver, secret }
+    }
+
+    /// The first `n` events, each verified with the endpoint's secret.
+    async fn events(&self, n: usize, within: Duration) -> Vec<Value> {
+        self.receiver
+            .wait_for(n, within)
+            .await
+            .iter()
+            .map(|r| verified(r, &self.secret))
+            .collect()
+    }
+}
+
+/// Creates a rule through the API; returns its id.
+async fn rule(app: &TestApp, body: Value) -> String {
+    let (status, out) = app.call(Method::POST, RULES, Some(body.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body} -> {out}");
+    out["id"].as_str().expect("id").to_owned()
+}
+
+/// Waits for the rule's alert to fire (signed, once), checks the API shows it firing, runs
+/// `clear`, then waits for it to resolve (signed, once) and checks its history.
+async fn fires_then_resolves_once(
+    app: &TestApp,
+    ops: &Operator,
+    rule_id: &str,
+    subject: &str,
+    clear: impl AsyncFnOnce(),
+) {
+    let fired = ops.events(1, WAIT).await.remove(0);
+    assert_eq!(fired["type"], "alert.fired", "{fired}");
+    let alert = &fired["data"];
+    assert_eq!(alert["ruleId"], rule_id, "{fired}");
+    assert_eq!(alert["subject"], subject, "{fired}");
+    assert_eq!(alert["status"], "firing", "{fired}");
+    assert!(alert["summary"].as_str().is_some_and(|s| !s.is_empty()));
+    let firing = app.get("/api/v1/alert?status=firing").await;
+    assert_eq!(firing["data"][0]["id"], alert["id"], "{firing}");
+    let listed = app.get(&format!("{RULES}/{rule_id}")).await;
+    assert_eq!(listed["firing"], 1, "{listed}");
+    clear().await;
+    // A window's counts fall out when their minute does: up to a minute and an evaluation.
+    let events = ops.events(2, WAIT + Duration::from_secs(70)).await;
+    let resolved = &events[1];
+    assert_eq!(resolved["type"], "alert.resolved", "{resolved}");
+    assert_eq!(resolved["data"]["id"], alert["id"], "{resolved}");
+    assert_eq!(resolved["data"]["status"], "resolved");
+    assert!(resolved["data"]["resolvedAt"].is_string(), "{resolved}");
+    throughout(
+        "each alert event arrives once",
+        Duration::from_secs(3),
+        async || ops.receiver.received().len() == 2,
+    )
+    .await;
+    let history = app.get(&format!("/api/v1/alert?rule={rule_id}")).await;
+    let list = history["data"].as_array().expect("data");
+    assert_eq!(list.len(), 1, "{history}");
+    assert_eq!(list[0]["status"], "resolved");
+    assert_eq!(list[0]["firedAt"], alert["firedAt"]);
+}
+
+fn fast_alerts() -> rustyhook_core::settings::Settings {
+    let mut s = settings();
+    s.alert_interval = Duration::from_secs(1);
+    s
+}
+
+#[tokio::test]
+async fn an_endpoint_failing_then_recovering_fires_then_resolves_its_failure_rate_alert_once() {
+    let app = TestApp::spawn_with(fast_alerts()).await;
+    let ops = Operator::start(&app).await;
+    let customer = Receiver::start().await;
+    customer.set_default(Reply::status(500));
+    app.create_app("shop").await;
+    let ep = app
+        .create_endpoint("shop", json!({"url": customer.url("/hook")}))
+        .await;
+    let ep_id = ep["id"].as_str().expect("id").to_owned();
+    let rule_id = rule(
+        &app,
+        json!({"name": "shop failing", "kind": "failure_rate", "threshold": 50,
+            "window": "1m", "minAttempts": 4, "app": "shop", "endpoint": ep_id}),
+    )
+    .await;
+    for i in 0..4 {
+        app.send("shop", "order.paid", json!({"n": i})).await;
+    }
+    fires_then_resolves_once(&app, &ops, &rule_id, &ep_id, async || {
+        customer.set_default(Reply::status(200));
+        for i in 0..40 {
+            app.send("shop", "order.paid", json!({"n": i})).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_dead_letter_fires_the_dead_letters_alert_once_until_its_minute_passes() {
+    let app = TestApp::spawn_with(fast_alerts()).await;
+    let ops = Operator::start(&app).await;
+    let customer = Receiver::start().await;
+    customer.set_default(Reply::status(500));
+    app.create_app("shop").await;
+    app.create_endpoint("shop", json!({"url": customer.url("/hook")}))
+        .await;
+    let rule_id = rule(
+        &app,
+        json!({"name": "dead", "kind": "dead_letters", "threshold": 0, "window": "1m"}),
+    )
+    .await;
+    app.send("shop", "order.paid", json!({})).await;
+    fires_then_resolves_once(&app, &ops, &rule_id, "server", async || {}).await;
+}
+
+#[tokio::test]
+async fn work_held_by_a_paused_endpoint_fires_oldest_pending_until_resumed() {
+    let app = TestApp::spawn_with(fast_alerts()).await;
+    let ops = Operator::start(&app).await;
+    let customer = Receiver::start().await;
+    app.create_app("shop").await;
+    let ep = app
+        .create_endpoint("shop", json!({"url": customer.url("/hook")}))
+        .await;
+    let path = format!("/api/v1/pause/endpoint/{}", ep["id"].as_str().expect("id"));
+    let (status, out) = app
+        .call(Method::POST, &path, Some(json!({"reason": "test"})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    let rule_id = rule(
+        &app,
+        json!({"name": "stuck", "kind": "oldest_pending", "threshold": 2}),
+    )
+    .await;
+    app.send("shop", "order.paid", json!({})).await;
+    fires_then_resolves_once(&app, &ops, &rule_id, "server", async || {
+        let (status, out) = app.call(Method::DELETE, &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{out}");
+    })
+    .await;
+    assert_eq!(
+        customer.received().len(),
+        1,
+        "the held message arrived once"
+    );
+}
+
+#[tokio::test]
+async fn a_slack_format_endpoint_from_the_config_gets_the_alert_as_one_sentence_of_text() {
+    let slack = Receiver::start().await;
+    let yaml = format!(
+        "operational_webhooks:\n  - url: {}\n    format: slack\n    filter_types: [alert.fired]\n",
+        slack.url("/services/T0/B0/x")
+    );
+    let mut s: rustyhook_core::settings::Settings =
+        serde_norway::from_str(&yaml).expect("a valid config");
+    let base = fast_alerts();
+    s.listen = base.listen;
+    s.auth = base.auth;
+    s.delivery = base.delivery;
+    s.retry = base.retry;
+    s.database = base.database;
+    s.alert_interval = base.alert_interval;
+    let app = TestApp::spawn_with(s).await;
+    let listed = app.get("/api/v1/operational-webhook/endpoint").await;
+    assert_eq!(listed["data"][0]["format"], "slack", "{listed}");
+    let customer = Receiver::start().await;
+    customer.set_default(Reply::status(500));
+    app.create_app("shop").await;
+    app.create_endpoint("shop", json!({"url": customer.url("/hook")}))
+        .await;
+    rule(
+        &app,
+        json!({"name": "dead", "kind": "dead_letters", "threshold": 0, "window": "1m"}),
+    )
+    .await;
+    app.send("shop", "order.paid", json!({})).await;
+    let got = slack.wait_for(1, WAIT).await;
+    let body = got[0].json();
+    let text = body["text"].as_str().unwrap_or_else(|| panic!("{body}"));
+    assert!(
+        text.starts_with("Alert dead: This server had 1 dead letters"),
+        "{text}"
+    );
+    assert_eq!(
+        body.as_object().map(|o| o.len()),
+        Some(1),
+        "only text: {body}"
+    );
 }

@@ -19,7 +19,7 @@ const WAIT: Duration = Duration::from_secs(15);
 
 /// Verifies a request's Standard Webhooks signature with `secret`, as an operator's receiver
 /// would, and returns its JSON body.
-fn verified(req: &Received, secret: &str) -> Value {
+pub fn verified(req: &Received, secret: &str) -> Value {
     let mut headers = http::HeaderMap::new();
     for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
         let value = req.header(name).unwrap_or_else(|| panic!("{name} is sent"));
