@@ -1,8 +1,9 @@
 // The Alerts and Event types pages in a real browser, against the real binary (which
 // crates/rustyhook/tests/dashboard.rs starts with a short alert interval), a receiver that
 // answers 200 (DASHBOARD_RECEIVER_URL) and one that answers 500 (DASHBOARD_FAILING_URL). An
-// operational endpoint and a rule are made through the forms; the rule is to fire when its
-// endpoint fails and resolve when it recovers (once the alerts evaluator is merged).
+// operational endpoint and a rule are made through the forms, the rule fires when an endpoint
+// fails and resolves when it recovers; the harness then checks that alert.fired and
+// alert.resolved reached the operational endpoint.
 import { expect, test, type Locator, type Page } from "@playwright/test";
 import { ADMIN, SHOTS, api, need, signIn, watchConsole } from "./support";
 
@@ -89,9 +90,7 @@ test("an operational endpoint and a rule made through the forms", async ({ page 
   expect(errors).toEqual([]);
 });
 
-// The alerts branch's evaluator (which measures the rules) is not merged yet: without it no rule
-// fires. Once it is, this runs (drop the fixme), and dashboard.rs checks the operational webhooks.
-test.fixme("the rule fires when its endpoint fails and resolves when it recovers", async ({ page }) => {
+test("the rule fires when its endpoint fails and resolves when it recovers", async ({ page }) => {
   test.setTimeout(240_000);
   const errors = watchConsole(page);
   await signIn(page, ADMIN);
@@ -159,7 +158,7 @@ test("a read-only token sees alerts and no button that writes; an app token neve
   await signIn(page, viewer.token);
   await page.getByRole("navigation", { name: "main" }).getByRole("link", { name: "Alerts" }).click();
   await expect(page.locator(`tr[data-rule="${RULE}"]`)).toContainText("80%");
-  await expect(page.getByRole("heading", { name: "History" })).toBeVisible();
+  await expect(page.getByRole("table", { name: "alert history" })).toContainText(RULE);
   await expect(page.getByText("Only an admin token sees")).toBeVisible();
   for (const name of ["New rule", "Edit", "Disable", "Enable", "Delete", "New operational endpoint"]) {
     await expect(page.getByRole("button", { name, exact: true })).toHaveCount(0);

@@ -1,10 +1,9 @@
 //! The dashboard in a real browser: the real binary (with a handler configured) and a real
 //! receiver on port 0, then Playwright (`web/e2e`, run by Node) drives Debian's headless
 //! Chromium through it: sign in, make an app and an endpoint through the forms, see messages
-//! and their attempts, run a handler, and the limits of app-portal and read-only tokens; make
-//! alert rules and operational webhook endpoints on the Alerts page. A second receiver answers
-//! 500, for a rule on its endpoint to fire once the alerts evaluator is merged (see
-//! `web/e2e/alerts.spec.ts`).
+//! and their attempts, run a handler, and the limits of app-portal and read-only tokens; on the
+//! Alerts page, make a rule fire against a receiver that answers 500 and resolve, and check
+//! that the operational endpoint made there got `alert.fired` and `alert.resolved`.
 //!
 //! Needs `npm ci` in `web/` and `/usr/bin/chromium` (or `RUSTYHOOK_TEST_CHROMIUM`); `./test.sh`
 //! installs both. Screenshots land in `web/e2e/screenshots/`.
@@ -76,6 +75,7 @@ async fn the_dashboard_works_in_a_real_browser_against_the_real_binary() {
 
     // DASHBOARD_SPEC (e.g. `e2e/alerts.spec.ts`) runs one spec while working on it.
     let only = std::env::var("DASHBOARD_SPEC").ok();
+    let alerts_ran = only.as_deref().is_none_or(|spec| spec.contains("alerts"));
     let run = {
         let (base, hook) = (server.base.clone(), receiver.url("/dashboard"));
         let failing_hook = failing.url("/failing");
@@ -102,5 +102,46 @@ async fn the_dashboard_works_in_a_real_browser_against_the_real_binary() {
         got.iter().all(|r| r.header("webhook-signature").is_some()),
         "every delivery is signed"
     );
+    if alerts_ran {
+        alerts_reached_the_operational_endpoint(&receiver).await;
+    }
     drop(server);
+}
+
+/// The alert the Alerts page showed firing, then resolved, reached the operational endpoint
+/// made there (told only of alerts), as the AlertOut the page read.
+async fn alerts_reached_the_operational_endpoint(receiver: &Receiver) {
+    let alerts = wait::until(
+        "alert.fired and alert.resolved",
+        Duration::from_secs(30),
+        async || {
+            let events: Vec<serde_json::Value> = receiver
+                .received()
+                .iter()
+                .map(|r| r.json())
+                .filter(|e| e["type"].as_str().is_some_and(|t| t.starts_with("alert.")))
+                .collect();
+            let types: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+            if types == ["alert.fired", "alert.resolved"] {
+                Ok(events)
+            } else {
+                Err(format!("got {types:?}"))
+            }
+        },
+    )
+    .await;
+    for e in &alerts {
+        assert_eq!(e["data"]["ruleName"], "Alerting Co failing", "{e}");
+        assert!(
+            e["data"]["id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("alt_")),
+            "{e}"
+        );
+    }
+    assert_eq!(
+        alerts[0]["data"]["id"], alerts[1]["data"]["id"],
+        "one alert fired, then resolved"
+    );
+    assert_eq!(alerts[1]["data"]["status"], "resolved");
 }
