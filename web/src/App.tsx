@@ -4,6 +4,7 @@ import { useEffect, useMemo, useState } from "react";
 import { Api, ApiError, canWrite, type Me } from "./api";
 import { PortalBrand } from "./components/PortalBrand";
 import { Link } from "./components/ui";
+import { AlertsPage } from "./pages/AlertsPage";
 import { AppPage } from "./pages/AppPage";
 import { AppsPage } from "./pages/AppsPage";
 import { DeadLettersPage } from "./pages/DeadLettersPage";
@@ -111,6 +112,7 @@ function Shell({ session }: { session: Session }) {
         ["/event-types", "Event types"],
         ["/handlers", "Handlers"],
         ["/sources", "Sources"],
+        ["/alerts", "Alerts"],
       ];
   return (
     <div className="shell">
@@ -171,6 +173,7 @@ function route(path: string, scoped: string | null) {
   if (match("/handlers", path)) return <HandlersPage />;
   if (match("/dead-letters", path)) return <DeadLettersPage />;
   if ((p = match("/handlers/:id", path))) return <HandlerPage id={p.id!} />;
+  if (match("/alerts", path)) return <AlertsPage />;
   return <NotFound />;
 }
 

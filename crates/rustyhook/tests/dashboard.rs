@@ -5,7 +5,9 @@
 //! operate it (`web/e2e/operate.spec.ts`): the overview, the live feed, pausing and resuming,
 //! and a Redis source with messages it stored and rejected; and (`web/e2e/recover.spec.ts`) an
 //! endpoint failing until its messages are dead, fixed through its form and recovered from the
-//! dead letters page, each arriving once.
+//! dead letters page, each arriving once; and (`web/e2e/alerts.spec.ts`) on the Alerts page,
+//! make a rule fire against a receiver that answers 500 and resolve, and check that the
+//! operational endpoint made there got `alert.fired` and `alert.resolved`.
 //!
 //! The operating tests deliver to a second receiver whose tally (how many requests, how many
 //! distinct `webhook-id`s) a small HTTP server here answers, so a browser test can compare what
@@ -73,24 +75,37 @@ async fn the_dashboard_works_in_a_real_browser_against_the_real_binary() {
         .expect("del");
     std::fs::write(
         dir.path().join("rustyhook.yaml"),
-        // A short retry schedule, so that recover.spec.ts sees messages die within seconds.
+        // A short retry schedule, so that recover.spec.ts sees messages die within seconds; a
+        // rule from the config file, which the Alerts page shows and leaves alone.
         format!(
             "retry:\n  schedule: [200ms, 300ms]\n\
              handlers:\n  - type: Webhook\n    name: greet\n    shell: 'echo \"hello $(cat)\"'\n\
-             sources:\n  - {{name: {SOURCE}, type: redis, url: \"{REDIS}\", stream: {stream}, app: broker}}\n"
+             sources:\n  - {{name: {SOURCE}, type: redis, url: \"{REDIS}\", stream: {stream}, app: broker}}\n\
+             alerts:\n  - name: nodes\n    kind: node_gone\n    threshold: 120\n"
         ),
     )
     .expect("config");
     let receiver = Receiver::start().await;
     let ops = Receiver::start().await;
     let tally = serve_tally(ops.clone()).await;
+    // Every delivery to this one fails: recover.spec.ts's messages die there, and an alert
+    // rule on alerts.spec.ts's endpoint fires.
     let failing = Receiver::start().await;
     failing.set_default(Reply::status(500));
     let port = free_port();
-    let server = start(dir.path(), port, &[("RUSTYHOOK_ADMIN_TOKEN", TOKEN)]);
+    // Alert rules measured every second, so the Alerts page sees one fire and resolve soon.
+    let env = [
+        ("RUSTYHOOK_ADMIN_TOKEN", TOKEN),
+        ("RUSTYHOOK_ALERT_INTERVAL", "1s"),
+    ];
+    let server = start(dir.path(), port, &env);
     wait_healthy(&server.base).await;
     feed_the_source(&server.base, &mut redis, &stream).await;
 
+    // DASHBOARD_SPEC (e.g. `e2e/alerts.spec.ts`) runs one spec while working on it.
+    let only = std::env::var("DASHBOARD_SPEC").ok();
+    let ran = |name: &str| only.as_deref().is_none_or(|spec| spec.contains(name));
+    let (operate_ran, recover_ran, alerts_ran) = (ran("operate"), ran("recover"), ran("alerts"));
     let run = {
         let (base, hook, broken) = (
             server.base.clone(),
@@ -101,6 +116,7 @@ async fn the_dashboard_works_in_a_real_browser_against_the_real_binary() {
         tokio::task::spawn_blocking(move || {
             Command::new(&playwright)
                 .arg("test")
+                .args(only)
                 .current_dir(web_dir())
                 .env("DASHBOARD_URL", base)
                 .env("DASHBOARD_ADMIN_TOKEN", TOKEN)
@@ -123,7 +139,23 @@ async fn the_dashboard_works_in_a_real_browser_against_the_real_binary() {
         got.iter().all(|r| r.header("webhook-signature").is_some()),
         "every delivery is signed"
     );
-    // What the operating tests delivered arrived once each, held or not.
+    if operate_ran {
+        operate_delivered_once(&ops);
+    }
+    if recover_ran {
+        recovered_once(&receiver, &failing);
+    }
+    if alerts_ran {
+        alerts_reached_the_operational_endpoint(&receiver).await;
+    }
+    drop(server);
+    let _: () = redis::AsyncCommands::del(&mut redis, &stream)
+        .await
+        .expect("del");
+}
+
+/// What the operating tests delivered arrived once each, held or not.
+fn operate_delivered_once(ops: &Receiver) {
     let ids = ops
         .received()
         .iter()
@@ -132,7 +164,10 @@ async fn the_dashboard_works_in_a_real_browser_against_the_real_binary() {
     let distinct: HashSet<&String> = ids.iter().collect();
     assert!(!ids.is_empty(), "the operating tests delivered something");
     assert_eq!(distinct.len(), ids.len(), "no message was delivered twice");
-    // recover.spec.ts's messages: each recovered once, so each arrived exactly once.
+}
+
+/// recover.spec.ts's messages: each recovered once, so each arrived exactly once.
+fn recovered_once(receiver: &Receiver, failing: &Receiver) {
     let recovered: Vec<i64> = receiver
         .received()
         .iter()
@@ -150,10 +185,6 @@ async fn the_dashboard_works_in_a_real_browser_against_the_real_binary() {
         failing.received().len() >= 9,
         "each message was tried three times before it died"
     );
-    drop(server);
-    let _: () = redis::AsyncCommands::del(&mut redis, &stream)
-        .await
-        .expect("del");
 }
 
 /// Serves `GET /` with what `receiver` got so far: `{"count": n, "distinct": n}`, the requests
@@ -199,4 +230,42 @@ async fn feed_the_source(base: &str, redis: &mut redis::aio::MultiplexedConnecti
         .await
         .expect("xadd");
     }
+}
+
+/// The alert the Alerts page showed firing, then resolved, reached the operational endpoint
+/// made there (told only of alerts), as the AlertOut the page read.
+async fn alerts_reached_the_operational_endpoint(receiver: &Receiver) {
+    let alerts = wait::until(
+        "alert.fired and alert.resolved",
+        Duration::from_secs(30),
+        async || {
+            let events: Vec<serde_json::Value> = receiver
+                .received()
+                .iter()
+                .map(|r| r.json())
+                .filter(|e| e["type"].as_str().is_some_and(|t| t.starts_with("alert.")))
+                .collect();
+            let types: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+            if types == ["alert.fired", "alert.resolved"] {
+                Ok(events)
+            } else {
+                Err(format!("got {types:?}"))
+            }
+        },
+    )
+    .await;
+    for e in &alerts {
+        assert_eq!(e["data"]["ruleName"], "Alerting Co failing", "{e}");
+        assert!(
+            e["data"]["id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("alt_")),
+            "{e}"
+        );
+    }
+    assert_eq!(
+        alerts[0]["data"]["id"], alerts[1]["data"]["id"],
+        "one alert fired, then resolved"
+    );
+    assert_eq!(alerts[1]["data"]["status"], "resolved");
 }

@@ -2,6 +2,7 @@
 import { useState, type FormEvent } from "react";
 import { ApiError } from "../api";
 import { ErrorNote, Field } from "../components/ui";
+import { formErrors } from "../form-errors";
 import { numberOrText, parseHeaderLines, splitList } from "../format";
 import type { EndpointOut } from "../types";
 
@@ -56,11 +57,8 @@ export function EndpointForm({ initial, save, cancel }: EndpointFormProps) {
       setBusy(false);
     }
   };
-  const fields = error instanceof ApiError ? error.fields : {};
-  const fieldError = (name: string) =>
-    fields[name] ?? Object.entries(fields).find(([k]) => k.startsWith(`${name}.`))?.[1];
   const known = ["url", "description", "uid", "filterTypes", "channels", "rateLimit", "headers", "disabled"];
-  const unplaced = error && !Object.keys(fields).some((k) => known.includes(k.split(".")[0] ?? ""));
+  const { field: fieldError, unplaced } = formErrors(error, known);
   return (
     <form onSubmit={submit} className="form card" aria-label={initial ? "edit endpoint" : "new endpoint"} noValidate>
       <Field label="URL" name="url" error={fieldError("url")}>

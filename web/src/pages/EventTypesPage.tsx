@@ -3,13 +3,8 @@ import { query, type Page } from "../api";
 import { Badge, ErrorNote, JsonBlock, Loading, Pager } from "../components/ui";
 import { usePaged } from "../hooks";
 import { useSession } from "../session-context";
+import { schemaVersions } from "../schemas";
 import type { EventTypeOut } from "../types";
-
-/** The examples a schema lists, if any. */
-function examples(schema: unknown): unknown[] {
-  const ex = (schema as { examples?: unknown } | null)?.examples;
-  return Array.isArray(ex) ? ex : [];
-}
 
 export function EventTypesPage() {
   const { api } = useSession();
@@ -31,12 +26,23 @@ export function EventTypesPage() {
               {t.groupName && <Badge kind="role">{t.groupName}</Badge>}
             </h2>
             {t.description && <p>{t.description}</p>}
-            {Object.entries(t.schemas ?? {}).map(([version, schema]) => (
-              <div key={version}>
+            {schemaVersions(t.schemas).length === 0 && <p className="muted small">No schema.</p>}
+            {schemaVersions(t.schemas).map(({ version, schema, examples }, newest) => (
+              <div key={version} className="schema">
                 <JsonBlock title={`Schema v${version}`} text={JSON.stringify(schema)} />
-                {examples(schema).map((ex, i) => (
-                  <JsonBlock key={i} title={`Example ${i + 1} (v${version})`} text={JSON.stringify(ex)} />
-                ))}
+                {examples.length === 0 && <p className="muted small">Schema v{version} lists no example.</p>}
+                {examples.map((ex, i) => {
+                  // Send example sends the newest schema's first example when it is an object.
+                  const sent = newest === 0 && i === 0 && !!ex && typeof ex === "object" && !Array.isArray(ex);
+                  return (
+                    <JsonBlock
+                      key={i}
+                      title={`Example ${i + 1} (v${version})${sent ? ": what Send example sends" : ""}`}
+                      text={JSON.stringify(ex)}
+                      open={sent}
+                    />
+                  );
+                })}
               </div>
             ))}
           </li>
