@@ -20,5 +20,17 @@ export default defineConfig({
     launchOptions: { executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium" },
     trace: "off",
   },
-  projects: [{ name: "chromium", use: { browserName: "chromium" } }],
+  // One server serves every spec, in this order: operate.spec.ts compares the overview's
+  // server-wide figures with what its receivers counted, so it runs after dashboard.spec.ts
+  // (whose deliveries it counts in) and before the specs that make endpoints fail.
+  projects: [
+    { name: "basics", testMatch: /dashboard\.spec\.ts/, use: { browserName: "chromium" } },
+    { name: "operate", testMatch: /operate\.spec\.ts/, dependencies: ["basics"], use: { browserName: "chromium" } },
+    {
+      name: "chromium",
+      testIgnore: /(dashboard|operate)\.spec\.ts/,
+      dependencies: ["operate"],
+      use: { browserName: "chromium" },
+    },
+  ],
 });

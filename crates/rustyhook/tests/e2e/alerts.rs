@@ -413,3 +413,115 @@ async fn a_slack_format_endpoint_from_the_config_gets_the_alert_as_one_sentence_
         "only text: {body}"
     );
 }
+
+const REDIS: &str = "redis://127.0.0.1:6379";
+
+/// A rustyhook with fast alerts reading a Redis stream of its own as source `orders` for app
+/// `shop`, an operator's receiver, and a connection to add entries to the stream.
+async fn with_a_redis_source() -> (TestApp, Operator, String, redis::aio::MultiplexedConnection) {
+    let stream = format!(
+        "rustyhook-alerts-{}",
+        rand::distr::SampleString::sample_string(&rand::distr::Alphanumeric, &mut rand::rng(), 10)
+    );
+    let yaml = format!(
+        "sources:\n  - {{name: orders, type: redis, url: \"{REDIS}\", stream: {stream}, app: shop}}\n"
+    );
+    let parsed = rustyhook::config::parse(&yaml, "test.yaml").expect("a valid source");
+    let mut config = fast_alerts();
+    config.sources = parsed.sources;
+    let app = TestApp::spawn_with(config).await;
+    let ops = Operator::start(&app).await;
+    let conn = redis::Client::open(REDIS)
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("the machine's Redis on 127.0.0.1:6379");
+    (app, ops, stream, conn)
+}
+
+async fn xadd(conn: &mut redis::aio::MultiplexedConnection, stream: &str, fields: &[(&str, &str)]) {
+    let _: String = redis::AsyncCommands::xadd(conn, stream, "*", fields)
+        .await
+        .expect("xadd");
+}
+
+async fn drop_stream(conn: &mut redis::aio::MultiplexedConnection, stream: &str) {
+    let _: Result<i64, _> =
+        redis::AsyncCommands::del(conn, &[stream.to_owned(), format!("{stream}.dead")]).await;
+}
+
+#[tokio::test]
+async fn a_paused_source_s_growing_lag_fires_source_lag_until_it_is_resumed_and_drained() {
+    let (app, ops, stream, mut conn) = with_a_redis_source().await;
+    let customer = Receiver::start().await;
+    app.create_app("shop").await;
+    app.create_endpoint("shop", json!({"url": customer.url("/hook")}))
+        .await;
+    let pause = "/api/v1/pause/source/orders";
+    let (status, out) = app.call(Method::POST, pause, None).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    let rule_id = rule(
+        &app,
+        json!({"name": "orders behind", "kind": "source_lag", "threshold": 2, "source": "orders"}),
+    )
+    .await;
+    for n in 0..3 {
+        let payload = json!({ "n": n }).to_string();
+        xadd(
+            &mut conn,
+            &stream,
+            &[("eventType", "order.paid"), ("payload", payload.as_str())],
+        )
+        .await;
+    }
+    // The lag is measured every 5 s and the rule reads its latest minute's highest sample.
+    fires_then_resolves_once(&app, &ops, &rule_id, "orders", async || {
+        let (status, out) = app.call(Method::DELETE, pause, None).await;
+        assert_eq!(status, StatusCode::OK, "{out}");
+    })
+    .await;
+    assert_eq!(
+        customer.received().len(),
+        3,
+        "each waiting entry arrived once"
+    );
+    drop_stream(&mut conn, &stream).await;
+}
+
+#[tokio::test]
+async fn entries_a_source_rejects_fire_source_rejected_once_until_their_minute_passes() {
+    let (app, ops, stream, mut conn) = with_a_redis_source().await;
+    app.create_app("shop").await;
+    // Wait for the source to read before the rule exists, so nothing fires before it counts.
+    until("the source reading", WAIT, async || {
+        let sources = app.get("/api/v1/source").await;
+        if sources["data"][0]["state"] == "reading" {
+            Ok(())
+        } else {
+            Err(sources)
+        }
+    })
+    .await;
+    let rule_id = rule(
+        &app,
+        json!({"name": "orders rejected", "kind": "source_rejected", "threshold": 1,
+            "window": "1m", "source": "orders"}),
+    )
+    .await;
+    // Two entries that cannot become messages: over the threshold of one.
+    xadd(
+        &mut conn,
+        &stream,
+        &[("eventType", "a.b"), ("payload", "{not json")],
+    )
+    .await;
+    xadd(&mut conn, &stream, &[("payload", r#"{"n":1}"#)]).await;
+    fires_then_resolves_once(&app, &ops, &rule_id, "orders", async || {}).await;
+    let rejected = app.get("/api/v1/source/orders/rejected").await;
+    assert_eq!(
+        rejected["data"].as_array().map(Vec::len),
+        Some(2),
+        "{rejected}"
+    );
+    drop_stream(&mut conn, &stream).await;
+}
