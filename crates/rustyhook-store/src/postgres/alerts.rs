@@ -118,15 +118,26 @@ pub(crate) async fn delete_rule(pool: &PgPool, id: &str) -> StoreResult<()> {
     tx.commit().await.map_err(db_err)
 }
 
+/// The advisory lock (transaction-scoped) that serializes the config's rules being brought in
+/// step by nodes starting at once: "rhalerts" in ASCII.
+const SYNC_LOCK: i64 = 0x7268_616c_6572_7473;
+
 /// Brings the config's rules in step with `wanted`, in one transaction: upserted by name, the
 /// config rules not in it deleted. A name taken by a rule made through the API is a
-/// `Conflict`. Two nodes starting at once both arrive at the same rules.
+/// `Conflict`. Two nodes starting at once both arrive at the same rules: the transaction holds
+/// [`SYNC_LOCK`], so the second waits for the first and then finds its rules there (without it,
+/// both found a name missing and one failed to start on the unique name).
 pub(crate) async fn sync_config(
     pool: &PgPool,
     wanted: &[RuleSpec],
     now: Millis,
 ) -> StoreResult<()> {
     let mut tx = pool.begin().await.map_err(db_err)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(SYNC_LOCK)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
     for spec in wanted {
         let rule = AlertRule {
             id: AlertRuleId::generate(now).into(),

@@ -283,3 +283,30 @@ async fn a_node_is_listed_as_it_last_said(store: Arc<dyn Store>) {
     assert!(nodes.nodes[0].seen.leader);
     assert!(nodes.now >= nodes.nodes[0].last_seen);
 }
+
+/// Two nodes starting at once bring the same config rules in step: both succeed and the rules
+/// are there once (before the sync held a lock, one node failed to start on the unique name).
+#[tokio::test]
+async fn two_nodes_syncing_the_config_s_rules_at_once_both_succeed() {
+    let f = crate::fixtures::Postgres::new().await;
+    let other = f.another_node().await;
+    for round in 0..5 {
+        let wanted = vec![
+            spec(&format!("gone-{round}"), RuleKind::NodeGone),
+            spec(&format!("stuck-{round}"), RuleKind::OldestPending),
+        ];
+        let (a, b) = tokio::join!(
+            f.store.sync_config_alert_rules(wanted.clone(), 1_000),
+            other.sync_config_alert_rules(wanted, 1_000)
+        );
+        a.expect("one node");
+        b.expect("the other");
+        let rules = f
+            .store
+            .list_alert_rules(Page::first(10, Order::Ascending))
+            .await
+            .expect("list")
+            .items;
+        assert_eq!(rules.len(), 2, "round {round}: {rules:?}");
+    }
+}
