@@ -18,29 +18,37 @@ use crate::alert::{
 use crate::page::{Listed, Page};
 use crate::{StoreError, StoreResult};
 
-pub(crate) async fn insert_rule(conn: &mut PgConnection, r: &AlertRule) -> StoreResult<()> {
+/// Runs `sql` with a rule's fields as `$1`…`$14`, in [`RULE_COLS`]' order: one binding for
+/// the insert and the update. Returns the rows it touched.
+async fn execute_rule(conn: &mut PgConnection, sql: &str, r: &AlertRule) -> StoreResult<u64> {
     let s = &r.spec;
-    sqlx::query(&format!(
+    let done = sqlx::query(sql)
+        .bind(&r.id)
+        .bind(&s.name)
+        .bind(s.kind.as_str())
+        .bind(s.threshold)
+        .bind(shared::window_ms(s))
+        .bind(&s.app)
+        .bind(&s.endpoint)
+        .bind(&s.handler)
+        .bind(&s.source)
+        .bind(i64::from(s.min_attempts))
+        .bind(s.disabled)
+        .bind(r.origin.as_str())
+        .bind(r.created_at)
+        .bind(r.updated_at)
+        .execute(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(done.rows_affected())
+}
+
+pub(crate) async fn insert_rule(conn: &mut PgConnection, r: &AlertRule) -> StoreResult<()> {
+    let sql = format!(
         "INSERT INTO alert_rules ({RULE_COLS})\n\
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-    ))
-    .bind(&r.id)
-    .bind(&s.name)
-    .bind(s.kind.as_str())
-    .bind(s.threshold)
-    .bind(shared::window_ms(s))
-    .bind(&s.app)
-    .bind(&s.endpoint)
-    .bind(&s.handler)
-    .bind(&s.source)
-    .bind(i64::from(s.min_attempts))
-    .bind(s.disabled)
-    .bind(r.origin.as_str())
-    .bind(r.created_at)
-    .bind(r.updated_at)
-    .execute(conn)
-    .await
-    .map_err(db_err)?;
+    );
+    execute_rule(conn, &sql, r).await?;
     Ok(())
 }
 
@@ -63,31 +71,13 @@ pub(crate) async fn list_rules(pool: &PgPool, page: &Page) -> StoreResult<Listed
 
 /// Replaces a rule's spec (and origin); `NotFound` if it is gone.
 pub(crate) async fn update_rule(conn: &mut PgConnection, r: &AlertRule) -> StoreResult<()> {
-    let s = &r.spec;
-    let done = sqlx::query(
-        r#"UPDATE alert_rules
-        SET name = $1, kind = $2, threshold = $3, window_ms = $4, app = $5, endpoint = $6,
-            handler = $7, source = $8, min_attempts = $9, disabled = $10, origin = $11,
-            updated_at = $12
-        WHERE id = $13"#,
-    )
-    .bind(&s.name)
-    .bind(s.kind.as_str())
-    .bind(s.threshold)
-    .bind(shared::window_ms(s))
-    .bind(&s.app)
-    .bind(&s.endpoint)
-    .bind(&s.handler)
-    .bind(&s.source)
-    .bind(i64::from(s.min_attempts))
-    .bind(s.disabled)
-    .bind(r.origin.as_str())
-    .bind(r.updated_at)
-    .bind(&r.id)
-    .execute(conn)
-    .await
-    .map_err(db_err)?;
-    if done.rows_affected() == 0 {
+    // Every field but the id ($1) and created_at ($13, typed so it may go unused).
+    let sql = r#"UPDATE alert_rules
+        SET name = $2, kind = $3, threshold = $4, window_ms = $5, app = $6, endpoint = $7,
+            handler = $8, source = $9, min_attempts = $10, disabled = $11, origin = $12,
+            updated_at = $14
+        WHERE id = $1 AND $13::BIGINT IS NOT NULL"#;
+    if execute_rule(conn, sql, r).await? == 0 {
         return Err(StoreError::NotFound);
     }
     Ok(())

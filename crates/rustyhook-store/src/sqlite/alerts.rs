@@ -15,30 +15,41 @@ use crate::alert::{
 use crate::page::{Listed, Page};
 use crate::{StoreError, StoreResult};
 
-pub(crate) fn insert_rule(conn: &Connection, r: &AlertRule) -> StoreResult<()> {
+/// Runs `sql` with a rule's fields as `?1`…`?14`, in [`RULE_COLS`]' order: one binding for
+/// the insert and the update.
+fn execute_rule(conn: &Connection, sql: &str, r: &AlertRule) -> StoreResult<usize> {
     let s = &r.spec;
-    conn.prepare_cached(&format!(
-        "INSERT INTO alert_rules ({RULE_COLS})\nVALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    ))
-    .and_then(|mut st| {
-        st.execute(params![
-            r.id,
-            s.name,
-            s.kind.as_str(),
-            s.threshold,
-            shared::window_ms(s),
-            s.app,
-            s.endpoint,
-            s.handler,
-            s.source,
-            s.min_attempts,
-            s.disabled,
-            r.origin.as_str(),
-            r.created_at,
-            r.updated_at
-        ])
-    })
-    .map_err(db_err)?;
+    conn.prepare_cached(sql)
+        .and_then(|mut st| {
+            st.execute(params![
+                r.id,
+                s.name,
+                s.kind.as_str(),
+                s.threshold,
+                shared::window_ms(s),
+                s.app,
+                s.endpoint,
+                s.handler,
+                s.source,
+                s.min_attempts,
+                s.disabled,
+                r.origin.as_str(),
+                r.created_at,
+                r.updated_at
+            ])
+        })
+        .map_err(db_err)
+}
+
+pub(crate) fn insert_rule(conn: &Connection, r: &AlertRule) -> StoreResult<()> {
+    execute_rule(
+        conn,
+        &format!(
+            "INSERT INTO alert_rules ({RULE_COLS})\n\
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+        ),
+        r,
+    )?;
     Ok(())
 }
 
@@ -56,33 +67,16 @@ pub(crate) fn list_rules(conn: &Connection, page: &Page) -> StoreResult<Listed<A
 
 /// Replaces a rule's spec (and origin); `NotFound` if it is gone.
 pub(crate) fn update_rule(conn: &Connection, r: &AlertRule) -> StoreResult<()> {
-    let s = &r.spec;
-    let changed = conn
-        .prepare_cached(
-            r#"UPDATE alert_rules
-            SET name = ?, kind = ?, threshold = ?, window_ms = ?, app = ?, endpoint = ?,
-                handler = ?, source = ?, min_attempts = ?, disabled = ?, origin = ?,
-                updated_at = ?
-            WHERE id = ?"#,
-        )
-        .and_then(|mut st| {
-            st.execute(params![
-                s.name,
-                s.kind.as_str(),
-                s.threshold,
-                shared::window_ms(s),
-                s.app,
-                s.endpoint,
-                s.handler,
-                s.source,
-                s.min_attempts,
-                s.disabled,
-                r.origin.as_str(),
-                r.updated_at,
-                r.id
-            ])
-        })
-        .map_err(db_err)?;
+    // Every field but the id (?1) and created_at (?13).
+    let changed = execute_rule(
+        conn,
+        r#"UPDATE alert_rules
+        SET name = ?2, kind = ?3, threshold = ?4, window_ms = ?5, app = ?6, endpoint = ?7,
+            handler = ?8, source = ?9, min_attempts = ?10, disabled = ?11, origin = ?12,
+            updated_at = ?14
+        WHERE id = ?1"#,
+        r,
+    )?;
     if changed == 0 {
         return Err(StoreError::NotFound);
     }
