@@ -5,7 +5,15 @@
 //! inside its own savepoint so one job's failure does not undo the others, then commits once. A
 //! job's caller hears back only after that commit, so "returned Ok" always means "durable". With
 //! many concurrent writers this turns one fsync per write into one per batch.
+//!
+//! Some errors (a full disk, an I/O error, no memory) can make SQLite roll back the whole
+//! transaction, not only the failed statement. The writer checks after each job: once the
+//! transaction is gone, the jobs run in it are told they failed (their writes were undone) and
+//! the jobs not yet run wait for the next group. Run outside a transaction, each of them would
+//! commit on its own and then hear the group's failure, and a caller that tries again would
+//! apply its write twice.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -35,6 +43,14 @@ impl CommitFailed {
         }
     }
 
+    /// SQLite rolled the group's transaction back while running a job that failed with `e`.
+    fn rolled_back(e: &StoreError) -> Self {
+        Self {
+            full: matches!(e, StoreError::Full(_)),
+            text: format!("the transaction was rolled back by an error: {e}"),
+        }
+    }
+
     fn into_store_error(self) -> StoreError {
         if self.full {
             StoreError::Full(self.text.into())
@@ -45,7 +61,9 @@ impl CommitFailed {
 }
 
 type Reply = Box<dyn FnOnce(Result<(), CommitFailed>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> Reply + Send>;
+/// A queued write: run on the writer connection, it returns how to answer its caller once the
+/// group's fate is known, and, when SQLite rolled the whole transaction back under it, why.
+type Job = Box<dyn FnOnce(&Connection) -> (Reply, Option<CommitFailed>) + Send>;
 
 /// Maps a SQLite error, turning unique violations into [`StoreError::Conflict`] and a full disk
 /// into [`StoreError::Full`].
@@ -168,13 +186,19 @@ impl Db {
         let (tx, rx) = oneshot::channel::<StoreResult<T>>();
         let job: Job = Box::new(move |conn| {
             let result = in_savepoint(conn, f);
-            Box::new(move |commit: Result<(), CommitFailed>| {
+            // Outside a transaction now: SQLite rolled back the group's, not just this job's.
+            let lost = match &result {
+                Err(e) if conn.is_autocommit() => Some(CommitFailed::rolled_back(e)),
+                _ => None,
+            };
+            let reply: Reply = Box::new(move |commit: Result<(), CommitFailed>| {
                 let outcome = match (commit, result) {
                     (Ok(()), r) => r,
                     (Err(e), _) => Err(e.into_store_error()),
                 };
                 let _ = tx.send(outcome);
-            })
+            });
+            (reply, lost)
         });
         self.jobs.send(job).map_err(|_| StoreError::Closed)?;
         match rx.await {
@@ -241,10 +265,19 @@ fn in_savepoint<T>(
 
 fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, on_rollback: impl Fn()) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.blocking_recv() {
+    // Jobs a rolled-back group did not run, first in the next group.
+    let mut carried: VecDeque<Job> = VecDeque::new();
+    loop {
+        let first = match carried.pop_front() {
+            Some(job) => job,
+            None => match rx.blocking_recv() {
+                Some(job) => job,
+                None => break,
+            },
+        };
         batch.push(first);
         while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
+            match carried.pop_front().map(Ok).unwrap_or_else(|| rx.try_recv()) {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
@@ -258,13 +291,31 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, on_rollba
             }
             continue;
         }
-        let replies: Vec<Reply> = batch.drain(..).map(|job| job(&conn)).collect();
-        let commit = conn.execute_batch("COMMIT").map_err(|e| {
-            let _ = conn.execute_batch("ROLLBACK");
-            on_rollback();
-            tracing::error!(error = %e, "sqlite group commit failed");
-            CommitFailed::of(&e)
-        });
+        let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
+        let mut lost = None;
+        let mut jobs = batch.drain(..);
+        for job in jobs.by_ref() {
+            let (reply, rolled_back) = job(&conn);
+            replies.push(reply);
+            if rolled_back.is_some() {
+                lost = rolled_back;
+                break;
+            }
+        }
+        carried.extend(jobs);
+        let commit = match lost {
+            Some(lost) => {
+                on_rollback();
+                tracing::error!(error = %lost.text, "sqlite rolled back a group commit");
+                Err(lost)
+            }
+            None => conn.execute_batch("COMMIT").map_err(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                on_rollback();
+                tracing::error!(error = %e, "sqlite group commit failed");
+                CommitFailed::of(&e)
+            }),
+        };
         metrics::histogram!("rustyhook_store_commit_batch_size").record(replies.len() as f64);
         for reply in replies {
             reply(commit.clone());
@@ -277,6 +328,92 @@ mod tests {
     use std::time::Duration;
 
     use super::{Db, READERS};
+    use crate::StoreError;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_grouped_with_one_that_lost_the_transaction_is_told_the_truth() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Db::open(
+            &dir.path().join("db.sqlite"),
+            false,
+            |conn| {
+                conn.execute_batch("CREATE TABLE t (v INTEGER)")
+                    .map_err(super::db_err)
+            },
+            || {},
+        )
+        .expect("the database opens");
+        let db = std::sync::Arc::new(db);
+        // Holds the writer, so the next two writes are queued and run in one group.
+        let (started, start) = std::sync::mpsc::channel::<()>();
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let blocker = tokio::spawn({
+            let db = db.clone();
+            async move {
+                db.write(move |_| {
+                    started.send(()).expect("test waits");
+                    wait.recv().expect("test releases");
+                    Ok(())
+                })
+                .await
+            }
+        });
+        tokio::task::spawn_blocking(move || start.recv().expect("the blocker runs"))
+            .await
+            .expect("join");
+        // What SQLite does on a full disk or an I/O error mid-statement: the whole transaction
+        // is rolled back, not only the statement.
+        let failing = tokio::spawn({
+            let db = db.clone();
+            async move {
+                db.write(|conn| {
+                    conn.execute_batch("INSERT INTO t VALUES (1); ROLLBACK")
+                        .map_err(super::db_err)?;
+                    Err::<(), _>(StoreError::Full("disk full".into()))
+                })
+                .await
+            }
+        });
+        let other = tokio::spawn({
+            let db = db.clone();
+            async move {
+                db.write(|conn| {
+                    conn.execute("INSERT INTO t VALUES (2)", [])
+                        .map_err(super::db_err)
+                })
+                .await
+            }
+        });
+        // Both are queued behind the blocker before it lets the writer go.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        go.send(()).expect("blocker waits");
+        blocker
+            .await
+            .expect("join")
+            .expect("the blocker's group commits");
+        assert!(
+            matches!(failing.await.expect("join"), Err(StoreError::Full(_))),
+            "the job that lost the transaction is told the disk is full"
+        );
+        let told = other.await.expect("join");
+        let stored: Vec<i64> = db
+            .read(|conn| {
+                let mut s = conn.prepare("SELECT v FROM t").map_err(super::db_err)?;
+                let rows = s.query_map([], |r| r.get(0)).map_err(super::db_err)?;
+                rows.collect::<Result<_, _>>().map_err(super::db_err)
+            })
+            .await
+            .expect("read");
+        assert_eq!(
+            told.is_ok(),
+            stored == [2],
+            "the other write was told {told:?} but the table holds {stored:?}: told failed, it must not be stored; told done, it must be"
+        );
+        assert!(
+            told.is_ok(),
+            "the other write runs in the next group and commits"
+        );
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_read_whose_caller_went_away_gives_its_connection_back() {
