@@ -337,10 +337,15 @@ pub struct DeliverySettings {
     /// (`webhook-*`, the Standard Webhooks default) or `svix` (`svix-*`, what Svix's server
     /// sends), so a whole Svix installation can move over without touching its receivers.
     pub header_style: HeaderStyle,
-    /// Consecutive failed attempts after which an endpoint's breaker opens: its deliveries
-    /// wait, and one probe at a time tests whether it is back. 0 (the default for now) turns
-    /// the breaker off.
+    /// Consecutive failed attempts after which an endpoint's breaker opens (once they have
+    /// gone on for [`Self::breaker_failing_for`]): its deliveries wait, and one probe at a time
+    /// tests whether it is back. 0 turns the breaker off.
     pub breaker_threshold: u32,
+    /// How long an endpoint must have failed every attempt before its breaker opens, so that a
+    /// burst of failures from an endpoint that is answering (some requests refused, a deploy's
+    /// few seconds) does not hold its deliveries back.
+    #[serde(deserialize_with = "duration")]
+    pub breaker_failing_for: Duration,
     /// The longest wait between probes of an endpoint whose breaker is open (the first is 1 s,
     /// doubling after each failed probe).
     #[serde(deserialize_with = "duration")]
@@ -363,7 +368,8 @@ impl Default for DeliverySettings {
             poll_interval: Duration::from_millis(500),
             shutdown_grace: Duration::from_secs(10),
             header_style: HeaderStyle::Standard,
-            breaker_threshold: 0,
+            breaker_threshold: 10,
+            breaker_failing_for: Duration::from_secs(30),
             breaker_max_probe_interval: Duration::from_secs(300),
             auto_disable_after: Duration::from_secs(5 * 24 * 3600),
         }

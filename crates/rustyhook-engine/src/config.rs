@@ -54,6 +54,8 @@ pub struct EngineConfig {
     pub header_style: HeaderStyle,
     /// Consecutive failures that open an endpoint's breaker (0: never).
     pub breaker_threshold: u32,
+    /// How long the failures must have gone on before the breaker opens.
+    pub breaker_failing_for: Duration,
     /// The longest wait between probes of an open breaker.
     pub breaker_max_probe_interval: Duration,
 }
@@ -82,6 +84,7 @@ impl EngineConfig {
             health: StoreHealth::new(),
             header_style: d.header_style,
             breaker_threshold: d.breaker_threshold,
+            breaker_failing_for: d.breaker_failing_for,
             breaker_max_probe_interval: d.breaker_max_probe_interval,
         }
     }

@@ -91,12 +91,13 @@ impl Ingest {
         deliver_at: Option<Millis>,
     ) -> StoreResult<MessageCreated> {
         let deliver_at = deliver_at.filter(|t| *t > message.created_at);
-        let lease = deliver_at.is_none() && self.dispatcher.has_room(1);
+        let lease =
+            (deliver_at.is_none() && self.dispatcher.has_room(1)).then(|| self.dispatcher.lease());
         let created = self
             .store
             .create_message(NewMessage {
                 message,
-                lease_to: lease.then(|| self.dispatcher.node_id().to_owned()),
+                lease_to: lease.clone(),
                 only_endpoint,
                 deliver_at,
             })
@@ -106,15 +107,17 @@ impl Ingest {
         }
         observe::message_accepted(created.deliveries.len());
         tracing::debug!(msg_id = %created.message.id, deliveries = created.deliveries.len(), "message accepted");
-        if created.leased {
+        if let Some(lease) = lease.as_ref().filter(|_| created.leased) {
             let m = &created.message;
-            self.dispatcher
-                .submit(created.deliveries.iter().map(|d| Job {
+            self.dispatcher.submit(
+                lease,
+                created.deliveries.iter().map(|d| Job {
                     delivery: d.clone(),
                     event_type: m.event_type.clone(),
                     payload: m.payload.clone(),
                     trigger: TriggerType::Scheduled,
-                }));
+                }),
+            );
         } else if deliver_at.is_none() {
             self.dispatcher.wake();
         }

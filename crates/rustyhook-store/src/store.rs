@@ -91,13 +91,27 @@ pub struct Beat {
 /// A shorthand for store results.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A claim of work: the node holding it, and a number no other claim of the same work carries
+/// (the node's dispatcher gives each claim its own). Giving work back and moving it on after
+/// an attempt act only while the claim they were made under still holds the work, so a write
+/// of an older claim that lands late, or twice (a release tried again through an outage whose
+/// first try did commit), cannot free or overwrite a newer claim's work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The node's name, as in its heartbeats.
+    pub node: String,
+    /// The claim's number.
+    pub claim: i64,
+}
+
 /// A new message and how its deliveries are to be handed out.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     /// The message to store.
     pub message: Message,
-    /// When set, the deliveries are created already leased to this node, for its dispatcher.
-    pub lease_to: Option<String>,
+    /// When set, the deliveries are created already leased under this claim, for its node's
+    /// dispatcher.
+    pub lease_to: Option<Lease>,
     /// When set, only this endpoint receives the message (an example sent to one endpoint).
     pub only_endpoint: Option<EndpointId>,
     /// When set, the deliveries fall due then rather than at once (Svix's `deliverAt`); create
@@ -216,10 +230,10 @@ pub struct AttemptRecord {
     pub next_attempt_at: Option<Millis>,
     /// Disable the endpoint (a `410 Gone`).
     pub disable_endpoint: bool,
-    /// The node whose lease the attempt was made under. When set, the attempt is always stored
-    /// but the delivery moves on only while that node, or no one, holds it: a node that was
-    /// taken for dead must not overwrite the state of a delivery another node took over.
-    pub leased_to: Option<String>,
+    /// The claim the attempt was made under. When set, the attempt is always stored but the
+    /// delivery moves on only while that claim, or no one, holds it: a node that was taken for
+    /// dead must not overwrite the state of a delivery another node took over.
+    pub leased_to: Option<Lease>,
 }
 
 /// How many runs are not yet finished, for backlog limits.
@@ -435,7 +449,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Listed<(Delivery, Endpoint)>>;
     /// Leases up to `limit` deliveries and runs that are due at `now`, leased to no one and
     /// held back by no pause, earliest due first.
-    async fn claim_due(&self, node: &str, now: Millis, limit: usize) -> StoreResult<Vec<Due>>;
+    async fn claim_due(&self, lease: &Lease, now: Millis, limit: usize) -> StoreResult<Vec<Due>>;
     /// The earliest time unleased work that no pause holds back falls due, if any.
     async fn next_due(&self) -> StoreResult<Option<Millis>>;
     /// Stores an attempt and moves its delivery on, releasing the lease.
@@ -445,13 +459,14 @@ pub trait Store: Send + Sync + 'static {
     /// Stores many attempts in one transaction, each moving its delivery (or run) on and
     /// creating what follows it.
     async fn record_attempts(&self, records: Vec<AttemptRecord>) -> StoreResult<()>;
-    /// Gives work leased to `node` back without recording an attempt (shutdown, a deleted
-    /// endpoint, a run waiting on a dependency): a run that was running is pending again, and
-    /// with `due_at` the work falls due then.
+    /// Gives work `node` holds back without recording an attempt (shutdown, a deleted
+    /// endpoint, a run waiting on a dependency): each id with the [`Lease::claim`] it is held
+    /// under, and work held under another claim by now is left as it is. A run that was running
+    /// is pending again, and with `due_at` the work falls due then.
     async fn release(
         &self,
         node: &str,
-        ids: Vec<WorkId>,
+        work: Vec<(WorkId, i64)>,
         due_at: Option<Millis>,
     ) -> StoreResult<()>;
     /// Schedules one manual attempt of a message to an endpoint now, creating the delivery if
@@ -612,7 +627,7 @@ pub trait Store: Send + Sync + 'static {
 
     // --- handler runs ---
     /// Stores new runs, leased to `lease_to` when given (for this node's runner).
-    async fn create_runs(&self, runs: Vec<Run>, lease_to: Option<String>) -> StoreResult<()>;
+    async fn create_runs(&self, runs: Vec<Run>, lease_to: Option<Lease>) -> StoreResult<()>;
     /// Finds a run by id.
     async fn get_run(&self, id: &str) -> StoreResult<Option<Run>>;
     /// Lists runs, of one handler or all, in one status or all (`Dead`: a handler's dead
@@ -646,7 +661,7 @@ pub trait Store: Send + Sync + 'static {
         key: &str,
         tick: Millis,
         runs: Vec<Run>,
-        lease_to: Option<String>,
+        lease_to: Option<Lease>,
     ) -> StoreResult<bool>;
 
     /// Stores `run` at most once per `key` (a broker message's id, so that a redelivered message
@@ -658,7 +673,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         key: &str,
         run: Run,
-        lease_to: Option<String>,
+        lease_to: Option<Lease>,
     ) -> StoreResult<bool>;
 
     // --- several nodes ---

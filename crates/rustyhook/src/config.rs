@@ -128,8 +128,9 @@ pub const ENV_VARS: &[&str] = &[
     "RUSTYHOOK_POLL_INTERVAL",
     "RUSTYHOOK_SHUTDOWN_GRACE",
     "RUSTYHOOK_BREAKER_THRESHOLD",
-    "RUSTYHOOK_AUTO_DISABLE_AFTER",
+    "RUSTYHOOK_BREAKER_FAILING_FOR",
     "RUSTYHOOK_BREAKER_MAX_PROBE_INTERVAL",
+    "RUSTYHOOK_AUTO_DISABLE_AFTER",
     "RUSTYHOOK_HEADER_STYLE",
     "RUSTYHOOK_MAX_PAYLOAD_BYTES",
     "RUSTYHOOK_MAX_RESPONSE_BYTES",
@@ -231,6 +232,9 @@ fn apply_one(s: &mut Settings, name: &str, v: &str) -> anyhow::Result<()> {
         }
         "RUSTYHOOK_BREAKER_THRESHOLD" => {
             s.delivery.breaker_threshold = number(v)?.min(1_000_000) as u32
+        }
+        "RUSTYHOOK_BREAKER_FAILING_FOR" => {
+            s.delivery.breaker_failing_for = parse_duration(v).map_err(anyhow::Error::msg)?
         }
         "RUSTYHOOK_BREAKER_MAX_PROBE_INTERVAL" => {
             s.delivery.breaker_max_probe_interval = parse_duration(v).map_err(anyhow::Error::msg)?

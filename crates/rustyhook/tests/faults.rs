@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -44,6 +45,8 @@ struct Counts {
 struct Receiver {
     addr: SocketAddr,
     counts: Arc<Mutex<Counts>>,
+    /// While set, every request is answered 503.
+    down: Arc<AtomicBool>,
 }
 
 #[derive(Clone)]
@@ -52,22 +55,35 @@ struct Behaviour {
     /// Answer 500 to the first request of each message.
     fail_first: bool,
     delay: Duration,
+    down: Arc<AtomicBool>,
 }
 
 impl Receiver {
     async fn start(fail_first: bool, delay: Duration) -> Self {
         let counts = Arc::new(Mutex::new(Counts::default()));
+        let down = Arc::new(AtomicBool::new(false));
         let app = axum::Router::new().fallback(receive).with_state(Behaviour {
             counts: counts.clone(),
             fail_first,
             delay,
+            down: down.clone(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-        Self { addr, counts }
+        Self { addr, counts, down }
+    }
+
+    /// Answers 503 to everything from now on (`true`), or as it did before (`false`).
+    fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    /// Requests seen in all.
+    fn seen(&self) -> usize {
+        self.counts.lock().expect("lock").seen.values().sum()
     }
 
     fn url(&self) -> String {
@@ -140,6 +156,9 @@ async fn receive(
         *seen == 1
     };
     tokio::time::sleep(b.delay).await;
+    if b.down.load(Ordering::SeqCst) {
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
     if b.fail_first && first {
         return StatusCode::INTERNAL_SERVER_ERROR;
     }
@@ -375,21 +394,22 @@ impl Drop for SmallDisk {
 
 // --- the scenarios ---
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_store_full_for_20_s_loses_no_acknowledged_message_and_needs_no_restart() {
-    let dir = tempfile::tempdir().expect("dir");
-    let disk = SmallDisk::mount(dir.path().join("disk"), 48);
-    let receiver = Receiver::start(true, Duration::ZERO).await;
+/// A node (with `extra` settings) whose database is on `disk`, delivering to `receiver` under
+/// a steady load that has had 200 messages acknowledged.
+async fn loaded_node_on<const N: usize>(
+    disk: &SmallDisk,
+    dir: &Path,
+    receiver: &Receiver,
+    extra: [(&'static str, &str); N],
+) -> (Server, Load) {
     let mut env = node_env(None);
-    env.push((
-        "RUSTYHOOK_DATA_DIR",
-        disk.path.join("data").display().to_string(),
-    ));
+    env.extend(extra.map(|(k, v)| (k, v.to_owned())));
     // binary::start sets RUSTYHOOK_DATA_DIR to <home>/data; ours, pushed last, wins.
-    let node = start_node(&dir.path().join("home"), "", &env);
+    let data = disk.path.join("data").display().to_string();
+    env.push(("RUSTYHOOK_DATA_DIR", data));
+    let node = start_node(&dir.join("home"), "", &env);
     wait_healthy(&node.base).await;
-    make_app(&node.base, &receiver, 8).await;
-
+    make_app(&node.base, receiver, 8).await;
     let load = Load::start(
         vec![node.base.clone()],
         4,
@@ -397,6 +417,15 @@ async fn a_store_full_for_20_s_loses_no_acknowledged_message_and_needs_no_restar
         Duration::from_millis(20),
     );
     load.wait_acked(200).await;
+    (node, load)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_full_for_20_s_loses_no_acknowledged_message_and_needs_no_restart() {
+    let dir = tempfile::tempdir().expect("dir");
+    let disk = SmallDisk::mount(dir.path().join("disk"), 48);
+    let receiver = Receiver::start(true, Duration::ZERO).await;
+    let (node, load) = loaded_node_on(&disk, dir.path(), &receiver, []).await;
     let filler = disk.fill();
     let full_at = Instant::now();
 
@@ -443,6 +472,57 @@ async fn a_store_full_for_20_s_loses_no_acknowledged_message_and_needs_no_restar
         metrics.contains("rustyhook_store_errors_total{kind=\"full\"}"),
         "full-disk errors are counted in /metrics"
     );
+}
+
+/// An endpoint that is down opens its breaker, so its deliveries wait in the store, each
+/// postponed to the next probe, a write that has to get through the outage: a full disk now.
+/// Those writes are tried again until they take, and one that took in a group SQLite then
+/// rolled back, or was told it failed when it had taken, must not free the delivery twice (a
+/// second copy would be sent). When the disk and the endpoint are back, each message arrives
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_open_breaker_s_waiting_deliveries_outlast_a_full_store_and_each_arrives_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    let disk = SmallDisk::mount(dir.path().join("disk"), 48);
+    let receiver = Receiver::start(false, Duration::ZERO).await;
+    receiver.set_down(true);
+    let breaker = [
+        ("RUSTYHOOK_BREAKER_THRESHOLD", "3"),
+        ("RUSTYHOOK_BREAKER_FAILING_FOR", "0s"),
+        // Probes (and the postponing of everything else) every second at most.
+        ("RUSTYHOOK_BREAKER_MAX_PROBE_INTERVAL", "1s"),
+    ];
+    let (node, load) = loaded_node_on(&disk, dir.path(), &receiver, breaker).await;
+    let filler = disk.fill();
+    wait_store_state(&node.base, "full", Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    std::fs::remove_file(&filler).expect("free the disk");
+    wait_store_state(&node.base, "up", Duration::from_secs(10)).await;
+    let before = load.acked_count();
+    load.wait_acked(before + 100).await;
+    let (acked, _) = load.finish().await;
+    // Every acknowledged message waits behind the breaker: far fewer requests than messages
+    // reached the endpoint while it was down.
+    let while_down = receiver.seen();
+    assert!(
+        while_down < acked.len() / 2,
+        "{while_down} requests reached an endpoint that was down, for {} messages",
+        acked.len()
+    );
+    receiver.set_down(false);
+
+    let twice = receiver
+        .wait_all(
+            &acked,
+            Duration::from_secs(90),
+            "breaker through a full store",
+        )
+        .await;
+    eprintln!(
+        "breaker open through a full store: {} acknowledged, {while_down} requests while down, all delivered, {twice} twice",
+        acked.len()
+    );
+    assert_eq!(twice, 0, "a delivery given back to the store is sent once");
 }
 
 /// Fast liveness, so the outages below are longer than the node timeout.

@@ -13,7 +13,7 @@ use rustyhook_core::model::DeliveryStatus;
 use rustyhook_core::outcome::OutcomeCode;
 use rustyhook_core::run::{Event, Run, RunAttempt, RunStep, env_name_of};
 use rustyhook_core::time::{Millis, now_millis};
-use rustyhook_store::{AttemptRecord, Attempted, Store};
+use rustyhook_store::{AttemptRecord, Attempted, Lease, Store};
 
 use super::Waiters;
 use super::substitute::substitute;
@@ -112,9 +112,9 @@ impl Executor {
         self.config.max_payload_bytes
     }
 
-    /// One attempt of `run`, leased to `node`; a `publish:` step creates its message through
+    /// One attempt of `run`, held under `lease`; a `publish:` step creates its message through
     /// `ingest`.
-    pub(crate) async fn attempt(&self, run: Run, node: &str, ingest: &Ingest) -> Step {
+    pub(crate) async fn attempt(&self, run: Run, lease: &Lease, ingest: &Ingest) -> Step {
         let Some(handler) = self.handlers.get(&run.handler_id) else {
             let result = CommandResult {
                 outcome: OutcomeCode::Spawn,
@@ -127,7 +127,7 @@ impl Executor {
             };
             return done(
                 run,
-                node,
+                lease,
                 result,
                 DeliveryStatus::Canceled,
                 None,
@@ -192,7 +192,7 @@ impl Executor {
         log_result(handler, &run, &step.result, decision.status);
         done(
             run,
-            node,
+            lease,
             step.result,
             decision.status,
             decision.next_attempt_at,
@@ -205,7 +205,7 @@ impl Executor {
 /// The record of a finished attempt, and the run as it leaves it.
 fn done(
     mut run: Run,
-    node: &str,
+    lease: &Lease,
     result: CommandResult,
     status: DeliveryStatus,
     next_attempt_at: Option<Millis>,
@@ -239,7 +239,7 @@ fn done(
             status,
             next_attempt_at,
             disable_endpoint: false,
-            leased_to: Some(node.to_owned()),
+            leased_to: Some(lease.clone()),
         }),
         run: Box::new(run),
     }

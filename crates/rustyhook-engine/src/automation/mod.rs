@@ -25,7 +25,7 @@ use rustyhook_core::handlers::HandlerSet;
 use rustyhook_core::id::RunId;
 use rustyhook_core::run::{Event, Run, RunAttempt, RunKey, RunStep};
 use rustyhook_core::time::now_millis;
-use rustyhook_store::Store;
+use rustyhook_store::{Lease, Store};
 use tokio::sync::oneshot;
 
 pub use self::backlog::Backlog;
@@ -186,7 +186,7 @@ impl Automation {
         &self,
         run: Run,
         key: Option<&RunKey>,
-        lease: Option<String>,
+        lease: Option<Lease>,
     ) -> Result<Option<Run>, TriggerError> {
         let store = self.dispatcher.store();
         let stored = match key {
@@ -200,7 +200,7 @@ impl Automation {
                     .await?
             }
         };
-        Ok(stored.then(|| self.start(run, lease.is_some())))
+        Ok(stored.then(|| self.start(run, lease.as_ref())))
     }
 
     /// Queues a new run with the same event as `original` (the API's re-run).
@@ -255,7 +255,7 @@ impl Automation {
             .store()
             .create_tick_runs(key, tick, vec![run.clone()], lease.clone())
             .await?;
-        Ok(stored.then(|| self.start(run, lease.is_some())))
+        Ok(stored.then(|| self.start(run, lease.as_ref())))
     }
 
     /// Queues a run like [`Self::trigger`], at most once per `key` (a broker message's id):
@@ -275,21 +275,19 @@ impl Automation {
 
     /// Hands a run just stored to this node's dispatcher when it was leased here; otherwise
     /// wakes the poller (here, or on the node that claims it).
-    fn start(&self, run: Run, leased_here: bool) -> Run {
-        if leased_here {
-            self.dispatcher.submit_run(run.clone());
+    fn start(&self, run: Run, leased_here: Option<&Lease>) -> Run {
+        if let Some(lease) = leased_here {
+            self.dispatcher.submit_run(lease, run.clone());
         } else {
             self.dispatcher.wake();
         }
         run
     }
 
-    /// The node new runs are leased to: this one while its dispatcher has room, as for new
-    /// messages; otherwise none, and the poller of a node with room claims them.
-    fn lease(&self) -> Option<String> {
-        self.dispatcher
-            .has_room(1)
-            .then(|| self.dispatcher.node_id().to_owned())
+    /// The claim new runs are stored under: one of this node's while its dispatcher has room,
+    /// as for new messages; otherwise none, and the poller of a node with room claims them.
+    fn lease(&self) -> Option<Lease> {
+        self.dispatcher.has_room(1).then(|| self.dispatcher.lease())
     }
 
     async fn queue(&self, run: Run) -> Result<Run, TriggerError> {

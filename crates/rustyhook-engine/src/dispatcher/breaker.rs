@@ -1,5 +1,6 @@
-//! An endpoint's circuit breaker: after `threshold` attempts in a row fail, the endpoint is
-//! probed rather than hammered. While the breaker is open its deliveries are not attempted
+//! An endpoint's circuit breaker: once `threshold` attempts in a row have failed over at least
+//! `failing_for` (the endpoint fails every attempt, not just a burst of them), it is probed
+//! rather than hammered. While the breaker is open its deliveries are not attempted
 //! (they wait in the store, due at the next probe, their attempts unspent); one delivery at a
 //! time goes as a probe, the first a second after opening and each next one twice as late (up
 //! to a cap) while probes fail. The first success closes the breaker and the waiting
@@ -17,8 +18,11 @@ const FIRST_PROBE: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub(super) struct Breaker {
     threshold: u32,
+    failing_for: Duration,
     max_interval: Duration,
     failures: u32,
+    /// When the current run of failures began.
+    failing_since: Option<Instant>,
     open: Option<Open>,
 }
 
@@ -52,12 +56,15 @@ pub(super) enum Change {
 }
 
 impl Breaker {
-    /// A closed breaker that opens after `threshold` failures in a row (never, for 0).
-    pub(super) fn new(threshold: u32, max_interval: Duration) -> Self {
+    /// A closed breaker that opens after `threshold` failures in a row (never, for 0) once
+    /// they have gone on for `failing_for`.
+    pub(super) fn new(threshold: u32, failing_for: Duration, max_interval: Duration) -> Self {
         Self {
             threshold,
+            failing_for,
             max_interval: max_interval.max(FIRST_PROBE),
             failures: 0,
+            failing_since: None,
             open: None,
         }
     }
@@ -85,12 +92,14 @@ impl Breaker {
     pub(super) fn record(&mut self, failed: bool, probe: bool, now: Instant) -> Change {
         if !failed {
             self.failures = 0;
+            self.failing_since = None;
             return match self.open.take() {
                 Some(_) => Change::Closed,
                 None => Change::None,
             };
         }
         self.failures = self.failures.saturating_add(1);
+        let since = *self.failing_since.get_or_insert(now);
         match &mut self.open {
             Some(open) if probe => {
                 open.probing = false;
@@ -99,7 +108,10 @@ impl Breaker {
                 Change::None
             }
             Some(_) => Change::None,
-            None if self.threshold > 0 && self.failures >= self.threshold => {
+            None if self.threshold > 0
+                && self.failures >= self.threshold
+                && now.saturating_duration_since(since) >= self.failing_for =>
+            {
                 self.open = Some(Open {
                     probe_at: now + FIRST_PROBE,
                     interval: (FIRST_PROBE * 2).min(self.max_interval),
@@ -134,7 +146,7 @@ mod tests {
     #[test]
     fn it_opens_after_the_threshold_probes_one_at_a_time_backing_off_and_closes_on_success() {
         let t0 = Instant::now();
-        let mut b = Breaker::new(3, Duration::from_secs(5));
+        let mut b = Breaker::new(3, Duration::ZERO, Duration::from_secs(5));
         for _ in 0..2 {
             assert_eq!(b.record(true, false, t0), Change::None);
         }
@@ -169,14 +181,45 @@ mod tests {
     #[test]
     fn a_success_between_failures_starts_the_count_again_and_zero_never_opens() {
         let t = Instant::now();
-        let mut b = Breaker::new(2, Duration::from_secs(60));
+        let mut b = Breaker::new(2, Duration::ZERO, Duration::from_secs(60));
         b.record(true, false, t);
         b.record(false, false, t);
         assert_eq!(b.record(true, false, t), Change::None);
-        let mut off = Breaker::new(0, Duration::from_secs(60));
+        let mut off = Breaker::new(0, Duration::ZERO, Duration::from_secs(60));
         for _ in 0..100 {
             assert_eq!(off.record(true, false, t), Change::None);
         }
         assert_eq!(off.gate(t), Gate::Go);
+    }
+
+    #[test]
+    fn failures_open_it_only_once_they_have_gone_on_for_the_set_time() {
+        let t0 = Instant::now();
+        let mut b = Breaker::new(3, Duration::from_secs(30), Duration::from_secs(60));
+        // A burst: many failures within a second, as from an endpoint refusing some requests
+        // or restarting.
+        for _ in 0..100 {
+            assert_eq!(b.record(true, false, t0), Change::None);
+        }
+        assert_eq!(
+            b.record(true, false, t0 + Duration::from_secs(29)),
+            Change::None
+        );
+        assert_eq!(
+            b.record(true, false, t0 + Duration::from_secs(30)),
+            Change::Opened,
+            "failing every attempt for 30 s"
+        );
+        // A success starts the clock again.
+        let t1 = t0 + Duration::from_secs(40);
+        b.record(false, true, t1);
+        for s in 0..5 {
+            b.record(true, false, t1 + Duration::from_secs(s));
+        }
+        assert_eq!(
+            b.record(true, false, t1 + Duration::from_secs(29)),
+            Change::None
+        );
+        assert!(!b.is_open());
     }
 }

@@ -27,7 +27,7 @@ use rustyhook_core::ratelimit::{Gcra, Rate};
 use rustyhook_core::run::Run;
 use rustyhook_core::signing::{HeaderStyle, recorded_headers};
 use rustyhook_core::time::{Millis, now_millis};
-use rustyhook_store::{AttemptRecord, Attempted, Target, WorkId};
+use rustyhook_store::{AttemptRecord, Attempted, Lease, Target, WorkId};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -117,6 +117,7 @@ impl Lane {
         };
         let breaker = Breaker::new(
             shared.config.breaker_threshold,
+            shared.config.breaker_failing_for,
             shared.config.breaker_max_probe_interval,
         );
         Self {
@@ -151,7 +152,7 @@ impl Lane {
                         self.take_arrived();
                         while let Some(Reverse(w)) = self.waiting.pop() {
                             if let Err(held) = self.process(w.held, &token).await {
-                                release(&self.shared, vec![held.work.id()]).await;
+                                release(&self.shared, vec![held.leased()]).await;
                             }
                         }
                         return;
@@ -163,7 +164,7 @@ impl Lane {
                 continue;
             };
             if let Err(held) = self.process(next.held, &token).await {
-                release(&self.shared, vec![held.work.id()]).await;
+                release(&self.shared, vec![held.leased()]).await;
                 break;
             }
         }
@@ -172,7 +173,7 @@ impl Lane {
         let unstarted = self
             .waiting
             .drain()
-            .map(|Reverse(w)| w.held.work.id())
+            .map(|Reverse(w)| w.held.leased())
             .collect();
         release(&self.shared, unstarted).await;
     }
@@ -216,7 +217,7 @@ impl Lane {
         let mut probe = false;
         let (limits, endpoint) = match &held.work {
             Work::Endpoint(job) => {
-                let id = WorkId::Delivery(job.delivery.id.clone());
+                let id = (WorkId::Delivery(job.delivery.id.clone()), held.claim);
                 let Some(endpoint) = self.endpoint().await else {
                     // Deleted: the store has already canceled its deliveries.
                     release(&self.shared, vec![id]).await;
@@ -275,11 +276,15 @@ impl Lane {
         }
         let shared = self.shared.clone();
         let breaker = self.breaker.clone();
+        let lease = Lease {
+            node: shared.config.node_id.clone(),
+            claim: held.claim,
+        };
         self.shared.attempts.spawn(async move {
             match (held.work, endpoint) {
                 (Work::Endpoint(job), Some(endpoint)) => {
                     let endpoint_id = endpoint.id.clone();
-                    let outcome = attempt(&shared, job, endpoint).await;
+                    let outcome = attempt(&shared, job, endpoint, lease).await;
                     let change = match outcome {
                         // Not sent: nothing learnt of the endpoint.
                         OutcomeCode::EndpointDisabled | OutcomeCode::NoContent => {
@@ -306,7 +311,7 @@ impl Lane {
                         Change::None => {}
                     }
                 }
-                (Work::Handler(run), _) => run_step(&shared, run).await,
+                (Work::Handler(run), _) => run_step(&shared, run, lease).await,
                 (Work::Endpoint(_), None) => unreachable!("an endpoint's work is sent with it"),
             }
             drop(permits);
@@ -335,8 +340,8 @@ impl Lane {
     /// released on the next start (or when this node is taken for dead).
     async fn hold_back(&mut self, held: Held, token: &CancellationToken) {
         self.take_arrived();
-        let mut ids = vec![held.work.id()];
-        ids.extend(self.waiting.drain().map(|Reverse(w)| w.held.work.id()));
+        let mut ids = vec![held.leased()];
+        ids.extend(self.waiting.drain().map(|Reverse(w)| w.held.leased()));
         tracing::debug!(lane = ?self.target, works = ids.len(), "paused: given back to the store until resumed");
         let shared = &self.shared;
         let node = &shared.config.node_id;
@@ -358,12 +363,17 @@ impl Lane {
     /// that is down or full rather than drop it (a lease the store never heard released would
     /// hold the delivery until this node restarts); `Err` if shutdown came first, when the
     /// lease stays for the next start.
-    async fn postpone(&self, id: WorkId, due: Millis, token: &CancellationToken) -> Result<(), ()> {
+    async fn postpone(
+        &self,
+        (id, claim): (WorkId, i64),
+        due: Millis,
+        token: &CancellationToken,
+    ) -> Result<(), ()> {
         let shared = &self.shared;
         let node = &shared.config.node_id;
         let given_back = tokio::select! {
             r = shared.config.health.keep_trying("attempts", || {
-                shared.store.release(node, vec![id.clone()], Some(due))
+                shared.store.release(node, vec![(id.clone(), claim)], Some(due))
             }) => r,
             () = token.cancelled() => return Err(()),
         };
@@ -489,9 +499,9 @@ async fn acquire_both(
     (a, b)
 }
 
-/// Sends one delivery and records the attempt with the delivery's next state. Returns how it
-/// ended.
-async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) -> OutcomeCode {
+/// Sends one delivery held under `lease` and records the attempt with the delivery's next
+/// state. Returns how it ended.
+async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint, lease: Lease) -> OutcomeCode {
     let started = now_millis();
     // The headers sent, as the attempt records them; none when nothing is sent.
     let mut sent_headers = None;
@@ -605,7 +615,7 @@ async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) -> OutcomeCode {
         status: decision.status,
         next_attempt_at: decision.next_attempt_at,
         disable_endpoint: decision.disable_endpoint,
-        leased_to: Some(shared.config.node_id.clone()),
+        leased_to: Some(lease),
     };
     let retry_at = record.next_attempt_at;
     let (done, recorded) = tokio::sync::oneshot::channel();
@@ -627,9 +637,9 @@ async fn attempt(shared: &Shared, job: Job, endpoint: Endpoint) -> OutcomeCode {
 /// Runs one handler step and records it with the run's next state (or gives the run back,
 /// due later, when it waits on a dependency). Killed with its command when the shutdown grace
 /// is over; its lease then stays, and the run runs again after the next start.
-async fn run_step(shared: &Arc<Shared>, run: Run) {
-    let node = &shared.config.node_id;
-    let id = run.id.clone();
+async fn run_step(shared: &Arc<Shared>, run: Run, lease: Lease) {
+    let node = &lease.node;
+    let id = (WorkId::Run(run.id.clone()), lease.claim);
     // Made here, not kept: the executor lives in the dispatcher, and an ingest it held would
     // hold the dispatcher in turn.
     let ingest = Ingest::new(
@@ -640,7 +650,7 @@ async fn run_step(shared: &Arc<Shared>, run: Run) {
         shared.executor.max_payload_bytes(),
     );
     let step = tokio::select! {
-        step = shared.executor.attempt(run, node, &ingest) => step,
+        step = shared.executor.attempt(run, &lease, &ingest) => step,
         () = shared.hard_stop.cancelled() => return,
     };
     match step {
@@ -649,15 +659,13 @@ async fn run_step(shared: &Arc<Shared>, run: Run) {
                 .config
                 .health
                 .keep_trying("runs", || {
-                    shared
-                        .store
-                        .release(node, vec![WorkId::Run(id.clone())], Some(until))
+                    shared.store.release(node, vec![id.clone()], Some(until))
                 })
                 .await;
             match released {
                 Ok(()) => shared.due_at(until),
                 Err(e) => {
-                    tracing::warn!(run_id = %id, error = %e, "could not postpone a waiting run")
+                    tracing::warn!(run_id = %id.0, error = %e, "could not postpone a waiting run")
                 }
             }
         }
@@ -699,7 +707,7 @@ async fn run_step(shared: &Arc<Shared>, run: Run) {
 }
 
 /// Gives leases back without an attempt (shutdown, deleted endpoint) and frees their room.
-pub(super) async fn release(shared: &Shared, ids: Vec<WorkId>) {
+pub(super) async fn release(shared: &Shared, ids: Vec<(WorkId, i64)>) {
     if ids.is_empty() {
         return;
     }
@@ -748,6 +756,7 @@ mod tests {
                 trigger: TriggerType::Scheduled,
             }),
             epoch: 0,
+            claim: 0,
         }
     }
 

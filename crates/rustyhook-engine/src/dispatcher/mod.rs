@@ -33,8 +33,8 @@ use rustyhook_core::id::EndpointId;
 use rustyhook_core::model::{Delivery, TriggerType};
 use rustyhook_core::names::EventTypeName;
 use rustyhook_core::run::Run;
-use rustyhook_core::time::Millis;
-use rustyhook_store::{Claimed, Due, Store, Target, WorkId};
+use rustyhook_core::time::{Millis, now_millis};
+use rustyhook_store::{Claimed, Due, Lease, Store, Target, WorkId};
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -144,10 +144,18 @@ impl Work {
     }
 }
 
-/// Work in memory, with the fence epoch it was taken under.
+/// Work in memory, with the fence epoch it was taken under and the number of its claim.
 struct Held {
     work: Work,
     epoch: u64,
+    claim: i64,
+}
+
+impl Held {
+    /// The work's id and claim, for giving it back.
+    fn leased(&self) -> (WorkId, i64) {
+        (self.work.id(), self.claim)
+    }
 }
 
 /// State shared by the router, lanes, poller and attempt tasks.
@@ -185,6 +193,9 @@ struct Shared {
     attempts: TaskTracker,
     /// Where attempt tasks hand their records for batched writing.
     recorder: mpsc::UnboundedSender<recorder::Request>,
+    /// The next claim's number (see [`Lease`]). Started from the clock in microseconds, so a
+    /// node restarted under the same name does not count from where its previous life did.
+    claims: AtomicI64,
 }
 
 impl Shared {
@@ -259,6 +270,7 @@ impl Dispatcher {
             next_due: AtomicI64::new(i64::MAX),
             attempts: TaskTracker::new(),
             recorder,
+            claims: AtomicI64::new(now_millis().saturating_mul(1000)),
         });
         let dispatcher = Self {
             shared: shared.clone(),
@@ -277,6 +289,15 @@ impl Dispatcher {
         &self.shared.config.node_id
     }
 
+    /// A new claim by this node, for work it is about to store leased or to claim: each claim
+    /// has its own number, so what is given back or recorded under one cannot touch another.
+    pub fn lease(&self) -> Lease {
+        Lease {
+            node: self.shared.config.node_id.clone(),
+            claim: self.shared.claims.fetch_add(1, Ordering::AcqRel),
+        }
+    }
+
     /// Whether `n` more deliveries fit in memory. When not, create them unleased and let the
     /// poller bring them in later.
     ///
@@ -291,22 +312,23 @@ impl Dispatcher {
             && self.shared.queued.load(Ordering::Acquire) + n <= capacity - reserve
     }
 
-    /// Hands over deliveries leased to this node.
-    pub fn submit(&self, jobs: impl IntoIterator<Item = Job>) {
-        self.hand_over(jobs.into_iter().map(Work::Endpoint));
+    /// Hands over deliveries stored under `lease` (one of this node's, from [`Self::lease`]).
+    pub fn submit(&self, lease: &Lease, jobs: impl IntoIterator<Item = Job>) {
+        self.hand_over(lease.claim, jobs.into_iter().map(Work::Endpoint));
     }
 
-    /// Hands over a run leased to this node.
-    pub fn submit_run(&self, run: Run) {
-        self.hand_over(std::iter::once(Work::Handler(run)));
+    /// Hands over a run stored under `lease` (one of this node's, from [`Self::lease`]).
+    pub fn submit_run(&self, lease: &Lease, run: Run) {
+        self.hand_over(lease.claim, std::iter::once(Work::Handler(run)));
     }
 
-    fn hand_over(&self, work: impl IntoIterator<Item = Work>) {
+    fn hand_over(&self, claim: i64, work: impl IntoIterator<Item = Work>) {
         let epoch = self.shared.fence().epoch();
         for work in work {
             let queued = self.shared.queued.fetch_add(1, Ordering::AcqRel) + 1;
             observe::in_memory_queue(queued);
-            if self.shared.router.send(Held { work, epoch }).is_err() {
+            let held = Held { work, epoch, claim };
+            if self.shared.router.send(held).is_err() {
                 // Shutting down: the lease stays and is released on the next start.
                 self.shared.queued.fetch_sub(1, Ordering::AcqRel);
             }
@@ -397,7 +419,7 @@ impl Runner {
         self.inbox.close();
         let mut unstarted = Vec::new();
         while let Ok(held) = self.inbox.try_recv() {
-            unstarted.push(held.work.id());
+            unstarted.push(held.leased());
         }
         drop(lanes);
         lanes_tracker.close();

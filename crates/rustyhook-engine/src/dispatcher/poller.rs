@@ -38,14 +38,11 @@ pub(super) async fn run(dispatcher: Dispatcher, token: CancellationToken) {
                 .fetch_update(Ordering::AcqRel, Ordering::Acquire, |at| {
                     (at <= now).then_some(i64::MAX)
                 });
-            match shared
-                .store
-                .claim_due(&shared.config.node_id, now_millis(), room)
-                .await
-            {
+            let lease = dispatcher.lease();
+            match shared.store.claim_due(&lease, now_millis(), room).await {
                 Ok(claimed) => {
                     let full = claimed.len() == room;
-                    dispatcher.hand_over(claimed.into_iter().map(Work::from));
+                    dispatcher.hand_over(lease.claim, claimed.into_iter().map(Work::from));
                     if full {
                         tokio::task::yield_now().await;
                         continue;

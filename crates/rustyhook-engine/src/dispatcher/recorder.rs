@@ -57,9 +57,12 @@ async fn write(store: &dyn Store, health: &StoreHealth, records: Vec<AttemptReco
         let id = r.attempt.work_id();
         tracing::error!(delivery_id = %id, error = %e,
             "the store refused an attempt's record; releasing its delivery to be tried again");
-        if let Some(node) = &r.leased_to {
+        if let Some(lease) = &r.leased_to {
+            let work = vec![(id.clone(), lease.claim)];
             let released = health
-                .keep_trying("attempts", || store.release(node, vec![id.clone()], None))
+                .keep_trying("attempts", || {
+                    store.release(&lease.node, work.clone(), None)
+                })
                 .await;
             if let Err(e) = released {
                 tracing::error!(delivery_id = %id, error = %e, "could not release a delivery");

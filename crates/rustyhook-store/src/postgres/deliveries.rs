@@ -21,13 +21,13 @@ use crate::query::deliveries_of_message;
 use crate::rows;
 use crate::rules::target_column;
 use crate::stats::Tally;
-use crate::{AttemptRecord, Attempted, Due, StoreResult, Target, WorkId, rules};
+use crate::{AttemptRecord, Attempted, Due, Lease, StoreResult, Target, WorkId, rules};
 
 /// Inserts deliveries in one statement, each column bound as an array.
 pub(crate) async fn insert_many(
     conn: &mut PgConnection,
     ds: &[Delivery],
-    lease_owner: Option<&str>,
+    lease: Option<&Lease>,
     manual: bool,
 ) -> StoreResult<()> {
     if ds.is_empty() {
@@ -36,9 +36,9 @@ pub(crate) async fn insert_many(
     let text = |f: fn(&Delivery) -> &str| ds.iter().map(f).map(str::to_owned).collect::<Vec<_>>();
     sqlx::query(
         r#"INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts,
-            next_attempt_at, manual, lease_owner, created_at, updated_at)
+            next_attempt_at, manual, lease_owner, lease_claim, created_at, updated_at)
         SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, d.status, d.attempts,
-            d.next_attempt_at, $10, $11, d.created_at, d.updated_at
+            d.next_attempt_at, $10, $11, $12, d.created_at, d.updated_at
         FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::BIGINT[],
             $7::BIGINT[], $8::BIGINT[], $9::BIGINT[])
             AS d (id, msg_id, endpoint_id, app_id, status, attempts, next_attempt_at,
@@ -54,7 +54,8 @@ pub(crate) async fn insert_many(
     .bind(ds.iter().map(|d| d.created_at).collect::<Vec<_>>())
     .bind(ds.iter().map(|d| d.updated_at).collect::<Vec<_>>())
     .bind(manual)
-    .bind(lease_owner)
+    .bind(lease.map(|l| l.node.as_str()))
+    .bind(lease.map(|l| l.claim))
     .execute(conn)
     .await
     .map_err(db_err)?;
@@ -64,11 +65,11 @@ pub(crate) async fn insert_many(
 /// Leases up to `limit` due deliveries and runs to `node` in one statement.
 pub(crate) async fn claim_due(
     pool: &PgPool,
-    node: &str,
+    lease: &Lease,
     now: Millis,
     limit: usize,
 ) -> StoreResult<Vec<Due>> {
-    queue::claim(pool, node, now, limit).await
+    queue::claim(pool, lease, now, limit).await
 }
 
 pub(crate) async fn next_due(pool: &PgPool) -> StoreResult<Option<Millis>> {
@@ -132,7 +133,8 @@ async fn record_endpoint_attempt(
             SET status = $13, attempts = attempts + 1, next_attempt_at = $14, manual = FALSE,
                 lease_owner = NULL, updated_at = $12
             WHERE id = $2
-              AND ($16::TEXT IS NULL OR lease_owner IS NULL OR lease_owner = $16)
+              AND ($16::TEXT IS NULL OR lease_owner IS NULL
+                OR (lease_owner = $16 AND lease_claim = $18))
             RETURNING attempts
         ),
         gone AS (
@@ -158,33 +160,38 @@ async fn record_endpoint_attempt(
     .bind(rec.status.as_str())
     .bind(rec.next_attempt_at)
     .bind(rec.disable_endpoint)
-    .bind(rec.leased_to.as_deref())
+    .bind(rec.leased_to.as_ref().map(|l| l.node.as_str()))
     .bind(a.request_headers.as_ref().map(rows::to_json))
+    .bind(rec.leased_to.as_ref().map(|l| l.claim))
     .fetch_optional(conn)
     .await
     .map_err(db_err)?;
     Ok(attempts.map(|n| n as u32))
 }
 
-/// Gives work back: a run that was running is pending again; with `due_at`, it falls due then.
+/// Gives work back, each under the claim it is held by: a run that was running is pending
+/// again; with `due_at`, it falls due then.
 pub(crate) async fn release(
     pool: &PgPool,
     node: &str,
-    ids: &[WorkId],
+    work: &[(WorkId, i64)],
     due_at: Option<Millis>,
 ) -> StoreResult<()> {
-    let ids: Vec<&str> = ids.iter().map(WorkId::as_str).collect();
+    let ids: Vec<&str> = work.iter().map(|(id, _)| id.as_str()).collect();
+    let claims: Vec<i64> = work.iter().map(|(_, claim)| *claim).collect();
     let mut tx = pool.begin().await.map_err(db_err)?;
     let done = sqlx::query(
-        r#"UPDATE deliveries
+        r#"UPDATE deliveries d
         SET lease_owner = NULL,
-            next_attempt_at = COALESCE($3, next_attempt_at),
-            status = CASE status WHEN 'sending' THEN 'pending' ELSE status END
-        WHERE id = ANY ($1) AND lease_owner = $2"#,
+            next_attempt_at = COALESCE($3, d.next_attempt_at),
+            status = CASE d.status WHEN 'sending' THEN 'pending' ELSE d.status END
+        FROM UNNEST($1::TEXT[], $4::BIGINT[]) AS w (id, claim)
+        WHERE d.id = w.id AND d.lease_owner = $2 AND d.lease_claim = w.claim"#,
     )
     .bind(&ids)
     .bind(node)
     .bind(due_at)
+    .bind(&claims)
     .execute(&mut *tx)
     .await
     .map_err(db_err)?;

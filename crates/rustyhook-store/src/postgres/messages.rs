@@ -63,8 +63,8 @@ pub(crate) async fn create(
     let enabled = endpoints::enabled_of_app(&mut tx, &m.app_id, sbox).await?;
     let created = rules::fan_out(new, &enabled);
     // Read in this transaction: a pause committed on any node before it is honoured here.
-    let lease = match new.lease_to.as_deref() {
-        Some(node) if !super::pauses::holds_any(&mut tx, &created).await? => Some(node),
+    let lease = match new.lease_to.as_ref() {
+        Some(lease) if !super::pauses::holds_any(&mut tx, &created).await? => Some(lease),
         _ => None,
     };
     deliveries::insert_many(&mut tx, &created, lease, false).await?;

@@ -247,8 +247,8 @@ impl Store for PostgresStore {
         deliveries::list_for_message(&self.pool, msg, &page, &self.sbox).await
     }
 
-    async fn claim_due(&self, node: &str, now: Millis, limit: usize) -> StoreResult<Vec<Due>> {
-        deliveries::claim_due(&self.pool, node, now, limit).await
+    async fn claim_due(&self, lease: &Lease, now: Millis, limit: usize) -> StoreResult<Vec<Due>> {
+        deliveries::claim_due(&self.pool, lease, now, limit).await
     }
 
     async fn next_due(&self) -> StoreResult<Option<Millis>> {
@@ -262,10 +262,10 @@ impl Store for PostgresStore {
     async fn release(
         &self,
         node: &str,
-        ids: Vec<WorkId>,
+        work: Vec<(WorkId, i64)>,
         due_at: Option<Millis>,
     ) -> StoreResult<()> {
-        deliveries::release(&self.pool, node, &ids, due_at).await
+        deliveries::release(&self.pool, node, &work, due_at).await
     }
 
     async fn resend(&self, msg: &Message, endpoint: &Endpoint, now: Millis) -> StoreResult<()> {
@@ -459,8 +459,8 @@ impl Store for PostgresStore {
         apps::idempotency_purge(&self.pool, expire_before).await
     }
 
-    async fn create_runs(&self, new: Vec<Run>, lease_to: Option<String>) -> StoreResult<()> {
-        runs::create(&self.pool, &new, lease_to.as_deref()).await
+    async fn create_runs(&self, new: Vec<Run>, lease_to: Option<Lease>) -> StoreResult<()> {
+        runs::create(&self.pool, &new, lease_to.as_ref()).await
     }
 
     async fn get_run(&self, id: &str) -> StoreResult<Option<Run>> {
@@ -501,18 +501,18 @@ impl Store for PostgresStore {
         key: &str,
         tick: Millis,
         new: Vec<Run>,
-        lease_to: Option<String>,
+        lease_to: Option<Lease>,
     ) -> StoreResult<bool> {
-        runs::create_tick(&self.pool, key, tick, &new, lease_to.as_deref()).await
+        runs::create_tick(&self.pool, key, tick, &new, lease_to.as_ref()).await
     }
 
     async fn create_keyed_run(
         &self,
         key: &str,
         run: Run,
-        lease_to: Option<String>,
+        lease_to: Option<Lease>,
     ) -> StoreResult<bool> {
-        runs::create_keyed(&self.pool, key, &run, lease_to.as_deref()).await
+        runs::create_keyed(&self.pool, key, &run, lease_to.as_ref()).await
     }
 
     async fn heartbeat(&self, node: &str) -> StoreResult<Beat> {

@@ -10,20 +10,20 @@ use sqlx::PgPool;
 use super::conn::db_err;
 use crate::pause::NOT_PAUSED;
 use crate::rows::{self, DUE_COLS};
-use crate::{Due, StoreResult};
+use crate::{Due, Lease, StoreResult};
 
-/// Leases up to `limit` rows due at `now` to `node`, earliest due first, each read with its
+/// Leases up to `limit` rows due at `now` under `lease`, earliest due first, each read with its
 /// message when it has one.
 pub(crate) async fn claim(
     pool: &PgPool,
-    node: &str,
+    lease: &Lease,
     now: Millis,
     limit: usize,
 ) -> StoreResult<Vec<Due>> {
     let sql = format!(
         r#"WITH d AS (
             UPDATE deliveries
-            SET lease_owner = $1
+            SET lease_owner = $1, lease_claim = $4
             WHERE id IN (
                 SELECT d.id
                 FROM deliveries d
@@ -43,9 +43,10 @@ pub(crate) async fn claim(
         ORDER BY d.next_attempt_at, d.id"#
     );
     let found = sqlx::query(&sql)
-        .bind(node)
+        .bind(&lease.node)
         .bind(now)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(lease.claim)
         .fetch_all(pool)
         .await
         .map_err(db_err)?;

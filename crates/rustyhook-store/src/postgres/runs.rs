@@ -19,18 +19,18 @@ use crate::page::{Listed, Page};
 use crate::query;
 use crate::rows::{self, RUN_COLS, to_json};
 use crate::stats::Tally;
-use crate::{AttemptRecord, OpenRuns, StoreResult, rules};
+use crate::{AttemptRecord, Lease, OpenRuns, StoreResult, rules};
 
 /// Inserts runs, one statement each, and counts them in the stats, inside the caller's
 /// transaction.
 async fn insert_each(
     conn: &mut PgConnection,
     runs: &[Run],
-    lease_owner: Option<&str>,
+    lease: Option<&Lease>,
 ) -> StoreResult<()> {
     let sql = format!(
-        "INSERT INTO deliveries ({RUN_COLS}, lease_owner)\n\
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        "INSERT INTO deliveries ({RUN_COLS}, lease_owner, lease_claim)\n\
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     );
     for r in runs {
         sqlx::query(&sql)
@@ -47,7 +47,8 @@ async fn insert_each(
             .bind(&r.output)
             .bind(r.created_at)
             .bind(r.updated_at)
-            .bind(lease_owner)
+            .bind(lease.map(|l| l.node.as_str()))
+            .bind(lease.map(|l| l.claim))
             .execute(&mut *conn)
             .await
             .map_err(db_err)?;
@@ -61,22 +62,18 @@ async fn insert_each(
 async fn insert_due(
     conn: &mut PgConnection,
     runs: &[Run],
-    lease_owner: Option<&str>,
+    lease: Option<&Lease>,
 ) -> StoreResult<()> {
-    insert_each(conn, runs, lease_owner).await?;
-    if lease_owner.is_none() && !runs.is_empty() {
+    insert_each(conn, runs, lease).await?;
+    if lease.is_none() && !runs.is_empty() {
         notify(conn, DUE_CHANNEL).await?;
     }
     Ok(())
 }
 
-pub(crate) async fn create(
-    pool: &PgPool,
-    runs: &[Run],
-    lease_owner: Option<&str>,
-) -> StoreResult<()> {
+pub(crate) async fn create(pool: &PgPool, runs: &[Run], lease: Option<&Lease>) -> StoreResult<()> {
     let mut tx = pool.begin().await.map_err(db_err)?;
-    insert_due(&mut tx, runs, lease_owner).await?;
+    insert_due(&mut tx, runs, lease).await?;
     tx.commit().await.map_err(db_err)
 }
 
@@ -88,7 +85,7 @@ pub(crate) async fn create_tick(
     key: &str,
     tick: Millis,
     runs: &[Run],
-    lease_owner: Option<&str>,
+    lease: Option<&Lease>,
 ) -> StoreResult<bool> {
     let mut tx = pool.begin().await.map_err(db_err)?;
     let created = sqlx::query(
@@ -117,7 +114,7 @@ pub(crate) async fn create_tick(
         }
         apps::set_meta(&mut *tx, key, &tick.to_string()).await?;
     }
-    insert_due(&mut tx, runs, lease_owner).await?;
+    insert_due(&mut tx, runs, lease).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(true)
 }
@@ -131,10 +128,10 @@ pub(crate) async fn create_keyed(
     pool: &PgPool,
     key: &str,
     run: &Run,
-    lease_owner: Option<&str>,
+    lease: Option<&Lease>,
 ) -> StoreResult<bool> {
     let mut tx = pool.begin().await.map_err(db_err)?;
-    insert_due(&mut tx, std::slice::from_ref(run), lease_owner).await?;
+    insert_due(&mut tx, std::slice::from_ref(run), lease).await?;
     let keyed = sqlx::query(
         r#"INSERT INTO run_keys (key, run_id)
         VALUES ($1, $2)
@@ -217,7 +214,8 @@ pub(crate) async fn record(
         SET status = $9, attempts = attempts + 1, next_attempt_at = $10, exit_code = $5,
             output = $6, manual = FALSE, lease_owner = NULL, updated_at = $11
         WHERE id = $2
-          AND ($12::TEXT IS NULL OR lease_owner IS NULL OR lease_owner = $12)"#,
+          AND ($12::TEXT IS NULL OR lease_owner IS NULL
+            OR (lease_owner = $12 AND lease_claim = $13))"#,
     )
     .bind(a.id.as_str())
     .bind(a.run_id.as_str())
@@ -230,7 +228,8 @@ pub(crate) async fn record(
     .bind(rec.status.as_str())
     .bind(rec.next_attempt_at)
     .bind(a.created_at + a.duration_ms)
-    .bind(rec.leased_to.as_deref())
+    .bind(rec.leased_to.as_ref().map(|l| l.node.as_str()))
+    .bind(rec.leased_to.as_ref().map(|l| l.claim))
     .execute(conn)
     .await
     .map_err(db_err)?;

@@ -462,6 +462,11 @@ CREATE TABLE nodes_seen (
     last_seen BIGINT NOT NULL
 );
 "#,
+    // Each claim of a delivery or run is numbered (see `Lease`): release and record act only
+    // while the claim they were made under holds it.
+    r#"
+ALTER TABLE deliveries ADD COLUMN lease_claim BIGINT;
+"#,
 ];
 
 /// Brings the schema up to date, in one transaction that holds [`MIGRATION_LOCK`]: a node

@@ -18,18 +18,18 @@ use crate::pause::NOT_PAUSED;
 use crate::query::deliveries_of_message;
 use crate::rows::{self, DUE_COLS};
 use crate::rules::target_column;
-use crate::{AttemptRecord, Attempted, Due, StoreResult, Target, WorkId, rules};
+use crate::{AttemptRecord, Attempted, Due, Lease, StoreResult, Target, WorkId, rules};
 
 pub(crate) fn insert(
     conn: &Connection,
     d: &Delivery,
-    lease_owner: Option<&str>,
+    lease: Option<&Lease>,
     manual: bool,
 ) -> StoreResult<()> {
     conn.prepare_cached(
         r#"INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts,
-            next_attempt_at, manual, lease_owner, created_at, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"#,
+            next_attempt_at, manual, lease_owner, lease_claim, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"#,
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -41,7 +41,8 @@ pub(crate) fn insert(
             d.attempts,
             d.next_attempt_at,
             manual,
-            lease_owner,
+            lease.map(|l| l.node.as_str()),
+            lease.map(|l| l.claim),
             d.created_at,
             d.updated_at
         ])
@@ -52,7 +53,7 @@ pub(crate) fn insert(
 
 pub(crate) fn claim_due(
     conn: &Connection,
-    node: &str,
+    lease: &Lease,
     now: Millis,
     limit: usize,
 ) -> StoreResult<Vec<Due>> {
@@ -74,15 +75,17 @@ pub(crate) fn claim_due(
         .map_err(db_err)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(db_err)?;
-    let mut lease = conn
-        .prepare_cached("UPDATE deliveries SET lease_owner = ? WHERE id = ?")
+    let mut lease_row = conn
+        .prepare_cached("UPDATE deliveries SET lease_owner = ?, lease_claim = ? WHERE id = ?")
         .map_err(db_err)?;
     for d in &due {
         let id = match d {
             Due::Endpoint(c) => c.delivery.id.as_str(),
             Due::Handler(r) => r.id.as_str(),
         };
-        lease.execute(params![node, id]).map_err(db_err)?;
+        lease_row
+            .execute(params![lease.node, lease.claim, id])
+            .map_err(db_err)?;
     }
     Ok(due)
 }
@@ -131,7 +134,7 @@ pub(crate) fn record_attempt(conn: &Connection, rec: &AttemptRecord) -> StoreRes
             lease_owner = NULL, updated_at = ?,
             exit_code = ?, output = ?
         WHERE id = ?
-          AND (? IS NULL OR lease_owner IS NULL OR lease_owner = ?)
+          AND (? IS NULL OR lease_owner IS NULL OR (lease_owner = ? AND lease_claim = ?))
         RETURNING attempts"#,
         )
         .and_then(|mut s| {
@@ -143,8 +146,9 @@ pub(crate) fn record_attempt(conn: &Connection, rec: &AttemptRecord) -> StoreRes
                     exit_code,
                     output,
                     id,
-                    rec.leased_to,
-                    rec.leased_to
+                    rec.leased_to.as_ref().map(|l| l.node.as_str()),
+                    rec.leased_to.as_ref().map(|l| l.node.as_str()),
+                    rec.leased_to.as_ref().map(|l| l.claim)
                 ],
                 |r| r.get(0),
             )
@@ -208,11 +212,12 @@ fn insert_attempt(conn: &Connection, a: &Attempt) -> StoreResult<()> {
     Ok(())
 }
 
-/// Gives work back: a run that was running is pending again; with `due_at`, it falls due then.
+/// Gives work back, each under the claim it is held by: a run that was running is pending
+/// again; with `due_at`, it falls due then.
 pub(crate) fn release(
     conn: &Connection,
     node: &str,
-    ids: &[WorkId],
+    work: &[(WorkId, i64)],
     due_at: Option<Millis>,
 ) -> StoreResult<()> {
     let mut stmt = conn
@@ -220,11 +225,11 @@ pub(crate) fn release(
             r#"UPDATE deliveries
             SET lease_owner = NULL, next_attempt_at = COALESCE(?, next_attempt_at),
                 status = CASE status WHEN 'sending' THEN 'pending' ELSE status END
-            WHERE id = ? AND lease_owner = ?"#,
+            WHERE id = ? AND lease_owner = ? AND lease_claim = ?"#,
         )
         .map_err(db_err)?;
-    for id in ids {
-        stmt.execute(params![due_at, id.as_str(), node])
+    for (id, claim) in work {
+        stmt.execute(params![due_at, id.as_str(), node, claim])
             .map_err(db_err)?;
     }
     Ok(())

@@ -53,8 +53,8 @@ pub(crate) fn create(
     .map_err(db_err)?;
 
     let created = rules::fan_out(new, fanout.enabled(conn, &m.app_id, sbox)?.iter());
-    let lease = match new.lease_to.as_deref() {
-        Some(node) if !super::pauses::holds_any(conn, &created)? => Some(node),
+    let lease = match new.lease_to.as_ref() {
+        Some(lease) if !super::pauses::holds_any(conn, &created)? => Some(lease),
         _ => None,
     };
     for delivery in &created {

@@ -110,11 +110,11 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn create_runs(&self, new: Vec<Run>, lease_to: Option<String>) -> StoreResult<()> {
+    async fn create_runs(&self, new: Vec<Run>, lease_to: Option<Lease>) -> StoreResult<()> {
         self.db
             .write(move |c| {
                 new.iter()
-                    .try_for_each(|r| runs::insert(c, r, lease_to.as_deref()))
+                    .try_for_each(|r| runs::insert(c, r, lease_to.as_ref()))
             })
             .await
     }
@@ -124,11 +124,11 @@ impl Store for SqliteStore {
         key: &str,
         tick: Millis,
         new: Vec<Run>,
-        lease_to: Option<String>,
+        lease_to: Option<Lease>,
     ) -> StoreResult<bool> {
         let key = key.to_owned();
         self.db
-            .write(move |c| runs::create_tick(c, &key, tick, &new, lease_to.as_deref()))
+            .write(move |c| runs::create_tick(c, &key, tick, &new, lease_to.as_ref()))
             .await
     }
 
@@ -136,11 +136,11 @@ impl Store for SqliteStore {
         &self,
         key: &str,
         run: Run,
-        lease_to: Option<String>,
+        lease_to: Option<Lease>,
     ) -> StoreResult<bool> {
         let key = key.to_owned();
         self.db
-            .write(move |c| runs::create_keyed(c, &key, &run, lease_to.as_deref()))
+            .write(move |c| runs::create_keyed(c, &key, &run, lease_to.as_ref()))
             .await
     }
 
@@ -415,10 +415,10 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn claim_due(&self, node: &str, now: Millis, limit: usize) -> StoreResult<Vec<Due>> {
-        let node = node.to_owned();
+    async fn claim_due(&self, lease: &Lease, now: Millis, limit: usize) -> StoreResult<Vec<Due>> {
+        let lease = lease.clone();
         self.db
-            .write(move |c| deliveries::claim_due(c, &node, now, limit))
+            .write(move |c| deliveries::claim_due(c, &lease, now, limit))
             .await
     }
 
@@ -448,12 +448,12 @@ impl Store for SqliteStore {
     async fn release(
         &self,
         node: &str,
-        ids: Vec<WorkId>,
+        work: Vec<(WorkId, i64)>,
         due_at: Option<Millis>,
     ) -> StoreResult<()> {
         let node = node.to_owned();
         self.db
-            .write(move |c| deliveries::release(c, &node, &ids, due_at))
+            .write(move |c| deliveries::release(c, &node, &work, due_at))
             .await
     }
 

@@ -17,12 +17,12 @@ use crate::page::{Listed, Page};
 use crate::query;
 use crate::rows::{self, RUN_ATTEMPT_COLS, RUN_COLS, to_json};
 use crate::stats::Tally;
-use crate::{OpenRuns, StoreResult, rules};
+use crate::{Lease, OpenRuns, StoreResult, rules};
 
-pub(crate) fn insert(conn: &Connection, r: &Run, lease_owner: Option<&str>) -> StoreResult<()> {
+pub(crate) fn insert(conn: &Connection, r: &Run, lease: Option<&Lease>) -> StoreResult<()> {
     conn.prepare_cached(&format!(
-        "INSERT INTO deliveries ({RUN_COLS}, lease_owner)\n\
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO deliveries ({RUN_COLS}, lease_owner, lease_claim)\n\
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ))
     .and_then(|mut s| {
         s.execute(params![
@@ -39,7 +39,8 @@ pub(crate) fn insert(conn: &Connection, r: &Run, lease_owner: Option<&str>) -> S
             r.output,
             r.created_at,
             r.updated_at,
-            lease_owner
+            lease.map(|l| l.node.as_str()),
+            lease.map(|l| l.claim)
         ])
     })
     .map_err(db_err)?;
@@ -55,14 +56,14 @@ pub(crate) fn create_tick(
     key: &str,
     tick: Millis,
     new: &[Run],
-    lease_owner: Option<&str>,
+    lease: Option<&Lease>,
 ) -> StoreResult<bool> {
     let current = super::apps::get_meta(conn, key)?;
     if !rules::tick_is_new(current.as_deref(), tick) {
         return Ok(false);
     }
     super::apps::set_meta(conn, key, &tick.to_string())?;
-    new.iter().try_for_each(|r| insert(conn, r, lease_owner))?;
+    new.iter().try_for_each(|r| insert(conn, r, lease))?;
     Ok(true)
 }
 
@@ -72,7 +73,7 @@ pub(crate) fn create_keyed(
     conn: &Connection,
     key: &str,
     run: &Run,
-    lease_owner: Option<&str>,
+    lease: Option<&Lease>,
 ) -> StoreResult<bool> {
     let taken: bool = conn
         .prepare_cached(
@@ -87,7 +88,7 @@ pub(crate) fn create_keyed(
     if taken {
         return Ok(false);
     }
-    insert(conn, run, lease_owner)?;
+    insert(conn, run, lease)?;
     conn.prepare_cached(
         r#"INSERT INTO run_keys (key, run_id)
         VALUES (?, ?)"#,

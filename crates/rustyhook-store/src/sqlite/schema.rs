@@ -515,6 +515,11 @@ CREATE TABLE nodes_seen (
     last_seen INTEGER NOT NULL
 );
 "#,
+    // Each claim of a delivery or run is numbered (see `Lease`): release and record act only
+    // while the claim they were made under holds it.
+    r#"
+ALTER TABLE deliveries ADD COLUMN lease_claim INTEGER;
+"#,
 ];
 
 /// Brings the schema up to date.

@@ -61,7 +61,7 @@ async fn world(store: &Arc<dyn Store>) -> World {
     die(store, &b_dead, 30).await;
     let r = run("deploy", 35);
     store
-        .create_runs(vec![r.clone()], Some("n".into()))
+        .create_runs(vec![r.clone()], Some(lease("n")))
         .await
         .expect("run");
     let Attempted::Handler {
@@ -297,7 +297,7 @@ async fn recovering_dead_letters_requeues_each_once_and_says_how_many(store: Arc
     assert_eq!(recover(DeadLetterFilter::default(), 1).await, 1);
     assert_eq!(recover(DeadLetterFilter::default(), 1).await, 0);
     assert!(ids(&store, DeadLetterFilter::default()).await.is_empty());
-    let due = store.claim_due("n", 100, 10).await.expect("claim");
+    let due = store.claim_due(&lease("n"), 100, 10).await.expect("claim");
     assert_eq!(due.len(), 2, "the other delivery and the run are due");
 }
 

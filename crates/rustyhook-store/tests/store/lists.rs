@@ -325,7 +325,7 @@ async fn resend_schedules_a_manual_attempt_and_creates_a_missing_delivery(store:
     let sent = store
         .create_message(NewMessage {
             message: message(&a.id, "a", None, 10),
-            lease_to: Some("n".into()),
+            lease_to: Some(lease("n")),
             only_endpoint: Some(one.id.clone()),
             deliver_at: None,
         })

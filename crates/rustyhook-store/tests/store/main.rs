@@ -101,7 +101,7 @@ async fn a_message_creates_one_delivery_per_matching_endpoint_in_its_transaction
     // Leased to the node that took it: the poller must not hand them out again.
     assert!(
         store
-            .claim_due("node-2", 1_000, 100)
+            .claim_due(&lease("node-2"), 1_000, 100)
             .await
             .expect("claim")
             .is_empty()
@@ -129,7 +129,7 @@ async fn due_deliveries_are_claimed_once_and_a_failure_schedules_the_next_attemp
     assert_eq!(claimed[0].payload.as_deref(), Some(r#"{"n":1}"#));
     assert!(
         store
-            .claim_due("n", 10, 10)
+            .claim_due(&lease("n"), 10, 10)
             .await
             .expect("claim")
             .is_empty()
@@ -148,7 +148,7 @@ async fn due_deliveries_are_claimed_once_and_a_failure_schedules_the_next_attemp
         .expect("record");
     assert!(
         store
-            .claim_due("n", 4_999, 10)
+            .claim_due(&lease("n"), 4_999, 10)
             .await
             .expect("claim")
             .is_empty()
@@ -212,7 +212,7 @@ async fn recover_brings_dead_deliveries_back_as_manual_attempts(store: Arc<dyn S
         .expect("record");
     assert!(
         store
-            .claim_due("n", 1_000_000, 1)
+            .claim_due(&lease("n"), 1_000_000, 1)
             .await
             .expect("claim")
             .is_empty()
@@ -358,7 +358,7 @@ async fn a_tick_key_that_is_not_a_number_counts_as_no_tick_yet(store: Arc<dyn St
     store.set_meta("cron:odd", "garbage").await.expect("meta");
     assert!(
         store
-            .create_tick_runs("cron:odd", 10, vec![run("odd", 10)], Some("node-1".into()))
+            .create_tick_runs("cron:odd", 10, vec![run("odd", 10)], Some(lease("node-1")))
             .await
             .expect("tick")
     );
@@ -369,7 +369,7 @@ async fn a_tick_key_that_is_not_a_number_counts_as_no_tick_yet(store: Arc<dyn St
     // Leased to the node that stored the tick: no one else claims it.
     assert!(
         store
-            .claim_due("node-2", 10, 10)
+            .claim_due(&lease("node-2"), 10, 10)
             .await
             .expect("claim")
             .is_empty()
@@ -381,7 +381,7 @@ async fn releasing_dead_nodes_leaves_a_live_nodes_leases_alone(store: Arc<dyn St
     store.heartbeat("node-1").await.expect("heartbeat");
     send(&store, &a.id, "a", None, 10, Some("node-1")).await;
     store
-        .create_runs(vec![run("h", 10)], Some("node-1".into()))
+        .create_runs(vec![run("h", 10)], Some(lease("node-1")))
         .await
         .expect("runs");
     let beat = store.heartbeat("node-1").await.expect("heartbeat");
@@ -389,7 +389,7 @@ async fn releasing_dead_nodes_leaves_a_live_nodes_leases_alone(store: Arc<dyn St
     assert_eq!(store.release_dead_nodes(60_000).await.expect("reap"), 0);
     assert!(
         store
-            .claim_due("node-2", 10_000, 10)
+            .claim_due(&lease("node-2"), 10_000, 10)
             .await
             .expect("claim")
             .is_empty(),

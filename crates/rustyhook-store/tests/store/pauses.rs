@@ -26,8 +26,8 @@ fn pause(scope: PauseScope, target: &str, at: i64) -> Pause {
 /// Claims everything due at `now` for `node`, gives it straight back, and names what it got:
 /// an endpoint's id or a handler's.
 async fn claimable(store: &Arc<dyn Store>, now: i64) -> Vec<String> {
-    let due = store.claim_due("n", now, 100).await.expect("claim");
-    let ids = due.iter().map(due_id).collect();
+    let due = store.claim_due(&lease("n"), now, 100).await.expect("claim");
+    let ids = due.iter().map(held).collect();
     store.release("n", ids, None).await.expect("release");
     let mut targets: Vec<String> = due
         .iter()
@@ -132,7 +132,7 @@ async fn paused_work_is_left_out_of_claims_and_due_again_once_resumed(store: Arc
     }
     assert_eq!(store.next_due().await.expect("next"), Some(10));
     // Back in the order they fell due: the oldest first.
-    let due = store.claim_due("n", 100, 100).await.expect("claim");
+    let due = store.claim_due(&lease("n"), 100, 100).await.expect("claim");
     let due_at: Vec<i64> = due
         .iter()
         .map(|d| match d {

@@ -50,7 +50,10 @@ async fn two_nodes_claiming_at_once_never_take_the_same_delivery() {
         tokio::spawn(async move {
             let mut ids = Vec::new();
             loop {
-                let got = store.claim_due(node, 1_000, 7).await.expect("claim");
+                let got = store
+                    .claim_due(&lease(node), 1_000, 7)
+                    .await
+                    .expect("claim");
                 if got.is_empty() {
                     return ids;
                 }
@@ -75,7 +78,7 @@ async fn opening_another_node_leaves_existing_leases_alone() {
     let other = f.another_node().await;
     assert!(
         other
-            .claim_due("node-b", 1_000, 10)
+            .claim_due(&lease("node-b"), 1_000, 10)
             .await
             .expect("claim")
             .is_empty()
@@ -96,7 +99,7 @@ async fn releasing_dead_nodes_frees_a_dead_nodes_leases_but_not_a_live_ones() {
     send(&other, &app_id, "a", None, 10, Some("node-ghost")).await;
     let running = run("h", 10);
     f.store
-        .create_runs(vec![running.clone()], Some("node-a".into()))
+        .create_runs(vec![running.clone()], Some(lease("node-a")))
         .await
         .expect("run");
     f.store.start_run(&running.id, 20).await.expect("start");
@@ -118,7 +121,10 @@ async fn releasing_dead_nodes_frees_a_dead_nodes_leases_but_not_a_live_ones() {
         "node-a's delivery and run and the ghost's delivery, released once between two reapers"
     );
 
-    let claimed = other.claim_due("node-c", 1_000, 10).await.expect("claim");
+    let claimed = other
+        .claim_due(&lease("node-c"), 1_000, 10)
+        .await
+        .expect("claim");
     assert_eq!(claimed.len(), 3, "node-b's delivery stays leased");
     let back: Vec<_> = claimed
         .into_iter()
@@ -166,7 +172,7 @@ async fn a_late_attempt_of_a_node_taken_for_dead_is_kept_but_moves_nothing_anoth
         status: DeliveryStatus::Succeeded,
         next_attempt_at: None,
         disable_endpoint: false,
-        leased_to: Some(node.into()),
+        leased_to: Some(lease(node)),
     };
     f.store
         .record_attempt(record("node-a"))
@@ -380,7 +386,7 @@ async fn two_nodes_storing_under_one_key_at_once_store_one_run() {
         let key = format!("src:orders:{i}-0");
         let (x, y) = tokio::join!(
             f.store.create_keyed_run(&key, run("h", 10 + i), None),
-            other.create_keyed_run(&key, run("h", 10 + i), Some("node-b".into()))
+            other.create_keyed_run(&key, run("h", 10 + i), Some(lease("node-b")))
         );
         let (x, y) = (x.expect("create"), y.expect("create"));
         assert!(x ^ y, "exactly one stores under {key} ({x}, {y})");

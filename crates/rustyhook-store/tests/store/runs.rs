@@ -19,6 +19,7 @@ on_every_backend!(
     a_handlers_dead_runs_are_listed_and_recovered_with_their_attempts,
     release_with_a_due_time_postpones_work_and_a_running_run_is_pending_again,
     a_run_shows_its_last_attempts_exit_code_and_output_even_when_it_had_none,
+    a_release_or_record_under_an_earlier_claim_leaves_a_later_claim_alone,
 );
 
 fn record(r: &Run, status: DeliveryStatus, follow_ups: Vec<Run>) -> AttemptRecord {
@@ -41,7 +42,7 @@ async fn a_run_is_claimed_once_and_its_record_starts_what_follows(store: Arc<dyn
     assert_eq!(claimed, vec![first.clone()]);
     assert!(
         store
-            .claim_due("n", 10, 10)
+            .claim_due(&lease("n"), 10, 10)
             .await
             .expect("claim")
             .is_empty()
@@ -92,29 +93,29 @@ async fn a_run_is_claimed_once_and_its_record_starts_what_follows(store: Arc<dyn
 async fn released_and_postponed_runs_fall_due_again(store: Arc<dyn Store>) {
     let (a, b) = (run("h", 10), run("h", 11));
     store
-        .create_runs(vec![a.clone(), b.clone()], Some("n".into()))
+        .create_runs(vec![a.clone(), b.clone()], Some(lease("n")))
         .await
         .expect("create");
     assert_eq!(store.next_due().await.expect("next"), None, "all leased");
     store.start_run(&a.id, 20).await.expect("start");
     store
-        .release("someone-else", vec![WorkId::Run(a.id.clone())], None)
+        .release("someone-else", vec![(WorkId::Run(a.id.clone()), 0)], None)
         .await
         .expect("release");
     assert!(
         store
-            .claim_due("m", 100, 10)
+            .claim_due(&lease("m"), 100, 10)
             .await
             .expect("claim")
             .is_empty()
     );
 
     store
-        .release("n", vec![WorkId::Run(a.id.clone())], None)
+        .release("n", vec![(WorkId::Run(a.id.clone()), 0)], None)
         .await
         .expect("release");
     store
-        .release("n", vec![WorkId::Run(b.id.clone())], Some(500))
+        .release("n", vec![(WorkId::Run(b.id.clone()), 0)], Some(500))
         .await
         .expect("postpone");
     let back = claim_runs(&store, "m", 100, 10).await;
@@ -128,12 +129,19 @@ async fn released_and_postponed_runs_fall_due_again(store: Arc<dyn Store>) {
     assert_eq!(store.next_due().await.expect("next"), Some(500));
     assert!(
         store
-            .claim_due("m", 499, 10)
+            .claim_due(&lease("m"), 499, 10)
             .await
             .expect("claim")
             .is_empty()
     );
-    assert_eq!(store.claim_due("m", 500, 10).await.expect("claim").len(), 1);
+    assert_eq!(
+        store
+            .claim_due(&lease("m"), 500, 10)
+            .await
+            .expect("claim")
+            .len(),
+        1
+    );
 }
 
 async fn handlers_are_busy_while_any_of_their_runs_is_unfinished(store: Arc<dyn Store>) {
@@ -216,7 +224,7 @@ async fn open_runs_are_counted_per_handler_and_in_all_until_they_finish(store: A
 async fn a_keyed_run_is_stored_once_and_a_repeated_key_stores_nothing(store: Arc<dyn Store>) {
     let (first, again, other) = (run("h", 10), run("h", 11), run("h", 12));
     let create = |key: &'static str, r: Run, lease: Option<&str>| {
-        let (store, lease) = (store.clone(), lease.map(str::to_owned));
+        let (store, lease) = (store.clone(), lease.map(self::lease));
         async move { store.create_keyed_run(key, r, lease).await.expect("create") }
     };
     assert!(create("src:orders:1-0", first.clone(), Some("n")).await);
@@ -233,7 +241,7 @@ async fn a_keyed_run_is_stored_once_and_a_repeated_key_stores_nothing(store: Arc
     );
     assert!(
         store
-            .claim_due("m", 100, 10)
+            .claim_due(&lease("m"), 100, 10)
             .await
             .expect("claim")
             .is_empty(),
@@ -262,7 +270,7 @@ async fn one_claim_hands_out_due_deliveries_and_runs_earliest_first(store: Arc<d
     let delivery = sent.deliveries[0].id.clone();
     assert_eq!(store.next_due().await.expect("next"), Some(10));
 
-    let first = store.claim_due("n", 25, 10).await.expect("claim");
+    let first = store.claim_due(&lease("n"), 25, 10).await.expect("claim");
     assert_eq!(
         first.iter().map(due_id).collect::<Vec<_>>(),
         [WorkId::Run(early.id.clone()), WorkId::Delivery(delivery)],
@@ -280,7 +288,7 @@ async fn one_claim_hands_out_due_deliveries_and_runs_earliest_first(store: Arc<d
 
     assert!(
         store
-            .claim_due("m", 25, 10)
+            .claim_due(&lease("m"), 25, 10)
             .await
             .expect("claim")
             .is_empty(),
@@ -291,7 +299,10 @@ async fn one_claim_hands_out_due_deliveries_and_runs_earliest_first(store: Arc<d
         Some(30),
         "only the later run is unleased"
     );
-    let later = store.claim_due("m", 1_000, 10).await.expect("claim");
+    let later = store
+        .claim_due(&lease("m"), 1_000, 10)
+        .await
+        .expect("claim");
     assert_eq!(
         later.iter().map(due_id).collect::<Vec<_>>(),
         [WorkId::Run(late.id)],
@@ -304,13 +315,13 @@ async fn one_claim_hands_out_due_deliveries_and_runs_earliest_first(store: Arc<d
         DeliveryStatus::Succeeded,
         None,
     );
-    delivered.leased_to = Some("n".into());
+    delivered.leased_to = Some(lease("n"));
     let mut ran = run_record(
         run_attempt(&early, 40, Vec::new(), Vec::new()),
         DeliveryStatus::Succeeded,
         None,
     );
-    ran.leased_to = Some("n".into());
+    ran.leased_to = Some(lease("n"));
     store
         .record_attempts(vec![delivered, ran])
         .await
@@ -338,7 +349,7 @@ async fn a_handlers_dead_runs_are_listed_and_recovered_with_their_attempts(store
     store
         .create_runs(
             vec![dead.clone(), other_dead.clone(), alive.clone()],
-            Some("n".into()),
+            Some(lease("n")),
         )
         .await
         .expect("create");
@@ -348,7 +359,7 @@ async fn a_handlers_dead_runs_are_listed_and_recovered_with_their_attempts(store
             DeliveryStatus::Dead,
             None,
         );
-        rec.leased_to = Some("n".into());
+        rec.leased_to = Some(lease("n"));
         store.record_attempt(rec).await.expect("record");
     }
     let dead_of = |handler: &'static str| {
@@ -385,7 +396,7 @@ async fn a_handlers_dead_runs_are_listed_and_recovered_with_their_attempts(store
     );
     assert!(
         store
-            .claim_due("m", 1_000_000, 10)
+            .claim_due(&lease("m"), 1_000_000, 10)
             .await
             .expect("claim")
             .is_empty(),
@@ -426,15 +437,15 @@ async fn release_with_a_due_time_postpones_work_and_a_running_run_is_pending_aga
     let a = app_with_endpoints(&store, 1).await;
     let waiting = run("h", 10);
     store
-        .create_runs(vec![waiting.clone()], Some("n".into()))
+        .create_runs(vec![waiting.clone()], Some(lease("n")))
         .await
         .expect("create");
     store.start_run(&waiting.id, 20).await.expect("start");
     let sent = send(&store, &a.id, "a", None, 10, Some("n")).await;
     let delivery = sent.deliveries[0].id.clone();
     let ids = vec![
-        WorkId::Run(waiting.id.clone()),
-        WorkId::Delivery(delivery.clone()),
+        (WorkId::Run(waiting.id.clone()), 0),
+        (WorkId::Delivery(delivery.clone()), 0),
     ];
 
     store
@@ -464,13 +475,13 @@ async fn release_with_a_due_time_postpones_work_and_a_running_run_is_pending_aga
     assert_eq!(store.next_due().await.expect("next"), Some(500));
     assert!(
         store
-            .claim_due("m", 499, 10)
+            .claim_due(&lease("m"), 499, 10)
             .await
             .expect("claim")
             .is_empty(),
         "neither is due before 500"
     );
-    let back = store.claim_due("m", 500, 10).await.expect("claim");
+    let back = store.claim_due(&lease("m"), 500, 10).await.expect("claim");
     let mut ids: Vec<_> = back.iter().map(due_id).collect();
     ids.sort_by(|x, y| x.as_str().cmp(y.as_str()));
     let mut expected = vec![WorkId::Run(waiting.id.clone()), WorkId::Delivery(delivery)];
@@ -523,5 +534,87 @@ async fn a_run_shows_its_last_attempts_exit_code_and_output_even_when_it_had_non
         (back.exit_code, back.output.as_deref()),
         (None, Some("partial")),
         "the last attempt's, not an earlier one's"
+    );
+}
+
+/// A node gives work back and claims it again; a second copy of the first release (a write
+/// tried again through an outage after its first try did commit) and a late record of the
+/// first claim must leave the new claim's work alone, or two copies would be sent.
+async fn a_release_or_record_under_an_earlier_claim_leaves_a_later_claim_alone(
+    store: Arc<dyn Store>,
+) {
+    let a = app_with_endpoints(&store, 1).await;
+    let first = Lease {
+        node: "n".into(),
+        claim: 7,
+    };
+    let second = Lease {
+        node: "n".into(),
+        claim: 8,
+    };
+    let sent = store
+        .create_message(NewMessage {
+            message: message(&a.id, "a", None, 10),
+            lease_to: Some(first.clone()),
+            only_endpoint: None,
+            deliver_at: None,
+        })
+        .await
+        .expect("message");
+    let delivery = sent.deliveries[0].clone();
+    let under_first = vec![(WorkId::Delivery(delivery.id.clone()), first.claim)];
+    store
+        .release("n", under_first.clone(), None)
+        .await
+        .expect("release");
+    let again = store.claim_due(&second, 20, 10).await.expect("claim");
+    assert_eq!(again.len(), 1, "given back, it is claimed again");
+
+    // The first claim's release, once more, and its attempt's record, late.
+    store
+        .release("n", under_first, None)
+        .await
+        .expect("release");
+    let mut late = run_record(
+        Attempted::Endpoint(failed_attempt(&delivery, 30)),
+        DeliveryStatus::Succeeded,
+        None,
+    );
+    late.leased_to = Some(first);
+    store.record_attempt(late).await.expect("record");
+    assert!(
+        store
+            .claim_due(&lease("m"), 1_000, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "the second claim still holds the delivery"
+    );
+    let stats = store
+        .endpoint_stats(&delivery.endpoint_id, None, None)
+        .await
+        .expect("stats");
+    assert_eq!(
+        (stats.success, stats.pending),
+        (0, 1),
+        "the late record did not move the delivery on"
+    );
+
+    // Under its own claim, the release takes.
+    store
+        .release(
+            "n",
+            vec![(WorkId::Delivery(delivery.id), second.claim)],
+            None,
+        )
+        .await
+        .expect("release");
+    assert_eq!(
+        store
+            .claim_due(&lease("m"), 1_000, 10)
+            .await
+            .expect("claim")
+            .len(),
+        1
     );
 }

@@ -18,7 +18,11 @@ async fn leases_of_a_crashed_process_are_released_when_the_store_reopens() {
     drop(store);
     let reopened = Sqlite::open_at(dir.path(), &key);
     assert_eq!(
-        reopened.claim_due("n", 10, 10).await.expect("claim").len(),
+        reopened
+            .claim_due(&lease("n"), 10, 10)
+            .await
+            .expect("claim")
+            .len(),
         1
     );
 }

@@ -83,7 +83,7 @@ pub async fn send(
     store
         .create_message(NewMessage {
             message: message(app, event_type, event_id, now),
-            lease_to: lease.map(str::to_owned),
+            lease_to: lease.map(self::lease),
             only_endpoint: None,
             deliver_at: None,
         })
@@ -164,7 +164,7 @@ pub async fn claim_deliveries(
     limit: usize,
 ) -> Vec<Claimed> {
     store
-        .claim_due(node, now, limit)
+        .claim_due(&lease(node), now, limit)
         .await
         .expect("claim")
         .into_iter()
@@ -178,7 +178,7 @@ pub async fn claim_deliveries(
 /// Claims due work that must all be handler runs.
 pub async fn claim_runs(store: &Arc<dyn Store>, node: &str, now: i64, limit: usize) -> Vec<Run> {
     store
-        .claim_due(node, now, limit)
+        .claim_due(&lease(node), now, limit)
         .await
         .expect("claim")
         .into_iter()
@@ -193,6 +193,19 @@ pub async fn claim_runs(store: &Arc<dyn Store>, node: &str, now: i64, limit: usi
 }
 
 /// The id of claimed work of either kind.
+/// A claim by `node`, as a dispatcher makes them; the tests' claims are all number 0.
+pub fn lease(node: &str) -> Lease {
+    Lease {
+        node: node.to_owned(),
+        claim: 0,
+    }
+}
+
+/// Due work's id with the claim [`lease`] makes, for giving it back.
+pub fn held(due: &Due) -> (WorkId, i64) {
+    (due_id(due), 0)
+}
+
 pub fn due_id(due: &Due) -> WorkId {
     match due {
         Due::Endpoint(c) => WorkId::Delivery(c.delivery.id.clone()),
@@ -333,7 +346,7 @@ impl OldRun {
             "its key survived: the same key stores no second run"
         );
         assert_eq!(store.next_due().await.expect("next"), Some(30));
-        let due = store.claim_due("n", 100, 10).await.expect("claim");
+        let due = store.claim_due(&lease("n"), 100, 10).await.expect("claim");
         assert_eq!(
             due.iter().map(due_id).collect::<Vec<_>>(),
             [

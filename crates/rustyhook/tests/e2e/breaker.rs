@@ -16,6 +16,7 @@ async fn a_failing_endpoint_is_probed_not_hammered_and_gets_everything_once_it_a
     receiver.set_default(Reply::status(503));
     let mut s = settings();
     s.delivery.breaker_threshold = 3;
+    s.delivery.breaker_failing_for = Duration::ZERO;
     s.delivery.breaker_max_probe_interval = Duration::from_secs(1);
     // Twenty retries 100 ms apart: without a breaker, 420 requests in about two seconds and
     // every delivery dead. A probe is a real attempt of one delivery, so each has attempts to
