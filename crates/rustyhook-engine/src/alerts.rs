@@ -15,7 +15,11 @@
 //!
 //! A subject that cannot be measured this time (the store failed, a source has no recent
 //! sample) keeps its alert as it is: only a measurement resolves. The one exception is a node
-//! forgotten after a day without a heartbeat, whose alert resolves with it.
+//! forgotten after a day without a heartbeat, whose alert resolves with it. A failure rate
+//! alert whose endpoint or handler was not among those measured (a rule over all of them reads
+//! only the busiest, and one with no attempts in the window is not among them) is measured
+//! alone, so it resolves once the window holds no failure rate over the threshold, including
+//! when it holds no attempts at all.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -94,6 +98,22 @@ impl Evaluator {
                         firing.insert(key, alert);
                     }
                     (false, None) => {}
+                }
+            }
+            if rule.spec.kind == RuleKind::FailureRate {
+                let unmeasured: Vec<_> = firing
+                    .keys()
+                    .filter(|(r, s)| *r == rule.id && !seen.contains(s))
+                    .cloned()
+                    .collect();
+                let window = window_of(&rule.spec, now);
+                for key in unmeasured {
+                    let m = self.failure_rate_alone(&key.1, window).await?;
+                    if !m.is_over(&rule.spec)
+                        && let Some(alert) = firing.remove(&key)
+                    {
+                        self.resolve(alert, now).await?;
+                    }
                 }
             }
             if rule.spec.kind == RuleKind::NodeGone {
@@ -202,18 +222,7 @@ impl Evaluator {
     ) -> StoreResult<Vec<(Subject, Measured)>> {
         let window = window_of(spec, now);
         let of = |c: &Counts| match spec.kind {
-            RuleKind::FailureRate => {
-                let all = c.attempts();
-                let failed = all - c.ok;
-                Measured {
-                    value: if all == 0 {
-                        0.0
-                    } else {
-                        100.0 * failed as f64 / all as f64
-                    },
-                    attempts: all,
-                }
-            }
+            RuleKind::FailureRate => failure_rate(c),
             _ => Measured::value(c.dead as f64),
         };
         if let Some(subject) = self.scope_of(spec).await? {
@@ -307,6 +316,19 @@ impl Evaluator {
         Ok(out)
     }
 
+    /// The failure rate of the endpoint or handler `id` over `window`, measured on its own. The
+    /// alert keeps only the id, so both scopes are read: an id is one or the other (endpoint
+    /// ids are generated, `ep_…`), and the other reads as nothing.
+    async fn failure_rate_alone(
+        &self,
+        id: &str,
+        window: (Millis, Millis),
+    ) -> StoreResult<Measured> {
+        let mut counts = self.counts(&Scope::Endpoint(id.to_owned()), window).await?;
+        counts.merge(&self.counts(&Scope::Handler(id.to_owned()), window).await?);
+        Ok(failure_rate(&counts))
+    }
+
     /// A scope's counts merged over `[since, until)`.
     async fn counts(&self, scope: &Scope, (since, until): (Millis, Millis)) -> StoreResult<Counts> {
         let mut counts = Counts::default();
@@ -318,6 +340,21 @@ impl Evaluator {
             counts.merge(&b.counts);
         }
         Ok(counts)
+    }
+}
+
+/// The share of failed attempts in `c`, in percent (0 without attempts), with how many there
+/// were.
+fn failure_rate(c: &Counts) -> Measured {
+    let all = c.attempts();
+    let failed = all - c.ok;
+    Measured {
+        value: if all == 0 {
+            0.0
+        } else {
+            100.0 * failed as f64 / all as f64
+        },
+        attempts: all,
     }
 }
 

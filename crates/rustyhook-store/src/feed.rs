@@ -1,12 +1,13 @@
 //! What the live feed reads: attempts of endpoint deliveries and of handler runs alike, in id
 //! order past a cursor, each with whether it was the last attempt of a delivery that is now
 //! dead; and endpoint state changes (created, updated, deleted, disabled, enabled, paused,
-//! resumed). Attempt ids sort by creation time as bytes (`COLLATE "C"` on PostgreSQL), so the
+//! resumed, and a node's circuit breaker for it opened or closed). Attempt ids sort by creation time as bytes (`COLLATE "C"` on PostgreSQL), so the
 //! attempts' primary key is the feed's index: attempts cost the feed no index and no write.
 //!
 //! An endpoint change is a row of `endpoint_changes`, written in the transaction of the change:
 //! with its `endpoint.*` operational event (every such event passes through the backends'
-//! outbox `insert`, which calls [`changes_of`]), or with an endpoint's pause or resume. Its id
+//! outbox `insert`, which calls [`changes_of`]), or with an endpoint's pause or resume; a
+//! breaker's opening or closing, which no transaction makes, is written on its own. Its id
 //! has the attempts' form (`atmpt_`, then its time and random bits): it is the change's
 //! position in the feed, so one cursor orders attempts and changes, and a client resumes past
 //! both with one `Last-Event-ID`.
@@ -88,9 +89,11 @@ pub struct EndpointChange {
     pub app_id: AppId,
     /// The endpoint.
     pub endpoint_id: EndpointId,
-    /// `created`, `updated`, `deleted`, `disabled`, `enabled`, `paused` or `resumed`.
+    /// `created`, `updated`, `deleted`, `disabled`, `enabled`, `paused`, `resumed`,
+    /// `breaker_opened` or `breaker_closed`.
     pub change: String,
-    /// For `disabled`, `automatic` or `manual`; for `paused`, the pause's reason.
+    /// For `disabled`, `automatic` or `manual`; for `paused`, the pause's reason; for the
+    /// breaker's changes, the node whose breaker it is.
     pub detail: Option<String>,
     /// When it changed.
     pub created_at: Millis,
@@ -138,8 +141,9 @@ pub(crate) fn changes_of(events: &[OperationalEvent]) -> Vec<EndpointChange> {
 /// The columns of `endpoint_changes`, in the order [`change_row`] reads them.
 pub(crate) const CHANGE_COLS: &str = "id, app_id, endpoint_id, change, detail, created_at";
 
-/// The statement recording a `change` (`paused`, `resumed`) of the endpoint `endpoint_id` at
-/// `at`, with `detail`; it records nothing when no such endpoint exists.
+/// The statement recording a `change` (`paused`, `resumed`, `breaker_opened`,
+/// `breaker_closed`) of the endpoint `endpoint_id` at `at`, with `detail`; it records nothing
+/// when no such endpoint exists.
 pub(crate) fn change_of_endpoint(
     endpoint_id: &str,
     change: &str,

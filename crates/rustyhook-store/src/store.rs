@@ -604,6 +604,16 @@ pub trait Store: Send + Sync + 'static {
     async fn feed(&self, query: FeedQuery) -> StoreResult<Vec<FeedEntry>>;
     /// Deletes the feed's endpoint changes made before `before`. Returns how many went.
     async fn feed_purge(&self, before: Millis) -> StoreResult<u64>;
+    /// Puts a change of an endpoint's state that only a node knows (its circuit breaker
+    /// opened or closed there) in the feed, with `detail` (the node's name); nothing when the
+    /// endpoint is gone.
+    async fn feed_endpoint_change(
+        &self,
+        endpoint_id: &EndpointId,
+        change: &str,
+        detail: &str,
+        at: Millis,
+    ) -> StoreResult<()>;
 
     // --- idempotency ---
     /// Claims an idempotency key, or reports the earlier request that used it. Keys older than

@@ -715,22 +715,34 @@ async fn a_sigkill_while_consuming_rabbitmq_loses_no_message_as_rabbitmq_redeliv
     assert_eq!(missing, 0, "messages published to RabbitMQ never arrived");
 }
 
+/// A rustyhook in `dir` reading Redis stream `stream` (emptied first) as the sendhooks source
+/// `name`, with `more` source settings (`, key: value` each), and a connection to the stream.
+async fn with_sendhooks_source(
+    dir: &std::path::Path,
+    name: &str,
+    stream: &str,
+    more: &str,
+) -> (binary::Server, redis::aio::MultiplexedConnection) {
+    let redis = empty_stream(stream).await;
+    std::fs::write(
+        dir.join("rustyhook.yaml"),
+        format!(
+            "sources:\n  - {{name: {name}, type: redis, url: \"redis://127.0.0.1:6379\", stream: {stream}, format: sendhooks{more}}}\n"
+        ),
+    )
+    .expect("config");
+    let server = start(dir, free_port(), &[("RUSTYHOOK_ADMIN_TOKEN", TOKEN)]);
+    wait_healthy(&server.base).await;
+    (server, redis)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn metrics_count_each_source_entry_as_stored_duplicate_or_rejected() {
     let dir = tempfile::tempdir().expect("dir");
     let stream = format!("rh-smoke-metrics-{}", std::process::id());
-    let mut redis = empty_stream(&stream).await;
+    let (server, mut redis) =
+        with_sendhooks_source(dir.path(), "legacy", &stream, ", batch: 1").await;
     let receiver = Receiver::start().await;
-    std::fs::write(
-        dir.path().join("rustyhook.yaml"),
-        format!(
-            "sources:\n  - {{name: legacy, type: redis, url: \"redis://127.0.0.1:6379\", stream: {stream}, format: sendhooks, batch: 1}}\n"
-        ),
-    )
-    .expect("config");
-    let port = free_port();
-    let server = start(dir.path(), port, &[("RUSTYHOOK_ADMIN_TOKEN", TOKEN)]);
-    wait_healthy(&server.base).await;
     let entry = json!({"url": receiver.url("/hook"), "webhookId": "wh_once", "data": {"n": 1},
                        "secretHash": "s3cr3t", "metaData": {}})
     .to_string();
@@ -745,12 +757,7 @@ async fn metrics_count_each_source_entry_as_stored_duplicate_or_rejected() {
     let want = [("stored", 1), ("duplicate", 1), ("rejected", 1)];
     let what = "rustyhook_source_messages_total by outcome";
     until(what, Duration::from_secs(20), async || {
-        let text = reqwest::get(format!("{}/metrics", server.base))
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("body");
+        let text = metrics(&server.base).await;
         let counts: Vec<(&str, u64)> = want
             .iter()
             .map(|(outcome, _)| (*outcome, source_count(&text, "legacy", outcome)))
@@ -770,6 +777,78 @@ async fn metrics_count_each_source_entry_as_stored_duplicate_or_rejected() {
     let _: () = redis::AsyncCommands::del(&mut redis, &[stream.as_str(), dead.as_str()])
         .await
         .expect("del");
+}
+
+/// `rustyhook_source_lag{source}` on the real binary's `/metrics`: a paused Redis source shows
+/// the entries waiting in its stream, and 0 once resumed and drained.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn metrics_show_a_paused_source_s_lag_and_zero_once_it_drains() {
+    let dir = tempfile::tempdir().expect("dir");
+    let stream = format!("rh-smoke-lag-{}", std::process::id());
+    let (server, mut redis) = with_sendhooks_source(dir.path(), "orders", &stream, "").await;
+    let receiver = Receiver::start().await;
+    let client = reqwest::Client::new();
+    let pause = format!("{}/api/v1/pause/source/orders", server.base);
+    let r = client
+        .post(&pause)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("pause");
+    assert_eq!(r.status(), 200);
+    for n in 0..3 {
+        let entry = json!({"url": receiver.url("/hook"), "webhookId": format!("wh_lag_{n}"),
+                           "data": {"n": n}, "secretHash": "s3cr3t", "metaData": {}})
+        .to_string();
+        let _: String = redis::AsyncCommands::xadd(&mut redis, &stream, "*", &[("data", entry)])
+            .await
+            .expect("xadd");
+    }
+    let lag = async |want: f64| {
+        let what = format!("rustyhook_source_lag{{source=\"orders\"}} {want}");
+        until(&what, Duration::from_secs(20), async || {
+            let text = metrics(&server.base).await;
+            let got = gauge(&text, "rustyhook_source_lag", "orders");
+            if got == Some(want) { Ok(()) } else { Err(got) }
+        })
+        .await;
+    };
+    // Sampled every 5 s, paused or not.
+    lag(3.0).await;
+    assert!(
+        receiver.received().is_empty(),
+        "a paused source read nothing"
+    );
+    let r = client
+        .delete(&pause)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("resume");
+    assert_eq!(r.status(), 200);
+    receiver.wait_for(3, Duration::from_secs(20)).await;
+    lag(0.0).await;
+    let _: () = redis::AsyncCommands::del(&mut redis, &[stream.as_str()])
+        .await
+        .expect("del");
+}
+
+/// The server's `/metrics` page.
+async fn metrics(base: &str) -> String {
+    reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body")
+}
+
+/// The value of gauge `name` for `source` in a Prometheus text page.
+fn gauge(text: &str, name: &str, source: &str) -> Option<f64> {
+    let series = format!("{name}{{source=\"{source}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(series.as_str()))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// `rustyhook_source_messages_total{source, outcome}` in a Prometheus text page, 0 when absent.

@@ -107,6 +107,9 @@ function FeedRow({ entry }: { entry: FeedEntry }) {
   if (known && entry.data && typeof entry.data === "object") {
     return <AttemptRow type={entry.type} e={entry.data as StreamEvent} />;
   }
+  if (entry.type === "endpoint" && entry.data && typeof entry.data === "object") {
+    return <EndpointRow e={entry.data as EndpointEvent} />;
+  }
   const data = entry.data as { detail?: unknown } | string | null;
   const detail = data && typeof data === "object" && typeof data.detail === "string" ? data.detail : null;
   const text = typeof entry.data === "string" ? entry.data : JSON.stringify(entry.data);
@@ -114,6 +117,42 @@ function FeedRow({ entry }: { entry: FeedEntry }) {
     <li data-kind={entry.type} className="feed-other">
       <span className="badge">{entry.type}</span> <span className="muted small">{new Date(entry.receivedAt).toLocaleTimeString()}</span>{" "}
       {detail ?? <code className="break">{text.length > 300 ? `${text.slice(0, 300)}…` : text}</code>}
+    </li>
+  );
+}
+
+/** The `data` of an `endpoint` event: an endpoint's state changed. */
+interface EndpointEvent {
+  appId: string;
+  endpointId: string;
+  change: string;
+  detail?: string;
+  timestamp: string;
+}
+
+const CHANGE_TEXT: Record<string, string> = {
+  breaker_opened: "breaker opened",
+  breaker_closed: "breaker closed",
+};
+
+function EndpointRow({ e }: { e: EndpointEvent }) {
+  const bad = e.change === "disabled" || e.change === "breaker_opened" || e.change === "deleted";
+  const breaker = e.change.startsWith("breaker_");
+  return (
+    <li data-kind="endpoint" data-change={e.change}>
+      <time className="muted small" dateTime={e.timestamp} title={when(e.timestamp)}>
+        {new Date(e.timestamp).toLocaleTimeString()}
+      </time>
+      <span className="badge">endpoint</span>
+      <strong className={bad ? "bad" : undefined}>{CHANGE_TEXT[e.change] ?? e.change}</strong>
+      {e.change === "deleted" ? (
+        <code>{e.endpointId}</code>
+      ) : (
+        <Link to={pathOf("apps", e.appId, "endpoints", e.endpointId)}>
+          endpoint <code>{e.endpointId}</code>
+        </Link>
+      )}
+      {e.detail && <span className="muted">{breaker ? `on node ${e.detail}` : e.detail}</span>}
     </li>
   );
 }

@@ -156,11 +156,12 @@ pub struct StreamEndpointOut {
     app_id: String,
     /// The endpoint (`ep_…`).
     endpoint_id: String,
-    /// What changed: `created`, `updated`, `deleted`, `disabled`, `enabled`, `paused` or
-    /// `resumed`.
+    /// What changed: `created`, `updated`, `deleted`, `disabled`, `enabled`, `paused`,
+    /// `resumed`, `breaker_opened` or `breaker_closed`.
     change: String,
     /// For `disabled`: `automatic` (it failed too long, or answered `410 Gone`) or `manual`;
-    /// for `paused`: the pause's reason, if it gave one.
+    /// for `paused`: the pause's reason, if it gave one; for `breaker_opened` and
+    /// `breaker_closed`: the node whose breaker it is (each node has its own).
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
     /// When it changed (RFC 3339).

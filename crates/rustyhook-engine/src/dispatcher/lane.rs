@@ -302,11 +302,13 @@ impl Lane {
                         Change::Opened => {
                             observe::breaker_opened();
                             tracing::warn!(%endpoint_id, "endpoint keeps failing: its breaker is open; probing it before sending the rest");
+                            feed_breaker(&shared, endpoint_id, "breaker_opened");
                         }
                         Change::Closed => {
                             tracing::info!(%endpoint_id, "endpoint answered a probe: its breaker is closed");
                             // What waits in the store for the next probe can come now.
                             shared.wake.notify_one();
+                            feed_breaker(&shared, endpoint_id, "breaker_closed");
                         }
                         Change::None => {}
                     }
@@ -722,6 +724,28 @@ pub(super) async fn release(shared: &Shared, ids: Vec<(WorkId, i64)>) {
     for _ in 0..n {
         shared.finished_one();
     }
+}
+
+/// Puts the breaker's opening or closing in the live feed, named with this node (the breaker is
+/// the node's own), on a task of its own: a feed entry is worth no delay of an attempt, and one
+/// lost to a store outage is only logged.
+fn feed_breaker(
+    shared: &Arc<Shared>,
+    endpoint_id: rustyhook_core::id::EndpointId,
+    change: &'static str,
+) {
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        let node = &shared.config.node_id;
+        let at = now_millis();
+        if let Err(e) = shared
+            .store
+            .feed_endpoint_change(&endpoint_id, change, node, at)
+            .await
+        {
+            tracing::warn!(%endpoint_id, change, error = %e, "could not put the breaker's change in the live feed");
+        }
+    });
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -434,6 +434,19 @@ impl Store for PostgresStore {
         list::execute(&mut conn, feed::purge_changes(before)).await
     }
 
+    async fn feed_endpoint_change(
+        &self,
+        endpoint_id: &EndpointId,
+        change: &str,
+        detail: &str,
+        at: Millis,
+    ) -> StoreResult<()> {
+        let change = feed::change_of_endpoint(endpoint_id.as_str(), change, Some(detail), at);
+        let mut conn = self.pool.acquire().await.map_err(conn::db_err)?;
+        list::execute(&mut conn, change).await?;
+        Ok(())
+    }
+
     async fn idempotency_begin(
         &self,
         key: &str,

@@ -653,6 +653,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn feed_endpoint_change(
+        &self,
+        endpoint_id: &EndpointId,
+        change: &str,
+        detail: &str,
+        at: Millis,
+    ) -> StoreResult<()> {
+        let change = feed::change_of_endpoint(endpoint_id.as_str(), change, Some(detail), at);
+        self.db.write(move |c| list::execute(c, change)).await?;
+        Ok(())
+    }
+
     async fn idempotency_begin(
         &self,
         key: &str,

@@ -291,8 +291,9 @@ fn fast_alerts() -> rustyhook_core::settings::Settings {
     s
 }
 
-#[tokio::test]
-async fn an_endpoint_failing_then_recovering_fires_then_resolves_its_failure_rate_alert_once() {
+/// A rustyhook with fast alerts, an operator's receiver, and app `shop` with one endpoint whose
+/// receiver answers 500 (its id last).
+async fn failing_shop() -> (TestApp, Operator, Receiver, String) {
     let app = TestApp::spawn_with(fast_alerts()).await;
     let ops = Operator::start(&app).await;
     let customer = Receiver::start().await;
@@ -302,6 +303,12 @@ async fn an_endpoint_failing_then_recovering_fires_then_resolves_its_failure_rat
         .create_endpoint("shop", json!({"url": customer.url("/hook")}))
         .await;
     let ep_id = ep["id"].as_str().expect("id").to_owned();
+    (app, ops, customer, ep_id)
+}
+
+#[tokio::test]
+async fn an_endpoint_failing_then_recovering_fires_then_resolves_its_failure_rate_alert_once() {
+    let (app, ops, customer, ep_id) = failing_shop().await;
     let rule_id = rule(
         &app,
         json!({"name": "shop failing", "kind": "failure_rate", "threshold": 50,
@@ -318,6 +325,27 @@ async fn an_endpoint_failing_then_recovering_fires_then_resolves_its_failure_rat
         }
     })
     .await;
+}
+
+/// A rule over every endpoint and handler reads only those with attempts in its window; an
+/// endpoint that fell quiet after failing is measured alone, and its alert resolves once the
+/// failed attempts' minute has passed.
+#[tokio::test]
+async fn a_failure_rate_alert_over_every_endpoint_resolves_once_its_endpoint_falls_quiet() {
+    // The receiver stays up, failing every attempt.
+    let (app, ops, _customer, ep_id) = failing_shop().await;
+    let rule_id = rule(
+        &app,
+        json!({"name": "anything failing", "kind": "failure_rate", "threshold": 50,
+            "window": "1m", "minAttempts": 4}),
+    )
+    .await;
+    for i in 0..2 {
+        app.send("shop", "order.paid", json!({"n": i})).await;
+    }
+    // Nothing more is sent: the two messages fail every retry and die, and the endpoint has
+    // no attempts in the window once their minute has passed.
+    fires_then_resolves_once(&app, &ops, &rule_id, &ep_id, async || {}).await;
 }
 
 #[tokio::test]

@@ -6,8 +6,9 @@ use std::time::Duration;
 use rustyhook_core::retry::RetryPolicy;
 use serde_json::json;
 
-use crate::harness::{TestApp, settings};
+use crate::harness::{TOKEN, TestApp, settings};
 use crate::receiver::{Receiver, Reply};
+use crate::sse::Stream;
 use crate::wait::throughout;
 
 #[tokio::test]
@@ -24,6 +25,7 @@ async fn a_failing_endpoint_is_probed_not_hammered_and_gets_everything_once_it_a
     s.retry.schedule = RetryPolicy::new(vec![Duration::from_millis(100); 20]).expect("valid");
     let app = TestApp::spawn_with(s).await;
     app.create_app("shop").await;
+    let mut feed = Stream::open(&app.base, TOKEN, "app=shop", None).await;
     let endpoint = app
         .create_endpoint("shop", json!({"url": receiver.url("/hook")}))
         .await;
@@ -44,7 +46,28 @@ async fn a_failing_endpoint_is_probed_not_hammered_and_gets_everything_once_it_a
         while_down < 40,
         "{while_down} requests reached an endpoint failing every one in 2.5 s"
     );
+    // The live feed told of it, naming the node whose breaker it is.
+    let changes = feed.take("endpoint", 2).await;
+    assert_eq!(changes[0].data["change"], "created", "{:?}", changes[0]);
+    let opened = &changes[1].data;
+    assert_eq!(
+        (opened["change"].as_str(), opened["endpointId"].as_str()),
+        (Some("breaker_opened"), Some(endpoint_id)),
+        "{opened}"
+    );
+    let node = opened["detail"].as_str().expect("the node's name");
+    assert!(!node.is_empty());
     receiver.set_default(Reply::status(200));
+    let closed = feed.take("endpoint", 1).await;
+    assert_eq!(
+        (
+            closed[0].data["change"].as_str(),
+            closed[0].data["detail"].as_str()
+        ),
+        (Some("breaker_closed"), Some(node)),
+        "{:?}",
+        closed[0]
+    );
     let stats = app.settled("shop", endpoint_id).await;
     assert_eq!(
         (stats["success"].as_i64(), stats["fail"].as_i64()),
