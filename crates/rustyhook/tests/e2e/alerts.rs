@@ -291,9 +291,20 @@ fn fast_alerts() -> rustyhook_core::settings::Settings {
     s
 }
 
+/// Waits, if need be, until the current minute is at most 20 s old. A 1m window is the current
+/// minute: an alert fired late in a minute can resolve at the turn of it, before the test has
+/// seen it firing. Starting early leaves the scenario 40 s to fire and be looked at.
+async fn early_in_a_minute() {
+    let into = rustyhook_core::time::now_millis().rem_euclid(60_000);
+    if into > 20_000 {
+        tokio::time::sleep(Duration::from_millis((60_000 - into) as u64 + 100)).await;
+    }
+}
+
 /// A rustyhook with fast alerts, an operator's receiver, and app `shop` with one endpoint whose
-/// receiver answers 500 (its id last).
+/// receiver answers 500 (its id last), early in a minute (see [`early_in_a_minute`]).
 async fn failing_shop() -> (TestApp, Operator, Receiver, String) {
+    early_in_a_minute().await;
     let app = TestApp::spawn_with(fast_alerts()).await;
     let ops = Operator::start(&app).await;
     let customer = Receiver::start().await;
@@ -350,13 +361,7 @@ async fn a_failure_rate_alert_over_every_endpoint_resolves_once_its_endpoint_fal
 
 #[tokio::test]
 async fn a_dead_letter_fires_the_dead_letters_alert_once_until_its_minute_passes() {
-    let app = TestApp::spawn_with(fast_alerts()).await;
-    let ops = Operator::start(&app).await;
-    let customer = Receiver::start().await;
-    customer.set_default(Reply::status(500));
-    app.create_app("shop").await;
-    app.create_endpoint("shop", json!({"url": customer.url("/hook")}))
-        .await;
+    let (app, ops, _customer, _) = failing_shop().await;
     let rule_id = rule(
         &app,
         json!({"name": "dead", "kind": "dead_letters", "threshold": 0, "window": "1m"}),
@@ -518,6 +523,7 @@ async fn a_paused_source_s_growing_lag_fires_source_lag_until_it_is_resumed_and_
 
 #[tokio::test]
 async fn entries_a_source_rejects_fire_source_rejected_once_until_their_minute_passes() {
+    early_in_a_minute().await;
     let (app, ops, stream, mut conn) = with_a_redis_source().await;
     app.create_app("shop").await;
     // Wait for the source to read before the rule exists, so nothing fires before it counts.
