@@ -100,32 +100,29 @@ impl Evaluator {
                     (false, None) => {}
                 }
             }
-            if rule.spec.kind == RuleKind::FailureRate {
-                let unmeasured: Vec<_> = firing
-                    .keys()
-                    .filter(|(r, s)| *r == rule.id && !seen.contains(s))
-                    .cloned()
-                    .collect();
-                let window = window_of(&rule.spec, now);
-                for key in unmeasured {
-                    let m = self.failure_rate_alone(&key.1, window).await?;
-                    if !m.is_over(&rule.spec)
-                        && let Some(alert) = firing.remove(&key)
-                    {
-                        self.resolve(alert, now).await?;
+            // This rule's firing alerts whose subject was not measured this time.
+            let unmeasured: Vec<_> = firing
+                .keys()
+                .filter(|(r, s)| *r == rule.id && !seen.contains(s))
+                .cloned()
+                .collect();
+            for key in unmeasured {
+                let resolved = match rule.spec.kind {
+                    // A node forgotten after a day without a heartbeat.
+                    RuleKind::NodeGone => true,
+                    // An endpoint or handler with no attempts in the window, or not among the
+                    // busiest: measured alone.
+                    RuleKind::FailureRate => {
+                        let window = window_of(&rule.spec, now);
+                        !self
+                            .failure_rate_alone(&key.1, window)
+                            .await?
+                            .is_over(&rule.spec)
                     }
-                }
-            }
-            if rule.spec.kind == RuleKind::NodeGone {
-                let forgotten: Vec<_> = firing
-                    .keys()
-                    .filter(|(r, s)| *r == rule.id && !seen.contains(s))
-                    .cloned()
-                    .collect();
-                for key in forgotten {
-                    if let Some(alert) = firing.remove(&key) {
-                        self.resolve(alert, now).await?;
-                    }
+                    _ => false,
+                };
+                if resolved && let Some(alert) = firing.remove(&key) {
+                    self.resolve(alert, now).await?;
                 }
             }
         }
