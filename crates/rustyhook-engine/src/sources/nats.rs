@@ -226,20 +226,22 @@ impl Reader<'_> {
                 // Rather than wait for the lost pull to time out: what it delivered and was
                 // not answered comes back after `ack_wait`.
                 () = self.reconnected.notified() => break Next::Pull,
-                Some(taken) = taking.next() => {
-                    if let Some(pause) = self.answer_taken(taken, &mut down).await {
+                Some(taken) = taking.next() => match self.answer_taken(taken, &mut down).await {
+                    Answered::Done => {}
+                    // Paused during the pull: take nothing more, hand the rest back.
+                    Answered::Paused => {
+                        if !pulled_all {
+                            hand_back(&mut batch, None).await;
+                            pulled_all = true;
+                        }
+                    }
+                    Answered::StoreDown(pause) => {
                         hand_back(&mut batch, Some(pause)).await;
                         break Next::PauseThenPull(pause);
                     }
-                }
+                },
                 next = batch.next(), if !pulled_all => match next {
                     None => pulled_all = true,
-                    // Paused during the pull: take nothing more, hand the rest back.
-                    Some(Ok(msg)) if intake.paused().await => {
-                        let _ = msg.ack_with(AckKind::Nak(None)).await;
-                        hand_back(&mut batch, None).await;
-                        pulled_all = true;
-                    }
                     Some(Ok(msg)) => taking.push(take(intake, stream, created, msg)),
                     Some(Err(e)) => {
                         self.settle(&mut taking, &mut down).await;
@@ -274,33 +276,47 @@ impl Reader<'_> {
         }
     }
 
-    /// Answers a message taken; `Some(pause)` when the store was unavailable. `down` holds the
-    /// pause of this batch's first failure, so that the messages failing with it wait as long
-    /// and the backoff grows once per batch, not once per message.
+    /// Answers a message taken. `down` holds the pause of this batch's first failure to store,
+    /// so that the messages failing with it wait as long and the backoff grows once per batch,
+    /// not once per message.
     async fn answer_taken(
         &mut self,
         (msg, id, taken): TakenMessage,
         down: &mut Option<Duration>,
-    ) -> Option<Duration> {
+    ) -> Answered {
         let source = self.intake.name();
         match taken {
-            Ok(Taken::Stored) => {
+            Some(Ok(Taken::Stored)) => {
                 self.pause.reset();
                 answer(&msg, AckKind::Ack, source, &id).await;
-                None
+                Answered::Done
             }
-            Ok(Taken::Rejected(_)) => {
+            Some(Ok(Taken::Rejected(_))) => {
                 answer(&msg, AckKind::Term, source, &id).await;
-                None
+                Answered::Done
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 let pause = *down.get_or_insert_with(|| self.pause.next_wait());
                 tracing::warn!(source, broker_id = %id, error = %e, retry_in = ?pause, "could not store a NATS message; it comes back after the pause");
                 answer(&msg, AckKind::Nak(Some(pause)), source, &id).await;
-                Some(pause)
+                Answered::StoreDown(pause)
+            }
+            None => {
+                answer(&msg, AckKind::Nak(None), source, &id).await;
+                Answered::Paused
             }
         }
     }
+}
+
+/// What answering a message taken means for the rest of its batch.
+enum Answered {
+    /// Nothing: carry on.
+    Done,
+    /// The source was paused: take nothing more from this pull.
+    Paused,
+    /// The store was unavailable: hand the rest back and pull again after this pause.
+    StoreDown(Duration),
 }
 
 /// What follows a batch.
@@ -313,10 +329,21 @@ enum Next {
     Stop,
 }
 
-/// A message, its id for logs, and what the intake made of it.
-type TakenMessage = (jetstream::Message, String, Result<Taken, Unavailable>);
+/// A message, its id for logs, and what the intake made of it (`None`: not taken, the source
+/// was paused).
+type TakenMessage = (
+    jetstream::Message,
+    String,
+    Option<Result<Taken, Unavailable>>,
+);
 
-/// Hands one message to the intake.
+/// Hands one message to the intake, unless the source was paused since the pull began.
+///
+/// The pause is looked up here, inside the take, rather than where the batch loop receives
+/// the message: the lookup may read the store, and the takes already in flight may hold what
+/// that read waits for (the store's reader connections are handed to waiters in turn, whether
+/// or not they are being polled). Awaited in the loop, while those takes were not polled, it
+/// deadlocked the source, and every reader of the store with it, under a burst.
 async fn take(
     intake: &Intake,
     stream: &str,
@@ -324,7 +351,11 @@ async fn take(
     msg: jetstream::Message,
 ) -> TakenMessage {
     let incoming = incoming(stream, created, &msg);
-    let taken = intake.take(&incoming).await;
+    let taken = if intake.paused().await {
+        None
+    } else {
+        Some(intake.take(&incoming).await)
+    };
     (msg, incoming.id, taken)
 }
 

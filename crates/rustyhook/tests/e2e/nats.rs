@@ -189,6 +189,60 @@ async fn a_handler_source_runs_the_handler_s_command_once_per_message() {
     }
 }
 
+/// A burst read in big pulls: the takes of a pull run at once and share the store's reader
+/// connections with the source's own lookup of whether it is paused. When that lookup was
+/// awaited outside the takes, it could wait for a connection handed to a take that was not
+/// being polled: the source stopped, and with it every store read (the API's too). It took
+/// two worker threads (as the server runs) to show: 2 runs in 3 stalled before the fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_read_in_big_pulls_is_all_delivered_while_the_api_keeps_answering() {
+    const TOTAL: usize = 12000;
+    const PUBLISHERS: usize = 8;
+    let stream = Arc::new(TestStream::create().await);
+    let receiver = Receiver::start().await;
+    let app = TestApp::spawn_with(with_sources(
+        &stream.source("app: shop", "    batch: 250\n"),
+    ))
+    .await;
+    shop(&app, &receiver).await;
+    // The burst: everything waits in the stream, paused, then the source is resumed.
+    let pause = format!("/api/v1/pause/source/{}", stream.name);
+    let (status, body) = app.call(reqwest::Method::POST, &pause, None).await;
+    assert!(status.is_success(), "{status} {body}");
+    let publishers = (0..PUBLISHERS).map(|p| {
+        let stream = stream.clone();
+        tokio::spawn(async move {
+            for n in (p..TOTAL).step_by(PUBLISHERS) {
+                stream.publish("orders", event(n)).await;
+            }
+        })
+    });
+    for publisher in publishers.collect::<Vec<_>>() {
+        publisher.await.expect("a publisher finishes");
+    }
+    let (status, body) = app.call(reqwest::Method::DELETE, &pause, None).await;
+    assert!(status.is_success(), "{status} {body}");
+    // Throughout the burst, a store read through the API answers within seconds.
+    let reads = async {
+        while receiver.received().len() < TOTAL {
+            let read = app.call(reqwest::Method::GET, "/api/v1/app/shop/msg?limit=1", None);
+            let (status, body) = tokio::time::timeout(Duration::from_secs(10), read)
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "a message list got no answer within 10 s, {} of {TOTAL} delivered",
+                        receiver.received().len()
+                    )
+                });
+            assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let (seen, ()) = tokio::join!(wait_all(&receiver, TOTAL, Duration::from_secs(120)), reads);
+    stream.wait_settled("rustyhook", SETTLE).await;
+    assert!(seen.values().all(|n| *n == 1), "a message arrived twice");
+}
+
 #[tokio::test]
 async fn a_restart_while_messages_are_published_loses_none() {
     const TOTAL: usize = 300;
