@@ -874,8 +874,10 @@ if ! command -v wrk >/dev/null; then
 fi
 build_started=$SECONDS
 if [ -n "$BASELINE" ]; then
-    # The baseline is built from its own checkout into the same target directory (the
-    # dependencies are shared), copied aside, and the current tree is built after it.
+    # The baseline is built from its own checkout into a target directory of its own, and
+    # copied aside. Not the current tree's: cargo judges freshness by modification times, so
+    # after a fresh checkout was built there, the current tree's older files would pass for
+    # built and its binary would mix the two revisions.
     BASELINE_COMMIT=$(git rev-parse --short "$BASELINE^{commit}")
     BASELINE_BIN="$WORK/rustyhook-baseline-$BASELINE_COMMIT"
     if [ ! -x "$BASELINE_BIN" ]; then # kept from an earlier run with the same baseline
@@ -883,8 +885,10 @@ if [ -n "$BASELINE" ]; then
         rm -rf "$WORK/baseline-src"
         git worktree prune
         git worktree add --quiet --detach "$WORK/baseline-src" "$BASELINE_COMMIT"
-        (cd "$WORK/baseline-src" && cargo build --release --quiet -p rustyhook)
-        cp "$BIN/rustyhook" "$BASELINE_BIN.tmp" && mv "$BASELINE_BIN.tmp" "$BASELINE_BIN"
+        (cd "$WORK/baseline-src" &&
+            CARGO_TARGET_DIR="$CARGO_TARGET_DIR/older" cargo build --release --quiet -p rustyhook)
+        cp "$CARGO_TARGET_DIR/older/release/rustyhook" "$BASELINE_BIN.tmp"
+        mv "$BASELINE_BIN.tmp" "$BASELINE_BIN"
         git worktree remove --force "$WORK/baseline-src"
     fi
 fi

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# A quick before/after of end-to-end delivery between git revisions, for finding which commit
+# slowed it down: much shorter than run.sh, and no report. For each revision given (the first
+# is the reference), builds its `rustyhook` (in target/older/, kept in target/ab/ per commit),
+# then, one revision after another against one receiver: a fresh SQLite instance, a warm-up,
+# and AB_RUNS runs of AB_MESSAGES messages posted by AB_CONCURRENCY clients. Prints each
+# revision's delivered/s per run, the median, and its change against the first one's median.
+#
+#   bench/ab.sh eb2bd27 76be003 HEAD
+#
+# The load generator and receiver are the current tree's. Traffic stays on 127.0.0.1; every
+# process started is stopped when the script exits. Noise from run to run is several percent
+# (more on a shared machine): believe a difference that holds in both orders.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+AB_MESSAGES=${AB_MESSAGES:-20000}
+AB_RUNS=${AB_RUNS:-3}
+AB_CONCURRENCY=${AB_CONCURRENCY:-64}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=$CARGO_TARGET_DIR/release
+KEEP=$CARGO_TARGET_DIR/ab
+OLDER=$CARGO_TARGET_DIR/older # where other revisions are built
+WORK=$(mktemp -d)
+TREE=$WORK/src
+TOKEN=ab-admin-token-$RANDOM$RANDOM
+PIDS=()
+
+log() { printf '[ab %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
+    [ ! -d "$TREE" ] || git worktree remove --force "$TREE" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+[ $# -ge 2 ] || { echo "usage: bench/ab.sh REFERENCE REVISION..." >&2; exit 2; }
+mkdir -p "$KEEP"
+# Builds REV's rustyhook into target/ab/rustyhook-<commit> unless already there; prints its path.
+build() {
+    local commit out
+    commit=$(git rev-parse --short "$1^{commit}")
+    out=$KEEP/rustyhook-$commit
+    if [ ! -x "$out" ]; then
+        log "building $1 ($commit)"
+        git worktree prune
+        git worktree add --quiet --detach "$TREE" "$commit"
+        # A target directory of its own: cargo judges freshness by modification times, so
+        # after building a fresh checkout into the current tree's target directory, the
+        # current tree's older files would pass for built and its build would mix revisions.
+        (cd "$TREE" && CARGO_TARGET_DIR=$OLDER cargo build --release --quiet -p rustyhook)
+        cp "$OLDER/release/rustyhook" "$out.tmp" && mv "$out.tmp" "$out"
+        git worktree remove --force "$TREE"
+    fi
+    echo "$out"
+}
+BINS=()
+for rev in "$@"; do BINS+=("$(build "$rev")"); done
+log "building the load generator and receiver of the current tree"
+cargo build --release --quiet -p rustyhook -p rustyhook-bench
+
+"$BIN/receiver" --port-file "$WORK/receiver.port" 2>"$WORK/receiver.log" &
+PIDS+=($!)
+for _ in $(seq 50); do [ -s "$WORK/receiver.port" ] && break; sleep 0.1; done
+RECV=http://127.0.0.1:$(cat "$WORK/receiver.port")
+PORT=$((20000 + RANDOM % 20000))
+
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+reference=""
+for i in "${!BINS[@]}"; do
+    rev=${*:i+1:1}
+    rm -rf "$WORK/data"
+    env RUSTYHOOK_DATA_DIR="$WORK/data" RUSTYHOOK_LISTEN="127.0.0.1:$PORT" \
+        RUSTYHOOK_ADMIN_TOKEN="$TOKEN" RUSTYHOOK_ALLOW_PRIVATE_NETWORKS=true \
+        RUSTYHOOK_LOG_LEVEL=warn "${BINS[$i]}" serve >"$WORK/rustyhook.log" 2>&1 &
+    rh=$!
+    PIDS+=("$rh")
+    lg=("$BIN/loadgen" --api "http://127.0.0.1:$PORT" --token "$TOKEN" --receiver "$RECV")
+    "${lg[@]}" setup --endpoint-url "$RECV/hook" >/dev/null
+    "${lg[@]}" throughput --messages 2000 --concurrency "$AB_CONCURRENCY" >/dev/null 2>&1
+    rates=""
+    for _ in $(seq "$AB_RUNS"); do
+        rate=$("${lg[@]}" throughput --messages "$AB_MESSAGES" --concurrency "$AB_CONCURRENCY" 2>/dev/null \
+            | awk -F= '$1 == "OUT_DELIVERY_RATE" { print $2 }')
+        rates+=" ${rate:-failed}"
+    done
+    kill "$rh" && wait "$rh" 2>/dev/null || true
+    med=$(echo "$rates" | median)
+    [ -n "$reference" ] || reference=$med
+    change=$(awk -v m="$med" -v r="$reference" 'BEGIN { printf "%+.1f%%", 100 * (m - r) / r }')
+    printf '%-12s %s  median %s  %s\n' "$rev" "$rates" "$med" "$change"
+done
