@@ -220,6 +220,20 @@ impl Tally {
     pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Adds `other`'s increments to these.
+    pub(crate) fn merge(&mut self, other: Tally) {
+        for (key, counts) in other.0 {
+            self.0.entry(key).or_default().merge(&counts);
+        }
+    }
+
+    /// Adds `other`'s increments to these, by reference.
+    pub(crate) fn merge_ref(&mut self, other: &Tally) {
+        for (key, counts) in &other.0 {
+            self.0.entry(key.clone()).or_default().merge(counts);
+        }
+    }
 }
 
 /// What a source did with a broker message, as counted.

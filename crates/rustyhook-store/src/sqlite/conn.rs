@@ -186,6 +186,7 @@ impl Db {
         let (tx, rx) = oneshot::channel::<StoreResult<T>>();
         let job: Job = Box::new(move |conn| {
             let result = in_savepoint(conn, f);
+            super::stats::job_done(result.is_ok());
             // Outside a transaction now: SQLite rolled back the group's, not just this job's.
             let lost = match &result {
                 Err(e) if conn.is_autocommit() => Some(CommitFailed::rolled_back(e)),
@@ -264,6 +265,7 @@ fn in_savepoint<T>(
 }
 
 fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, on_rollback: impl Fn()) {
+    super::stats::defer_on_this_thread();
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // Jobs a rolled-back group did not run, first in the next group.
     let mut carried: VecDeque<Job> = VecDeque::new();
@@ -303,6 +305,18 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, on_rollba
             }
         }
         carried.extend(jobs);
+        let stats = match lost {
+            Some(_) => super::stats::group_done(&conn, false),
+            None => super::stats::group_done(&conn, true),
+        };
+        let lost = match (lost, stats) {
+            (Some(lost), _) => Some(lost),
+            (None, Ok(())) => None,
+            (None, Err(e)) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Some(CommitFailed::rolled_back(&e))
+            }
+        };
         let commit = match lost {
             Some(lost) => {
                 on_rollback();

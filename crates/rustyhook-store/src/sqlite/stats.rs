@@ -11,8 +11,50 @@ use super::conn::db_err;
 use crate::stats::{Tally, counter_columns, counters, counts_from, series_sql, top_sql};
 use crate::{QueueNow, StoreResult};
 
-/// Adds the tally's increments to their rows: one upsert per (scope, bucket).
+thread_local! {
+    /// On the writer thread: increments are folded per group commit and written once, just
+    /// before its COMMIT, rather than one upsert per write.
+    static DEFERRING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The running job's increments, kept only if the job succeeds.
+    static JOB: std::cell::RefCell<Tally> = std::cell::RefCell::new(Tally::default());
+    /// The group's increments from the jobs that succeeded.
+    static GROUP: std::cell::RefCell<Tally> = std::cell::RefCell::new(Tally::default());
+}
+
+/// Makes this thread (the writer) fold increments per group commit.
+pub(crate) fn defer_on_this_thread() {
+    DEFERRING.with(|d| d.set(true));
+}
+
+/// Ends the running job: its increments join the group's if it succeeded, else are dropped.
+pub(crate) fn job_done(succeeded: bool) {
+    let job = JOB.with(|j| std::mem::take(&mut *j.borrow_mut()));
+    if succeeded && !job.is_empty() {
+        GROUP.with(|g| g.borrow_mut().merge(job));
+    }
+}
+
+/// Writes the group's increments (before its COMMIT), or drops them (`write` false: the
+/// group is rolled back).
+pub(crate) fn group_done(conn: &Connection, write: bool) -> StoreResult<()> {
+    let group = GROUP.with(|g| std::mem::take(&mut *g.borrow_mut()));
+    if write { upsert(conn, &group) } else { Ok(()) }
+}
+
+/// Adds the tally's increments to their rows: on the writer, at the group's end; elsewhere
+/// now, one upsert per (scope, bucket).
 pub(crate) fn apply(conn: &Connection, tally: &Tally) -> StoreResult<()> {
+    if tally.is_empty() {
+        return Ok(());
+    }
+    if DEFERRING.with(std::cell::Cell::get) {
+        JOB.with(|j| j.borrow_mut().merge_ref(tally));
+        return Ok(());
+    }
+    upsert(conn, tally)
+}
+
+fn upsert(conn: &Connection, tally: &Tally) -> StoreResult<()> {
     if tally.is_empty() {
         return Ok(());
     }
