@@ -1,6 +1,7 @@
-//! Stats over time on SQLite: increments applied inside the write job that counts them (so in
-//! its transaction), the series read, the queue sampled, old buckets purged. One writer, so
-//! every row is shard 0.
+//! Stats over time on SQLite: increments counted by the write job that makes them, folded per
+//! group commit and written just before its COMMIT (so in the transaction of what they count,
+//! and one upsert per row a group touches rather than one per write), the series read, the
+//! queue sampled, old buckets purged. One writer, so every row is shard 0.
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, params, params_from_iter};
@@ -175,4 +176,64 @@ pub(crate) fn purge(conn: &Connection, width: Width, before: Millis) -> StoreRes
     )
     .map(|n| n as u64)
     .map_err(db_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::conn::{Db, db_err};
+    use crate::StoreError;
+    use crate::stats::{SourceTaken, Tally};
+
+    /// `stored` summed over the source's minute rows.
+    fn stored(conn: &rusqlite::Connection) -> crate::StoreResult<(i64, i64)> {
+        conn.query_row(
+            "SELECT COALESCE(SUM(stored), 0), COUNT(*) FROM stats WHERE scope = 'source' AND scope_id = 'orders' AND width = 60000",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(db_err)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_writer_writes_a_group_s_increments_once_and_drops_a_failed_job_s() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = std::sync::Arc::new(
+            Db::open(
+                &dir.path().join("db.sqlite"),
+                false,
+                super::super::schema::migrate,
+                || {},
+            )
+            .expect("the database opens"),
+        );
+        let at = 1_700_000_000_000;
+        let count = |fail: bool| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.write(move |conn| {
+                    let mut tally = Tally::default();
+                    tally.source("orders", SourceTaken::Stored, at);
+                    super::apply(conn, &tally)?;
+                    if fail {
+                        return Err(StoreError::Conflict("this write fails".into()));
+                    }
+                    Ok(())
+                })
+                .await
+            })
+        };
+        // Sent at once, so most share group commits with one another.
+        let writes: Vec<_> = (0..50).map(|n| count(n % 10 == 3)).collect();
+        let mut failed = 0;
+        for w in writes {
+            failed += usize::from(w.await.expect("join").is_err());
+        }
+        assert_eq!(failed, 5);
+        let (sum, rows) = db.read(stored).await.expect("read");
+        assert_eq!(
+            sum, 45,
+            "each write that committed is counted once, a failed one not at all"
+        );
+        assert_eq!(rows, 1, "one row per scope and bucket");
+    }
 }
