@@ -377,39 +377,35 @@ mod tests {
             .expect("join");
         // What SQLite does on a full disk or an I/O error mid-statement: the whole transaction
         // is rolled back, not only the statement.
-        let failing = tokio::spawn({
-            let db = db.clone();
-            async move {
-                db.write(|conn| {
-                    conn.execute_batch("INSERT INTO t VALUES (1); ROLLBACK")
-                        .map_err(super::db_err)?;
-                    Err::<(), _>(StoreError::Full("disk full".into()))
-                })
-                .await
-            }
+        let failing = db.write(|conn| {
+            conn.execute_batch("INSERT INTO t VALUES (1); ROLLBACK")
+                .map_err(super::db_err)?;
+            Err::<(), _>(StoreError::Full("disk full".into()))
         });
-        let other = tokio::spawn({
-            let db = db.clone();
-            async move {
-                db.write(|conn| {
-                    conn.execute("INSERT INTO t VALUES (2)", [])
-                        .map_err(super::db_err)
-                })
-                .await
-            }
+        let other = db.write(|conn| {
+            conn.execute("INSERT INTO t VALUES (2)", [])
+                .map_err(super::db_err)
         });
-        // Both are queued behind the blocker before it lets the writer go.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (mut failing, mut other) = (Box::pin(failing), Box::pin(other));
+        // A write's first poll queues its job: polled once each, in this order, the failing
+        // one is queued first (two spawned tasks could be queued either way round, and with
+        // the other first the rollback takes it along, a different case).
+        std::future::poll_fn(|cx| {
+            assert!(failing.as_mut().poll(cx).is_pending(), "queued, not run");
+            assert!(other.as_mut().poll(cx).is_pending(), "queued, not run");
+            std::task::Poll::Ready(())
+        })
+        .await;
         go.send(()).expect("blocker waits");
         blocker
             .await
             .expect("join")
             .expect("the blocker's group commits");
         assert!(
-            matches!(failing.await.expect("join"), Err(StoreError::Full(_))),
+            matches!(failing.await, Err(StoreError::Full(_))),
             "the job that lost the transaction is told the disk is full"
         );
-        let told = other.await.expect("join");
+        let told = other.await;
         let stored: Vec<i64> = db
             .read(|conn| {
                 let mut s = conn.prepare("SELECT v FROM t").map_err(super::db_err)?;
