@@ -7,7 +7,11 @@
 # revision's delivered/s per run, the median, and its change against the first one's median.
 #
 #   bench/ab.sh eb2bd27 76be003 HEAD
+#   AB_BACKEND=postgres bench/ab.sh eb2bd27 HEAD
 #
+# AB_BACKEND=postgres gives each instance a fresh database on the server at PG_ADMIN_URL
+# (default postgres://postgres@127.0.0.1:5432; psql must reach it as a user allowed to create
+# databases), named rh_ab_<random> and dropped when its revision is done or the script exits.
 # The load generator and receiver are the current tree's. Traffic stays on 127.0.0.1; every
 # process started is stopped when the script exits. Noise from run to run is several percent
 # (more on a shared machine): believe a difference that holds in both orders.
@@ -18,6 +22,8 @@ cd "$ROOT"
 AB_MESSAGES=${AB_MESSAGES:-20000}
 AB_RUNS=${AB_RUNS:-3}
 AB_CONCURRENCY=${AB_CONCURRENCY:-64}
+AB_BACKEND=${AB_BACKEND:-sqlite}
+PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$CARGO_TARGET_DIR/release
 KEEP=$CARGO_TARGET_DIR/ab
@@ -26,16 +32,29 @@ WORK=$(mktemp -d)
 TREE=$WORK/src
 TOKEN=ab-admin-token-$RANDOM$RANDOM
 PIDS=()
+PG_DB="" # the PostgreSQL database of the instance running, if any
 
 log() { printf '[ab %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 cleanup() {
     local pid
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
+    pg_drop
     [ ! -d "$TREE" ] || git worktree remove --force "$TREE" 2>/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
+pg_sql() { psql "$PG_ADMIN_URL/postgres" -X -v ON_ERROR_STOP=1 -qAtc "$1"; }
+pg_drop() {
+    [ -z "$PG_DB" ] || pg_sql "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null || true
+    PG_DB=""
+}
+case $AB_BACKEND in
+    sqlite) ;;
+    postgres) pg_sql "SELECT 1" >/dev/null \
+        || { echo "PostgreSQL at $PG_ADMIN_URL is not reachable" >&2; exit 1; } ;;
+    *) echo "AB_BACKEND is sqlite or postgres, not '$AB_BACKEND'" >&2; exit 2 ;;
+esac
 [ $# -ge 2 ] || { echo "usage: bench/ab.sh REFERENCE REVISION..." >&2; exit 2; }
 mkdir -p "$KEEP"
 # Builds REV's rustyhook into target/ab/rustyhook-<commit> unless already there; prints its path.
@@ -72,7 +91,13 @@ reference=""
 for i in "${!BINS[@]}"; do
     rev=${*:i+1:1}
     rm -rf "$WORK/data"
-    env RUSTYHOOK_DATA_DIR="$WORK/data" RUSTYHOOK_LISTEN="127.0.0.1:$PORT" \
+    database=()
+    if [ "$AB_BACKEND" = postgres ]; then
+        PG_DB=rh_ab_${RANDOM}${RANDOM}
+        pg_sql "CREATE DATABASE $PG_DB" >/dev/null
+        database=(RUSTYHOOK_DATABASE_URL="$PG_ADMIN_URL/$PG_DB")
+    fi
+    env "${database[@]}" RUSTYHOOK_DATA_DIR="$WORK/data" RUSTYHOOK_LISTEN="127.0.0.1:$PORT" \
         RUSTYHOOK_ADMIN_TOKEN="$TOKEN" RUSTYHOOK_ALLOW_PRIVATE_NETWORKS=true \
         RUSTYHOOK_LOG_LEVEL=warn "${BINS[$i]}" serve >"$WORK/rustyhook.log" 2>&1 &
     rh=$!
@@ -87,6 +112,7 @@ for i in "${!BINS[@]}"; do
         rates+=" ${rate:-failed}"
     done
     kill "$rh" && wait "$rh" 2>/dev/null || true
+    pg_drop
     med=$(echo "$rates" | median)
     [ -n "$reference" ] || reference=$med
     change=$(awk -v m="$med" -v r="$reference" 'BEGIN { printf "%+.1f%%", 100 * (m - r) / r }')
