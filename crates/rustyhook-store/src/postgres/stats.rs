@@ -22,6 +22,41 @@ const SHARDS: i64 = 8;
 /// The next shard this process writes to; only spreads writes, so a plain counter will do.
 static NEXT_SHARD: AtomicI64 = AtomicI64::new(0);
 
+/// The statement [`apply`] runs, made once (it runs for every write).
+fn apply_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let cols = counter_columns();
+        let n = cols.len();
+        let arrays: Vec<String> = (0..n).map(|i| format!("${}::BIGINT[]", i + 6)).collect();
+        let adds: Vec<String> = cols
+            .iter()
+            .map(|c| format!("{c} = stats.{c} + EXCLUDED.{c}"))
+            .collect();
+        format!(
+            "INSERT INTO stats (scope, scope_id, width, start_at, shard, {cols}, depth, oldest_pending_ms)\n\
+             SELECT u.scope, u.scope_id, u.width, u.start_at, $5, {picked}, u.depth, u.oldest\n\
+             FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[], {arrays},\n\
+                 ${d}::BIGINT[], ${o}::BIGINT[])\n\
+                 AS u (scope, scope_id, width, start_at, {cols}, depth, oldest)\n\
+             ON CONFLICT (scope, scope_id, width, start_at, shard) DO UPDATE\n\
+             SET {adds},\n\
+                 depth = GREATEST(stats.depth, EXCLUDED.depth),\n\
+                 oldest_pending_ms = GREATEST(stats.oldest_pending_ms, EXCLUDED.oldest_pending_ms)",
+            cols = cols.join(", "),
+            picked = cols
+                .iter()
+                .map(|c| format!("u.{c}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            arrays = arrays.join(", "),
+            adds = adds.join(", "),
+            d = n + 6,
+            o = n + 7,
+        )
+    })
+}
+
 /// Adds the tally's increments to their rows in one statement (each column bound as an
 /// array). The rows come in key order, so concurrent transactions lock them in one order.
 pub(crate) async fn apply(conn: &mut PgConnection, tally: &Tally) -> StoreResult<()> {
@@ -50,34 +85,7 @@ pub(crate) async fn apply(conn: &mut PgConnection, tally: &Tally) -> StoreResult
         depths.push(c.depth);
         oldest.push(c.oldest_pending_ms);
     }
-    let n = cols.len();
-    let arrays: Vec<String> = (0..n).map(|i| format!("${}::BIGINT[]", i + 6)).collect();
-    let adds: Vec<String> = cols
-        .iter()
-        .map(|c| format!("{c} = stats.{c} + EXCLUDED.{c}"))
-        .collect();
-    let sql = format!(
-        "INSERT INTO stats (scope, scope_id, width, start_at, shard, {cols}, depth, oldest_pending_ms)\n\
-         SELECT u.scope, u.scope_id, u.width, u.start_at, $5, {picked}, u.depth, u.oldest\n\
-         FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[], {arrays},\n\
-             ${d}::BIGINT[], ${o}::BIGINT[])\n\
-             AS u (scope, scope_id, width, start_at, {cols}, depth, oldest)\n\
-         ON CONFLICT (scope, scope_id, width, start_at, shard) DO UPDATE\n\
-         SET {adds},\n\
-             depth = GREATEST(stats.depth, EXCLUDED.depth),\n\
-             oldest_pending_ms = GREATEST(stats.oldest_pending_ms, EXCLUDED.oldest_pending_ms)",
-        cols = cols.join(", "),
-        picked = cols
-            .iter()
-            .map(|c| format!("u.{c}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        arrays = arrays.join(", "),
-        adds = adds.join(", "),
-        d = n + 6,
-        o = n + 7,
-    );
-    let mut q = sqlx::query(&sql)
+    let mut q = sqlx::query(apply_sql())
         .bind(kinds)
         .bind(ids)
         .bind(widths)

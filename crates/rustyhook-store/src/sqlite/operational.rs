@@ -139,19 +139,22 @@ pub(crate) fn after_endpoint_attempt(
     a: &Attempt,
     attempts: Option<u32>,
 ) -> StoreResult<()> {
+    // Cached statements: one of these runs for every attempt.
     match decide::failing_since_change(a.outcome, a.created_at) {
-        FailingSince::Clear => conn.execute(
-            r#"UPDATE endpoints
-            SET failing_since = NULL
-            WHERE id = ? AND failing_since IS NOT NULL"#,
-            [a.endpoint_id.as_str()],
-        ),
-        FailingSince::SetIfUnset(at) => conn.execute(
-            r#"UPDATE endpoints
-            SET failing_since = ?
-            WHERE id = ? AND failing_since IS NULL"#,
-            params![at, a.endpoint_id.as_str()],
-        ),
+        FailingSince::Clear => conn
+            .prepare_cached(
+                r#"UPDATE endpoints
+                SET failing_since = NULL
+                WHERE id = ? AND failing_since IS NOT NULL"#,
+            )
+            .and_then(|mut s| s.execute([a.endpoint_id.as_str()])),
+        FailingSince::SetIfUnset(at) => conn
+            .prepare_cached(
+                r#"UPDATE endpoints
+                SET failing_since = ?
+                WHERE id = ? AND failing_since IS NULL"#,
+            )
+            .and_then(|mut s| s.execute(params![at, a.endpoint_id.as_str()])),
         FailingSince::Keep => Ok(0),
     }
     .map_err(db_err)?;

@@ -55,28 +55,35 @@ pub(crate) fn apply(conn: &Connection, tally: &Tally) -> StoreResult<()> {
     upsert(conn, tally)
 }
 
+/// The statement adding one row's increments, made once (it runs for every group commit).
+fn upsert_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let cols = counter_columns();
+        let marks = vec!["?"; cols.len()].join(", ");
+        let adds: Vec<String> = cols
+            .iter()
+            .map(|c| format!("{c} = {c} + excluded.{c}"))
+            .collect();
+        format!(
+            "INSERT INTO stats (scope, scope_id, width, start_at, shard, {cols}, depth, oldest_pending_ms)\n\
+             VALUES (?, ?, ?, ?, 0, {marks}, ?, ?)\n\
+             ON CONFLICT (scope, scope_id, width, start_at, shard) DO UPDATE\n\
+             SET {adds},\n\
+                 depth = MAX(COALESCE(depth, excluded.depth), COALESCE(excluded.depth, depth)),\n\
+                 oldest_pending_ms = MAX(COALESCE(oldest_pending_ms, excluded.oldest_pending_ms),\n\
+                     COALESCE(excluded.oldest_pending_ms, oldest_pending_ms))",
+            cols = cols.join(", "),
+            adds = adds.join(", ")
+        )
+    })
+}
+
 fn upsert(conn: &Connection, tally: &Tally) -> StoreResult<()> {
     if tally.is_empty() {
         return Ok(());
     }
-    let cols = counter_columns();
-    let marks = vec!["?"; cols.len()].join(", ");
-    let adds: Vec<String> = cols
-        .iter()
-        .map(|c| format!("{c} = {c} + excluded.{c}"))
-        .collect();
-    let sql = format!(
-        "INSERT INTO stats (scope, scope_id, width, start_at, shard, {cols}, depth, oldest_pending_ms)\n\
-         VALUES (?, ?, ?, ?, 0, {marks}, ?, ?)\n\
-         ON CONFLICT (scope, scope_id, width, start_at, shard) DO UPDATE\n\
-         SET {adds},\n\
-             depth = MAX(COALESCE(depth, excluded.depth), COALESCE(excluded.depth, depth)),\n\
-             oldest_pending_ms = MAX(COALESCE(oldest_pending_ms, excluded.oldest_pending_ms),\n\
-                 COALESCE(excluded.oldest_pending_ms, oldest_pending_ms))",
-        cols = cols.join(", "),
-        adds = adds.join(", ")
-    );
-    let mut stmt = conn.prepare_cached(&sql).map_err(db_err)?;
+    let mut stmt = conn.prepare_cached(upsert_sql()).map_err(db_err)?;
     for (key, c) in tally.rows() {
         let mut values: Vec<Value> = vec![
             key.scope.kind().to_owned().into(),
