@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A quick before/after of end-to-end delivery between git revisions, for finding which commit
 # slowed it down: much shorter than run.sh, and no report. For each revision given (the first
-# is the reference), builds its `rustyhook` (in target/older/, kept in target/ab/ per commit),
+# is the reference), builds its `rustyhook` (bench/revision.sh: kept in target/revisions/),
 # then, one revision after another against one receiver: a fresh SQLite instance, a warm-up,
 # and AB_RUNS runs of AB_MESSAGES messages posted by AB_CONCURRENCY clients. Prints each
 # revision's delivered/s per run, the median, and its change against the first one's median.
@@ -26,10 +26,7 @@ AB_BACKEND=${AB_BACKEND:-sqlite}
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$CARGO_TARGET_DIR/release
-KEEP=$CARGO_TARGET_DIR/ab
-OLDER=$CARGO_TARGET_DIR/older # where other revisions are built
 WORK=$(mktemp -d)
-TREE=$WORK/src
 TOKEN=ab-admin-token-$RANDOM$RANDOM
 PIDS=()
 PG_DB="" # the PostgreSQL database of the instance running, if any
@@ -39,7 +36,7 @@ cleanup() {
     local pid
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
     pg_drop
-    [ ! -d "$TREE" ] || git worktree remove --force "$TREE" 2>/dev/null || true
+    [ ! -d "$WORK/revision-src" ] || git worktree remove --force "$WORK/revision-src" 2>/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -56,27 +53,10 @@ case $AB_BACKEND in
     *) echo "AB_BACKEND is sqlite or postgres, not '$AB_BACKEND'" >&2; exit 2 ;;
 esac
 [ $# -ge 2 ] || { echo "usage: bench/ab.sh REFERENCE REVISION..." >&2; exit 2; }
-mkdir -p "$KEEP"
-# Builds REV's rustyhook into target/ab/rustyhook-<commit> unless already there; prints its path.
-build() {
-    local commit out
-    commit=$(git rev-parse --short "$1^{commit}")
-    out=$KEEP/rustyhook-$commit
-    if [ ! -x "$out" ]; then
-        log "building $1 ($commit)"
-        git worktree prune
-        git worktree add --quiet --detach "$TREE" "$commit"
-        # A target directory of its own: cargo judges freshness by modification times, so
-        # after building a fresh checkout into the current tree's target directory, the
-        # current tree's older files would pass for built and its build would mix revisions.
-        (cd "$TREE" && CARGO_TARGET_DIR=$OLDER cargo build --release --quiet -p rustyhook)
-        cp "$OLDER/release/rustyhook" "$out.tmp" && mv "$out.tmp" "$out"
-        git worktree remove --force "$TREE"
-    fi
-    echo "$out"
-}
+# shellcheck source=bench/revision.sh
+source "$ROOT/bench/revision.sh"
 BINS=()
-for rev in "$@"; do BINS+=("$(build "$rev")"); done
+for rev in "$@"; do BINS+=("$(build_revision "$rev" "$WORK")"); done
 log "building the load generator and receiver of the current tree"
 cargo build --release --quiet -p rustyhook -p rustyhook-bench
 

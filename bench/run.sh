@@ -861,6 +861,8 @@ EOF
 
 # shellcheck source=bench/brokers.sh
 source "$ROOT/bench/brokers.sh"
+# shellcheck source=bench/revision.sh
+source "$ROOT/bench/revision.sh"
 
 # ---------------------------------------------------------------------------- preparation
 mkdir -p "$WORK"
@@ -874,23 +876,8 @@ if ! command -v wrk >/dev/null; then
 fi
 build_started=$SECONDS
 if [ -n "$BASELINE" ]; then
-    # The baseline is built from its own checkout into a target directory of its own, and
-    # copied aside. Not the current tree's: cargo judges freshness by modification times, so
-    # after a fresh checkout was built there, the current tree's older files would pass for
-    # built and its binary would mix the two revisions.
     BASELINE_COMMIT=$(git rev-parse --short "$BASELINE^{commit}")
-    BASELINE_BIN="$WORK/rustyhook-baseline-$BASELINE_COMMIT"
-    if [ ! -x "$BASELINE_BIN" ]; then # kept from an earlier run with the same baseline
-        log "building the baseline $BASELINE ($BASELINE_COMMIT)"
-        rm -rf "$WORK/baseline-src"
-        git worktree prune
-        git worktree add --quiet --detach "$WORK/baseline-src" "$BASELINE_COMMIT"
-        (cd "$WORK/baseline-src" &&
-            CARGO_TARGET_DIR="$CARGO_TARGET_DIR/older" cargo build --release --quiet -p rustyhook)
-        cp "$CARGO_TARGET_DIR/older/release/rustyhook" "$BASELINE_BIN.tmp"
-        mv "$BASELINE_BIN.tmp" "$BASELINE_BIN"
-        git worktree remove --force "$WORK/baseline-src"
-    fi
+    BASELINE_BIN=$(build_revision "$BASELINE" "$WORK")
 fi
 log "building release binaries"
 cargo build --release --quiet -p rustyhook -p rustyhook-bench
