@@ -305,10 +305,8 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, on_rollba
             }
         }
         carried.extend(jobs);
-        let stats = match lost {
-            Some(_) => super::stats::group_done(&conn, false),
-            None => super::stats::group_done(&conn, true),
-        };
+        // The group's counts are written unless it is already lost.
+        let stats = super::stats::group_done(&conn, lost.is_none());
         let lost = match (lost, stats) {
             (Some(lost), _) => Some(lost),
             (None, Ok(())) => None,
