@@ -111,6 +111,18 @@ impl Scope {
             Self::App(id) | Self::Endpoint(id) | Self::Handler(id) | Self::Source(id) => id,
         }
     }
+
+    /// The scope of a [`kind`](Self::kind) and [`id`](Self::id); `None` for an unknown kind.
+    pub fn of_kind(kind: &str, id: String) -> Option<Self> {
+        Some(match kind {
+            "server" => Self::Server,
+            "app" => Self::App(id),
+            "endpoint" => Self::Endpoint(id),
+            "handler" => Self::Handler(id),
+            "source" => Self::Source(id),
+            _ => return None,
+        })
+    }
 }
 
 /// How an attempt ended, as stats count it.

@@ -2,10 +2,12 @@
 //! recorded, deliveries and runs created, broker messages taken) into per-(scope, bucket)
 //! increments, and the column lists the upsert and the series query name.
 //!
-//! Each write folds its increments into a [`Tally`] in memory, then applies them with one
-//! additive upsert per row (SQLite) or one statement for all rows (PostgreSQL), in the same
-//! transaction as the write it counts: a count is never lost or doubled by a crash, and
-//! several nodes adding to one bucket add up. Minute and hour buckets are both written.
+//! Each write folds its increments into a [`Tally`] in memory, then writes them in the same
+//! transaction as the write it counts: SQLite's writer sums a group commit's tallies and adds
+//! them with one upsert per row; PostgreSQL appends them, encoded, as one row of `stats_pending`,
+//! which is folded into `stats` every second and before every read. A count is never lost or doubled by a
+//! crash, and several nodes adding to one bucket add up. Minute and hour buckets are both
+//! written.
 
 use std::collections::BTreeMap;
 
@@ -228,6 +230,65 @@ impl Tally {
         }
     }
 
+    /// The tally as text, for PostgreSQL's pending rows: a JSON array with one array per row,
+    /// `[kind, id, width ms, start, [[counter, value], ...], depth, oldest pending ms]`, where
+    /// a counter is an index into [`counter_columns`] and only those not zero are written.
+    pub(crate) fn encode(&self) -> String {
+        let rows: Vec<EncodedRow<'_>> = self
+            .0
+            .iter()
+            .map(|(key, c)| {
+                let set = counters(c)
+                    .into_iter()
+                    .enumerate()
+                    .filter(|&(_, v)| v != 0)
+                    .collect();
+                (
+                    key.scope.kind(),
+                    key.scope.id(),
+                    key.width.millis(),
+                    key.start,
+                    set,
+                    c.depth,
+                    c.oldest_pending_ms,
+                )
+            })
+            .collect();
+        serde_json::to_string(&rows).expect("a tally is always JSON")
+    }
+
+    /// The tally [`encode`](Self::encode) wrote, or what in `text` is not one.
+    pub(crate) fn decode(text: &str) -> Result<Tally, String> {
+        let rows: Vec<DecodedRow> =
+            serde_json::from_str(text).map_err(|e| format!("not an encoded tally: {e}"))?;
+        let n = counter_columns().len();
+        let mut tally = Tally::default();
+        for (kind, id, width, start, set, depth, oldest) in rows {
+            let scope = Scope::of_kind(&kind, id).ok_or(format!("unknown scope kind '{kind}'"))?;
+            let width = Width::ALL
+                .into_iter()
+                .find(|w| w.millis() == width)
+                .ok_or(format!("unknown bucket width {width}"))?;
+            let mut values = vec![0; n];
+            for (i, v) in set {
+                *values
+                    .get_mut(i)
+                    .ok_or(format!("counter {i} of {n} is out of range"))? += v;
+            }
+            let key = Key {
+                scope,
+                width,
+                start,
+            };
+            tally
+                .0
+                .entry(key)
+                .or_default()
+                .merge(&counts_from(&values, depth, oldest));
+        }
+        Ok(tally)
+    }
+
     /// Adds `other`'s increments to these, by reference.
     pub(crate) fn merge_ref(&mut self, other: &Tally) {
         for (key, counts) in &other.0 {
@@ -235,6 +296,26 @@ impl Tally {
         }
     }
 }
+
+/// A row of an encoded tally, as written ([`Tally::encode`]) and as read ([`Tally::decode`]).
+type EncodedRow<'a> = (
+    &'a str,
+    &'a str,
+    i64,
+    i64,
+    Vec<(usize, i64)>,
+    Option<i64>,
+    Option<i64>,
+);
+type DecodedRow = (
+    String,
+    String,
+    i64,
+    i64,
+    Vec<(usize, i64)>,
+    Option<i64>,
+    Option<i64>,
+);
 
 /// What a source did with a broker message, as counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,4 +326,56 @@ pub enum SourceTaken {
     Rejected,
     /// Found it stored for an earlier delivery of the same message.
     Duplicate,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_encoded_tally_decodes_to_the_same_increments_and_gauges() {
+        let mut tally = Tally::default();
+        tally.source("orders", SourceTaken::Stored, 90_000);
+        tally.source("orders", SourceTaken::Duplicate, 90_000);
+        tally.source_lag("orders", 12, 150_000);
+        tally.sample(40, None, 90_000);
+        let mut expected = Tally::default();
+        expected.merge_ref(&tally);
+        let text = tally.encode();
+        let back = Tally::decode(&text).expect("decodes");
+        let rows = |t: &Tally| t.rows().map(|(k, c)| (k.clone(), *c)).collect::<Vec<_>>();
+        assert_eq!(rows(&back), rows(&expected));
+    }
+
+    #[test]
+    fn an_encoded_tally_names_only_the_counters_that_are_not_zero() {
+        let mut tally = Tally::default();
+        tally.source("orders", SourceTaken::Stored, 90_000);
+        assert_eq!(
+            tally.encode(),
+            r#"[["source","orders",60000,60000,[[21,1]],null,null],["source","orders",3600000,0,[[21,1]],null,null]]"#
+        );
+    }
+
+    #[test]
+    fn a_tally_that_is_not_one_is_refused_with_what_is_wrong() {
+        for (text, wrong) in [
+            ("{}", "not an encoded tally"),
+            (
+                r#"[["planet","x",60000,0,[],null,null]]"#,
+                "scope kind 'planet'",
+            ),
+            (
+                r#"[["server","",1000,0,[],null,null]]"#,
+                "bucket width 1000",
+            ),
+            (
+                r#"[["server","",60000,0,[[99,1]],null,null]]"#,
+                "counter 99",
+            ),
+        ] {
+            let e = Tally::decode(text).expect_err(text);
+            assert!(e.contains(wrong), "{text}: {e}");
+        }
+    }
 }

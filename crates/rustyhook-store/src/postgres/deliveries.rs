@@ -109,7 +109,6 @@ pub(crate) async fn record_attempts(pool: &PgPool, records: &[AttemptRecord]) ->
         }
     }
     super::operational::apply_failing(&mut tx, failing).await?;
-    // Last, so the stats rows every node adds to are locked only until the commit.
     super::stats::apply(&mut tx, &tally).await?;
     tx.commit().await.map_err(db_err)
 }

@@ -76,8 +76,8 @@ pub struct PostgresStore {
     wakeups: Wakeups,
     /// This node's leadership locks, on their own connection.
     leadership: Leadership,
-    /// Stops the listener task when the store is dropped.
-    _stop_listener: DropGuard,
+    /// Stops the listener and stats folding tasks when the store is dropped.
+    _stop_tasks: DropGuard,
 }
 
 impl PostgresStore {
@@ -108,12 +108,13 @@ impl PostgresStore {
             .connect_lazy_with(opts.clone());
         let stop = CancellationToken::new();
         let wakeups = listen::start(&opts, stop.clone()).await?;
+        tokio::spawn(stats::keep_folding(pool.clone(), stop.clone()));
         Ok(Self {
             pool,
             sbox,
             wakeups,
             leadership: Leadership::new(opts),
-            _stop_listener: stop.drop_guard(),
+            _stop_tasks: stop.drop_guard(),
         })
     }
 }

@@ -467,6 +467,14 @@ CREATE TABLE nodes_seen (
     r#"
 ALTER TABLE deliveries ADD COLUMN lease_claim BIGINT;
 "#,
+    r#"
+-- Stats increments waiting to be added to stats: a write appends its increments here, as one
+-- row (JSON, see Tally::encode), instead of updating its buckets' rows of stats; every node
+-- folds this table into stats each second and before each read of stats, one node at a time.
+CREATE TABLE stats_pending (
+    tally TEXT NOT NULL
+);
+"#,
 ];
 
 /// Brings the schema up to date, in one transaction that holds [`MIGRATION_LOCK`]: a node

@@ -1,41 +1,66 @@
-//! Stats over time on PostgreSQL: a tally applied as one additive upsert statement inside the
-//! caller's transaction, the series read, the queue sampled, old buckets purged.
+//! Stats over time on PostgreSQL: a write's tally appended to `stats_pending` inside the
+//! caller's transaction and folded into `stats` (every second, and before a read), the series
+//! read, the queue sampled, old buckets purged.
 //!
-//! Every write of every node adds to the server's current minute row, so one row would make
-//! their transactions queue on its lock until each commits. Each transaction therefore adds
-//! to one of [`SHARDS`] rows of a bucket, chosen round-robin; reads add the shards up.
+//! Adding to `stats` in the write itself made every transaction look up, lock and rewrite the
+//! rows of its buckets (the server's minute and hour rows are in every write): measured with
+//! `pg_stat_statements`, that upsert was the costliest statement of the write path. Now a write
+//! appends one row, its [`Tally`] encoded, to `stats_pending`: a table without indexes, that no
+//! two writes touch the same row of. Each node runs [`fold`] every [`FOLD_EVERY`], and each read
+//! runs it first: it deletes every pending row and adds their sum to `stats`, in one transaction,
+//! one fold at a time across the nodes (an advisory lock). A write is counted once from its
+//! commit on: a read folds after the commits it follows, and a fold that fails leaves every
+//! pending row in place.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 use rustyhook_core::stats::{Bucket, Counts, Scope, Width};
 use rustyhook_core::time::Millis;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
+use tokio_util::sync::CancellationToken;
 
 use super::conn::db_err;
 use crate::stats::{Tally, counter_columns, counters, counts_from, series_sql, top_sql};
-use crate::{QueueNow, StoreResult};
+use crate::{QueueNow, StoreError, StoreResult};
 
-/// Rows one bucket of one scope is spread over.
-const SHARDS: i64 = 8;
+/// How often each node folds `stats_pending` into `stats`.
+const FOLD_EVERY: Duration = Duration::from_secs(1);
 
-/// The next shard this process writes to; only spreads writes, so a plain counter will do.
-static NEXT_SHARD: AtomicI64 = AtomicI64::new(0);
+/// The advisory lock (transaction-scoped) a fold holds, so that nodes fold one at a time:
+/// "rhstfold" in ASCII.
+const FOLD_LOCK: i64 = 0x7268_7374_666f_6c64;
 
-/// The statement [`apply`] runs, made once (it runs for every write).
-fn apply_sql() -> &'static str {
+/// Appends the tally's increments to `stats_pending`, as one row.
+pub(crate) async fn apply(conn: &mut PgConnection, tally: &Tally) -> StoreResult<()> {
+    if tally.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        r#"INSERT INTO stats_pending (tally)
+        VALUES ($1)"#,
+    )
+    .bind(tally.encode())
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// The statement [`add`] runs, made once.
+fn add_sql() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SQL.get_or_init(|| {
         let cols = counter_columns();
         let n = cols.len();
-        let arrays: Vec<String> = (0..n).map(|i| format!("${}::BIGINT[]", i + 6)).collect();
+        let arrays: Vec<String> = (0..n).map(|i| format!("${}::BIGINT[]", i + 5)).collect();
         let adds: Vec<String> = cols
             .iter()
             .map(|c| format!("{c} = stats.{c} + EXCLUDED.{c}"))
             .collect();
         format!(
             "INSERT INTO stats (scope, scope_id, width, start_at, shard, {cols}, depth, oldest_pending_ms)\n\
-             SELECT u.scope, u.scope_id, u.width, u.start_at, $5, {picked}, u.depth, u.oldest\n\
+             SELECT u.scope, u.scope_id, u.width, u.start_at, 0, {picked}, u.depth, u.oldest\n\
              FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[], {arrays},\n\
                  ${d}::BIGINT[], ${o}::BIGINT[])\n\
                  AS u (scope, scope_id, width, start_at, {cols}, depth, oldest)\n\
@@ -51,22 +76,20 @@ fn apply_sql() -> &'static str {
                 .join(", "),
             arrays = arrays.join(", "),
             adds = adds.join(", "),
-            d = n + 6,
-            o = n + 7,
+            d = n + 5,
+            o = n + 6,
         )
     })
 }
 
-/// Adds the tally's increments to their rows in one statement (each column bound as an
-/// array). The rows come in key order, so concurrent transactions lock them in one order.
-pub(crate) async fn apply(conn: &mut PgConnection, tally: &Tally) -> StoreResult<()> {
+/// Adds the tally's increments to their rows of `stats` in one statement (each column bound
+/// as an array). Only a fold writes there, and on shard 0: the shards of earlier versions,
+/// which spread writers over several rows of a bucket, are still added up by reads.
+async fn add(conn: &mut PgConnection, tally: &Tally) -> StoreResult<()> {
     if tally.is_empty() {
         return Ok(());
     }
     let cols = counter_columns();
-    let shard = NEXT_SHARD
-        .fetch_add(1, Ordering::Relaxed)
-        .rem_euclid(SHARDS);
     let mut kinds = Vec::new();
     let mut ids = Vec::new();
     let mut widths = Vec::new();
@@ -85,12 +108,11 @@ pub(crate) async fn apply(conn: &mut PgConnection, tally: &Tally) -> StoreResult
         depths.push(c.depth);
         oldest.push(c.oldest_pending_ms);
     }
-    let mut q = sqlx::query(apply_sql())
+    let mut q = sqlx::query(add_sql())
         .bind(kinds)
         .bind(ids)
         .bind(widths)
-        .bind(starts)
-        .bind(shard);
+        .bind(starts);
     for column in columns {
         q = q.bind(column);
     }
@@ -100,6 +122,81 @@ pub(crate) async fn apply(conn: &mut PgConnection, tally: &Tally) -> StoreResult
         .await
         .map_err(db_err)?;
     Ok(())
+}
+
+/// Whether a fold waits for another node's to finish, or leaves the work to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fold {
+    /// Before a read: every write committed before it must be in `stats`.
+    Wait,
+    /// In the background: the fold running now takes what is pending.
+    Skip,
+}
+
+/// Moves every pending increment into `stats`, in one transaction. Returns how many pending
+/// rows it folded (none when `how` is [`Fold::Skip`] and another fold is running).
+pub(crate) async fn fold(pool: &PgPool, how: Fold) -> StoreResult<u64> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let locked: bool = match how {
+        Fold::Wait => sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(FOLD_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map(|_| true),
+        Fold::Skip => {
+            sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+                .bind(FOLD_LOCK)
+                .fetch_one(&mut *tx)
+                .await
+        }
+    }
+    .map_err(db_err)?;
+    if !locked {
+        return Ok(0);
+    }
+    let pending: Vec<String> = sqlx::query_scalar(
+        r#"DELETE FROM stats_pending
+        RETURNING tally"#,
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let mut sum = Tally::default();
+    for text in &pending {
+        let tally = Tally::decode(text)
+            .map_err(|e| StoreError::Corrupt(format!("a row of stats_pending: {e}")))?;
+        sum.merge(tally);
+    }
+    add(&mut tx, &sum).await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(pending.len() as u64)
+}
+
+/// Folds every [`FOLD_EVERY`] until `stop`. A failure (the database away) is logged once, and
+/// folding goes on when it can: what waits is kept, and reads fold it first.
+pub(crate) async fn keep_folding(pool: PgPool, stop: CancellationToken) {
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(FOLD_EVERY) => {}
+        }
+        match fold(&pool, Fold::Skip).await {
+            Ok(_) if failing => {
+                tracing::info!("folding pending stats again");
+                failing = false;
+            }
+            Ok(_) => {}
+            Err(e) if !failing => {
+                tracing::warn!(error = %e, "could not fold pending stats; they wait in the database");
+                failing = true;
+            }
+            Err(_) => {}
+        }
+    }
 }
 
 /// Reads a row of the series or top query: its key (column 0), then the counts.
@@ -124,6 +221,7 @@ pub(crate) async fn series(
     since: Millis,
     until: Millis,
 ) -> StoreResult<Vec<Bucket>> {
+    fold(pool, Fold::Wait).await?;
     let rows = sqlx::query(&series_sql(|i| format!("${i}")))
         .bind(scope.kind())
         .bind(scope.id())
@@ -146,6 +244,7 @@ pub(crate) async fn top(
     limit: usize,
 ) -> StoreResult<Vec<(String, Counts)>> {
     let (width, since, until) = window;
+    fold(pool, Fold::Wait).await?;
     let rows = sqlx::query(&top_sql(|i| format!("${i}")))
         .bind(kind)
         .bind(width.millis())
@@ -186,7 +285,10 @@ pub(crate) async fn sample(pool: &PgPool, now: Millis) -> StoreResult<QueueNow> 
     Ok(queue)
 }
 
+/// Deletes the `width` buckets that start before `before`, folding what is pending first (it
+/// may add to them).
 pub(crate) async fn purge(pool: &PgPool, width: Width, before: Millis) -> StoreResult<u64> {
+    fold(pool, Fold::Wait).await?;
     sqlx::query(
         r#"DELETE FROM stats
         WHERE width = $1 AND start_at < $2"#,

@@ -2,6 +2,7 @@
 //! bucket; the queue sampled; old buckets purged; two PostgreSQL nodes adding up.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustyhook_core::id::AttemptId;
 use rustyhook_core::model::{Attempt, DeliveryStatus};
@@ -349,4 +350,72 @@ async fn postgres_counts_of_two_nodes_add_up() {
         let server = total(&f.store, Scope::Server, width, 0, T + 3_600_000).await;
         assert_eq!((server.ok, server.created), (100, 100), "{width:?}");
     }
+    // Both nodes fold in the background: once they have, nothing waits and nothing was
+    // added twice.
+    let mut raw = f.raw().await;
+    let mut waiting = i64::MAX;
+    for _ in 0..100 {
+        waiting = sqlx::query_scalar("SELECT COUNT(*) FROM stats_pending")
+            .fetch_one(&mut raw)
+            .await
+            .expect("count");
+        if waiting == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(waiting, 0, "the background folds emptied stats_pending");
+    let rows: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM stats WHERE scope = 'server' AND width = 60000 AND start_at = 5400000",
+    )
+    .fetch_one(&mut raw)
+    .await
+    .expect("count");
+    assert_eq!(rows, 1, "one row per scope and bucket");
+    let server = total(&f.store, Scope::Server, Width::Minute, 0, T + 60_000).await;
+    assert_eq!((server.ok, server.created), (100, 100));
+}
+
+/// A pending row that cannot be read fails the read that folds it, with what is wrong, and
+/// loses nothing: the fold is rolled back whole, and once the row is gone every count is there.
+#[tokio::test]
+async fn postgres_a_fold_that_fails_keeps_every_pending_count() {
+    let f = crate::fixtures::Postgres::new().await;
+    let a = app_with_endpoints(&f.store, 2).await;
+    let mut raw = f.raw().await;
+    // Held in a transaction of its own, so no background fold can run while the rows are
+    // written; released once the bad row is in.
+    let mut hold = f.raw().await;
+    sqlx::raw_sql("BEGIN; SELECT pg_advisory_xact_lock(8243966061673671780)")
+        .execute(&mut hold)
+        .await
+        .expect("lock");
+    for i in 0..3 {
+        send(&f.store, &a.id, "a", None, T + i, None).await;
+    }
+    sqlx::query("INSERT INTO stats_pending (tally) VALUES ('not a tally')")
+        .execute(&mut raw)
+        .await
+        .expect("bad row");
+    sqlx::raw_sql("COMMIT")
+        .execute(&mut hold)
+        .await
+        .expect("unlock");
+    let e = f
+        .store
+        .stats_series(&Scope::Server, Width::Minute, 0, T + 60_000)
+        .await
+        .expect_err("the bad row fails the fold");
+    assert!(e.to_string().contains("stats_pending"), "{e}");
+    let waiting: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM stats_pending")
+        .fetch_one(&mut raw)
+        .await
+        .expect("count");
+    assert_eq!(waiting, 4, "every pending row is kept");
+    sqlx::query("DELETE FROM stats_pending WHERE tally = 'not a tally'")
+        .execute(&mut raw)
+        .await
+        .expect("bad row removed");
+    let server = total(&f.store, Scope::Server, Width::Minute, 0, T + 60_000).await;
+    assert_eq!(server.created, 6, "three messages to two endpoints");
 }
