@@ -121,24 +121,39 @@ pub(crate) struct Key {
     pub start: Millis,
 }
 
-/// Increments folded in memory before they are written. Ordered by key, so every transaction
-/// locks the rows it adds to in the same order and two never wait on each other in a cycle.
+/// Increments folded in memory before they are written, by minute: an hour's row is the sum of
+/// its minutes', made when the tally is written ([`Tally::buckets`]), so a tally carries (and
+/// PostgreSQL's pending row stores) half the rows. Ordered by key, so every transaction locks
+/// the rows it adds to in the same order and two never wait on each other in a cycle.
 #[derive(Debug, Default)]
 pub(crate) struct Tally(BTreeMap<Key, Counts>);
 
 impl Tally {
-    /// Adds `f`'s change to `scopes` at time `at`, in every bucket width.
+    /// Adds `f`'s change to `scopes` in the minute of `at`.
     fn add(&mut self, scopes: &[Scope], at: Millis, f: impl Fn(&mut Counts)) {
         for scope in scopes {
-            for width in Width::ALL {
-                let key = Key {
-                    scope: scope.clone(),
-                    width,
-                    start: width.start_of(at),
-                };
-                f(self.0.entry(key).or_default());
-            }
+            let key = Key {
+                scope: scope.clone(),
+                width: Width::Minute,
+                start: Width::Minute.start_of(at),
+            };
+            f(self.0.entry(key).or_default());
         }
+    }
+
+    /// The rows to add to the stats table, in key order: every minute row, and each hour's
+    /// row as the sum of its minutes'.
+    pub(crate) fn buckets(&self) -> BTreeMap<Key, Counts> {
+        let mut all = self.0.clone();
+        for (key, counts) in &self.0 {
+            let hour = Key {
+                scope: key.scope.clone(),
+                width: Width::Hour,
+                start: Width::Hour.start_of(key.start),
+            };
+            all.entry(hour).or_default().merge(counts);
+        }
+        all
     }
 
     /// Counts a recorded attempt (at its start), and its delivery's death if it went dead.
@@ -213,11 +228,6 @@ impl Tally {
         });
     }
 
-    /// The rows to write, in key order.
-    pub(crate) fn rows(&self) -> impl Iterator<Item = (&Key, &Counts)> {
-        self.0.iter()
-    }
-
     /// Whether there is nothing to write.
     pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -230,9 +240,10 @@ impl Tally {
         }
     }
 
-    /// The tally as text, for PostgreSQL's pending rows: a JSON array with one array per row,
-    /// `[kind, id, width ms, start, [[counter, value], ...], depth, oldest pending ms]`, where
-    /// a counter is an index into [`counter_columns`] and only those not zero are written.
+    /// The tally as text, for PostgreSQL's pending rows: a JSON array with one array per
+    /// minute row, `[kind, id, minute start, [[counter, value], ...], depth, oldest pending
+    /// ms]`, where a counter is an index into [`counter_columns`] and only those not zero are
+    /// written.
     pub(crate) fn encode(&self) -> String {
         let rows: Vec<EncodedRow<'_>> = self
             .0
@@ -246,7 +257,6 @@ impl Tally {
                 (
                     key.scope.kind(),
                     key.scope.id(),
-                    key.width.millis(),
                     key.start,
                     set,
                     c.depth,
@@ -263,12 +273,8 @@ impl Tally {
             serde_json::from_str(text).map_err(|e| format!("not an encoded tally: {e}"))?;
         let n = counter_columns().len();
         let mut tally = Tally::default();
-        for (kind, id, width, start, set, depth, oldest) in rows {
+        for (kind, id, start, set, depth, oldest) in rows {
             let scope = Scope::of_kind(&kind, id).ok_or(format!("unknown scope kind '{kind}'"))?;
-            let width = Width::ALL
-                .into_iter()
-                .find(|w| w.millis() == width)
-                .ok_or(format!("unknown bucket width {width}"))?;
             let mut values = vec![0; n];
             for (i, v) in set {
                 *values
@@ -277,8 +283,8 @@ impl Tally {
             }
             let key = Key {
                 scope,
-                width,
-                start,
+                width: Width::Minute,
+                start: Width::Minute.start_of(start),
             };
             tally
                 .0
@@ -302,7 +308,6 @@ type EncodedRow<'a> = (
     &'a str,
     &'a str,
     i64,
-    i64,
     Vec<(usize, i64)>,
     Option<i64>,
     Option<i64>,
@@ -310,7 +315,6 @@ type EncodedRow<'a> = (
 type DecodedRow = (
     String,
     String,
-    i64,
     i64,
     Vec<(usize, i64)>,
     Option<i64>,
@@ -343,8 +347,41 @@ mod tests {
         expected.merge_ref(&tally);
         let text = tally.encode();
         let back = Tally::decode(&text).expect("decodes");
-        let rows = |t: &Tally| t.rows().map(|(k, c)| (k.clone(), *c)).collect::<Vec<_>>();
-        assert_eq!(rows(&back), rows(&expected));
+        assert_eq!(back.buckets(), expected.buckets());
+    }
+
+    #[test]
+    fn an_hour_s_row_is_the_sum_of_its_minutes() {
+        let mut tally = Tally::default();
+        tally.source("orders", SourceTaken::Stored, 90_000);
+        tally.source("orders", SourceTaken::Stored, 3_000_000);
+        tally.source("orders", SourceTaken::Stored, 3_700_000);
+        tally.sample(7, Some(5), 90_000);
+        tally.sample(3, Some(9), 3_000_000);
+        let stored = |b: &BTreeMap<Key, Counts>, width, start| {
+            let key = Key {
+                scope: Scope::Source("orders".into()),
+                width,
+                start,
+            };
+            b.get(&key).map(|c| c.stored)
+        };
+        let b = tally.buckets();
+        assert_eq!(stored(&b, Width::Minute, 60_000), Some(1));
+        assert_eq!(stored(&b, Width::Minute, 3_000_000), Some(1));
+        assert_eq!(stored(&b, Width::Hour, 0), Some(2));
+        assert_eq!(stored(&b, Width::Hour, 3_600_000), Some(1));
+        let server = &b[&Key {
+            scope: Scope::Server,
+            width: Width::Hour,
+            start: 0,
+        }];
+        assert_eq!(
+            (server.depth, server.oldest_pending_ms),
+            (Some(7), Some(9)),
+            "an hour keeps the highest of its minutes' samples"
+        );
+        assert_eq!(b.len(), 8, "five minute rows and three hour rows");
     }
 
     #[test]
@@ -353,7 +390,7 @@ mod tests {
         tally.source("orders", SourceTaken::Stored, 90_000);
         assert_eq!(
             tally.encode(),
-            r#"[["source","orders",60000,60000,[[21,1]],null,null],["source","orders",3600000,0,[[21,1]],null,null]]"#
+            r#"[["source","orders",60000,[[21,1]],null,null]]"#
         );
     }
 
@@ -361,18 +398,8 @@ mod tests {
     fn a_tally_that_is_not_one_is_refused_with_what_is_wrong() {
         for (text, wrong) in [
             ("{}", "not an encoded tally"),
-            (
-                r#"[["planet","x",60000,0,[],null,null]]"#,
-                "scope kind 'planet'",
-            ),
-            (
-                r#"[["server","",1000,0,[],null,null]]"#,
-                "bucket width 1000",
-            ),
-            (
-                r#"[["server","",60000,0,[[99,1]],null,null]]"#,
-                "counter 99",
-            ),
+            (r#"[["planet","x",0,[],null,null]]"#, "scope kind 'planet'"),
+            (r#"[["server","",0,[[99,1]],null,null]]"#, "counter 99"),
         ] {
             let e = Tally::decode(text).expect_err(text);
             assert!(e.contains(wrong), "{text}: {e}");

@@ -67,10 +67,9 @@ pub(crate) async fn create(
         Some(lease) if !super::pauses::holds_any(&mut tx, &created).await? => Some(lease),
         _ => None,
     };
-    deliveries::insert_many(&mut tx, &created, lease, false).await?;
     let mut tally = Tally::default();
     tally.deliveries(&created);
-    super::stats::apply(&mut tx, &tally).await?;
+    deliveries::insert_many(&mut tx, &created, lease, false, &tally).await?;
     if lease.is_none() && !created.is_empty() {
         notify(&mut tx, DUE_CHANNEL).await?;
     }

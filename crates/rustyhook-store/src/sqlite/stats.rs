@@ -84,7 +84,7 @@ fn upsert(conn: &Connection, tally: &Tally) -> StoreResult<()> {
         return Ok(());
     }
     let mut stmt = conn.prepare_cached(upsert_sql()).map_err(db_err)?;
-    for (key, c) in tally.rows() {
+    for (key, c) in &tally.buckets() {
         let mut values: Vec<Value> = vec![
             key.scope.kind().to_owned().into(),
             key.scope.id().to_owned().into(),
