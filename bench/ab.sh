@@ -64,7 +64,7 @@ cargo build --release --quiet -p rustyhook -p rustyhook-bench
 PIDS+=($!)
 for _ in $(seq 50); do [ -s "$WORK/receiver.port" ] && break; sleep 0.1; done
 RECV=http://127.0.0.1:$(cat "$WORK/receiver.port")
-PORT=$((20000 + RANDOM % 20000))
+PORT=$((10000 + RANDOM % 20000)) # below the range of outgoing connections' local ports
 
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 reference=""

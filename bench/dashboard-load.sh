@@ -43,7 +43,7 @@ PROFILE=$(case "$BIN" in */debug/*) echo debug ;; *) echo release ;; esac)
 free_port() {
     local port
     while :; do
-        port=$((20000 + RANDOM % 40000))
+        port=$((10000 + RANDOM % 20000)) # below the range of outgoing connections' local ports
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
     done
 }

@@ -17,7 +17,8 @@
 #             database, the messages sent to the nodes in turn. They share this machine's
 #             cores with each other and with PostgreSQL: not a scale-out measurement.
 #   2b/6b. (with BASELINE=<git revision>) phases 2 and 6 again through that revision's binary,
-#             built aside, for a before/after comparison within this one run.
+#             built aside, for a before/after comparison within this one run (on PostgreSQL
+#             the two builds' runs take turns).
 #   8. brokers (optional) per broker (Redis streams, RabbitMQ, NATS JetStream): a bare
 #             consumer's read+ack rate, then messages published into the broker, read by a
 #             rustyhook source and delivered to the receiver (bench/brokers.sh).
@@ -82,10 +83,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# free_port: a port nothing listens on, below the kernel's range for outgoing connections'
+# local ports (32768 and up by default): a port picked in that range could be taken by one of a
+# running node's connections to PostgreSQL between the check and the bind.
 free_port() {
     local port
     while :; do
-        port=$((20000 + RANDOM % 40000))
+        port=$((10000 + RANDOM % 20000))
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
     done
 }
@@ -278,35 +282,48 @@ loadgen() {
     source "$WORK/$name.env"
 }
 
-# measured_runs PREFIX RUNS LOADGEN_ARGS...: RUNS runs of the load generator with LOADGEN_ARGS
-# (and a --first-seq of its own per run) against what is running, each in a CPU window. The
-# median run's figures (by deliveries/s; an incomplete run counts as 0) become PREFIX_*, and
-# every run's rates are listed in PREFIX_ALL_RATES (deliveries/s) and PREFIX_ALL_INGEST
-# (PREFIX_INGEST_RATE_KEY of each run: INGEST_RATE unless set otherwise).
-measured_runs() {
-    local prefix=$1 runs=$2 i name rate rows=() chosen all="" ingest="" ingest_key
+# measured_run PREFIX I LOADGEN_ARGS...: run I of PREFIX: the load generator with LOADGEN_ARGS
+# (and a --first-seq of its own) against what is running, in a CPU window; its figures are
+# PREFIXRUNI_*, and its rate is noted for median_run.
+measured_run() {
+    local prefix=$1 i=$2 name=${1}RUN$2 rate ingest_key=${INGEST_RATE_KEY:-INGEST_RATE}
     shift 2
-    ingest_key=${INGEST_RATE_KEY:-INGEST_RATE}
-    for i in $(seq "$runs"); do
-        name=${prefix}RUN$i
-        window_start
-        loadgen "$name" "$@" --first-seq $((i * 1000000))
-        window_end "$name"
-        rate=$(grep -oP "^${name}_DELIVERY_RATE=\K.*" "$WORK/$name.env" || echo 0)
-        log "$name: ingest $(grep -oP "^${name}_${ingest_key}=\K.*" "$WORK/$name.env" || echo n/a)/s," \
-            "delivered ${rate}/s"
-        rows+=("$rate $name")
+    window_start
+    loadgen "$name" "$@" --first-seq $((i * 1000000))
+    window_end "$name"
+    rate=$(grep -oP "^${name}_DELIVERY_RATE=\K.*" "$WORK/$name.env" || echo 0)
+    log "$name: ingest $(grep -oP "^${name}_${ingest_key}=\K.*" "$WORK/$name.env" || echo n/a)/s," \
+        "delivered ${rate}/s"
+    echo "$rate $name" >>"$WORK/$prefix.runs"
+}
+# median_run PREFIX: of PREFIX's runs so far, the median one's figures (by deliveries/s; an
+# incomplete run counts as 0) become PREFIX_*, and every run's rates are listed in
+# PREFIX_ALL_RATES (deliveries/s) and PREFIX_ALL_INGEST (PREFIX_INGEST_RATE_KEY of each run:
+# INGEST_RATE unless set otherwise).
+median_run() {
+    local prefix=$1 runs rate name chosen all="" ingest="" ingest_key=${INGEST_RATE_KEY:-INGEST_RATE}
+    runs=$(wc -l <"$WORK/$prefix.runs")
+    while read -r rate name; do
         ingest+="${ingest:+, }$(grep -oP "^${name}_${ingest_key}=\K.*" "$WORK/$name.env" || echo n/a)"
         [ "$rate" != 0 ] || rate="did not complete"
         all+="${all:+, }$rate"
-    done
+    done <"$WORK/$prefix.runs"
     printf -v "${prefix}_ALL_RATES" '%s' "$all"
     printf -v "${prefix}_ALL_INGEST" '%s' "$ingest"
-    chosen=$(printf '%s\n' "${rows[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p" | cut -d' ' -f2)
+    chosen=$(sort -n "$WORK/$prefix.runs" | sed -n "$(((runs + 1) / 2))p" | cut -d' ' -f2)
     sed "s/^${chosen}_/${prefix}_/" "$WORK/$chosen.env" >"$WORK/$prefix.env"
     # shellcheck disable=SC1090
     source "$WORK/$prefix.env"
     printf -v "${prefix}_MEDIAN_RUN" '%s' "${chosen#"${prefix}RUN"}"
+}
+# measured_runs PREFIX RUNS LOADGEN_ARGS...: RUNS runs of the load generator with LOADGEN_ARGS
+# against what is running, one after another (measured_run), then their median (median_run).
+measured_runs() {
+    local prefix=$1 runs=$2 i
+    shift 2
+    rm -f "$WORK/$prefix.runs"
+    for i in $(seq "$runs"); do measured_run "$prefix" "$i" "$@"; done
+    median_run "$prefix"
 }
 # e2e_runs PREFIX: E2E_RUNS runs of phase 2 (messages posted to the API) against the running
 # rustyhook; see measured_runs.
@@ -681,7 +698,10 @@ baseline_section() {
 
 \`BASELINE=${BASELINE}\`: the same end-to-end phase through the binary built from commit
 ${BASELINE_COMMIT}, in this run, on the same receiver against the same raw limit (${RAW_RPS} requests/s); medians of
-${E2E_RUNS} runs each, the baseline's runs listed here and this commit's in sections 2 and 5.
+${E2E_RUNS} runs each, the baseline's runs listed here and this commit's in sections 2 and 5. On
+SQLite the baseline's runs came after this commit's (phase 2b after phase 2); on PostgreSQL the
+two took turns, one run each, each on its own database (phases 6 and 6b together), since run
+one block after the other the second block measured a few percent faster whichever it was.
 
 | end-to-end deliveries/s | baseline ${BASELINE_COMMIT} | this commit ${COMMIT} | change |
 |---|---|---|---|
@@ -1041,31 +1061,48 @@ start_pg_node() {
     start_rustyhook "$1" RUSTYHOOK_DATABASE_URL="$PG_URL" RUSTYHOOK_SECRET_KEY="$PG_SECRET_KEY" \
         RUSTYHOOK_DATABASE_MAX_CONNECTIONS="$PG_MAX_CONNECTIONS" RUSTYHOOK_NODE_ID="$1"
 }
-# pg_phase PREFIX NODE...: phase 2 on a fresh database with one rustyhook node per NODE name,
-# the load generator sending to them in turn. Besides e2e_runs' PREFIX_* figures, sets
-# PREFIX_RSS_END (each node's VmRSS after the runs), PREFIX_DB_MIB (the database's size),
-# PREFIX_STOP_SECS and PREFIX_STOP_RCS (each node's graceful stop) and PREFIX_WARNINGS (warn and
-# error log lines over all nodes); the database is dropped at the end.
-pg_phase() {
-    local prefix=$1 node pids=() urls=() rss=() stops=() rcs=() warnings=0 var i=0; shift
+# pg_start PREFIX NODE...: a fresh database with one rustyhook node per NODE name (RH_BIN's),
+# set up and warmed up, kept as PREFIX's (PGDB_PREFIX, PGPIDS_PREFIX, PGURLS_PREFIX and
+# PGNODES_PREFIX: not PREFIX_*, which the load generator's figures use) for pg_use and
+# pg_finish.
+pg_start() {
+    local prefix=$1 node pids=() urls=(); shift
     pg_create
     for node; do
         start_pg_node "$node"
         pids+=("$RH_PID"); urls+=("$RH_URL")
     done
-    RH_PIDS=("${pids[@]}")
-    API_URLS=$(IFS=,; echo "${urls[*]}")
-    loadgen SETUP setup --endpoint-url "$RECV_URL/hook"
-    loadgen WARM throughput --messages "$WARMUP_MESSAGES" --concurrency "$E2E_CONCURRENCY"
-    log "$prefix: $E2E_RUNS × $E2E_MESSAGES messages over $# node(s) on PostgreSQL"
-    e2e_runs "$prefix"
+    printf -v "PGDB_${prefix}" '%s' "$PG_DB"
+    declare -ga "PGPIDS_${prefix}=(${pids[*]})" "PGNODES_${prefix}=($*)"
+    printf -v "PGURLS_${prefix}" '%s' "$(IFS=,; echo "${urls[*]}")"
+    pg_use "$prefix"
+    loadgen "${prefix}SETUP" setup --endpoint-url "$RECV_URL/hook"
+    loadgen "${prefix}WARM" throughput --messages "$WARMUP_MESSAGES" --concurrency "$E2E_CONCURRENCY"
+}
+# pg_use PREFIX: makes PREFIX's nodes the instance under test (the CPU windows, the load
+# generator's target, the database whose processes are told apart).
+pg_use() {
+    local pids="PGPIDS_${1}[@]" db="PGDB_${1}" urls="PGURLS_${1}"
+    RH_PIDS=("${!pids}")
+    API_URLS=${!urls}
+    PG_DB=${!db}
+}
+# pg_finish PREFIX: besides the runs' PREFIX_* figures, sets PREFIX_RSS_END (each node's VmRSS
+# after the runs), PREFIX_DB_MIB (the database's size), PREFIX_STOP_SECS and PREFIX_STOP_RCS
+# (each node's graceful stop) and PREFIX_WARNINGS (warn and error log lines over all nodes);
+# stops the nodes and drops the database.
+pg_finish() {
+    local prefix=$1 node rss=() stops=() rcs=() warnings=0 var i=0 pids=() nodes=()
+    var="PGPIDS_${prefix}[@]"; pids=("${!var}")
+    var="PGNODES_${prefix}[@]"; nodes=("${!var}")
+    pg_use "$prefix"
     printf -v "${prefix}_DB_MIB" '%s' "$(pg_sql "SELECT pg_database_size('$PG_DB') / 1048576")"
-    for node; do
+    for node in "${nodes[@]}"; do
         rss+=("$(rss_mib "${pids[$i]}" VmRSS)")
         i=$((i + 1))
     done
     i=0
-    for node; do
+    for node in "${nodes[@]}"; do
         stop_rustyhook "$node" "${pids[$i]}"
         var=STOP_${node^^}_SECS; stops+=("${!var}")
         var=STOP_${node^^}_RC; rcs+=("${!var}")
@@ -1080,12 +1117,43 @@ pg_phase() {
     log "dropped PostgreSQL database $PG_DB"
     PG_DB=
 }
+# pg_phase PREFIX NODE...: phase 2 on a fresh database with one rustyhook node per NODE name,
+# the load generator sending to them in turn (pg_start, e2e_runs, pg_finish).
+pg_phase() {
+    pg_start "$@"
+    log "$1: $E2E_RUNS × $E2E_MESSAGES messages over $(($# - 1)) node(s) on PostgreSQL"
+    e2e_runs "$1"
+    pg_finish "$1"
+}
+# pg_pair: phases 6 and 6b together: a node of this build (PG1) and one of the baseline's
+# (PGBASE), each on its own fresh database, both set up and warmed up, then their runs taken
+# in turns (this build's first run, the baseline's, this build's second...). Taken one block
+# after the other, the second block ran a few percent faster whichever it was (bench/ab.sh in
+# both orders), and the machine's speed drifts over minutes: in turns, both fall on each alike.
+pg_pair() {
+    local i args=(throughput --messages "$E2E_MESSAGES" --concurrency "$E2E_CONCURRENCY")
+    pg_start PG1 pg1
+    RH_BIN="$BASELINE_BIN" pg_start PGBASE pgbase
+    log "phases 6 and 6b: $E2E_RUNS × $E2E_MESSAGES messages each, this build and the baseline in turns"
+    rm -f "$WORK/PG1.runs" "$WORK/PGBASE.runs"
+    for i in $(seq "$E2E_RUNS"); do
+        pg_use PG1
+        measured_run PG1 "$i" "${args[@]}"
+        pg_use PGBASE
+        measured_run PGBASE "$i" "${args[@]}"
+    done
+    median_run PG1
+    median_run PGBASE
+    pg_finish PG1
+    pg_finish PGBASE
+}
 if [ "$PG_PHASES" = 1 ]; then
-    log "phase 6: phase 2 with one rustyhook on PostgreSQL"
-    pg_phase PG1 pg1
     if [ -n "$BASELINE" ]; then
-        log "phase 6b: phase 6 with the baseline $BASELINE_COMMIT"
-        RH_BIN="$BASELINE_BIN" pg_phase PGBASE pgbase
+        log "phases 6 and 6b: phase 2 with one rustyhook on PostgreSQL, and the baseline $BASELINE_COMMIT"
+        pg_pair
+    else
+        log "phase 6: phase 2 with one rustyhook on PostgreSQL"
+        pg_phase PG1 pg1
     fi
     if [ "$PG_CLUSTER_PHASE" = 1 ]; then
         log "phase 7: phase 2 with three rustyhook nodes on one PostgreSQL database"
