@@ -4,10 +4,10 @@
 //!
 //! Each write folds its increments into a [`Tally`] in memory, then writes them in the same
 //! transaction as the write it counts: SQLite's writer sums a group commit's tallies and adds
-//! them with one upsert per row; PostgreSQL appends them, encoded, as one row of `stats_pending`,
-//! which is folded into `stats` every second and before every read. A count is never lost or doubled by a
-//! crash, and several nodes adding to one bucket add up. Minute and hour buckets are both
-//! written.
+//! them with one upsert per row; PostgreSQL appends them, encoded, as one row of
+//! `stats_pending`, which is folded into `stats` every second and before every read. A count
+//! is never lost or doubled by a crash, and several nodes adding to one bucket add up. Minute
+//! and hour buckets are both written.
 
 use std::collections::BTreeMap;
 

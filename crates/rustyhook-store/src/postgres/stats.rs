@@ -141,26 +141,21 @@ pub(crate) enum Fold {
     Skip,
 }
 
-/// Moves every pending increment into `stats`, in one transaction. Returns how many pending
-/// rows it folded (none when `how` is [`Fold::Skip`] and another fold is running).
-pub(crate) async fn fold(pool: &PgPool, how: Fold) -> StoreResult<u64> {
+/// Moves every pending increment into `stats`, in one transaction. With [`Fold::Skip`], does
+/// nothing while another fold runs.
+pub(crate) async fn fold(pool: &PgPool, how: Fold) -> StoreResult<()> {
     let mut tx = pool.begin().await.map_err(db_err)?;
-    let locked: bool = match how {
-        Fold::Wait => sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(FOLD_LOCK)
-            .execute(&mut *tx)
-            .await
-            .map(|_| true),
-        Fold::Skip => {
-            sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
-                .bind(FOLD_LOCK)
-                .fetch_one(&mut *tx)
-                .await
-        }
-    }
-    .map_err(db_err)?;
+    let lock = match how {
+        Fold::Wait => "SELECT pg_advisory_xact_lock($1) IS NOT NULL",
+        Fold::Skip => "SELECT pg_try_advisory_xact_lock($1)",
+    };
+    let locked: bool = sqlx::query_scalar(lock)
+        .bind(FOLD_LOCK)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
     if !locked {
-        return Ok(0);
+        return Ok(());
     }
     let pending: Vec<String> = sqlx::query_scalar(
         r#"DELETE FROM stats_pending
@@ -170,7 +165,7 @@ pub(crate) async fn fold(pool: &PgPool, how: Fold) -> StoreResult<u64> {
     .await
     .map_err(db_err)?;
     if pending.is_empty() {
-        return Ok(0);
+        return Ok(());
     }
     let mut sum = Tally::default();
     for text in &pending {
@@ -179,8 +174,7 @@ pub(crate) async fn fold(pool: &PgPool, how: Fold) -> StoreResult<u64> {
         sum.merge(tally);
     }
     add(&mut tx, &sum).await?;
-    tx.commit().await.map_err(db_err)?;
-    Ok(pending.len() as u64)
+    tx.commit().await.map_err(db_err)
 }
 
 /// Folds every [`FOLD_EVERY`] until `stop`. A failure (the database away) is logged once, and
@@ -193,11 +187,11 @@ pub(crate) async fn keep_folding(pool: PgPool, stop: CancellationToken) {
             () = tokio::time::sleep(FOLD_EVERY) => {}
         }
         match fold(&pool, Fold::Skip).await {
-            Ok(_) if failing => {
+            Ok(()) if failing => {
                 tracing::info!("folding pending stats again");
                 failing = false;
             }
-            Ok(_) => {}
+            Ok(()) => {}
             Err(e) if !failing => {
                 tracing::warn!(error = %e, "could not fold pending stats; they wait in the database");
                 failing = true;
