@@ -23,54 +23,6 @@ use crate::rules::target_column;
 use crate::stats::Tally;
 use crate::{AttemptRecord, Attempted, Due, Lease, StoreResult, Target, WorkId, rules};
 
-/// Inserts deliveries in one statement, each column bound as an array, with the row of
-/// `stats_pending` that counts them (a data-modifying CTE of the same statement: a message's
-/// stats cost no round trip of their own).
-pub(crate) async fn insert_many(
-    conn: &mut PgConnection,
-    ds: &[Delivery],
-    lease: Option<&Lease>,
-    manual: bool,
-    counted: &Tally,
-) -> StoreResult<()> {
-    if ds.is_empty() {
-        return Ok(());
-    }
-    let text = |f: fn(&Delivery) -> &str| ds.iter().map(f).map(str::to_owned).collect::<Vec<_>>();
-    sqlx::query(
-        r#"WITH counted AS (
-            INSERT INTO stats_pending (tally)
-            SELECT $13::TEXT
-            WHERE $13::TEXT IS NOT NULL
-        )
-        INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts,
-            next_attempt_at, manual, lease_owner, lease_claim, created_at, updated_at)
-        SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, d.status, d.attempts,
-            d.next_attempt_at, $10, $11, $12, d.created_at, d.updated_at
-        FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::BIGINT[],
-            $7::BIGINT[], $8::BIGINT[], $9::BIGINT[])
-            AS d (id, msg_id, endpoint_id, app_id, status, attempts, next_attempt_at,
-                created_at, updated_at)"#,
-    )
-    .bind(text(|d| d.id.as_str()))
-    .bind(text(|d| d.msg_id.as_str()))
-    .bind(text(|d| d.endpoint_id.as_str()))
-    .bind(text(|d| d.app_id.as_str()))
-    .bind(text(|d| d.status.as_str()))
-    .bind(ds.iter().map(|d| i64::from(d.attempts)).collect::<Vec<_>>())
-    .bind(ds.iter().map(|d| d.next_attempt_at).collect::<Vec<_>>())
-    .bind(ds.iter().map(|d| d.created_at).collect::<Vec<_>>())
-    .bind(ds.iter().map(|d| d.updated_at).collect::<Vec<_>>())
-    .bind(manual)
-    .bind(lease.map(|l| l.node.as_str()))
-    .bind(lease.map(|l| l.claim))
-    .bind(super::stats::pending_row(counted))
-    .execute(conn)
-    .await
-    .map_err(db_err)?;
-    Ok(())
-}
-
 /// Leases up to `limit` due deliveries and runs to `node` in one statement.
 pub(crate) async fn claim_due(
     pool: &PgPool,

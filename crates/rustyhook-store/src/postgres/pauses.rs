@@ -1,15 +1,14 @@
 //! Pauses on PostgreSQL: one row per paused target, read by every node's claim. A resume
 //! wakes the other nodes, so what the pause held back goes out without waiting for a poll.
 
-use rustyhook_core::model::Delivery;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 
 use rustyhook_core::time::now_millis;
 
 use super::conn::{DUE_CHANNEL, db_err, notify};
 use super::list::execute;
 use crate::feed::change_of_endpoint;
-use crate::pause::{DELIVERY_PAUSES, PAUSE_COLS, Pause, PauseScope, Waiting, waiting_sql};
+use crate::pause::{PAUSE_COLS, Pause, PauseScope, Waiting, waiting_sql};
 use crate::rows;
 use crate::{StoreError, StoreResult};
 
@@ -111,19 +110,4 @@ pub(crate) async fn waiting(
         count: count.max(0) as u64,
         oldest,
     })
-}
-
-/// Whether a pause holds back one of a new message's `deliveries`.
-pub(crate) async fn holds_any(
-    conn: &mut PgConnection,
-    deliveries: &[Delivery],
-) -> StoreResult<bool> {
-    if deliveries.is_empty() {
-        return Ok(false);
-    }
-    let pauses: Vec<(String, String)> = sqlx::query_as(DELIVERY_PAUSES)
-        .fetch_all(conn)
-        .await
-        .map_err(db_err)?;
-    Ok(crate::pause::holds_any(&pauses, deliveries))
 }

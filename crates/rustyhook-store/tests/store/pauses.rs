@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use rustyhook_core::id::AppId;
+
 use rustyhook_store::*;
 
 use crate::support::*;
@@ -11,6 +13,7 @@ on_every_backend!(
     paused_work_is_left_out_of_claims_and_due_again_once_resumed,
     pausing_twice_keeps_the_first_pause_and_resuming_twice_finds_nothing,
     a_new_message_a_pause_holds_is_stored_unleased_even_when_a_lease_is_asked,
+    a_pause_of_its_app_or_of_the_server_holds_a_new_message_and_no_other_pause_does,
 );
 
 fn pause(scope: PauseScope, target: &str, at: i64) -> Pause {
@@ -218,4 +221,61 @@ async fn a_new_message_a_pause_holds_is_stored_unleased_even_when_a_lease_is_ask
         .await
         .expect("resume");
     assert_eq!(claim_deliveries(&store, "node-2", 100, 10).await.len(), 1);
+}
+
+async fn a_pause_of_its_app_or_of_the_server_holds_a_new_message_and_no_other_pause_does(
+    store: Arc<dyn Store>,
+) {
+    let a = app_with_endpoints(&store, 1).await;
+    let b = app_with_endpoints(&store, 1).await;
+    let leased = |app: &AppId, now: i64| {
+        let (store, app) = (store.clone(), app.clone());
+        async move {
+            let created = send(&store, &app, "a", None, now, Some("node-1")).await;
+            assert_eq!(
+                created.deliveries.len(),
+                1,
+                "held or not, the delivery is stored"
+            );
+            created.leased
+        }
+    };
+    for (scope, target) in [(PauseScope::Handler, "h"), (PauseScope::Source, "orders")] {
+        store.pause(pause(scope, target, 10)).await.expect("pause");
+        assert!(
+            leased(&a.id, 20).await,
+            "a {scope:?} pause holds no delivery"
+        );
+        store.resume(scope, target).await.expect("resume");
+    }
+    store
+        .pause(pause(PauseScope::App, b.id.as_str(), 30))
+        .await
+        .expect("pause");
+    assert!(
+        leased(&a.id, 40).await,
+        "another app's pause holds nothing of this one"
+    );
+    assert!(!leased(&b.id, 40).await, "its own app's pause holds it");
+    store
+        .resume(PauseScope::App, b.id.as_str())
+        .await
+        .expect("resume");
+    store
+        .pause(pause(PauseScope::Server, "", 50))
+        .await
+        .expect("pause");
+    assert!(
+        !leased(&a.id, 60).await,
+        "the server's pause holds every app's"
+    );
+    assert!(
+        !leased(&b.id, 60).await,
+        "the server's pause holds every app's"
+    );
+    store.resume(PauseScope::Server, "").await.expect("resume");
+    assert!(
+        leased(&b.id, 70).await,
+        "resumed, a new message is leased again"
+    );
 }
