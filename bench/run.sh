@@ -17,8 +17,8 @@
 #             database, the messages sent to the nodes in turn. They share this machine's
 #             cores with each other and with PostgreSQL: not a scale-out measurement.
 #   2b/6b. (with BASELINE=<git revision>) phases 2 and 6 again through that revision's binary,
-#             built aside, for a before/after comparison within this one run (on PostgreSQL
-#             the two builds' runs take turns).
+#             built aside, for a before/after comparison within this one run (on each
+#             backend the two builds' runs take turns, each build on its own instance).
 #   8. brokers (optional) per broker (Redis streams, RabbitMQ, NATS JetStream): a bare
 #             consumer's read+ack rate, then messages published into the broker, read by a
 #             rustyhook source and delivered to the receiver (bench/brokers.sh).
@@ -699,9 +699,9 @@ baseline_section() {
 \`BASELINE=${BASELINE}\`: the same end-to-end phase through the binary built from commit
 ${BASELINE_COMMIT}, in this run, on the same receiver against the same raw limit (${RAW_RPS} requests/s); medians of
 ${E2E_RUNS} runs each, the baseline's runs listed here and this commit's in sections 2 and 5. On
-SQLite the baseline's runs came after this commit's (phase 2b after phase 2); on PostgreSQL the
-two took turns, one run each, each on its own database (phases 6 and 6b together), since run
-one block after the other the second block measured a few percent faster whichever it was.
+each backend the two builds' runs took turns, one run each, each build on its own instance
+(phases 2 and 2b together, 6 and 6b together), since run one block after the other the second
+block measured several percent faster whichever it was.
 
 | end-to-end deliveries/s | baseline ${BASELINE_COMMIT} | this commit ${COMMIT} | change |
 |---|---|---|---|
@@ -1001,14 +1001,50 @@ RAW_ERRORS=$(grep -E 'Non-2xx|Socket errors' "$WORK/wrk.txt" | tr -s ' ' | paste
 RAW_ERRORS=${RAW_ERRORS:-none}
 log "raw: $RAW_RPS requests/s"
 
+# use_rustyhook PID URL: makes that instance the one under test (see start_rustyhook).
+use_rustyhook() {
+    RH_PID=$1 RH_URL=$2
+    RH_PIDS=("$1")
+    API_URLS=$2
+}
+# sqlite_pair: phases 2 and 2b together, as pg_pair does on PostgreSQL: with this build's
+# instance (full) running and warmed up, one of the baseline's (base) is started beside it,
+# set up and warmed up, then their runs are taken in turns (E2E's first run, BASE's, ...). The
+# baseline's instance is stopped after, and full is the instance under test again.
+sqlite_pair() {
+    local i full_pid=$RH_PID full_url=$RH_URL base_pid base_url
+    local args=(throughput --messages "$E2E_MESSAGES" --concurrency "$E2E_CONCURRENCY")
+    RH_BIN="$BASELINE_BIN" start_rustyhook base
+    base_pid=$RH_PID base_url=$RH_URL
+    loadgen BASESETUP setup --endpoint-url "$RECV_URL/hook"
+    loadgen BASEWARM throughput --messages "$WARMUP_MESSAGES" --concurrency "$E2E_CONCURRENCY"
+    log "phases 2 and 2b: $E2E_RUNS × $E2E_MESSAGES messages each, $E2E_CONCURRENCY clients," \
+        "this build and the baseline $BASELINE_COMMIT in turns"
+    rm -f "$WORK/E2E.runs" "$WORK/BASE.runs"
+    for i in $(seq "$E2E_RUNS"); do
+        use_rustyhook "$full_pid" "$full_url"
+        measured_run E2E "$i" "${args[@]}"
+        use_rustyhook "$base_pid" "$base_url"
+        measured_run BASE "$i" "${args[@]}"
+    done
+    median_run E2E
+    median_run BASE
+    stop_rustyhook base "$base_pid"
+    use_rustyhook "$full_pid" "$full_url"
+}
+
 # ------------------------------------------------- phases 2 and 3: default durability
 start_rustyhook full
 loadgen SETUP setup --endpoint-url "$RECV_URL/hook"
 FULL_RSS_START=$(rss_mib "$RH_PID" VmRSS)
 log "warm-up: $WARMUP_MESSAGES messages"
 loadgen WARM throughput --messages "$WARMUP_MESSAGES" --concurrency "$E2E_CONCURRENCY"
-log "phase 2: $E2E_RUNS × $E2E_MESSAGES messages, $E2E_CONCURRENCY clients"
-e2e_runs E2E
+if [ -n "$BASELINE" ]; then
+    sqlite_pair
+else
+    log "phase 2: $E2E_RUNS × $E2E_MESSAGES messages, $E2E_CONCURRENCY clients"
+    e2e_runs E2E
+fi
 log "phase 3: ${LAT_RATE}/s for ${LAT_SECONDS}s"
 loadgen LAT latency --rate "$LAT_RATE" --seconds "$LAT_SECONDS"
 log "latency p50 ${LAT_ARRIVAL_P50} ms, p99 ${LAT_ARRIVAL_P99} ms"
@@ -1016,16 +1052,6 @@ FULL_RSS_END=$(rss_mib "$RH_PID" VmRSS)
 FULL_HWM_END=$(rss_mib "$RH_PID" VmHWM)
 FULL_DB_MIB=$(du -sm "$WORK/data-full" | cut -f1)
 stop_rustyhook full
-
-# ------------------------------------------------ phase 2b: the baseline, if one is given
-if [ -n "$BASELINE" ]; then
-    RH_BIN="$BASELINE_BIN" start_rustyhook base
-    loadgen SETUP setup --endpoint-url "$RECV_URL/hook"
-    loadgen WARM throughput --messages "$WARMUP_MESSAGES" --concurrency "$E2E_CONCURRENCY"
-    log "phase 2b: $E2E_RUNS × $E2E_MESSAGES messages through the baseline $BASELINE_COMMIT"
-    e2e_runs BASE
-    stop_rustyhook base
-fi
 
 # ------------------------------------------------------ phase 4: synchronous=NORMAL line
 if [ "$FAST_SYNC_LINE" = 1 ]; then
