@@ -699,9 +699,10 @@ baseline_section() {
 \`BASELINE=${BASELINE}\`: the same end-to-end phase through the binary built from commit
 ${BASELINE_COMMIT}, in this run, on the same receiver against the same raw limit (${RAW_RPS} requests/s); medians of
 ${E2E_RUNS} runs each, the baseline's runs listed here and this commit's in sections 2 and 5. On
-each backend the two builds' runs took turns, one run each, each build on its own instance
-(phases 2 and 2b together, 6 and 6b together), since run one block after the other the second
-block measured several percent faster whichever it was.
+each backend the two builds' runs took turns, each build on its own instance (phases 2 and 2b
+together, 6 and 6b together), this commit first in odd pairs and the baseline first in even
+ones, since run one block after the other the second block measured several percent faster
+whichever it was.
 
 | end-to-end deliveries/s | baseline ${BASELINE_COMMIT} | this commit ${COMMIT} | change |
 |---|---|---|---|
@@ -1001,6 +1002,11 @@ RAW_ERRORS=$(grep -E 'Non-2xx|Socket errors' "$WORK/wrk.txt" | tr -s ' ' | paste
 RAW_ERRORS=${RAW_ERRORS:-none}
 log "raw: $RAW_RPS requests/s"
 
+# in_turns I A B: the order of pair I's two runs: A then B in odd pairs, B then A in even ones
+# (ABBA), so that a drift over the minutes, or an edge of whichever runs second, falls on both.
+in_turns() {
+    if [ $(($1 % 2)) = 1 ]; then echo "$2 $3"; else echo "$3 $2"; fi
+}
 # use_rustyhook PID URL: makes that instance the one under test (see start_rustyhook).
 use_rustyhook() {
     RH_PID=$1 RH_URL=$2
@@ -1009,10 +1015,10 @@ use_rustyhook() {
 }
 # sqlite_pair: phases 2 and 2b together, as pg_pair does on PostgreSQL: with this build's
 # instance (full) running and warmed up, one of the baseline's (base) is started beside it,
-# set up and warmed up, then their runs are taken in turns (E2E's first run, BASE's, ...). The
+# set up and warmed up, then their runs are taken in turns (in_turns: E2E, BASE, BASE, E2E...). The
 # baseline's instance is stopped after, and full is the instance under test again.
 sqlite_pair() {
-    local i full_pid=$RH_PID full_url=$RH_URL base_pid base_url
+    local i prefix full_pid=$RH_PID full_url=$RH_URL base_pid base_url
     local args=(throughput --messages "$E2E_MESSAGES" --concurrency "$E2E_CONCURRENCY")
     RH_BIN="$BASELINE_BIN" start_rustyhook base
     base_pid=$RH_PID base_url=$RH_URL
@@ -1022,10 +1028,14 @@ sqlite_pair() {
         "this build and the baseline $BASELINE_COMMIT in turns"
     rm -f "$WORK/E2E.runs" "$WORK/BASE.runs"
     for i in $(seq "$E2E_RUNS"); do
-        use_rustyhook "$full_pid" "$full_url"
-        measured_run E2E "$i" "${args[@]}"
-        use_rustyhook "$base_pid" "$base_url"
-        measured_run BASE "$i" "${args[@]}"
+        for prefix in $(in_turns "$i" E2E BASE); do
+            if [ "$prefix" = E2E ]; then
+                use_rustyhook "$full_pid" "$full_url"
+            else
+                use_rustyhook "$base_pid" "$base_url"
+            fi
+            measured_run "$prefix" "$i" "${args[@]}"
+        done
     done
     median_run E2E
     median_run BASE
@@ -1153,20 +1163,21 @@ pg_phase() {
 }
 # pg_pair: phases 6 and 6b together: a node of this build (PG1) and one of the baseline's
 # (PGBASE), each on its own fresh database, both set up and warmed up, then their runs taken
-# in turns (this build's first run, the baseline's, this build's second...). Taken one block
-# after the other, the second block ran a few percent faster whichever it was (bench/ab.sh in
-# both orders), and the machine's speed drifts over minutes: in turns, both fall on each alike.
+# in turns (in_turns: this build's first run, the baseline's first and second, this build's
+# second...). Taken one block after the other, the second block ran a few percent faster
+# whichever it was (bench/ab.sh in both orders), and the machine's speed drifts over minutes:
+# in turns, both fall on each alike.
 pg_pair() {
-    local i args=(throughput --messages "$E2E_MESSAGES" --concurrency "$E2E_CONCURRENCY")
+    local i prefix args=(throughput --messages "$E2E_MESSAGES" --concurrency "$E2E_CONCURRENCY")
     pg_start PG1 pg1
     RH_BIN="$BASELINE_BIN" pg_start PGBASE pgbase
     log "phases 6 and 6b: $E2E_RUNS × $E2E_MESSAGES messages each, this build and the baseline in turns"
     rm -f "$WORK/PG1.runs" "$WORK/PGBASE.runs"
     for i in $(seq "$E2E_RUNS"); do
-        pg_use PG1
-        measured_run PG1 "$i" "${args[@]}"
-        pg_use PGBASE
-        measured_run PGBASE "$i" "${args[@]}"
+        for prefix in $(in_turns "$i" PG1 PGBASE); do
+            pg_use "$prefix"
+            measured_run "$prefix" "$i" "${args[@]}"
+        done
     done
     median_run PG1
     median_run PGBASE
