@@ -10,6 +10,7 @@ use super::conn::{DUE_CHANNEL, db_err};
 use super::endpoints;
 use super::list::{DIALECT, PgPage};
 use crate::page::{Listed, Page};
+use crate::pause::NOT_PAUSED;
 use crate::query::{Query, filter_messages};
 use crate::rows::{self, DELIVERY_COLS, MESSAGE_COLS, to_json};
 use crate::stats::Tally;
@@ -62,22 +63,13 @@ pub(crate) async fn create(
     })
 }
 
-/// Inserts the message, its deliveries (each column bound as an array) and the `stats_pending`
-/// row that counts them, in one statement. The deliveries are leased under `lease` unless a
-/// pause holds one of them: the pauses are read in the same statement, so a pause committed on
-/// any node before it is honoured (the rule of `crate::pause::holds_any`, in SQL). Unleased
-/// deliveries wake the nodes' pollers when it commits. Returns whether they were leased, or
-/// `None` when the message's `eventId` was stored already (and nothing was written).
-async fn insert(
-    conn: &mut PgConnection,
-    m: &Message,
-    ds: &[Delivery],
-    lease: Option<&Lease>,
-    counted: &Tally,
-) -> StoreResult<Option<bool>> {
-    let text = |f: fn(&Delivery) -> &str| ds.iter().map(f).map(str::to_owned).collect::<Vec<_>>();
-    let row = sqlx::query(
-        r#"WITH message AS (
+/// The statement [`insert`] runs, made once. Whether a pause holds the deliveries is the claims'
+/// own rule ([`NOT_PAUSED`]) applied to the new rows; the last column only makes `woken` run.
+fn insert_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            r#"WITH message AS (
             INSERT INTO messages (id, app_id, event_id, event_type, payload, channels,
                 created_at, tags)
             VALUES ($13, $14, $15, $16, $17, $18, $19, $20)
@@ -85,13 +77,14 @@ async fn insert(
             RETURNING id
         ),
         held AS (
-            SELECT $10::TEXT IS NULL OR (cardinality($1::TEXT[]) > 0 AND EXISTS (
+            SELECT $10::TEXT IS NULL OR EXISTS (
                 SELECT 1
-                FROM pauses p
-                WHERE p.scope = 'server'
-                   OR (p.scope = 'app' AND p.target = ANY ($4::TEXT[]))
-                   OR (p.scope = 'endpoint' AND p.target = ANY ($3::TEXT[]))
-            )) AS held
+                FROM (
+                    SELECT n.app_id, n.endpoint_id, NULL::TEXT AS handler_id
+                    FROM UNNEST($4::TEXT[], $3::TEXT[]) AS n (app_id, endpoint_id)
+                ) AS d
+                WHERE NOT {NOT_PAUSED}
+            ) AS held
         ),
         delivered AS (
             INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts,
@@ -119,32 +112,50 @@ async fn insert(
             WHERE held.held AND cardinality($1::TEXT[]) > 0 AND EXISTS (SELECT 1 FROM message)
         )
         SELECT EXISTS (SELECT 1 FROM message), NOT held.held, (SELECT COUNT(*) FROM woken)
-        FROM held"#,
-    )
-    .bind(text(|d| d.id.as_str()))
-    .bind(text(|d| d.msg_id.as_str()))
-    .bind(text(|d| d.endpoint_id.as_str()))
-    .bind(text(|d| d.app_id.as_str()))
-    .bind(text(|d| d.status.as_str()))
-    .bind(ds.iter().map(|d| i64::from(d.attempts)).collect::<Vec<_>>())
-    .bind(ds.iter().map(|d| d.next_attempt_at).collect::<Vec<_>>())
-    .bind(ds.iter().map(|d| d.created_at).collect::<Vec<_>>())
-    .bind(ds.iter().map(|d| d.updated_at).collect::<Vec<_>>())
-    .bind(lease.map(|l| l.node.as_str()))
-    .bind(lease.map(|l| l.claim))
-    .bind(super::stats::pending_row(counted))
-    .bind(m.id.as_str())
-    .bind(m.app_id.as_str())
-    .bind(m.event_id.as_ref().map(|e| e.as_str()))
-    .bind(m.event_type.as_str())
-    .bind(m.payload.as_deref())
-    .bind(m.channels.as_ref().map(to_json))
-    .bind(m.created_at)
-    .bind(m.tags.as_ref().map(to_json))
-    .bind(DUE_CHANNEL)
-    .fetch_one(conn)
-    .await
-    .map_err(db_err)?;
+        FROM held"#
+        )
+    })
+}
+
+/// Inserts the message, its deliveries (each column bound as an array) and the `stats_pending`
+/// row that counts them, in one statement. The deliveries are leased under `lease` unless a
+/// pause holds one of them: the pauses are read in the same statement, so a pause committed on
+/// any node before it is honoured. Unleased
+/// deliveries wake the nodes' pollers when it commits. Returns whether they were leased, or
+/// `None` when the message's `eventId` was stored already (and nothing was written).
+async fn insert(
+    conn: &mut PgConnection,
+    m: &Message,
+    ds: &[Delivery],
+    lease: Option<&Lease>,
+    counted: &Tally,
+) -> StoreResult<Option<bool>> {
+    let text = |f: fn(&Delivery) -> &str| ds.iter().map(f).map(str::to_owned).collect::<Vec<_>>();
+    let row = sqlx::query(insert_sql())
+        .bind(text(|d| d.id.as_str()))
+        .bind(text(|d| d.msg_id.as_str()))
+        .bind(text(|d| d.endpoint_id.as_str()))
+        .bind(text(|d| d.app_id.as_str()))
+        .bind(text(|d| d.status.as_str()))
+        .bind(ds.iter().map(|d| i64::from(d.attempts)).collect::<Vec<_>>())
+        .bind(ds.iter().map(|d| d.next_attempt_at).collect::<Vec<_>>())
+        .bind(ds.iter().map(|d| d.created_at).collect::<Vec<_>>())
+        .bind(ds.iter().map(|d| d.updated_at).collect::<Vec<_>>())
+        .bind(lease.map(|l| l.node.as_str()))
+        .bind(lease.map(|l| l.claim))
+        .bind(super::stats::pending_row(counted))
+        .bind(m.id.as_str())
+        .bind(m.app_id.as_str())
+        .bind(m.event_id.as_ref().map(|e| e.as_str()))
+        .bind(m.event_type.as_str())
+        .bind(m.payload.as_deref())
+        .bind(m.channels.as_ref().map(to_json))
+        .bind(m.created_at)
+        .bind(m.tags.as_ref().map(to_json))
+        .bind(DUE_CHANNEL)
+        .fetch_one(conn)
+        .await
+        .map_err(db_err)?;
     let stored: bool = row.try_get(0).map_err(db_err)?;
     let leased: bool = row.try_get(1).map_err(db_err)?;
     Ok(stored.then_some(leased))
