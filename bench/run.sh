@@ -165,12 +165,16 @@ start_rustyhook() {
         RUSTYHOOK_ADMIN_TOKEN="$TOKEN" RUSTYHOOK_ALLOW_PRIVATE_NETWORKS=true \
         RUSTYHOOK_LOG_LEVEL=warn "$@" \
         "${RH_BIN:-$BIN/rustyhook}" serve >"$WORK/rustyhook-$name.log" 2>&1 &
-    RH_PID=$!
-    PIDS+=("$RH_PID")
-    RH_URL="http://127.0.0.1:$port"
-    RH_PIDS=("$RH_PID")
-    API_URLS=$RH_URL
+    PIDS+=("$!")
+    use_rustyhook "$!" "http://127.0.0.1:$port"
     log "rustyhook ($name) pid $RH_PID on $RH_URL"
+}
+# use_rustyhook PID URL: makes that instance the one under test (RH_PID, RH_URL, RH_PIDS and
+# API_URLS, as start_rustyhook sets them).
+use_rustyhook() {
+    RH_PID=$1 RH_URL=$2
+    RH_PIDS=("$1")
+    API_URLS=$2
 }
 # stop_rustyhook NAME [PID]: SIGTERM to PID (default RH_PID; SIGKILL after 60 s); sets
 # STOP_NAME_SECS, STOP_NAME_RC and NAME_WARNINGS, with NAME upper-cased.
@@ -1007,16 +1011,10 @@ log "raw: $RAW_RPS requests/s"
 in_turns() {
     if [ $(($1 % 2)) = 1 ]; then echo "$2 $3"; else echo "$3 $2"; fi
 }
-# use_rustyhook PID URL: makes that instance the one under test (see start_rustyhook).
-use_rustyhook() {
-    RH_PID=$1 RH_URL=$2
-    RH_PIDS=("$1")
-    API_URLS=$2
-}
 # sqlite_pair: phases 2 and 2b together, as pg_pair does on PostgreSQL: with this build's
 # instance (full) running and warmed up, one of the baseline's (base) is started beside it,
-# set up and warmed up, then their runs are taken in turns (in_turns: E2E, BASE, BASE, E2E...). The
-# baseline's instance is stopped after, and full is the instance under test again.
+# set up and warmed up, then their runs are taken in turns (in_turns: E2E, BASE, BASE,
+# E2E...). The baseline's instance is stopped after, and full is the instance under test again.
 sqlite_pair() {
     local i prefix full_pid=$RH_PID full_url=$RH_URL base_pid base_url
     local args=(throughput --messages "$E2E_MESSAGES" --concurrency "$E2E_CONCURRENCY")
