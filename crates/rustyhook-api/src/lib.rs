@@ -23,4 +23,4 @@ pub mod routes;
 pub mod state;
 
 pub use routes::{router, worker_router};
-pub use state::ApiState;
+pub use state::{ApiState, Services};

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use metrics_exporter_prometheus::PrometheusHandle;
 use rand::distr::{Alphanumeric, SampleString};
-use rustyhook_api::ApiState;
 use rustyhook_api::hooks::HooksState;
 use rustyhook_api::http::audit::{AuditLog, AuditWriter};
+use rustyhook_api::{ApiState, Services};
 use rustyhook_core::settings::{ClusterSettings, Role, Settings};
 use rustyhook_core::sources::SourceConfig;
 use rustyhook_core::time::now_millis;
@@ -207,7 +207,7 @@ impl Application {
         let (audit, audit_writer) = AuditLog::new(store.clone(), settings.auth.trust_forwarded_for);
         let feed = Feed::new(store.clone());
         let source_states = SourceStates::default();
-        let state = ApiState {
+        let state = ApiState::new(Services {
             store: store.clone(),
             automation: automation.clone(),
             ingest,
@@ -222,7 +222,7 @@ impl Application {
             audit,
             feed: feed.clone(),
             node_timeout: settings.cluster.node_timeout,
-        };
+        });
         let hooks = HooksState::new(automation.clone(), settings.limits.max_payload_bytes);
         let fd_limit = listener::raise_fd_limit();
         let connections =
