@@ -2,12 +2,12 @@
 //! recorded, deliveries and runs created, broker messages taken) into per-(scope, bucket)
 //! increments, and the column lists the upsert and the series query name.
 //!
-//! Each write folds its increments into a [`Tally`] in memory, then writes them in the same
-//! transaction as the write it counts: SQLite's writer sums a group commit's tallies and adds
-//! them with one upsert per row; PostgreSQL appends them, encoded, as one row of
-//! `stats_pending`, which is folded into `stats` every second and before every read. A count
-//! is never lost or doubled by a crash, and several nodes adding to one bucket add up. Minute
-//! and hour buckets are both written.
+//! Each write folds its increments into a [`Tally`] in memory, then appends them, encoded, as
+//! one row of `stats_pending` in the same transaction as the write it counts (on SQLite, one
+//! row per group commit: the writer sums the tallies of the group's writes). The pending rows
+//! are folded into `stats` about every second and before every read. A count is never lost or
+//! doubled by a crash, and several nodes adding to one bucket add up. Minute and hour buckets
+//! are both written.
 
 use std::collections::BTreeMap;
 
@@ -123,7 +123,7 @@ pub(crate) struct Key {
 
 /// Increments folded in memory before they are written, by minute: an hour's row is the sum of
 /// its minutes', made when the tally is written ([`Tally::buckets`]), so a tally carries (and
-/// PostgreSQL's pending row stores) half the rows. Ordered by key, so every transaction locks
+/// a pending row stores) half the rows. Ordered by key, so every transaction locks
 /// the rows it adds to in the same order and two never wait on each other in a cycle.
 #[derive(Debug, Default)]
 pub(crate) struct Tally(BTreeMap<Key, Counts>);
@@ -240,7 +240,7 @@ impl Tally {
         }
     }
 
-    /// The tally as text, for PostgreSQL's pending rows: a JSON array with one array per
+    /// The tally as text, for the pending rows: a JSON array with one array per
     /// minute row, `[kind, id, minute start, [[counter, value], ...], depth, oldest pending
     /// ms]`, where a counter is an index into [`counter_columns`] and only those not zero are
     /// written.

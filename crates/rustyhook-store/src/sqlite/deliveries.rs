@@ -107,10 +107,15 @@ pub(crate) fn next_due(conn: &Connection) -> StoreResult<Option<Millis>> {
 
 /// Stores an attempt of either kind and moves its delivery on: one insert and one update for
 /// both, then what only one kind has (a disabled endpoint; a run's follow-ups and exports).
-pub(crate) fn record_attempt(conn: &Connection, rec: &AttemptRecord) -> StoreResult<()> {
+/// `headers` is an endpoint attempt's `request_headers` as JSON, encoded by the caller.
+pub(crate) fn record_attempt(
+    conn: &Connection,
+    rec: &AttemptRecord,
+    headers: Option<&str>,
+) -> StoreResult<()> {
     let (id, created_at, finished_at) = match &rec.attempt {
         Attempted::Endpoint(a) => {
-            insert_attempt(conn, a)?;
+            insert_attempt(conn, a, headers)?;
             (a.delivery_id.as_str(), a.created_at, a.created_at)
         }
         Attempted::Handler { attempt: a, .. } => {
@@ -185,7 +190,7 @@ pub(crate) fn record_attempt(conn: &Connection, rec: &AttemptRecord) -> StoreRes
     Ok(())
 }
 
-fn insert_attempt(conn: &Connection, a: &Attempt) -> StoreResult<()> {
+fn insert_attempt(conn: &Connection, a: &Attempt, headers: Option<&str>) -> StoreResult<()> {
     conn.prepare_cached(
         r#"INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, outcome,
             status_code, response, duration_ms, trigger_type, created_at, request_headers)
@@ -205,7 +210,7 @@ fn insert_attempt(conn: &Connection, a: &Attempt) -> StoreResult<()> {
             a.duration_ms,
             a.trigger as i64,
             a.created_at,
-            a.request_headers.as_ref().map(rows::to_json)
+            headers
         ])
     })
     .map_err(db_err)?;

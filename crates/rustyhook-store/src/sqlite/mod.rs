@@ -428,17 +428,29 @@ impl Store for SqliteStore {
 
     async fn record_attempts(&self, records: Vec<AttemptRecord>) -> StoreResult<()> {
         let fanout = self.fanout.clone();
+        // Counted and encoded here, on the caller's thread: every write queues on the one
+        // writer thread, so it is left only what must run in the transaction.
+        let mut tally = crate::stats::Tally::default();
+        let records: Vec<_> = records
+            .into_iter()
+            .map(|r| {
+                tally.attempt(&r);
+                let headers = match &r.attempt {
+                    Attempted::Endpoint(a) => a.request_headers.as_ref().map(crate::rows::to_json),
+                    Attempted::Handler { .. } => None,
+                };
+                (r, headers)
+            })
+            .collect();
         self.db
             .write(move |c| {
-                let mut tally = crate::stats::Tally::default();
-                records.iter().try_for_each(|r| {
+                records.iter().try_for_each(|(r, headers)| {
                     if let Attempted::Endpoint(a) = &r.attempt
                         && r.disable_endpoint
                     {
                         fanout.forget(&a.app_id);
                     }
-                    tally.attempt(r);
-                    deliveries::record_attempt(c, r)
+                    deliveries::record_attempt(c, r, headers.as_deref())
                 })?;
                 stats::apply(c, &tally)
             })
@@ -516,6 +528,8 @@ impl Store for SqliteStore {
         until: Millis,
     ) -> StoreResult<Vec<Bucket>> {
         let scope = scope.clone();
+        // What is pending first, so the read counts every write that returned before it.
+        self.db.write(stats::fold).await?;
         self.db
             .read(move |c| stats::series(c, &scope, width, since, until))
             .await
@@ -530,6 +544,7 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> StoreResult<Vec<(String, Counts)>> {
         let kind = kind.to_owned();
+        self.db.write(stats::fold).await?;
         self.db
             .read(move |c| stats::top(c, &kind, (width, since, until), limit))
             .await

@@ -520,6 +520,15 @@ CREATE TABLE nodes_seen (
     r#"
 ALTER TABLE deliveries ADD COLUMN lease_claim INTEGER;
 "#,
+    r#"
+-- Stats increments waiting to be added to stats, as on PostgreSQL: each group commit appends
+-- its increments here as one row (JSON, see Tally::encode) instead of updating its buckets'
+-- rows of stats; the writer folds this table into stats about once a second, and before each
+-- read or purge of stats.
+CREATE TABLE stats_pending (
+    tally TEXT NOT NULL
+);
+"#,
 ];
 
 /// Brings the schema up to date.

@@ -1,7 +1,14 @@
-//! Stats over time on SQLite: increments counted by the write job that makes them, folded per
-//! group commit and written just before its COMMIT (so in the transaction of what they count,
-//! and one upsert per row a group touches rather than one per write), the series read, the
-//! queue sampled, old buckets purged. One writer, so every row is shard 0.
+//! Stats over time on SQLite: increments counted by the write job that makes them, summed per
+//! group commit and appended to `stats_pending` as one row just before its COMMIT (so in the
+//! transaction of what they count), folded into `stats` about once a second and before every
+//! read or purge; the series read, the queue sampled, old buckets purged. One writer, so every
+//! row is shard 0.
+//!
+//! Adding a group's increments to their rows of `stats` (an upsert per scope and bucket, six for
+//! an ordinary message) cost more on the one writer thread than the rest of the group's
+//! statements together; one appended row per group, and one fold a second, cost a fraction of it.
+
+use std::time::{Duration, Instant};
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, params, params_from_iter};
@@ -10,19 +17,24 @@ use rustyhook_core::time::Millis;
 
 use super::conn::db_err;
 use crate::stats::{Tally, counter_columns, counters, counts_from, series_sql, top_sql};
-use crate::{QueueNow, StoreResult};
+use crate::{QueueNow, StoreError, StoreResult};
+
+/// How often the writer folds `stats_pending` into `stats` while it writes.
+const FOLD_EVERY: Duration = Duration::from_secs(1);
 
 thread_local! {
-    /// On the writer thread: increments are folded per group commit and written once, just
-    /// before its COMMIT, rather than one upsert per write.
+    /// On the writer thread: increments are summed per group commit and appended once, just
+    /// before its COMMIT, rather than once per write.
     static DEFERRING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// The running job's increments, kept only if the job succeeds.
     static JOB: std::cell::RefCell<Tally> = std::cell::RefCell::new(Tally::default());
     /// The group's increments from the jobs that succeeded.
     static GROUP: std::cell::RefCell<Tally> = std::cell::RefCell::new(Tally::default());
+    /// When the writer last folded, and whether that fold failed (its failure is logged once).
+    static FOLDED: std::cell::Cell<(Option<Instant>, bool)> = const { std::cell::Cell::new((None, false)) };
 }
 
-/// Makes this thread (the writer) fold increments per group commit.
+/// Makes this thread (the writer) sum increments per group commit.
 pub(crate) fn defer_on_this_thread() {
     DEFERRING.with(|d| d.set(true));
 }
@@ -35,15 +47,39 @@ pub(crate) fn job_done(succeeded: bool) {
     }
 }
 
-/// Writes the group's increments (before its COMMIT), or drops them (`write` false: the
-/// group is rolled back).
+/// Appends the group's increments (before its COMMIT), or drops them (`write` false: the
+/// group is rolled back). Then, once [`FOLD_EVERY`] has passed since the last fold, folds what
+/// is pending, in a savepoint of its own: a fold that fails is undone alone, logged, and
+/// leaves the rows to the next one (a read's fold reports the error).
 pub(crate) fn group_done(conn: &Connection, write: bool) -> StoreResult<()> {
     let group = GROUP.with(|g| std::mem::take(&mut *g.borrow_mut()));
-    if write { upsert(conn, &group) } else { Ok(()) }
+    if !write {
+        return Ok(());
+    }
+    append(conn, &group)?;
+    let (last, failing) = FOLDED.with(std::cell::Cell::get);
+    if last.is_some_and(|at| at.elapsed() < FOLD_EVERY) {
+        return Ok(());
+    }
+    let folded = super::conn::in_savepoint(conn, fold);
+    match &folded {
+        Ok(()) if failing => tracing::info!("folding pending stats again"),
+        Err(e) if !failing => {
+            tracing::warn!(error = %e, "could not fold pending stats; they wait in the database")
+        }
+        _ => {}
+    }
+    FOLDED.with(|f| f.set((Some(Instant::now()), folded.is_err())));
+    match folded {
+        // SQLite rolled the whole transaction back under it (a full disk, an I/O error): the
+        // group is lost, and its jobs must hear so.
+        Err(e) if conn.is_autocommit() => Err(e),
+        _ => Ok(()),
+    }
 }
 
-/// Adds the tally's increments to their rows: on the writer, at the group's end; elsewhere
-/// now, one upsert per (scope, bucket).
+/// Counts the tally's increments: on the writer, with the group's (appended at its end);
+/// elsewhere, appended now.
 pub(crate) fn apply(conn: &Connection, tally: &Tally) -> StoreResult<()> {
     if tally.is_empty() {
         return Ok(());
@@ -52,10 +88,40 @@ pub(crate) fn apply(conn: &Connection, tally: &Tally) -> StoreResult<()> {
         JOB.with(|j| j.borrow_mut().merge_ref(tally));
         return Ok(());
     }
-    upsert(conn, tally)
+    append(conn, tally)
 }
 
-/// The statement adding one row's increments, made once (it runs for every group commit).
+/// Appends the tally to `stats_pending`, as one row.
+fn append(conn: &Connection, tally: &Tally) -> StoreResult<()> {
+    if tally.is_empty() {
+        return Ok(());
+    }
+    conn.prepare_cached("INSERT INTO stats_pending (tally) VALUES (?)")
+        .and_then(|mut s| s.execute([tally.encode()]))
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// Moves every pending increment into `stats`: deletes the pending rows and adds their sum,
+/// in the caller's transaction, so a count is in one of the two tables at every commit.
+pub(crate) fn fold(conn: &Connection) -> StoreResult<()> {
+    let pending = conn
+        .prepare_cached("DELETE FROM stats_pending RETURNING tally")
+        .and_then(|mut s| {
+            s.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(db_err)?;
+    let mut sum = Tally::default();
+    for text in &pending {
+        let tally = Tally::decode(text)
+            .map_err(|e| StoreError::Corrupt(format!("a row of stats_pending: {e}")))?;
+        sum.merge(tally);
+    }
+    upsert(conn, &sum)
+}
+
+/// The statement adding one row's increments, made once.
 fn upsert_sql() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SQL.get_or_init(|| {
@@ -175,7 +241,10 @@ pub(crate) fn sample(conn: &Connection, now: Millis) -> StoreResult<QueueNow> {
     Ok(queue)
 }
 
+/// Deletes the `width` buckets that start before `before`, folding what is pending first (it
+/// may add to them).
 pub(crate) fn purge(conn: &Connection, width: Width, before: Millis) -> StoreResult<u64> {
+    fold(conn)?;
     conn.execute(
         r#"DELETE FROM stats
         WHERE width = ? AND start_at < ?"#,
@@ -236,6 +305,7 @@ mod tests {
             failed += usize::from(w.await.expect("join").is_err());
         }
         assert_eq!(failed, 5);
+        db.write(super::fold).await.expect("fold");
         let (sum, rows) = db.read(stored).await.expect("read");
         assert_eq!(
             sum, 45,

@@ -259,3 +259,44 @@ async fn runs_of_a_database_from_before_the_one_queue_survive_in_deliveries() {
         "the key went with its run"
     );
 }
+
+/// SQLite's writer folds `stats_pending` as it goes; a pending row that cannot be read fails
+/// that fold alone, not the writes it runs among, and fails the read that folds it, with what
+/// is wrong. Nothing is lost: once the row is gone every count is there.
+#[tokio::test]
+async fn a_fold_that_fails_stops_no_write_and_keeps_every_pending_count() {
+    use rustyhook_core::stats::{Scope, Width};
+    let f = Sqlite::new();
+    let a = app_with_endpoints(&f.store, 2).await;
+    let raw = rusqlite::Connection::open(f.dir.path().join("db.sqlite")).expect("open");
+    raw.execute(
+        "INSERT INTO stats_pending (tally) VALUES ('not a tally')",
+        [],
+    )
+    .expect("bad row");
+    for i in 0..3 {
+        send(&f.store, &a.id, "a", None, 5_400_000 + i, None).await;
+    }
+    let e = f
+        .store
+        .stats_series(&Scope::Server, Width::Minute, 0, 5_460_000)
+        .await
+        .expect_err("the bad row fails the fold");
+    assert!(e.to_string().contains("stats_pending"), "{e}");
+    raw.execute("DELETE FROM stats_pending WHERE tally = 'not a tally'", [])
+        .expect("bad row removed");
+    let series = f
+        .store
+        .stats_series(&Scope::Server, Width::Minute, 0, 5_460_000)
+        .await
+        .expect("series");
+    let created: i64 = series.iter().map(|b| b.counts.created).sum();
+    assert_eq!(
+        created, 6,
+        "three messages to two endpoints, each counted once"
+    );
+    let waiting: i64 = raw
+        .query_row("SELECT COUNT(*) FROM stats_pending", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(waiting, 0, "the read's fold took everything pending");
+}
