@@ -37,6 +37,7 @@ WARMUP_MESSAGES=${WARMUP_MESSAGES:-2000}
 E2E_MESSAGES=${E2E_MESSAGES:-50000}
 E2E_CONCURRENCY=${E2E_CONCURRENCY:-64}
 E2E_RUNS=${E2E_RUNS:-3}
+SQLITE_PAIRS=${SQLITE_PAIRS:-$E2E_RUNS} # with BASELINE: SQLite's pairs (phases 2 and 2b)
 LAT_RATE=${LAT_RATE:-1000}
 LAT_SECONDS=${LAT_SECONDS:-12}
 MEM_MESSAGES=${MEM_MESSAGES:-100000}
@@ -693,8 +694,9 @@ EOF
 
 # The same phases through the baseline's binary, measured in this run against the same receiver.
 baseline_section() {
-    local pg_line=""
+    local pg_line="" pg_pairs=""
     if [ "$PG_PHASES" = 1 ]; then
+        pg_pairs="; PostgreSQL, one node $(pair_changes PGBASE PG1 "$E2E_RUNS")"
         pg_line=$'\n'"| PostgreSQL, one node (phase 6 and 6b) | $(val PGBASE DELIVERY_RATE) /s ($(pct "$(val PGBASE DELIVERY_RATE)" "$RAW_RPS") of raw), median of $(val PGBASE ALL_RATES) | $(val PG1 DELIVERY_RATE) /s ($(pct "$(val PG1 DELIVERY_RATE)" "$RAW_RPS") of raw) | $(change PGBASE PG1) |"
     fi
     cat <<EOT
@@ -702,7 +704,8 @@ baseline_section() {
 
 \`BASELINE=${BASELINE}\`: the same end-to-end phase through the binary built from commit
 ${BASELINE_COMMIT}, in this run, on the same receiver against the same raw limit (${RAW_RPS} requests/s); medians of
-${E2E_RUNS} runs each, the baseline's runs listed here and this commit's in sections 2 and 5. On
+${SQLITE_PAIRS} runs each on SQLite and ${E2E_RUNS} on PostgreSQL, the baseline's runs listed here and this
+commit's in sections 2 and 5. On
 each backend the two builds' runs took turns, each build on its own instance (phases 2 and 2b
 together, 6 and 6b together), this commit first in odd pairs and the baseline first in even
 ones, since run one block after the other the second block measured several percent faster
@@ -711,7 +714,27 @@ whichever it was.
 | end-to-end deliveries/s | baseline ${BASELINE_COMMIT} | this commit ${COMMIT} | change |
 |---|---|---|---|
 | SQLite, default durability (phase 2 and 2b) | $(val BASE DELIVERY_RATE) /s ($(pct "$(val BASE DELIVERY_RATE)" "$RAW_RPS") of raw), median of $(val BASE ALL_RATES) | $(val E2E DELIVERY_RATE) /s ($(pct "$(val E2E DELIVERY_RATE)" "$RAW_RPS") of raw) | $(change BASE E2E) |${pg_line}
+
+Pair by pair (this commit's run against the baseline's run of the same pair): SQLite
+$(pair_changes BASE E2E "$SQLITE_PAIRS")${pg_pairs}.
 EOT
+}
+# pair_changes BEFORE AFTER N → each pair's change in delivery rate from run i of PREFIX BEFORE
+# to run i of AFTER, in percent, then "(median X%)": a drift of the machine between pairs falls
+# on both runs of a pair, so these vary less than the rates.
+pair_changes() {
+    local i b a list="" all=()
+    for i in $(seq "$3"); do
+        b=$(val "$1RUN$i" DELIVERY_RATE) a=$(val "$2RUN$i" DELIVERY_RATE)
+        if is_num "$b" && is_num "$a" && [ "$b" != 0 ]; then
+            all+=("$(calc "100 * ($a - $b) / $b" .2f)")
+            list+="${list:+, }$(calc "100 * ($a - $b) / $b" +.1f)%"
+        fi
+    done
+    [ ${#all[@]} -gt 0 ] || { echo "n/a"; return; }
+    echo "$list (median $(printf '%s\n' "${all[@]}" | sort -g \
+        | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+            printf "%+.1f", m }')%)"
 }
 # change BEFORE AFTER → the median delivery rate's change from PREFIX BEFORE to AFTER, in percent.
 change() {
@@ -1022,10 +1045,10 @@ sqlite_pair() {
     base_pid=$RH_PID base_url=$RH_URL
     loadgen BASESETUP setup --endpoint-url "$RECV_URL/hook"
     loadgen BASEWARM throughput --messages "$WARMUP_MESSAGES" --concurrency "$E2E_CONCURRENCY"
-    log "phases 2 and 2b: $E2E_RUNS × $E2E_MESSAGES messages each, $E2E_CONCURRENCY clients," \
+    log "phases 2 and 2b: $SQLITE_PAIRS × $E2E_MESSAGES messages each, $E2E_CONCURRENCY clients," \
         "this build and the baseline $BASELINE_COMMIT in turns"
     rm -f "$WORK/E2E.runs" "$WORK/BASE.runs"
-    for i in $(seq "$E2E_RUNS"); do
+    for i in $(seq "$SQLITE_PAIRS"); do
         for prefix in $(in_turns "$i" E2E BASE); do
             if [ "$prefix" = E2E ]; then
                 use_rustyhook "$full_pid" "$full_url"
