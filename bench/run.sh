@@ -49,6 +49,7 @@ PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432}
 PG_MAX_CONNECTIONS=${PG_MAX_CONNECTIONS:-10}
 OUT=${OUT:-$ROOT/BENCHMARKS.md}
 BASELINE=${BASELINE:-}
+E2E_TAKEN=$([ -n "$BASELINE" ] && echo "$SQLITE_PAIRS" || echo "$E2E_RUNS") # phase 2's runs
 WORK=${BENCH_WORK_DIR:-$ROOT/target/bench-run}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$CARGO_TARGET_DIR/release
@@ -376,7 +377,7 @@ limits_text() {
         gain=$(calc "100 * ($FAST_DELIVERY_RATE - $E2E_DELIVERY_RATE) / $E2E_DELIVERY_RATE")
         read -r lo hi < <(tr ',' '\n' <<<"$E2E_ALL_RATES" | sort -n | awk 'NR == 1 { l = $1 } { h = $1 } END { print l, h }')
         echo "- **fsync.** Median with \`synchronous=NORMAL\`: ${FAST_DELIVERY_RATE}/s, ${gain}%" \
-            "against \`FULL\` (whose ${E2E_RUNS} runs spanned ${lo}–${hi}/s); rustyhook's CPU per" \
+            "against \`FULL\` (whose ${E2E_TAKEN} runs spanned ${lo}–${hi}/s); rustyhook's CPU per" \
             "message in the median runs: $(calc "1000000 * $FAST_RH_CPU / $FAST_ACCEPTED") µs with" \
             "\`NORMAL\`, $(calc "1000000 * $E2E_RH_CPU / $E2E_ACCEPTED") µs with \`FULL\`. This disk did" \
             "${FSYNC_PER_SEC} synchronous 4 KiB writes/s (dd), and group commit spreads each" \
@@ -828,7 +829,7 @@ requests in flight per endpoint.
 ## 2. End-to-end deliveries through rustyhook
 
 After a warm-up of ${WARMUP_MESSAGES} messages, the load generator posted ${E2E_MESSAGES} messages to
-\`POST /api/v1/app/bench/msg\` from ${E2E_CONCURRENCY} concurrent clients (keep-alive HTTP/1.1), ${E2E_RUNS}
+\`POST /api/v1/app/bench/msg\` from ${E2E_CONCURRENCY} concurrent clients (keep-alive HTTP/1.1), ${E2E_TAKEN}
 times in a row on the same instance. Each run's clock starts at its first post and stops when the
 receiver has seen all ${E2E_MESSAGES} distinct \`webhook-id\`s **and**
 \`rustyhook_attempts_total{outcome="OK"}\` on \`/metrics\` has grown by ${E2E_MESSAGES} (the attempts
@@ -896,7 +897,7 @@ ${pg_part}${broker_part}
 
 \`PAYLOAD_BYTES=${PAYLOAD_BYTES} WRK_THREADS=${WRK_THREADS} WRK_CONNECTIONS=${WRK_CONNECTIONS}
 WRK_SECONDS=${WRK_SECONDS} WARMUP_MESSAGES=${WARMUP_MESSAGES} E2E_MESSAGES=${E2E_MESSAGES}
-E2E_CONCURRENCY=${E2E_CONCURRENCY} E2E_RUNS=${E2E_RUNS} LAT_RATE=${LAT_RATE} LAT_SECONDS=${LAT_SECONDS}
+E2E_CONCURRENCY=${E2E_CONCURRENCY} E2E_RUNS=${E2E_RUNS} SQLITE_PAIRS=${SQLITE_PAIRS} LAT_RATE=${LAT_RATE} LAT_SECONDS=${LAT_SECONDS}
 MEM_MESSAGES=${MEM_MESSAGES} MEM_CONCURRENCY=${MEM_CONCURRENCY} FAST_SYNC_LINE=${FAST_SYNC_LINE}
 PG_PHASES=${PG_PHASES} PG_CLUSTER_PHASE=${PG_CLUSTER_PHASE} PG_MAX_CONNECTIONS=${PG_MAX_CONNECTIONS}
 BROKER_PHASE=${BROKER_PHASE} BROKERS='${BROKERS}' BROKER_MESSAGES=${BROKER_MESSAGES}
