@@ -274,6 +274,8 @@ async fn a_fold_that_fails_stops_no_write_and_keeps_every_pending_count() {
         [],
     )
     .expect("bad row");
+    // Past the writer's fold interval, so the first of these writes' groups folds, and fails.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     for i in 0..3 {
         send(&f.store, &a.id, "a", None, 5_400_000 + i, None).await;
     }
@@ -283,6 +285,15 @@ async fn a_fold_that_fails_stops_no_write_and_keeps_every_pending_count() {
         .await
         .expect_err("the bad row fails the fold");
     assert!(e.to_string().contains("stats_pending"), "{e}");
+    let (bad, others): (i64, i64) = raw
+        .query_row(
+            "SELECT SUM(tally = 'not a tally'), SUM(tally != 'not a tally') FROM stats_pending",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("count");
+    assert_eq!(bad, 1, "the bad row is kept");
+    assert!(others >= 1, "so are the writes' counts, unfolded");
     raw.execute("DELETE FROM stats_pending WHERE tally = 'not a tally'", [])
         .expect("bad row removed");
     let series = f
