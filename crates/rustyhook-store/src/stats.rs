@@ -267,6 +267,23 @@ impl Tally {
         serde_json::to_string(&rows).expect("a tally is always JSON")
     }
 
+    /// The `stats_pending` row of this tally; `None` when it counts nothing.
+    pub(crate) fn pending_row(&self) -> Option<String> {
+        (!self.is_empty()).then(|| self.encode())
+    }
+
+    /// The sum of `stats_pending` rows, as a fold adds them to `stats`, or which row is not a
+    /// tally.
+    pub(crate) fn sum_of_pending(rows: &[String]) -> crate::StoreResult<Tally> {
+        let mut sum = Tally::default();
+        for text in rows {
+            let tally = Tally::decode(text)
+                .map_err(|e| crate::StoreError::Corrupt(format!("a row of stats_pending: {e}")))?;
+            sum.merge(tally);
+        }
+        Ok(sum)
+    }
+
     /// The tally [`encode`](Self::encode) wrote, or what in `text` is not one.
     pub(crate) fn decode(text: &str) -> Result<Tally, String> {
         let rows: Vec<DecodedRow> =

@@ -143,7 +143,7 @@ async fn insert(
         .bind(ds.iter().map(|d| d.updated_at).collect::<Vec<_>>())
         .bind(lease.map(|l| l.node.as_str()))
         .bind(lease.map(|l| l.claim))
-        .bind(super::stats::pending_row(counted))
+        .bind(counted.pending_row())
         .bind(m.id.as_str())
         .bind(m.app_id.as_str())
         .bind(m.event_id.as_ref().map(|e| e.as_str()))

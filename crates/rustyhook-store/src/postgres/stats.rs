@@ -7,7 +7,7 @@
 //! `pg_stat_statements`, that upsert was the costliest statement of the write path. Now a write
 //! appends one row, its [`Tally`] encoded, to `stats_pending`: a table without indexes, that no
 //! two writes touch the same row of. A message appends it in the statement that inserts its
-//! deliveries ([`pending_row`]): even a cheap statement's round trip measured a few percent of
+//! deliveries ([`Tally::pending_row`]): even a cheap statement's round trip measured a few percent of
 //! end-to-end delivery. Each node runs [`fold`] every [`FOLD_EVERY`], and each read
 //! runs it first: it deletes every pending row and adds their sum to `stats`, in one transaction,
 //! one fold at a time across the nodes (an advisory lock). A write is counted once from its
@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::conn::db_err;
 use crate::stats::{Tally, counter_columns, counters, counts_from, series_sql, top_sql};
-use crate::{QueueNow, StoreError, StoreResult};
+use crate::{QueueNow, StoreResult};
 
 /// How often each node folds `stats_pending` into `stats`.
 const FOLD_EVERY: Duration = Duration::from_secs(1);
@@ -35,7 +35,7 @@ const FOLD_LOCK: i64 = 0x7268_7374_666f_6c64;
 
 /// Appends the tally's increments to `stats_pending`, as one row.
 pub(crate) async fn apply(conn: &mut PgConnection, tally: &Tally) -> StoreResult<()> {
-    let Some(row) = pending_row(tally) else {
+    let Some(row) = tally.pending_row() else {
         return Ok(());
     };
     sqlx::query(
@@ -47,12 +47,6 @@ pub(crate) async fn apply(conn: &mut PgConnection, tally: &Tally) -> StoreResult
     .await
     .map_err(db_err)?;
     Ok(())
-}
-
-/// The `stats_pending` row of a tally, for a statement that appends it itself (one round trip
-/// fewer); `None` when it counts nothing.
-pub(crate) fn pending_row(tally: &Tally) -> Option<String> {
-    (!tally.is_empty()).then(|| tally.encode())
 }
 
 /// The statement [`add`] runs, made once.
@@ -167,13 +161,7 @@ pub(crate) async fn fold(pool: &PgPool, how: Fold) -> StoreResult<()> {
     if pending.is_empty() {
         return Ok(());
     }
-    let mut sum = Tally::default();
-    for text in &pending {
-        let tally = Tally::decode(text)
-            .map_err(|e| StoreError::Corrupt(format!("a row of stats_pending: {e}")))?;
-        sum.merge(tally);
-    }
-    add(&mut tx, &sum).await?;
+    add(&mut tx, &Tally::sum_of_pending(&pending)?).await?;
     tx.commit().await.map_err(db_err)
 }
 

@@ -265,7 +265,6 @@ pub(crate) fn in_savepoint<T>(
 }
 
 fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, on_rollback: impl Fn()) {
-    super::stats::defer_on_this_thread();
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // Jobs a rolled-back group did not run, first in the next group.
     let mut carried: VecDeque<Job> = VecDeque::new();

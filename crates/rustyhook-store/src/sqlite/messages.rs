@@ -62,7 +62,7 @@ pub(crate) fn create(
     }
     let mut tally = Tally::default();
     tally.deliveries(&created);
-    super::stats::apply(conn, &tally)?;
+    super::stats::apply(&tally);
     Ok(MessageCreated {
         message: m.clone(),
         existing: false,

@@ -452,7 +452,8 @@ impl Store for SqliteStore {
                     }
                     deliveries::record_attempt(c, r, headers.as_deref())
                 })?;
-                stats::apply(c, &tally)
+                stats::apply(&tally);
+                Ok(())
             })
             .await
     }
@@ -561,13 +562,23 @@ impl Store for SqliteStore {
     async fn count_source(&self, source: &str, taken: SourceTaken, at: Millis) -> StoreResult<()> {
         let mut tally = crate::stats::Tally::default();
         tally.source(source, taken, at);
-        self.db.write(move |c| stats::apply(c, &tally)).await
+        self.db
+            .write(move |_| {
+                stats::apply(&tally);
+                Ok(())
+            })
+            .await
     }
 
     async fn sample_source_lag(&self, source: &str, lag: u64, at: Millis) -> StoreResult<()> {
         let mut tally = crate::stats::Tally::default();
         tally.source_lag(source, lag, at);
-        self.db.write(move |c| stats::apply(c, &tally)).await
+        self.db
+            .write(move |_| {
+                stats::apply(&tally);
+                Ok(())
+            })
+            .await
     }
 
     async fn stats_purge(&self, width: Width, before: Millis) -> StoreResult<u64> {

@@ -19,26 +19,20 @@ use rustyhook_core::time::Millis;
 
 use super::conn::db_err;
 use crate::stats::{Tally, counter_columns, counters, counts_from, series_sql, top_sql};
-use crate::{QueueNow, StoreError, StoreResult};
+use crate::{QueueNow, StoreResult};
 
 /// How often the writer folds `stats_pending` into `stats` while it writes.
 const FOLD_EVERY: Duration = Duration::from_secs(1);
 
+// Every write runs as a job on the one writer thread (see `conn`): its increments are summed
+// per group commit there and appended once, just before the COMMIT, rather than once per write.
 thread_local! {
-    /// On the writer thread: increments are summed per group commit and appended once, just
-    /// before its COMMIT, rather than once per write.
-    static DEFERRING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// The running job's increments, kept only if the job succeeds.
     static JOB: std::cell::RefCell<Tally> = std::cell::RefCell::new(Tally::default());
     /// The group's increments from the jobs that succeeded.
     static GROUP: std::cell::RefCell<Tally> = std::cell::RefCell::new(Tally::default());
     /// When the writer last folded, and whether that fold failed (its failure is logged once).
     static FOLDED: std::cell::Cell<(Option<Instant>, bool)> = const { std::cell::Cell::new((None, false)) };
-}
-
-/// Makes this thread (the writer) sum increments per group commit.
-pub(crate) fn defer_on_this_thread() {
-    DEFERRING.with(|d| d.set(true));
 }
 
 /// Ends the running job: its increments join the group's if it succeeded, else are dropped.
@@ -80,27 +74,21 @@ pub(crate) fn group_done(conn: &Connection, write: bool) -> StoreResult<()> {
     }
 }
 
-/// Counts the tally's increments: on the writer, with the group's (appended at its end);
-/// elsewhere, appended now.
-pub(crate) fn apply(conn: &Connection, tally: &Tally) -> StoreResult<()> {
-    if tally.is_empty() {
-        return Ok(());
-    }
-    if DEFERRING.with(std::cell::Cell::get) {
+/// Counts the tally's increments with the running write job's: they are appended with its
+/// group's at the group's end, if the job succeeds.
+pub(crate) fn apply(tally: &Tally) {
+    if !tally.is_empty() {
         JOB.with(|j| j.borrow_mut().merge_ref(tally));
-        return Ok(());
     }
-    append(conn, tally)
 }
 
 /// Appends the tally to `stats_pending`, as one row.
 fn append(conn: &Connection, tally: &Tally) -> StoreResult<()> {
-    if tally.is_empty() {
-        return Ok(());
+    if let Some(row) = tally.pending_row() {
+        conn.prepare_cached("INSERT INTO stats_pending (tally) VALUES (?)")
+            .and_then(|mut s| s.execute([row]))
+            .map_err(db_err)?;
     }
-    conn.prepare_cached("INSERT INTO stats_pending (tally) VALUES (?)")
-        .and_then(|mut s| s.execute([tally.encode()]))
-        .map_err(db_err)?;
     Ok(())
 }
 
@@ -114,13 +102,7 @@ pub(crate) fn fold(conn: &Connection) -> StoreResult<()> {
                 .collect::<Result<Vec<_>, _>>()
         })
         .map_err(db_err)?;
-    let mut sum = Tally::default();
-    for text in &pending {
-        let tally = Tally::decode(text)
-            .map_err(|e| StoreError::Corrupt(format!("a row of stats_pending: {e}")))?;
-        sum.merge(tally);
-    }
-    upsert(conn, &sum)
+    upsert(conn, &Tally::sum_of_pending(&pending)?)
 }
 
 /// The statement adding one row's increments, made once.
@@ -239,7 +221,7 @@ pub(crate) fn sample(conn: &Connection, now: Millis) -> StoreResult<QueueNow> {
     let queue = queue_now(conn)?;
     let mut tally = Tally::default();
     tally.sample(queue.depth, queue.oldest_age(now), now);
-    apply(conn, &tally)?;
+    apply(&tally);
     Ok(queue)
 }
 
@@ -288,10 +270,10 @@ mod tests {
         let count = |fail: bool| {
             let db = db.clone();
             tokio::spawn(async move {
-                db.write(move |conn| {
+                db.write(move |_| {
                     let mut tally = Tally::default();
                     tally.source("orders", SourceTaken::Stored, at);
-                    super::apply(conn, &tally)?;
+                    super::apply(&tally);
                     if fail {
                         return Err(StoreError::Conflict("this write fails".into()));
                     }
