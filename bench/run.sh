@@ -1035,34 +1035,41 @@ log "raw: $RAW_RPS requests/s"
 in_turns() {
     if [ $(($1 % 2)) = 1 ]; then echo "$2 $3"; else echo "$3 $2"; fi
 }
+# runs_in_turns N A B USE: N pairs of phase-2 runs of the instances A and B (prefixes), taken
+# in turns (in_turns), `USE PREFIX` making that instance the one under test before each run;
+# then each one's median (median_run).
+runs_in_turns() {
+    local n=$1 a=$2 b=$3 use=$4 i prefix
+    local args=(throughput --messages "$E2E_MESSAGES" --concurrency "$E2E_CONCURRENCY")
+    rm -f "$WORK/$a.runs" "$WORK/$b.runs"
+    for i in $(seq "$n"); do
+        for prefix in $(in_turns "$i" "$a" "$b"); do
+            "$use" "$prefix"
+            measured_run "$prefix" "$i" "${args[@]}"
+        done
+    done
+    median_run "$a"
+    median_run "$b"
+}
 # sqlite_pair: phases 2 and 2b together, as pg_pair does on PostgreSQL: with this build's
 # instance (full) running and warmed up, one of the baseline's (base) is started beside it,
-# set up and warmed up, then their runs are taken in turns (in_turns: E2E, BASE, BASE,
+# set up and warmed up, then their runs are taken in turns (runs_in_turns: E2E, BASE, BASE,
 # E2E...). The baseline's instance is stopped after, and full is the instance under test again.
 sqlite_pair() {
-    local i prefix full_pid=$RH_PID full_url=$RH_URL base_pid base_url
-    local args=(throughput --messages "$E2E_MESSAGES" --concurrency "$E2E_CONCURRENCY")
+    local full_pid=$RH_PID full_url=$RH_URL base_pid base_url
     RH_BIN="$BASELINE_BIN" start_rustyhook base
     base_pid=$RH_PID base_url=$RH_URL
     loadgen BASESETUP setup --endpoint-url "$RECV_URL/hook"
     loadgen BASEWARM throughput --messages "$WARMUP_MESSAGES" --concurrency "$E2E_CONCURRENCY"
     log "phases 2 and 2b: $SQLITE_PAIRS × $E2E_MESSAGES messages each, $E2E_CONCURRENCY clients," \
         "this build and the baseline $BASELINE_COMMIT in turns"
-    rm -f "$WORK/E2E.runs" "$WORK/BASE.runs"
-    for i in $(seq "$SQLITE_PAIRS"); do
-        for prefix in $(in_turns "$i" E2E BASE); do
-            if [ "$prefix" = E2E ]; then
-                use_rustyhook "$full_pid" "$full_url"
-            else
-                use_rustyhook "$base_pid" "$base_url"
-            fi
-            measured_run "$prefix" "$i" "${args[@]}"
-        done
-    done
-    median_run E2E
-    median_run BASE
+    runs_in_turns "$SQLITE_PAIRS" E2E BASE sqlite_use
     stop_rustyhook base "$base_pid"
     use_rustyhook "$full_pid" "$full_url"
+}
+# sqlite_use PREFIX: within sqlite_pair, makes E2E's instance (full) or BASE's the one under test.
+sqlite_use() {
+    if [ "$1" = E2E ]; then use_rustyhook "$full_pid" "$full_url"; else use_rustyhook "$base_pid" "$base_url"; fi
 }
 
 # ------------------------------------------------- phases 2 and 3: default durability
@@ -1185,24 +1192,15 @@ pg_phase() {
 }
 # pg_pair: phases 6 and 6b together: a node of this build (PG1) and one of the baseline's
 # (PGBASE), each on its own fresh database, both set up and warmed up, then their runs taken
-# in turns (in_turns: this build's first run, the baseline's first and second, this build's
+# in turns (runs_in_turns: this build's first run, the baseline's first and second, this build's
 # second...). Taken one block after the other, the second block ran a few percent faster
 # whichever it was (bench/ab.sh in both orders), and the machine's speed drifts over minutes:
 # in turns, both fall on each alike.
 pg_pair() {
-    local i prefix args=(throughput --messages "$E2E_MESSAGES" --concurrency "$E2E_CONCURRENCY")
     pg_start PG1 pg1
     RH_BIN="$BASELINE_BIN" pg_start PGBASE pgbase
     log "phases 6 and 6b: $E2E_RUNS × $E2E_MESSAGES messages each, this build and the baseline in turns"
-    rm -f "$WORK/PG1.runs" "$WORK/PGBASE.runs"
-    for i in $(seq "$E2E_RUNS"); do
-        for prefix in $(in_turns "$i" PG1 PGBASE); do
-            pg_use "$prefix"
-            measured_run "$prefix" "$i" "${args[@]}"
-        done
-    done
-    median_run PG1
-    median_run PGBASE
+    runs_in_turns "$E2E_RUNS" PG1 PGBASE pg_use
     pg_finish PG1
     pg_finish PGBASE
 }
